@@ -1,0 +1,1 @@
+//! The tracemend collector core.

@@ -1,0 +1,1 @@
+//! The repair engine: Failure Envelope intake, store, sandboxed reproduction.
