@@ -1,1 +1,19 @@
-//! Pipeline data: the batch type that flows through every pipeline, and the consumer contract.
+//! Pipeline data: the batch type that flows through every pipeline, and the consumer
+//! contract that joins components.
+//!
+//! A [`Batch`] is one OTLP export request of one [`Signal`]. It hides its representation:
+//! a batch received as protobuf keeps the received bytes, so a pipeline that never looks
+//! inside forwards them without decode and re-encode; a component that needs the content
+//! asks for the decoded [`Payload`] and the batch decodes on demand.
+
+mod batch;
+mod consumer;
+mod signal;
+mod validate;
+
+pub use batch::{Batch, DecodeError, Payload, Received};
+pub use consumer::{ConsumeError, Consumer, ErrorKind};
+pub use signal::Signal;
+
+/// Re-exported OTLP protobuf types, so components name one version of them.
+pub use opentelemetry_proto::tonic as otlp;

@@ -1,0 +1,140 @@
+use super::*;
+use crate::otlp::common::v1::{AnyValue, KeyValue, any_value};
+use crate::otlp::trace::v1::Span;
+
+fn span(trace: u8, span: u8) -> Span {
+    Span {
+        trace_id: vec![trace; 16],
+        span_id: vec![span; 8],
+        name: format!("op-{trace}-{span}"),
+        attributes: vec![KeyValue {
+            key: "k".into(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue("v".into())),
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn traces(spans_per_scope: &[usize]) -> ExportTraceServiceRequest {
+    let mut n = 0u8;
+    ExportTraceServiceRequest {
+        resource_spans: spans_per_scope
+            .iter()
+            .map(|&count| ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (0..count)
+                        .map(|_| {
+                            n += 1;
+                            span(n, n)
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn protobuf_round_trip_keeps_bytes() {
+    let req = traces(&[2, 3]);
+    let bytes = Bytes::from(req.encode_to_vec());
+    let received = Batch::from_protobuf(Signal::Traces, bytes.clone()).expect("valid");
+    assert_eq!(received.rejected, 0);
+    assert_eq!(received.batch.item_count(), 5);
+    assert_eq!(received.batch.to_protobuf(), bytes);
+}
+
+#[test]
+fn malformed_protobuf_is_an_error() {
+    let err = Batch::from_protobuf(Signal::Traces, Bytes::from_static(&[0x0a, 0xff, 0x01]))
+        .expect_err("truncated");
+    assert!(
+        err.to_string().contains("malformed OTLP protobuf traces"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_round_trip() {
+    let req = traces(&[1]);
+    let json = serde_json::to_string(&req).expect("serialize");
+    assert!(
+        json.contains("\"traceId\":\"01010101010101010101010101010101\""),
+        "{json}"
+    );
+    let mut received = Batch::from_json(Signal::Traces, json.as_bytes()).expect("valid");
+    assert_eq!(received.batch.item_count(), 1);
+    assert_eq!(received.batch.payload(), &Payload::Traces(req));
+}
+
+#[test]
+fn invalid_ids_are_rejected_partially() {
+    let mut req = traces(&[3]);
+    req.resource_spans[0].scope_spans[0].spans[1].trace_id = vec![1; 5];
+    let received =
+        Batch::from_protobuf(Signal::Traces, Bytes::from(req.encode_to_vec())).expect("decodes");
+    assert_eq!(received.rejected, 1);
+    assert_eq!(received.batch.item_count(), 2);
+    assert!(received.rejection.contains("trace_id must be 16 bytes"));
+}
+
+#[test]
+fn encoded_batches_merge_without_decoding() {
+    let a = Batch::from_protobuf(Signal::Traces, traces(&[2]).encode_to_vec().into())
+        .expect("a")
+        .batch;
+    let b = Batch::from_protobuf(Signal::Traces, traces(&[3]).encode_to_vec().into())
+        .expect("b")
+        .batch;
+    let mut merged = a;
+    merged.merge(b);
+    assert!(merged.decoded.is_none());
+    assert_eq!(merged.item_count(), 5);
+    let Payload::Traces(req) = merged.payload().clone() else {
+        panic!("traces")
+    };
+    assert_eq!(req.resource_spans.len(), 2);
+}
+
+#[test]
+fn split_front_respects_the_budget_and_keeps_order() {
+    let mut batch = Batch::from_payload(Payload::Traces(traces(&[3, 4, 2])));
+    let front = batch.split_front(5).expect("split");
+    assert_eq!(front.item_count(), 5);
+    assert_eq!(batch.item_count(), 4);
+    let names = |b: Batch| -> Vec<String> {
+        let Payload::Traces(r) = b.into_payload() else {
+            panic!("traces")
+        };
+        r.resource_spans
+            .into_iter()
+            .flat_map(|rs| rs.scope_spans)
+            .flat_map(|ss| ss.spans)
+            .map(|s| s.name)
+            .collect()
+    };
+    let mut all = names(front);
+    all.extend(names(batch));
+    let expected: Vec<String> = (1..=9).map(|i| format!("op-{i}-{i}")).collect();
+    assert_eq!(all, expected);
+}
+
+#[test]
+fn modify_recounts_and_drops_stale_bytes() {
+    let mut batch = Batch::from_protobuf(Signal::Traces, traces(&[2]).encode_to_vec().into())
+        .expect("valid")
+        .batch;
+    batch.modify(|p| {
+        if let Payload::Traces(r) = p {
+            r.resource_spans[0].scope_spans[0].spans.pop();
+        }
+    });
+    assert_eq!(batch.item_count(), 1);
+    let reparsed = Batch::from_protobuf(Signal::Traces, batch.to_protobuf()).expect("valid");
+    assert_eq!(reparsed.batch.item_count(), 1);
+}

@@ -1,0 +1,60 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::Batch;
+
+/// Whether the sender may retry data that was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Temporary refusal (back-pressure, memory limit, full queue): the client should retry.
+    Retryable,
+    /// The data itself is bad and will never be accepted.
+    Permanent,
+}
+
+/// Why a consumer did not take a batch.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct ConsumeError {
+    pub kind: ErrorKind,
+    pub message: String,
+    /// How long the client should wait before retrying, when known.
+    pub retry_after: Option<Duration>,
+}
+
+impl ConsumeError {
+    pub fn retryable(message: impl Into<String>) -> Self {
+        ConsumeError {
+            kind: ErrorKind::Retryable,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn permanent(message: impl Into<String>) -> Self {
+        ConsumeError {
+            kind: ErrorKind::Permanent,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    pub fn with_retry_after(mut self, after: Duration) -> Self {
+        self.retry_after = Some(after);
+        self
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        self.kind == ErrorKind::Retryable
+    }
+}
+
+/// The next hop of a pipeline: a processor, a fan-out, or an exporter.
+///
+/// `consume` returns once the batch is owned by the consumer (queued, buffered or
+/// delivered); an `Err` means the batch was not taken and the caller still answers for it.
+#[async_trait]
+pub trait Consumer: Send + Sync + 'static {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
+}
