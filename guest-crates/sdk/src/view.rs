@@ -1,0 +1,438 @@
+//! Borrowed views over the packed row tables of a batch.
+
+use crate::layout::{self, NONE};
+use crate::value::{Value, read_node};
+
+/// Reads a little-endian u32 at `off` of `row`; 0 when out of bounds so a
+/// malformed table degrades to empty fields instead of a panic.
+pub(crate) fn u32_at(row: &[u8], off: usize) -> u32 {
+    row.get(off..off + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .unwrap_or(0)
+}
+
+pub(crate) fn u64_at(row: &[u8], off: usize) -> u64 {
+    row.get(off..off + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
+pub(crate) fn bytes_at<'a>(arena: &'a [u8], row: &[u8], off: usize) -> &'a [u8] {
+    let start = u32_at(row, off) as usize;
+    let len = u32_at(row, off + 4) as usize;
+    arena.get(start..start.saturating_add(len)).unwrap_or(&[])
+}
+
+pub(crate) fn str_at<'a>(arena: &'a [u8], row: &[u8], off: usize) -> &'a str {
+    std::str::from_utf8(bytes_at(arena, row, off)).unwrap_or("")
+}
+
+fn row(table: &[u8], size: usize, index: u32) -> &[u8] {
+    let start = index as usize * size;
+    table.get(start..start + size).unwrap_or(&[])
+}
+
+/// One batch of spans or log records, borrowed from the buffers the host
+/// passed in. `Copy`: views carry it around by value.
+#[derive(Clone, Copy, Debug)]
+pub struct Batch<'a> {
+    pub(crate) arena: &'a [u8],
+    pub(crate) resources: &'a [u8],
+    pub(crate) scopes: &'a [u8],
+    pub(crate) spans: &'a [u8],
+    pub(crate) events: &'a [u8],
+    pub(crate) links: &'a [u8],
+    pub(crate) logs: &'a [u8],
+    pub(crate) values: &'a [u8],
+}
+
+impl<'a> Batch<'a> {
+    /// Builds a view from the raw buffers of the WIT `batch` record, in its
+    /// field order. The export glue calls this; plugin code rarely needs to.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        arena: &'a [u8],
+        resources: &'a [u8],
+        scopes: &'a [u8],
+        spans: &'a [u8],
+        events: &'a [u8],
+        links: &'a [u8],
+        logs: &'a [u8],
+        values: &'a [u8],
+    ) -> Self {
+        Batch { arena, resources, scopes, spans, events, links, logs, values }
+    }
+
+    /// Number of spans.
+    pub fn span_count(&self) -> u32 {
+        (self.spans.len() / layout::span::SIZE) as u32
+    }
+
+    /// Number of log records.
+    pub fn log_count(&self) -> u32 {
+        (self.logs.len() / layout::log::SIZE) as u32
+    }
+
+    /// Iterates over every span, in batch order.
+    pub fn spans(&self) -> impl ExactSizeIterator<Item = Span<'a>> + 'a {
+        let b = *self;
+        (0..self.span_count()).map(move |index| Span { batch: b, index })
+    }
+
+    /// Iterates over every log record, in batch order.
+    pub fn logs(&self) -> impl ExactSizeIterator<Item = LogRecord<'a>> + 'a {
+        let b = *self;
+        (0..self.log_count()).map(move |index| LogRecord { batch: b, index })
+    }
+
+    /// Iterates over every resource.
+    pub fn resources(&self) -> impl ExactSizeIterator<Item = Resource<'a>> + 'a {
+        let b = *self;
+        let n = (self.resources.len() / layout::resource::SIZE) as u32;
+        (0..n).map(move |index| Resource { batch: b, index })
+    }
+
+    /// Iterates over every instrumentation scope.
+    pub fn scopes(&self) -> impl ExactSizeIterator<Item = Scope<'a>> + 'a {
+        let b = *self;
+        let n = (self.scopes.len() / layout::scope::SIZE) as u32;
+        (0..n).map(move |index| Scope { batch: b, index })
+    }
+
+    /// The span at `index`, if there is one.
+    pub fn span(&self, index: u32) -> Option<Span<'a>> {
+        (index < self.span_count()).then_some(Span { batch: *self, index })
+    }
+
+    /// The log record at `index`, if there is one.
+    pub fn log(&self, index: u32) -> Option<LogRecord<'a>> {
+        (index < self.log_count()).then_some(LogRecord { batch: *self, index })
+    }
+
+    fn attributes(&self, r: &[u8], first_off: usize) -> Attributes<'a> {
+        Attributes {
+            batch: *self,
+            next: u32_at(r, first_off),
+            end: u32_at(r, first_off).saturating_add(u32_at(r, first_off + 4)),
+        }
+    }
+}
+
+/// Which table a row lives in: what an attribute edit addresses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A resource.
+    Resource,
+    /// An instrumentation scope.
+    Scope,
+    /// A span.
+    Span,
+    /// A span event.
+    Event,
+    /// A span link.
+    Link,
+    /// A log record.
+    Log,
+}
+
+impl Target {
+    pub(crate) fn code(self) -> u8 {
+        use crate::layout::edit::*;
+        match self {
+            Target::Resource => TARGET_RESOURCE,
+            Target::Scope => TARGET_SCOPE,
+            Target::Span => TARGET_SPAN,
+            Target::Event => TARGET_EVENT,
+            Target::Link => TARGET_LINK,
+            Target::Log => TARGET_LOG,
+        }
+    }
+}
+
+/// A row that carries attributes and can be addressed by an edit.
+pub trait Row {
+    /// The table this row is in.
+    fn target(&self) -> Target;
+    /// The row's index in its table.
+    fn index(&self) -> u32;
+}
+
+/// Iterator over `(key, value)` attribute pairs of one row.
+#[derive(Clone, Debug)]
+pub struct Attributes<'a> {
+    batch: Batch<'a>,
+    next: u32,
+    end: u32,
+}
+
+impl<'a> Iterator for Attributes<'a> {
+    type Item = (&'a str, Value<'a>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.next >= self.end {
+            return None;
+        }
+        let node = read_node(self.batch.arena, self.batch.values, self.next)?;
+        self.next += 1;
+        Some((node.key, node.value))
+    }
+}
+
+macro_rules! common_row {
+    ($name:ident, $doc:literal, $field:ident, $table:ident, $target:ident) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, Debug)]
+        pub struct $name<'a> {
+            batch: Batch<'a>,
+            index: u32,
+        }
+
+        impl<'a> $name<'a> {
+            fn raw(&self) -> &'a [u8] {
+                row(self.batch.$field, layout::$table::SIZE, self.index)
+            }
+
+            /// The row's attributes, in order.
+            pub fn attributes(&self) -> Attributes<'a> {
+                self.batch.attributes(self.raw(), layout::$table::ATTRS_FIRST)
+            }
+
+            /// The value of attribute `key`, if present (first match).
+            pub fn attribute(&self, key: &str) -> Option<Value<'a>> {
+                self.attributes().find(|(k, _)| *k == key).map(|(_, v)| v)
+            }
+
+            /// `dropped_attributes_count`.
+            pub fn dropped_attributes_count(&self) -> u32 {
+                u32_at(self.raw(), layout::$table::DROPPED_ATTRS)
+            }
+        }
+
+        impl Row for $name<'_> {
+            fn target(&self) -> Target {
+                Target::$target
+            }
+            fn index(&self) -> u32 {
+                self.index
+            }
+        }
+    };
+}
+
+common_row!(Resource, "A resource (service, host, ...).", resources, resource, Resource);
+common_row!(Scope, "An instrumentation scope.", scopes, scope, Scope);
+common_row!(Span, "A span.", spans, span, Span);
+common_row!(Event, "A span event.", events, event, Event);
+common_row!(Link, "A span link.", links, link, Link);
+common_row!(LogRecord, "A log record.", logs, log, Log);
+
+impl<'a> Resource<'a> {
+    /// `schema_url` of the enclosing resource group.
+    pub fn schema_url(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::resource::SCHEMA_URL)
+    }
+}
+
+impl<'a> Scope<'a> {
+    /// The scope's resource.
+    pub fn resource(&self) -> Resource<'a> {
+        Resource { batch: self.batch, index: u32_at(self.raw(), layout::scope::RESOURCE) }
+    }
+    /// Scope name.
+    pub fn name(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::scope::NAME)
+    }
+    /// Scope version.
+    pub fn version(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::scope::VERSION)
+    }
+    /// `schema_url` of the enclosing scope group.
+    pub fn schema_url(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::scope::SCHEMA_URL)
+    }
+}
+
+impl<'a> Span<'a> {
+    fn s(&self, off: usize) -> &'a str {
+        str_at(self.batch.arena, self.raw(), off)
+    }
+    fn b(&self, off: usize) -> &'a [u8] {
+        bytes_at(self.batch.arena, self.raw(), off)
+    }
+    /// The span's scope.
+    pub fn scope(&self) -> Scope<'a> {
+        Scope { batch: self.batch, index: u32_at(self.raw(), layout::span::SCOPE) }
+    }
+    /// The span's resource.
+    pub fn resource(&self) -> Resource<'a> {
+        self.scope().resource()
+    }
+    /// Span name.
+    pub fn name(&self) -> &'a str {
+        self.s(layout::span::NAME)
+    }
+    /// Trace id bytes (16, or empty if unset).
+    pub fn trace_id(&self) -> &'a [u8] {
+        self.b(layout::span::TRACE_ID)
+    }
+    /// Span id bytes (8, or empty if unset).
+    pub fn span_id(&self) -> &'a [u8] {
+        self.b(layout::span::SPAN_ID)
+    }
+    /// Parent span id bytes (empty for a root span).
+    pub fn parent_span_id(&self) -> &'a [u8] {
+        self.b(layout::span::PARENT_SPAN_ID)
+    }
+    /// W3C trace state.
+    pub fn trace_state(&self) -> &'a str {
+        self.s(layout::span::TRACE_STATE)
+    }
+    /// `SpanKind` protobuf number (0 unspecified, 1 internal, 2 server,
+    /// 3 client, 4 producer, 5 consumer).
+    pub fn kind(&self) -> u32 {
+        u32_at(self.raw(), layout::span::KIND)
+    }
+    /// Span flags.
+    pub fn flags(&self) -> u32 {
+        u32_at(self.raw(), layout::span::FLAGS)
+    }
+    /// Start time, Unix nanoseconds.
+    pub fn start_time_unix_nano(&self) -> u64 {
+        u64_at(self.raw(), layout::span::START)
+    }
+    /// End time, Unix nanoseconds.
+    pub fn end_time_unix_nano(&self) -> u64 {
+        u64_at(self.raw(), layout::span::END)
+    }
+    /// End minus start, in nanoseconds (0 if end is before start).
+    pub fn duration_nanos(&self) -> u64 {
+        self.end_time_unix_nano().saturating_sub(self.start_time_unix_nano())
+    }
+    /// Status code: 0 unset, 1 ok, 2 error.
+    pub fn status_code(&self) -> u32 {
+        u32_at(self.raw(), layout::span::STATUS_CODE)
+    }
+    /// Status message.
+    pub fn status_message(&self) -> &'a str {
+        self.s(layout::span::STATUS_MESSAGE)
+    }
+    /// `true` when the status code is error.
+    pub fn is_error(&self) -> bool {
+        self.status_code() == 2
+    }
+    /// The span's events.
+    pub fn events(&self) -> impl ExactSizeIterator<Item = Event<'a>> + 'a {
+        let r = self.raw();
+        let first = u32_at(r, layout::span::EVENTS_FIRST);
+        let n = u32_at(r, layout::span::EVENTS_COUNT);
+        let b = self.batch;
+        (first..first.saturating_add(n)).map(move |index| Event { batch: b, index })
+    }
+    /// The span's links.
+    pub fn links(&self) -> impl ExactSizeIterator<Item = Link<'a>> + 'a {
+        let r = self.raw();
+        let first = u32_at(r, layout::span::LINKS_FIRST);
+        let n = u32_at(r, layout::span::LINKS_COUNT);
+        let b = self.batch;
+        (first..first.saturating_add(n)).map(move |index| Link { batch: b, index })
+    }
+    /// `dropped_events_count`.
+    pub fn dropped_events_count(&self) -> u32 {
+        u32_at(self.raw(), layout::span::DROPPED_EVENTS)
+    }
+    /// `dropped_links_count`.
+    pub fn dropped_links_count(&self) -> u32 {
+        u32_at(self.raw(), layout::span::DROPPED_LINKS)
+    }
+}
+
+impl<'a> Event<'a> {
+    /// The span this event belongs to.
+    pub fn span(&self) -> Span<'a> {
+        Span { batch: self.batch, index: u32_at(self.raw(), layout::event::SPAN) }
+    }
+    /// Event name.
+    pub fn name(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::event::NAME)
+    }
+    /// Event time, Unix nanoseconds.
+    pub fn time_unix_nano(&self) -> u64 {
+        u64_at(self.raw(), layout::event::TIME)
+    }
+}
+
+impl<'a> Link<'a> {
+    /// The span this link belongs to.
+    pub fn span(&self) -> Span<'a> {
+        Span { batch: self.batch, index: u32_at(self.raw(), layout::link::SPAN) }
+    }
+    /// Linked trace id bytes.
+    pub fn trace_id(&self) -> &'a [u8] {
+        bytes_at(self.batch.arena, self.raw(), layout::link::TRACE_ID)
+    }
+    /// Linked span id bytes.
+    pub fn span_id(&self) -> &'a [u8] {
+        bytes_at(self.batch.arena, self.raw(), layout::link::SPAN_ID)
+    }
+    /// W3C trace state of the link.
+    pub fn trace_state(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::link::TRACE_STATE)
+    }
+    /// Link flags.
+    pub fn flags(&self) -> u32 {
+        u32_at(self.raw(), layout::link::FLAGS)
+    }
+}
+
+impl<'a> LogRecord<'a> {
+    /// The record's scope.
+    pub fn scope(&self) -> Scope<'a> {
+        Scope { batch: self.batch, index: u32_at(self.raw(), layout::log::SCOPE) }
+    }
+    /// The record's resource.
+    pub fn resource(&self) -> Resource<'a> {
+        self.scope().resource()
+    }
+    /// Time, Unix nanoseconds.
+    pub fn time_unix_nano(&self) -> u64 {
+        u64_at(self.raw(), layout::log::TIME)
+    }
+    /// Observed time, Unix nanoseconds.
+    pub fn observed_time_unix_nano(&self) -> u64 {
+        u64_at(self.raw(), layout::log::OBSERVED_TIME)
+    }
+    /// `SeverityNumber` (1..=24, 0 unspecified).
+    pub fn severity_number(&self) -> u32 {
+        u32_at(self.raw(), layout::log::SEVERITY_NUMBER)
+    }
+    /// Severity text.
+    pub fn severity_text(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::log::SEVERITY_TEXT)
+    }
+    /// The body, a tree of values; `None` when the record has no body.
+    pub fn body(&self) -> Option<Value<'a>> {
+        let node = u32_at(self.raw(), layout::log::BODY);
+        if node == NONE {
+            return None;
+        }
+        read_node(self.batch.arena, self.batch.values, node).map(|n| n.value)
+    }
+    /// Log flags.
+    pub fn flags(&self) -> u32 {
+        u32_at(self.raw(), layout::log::FLAGS)
+    }
+    /// Trace id bytes (empty if unset).
+    pub fn trace_id(&self) -> &'a [u8] {
+        bytes_at(self.batch.arena, self.raw(), layout::log::TRACE_ID)
+    }
+    /// Span id bytes (empty if unset).
+    pub fn span_id(&self) -> &'a [u8] {
+        bytes_at(self.batch.arena, self.raw(), layout::log::SPAN_ID)
+    }
+    /// Event name.
+    pub fn event_name(&self) -> &'a str {
+        str_at(self.batch.arena, self.raw(), layout::log::EVENT_NAME)
+    }
+}
