@@ -1,0 +1,22 @@
+//! `tracemend-loadgen`: an OTLP load generator and counting sink for benchmarking
+//! collectors, in the spirit of otelcol's `telemetrygen`.
+//!
+//! A send run goes: `cli` validates flags into a plan; `pool` builds the requests with
+//! `generate` (shape, ids from `ids`) and encodes them with `encode` before the clock
+//! starts; `run` drives workers, each owning one `client` connection (gRPC through
+//! `raw_codec`, or HTTP/1.1), paced or flat out; `stats` merges what each worker saw
+//! into the summary printed at the end.
+//!
+//! The `sink` receives OTLP over gRPC and HTTP and counts items straight from the wire
+//! bytes (`sink::count`) so that it is never the bottleneck of a benchmark.
+
+pub mod cli;
+pub mod client;
+pub mod encode;
+pub mod generate;
+pub mod ids;
+pub mod pool;
+pub mod raw_codec;
+pub mod run;
+pub mod sink;
+pub mod stats;

@@ -1,0 +1,194 @@
+//! The pool of pre-encoded request bodies that senders replay.
+//!
+//! Building and encoding requests costs far more CPU than sending them, so it all
+//! happens before the clock starts and the send loop only clones a `Bytes` handle.
+//! Ids are unique across the pool; a run that sends more requests than the pool holds
+//! replays bodies, and so repeats ids, once per pass over the pool.
+
+use bytes::Bytes;
+
+use crate::encode::{self, Compression, EncodeError, Encoding};
+use crate::generate::{Generator, Shape, Signal};
+
+/// One encoded request body ready to send.
+#[derive(Debug, Clone)]
+pub struct Body {
+    /// The bytes on the wire (compressed if the pool was built compressed).
+    pub bytes: Bytes,
+    /// Spans or log records in the request.
+    pub items: u64,
+}
+
+/// What to put in the pool.
+#[derive(Debug, Clone)]
+pub struct PoolPlan {
+    /// Signal of every request.
+    pub signal: Signal,
+    /// Items per request.
+    pub batch_size: usize,
+    /// Distinct full-size requests to build, at most.
+    pub pool_size: usize,
+    /// Total items to send, if the run is bounded by count: the last request then
+    /// carries the remainder so the total is exact.
+    pub total_items: Option<u64>,
+    /// Body encoding.
+    pub encoding: Encoding,
+    /// Compress bodies once here (HTTP), rather than per send.
+    pub compression: Compression,
+    /// Seed for ids.
+    pub seed: u64,
+    /// Timestamp of the first generated item.
+    pub base_time_ns: u64,
+}
+
+/// Encoded request bodies, replayed round-robin.
+#[derive(Debug, Clone)]
+pub struct Pool {
+    bodies: Vec<Body>,
+    /// A smaller last request that makes a count-bounded run send exactly its total.
+    remainder: Option<Body>,
+    total_requests: Option<u64>,
+}
+
+impl Pool {
+    /// Generates and encodes every body in `plan`.
+    pub fn build(shape: &Shape, plan: &PoolPlan) -> Result<Self, EncodeError> {
+        let batch = plan.batch_size.max(1) as u64;
+        let (full, rest) = match plan.total_items {
+            Some(total) => (total / batch, total % batch),
+            None => (u64::MAX, 0),
+        };
+        let distinct = full.min(plan.pool_size.max(1) as u64) as usize;
+        let mut generator = Generator::new(shape.clone(), plan.seed, plan.base_time_ns);
+        let mut make = |items: u64| -> Result<Body, EncodeError> {
+            let request = generator.request(plan.signal, items as usize);
+            let mut bytes = encode::encode(&request, plan.encoding)?;
+            if plan.compression == Compression::Gzip {
+                bytes = encode::gzip(&bytes)?;
+            }
+            Ok(Body {
+                bytes: bytes.into(),
+                items,
+            })
+        };
+        let bodies = (0..distinct)
+            .map(|_| make(batch))
+            .collect::<Result<Vec<_>, _>>()?;
+        let remainder = if rest > 0 { Some(make(rest)?) } else { None };
+        Ok(Self {
+            bodies,
+            remainder,
+            total_requests: plan.total_items.map(|_| full + u64::from(rest > 0)),
+        })
+    }
+
+    /// Requests a count-bounded run sends; `None` when bounded by time.
+    pub fn total_requests(&self) -> Option<u64> {
+        self.total_requests
+    }
+
+    /// The body for the `n`th request of the run.
+    pub fn get(&self, n: u64) -> &Body {
+        if let (Some(total), Some(last)) = (self.total_requests, &self.remainder)
+            && n + 1 == total
+        {
+            return last;
+        }
+        match self.bodies.len() {
+            // Only a remainder exists (total below one batch).
+            0 => self.remainder.as_ref().unwrap_or(&EMPTY),
+            len => &self.bodies[(n % len as u64) as usize],
+        }
+    }
+
+    /// Distinct bodies held.
+    pub fn len(&self) -> usize {
+        self.bodies.len() + usize::from(self.remainder.is_some())
+    }
+
+    /// Whether the pool holds no bodies (a run of zero items).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Average encoded size of a full request, in bytes.
+    pub fn mean_body_bytes(&self) -> usize {
+        match self.bodies.len() {
+            0 => self.remainder.as_ref().map_or(0, |b| b.bytes.len()),
+            n => self.bodies.iter().map(|b| b.bytes.len()).sum::<usize>() / n,
+        }
+    }
+}
+
+static EMPTY: Body = Body {
+    bytes: Bytes::from_static(&[]),
+    items: 0,
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message;
+    use std::collections::HashSet;
+
+    fn plan(total: Option<u64>) -> PoolPlan {
+        PoolPlan {
+            signal: Signal::Traces,
+            batch_size: 100,
+            pool_size: 8,
+            total_items: total,
+            encoding: Encoding::Proto,
+            compression: Compression::None,
+            seed: 5,
+            base_time_ns: 0,
+        }
+    }
+
+    #[test]
+    fn count_bounded_run_sends_exactly_the_total() -> Result<(), EncodeError> {
+        let pool = Pool::build(&Shape::default(), &plan(Some(1_050)))?;
+        let total = pool.total_requests().unwrap_or_default();
+        assert_eq!(total, 11);
+        let items: u64 = (0..total).map(|n| pool.get(n).items).sum();
+        assert_eq!(items, 1_050);
+        assert_eq!(pool.get(10).items, 50);
+        assert_eq!(pool.get(3).items, 100);
+        Ok(())
+    }
+
+    #[test]
+    fn below_one_batch_is_one_small_request() -> Result<(), EncodeError> {
+        let pool = Pool::build(&Shape::default(), &plan(Some(7)))?;
+        assert_eq!(pool.total_requests(), Some(1));
+        assert_eq!(pool.get(0).items, 7);
+        Ok(())
+    }
+
+    #[test]
+    fn bodies_hold_distinct_trace_ids() -> Result<(), Box<dyn std::error::Error>> {
+        let pool = Pool::build(&Shape::default(), &plan(None))?;
+        assert_eq!(pool.len(), 8);
+        assert_eq!(pool.total_requests(), None);
+        let mut trace_ids = HashSet::new();
+        for n in 0..8 {
+            let req = ExportTraceServiceRequest::decode(pool.get(n).bytes.clone())?;
+            let spans = &req.resource_spans[0].scope_spans[0].spans;
+            assert_eq!(spans.len(), 100);
+            trace_ids.extend(spans.iter().map(|s| s.trace_id.clone()));
+        }
+        // 800 spans at 5 per trace.
+        assert_eq!(trace_ids.len(), 160);
+        Ok(())
+    }
+
+    #[test]
+    fn gzip_pool_is_compressed() -> Result<(), EncodeError> {
+        let mut p = plan(Some(200));
+        p.compression = Compression::Gzip;
+        let pool = Pool::build(&Shape::default(), &p)?;
+        // gzip magic number.
+        assert_eq!(&pool.get(0).bytes[..2], &[0x1f, 0x8b]);
+        Ok(())
+    }
+}
