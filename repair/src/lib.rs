@@ -1,1 +1,33 @@
-//! The repair engine: Failure Envelope intake, store, sandboxed reproduction.
+//! The tracemend repair engine: Failure Envelope intake, store, sandboxed reproduction.
+//!
+//! A request's path through the engine:
+//!
+//! 1. [`intake`]: `POST /v1/envelopes` with a bearer token. The body (size-limited) is
+//!    validated against the Failure Envelope JSON Schema ([`envelope`], contract in
+//!    `config/envelope.schema.json`); a violation is a 400 naming the JSON path.
+//! 2. [`store`]: the envelope is stored in SQLite (WAL), idempotent on its id; envelopes
+//!    with the same fingerprint join one incident, which counts occurrences. A new
+//!    incident queues a job, and intake answers 202 with the incident id.
+//! 3. [`pipeline`]: a worker claims the job and runs the [`stage`]s in order, storing each
+//!    stage's result; a restarted engine resumes unfinished jobs. Every job ends
+//!    `succeeded`, `rejected(reason)` or `failed(stage, error)`, or waits with backoff
+//!    while the Docker engine is unreachable ([`health`] says why).
+//! 4. [`reproduce`]: the first stage. It maps the service to its repository ([`config`]
+//!    services map, [`repo`]), builds an image at the envelope's commit and replays the
+//!    request inside a locked-down container ([`sandbox`]: no network, read-only root,
+//!    limits, timeout, always removed), then compares the failure [`signature`] with the
+//!    envelope's. Minimize, localize, patch and verify stages come next.
+
+pub mod cli;
+pub mod config;
+pub mod envelope;
+pub mod health;
+pub mod intake;
+pub mod pipeline;
+pub mod repo;
+pub mod reproduce;
+pub mod sandbox;
+pub mod serve;
+pub mod signature;
+pub mod stage;
+pub mod store;

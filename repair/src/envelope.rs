@@ -1,0 +1,293 @@
+//! The Failure Envelope: the JSON Schema contract (`config/envelope.schema.json`, compiled
+//! into the binary) and the typed view the repair engine works with.
+//!
+//! Validation runs against the schema first, so every violation is reported with the JSON
+//! pointer of the offending value; only a valid document is turned into [`Envelope`].
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The schema text, exactly as shipped in `config/envelope.schema.json`.
+pub const SCHEMA_JSON: &str = include_str!("../../config/envelope.schema.json");
+
+/// The contract version this engine accepts.
+pub const SCHEMA_VERSION: &str = "1";
+
+/// Why a document is not a valid envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    /// The bytes are not JSON at all.
+    #[error("body is not valid JSON: {0}")]
+    NotJson(#[source] serde_json::Error),
+    /// The JSON breaks the schema; every violation is listed.
+    #[error("envelope violates the schema at {}: {}", .0[0].path, .0[0].message)]
+    Schema(Vec<Violation>),
+    /// The schema itself does not compile (a build defect, not bad input).
+    #[error("envelope schema does not compile: {0}")]
+    BadSchema(String),
+}
+
+/// One schema violation.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Violation {
+    /// JSON pointer to the offending value (`/` for the document itself).
+    pub path: String,
+    /// What is wrong there.
+    pub message: String,
+}
+
+/// A validated Failure Envelope. Fields mirror the schema; see `docs/repair.md`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Envelope {
+    pub schema_version: String,
+    pub envelope_id: String,
+    pub identity: Identity,
+    pub symptom: Symptom,
+    pub inputs: Inputs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Environment>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timing: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Identity {
+    pub trace_id: String,
+    pub span_id: String,
+    pub service: Service,
+    pub commit: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Service {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Symptom {
+    pub exception: Exception,
+    pub fingerprint: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_code: Option<u16>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Exception {
+    #[serde(rename = "type")]
+    pub exception_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_redacted: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_hash: Option<String>,
+    /// Innermost first.
+    pub frames: Vec<Frame>,
+}
+
+/// One stack frame, as in the envelope or as parsed from the sandbox's error output.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Frame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub function: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    pub in_app: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Inputs {
+    pub protocol: String,
+    pub method: String,
+    pub route: String,
+    pub path: String,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, QueryValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+}
+
+/// A query parameter: one value or a repeated parameter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum QueryValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Environment {
+    #[serde(default)]
+    pub feature_flags: BTreeMap<String, Value>,
+    #[serde(default)]
+    pub config_hashes: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<Value>,
+}
+
+impl Exception {
+    /// The innermost frame that is the service's own code: where the failure is located.
+    pub fn top_in_app_frame(&self) -> Option<&Frame> {
+        self.frames.iter().find(|f| f.in_app)
+    }
+}
+
+fn validator() -> Result<&'static jsonschema::Validator, EnvelopeError> {
+    static VALIDATOR: OnceLock<Result<jsonschema::Validator, String>> = OnceLock::new();
+    VALIDATOR
+        .get_or_init(|| {
+            let schema: Value = serde_json::from_str(SCHEMA_JSON).map_err(|e| e.to_string())?;
+            jsonschema::draft202012::new(&schema).map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| EnvelopeError::BadSchema(e.clone()))
+}
+
+/// Checks a JSON document against the schema and returns every violation, sorted by path.
+pub fn validate_value(value: &Value) -> Result<(), EnvelopeError> {
+    let validator = validator()?;
+    let mut violations: Vec<Violation> = validator
+        .iter_errors(value)
+        .map(|e| {
+            let path = e.instance_path().as_str().to_string();
+            Violation {
+                path: if path.is_empty() {
+                    "/".to_string()
+                } else {
+                    path
+                },
+                message: e.to_string(),
+            }
+        })
+        .collect();
+    if violations.is_empty() {
+        return Ok(());
+    }
+    violations.sort_by(|a, b| a.path.cmp(&b.path));
+    violations.dedup();
+    Err(EnvelopeError::Schema(violations))
+}
+
+/// Parses and validates an envelope from raw bytes.
+pub fn parse(bytes: &[u8]) -> Result<(Envelope, Value), EnvelopeError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(EnvelopeError::NotJson)?;
+    validate_value(&value)?;
+    let envelope: Envelope = serde_json::from_value(value.clone()).map_err(|e| {
+        // The schema admits only what the typed view reads; a mismatch here is reported
+        // like a schema violation so the sender still learns what to fix.
+        EnvelopeError::Schema(vec![Violation {
+            path: "/".to_string(),
+            message: e.to_string(),
+        }])
+    })?;
+    Ok((envelope, value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../config/examples/envelopes/checkout-keyerror.json");
+    const MINIMAL: &str = include_str!("../../config/examples/envelopes/minimal.json");
+
+    fn example() -> Value {
+        serde_json::from_str(EXAMPLE).expect("example is JSON")
+    }
+
+    fn violations(value: &Value) -> Vec<Violation> {
+        match validate_value(value) {
+            Err(EnvelopeError::Schema(v)) => v,
+            other => panic!("expected schema violations, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn shipped_examples_are_valid() {
+        let (env, _) = parse(EXAMPLE.as_bytes()).expect("example validates");
+        assert_eq!(env.identity.service.name, "checkout");
+        let top = env
+            .symptom
+            .exception
+            .top_in_app_frame()
+            .expect("in-app frame");
+        assert_eq!(top.function, "shipping_quote");
+        let (min, _) = parse(MINIMAL.as_bytes()).expect("minimal validates");
+        assert!(min.inputs.body.is_none());
+    }
+
+    #[test]
+    fn not_json_is_rejected() {
+        assert!(matches!(parse(b"{nope"), Err(EnvelopeError::NotJson(_))));
+    }
+
+    #[test]
+    fn unknown_top_level_field_is_rejected_with_path() {
+        let mut v = example();
+        v["extra"] = Value::from(1);
+        let errs = violations(&v);
+        assert_eq!(errs[0].path, "/");
+        assert!(errs[0].message.contains("extra"), "{errs:?}");
+    }
+
+    #[test]
+    fn bad_trace_id_names_its_path() {
+        let mut v = example();
+        v["identity"]["trace_id"] = Value::from("XYZ");
+        let errs = violations(&v);
+        assert_eq!(errs[0].path, "/identity/trace_id");
+    }
+
+    #[test]
+    fn missing_required_field_is_named() {
+        let mut v = example();
+        v["symptom"]
+            .as_object_mut()
+            .expect("object")
+            .remove("fingerprint");
+        let errs = violations(&v);
+        assert_eq!(errs[0].path, "/symptom");
+        assert!(errs[0].message.contains("fingerprint"), "{errs:?}");
+    }
+
+    #[test]
+    fn credential_headers_are_not_allowed() {
+        let mut v = example();
+        v["inputs"]["headers"]["authorization"] = Value::from("Bearer x");
+        let errs = violations(&v);
+        assert!(
+            errs.iter().any(|e| e.path.starts_with("/inputs/headers")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn wrong_schema_version_is_rejected() {
+        let mut v = example();
+        v["schema_version"] = Value::from("2");
+        assert_eq!(violations(&v)[0].path, "/schema_version");
+    }
+
+    #[test]
+    fn frame_line_must_be_an_integer() {
+        let mut v = example();
+        v["symptom"]["exception"]["frames"][0]["line"] = Value::from("18");
+        assert_eq!(violations(&v)[0].path, "/symptom/exception/frames/0/line");
+    }
+}

@@ -1,0 +1,253 @@
+//! The HTTP API: `POST /v1/envelopes` (authenticated intake), `GET /v1/incidents`,
+//! `GET /v1/incidents/{id}` and the unauthenticated `GET /healthz`.
+//!
+//! Intake validates the envelope against the schema, stores it (idempotent on
+//! `envelope_id`; the same fingerprint joins one incident) and answers 202 with the
+//! incident id. The work itself happens in the background (see `pipeline`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use tokio::sync::Notify;
+use tracing::{info, warn};
+
+use crate::envelope::{self, EnvelopeError, Violation};
+use crate::health::Health;
+use crate::sandbox::Sandbox;
+use crate::store::{Store, StoreError};
+
+/// Why a request was refused. Each variant picks its status code.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("missing bearer token (Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("the bearer token is not valid")]
+    Forbidden,
+    #[error("request body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: usize },
+    #[error("cannot read the request body: {0}")]
+    Body(String),
+    #[error("body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("envelope violates the schema at {}: {}", .0[0].path, .0[0].message)]
+    Schema(Vec<Violation>),
+    #[error("no incident {0}")]
+    NotFound(String),
+    #[error("store error: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl IntoResponse for IntakeError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            IntakeError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            IntakeError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+            IntakeError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            IntakeError::Body(_) => (StatusCode::BAD_REQUEST, "bad_body"),
+            IntakeError::NotJson(_) => (StatusCode::BAD_REQUEST, "not_json"),
+            IntakeError::Schema(_) => (StatusCode::BAD_REQUEST, "schema_violation"),
+            IntakeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            IntakeError::Store(_) | IntakeError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        };
+        let mut body = json!({ "error": code, "message": self.to_string() });
+        if let IntakeError::Schema(violations) = &self {
+            body["path"] = json!(violations[0].path);
+            body["violations"] = json!(violations);
+        }
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<EnvelopeError> for IntakeError {
+    fn from(e: EnvelopeError) -> Self {
+        match e {
+            EnvelopeError::NotJson(e) => IntakeError::NotJson(e.to_string()),
+            EnvelopeError::Schema(v) => IntakeError::Schema(v),
+            EnvelopeError::BadSchema(m) => IntakeError::Internal(m),
+        }
+    }
+}
+
+/// Shared by every request.
+pub struct AppState {
+    pub store: Store,
+    token_digest: [u8; 32],
+    pub notify: Arc<Notify>,
+    pub health: Arc<Health>,
+    pub sandbox: Arc<dyn Sandbox>,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        token: &str,
+        notify: Arc<Notify>,
+        health: Arc<Health>,
+        sandbox: Arc<dyn Sandbox>,
+        max_body_bytes: usize,
+    ) -> Self {
+        Self {
+            store,
+            token_digest: Sha256::digest(token.as_bytes()).into(),
+            notify,
+            health,
+            sandbox,
+            max_body_bytes,
+        }
+    }
+}
+
+/// The service's routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    let limit = state.max_body_bytes;
+    let api = Router::new()
+        .route("/v1/envelopes", post(post_envelope))
+        .route("/v1/incidents", get(list_incidents))
+        .route("/v1/incidents/{id}", get(get_incident))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(DefaultBodyLimit::max(limit));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api)
+        .with_state(state)
+}
+
+/// Checks the bearer token before anything else (the body is not read without it).
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    request: Request,
+    next: Next,
+) -> Result<Response, IntakeError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(IntakeError::Unauthorized)?;
+    let value = value.to_str().map_err(|_| IntakeError::Forbidden)?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .ok_or(IntakeError::Unauthorized)?;
+    let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+    if digest != state.token_digest {
+        warn!("Refused a request with an invalid token.");
+        return Err(IntakeError::Forbidden);
+    }
+    Ok(next.run(request).await)
+}
+
+async fn post_envelope(
+    State(state): State<Arc<AppState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, IntakeError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            IntakeError::TooLarge {
+                limit: state.max_body_bytes,
+            }
+        } else {
+            IntakeError::Body(e.body_text())
+        }
+    })?;
+    let (envelope, _) = envelope::parse(&body)?;
+    let raw = String::from_utf8_lossy(&body).into_owned();
+    let store = state.store.clone();
+    let env = envelope.clone();
+    let accepted = tokio::task::spawn_blocking(move || store.accept(&env, &raw))
+        .await
+        .map_err(|e| IntakeError::Internal(e.to_string()))??;
+    if accepted.new_incident {
+        state.notify.notify_one();
+    }
+    info!(
+        envelope = %envelope.envelope_id,
+        incident = accepted.incident_id,
+        duplicate = accepted.duplicate,
+        occurrences = accepted.occurrences,
+        "Accepted envelope."
+    );
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({
+            "incident_id": accepted.incident_id,
+            "envelope_id": envelope.envelope_id,
+            "duplicate": accepted.duplicate,
+            "new_incident": accepted.new_incident,
+            "occurrences": accepted.occurrences,
+            "incident_url": format!("/v1/incidents/{}", accepted.incident_id),
+        })),
+    )
+        .into_response())
+}
+
+async fn list_incidents(State(state): State<Arc<AppState>>) -> Result<Response, IntakeError> {
+    let store = state.store.clone();
+    let incidents = tokio::task::spawn_blocking(move || store.list_incidents())
+        .await
+        .map_err(|e| IntakeError::Internal(e.to_string()))??;
+    Ok(Json(json!({ "incidents": incidents })).into_response())
+}
+
+async fn get_incident(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+) -> Result<Response, IntakeError> {
+    let n: i64 = id.parse().map_err(|_| IntakeError::NotFound(id.clone()))?;
+    let store = state.store.clone();
+    let incident = tokio::task::spawn_blocking(move || store.incident(n))
+        .await
+        .map_err(|e| IntakeError::Internal(e.to_string()))??
+        .ok_or(IntakeError::NotFound(id))?;
+    Ok(Json(incident).into_response())
+}
+
+/// Liveness plus what the engine knows about its sandbox; 200 even when degraded (intake
+/// still accepts and stores), with `status: degraded` and the reason.
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(3), state.sandbox.ping()).await {
+        Ok(Ok(())) => state.health.sandbox_up(),
+        Ok(Err(e)) => state.health.sandbox_down(&e.to_string()),
+        Err(_) => state
+            .health
+            .sandbox_down("docker engine did not answer a ping within 3s"),
+    }
+    let store = state.store.clone();
+    let counts = tokio::task::spawn_blocking(move || store.status_counts()).await;
+    let (store_ok, counts) = match counts {
+        Ok(Ok(c)) => (true, json!(c)),
+        Ok(Err(e)) => (false, json!(e.to_string())),
+        Err(e) => (false, json!(e.to_string())),
+    };
+    let mut sandbox = state.health.sandbox();
+    let waiting = counts.get("waiting").and_then(|w| w.as_u64()).unwrap_or(0);
+    state.health.set_waiting(waiting);
+    sandbox.waiting_jobs = waiting;
+    let ok = store_ok && sandbox.reachable == Some(true);
+    Json(json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "store": if store_ok { json!("ok") } else { counts.clone() },
+        "sandbox": sandbox,
+        "jobs": counts,
+    }))
+    .into_response()
+}
