@@ -43,9 +43,14 @@ pub enum ServeError {
 /// engine finds what its previous run left behind, and engines with other stores do not
 /// touch each other's containers.
 pub fn owner_id(store_path: &Path) -> String {
-    let canonical = store_path
+    let dir = match store_path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let canonical = dir
         .canonicalize()
-        .unwrap_or_else(|_| store_path.to_path_buf());
+        .unwrap_or_else(|_| dir.to_path_buf())
+        .join(store_path.file_name().unwrap_or_default());
     hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..6])
 }
 

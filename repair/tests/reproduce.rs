@@ -1,0 +1,257 @@
+//! Containerized reproduction against the real Docker engine and a real git repository:
+//! a small Python HTTP service with a planted bug (`KeyError` on a missing nested field).
+//!
+//! - the failing request is `reproduced`, stably, with a deterministic clock, hash seed
+//!   and `random` (every run observes the same message);
+//! - a passing request is `not_reproduced` with the reason;
+//! - an envelope whose exception type differs is `not_reproduced`;
+//! - the container has no network: the service cannot reach a listener on the host;
+//! - no container is left behind.
+
+mod common;
+
+use std::time::Duration;
+
+use common::sample::{APP_PY, service_yaml};
+use common::*;
+use serde_json::{Value, json};
+
+fn post_quote(body: Value) -> Value {
+    json!({ "protocol": "http", "method": "POST", "route": "/quote", "path": "/quote",
+            "headers": { "content-type": "application/json" }, "query": { "currency": "EUR" }, "body": body })
+}
+
+fn get(path: &str) -> Value {
+    json!({ "protocol": "http", "method": "GET", "route": path, "path": path })
+}
+
+fn quote_exception(ty: &str) -> Value {
+    exception(
+        ty,
+        "app.py",
+        line_of(APP_PY, "address[\"postcode\"]"),
+        "shipping_quote",
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reproduces_the_planted_bug_and_rejects_what_does_not_match() {
+    ensure_base_image();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cleanup = Cleanup::new(tmp.path());
+    let repo = GitRepo::new(tmp.path().join("checkout"));
+    let commit = repo.commit(
+        &[("app.py", APP_PY), ("README", "sample service\n")],
+        "checkout service",
+    );
+    cleanup.commits.push(commit.clone());
+    write_config(tmp.path(), &service_yaml(&repo.dir, 2));
+    let engine = Engine::start(tmp.path()).await;
+    let owner = engine.owner();
+    assert_eq!(owner, cleanup.owner);
+
+    let failing = envelope(
+        "env-repro-failing-1",
+        "checkout",
+        &commit,
+        "1111111111111111",
+        quote_exception("KeyError"),
+        post_quote(json!({ "address": { "city": "tok_v1_0a1b2c3d4e5f6071" } })),
+    );
+    let passing = envelope(
+        "env-repro-passing-1",
+        "checkout",
+        &commit,
+        "2222222222222222",
+        quote_exception("KeyError"),
+        post_quote(
+            json!({ "address": { "city": "tok_v1_0a1b2c3d4e5f6071", "postcode": "10115" } }),
+        ),
+    );
+    let wrong_type = envelope(
+        "env-repro-wrongtype",
+        "checkout",
+        &commit,
+        "3333333333333333",
+        quote_exception("ValueError"),
+        post_quote(json!({ "address": {} })),
+    );
+    let mut clock = envelope(
+        "env-repro-clock-001",
+        "checkout",
+        &commit,
+        "4444444444444444",
+        exception(
+            "LookupError",
+            "app.py",
+            line_of(APP_PY, "raise LookupError"),
+            "clock_report",
+        ),
+        get("/clock"),
+    );
+    clock["identity"]["timestamp"] = json!("2026-03-14T09:26:53Z");
+
+    let mut ids = Vec::new();
+    for env in [&failing, &passing, &wrong_type, &clock] {
+        let (status, body) = engine.post(env).await;
+        assert_eq!(status, 202, "{body}");
+        ids.push(body["incident_id"].as_i64().expect("id"));
+    }
+    let timeout = Duration::from_secs(240);
+
+    let body = engine.wait_done(ids[0], timeout).await;
+    assert_eq!(
+        body["status"],
+        "succeeded",
+        "{body:#}\n{}",
+        engine.log_tail()
+    );
+    let stage = &body["stages"][0];
+    assert_eq!(stage["name"], "reproduce");
+    assert_eq!(stage["status"], "completed");
+    let result = &stage["result"];
+    assert_eq!(result["verdict"], "reproduced", "{result:#}");
+    assert_eq!(result["stable"], true, "{result:#}");
+    assert_eq!(result["commit"], commit);
+    assert_eq!(result["runs"].as_array().map(Vec::len), Some(2));
+    assert_eq!(result["runs"][0]["observed"]["exception_type"], "KeyError");
+    assert_eq!(
+        result["runs"][0]["observed"]["top_in_app_frame"]["function"],
+        "shipping_quote"
+    );
+    assert_eq!(result["runs"][0]["clock_faked"], true);
+    assert_eq!(result["sandbox"]["network"], "none");
+    assert_eq!(
+        stage["artifacts"],
+        json!(["reproduce-run-1.json", "reproduce-run-2.json"])
+    );
+    assert!(
+        tmp.path()
+            .join("data/artifacts")
+            .join(ids[0].to_string())
+            .join("reproduce-run-1.json")
+            .is_file()
+    );
+    assert!(stage["duration_ms"].as_i64().is_some());
+
+    let body = engine.wait_done(ids[1], timeout).await;
+    assert_eq!(body["status"], "rejected", "{body:#}");
+    assert_eq!(
+        body["reason"],
+        "not_reproduced: no exception was raised; the service answered 200"
+    );
+    assert_eq!(body["stages"][0]["result"]["verdict"], "not_reproduced");
+
+    let body = engine.wait_done(ids[2], timeout).await;
+    assert_eq!(body["status"], "rejected", "{body:#}");
+    assert_eq!(
+        body["reason"],
+        "not_reproduced: exception type: expected ValueError, observed KeyError"
+    );
+
+    // Determinism: the clock starts at the envelope's timestamp, the hash seed and
+    // `random` are seeded, so every run raises the very same message.
+    let body = engine.wait_done(ids[3], timeout).await;
+    assert_eq!(body["status"], "succeeded", "{body:#}");
+    let result = &body["stages"][0]["result"];
+    assert_eq!(result["stable"], true, "{result:#}");
+    let first = result["runs"][0]["observed"]["message"]
+        .as_str()
+        .expect("message");
+    assert_eq!(
+        result["runs"][1]["observed"]["message"].as_str(),
+        Some(first)
+    );
+    let now: i64 = first
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix("now="))
+        .and_then(|n| n.parse().ok())
+        .expect("now= in message");
+    let envelope_epoch = 1_773_480_413; // 2026-03-14T09:26:53Z
+    assert!(
+        (envelope_epoch..envelope_epoch + 30).contains(&now),
+        "clock {now} not at the envelope's time"
+    );
+
+    let mut engine = engine;
+    engine.stop();
+    assert_eq!(
+        containers_of(&owner),
+        Vec::<String>::new(),
+        "containers left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_has_no_network() {
+    ensure_base_image();
+    // A listener on the host's loopback: with any network path to the host the service
+    // would connect; inside the sandbox only its own `lo` exists and nothing listens there.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cleanup = Cleanup::new(tmp.path());
+    let repo = GitRepo::new(tmp.path().join("checkout"));
+    // This service is built from the repository's own Dockerfile (not a configured base).
+    let dockerfile = format!("FROM {BASE_IMAGE}\nCOPY . /srv/checkout\n");
+    let commit = repo.commit(
+        &[("app.py", APP_PY), ("Dockerfile", &dockerfile)],
+        "checkout service",
+    );
+    cleanup.commits.push(commit.clone());
+    write_config(
+        tmp.path(),
+        &service_yaml(&repo.dir, 1)
+            .replace(
+                &format!("base_image: {BASE_IMAGE}"),
+                "dockerfile: Dockerfile",
+            )
+            .replace(
+                "command: [python3, app.py]",
+                "command: [python3, app.py]\n    workdir: /srv/checkout",
+            ),
+    );
+    let engine = Engine::start(tmp.path()).await;
+    let owner = engine.owner();
+    assert_eq!(owner, cleanup.owner);
+    let env = envelope(
+        "env-repro-network-1",
+        "checkout",
+        &commit,
+        "5555555555555555",
+        exception(
+            "ConnectionRefusedError",
+            "app.py",
+            line_of(APP_PY, "socket.create_connection"),
+            "probe_network",
+        ),
+        json!({ "protocol": "http", "method": "GET", "route": "/net", "path": "/net", "query": { "port": port.to_string() } }),
+    );
+    let (status, body) = engine.post(&env).await;
+    assert_eq!(status, 202, "{body}");
+    let body = engine
+        .wait_done(
+            body["incident_id"].as_i64().expect("id"),
+            Duration::from_secs(180),
+        )
+        .await;
+    // Reproduced means: only `lo` was present, and connecting out was refused.
+    assert_eq!(
+        body["status"],
+        "succeeded",
+        "{body:#}\n{}",
+        engine.log_tail()
+    );
+    assert_eq!(
+        body["stages"][0]["result"]["runs"][0]["observed"]["exception_type"],
+        "ConnectionRefusedError"
+    );
+    drop(listener);
+    let mut engine = engine;
+    engine.stop();
+    assert_eq!(
+        containers_of(&owner),
+        Vec::<String>::new(),
+        "containers left behind"
+    );
+}
