@@ -1,3 +1,107 @@
-fn main() -> anyhow::Result<()> {
-    Ok(())
+//! The `tracemend` command: runs the collector, or validates a configuration, or lists
+//! the supported components; flags follow otelcol's.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tracemend",
+    version,
+    about = "tracemend: an OpenTelemetry Collector distribution"
+)]
+struct Cli {
+    /// Configuration source: a file path, `file:PATH`, `env:VAR` or `yaml:key::path: value`.
+    /// Repeatable; later sources merge over earlier ones. Without it the built-in default
+    /// config runs (OTLP in, debug out).
+    #[arg(long = "config", global = true)]
+    configs: Vec<String>,
+    /// Override one value, e.g. `--set processors.batch.timeout=2s` (`::` also separates).
+    #[arg(long = "set", global = true)]
+    sets: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check the configuration and exit non-zero with every error found.
+    Validate,
+    /// List every supported component type.
+    Components,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Components) => {
+            print!("{}", collector::components::describe());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Validate) => match collector::config::load(&cli.configs, &cli.sets) {
+            Ok(_) => {
+                println!("The configuration is valid.");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprint!("{e}");
+                ExitCode::FAILURE
+            }
+        },
+        None => run(&cli),
+    }
+}
+
+fn run(cli: &Cli) -> ExitCode {
+    let config = match collector::config::load(&cli.configs, &cli.sets) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    collector::telemetry::init_logs(&config.service.telemetry.logs);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(collector::service::run(config, shutdown_signal()));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
 }

@@ -57,4 +57,8 @@ impl ConsumeError {
 #[async_trait]
 pub trait Consumer: Send + Sync + 'static {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
+
+    /// Flushes buffered data and stops background work. Called once, after every
+    /// upstream component has stopped sending.
+    async fn shutdown(&self) {}
 }

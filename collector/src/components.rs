@@ -1,0 +1,230 @@
+//! The one explicit list of component types this distribution supports, and parsing of
+//! each component's YAML into its typed config.
+
+use pdata::Signal;
+use serde_yaml::Value;
+
+use crate::config::{ComponentId, ConfigError, parse_component};
+use crate::{exporters, extensions, processors, receivers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Receiver,
+    Processor,
+    Exporter,
+    Extension,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Receiver => "receiver",
+            Kind::Processor => "processor",
+            Kind::Exporter => "exporter",
+            Kind::Extension => "extension",
+        }
+    }
+
+    pub fn article(self) -> &'static str {
+        match self {
+            Kind::Extension | Kind::Exporter => "an",
+            _ => "a",
+        }
+    }
+}
+
+/// One supported component type.
+pub struct TypeInfo {
+    pub kind: Kind,
+    pub ty: &'static str,
+    pub signals: &'static [Signal],
+    pub about: &'static str,
+}
+
+const ALL: &[Signal] = &Signal::ALL;
+
+/// Every component type, in the order `tracemend components` prints them.
+pub const TYPES: &[TypeInfo] = &[
+    TypeInfo {
+        kind: Kind::Receiver,
+        ty: "otlp",
+        signals: ALL,
+        about: "OTLP over gRPC and HTTP (protobuf and JSON)",
+    },
+    TypeInfo {
+        kind: Kind::Processor,
+        ty: "batch",
+        signals: ALL,
+        about: "groups data into batches by size and time",
+    },
+    TypeInfo {
+        kind: Kind::Processor,
+        ty: "memory_limiter",
+        signals: ALL,
+        about: "refuses data (retryably) when memory use is too high",
+    },
+    TypeInfo {
+        kind: Kind::Exporter,
+        ty: "otlp",
+        signals: ALL,
+        about: "OTLP over gRPC",
+    },
+    TypeInfo {
+        kind: Kind::Exporter,
+        ty: "otlphttp",
+        signals: ALL,
+        about: "OTLP over HTTP (protobuf or JSON)",
+    },
+    TypeInfo {
+        kind: Kind::Exporter,
+        ty: "debug",
+        signals: ALL,
+        about: "writes data to the collector's log",
+    },
+    TypeInfo {
+        kind: Kind::Exporter,
+        ty: "nop",
+        signals: ALL,
+        about: "accepts and discards data",
+    },
+    TypeInfo {
+        kind: Kind::Exporter,
+        ty: "file",
+        signals: ALL,
+        about: "writes OTLP JSON lines to a file",
+    },
+    TypeInfo {
+        kind: Kind::Extension,
+        ty: "health_check",
+        signals: &[],
+        about: "HTTP readiness and health endpoint",
+    },
+    TypeInfo {
+        kind: Kind::Extension,
+        ty: "file_storage",
+        signals: &[],
+        about: "on-disk storage for persistent sending queues",
+    },
+];
+
+pub fn supports(kind: Kind, ty: &str, signal: Signal) -> bool {
+    TYPES
+        .iter()
+        .any(|t| t.kind == kind && t.ty == ty && t.signals.contains(&signal))
+}
+
+fn unknown(kind: Kind, id: &ComponentId, path: &str) -> Vec<ConfigError> {
+    let known: Vec<&str> = TYPES
+        .iter()
+        .filter(|t| t.kind == kind)
+        .map(|t| t.ty)
+        .collect();
+    vec![ConfigError::new(
+        path,
+        format!(
+            "unknown {} type `{}`, expected one of: {}",
+            kind.as_str(),
+            id.ty,
+            known.join(", ")
+        ),
+    )]
+}
+
+#[derive(Debug)]
+pub enum ReceiverConfig {
+    Otlp(receivers::otlp::OtlpReceiverConfig),
+}
+
+#[derive(Debug)]
+pub enum ProcessorConfig {
+    Batch(processors::batch::BatchConfig),
+    MemoryLimiter(processors::memory_limiter::MemoryLimiterConfig),
+}
+
+#[derive(Debug)]
+pub enum ExporterConfig {
+    Otlp(exporters::otlp::OtlpExporterConfig),
+    OtlpHttp(exporters::otlphttp::OtlpHttpExporterConfig),
+    Debug(exporters::debug::DebugConfig),
+    Nop(exporters::nop::NopConfig),
+    File(exporters::file::FileExporterConfig),
+}
+
+#[derive(Debug)]
+pub enum ExtensionConfig {
+    HealthCheck(extensions::health_check::HealthCheckConfig),
+    FileStorage(extensions::file_storage::FileStorageConfig),
+}
+
+pub fn parse_receiver(
+    id: &ComponentId,
+    v: &Value,
+    path: &str,
+) -> Result<ReceiverConfig, Vec<ConfigError>> {
+    match id.ty.as_str() {
+        "otlp" => parse_component(v, path).map(ReceiverConfig::Otlp),
+        _ => Err(unknown(Kind::Receiver, id, path)),
+    }
+}
+
+pub fn parse_processor(
+    id: &ComponentId,
+    v: &Value,
+    path: &str,
+) -> Result<ProcessorConfig, Vec<ConfigError>> {
+    match id.ty.as_str() {
+        "batch" => parse_component(v, path).map(ProcessorConfig::Batch),
+        "memory_limiter" => parse_component(v, path).map(ProcessorConfig::MemoryLimiter),
+        _ => Err(unknown(Kind::Processor, id, path)),
+    }
+}
+
+pub fn parse_exporter(
+    id: &ComponentId,
+    v: &Value,
+    path: &str,
+) -> Result<ExporterConfig, Vec<ConfigError>> {
+    match id.ty.as_str() {
+        "otlp" => parse_component(v, path).map(ExporterConfig::Otlp),
+        "otlphttp" => parse_component(v, path).map(ExporterConfig::OtlpHttp),
+        "debug" => parse_component(v, path).map(ExporterConfig::Debug),
+        "nop" => parse_component(v, path).map(ExporterConfig::Nop),
+        "file" => parse_component(v, path).map(ExporterConfig::File),
+        _ => Err(unknown(Kind::Exporter, id, path)),
+    }
+}
+
+pub fn parse_extension(
+    id: &ComponentId,
+    v: &Value,
+    path: &str,
+) -> Result<ExtensionConfig, Vec<ConfigError>> {
+    match id.ty.as_str() {
+        "health_check" => parse_component(v, path).map(ExtensionConfig::HealthCheck),
+        "file_storage" => parse_component(v, path).map(ExtensionConfig::FileStorage),
+        _ => Err(unknown(Kind::Extension, id, path)),
+    }
+}
+
+/// The text `tracemend components` prints.
+pub fn describe() -> String {
+    let mut out = String::new();
+    for kind in [
+        Kind::Receiver,
+        Kind::Processor,
+        Kind::Exporter,
+        Kind::Extension,
+    ] {
+        out.push_str(&format!("{}s:\n", kind.as_str()));
+        for t in TYPES.iter().filter(|t| t.kind == kind) {
+            let signals: Vec<&str> = t.signals.iter().map(|s| s.as_str()).collect();
+            let sig = if signals.is_empty() {
+                String::new()
+            } else {
+                format!(" [{}]", signals.join(", "))
+            };
+            out.push_str(&format!("  {:<16}{}  {}\n", t.ty, sig, t.about));
+        }
+    }
+    out
+}

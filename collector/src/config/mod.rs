@@ -1,0 +1,285 @@
+//! The otelcol configuration schema: load, merge, expand, parse into typed component
+//! configs, and check the service graph. Every error found is reported at once, each with
+//! its source, YAML path and line.
+
+mod error;
+mod expand;
+mod locate;
+mod service;
+mod source;
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::DeserializeOwned;
+use serde_yaml::{Mapping, Value};
+
+pub use error::{ConfigError, ConfigErrors};
+pub use service::{
+    LogEncoding, LogsConfig, MetricsConfig, PipelineConfig, PipelineId, ServiceConfig,
+    TelemetryConfig,
+};
+pub use source::Merged;
+
+use crate::components::{self, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
+
+/// The built-in configuration used when no `--config` is given: OTLP in, `debug` out.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.yaml");
+
+/// `type` or `type/name`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ComponentId {
+    pub ty: String,
+    pub name: Option<String>,
+}
+
+impl ComponentId {
+    pub fn parse(s: &str) -> Result<ComponentId, String> {
+        let (ty, name) = match s.split_once('/') {
+            Some((t, n)) => (t, Some(n)),
+            None => (s, None),
+        };
+        let ok = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        };
+        if !ok(ty) {
+            return Err(format!("invalid component type {ty:?} in id {s:?}"));
+        }
+        if let Some(n) = name
+            && (n.is_empty() || n.chars().any(|c| c.is_whitespace() || c == '/'))
+        {
+            return Err(format!("invalid component name {n:?} in id {s:?}"));
+        }
+        Ok(ComponentId {
+            ty: ty.to_string(),
+            name: name.map(str::to_string),
+        })
+    }
+}
+
+impl fmt::Display for ComponentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.name {
+            Some(n) => write!(f, "{}/{}", self.ty, n),
+            None => f.write_str(&self.ty),
+        }
+    }
+}
+
+/// A component's own config: deserialized with unknown keys refused, then validated.
+pub trait ComponentConfig: DeserializeOwned + Default {
+    /// Problems with the values, each with its path relative to the component.
+    fn validate(&self) -> Vec<ConfigError> {
+        Vec::new()
+    }
+}
+
+/// Parses one component's YAML (`null` means all defaults) and validates it.
+pub fn parse_component<T: ComponentConfig>(
+    value: &Value,
+    path: &str,
+) -> Result<T, Vec<ConfigError>> {
+    let parsed: T = if value.is_null() {
+        T::default()
+    } else {
+        serde_path_to_error::deserialize(value.clone()).map_err(|e| {
+            let inner = e.path().to_string();
+            let full = if inner == "." {
+                path.to_string()
+            } else {
+                expand::join(path, &inner)
+            };
+            vec![ConfigError::new(full, e.into_inner().to_string())]
+        })?
+    };
+    let errors: Vec<ConfigError> = parsed
+        .validate()
+        .into_iter()
+        .map(|mut e| {
+            e.path = expand::join(path, &e.path);
+            e
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A fully parsed and checked configuration.
+#[derive(Debug)]
+pub struct Config {
+    pub receivers: BTreeMap<ComponentId, ReceiverConfig>,
+    pub processors: BTreeMap<ComponentId, ProcessorConfig>,
+    pub exporters: BTreeMap<ComponentId, ExporterConfig>,
+    pub extensions: BTreeMap<ComponentId, ExtensionConfig>,
+    pub service: ServiceConfig,
+}
+
+/// Loads `--config` sources and `--set` values (or the built-in default when there
+/// are no sources) into a checked [`Config`].
+pub fn load(configs: &[String], sets: &[String]) -> Result<Config, ConfigErrors> {
+    let merged = if configs.is_empty() {
+        let mut m = source::load(&[], sets)?;
+        let mut base: Value = serde_yaml::from_str(DEFAULT_CONFIG)
+            .map_err(|e| ConfigError::new("", format!("built-in default config: {e}")))?;
+        source::merge(&mut base, m.value);
+        m.value = base;
+        m.sources.insert(
+            0,
+            source::Source {
+                name: "<built-in default config>".to_string(),
+                lines: locate::LineIndex::build(DEFAULT_CONFIG),
+            },
+        );
+        m
+    } else {
+        source::load(configs, sets)?
+    };
+    from_merged(merged)
+}
+
+fn from_merged(mut merged: Merged) -> Result<Config, ConfigErrors> {
+    let mut errors = Vec::new();
+    expand::expand(&mut merged.value, "", &mut errors);
+    let config = parse(&merged.value, &mut errors);
+    if errors.is_empty()
+        && let Some(c) = config
+    {
+        return Ok(c);
+    }
+    Err(ConfigErrors(
+        errors.into_iter().map(|e| merged.locate(e)).collect(),
+    ))
+}
+
+const TOP_LEVEL: [&str; 6] = [
+    "receivers",
+    "processors",
+    "exporters",
+    "extensions",
+    "connectors",
+    "service",
+];
+
+fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
+    let Some(map) = root.as_mapping() else {
+        errors.push(ConfigError::new(
+            "",
+            "the configuration must be a YAML mapping",
+        ));
+        return None;
+    };
+    for key in map.keys() {
+        let k = expand::key_str(key);
+        if !TOP_LEVEL.contains(&k.as_str()) {
+            errors.push(ConfigError::new(
+                k.clone(),
+                format!(
+                    "unknown top-level key `{k}`, expected one of: {}",
+                    TOP_LEVEL.join(", ")
+                ),
+            ));
+        }
+    }
+    let section =
+        |name: &str, errors: &mut Vec<ConfigError>| -> Vec<(ComponentId, String, Value)> {
+            let mut out = Vec::new();
+            match map.get(name) {
+                None | Some(Value::Null) => {}
+                Some(Value::Mapping(m)) => {
+                    for (k, v) in m {
+                        let id_str = expand::key_str(k);
+                        let path = expand::join(name, &id_str);
+                        match ComponentId::parse(&id_str) {
+                            Ok(id) => out.push((id, path, v.clone())),
+                            Err(e) => errors.push(ConfigError::new(path, e)),
+                        }
+                    }
+                }
+                Some(_) => errors.push(ConfigError::new(
+                    name,
+                    format!("`{name}` must be a mapping of component ids to their configs"),
+                )),
+            }
+            out
+        };
+
+    let mut receivers = BTreeMap::new();
+    for (id, path, v) in section("receivers", errors) {
+        match components::parse_receiver(&id, &v, &path) {
+            Ok(c) => {
+                receivers.insert(id, c);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut processors = BTreeMap::new();
+    for (id, path, v) in section("processors", errors) {
+        match components::parse_processor(&id, &v, &path) {
+            Ok(c) => {
+                processors.insert(id, c);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut exporters = BTreeMap::new();
+    for (id, path, v) in section("exporters", errors) {
+        match components::parse_exporter(&id, &v, &path) {
+            Ok(c) => {
+                exporters.insert(id, c);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut extensions = BTreeMap::new();
+    for (id, path, v) in section("extensions", errors) {
+        match components::parse_extension(&id, &v, &path) {
+            Ok(c) => {
+                extensions.insert(id, c);
+            }
+            Err(e) => errors.extend(e),
+        }
+    }
+    for (id, path, _) in section("connectors", errors) {
+        errors.push(ConfigError::new(
+            path,
+            format!(
+                "unknown connector type `{}`: tracemend has no connectors yet",
+                id.ty
+            ),
+        ));
+    }
+
+    let service_value = map
+        .get("service")
+        .cloned()
+        .unwrap_or(Value::Mapping(Mapping::new()));
+    let raw: service::RawService = match parse_component(&service_value, "service") {
+        Ok(s) => s,
+        Err(e) => {
+            errors.extend(e);
+            return None;
+        }
+    };
+    let lookup = service::Lookup {
+        receivers: &receivers,
+        processors: &processors,
+        exporters: &exporters,
+        extensions: &extensions,
+    };
+    let service = service::check(raw, &lookup, errors);
+    Some(Config {
+        receivers,
+        processors,
+        exporters,
+        extensions,
+        service,
+    })
+}
+
+#[cfg(test)]
+mod tests;

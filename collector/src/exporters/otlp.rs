@@ -1,0 +1,242 @@
+//! The `otlp` exporter: OTLP over gRPC. Batches are sent as their protobuf bytes (the
+//! received bytes when nothing changed them), gzip-compressed by default as in otelcol.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use http::uri::PathAndQuery;
+use pdata::{Batch, Signal};
+use prost::Message;
+use serde::Deserialize;
+use tonic::codec::CompressionEncoding;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Status};
+
+use super::queue::QueueConfig;
+use super::retry::RetryConfig;
+use super::tls::TlsClientConfig;
+use super::{SendError, Sender};
+use crate::config::{ComponentConfig, ConfigError};
+use crate::grpc_codec::RawCodec;
+
+/// `exporters.otlp`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpExporterConfig {
+    /// `host:port` or a URL (`http://` is plain text, `https://` TLS). Required.
+    #[serde(default)]
+    pub endpoint: String,
+    #[serde(default)]
+    pub tls: TlsClientConfig,
+    /// Extra gRPC metadata sent with every request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// `gzip` (default), `zstd` or `none`.
+    #[serde(default)]
+    pub compression: Compression,
+    /// Per-request timeout. Default `5s`.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    #[serde(default)]
+    pub sending_queue: QueueConfig,
+    #[serde(default)]
+    pub retry_on_failure: RetryConfig,
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+    #[serde(alias = "")]
+    None,
+}
+
+impl ComponentConfig for OtlpExporterConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.endpoint.is_empty() {
+            errors.push(ConfigError::new(
+                "endpoint",
+                "is required, e.g. `backend:4317`",
+            ));
+        } else if let Err(e) = self.uri() {
+            errors.push(ConfigError::new("endpoint", e));
+        }
+        for k in self.headers.keys() {
+            if MetadataKey::<tonic::metadata::Ascii>::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .is_err()
+            {
+                errors.push(ConfigError::new(
+                    format!("headers.{k}"),
+                    "is not a valid gRPC metadata key",
+                ));
+            }
+        }
+        errors.extend(self.tls.validate("tls"));
+        errors.extend(self.sending_queue.validate("sending_queue"));
+        errors.extend(self.retry_on_failure.validate("retry_on_failure"));
+        errors
+    }
+}
+
+impl OtlpExporterConfig {
+    fn uri(&self) -> Result<String, String> {
+        let e = self.endpoint.trim();
+        let uri = if e.starts_with("http://") || e.starts_with("https://") {
+            e.to_string()
+        } else if self.tls.insecure {
+            format!("http://{e}")
+        } else {
+            format!("https://{e}")
+        };
+        let parsed: http::Uri = uri
+            .parse()
+            .map_err(|err| format!("invalid endpoint {e:?}: {err}"))?;
+        if parsed.host().is_none() {
+            return Err(format!("endpoint {e:?} has no host"));
+        }
+        Ok(uri)
+    }
+}
+
+pub struct OtlpSender {
+    channel: Channel,
+    path: PathAndQuery,
+    metadata: MetadataMap,
+    compression: Compression,
+    signal: Signal,
+}
+
+impl OtlpSender {
+    pub fn new(cfg: &OtlpExporterConfig, signal: Signal) -> Result<OtlpSender, String> {
+        let uri = cfg.uri()?;
+        let mut endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|e| format!("invalid endpoint: {e}"))?
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout);
+        if uri.starts_with("https://") {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            let io = |e: std::io::Error| e.to_string();
+            if let Some(ca) = TlsClientConfig::read(&cfg.tls.ca_file).map_err(io)? {
+                tls = tls.ca_certificate(Certificate::from_pem(ca));
+            }
+            if let (Some(cert), Some(key)) = (
+                TlsClientConfig::read(&cfg.tls.cert_file).map_err(io)?,
+                TlsClientConfig::read(&cfg.tls.key_file).map_err(io)?,
+            ) {
+                tls = tls.identity(Identity::from_pem(cert, key));
+            }
+            if let Some(name) = &cfg.tls.server_name_override {
+                tls = tls.domain_name(name.clone());
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| format!("TLS configuration: {e}"))?;
+        }
+        let mut metadata = MetadataMap::new();
+        for (k, v) in &cfg.headers {
+            let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
+                .map_err(|e| format!("header {k:?}: {e}"))?;
+            let value =
+                MetadataValue::try_from(v.as_str()).map_err(|e| format!("header {k:?}: {e}"))?;
+            metadata.insert(key, value);
+        }
+        let path = match signal {
+            Signal::Traces => "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+            Signal::Logs => "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+            Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+        };
+        Ok(OtlpSender {
+            channel: endpoint.connect_lazy(),
+            path: PathAndQuery::from_static(path),
+            metadata,
+            compression: cfg.compression,
+            signal,
+        })
+    }
+}
+
+#[async_trait]
+impl Sender for OtlpSender {
+    async fn send(&self, batch: &Batch) -> Result<usize, SendError> {
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone());
+        grpc = match self.compression {
+            Compression::Gzip => grpc.send_compressed(CompressionEncoding::Gzip),
+            Compression::Zstd => grpc.send_compressed(CompressionEncoding::Zstd),
+            Compression::None => grpc,
+        };
+        grpc.ready().await.map_err(|e| SendError::Retryable {
+            message: format!("connection not ready: {e}"),
+            after: None,
+        })?;
+        let mut request = tonic::Request::new(batch.to_protobuf());
+        *request.metadata_mut() = self.metadata.clone();
+        let response = grpc
+            .unary(
+                request,
+                self.path.clone(),
+                RawCodec::<bytes::Bytes>::default(),
+            )
+            .await
+            .map_err(classify)?;
+        Ok(rejected_items(self.signal, response.into_inner()))
+    }
+}
+
+/// The OTLP spec's list of retryable gRPC codes; RESOURCE_EXHAUSTED only with RetryInfo.
+fn classify(status: Status) -> SendError {
+    let message = format!("{}: {}", code_name(status.code()), status.message());
+    let retry_info = bytes_contain(status.details(), b"google.rpc.RetryInfo");
+    match status.code() {
+        Code::Cancelled
+        | Code::DeadlineExceeded
+        | Code::Aborted
+        | Code::OutOfRange
+        | Code::Unavailable
+        | Code::DataLoss => SendError::Retryable {
+            message,
+            after: None,
+        },
+        Code::ResourceExhausted if retry_info => SendError::Retryable {
+            message,
+            after: None,
+        },
+        _ => SendError::Permanent(message),
+    }
+}
+
+fn code_name(c: Code) -> String {
+    format!("{c:?}")
+}
+
+fn bytes_contain(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Items the server reported rejected in its partial success.
+pub(crate) fn rejected_items(signal: Signal, body: bytes::Bytes) -> usize {
+    use pdata::otlp::collector::{logs, metrics, trace};
+    let n = match signal {
+        Signal::Traces => trace::v1::ExportTraceServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| p.rejected_spans),
+        Signal::Logs => logs::v1::ExportLogsServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| p.rejected_log_records),
+        Signal::Metrics => metrics::v1::ExportMetricsServiceResponse::decode(body)
+            .ok()
+            .and_then(|r| r.partial_success)
+            .map(|p| p.rejected_data_points),
+    };
+    usize::try_from(n.unwrap_or(0)).unwrap_or(0)
+}

@@ -1,0 +1,222 @@
+//! The `memory_limiter` processor: refuses data while the process uses more memory than
+//! the soft limit (`limit - spike_limit`), so receivers answer clients with a retryable
+//! status instead of the collector running out of memory. Memory is the resident set
+//! size, checked every `check_interval`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pdata::{Batch, ConsumeError, Consumer, Signal};
+use prometheus_client::metrics::counter::Counter;
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+
+use crate::config::{ComponentConfig, ConfigError};
+use crate::telemetry::{ProcessorLabels, SelfMetrics};
+
+/// `processors.memory_limiter`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryLimiterConfig {
+    /// How often memory is measured, e.g. `1s`. Required.
+    #[serde(default, with = "humantime_serde")]
+    pub check_interval: Option<Duration>,
+    /// Hard limit in MiB. Either this or `limit_percentage` is required.
+    #[serde(default)]
+    pub limit_mib: u64,
+    /// Headroom below the hard limit, in MiB; data is refused above `limit - spike`.
+    /// Default 20% of the limit.
+    #[serde(default)]
+    pub spike_limit_mib: u64,
+    /// Hard limit as a percentage of available memory (cgroup limit or total RAM).
+    #[serde(default)]
+    pub limit_percentage: u64,
+    /// Headroom as a percentage of available memory.
+    #[serde(default)]
+    pub spike_limit_percentage: u64,
+}
+
+impl ComponentConfig for MemoryLimiterConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        match self.check_interval {
+            None => errors.push(ConfigError::new("check_interval", "is required, e.g. `1s`")),
+            Some(d) if d.is_zero() => {
+                errors.push(ConfigError::new("check_interval", "must be greater than 0"))
+            }
+            _ => {}
+        }
+        if self.limit_mib == 0 && self.limit_percentage == 0 {
+            errors.push(ConfigError::new(
+                "limit_mib",
+                "set limit_mib or limit_percentage",
+            ));
+        }
+        if self.limit_mib > 0 && self.spike_limit_mib >= self.limit_mib {
+            errors.push(ConfigError::new(
+                "spike_limit_mib",
+                "must be smaller than limit_mib",
+            ));
+        }
+        if self.limit_percentage > 100 || self.spike_limit_percentage > 100 {
+            errors.push(ConfigError::new(
+                "limit_percentage",
+                "percentages must be between 0 and 100",
+            ));
+        } else if self.limit_percentage > 0 && self.spike_limit_percentage >= self.limit_percentage
+        {
+            errors.push(ConfigError::new(
+                "spike_limit_percentage",
+                "must be smaller than limit_percentage",
+            ));
+        }
+        errors
+    }
+}
+
+impl MemoryLimiterConfig {
+    /// (hard, soft) limits in bytes.
+    fn limits(&self) -> (u64, u64) {
+        const MIB: u64 = 1024 * 1024;
+        if self.limit_mib > 0 {
+            let spike = if self.spike_limit_mib > 0 {
+                self.spike_limit_mib
+            } else {
+                self.limit_mib / 5
+            };
+            (self.limit_mib * MIB, (self.limit_mib - spike) * MIB)
+        } else {
+            let total = crate::memory::total_bytes().unwrap_or(u64::MAX / 2);
+            let hard = total / 100 * self.limit_percentage;
+            let spike = if self.spike_limit_percentage > 0 {
+                total / 100 * self.spike_limit_percentage
+            } else {
+                hard / 5
+            };
+            (hard, hard.saturating_sub(spike))
+        }
+    }
+}
+
+/// The shared memory check; one per processor id, used by all its pipelines.
+pub struct MemoryGauge {
+    refusing: AtomicBool,
+    last_rss: AtomicU64,
+    interval: Duration,
+    task: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl MemoryGauge {
+    pub fn start(id: &str, cfg: &MemoryLimiterConfig) -> Arc<MemoryGauge> {
+        let (hard, soft) = cfg.limits();
+        let interval = cfg.check_interval.unwrap_or(Duration::from_secs(1));
+        let gauge = Arc::new(MemoryGauge {
+            refusing: AtomicBool::new(false),
+            last_rss: AtomicU64::new(0),
+            interval,
+            task: std::sync::Mutex::new(None),
+        });
+        gauge.check(id, soft, hard);
+        tracing::info!(
+            processor = id,
+            hard_limit_mib = hard >> 20,
+            soft_limit_mib = soft >> 20,
+            "Memory limiter started."
+        );
+        let g = gauge.clone();
+        let id = id.to_string();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tick.tick().await;
+                g.check(&id, soft, hard);
+            }
+        });
+        *gauge.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        gauge
+    }
+
+    fn check(&self, id: &str, soft: u64, hard: u64) {
+        let Some(rss) = crate::memory::rss_bytes() else {
+            return;
+        };
+        self.last_rss.store(rss, Ordering::Relaxed);
+        let refuse = rss >= soft;
+        let was = self.refusing.swap(refuse, Ordering::SeqCst);
+        if refuse && !was {
+            tracing::warn!(
+                processor = id,
+                rss_mib = rss >> 20,
+                soft_limit_mib = soft >> 20,
+                hard_limit_mib = hard >> 20,
+                "Memory usage is above the soft limit; refusing data."
+            );
+        } else if !refuse && was {
+            tracing::info!(
+                processor = id,
+                rss_mib = rss >> 20,
+                "Memory usage is back below the soft limit; accepting data."
+            );
+        }
+    }
+
+    pub fn stop(&self) {
+        if let Some(t) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            t.abort();
+        }
+    }
+}
+
+pub struct MemoryLimiter {
+    gauge: Arc<MemoryGauge>,
+    next: Arc<dyn Consumer>,
+    refused: Counter,
+    incoming: Counter,
+}
+
+impl MemoryLimiter {
+    pub fn new(
+        id: &str,
+        signal: Signal,
+        gauge: Arc<MemoryGauge>,
+        next: Arc<dyn Consumer>,
+        metrics: &SelfMetrics,
+    ) -> Self {
+        let labels = ProcessorLabels {
+            processor: id.to_string(),
+        };
+        MemoryLimiter {
+            gauge,
+            next,
+            refused: metrics
+                .processor_refused
+                .get(signal)
+                .get_or_create(&labels)
+                .clone(),
+            incoming: metrics
+                .processor_incoming
+                .get(signal)
+                .get_or_create(&labels)
+                .clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for MemoryLimiter {
+    async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+        let items = batch.item_count() as u64;
+        self.incoming.inc_by(items);
+        if self.gauge.refusing.load(Ordering::SeqCst) {
+            self.refused.inc_by(items);
+            let rss = self.gauge.last_rss.load(Ordering::Relaxed) >> 20;
+            return Err(ConsumeError::retryable(format!(
+                "data refused due to high memory usage ({rss} MiB); retry later"
+            ))
+            .with_retry_after(self.gauge.interval));
+        }
+        self.next.consume(batch).await
+    }
+}

@@ -1,0 +1,4 @@
+//! Native processors. WASM processors live in the `processors` crate.
+
+pub mod batch;
+pub mod memory_limiter;

@@ -1,0 +1,182 @@
+//! OTLP/gRPC: one tonic service per signal, moving raw bytes so decoding is ours.
+
+use std::convert::Infallible;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use pdata::{Batch, ConsumeError, ErrorKind, Signal};
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::Status;
+use tonic::codegen::{
+    Body, BoxFuture, CompressionEncoding, Context, EnabledCompressionEncodings, Poll, Service,
+    StdError, http,
+};
+use tonic::server::{NamedService, UnaryService};
+
+use super::GrpcConfig;
+use super::response::ExportResponse;
+use crate::grpc_codec::RawCodec;
+use crate::receivers::Ingest;
+
+pub async fn serve(
+    cfg: &GrpcConfig,
+    ingest: Arc<Ingest>,
+    stop: CancellationToken,
+) -> std::io::Result<JoinHandle<()>> {
+    let listener = crate::net::bind(&cfg.endpoint).await?;
+    let max = (cfg.max_recv_msg_size_mib as usize).saturating_mul(1024 * 1024);
+    let mut builder =
+        tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+    if let Some(n) = cfg.max_concurrent_streams {
+        builder = builder.max_concurrent_streams(n);
+    }
+    let router = builder
+        .add_service(OtlpService::<TracesPath>::new(ingest.clone(), max))
+        .add_service(OtlpService::<LogsPath>::new(ingest.clone(), max))
+        .add_service(OtlpService::<MetricsPath>::new(ingest, max));
+    let incoming = TcpListenerStream::new(listener);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "OTLP gRPC server failed.");
+        }
+    }))
+}
+
+/// Which OTLP service a [`OtlpService`] answers.
+pub trait SignalPath: Send + Sync + 'static {
+    const NAME: &'static str;
+    const EXPORT: &'static str;
+    const SIGNAL: Signal;
+}
+
+pub struct TracesPath;
+pub struct LogsPath;
+pub struct MetricsPath;
+
+impl SignalPath for TracesPath {
+    const NAME: &'static str = "opentelemetry.proto.collector.trace.v1.TraceService";
+    const EXPORT: &'static str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
+    const SIGNAL: Signal = Signal::Traces;
+}
+impl SignalPath for LogsPath {
+    const NAME: &'static str = "opentelemetry.proto.collector.logs.v1.LogsService";
+    const EXPORT: &'static str = "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    const SIGNAL: Signal = Signal::Logs;
+}
+impl SignalPath for MetricsPath {
+    const NAME: &'static str = "opentelemetry.proto.collector.metrics.v1.MetricsService";
+    const EXPORT: &'static str = "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export";
+    const SIGNAL: Signal = Signal::Metrics;
+}
+
+pub struct OtlpService<P> {
+    ingest: Arc<Ingest>,
+    max_decoding: usize,
+    _path: PhantomData<P>,
+}
+
+impl<P> Clone for OtlpService<P> {
+    fn clone(&self) -> Self {
+        OtlpService {
+            ingest: self.ingest.clone(),
+            max_decoding: self.max_decoding,
+            _path: PhantomData,
+        }
+    }
+}
+
+impl<P: SignalPath> OtlpService<P> {
+    fn new(ingest: Arc<Ingest>, max_decoding: usize) -> Self {
+        OtlpService {
+            ingest,
+            max_decoding,
+            _path: PhantomData,
+        }
+    }
+}
+
+impl<P: SignalPath> NamedService for OtlpService<P> {
+    const NAME: &'static str = P::NAME;
+}
+
+impl<P, B> Service<http::Request<B>> for OtlpService<P>
+where
+    P: SignalPath,
+    B: Body + Send + 'static,
+    B::Error: Into<StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        if req.uri().path() != P::EXPORT || !self.ingest.accepts(P::SIGNAL) {
+            let status = Status::unimplemented(format!(
+                "{} is not served: no {} pipeline uses this receiver",
+                req.uri().path(),
+                P::SIGNAL
+            ));
+            return Box::pin(async move { Ok(status.into_http()) });
+        }
+        let ingest = self.ingest.clone();
+        let max = self.max_decoding;
+        Box::pin(async move {
+            let mut encodings = EnabledCompressionEncodings::default();
+            encodings.enable(CompressionEncoding::Gzip);
+            encodings.enable(CompressionEncoding::Zstd);
+            encodings.enable(CompressionEncoding::Deflate);
+            let mut grpc = tonic::server::Grpc::new(RawCodec::<Bytes>::default())
+                .apply_compression_config(encodings, EnabledCompressionEncodings::default())
+                .apply_max_message_size_config(Some(max), None);
+            let export = Export::<P> {
+                ingest,
+                _path: PhantomData,
+            };
+            Ok(grpc.unary(export, req).await)
+        })
+    }
+}
+
+struct Export<P> {
+    ingest: Arc<Ingest>,
+    _path: PhantomData<P>,
+}
+
+impl<P: SignalPath> UnaryService<Bytes> for Export<P> {
+    type Response = Bytes;
+    type Future = BoxFuture<tonic::Response<Bytes>, Status>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let ingest = self.ingest.clone();
+        Box::pin(async move {
+            let body = request.into_inner();
+            let received = Batch::from_protobuf(P::SIGNAL, body)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+            if received.rejected > 0 {
+                ingest.count_refused(P::SIGNAL, received.rejected);
+            }
+            ingest.push(received.batch).await.map_err(to_status)?;
+            let response = ExportResponse::new(P::SIGNAL, received.rejected, &received.rejection);
+            Ok(tonic::Response::new(response.to_protobuf()))
+        })
+    }
+}
+
+fn to_status(e: ConsumeError) -> Status {
+    match e.kind {
+        // UNAVAILABLE is retryable per the OTLP spec without needing RetryInfo.
+        ErrorKind::Retryable => Status::unavailable(e.message),
+        ErrorKind::Permanent => Status::invalid_argument(e.message),
+    }
+}

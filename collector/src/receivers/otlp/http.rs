@@ -1,0 +1,289 @@
+//! OTLP/HTTP: `POST` protobuf or JSON bodies, optionally gzip/zstd/deflate compressed.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Limited};
+use pdata::{Batch, ErrorKind, Signal};
+use prost::Message;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::HttpConfig;
+use super::response::{ExportResponse, RpcStatus};
+use crate::receivers::Ingest;
+
+#[derive(Clone)]
+struct Shared {
+    ingest: Arc<Ingest>,
+    max_body: usize,
+}
+
+pub async fn serve(
+    cfg: &HttpConfig,
+    ingest: Arc<Ingest>,
+    stop: CancellationToken,
+) -> std::io::Result<JoinHandle<()>> {
+    let listener = crate::net::bind(&cfg.endpoint).await?;
+    let shared = Shared {
+        ingest,
+        max_body: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
+    };
+    let app = Router::new()
+        .route(
+            &cfg.traces_url_path,
+            post(|s, h, b| export(Signal::Traces, s, h, b)),
+        )
+        .route(
+            &cfg.logs_url_path,
+            post(|s, h, b| export(Signal::Logs, s, h, b)),
+        )
+        .route(
+            &cfg.metrics_url_path,
+            post(|s, h, b| export(Signal::Metrics, s, h, b)),
+        )
+        .with_state(shared);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await
+        {
+            tracing::error!(error = %e, "OTLP HTTP server failed.");
+        }
+    }))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Protobuf,
+    Json,
+}
+
+impl Encoding {
+    fn content_type(self) -> &'static str {
+        match self {
+            Encoding::Protobuf => "application/x-protobuf",
+            Encoding::Json => "application/json",
+        }
+    }
+}
+
+/// An error answered with a `google.rpc.Status` body in the request's encoding.
+fn error(encoding: Encoding, status: StatusCode, grpc_code: i32, message: String) -> Response {
+    let body = RpcStatus {
+        code: grpc_code,
+        message,
+    };
+    let bytes = match encoding {
+        Encoding::Protobuf => body.encode_to_vec(),
+        Encoding::Json => serde_json::to_vec(&body).unwrap_or_default(),
+    };
+    (
+        status,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        bytes,
+    )
+        .into_response()
+}
+
+const INVALID_ARGUMENT: i32 = 3;
+const RESOURCE_EXHAUSTED: i32 = 8;
+const UNIMPLEMENTED: i32 = 12;
+const UNAVAILABLE: i32 = 14;
+
+async fn export(
+    signal: Signal,
+    State(s): State<Shared>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let encoding = match mime.as_str() {
+        "application/x-protobuf" | "application/protobuf" => Encoding::Protobuf,
+        "application/json" => Encoding::Json,
+        _ => {
+            let msg = format!(
+                "unsupported content type {content_type:?}: send application/x-protobuf or application/json"
+            );
+            return (StatusCode::UNSUPPORTED_MEDIA_TYPE, msg).into_response();
+        }
+    };
+    if !s.ingest.accepts(signal) {
+        return error(
+            encoding,
+            StatusCode::NOT_FOUND,
+            UNIMPLEMENTED,
+            format!("no {signal} pipeline uses this receiver"),
+        );
+    }
+    let too_large = || {
+        error(
+            encoding,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            RESOURCE_EXHAUSTED,
+            format!(
+                "request body exceeds max_request_body_size ({} bytes)",
+                s.max_body
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > s.max_body as u64) {
+        return too_large();
+    }
+    let raw = match Limited::new(body, s.max_body).collect().await {
+        Ok(c) => c.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+        Err(e) => {
+            return error(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                format!("failed to read request body: {e}"),
+            );
+        }
+    };
+    let content_encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let body = match decompress(&content_encoding, raw, s.max_body) {
+        Ok(b) => b,
+        Err(Decompress::TooLarge) => return too_large(),
+        Err(Decompress::Unsupported) => {
+            return error(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                format!(
+                    "unsupported Content-Encoding {content_encoding:?}: use gzip, zstd or deflate"
+                ),
+            );
+        }
+        Err(Decompress::Corrupt(e)) => {
+            return error(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                format!("cannot decompress {content_encoding} body: {e}"),
+            );
+        }
+    };
+    let received = match encoding {
+        Encoding::Protobuf => Batch::from_protobuf(signal, body),
+        Encoding::Json => Batch::from_json(signal, &body),
+    };
+    let received = match received {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                e.to_string(),
+            );
+        }
+    };
+    if received.rejected > 0 {
+        s.ingest.count_refused(signal, received.rejected);
+    }
+    if let Err(e) = s.ingest.push(received.batch).await {
+        return match e.kind {
+            ErrorKind::Retryable => {
+                let secs = e.retry_after.map(|d| d.as_secs().max(1)).unwrap_or(1);
+                let mut resp = error(
+                    encoding,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    UNAVAILABLE,
+                    e.message,
+                );
+                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
+                resp
+            }
+            ErrorKind::Permanent => error(
+                encoding,
+                StatusCode::BAD_REQUEST,
+                INVALID_ARGUMENT,
+                e.message,
+            ),
+        };
+    }
+    let response = ExportResponse::new(signal, received.rejected, &received.rejection);
+    let bytes = match encoding {
+        Encoding::Protobuf => response.to_protobuf(),
+        Encoding::Json => response.to_json(),
+    };
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, encoding.content_type())],
+        bytes,
+    )
+        .into_response()
+}
+
+enum Decompress {
+    TooLarge,
+    Unsupported,
+    Corrupt(std::io::Error),
+}
+
+/// Decompresses with the same size limit as the body, so a small compressed bomb is
+/// refused instead of filling memory.
+fn decompress(encoding: &str, raw: Bytes, max: usize) -> Result<Bytes, Decompress> {
+    let mut out = Vec::new();
+    let limit = max as u64 + 1;
+    let read = match encoding {
+        "" | "identity" | "none" => return Ok(raw),
+        "gzip" | "x-gzip" => flate2::read::MultiGzDecoder::new(&raw[..])
+            .take(limit)
+            .read_to_end(&mut out),
+        "zstd" => match zstd::stream::read::Decoder::new(&raw[..]) {
+            Ok(d) => d.take(limit).read_to_end(&mut out),
+            Err(e) => Err(e),
+        },
+        "deflate" => {
+            // HTTP `deflate` is zlib-wrapped, but some clients send raw deflate.
+            let zlib = flate2::read::ZlibDecoder::new(&raw[..])
+                .take(limit)
+                .read_to_end(&mut out);
+            match zlib {
+                Ok(n) => Ok(n),
+                Err(_) => {
+                    out.clear();
+                    flate2::read::DeflateDecoder::new(&raw[..])
+                        .take(limit)
+                        .read_to_end(&mut out)
+                }
+            }
+        }
+        _ => return Err(Decompress::Unsupported),
+    };
+    match read {
+        Ok(_) if out.len() > max => Err(Decompress::TooLarge),
+        Ok(_) => Ok(Bytes::from(out)),
+        Err(e) => Err(Decompress::Corrupt(e)),
+    }
+}

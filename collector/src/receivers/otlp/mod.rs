@@ -1,0 +1,213 @@
+//! The `otlp` receiver: OTLP over gRPC (`protocols.grpc`, default `localhost:4317`) and
+//! HTTP (`protocols.http`, default `localhost:4318`, protobuf and JSON bodies).
+//!
+//! Each request is decoded and validated; items that can never be valid are rejected
+//! with an OTLP partial success, the rest is pushed into the pipelines. When a pipeline
+//! refuses data retryably (memory limit, full queue) the client gets the retryable status
+//! the OTLP spec names: gRPC `UNAVAILABLE`, HTTP 503 with `Retry-After`.
+
+mod grpc;
+mod http;
+mod response;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Consumers, Ingest};
+use crate::config::{ComponentConfig, ConfigError};
+use crate::telemetry::SelfMetrics;
+
+/// `receivers.otlp`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpReceiverConfig {
+    /// At least one of `grpc` and `http`; a protocol listed without settings uses its defaults.
+    #[serde(default)]
+    pub protocols: Protocols,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocols {
+    #[serde(default, deserialize_with = "present")]
+    pub grpc: Option<GrpcConfig>,
+    #[serde(default, deserialize_with = "present")]
+    pub http: Option<HttpConfig>,
+}
+
+/// `grpc:` with no value enables the protocol with defaults, as in otelcol.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(|o| Some(o.unwrap_or_default()))
+}
+
+/// `protocols.grpc`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Listen address. Default `localhost:4317`.
+    #[serde(default = "default_grpc_endpoint")]
+    pub endpoint: String,
+    /// Largest accepted message after decompression, in MiB. Default 4.
+    #[serde(default = "default_max_recv_msg_size_mib")]
+    pub max_recv_msg_size_mib: u64,
+    /// Concurrent HTTP/2 streams per connection. Default: unlimited.
+    #[serde(default)]
+    pub max_concurrent_streams: Option<u32>,
+}
+
+fn default_grpc_endpoint() -> String {
+    "localhost:4317".to_string()
+}
+fn default_max_recv_msg_size_mib() -> u64 {
+    4
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig {
+            endpoint: default_grpc_endpoint(),
+            max_recv_msg_size_mib: default_max_recv_msg_size_mib(),
+            max_concurrent_streams: None,
+        }
+    }
+}
+
+/// `protocols.http`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address. Default `localhost:4318`.
+    #[serde(default = "default_http_endpoint")]
+    pub endpoint: String,
+    /// Largest accepted request body in bytes, compressed or not. Default 20 MiB.
+    #[serde(default = "default_max_request_body_size")]
+    pub max_request_body_size: u64,
+    /// Default `/v1/traces`.
+    #[serde(default = "default_traces_path")]
+    pub traces_url_path: String,
+    /// Default `/v1/logs`.
+    #[serde(default = "default_logs_path")]
+    pub logs_url_path: String,
+    /// Default `/v1/metrics`.
+    #[serde(default = "default_metrics_path")]
+    pub metrics_url_path: String,
+}
+
+fn default_http_endpoint() -> String {
+    "localhost:4318".to_string()
+}
+fn default_max_request_body_size() -> u64 {
+    20 * 1024 * 1024
+}
+fn default_traces_path() -> String {
+    "/v1/traces".to_string()
+}
+fn default_logs_path() -> String {
+    "/v1/logs".to_string()
+}
+fn default_metrics_path() -> String {
+    "/v1/metrics".to_string()
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            endpoint: default_http_endpoint(),
+            max_request_body_size: default_max_request_body_size(),
+            traces_url_path: default_traces_path(),
+            logs_url_path: default_logs_path(),
+            metrics_url_path: default_metrics_path(),
+        }
+    }
+}
+
+impl ComponentConfig for OtlpReceiverConfig {
+    fn validate(&self) -> Vec<ConfigError> {
+        let mut errors = Vec::new();
+        if self.protocols.grpc.is_none() && self.protocols.http.is_none() {
+            errors.push(ConfigError::new(
+                "protocols",
+                "at least one protocol (grpc or http) must be enabled",
+            ));
+        }
+        if let Some(g) = &self.protocols.grpc {
+            if let Err(e) = crate::net::check_endpoint(&g.endpoint) {
+                errors.push(ConfigError::new("protocols.grpc.endpoint", e));
+            }
+            if g.max_recv_msg_size_mib == 0 {
+                errors.push(ConfigError::new(
+                    "protocols.grpc.max_recv_msg_size_mib",
+                    "must be greater than 0",
+                ));
+            }
+        }
+        if let Some(h) = &self.protocols.http {
+            if let Err(e) = crate::net::check_endpoint(&h.endpoint) {
+                errors.push(ConfigError::new("protocols.http.endpoint", e));
+            }
+            if h.max_request_body_size == 0 {
+                errors.push(ConfigError::new(
+                    "protocols.http.max_request_body_size",
+                    "must be greater than 0",
+                ));
+            }
+            for (key, p) in [
+                ("traces_url_path", &h.traces_url_path),
+                ("logs_url_path", &h.logs_url_path),
+                ("metrics_url_path", &h.metrics_url_path),
+            ] {
+                if !p.starts_with('/') {
+                    errors.push(ConfigError::new(
+                        format!("protocols.http.{key}"),
+                        format!("{p:?} must start with `/`"),
+                    ));
+                }
+            }
+        }
+        errors
+    }
+}
+
+/// A started receiver; `stop` stops accepting and waits for in-flight requests.
+pub struct RunningReceiver {
+    stop: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningReceiver {
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Binds the configured protocols and starts serving.
+pub async fn start(
+    id: &str,
+    cfg: &OtlpReceiverConfig,
+    consumers: Consumers,
+    metrics: &SelfMetrics,
+) -> std::io::Result<RunningReceiver> {
+    let stop = CancellationToken::new();
+    let mut tasks = Vec::new();
+    if let Some(g) = &cfg.protocols.grpc {
+        let ingest = Arc::new(Ingest::new(id, "grpc", consumers.clone(), metrics));
+        tasks.push(grpc::serve(g, ingest, stop.clone()).await?);
+        tracing::info!(receiver = id, endpoint = %g.endpoint, "Started OTLP gRPC receiver.");
+    }
+    if let Some(h) = &cfg.protocols.http {
+        let ingest = Arc::new(Ingest::new(id, "http", consumers.clone(), metrics));
+        tasks.push(http::serve(h, ingest, stop.clone()).await?);
+        tracing::info!(receiver = id, endpoint = %h.endpoint, "Started OTLP HTTP receiver.");
+    }
+    Ok(RunningReceiver { stop, tasks })
+}

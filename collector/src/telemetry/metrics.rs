@@ -1,0 +1,216 @@
+//! Metric families, registered once and shared by every component. Names follow otelcol
+//! (`otelcol_receiver_accepted_spans`); counters get the `_total` suffix on export, as
+//! otelcol's Prometheus endpoint shows them.
+
+use std::sync::Mutex;
+
+use pdata::Signal;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReceiverLabels {
+    pub receiver: String,
+    pub transport: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ExporterLabels {
+    pub exporter: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProcessorLabels {
+    pub processor: String,
+}
+
+/// One family per signal, since otelcol names the item in the metric name.
+#[derive(Debug, Clone, Default)]
+pub struct PerSignal<F>([F; 3]);
+
+impl<F> PerSignal<F> {
+    pub fn get(&self, signal: Signal) -> &F {
+        &self.0[signal as usize]
+    }
+}
+
+fn batch_size_histogram() -> Histogram {
+    Histogram::new([
+        10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2000.0, 3000.0, 4000.0, 5000.0,
+        6000.0, 7000.0, 8000.0, 9000.0, 10000.0, 20000.0, 30000.0, 50000.0, 100000.0,
+    ])
+}
+
+/// Every self-metric of the collector.
+pub struct SelfMetrics {
+    registry: Mutex<Registry>,
+    pub receiver_accepted: PerSignal<Family<ReceiverLabels, Counter>>,
+    pub receiver_refused: PerSignal<Family<ReceiverLabels, Counter>>,
+    pub exporter_sent: PerSignal<Family<ExporterLabels, Counter>>,
+    pub exporter_send_failed: PerSignal<Family<ExporterLabels, Counter>>,
+    pub exporter_enqueue_failed: PerSignal<Family<ExporterLabels, Counter>>,
+    pub exporter_queue_size: Family<ExporterLabels, Gauge>,
+    pub exporter_queue_capacity: Family<ExporterLabels, Gauge>,
+    pub processor_incoming: PerSignal<Family<ProcessorLabels, Counter>>,
+    pub processor_outgoing: PerSignal<Family<ProcessorLabels, Counter>>,
+    pub processor_refused: PerSignal<Family<ProcessorLabels, Counter>>,
+    pub batch_send_size: Family<ProcessorLabels, Histogram>,
+    pub batch_size_trigger: Family<ProcessorLabels, Counter>,
+    pub batch_timeout_trigger: Family<ProcessorLabels, Counter>,
+    pub process_memory_rss: Gauge,
+}
+
+impl SelfMetrics {
+    pub fn new() -> SelfMetrics {
+        let mut r = Registry::default();
+        fn per_signal<
+            L: EncodeLabelSet + Clone + std::hash::Hash + Eq + std::fmt::Debug + Send + Sync + 'static,
+        >(
+            r: &mut Registry,
+            prefix: &str,
+            suffix: &str,
+            help: &str,
+        ) -> PerSignal<Family<L, Counter>> {
+            let fams: [Family<L, Counter>; 3] = Default::default();
+            for s in Signal::ALL {
+                r.register(
+                    format!("{prefix}_{}", [suffix, s.item_name()].concat()),
+                    format!("{help} ({})", s.item_name()),
+                    fams[s as usize].clone(),
+                );
+            }
+            PerSignal(fams)
+        }
+        let receiver_accepted = per_signal(
+            &mut r,
+            "otelcol_receiver",
+            "accepted_",
+            "Items successfully pushed into the pipeline",
+        );
+        let receiver_refused = per_signal(
+            &mut r,
+            "otelcol_receiver",
+            "refused_",
+            "Items that could not be pushed into the pipeline",
+        );
+        let exporter_sent = per_signal(
+            &mut r,
+            "otelcol_exporter",
+            "sent_",
+            "Items successfully sent to destination",
+        );
+        let exporter_send_failed = per_signal(
+            &mut r,
+            "otelcol_exporter",
+            "send_failed_",
+            "Items that failed to be sent to destination",
+        );
+        let exporter_enqueue_failed = per_signal(
+            &mut r,
+            "otelcol_exporter",
+            "enqueue_failed_",
+            "Items that failed to be added to the sending queue",
+        );
+        let processor_incoming = per_signal(
+            &mut r,
+            "otelcol_processor",
+            "incoming_",
+            "Items passed to the processor",
+        );
+        let processor_outgoing = per_signal(
+            &mut r,
+            "otelcol_processor",
+            "outgoing_",
+            "Items emitted by the processor",
+        );
+        let processor_refused = per_signal(
+            &mut r,
+            "otelcol_processor",
+            "refused_",
+            "Items refused by the processor",
+        );
+        let exporter_queue_size = Family::<ExporterLabels, Gauge>::default();
+        r.register(
+            "otelcol_exporter_queue_size",
+            "Current size of the sending queue (requests)",
+            exporter_queue_size.clone(),
+        );
+        let exporter_queue_capacity = Family::<ExporterLabels, Gauge>::default();
+        r.register(
+            "otelcol_exporter_queue_capacity",
+            "Fixed capacity of the sending queue (requests)",
+            exporter_queue_capacity.clone(),
+        );
+        let batch_send_size = Family::<ProcessorLabels, Histogram>::new_with_constructor(
+            batch_size_histogram as fn() -> Histogram,
+        );
+        r.register(
+            "otelcol_processor_batch_batch_send_size",
+            "Number of items in each batch sent",
+            batch_send_size.clone(),
+        );
+        let batch_size_trigger = Family::<ProcessorLabels, Counter>::default();
+        r.register(
+            "otelcol_processor_batch_batch_size_trigger_send",
+            "Batches sent because they reached send_batch_size",
+            batch_size_trigger.clone(),
+        );
+        let batch_timeout_trigger = Family::<ProcessorLabels, Counter>::default();
+        r.register(
+            "otelcol_processor_batch_timeout_trigger_send",
+            "Batches sent because the timeout fired",
+            batch_timeout_trigger.clone(),
+        );
+        let process_memory_rss = Gauge::default();
+        r.register(
+            "otelcol_process_memory_rss",
+            "Resident set size of the collector process (bytes)",
+            process_memory_rss.clone(),
+        );
+        SelfMetrics {
+            registry: Mutex::new(r),
+            receiver_accepted,
+            receiver_refused,
+            exporter_sent,
+            exporter_send_failed,
+            exporter_enqueue_failed,
+            exporter_queue_size,
+            exporter_queue_capacity,
+            processor_incoming,
+            processor_outgoing,
+            processor_refused,
+            batch_send_size,
+            batch_size_trigger,
+            batch_timeout_trigger,
+            process_memory_rss,
+        }
+    }
+
+    /// Lets a component register metrics of its own (e.g. WASM plugins).
+    pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
+        let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut reg)
+    }
+
+    /// The Prometheus/OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        if let Some(rss) = crate::memory::rss_bytes() {
+            self.process_memory_rss.set(rss as i64);
+        }
+        let mut out = String::new();
+        let reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &reg);
+        out
+    }
+}
+
+impl Default for SelfMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
