@@ -150,6 +150,18 @@ pub enum ExporterConfig {
     File(exporters::file::FileExporterConfig),
 }
 
+impl ExporterConfig {
+    /// The storage extension id of a persistent sending queue.
+    pub fn queue_storage(&self) -> Option<&str> {
+        let q = match self {
+            ExporterConfig::Otlp(c) => &c.sending_queue,
+            ExporterConfig::OtlpHttp(c) => &c.sending_queue,
+            _ => return None,
+        };
+        q.storage.as_deref().filter(|_| q.enabled)
+    }
+}
+
 #[derive(Debug)]
 pub enum ExtensionConfig {
     HealthCheck(extensions::health_check::HealthCheckConfig),

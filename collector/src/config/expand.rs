@@ -91,8 +91,9 @@ fn expand_str(s: &str) -> Result<Expanded, String> {
 }
 
 fn resolve(reference: &str) -> Result<String, String> {
+    // `NAME:-default` has no scheme; `scheme:rest` does.
     let (scheme, body) = match reference.split_once(':') {
-        Some((scheme, body)) if !scheme.contains('-') && scheme != reference => (scheme, body),
+        Some((scheme, body)) if !body.starts_with('-') => (scheme, body),
         _ => ("env", reference),
     };
     if scheme != "env" {

@@ -208,13 +208,17 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
             out
         };
 
+    let mut invalid = Vec::new();
     let mut receivers = BTreeMap::new();
     for (id, path, v) in section("receivers", errors) {
         match components::parse_receiver(&id, &v, &path) {
             Ok(c) => {
                 receivers.insert(id, c);
             }
-            Err(e) => errors.extend(e),
+            Err(e) => {
+                invalid.push(id);
+                errors.extend(e);
+            }
         }
     }
     let mut processors = BTreeMap::new();
@@ -223,7 +227,10 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
             Ok(c) => {
                 processors.insert(id, c);
             }
-            Err(e) => errors.extend(e),
+            Err(e) => {
+                invalid.push(id);
+                errors.extend(e);
+            }
         }
     }
     let mut exporters = BTreeMap::new();
@@ -232,7 +239,10 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
             Ok(c) => {
                 exporters.insert(id, c);
             }
-            Err(e) => errors.extend(e),
+            Err(e) => {
+                invalid.push(id);
+                errors.extend(e);
+            }
         }
     }
     let mut extensions = BTreeMap::new();
@@ -241,7 +251,10 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
             Ok(c) => {
                 extensions.insert(id, c);
             }
-            Err(e) => errors.extend(e),
+            Err(e) => {
+                invalid.push(id);
+                errors.extend(e);
+            }
         }
     }
     for (id, path, _) in section("connectors", errors) {
@@ -270,8 +283,10 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
         processors: &processors,
         exporters: &exporters,
         extensions: &extensions,
+        invalid: &invalid,
     };
     let service = service::check(raw, &lookup, errors);
+    check_storage_refs(&exporters, &extensions, &service, errors);
     Some(Config {
         receivers,
         processors,
@@ -279,6 +294,38 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
         extensions,
         service,
     })
+}
+
+/// A persistent sending queue needs a `file_storage` extension that the service enables.
+fn check_storage_refs(
+    exporters: &BTreeMap<ComponentId, ExporterConfig>,
+    extensions: &BTreeMap<ComponentId, ExtensionConfig>,
+    service: &ServiceConfig,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (id, e) in exporters {
+        let Some(storage) = e.queue_storage() else { continue };
+        let path = format!("exporters.{id}.sending_queue.storage");
+        let Ok(sid) = ComponentId::parse(storage) else { continue };
+        match extensions.get(&sid) {
+            None => errors.push(ConfigError::new(
+                path,
+                format!("references extension `{sid}` which is not configured"),
+            )),
+            Some(ExtensionConfig::FileStorage(_)) => {
+                if !service.extensions.contains(&sid) {
+                    errors.push(ConfigError::new(
+                        path,
+                        format!("extension `{sid}` must also be listed in service.extensions"),
+                    ));
+                }
+            }
+            Some(_) => errors.push(ConfigError::new(
+                path,
+                format!("extension `{sid}` is not a storage extension (use file_storage)"),
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

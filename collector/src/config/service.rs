@@ -232,6 +232,9 @@ pub(super) struct Lookup<'a> {
     pub processors: &'a BTreeMap<ComponentId, ProcessorConfig>,
     pub exporters: &'a BTreeMap<ComponentId, ExporterConfig>,
     pub extensions: &'a BTreeMap<ComponentId, ExtensionConfig>,
+    /// Components whose own config was invalid (already reported): references to them
+    /// are not reported again.
+    pub invalid: &'a [ComponentId],
 }
 
 impl Lookup<'_> {
@@ -279,6 +282,7 @@ impl Lookup<'_> {
             }
         };
         match self.kind_of(&id) {
+            None if self.invalid.contains(&id) => None,
             Some(k) if k == kind => Some(id),
             Some(other) => {
                 errors.push(ConfigError::new(
