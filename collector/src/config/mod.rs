@@ -304,9 +304,13 @@ fn check_storage_refs(
     errors: &mut Vec<ConfigError>,
 ) {
     for (id, e) in exporters {
-        let Some(storage) = e.queue_storage() else { continue };
+        let Some(storage) = e.queue_storage() else {
+            continue;
+        };
         let path = format!("exporters.{id}.sending_queue.storage");
-        let Ok(sid) = ComponentId::parse(storage) else { continue };
+        let Ok(sid) = ComponentId::parse(storage) else {
+            continue;
+        };
         match extensions.get(&sid) {
             None => errors.push(ConfigError::new(
                 path,

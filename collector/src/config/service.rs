@@ -238,18 +238,29 @@ pub(super) struct Lookup<'a> {
 }
 
 impl Lookup<'_> {
-    fn kind_of(&self, id: &ComponentId) -> Option<Kind> {
-        if self.receivers.contains_key(id) {
-            Some(Kind::Receiver)
-        } else if self.processors.contains_key(id) {
-            Some(Kind::Processor)
-        } else if self.exporters.contains_key(id) {
-            Some(Kind::Exporter)
-        } else if self.extensions.contains_key(id) {
-            Some(Kind::Extension)
-        } else {
-            None
+    fn has(&self, kind: Kind, id: &ComponentId) -> bool {
+        match kind {
+            Kind::Receiver => self.receivers.contains_key(id),
+            Kind::Processor => self.processors.contains_key(id),
+            Kind::Exporter => self.exporters.contains_key(id),
+            Kind::Extension => self.extensions.contains_key(id),
         }
+    }
+
+    /// Where `id` is configured, preferring `wanted` (the same id, e.g. `otlp`, may be
+    /// both a receiver and an exporter).
+    fn kind_of(&self, id: &ComponentId, wanted: Kind) -> Option<Kind> {
+        if self.has(wanted, id) {
+            return Some(wanted);
+        }
+        [
+            Kind::Receiver,
+            Kind::Processor,
+            Kind::Exporter,
+            Kind::Extension,
+        ]
+        .into_iter()
+        .find(|k| self.has(*k, id))
     }
 
     fn names(&self, kind: Kind) -> String {
@@ -281,7 +292,7 @@ impl Lookup<'_> {
                 return None;
             }
         };
-        match self.kind_of(&id) {
+        match self.kind_of(&id, kind) {
             None if self.invalid.contains(&id) => None,
             Some(k) if k == kind => Some(id),
             Some(other) => {

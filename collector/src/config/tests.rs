@@ -79,10 +79,18 @@ fn the_default_config_loads() {
 #[test]
 fn unknown_type_is_named_with_line() {
     let e = errors_of(&GOOD.replace("  debug:\n", "  debugg:\n"));
-    let unknown = e.iter().find(|e| e.message.contains("unknown exporter type `debugg`")).expect("unknown type");
+    let unknown = e
+        .iter()
+        .find(|e| e.message.contains("unknown exporter type `debugg`"))
+        .expect("unknown type");
     assert_eq!(unknown.path, "exporters.debugg");
     assert_eq!(unknown.line, Some(13));
-    assert!(unknown.message.contains("expected one of: otlp, otlphttp, debug, nop, file"), "{unknown}");
+    assert!(
+        unknown
+            .message
+            .contains("expected one of: otlp, otlphttp, debug, nop, file"),
+        "{unknown}"
+    );
 }
 
 #[test]
@@ -91,48 +99,99 @@ fn typoed_key_is_an_error_with_path_and_line() {
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].path, "processors.memory_limiter.check_intervall");
     assert_eq!(e[0].line, Some(10));
-    assert!(e[0].message.contains("unknown field `check_intervall`"), "{}", e[0]);
+    assert!(
+        e[0].message.contains("unknown field `check_intervall`"),
+        "{}",
+        e[0]
+    );
     assert!(e[0].to_string().contains("c.yaml:10: "), "{}", e[0]);
 }
 
 #[test]
 fn nested_typo_names_the_full_path() {
-    let e = errors_of(&GOOD.replace("        endpoint: 127.0.0.1:4318", "        endpont: 127.0.0.1:4318"));
+    let e = errors_of(&GOOD.replace(
+        "        endpoint: 127.0.0.1:4318",
+        "        endpont: 127.0.0.1:4318",
+    ));
     assert_eq!(e[0].path, "receivers.otlp.protocols.http.endpont");
     assert_eq!(e[0].line, Some(6));
 }
 
 #[test]
 fn missing_component_in_pipeline() {
-    let e = errors_of(&GOOD.replace("exporters: [debug, otlp/backend]", "exporters: [debug, otlp/other]"));
+    let e = errors_of(&GOOD.replace(
+        "exporters: [debug, otlp/backend]",
+        "exporters: [debug, otlp/other]",
+    ));
     assert_eq!(e.len(), 1, "{e:?}");
     assert_eq!(e[0].path, "service.pipelines.traces.exporters[1]");
-    assert!(e[0].message.contains("references exporter `otlp/other` which is not configured"), "{}", e[0]);
-    assert!(e[0].message.contains("configured exporters: debug, file, otlp/backend"), "{}", e[0]);
+    assert!(
+        e[0].message
+            .contains("references exporter `otlp/other` which is not configured"),
+        "{}",
+        e[0]
+    );
+    assert!(
+        e[0].message
+            .contains("configured exporters: debug, file, otlp/backend"),
+        "{}",
+        e[0]
+    );
     assert_eq!(e[0].line, Some(33));
 }
 
 #[test]
 fn wrong_kind_in_pipeline() {
-    let e = errors_of(&GOOD.replace("processors: [memory_limiter, batch]", "processors: [memory_limiter, debug]"));
+    let e = errors_of(&GOOD.replace(
+        "processors: [memory_limiter, batch]",
+        "processors: [memory_limiter, debug]",
+    ));
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(e[0].message.contains("`debug` is an exporter, not a processor"), "{}", e[0]);
+    assert!(
+        e[0].message
+            .contains("`debug` is an exporter, not a processor"),
+        "{}",
+        e[0]
+    );
 }
 
 #[test]
 fn unknown_pipeline_signal_and_empty_pipeline() {
     let e = errors_of(&GOOD.replace("    logs:\n      receivers: [otlp]\n      exporters: [debug]\n", "    profiles:\n      receivers: [otlp]\n      exporters: [debug]\n    metrics:\n      receivers: [otlp]\n"));
-    assert!(e.iter().any(|e| e.message.contains("unknown pipeline type `profiles`")), "{e:?}");
-    assert!(e.iter().any(|e| e.path == "service.pipelines.metrics.exporters" && e.message.contains("at least one exporter")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|e| e.message.contains("unknown pipeline type `profiles`")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.path == "service.pipelines.metrics.exporters"
+                && e.message.contains("at least one exporter")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn invalid_values_are_reported_together() {
-    let e = errors_of(&GOOD
-        .replace("    limit_mib: 512", "    limit_mib: 512\n    spike_limit_mib: 600")
-        .replace("    endpoint: backend:4317", "    endpoint: \"\""));
-    assert!(e.iter().any(|e| e.path == "processors.memory_limiter.spike_limit_mib"), "{e:?}");
-    assert!(e.iter().any(|e| e.path == "exporters.otlp/backend.endpoint" && e.message.contains("is required")), "{e:?}");
+    let e = errors_of(
+        &GOOD
+            .replace(
+                "    limit_mib: 512",
+                "    limit_mib: 512\n    spike_limit_mib: 600",
+            )
+            .replace("    endpoint: backend:4317", "    endpoint: \"\""),
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.path == "processors.memory_limiter.spike_limit_mib"),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.path == "exporters.otlp/backend.endpoint"
+                && e.message.contains("is required")),
+        "{e:?}"
+    );
 }
 
 #[test]
@@ -144,34 +203,76 @@ fn wrong_value_type_is_explained() {
 
 #[test]
 fn persistent_queue_needs_an_enabled_file_storage() {
-    let text = GOOD
-        .replace("      insecure: true", "      insecure: true\n    sending_queue:\n      storage: file_storage/missing");
+    let text = GOOD.replace(
+        "      insecure: true",
+        "      insecure: true\n    sending_queue:\n      storage: file_storage/missing",
+    );
     let e = errors_of(&text);
-    assert!(e.iter().any(|e| e.path == "exporters.otlp/backend.sending_queue.storage" && e.message.contains("`file_storage/missing` which is not configured")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|e| e.path == "exporters.otlp/backend.sending_queue.storage"
+                && e.message
+                    .contains("`file_storage/missing` which is not configured")),
+        "{e:?}"
+    );
     let text = GOOD
-        .replace("      insecure: true", "      insecure: true\n    sending_queue:\n      storage: file_storage")
-        .replace("extensions: [health_check, file_storage]", "extensions: [health_check]");
+        .replace(
+            "      insecure: true",
+            "      insecure: true\n    sending_queue:\n      storage: file_storage",
+        )
+        .replace(
+            "extensions: [health_check, file_storage]",
+            "extensions: [health_check]",
+        );
     let e = errors_of(&text);
-    assert!(e.iter().any(|e| e.message.contains("must also be listed in service.extensions")), "{e:?}");
+    assert!(
+        e.iter().any(|e| e
+            .message
+            .contains("must also be listed in service.extensions")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn unknown_top_level_key_and_connectors() {
-    let e = errors_of(&format!("{GOOD}recievers:\n  otlp:\nconnectors:\n  spanmetrics:\n"));
-    assert!(e.iter().any(|e| e.message.contains("unknown top-level key `recievers`")), "{e:?}");
-    assert!(e.iter().any(|e| e.message.contains("unknown connector type `spanmetrics`")), "{e:?}");
+    let e = errors_of(&format!(
+        "{GOOD}recievers:\n  otlp:\nconnectors:\n  spanmetrics:\n"
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.message.contains("unknown top-level key `recievers`")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.message.contains("unknown connector type `spanmetrics`")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn env_expansion_feeds_typed_values() {
     crate::testenv::set("TM_CFG_TEST_PORT", "4999");
-    let c = load_text(&GOOD.replace("127.0.0.1:4318", "127.0.0.1:${env:TM_CFG_TEST_PORT}").replace("limit_mib: 512", "limit_mib: ${TM_CFG_TEST_MIB:-256}")).expect("valid");
-    let Some(ProcessorConfig::MemoryLimiter(m)) = c.processors.get(&ComponentId::parse("memory_limiter").expect("id")) else {
+    let c = load_text(
+        &GOOD
+            .replace("127.0.0.1:4318", "127.0.0.1:${env:TM_CFG_TEST_PORT}")
+            .replace("limit_mib: 512", "limit_mib: ${TM_CFG_TEST_MIB:-256}"),
+    )
+    .expect("valid");
+    let Some(ProcessorConfig::MemoryLimiter(m)) = c
+        .processors
+        .get(&ComponentId::parse("memory_limiter").expect("id"))
+    else {
         panic!("memory_limiter")
     };
     assert_eq!(m.limit_mib, 256);
-    let Some(ReceiverConfig::Otlp(r)) = c.receivers.values().next() else { panic!("otlp") };
-    assert_eq!(r.protocols.http.as_ref().map(|h| h.endpoint.as_str()), Some("127.0.0.1:4999"));
+    let Some(ReceiverConfig::Otlp(r)) = c.receivers.values().next() else {
+        panic!("otlp")
+    };
+    assert_eq!(
+        r.protocols.http.as_ref().map(|h| h.endpoint.as_str()),
+        Some("127.0.0.1:4999")
+    );
 }
 
 #[test]
@@ -180,9 +281,33 @@ fn set_overrides_and_reports_bad_values() {
     let path = dir.path().join("c.yaml");
     std::fs::write(&path, GOOD).expect("write");
     let p = path.display().to_string();
-    let c = load(std::slice::from_ref(&p), &["processors::batch::timeout=2s".to_string()]).expect("valid");
-    let Some(ProcessorConfig::Batch(b)) = c.processors.get(&ComponentId::parse("batch").expect("id")) else { panic!() };
+    let c = load(
+        std::slice::from_ref(&p),
+        &["processors::batch::timeout=2s".to_string()],
+    )
+    .expect("valid");
+    let Some(ProcessorConfig::Batch(b)) =
+        c.processors.get(&ComponentId::parse("batch").expect("id"))
+    else {
+        panic!()
+    };
     assert_eq!(b.timeout, std::time::Duration::from_secs(2));
-    let e = load(&[p], &["processors.batch.timeout=soon".to_string()]).expect_err("bad duration").0;
+    let e = load(&[p], &["processors.batch.timeout=soon".to_string()])
+        .expect_err("bad duration")
+        .0;
     assert_eq!(e[0].path, "processors.batch.timeout");
+}
+
+#[test]
+fn the_same_id_may_be_a_receiver_and_an_exporter() {
+    let c = load_text(
+        &GOOD
+            .replace("  otlp/backend:", "  otlp:")
+            .replace("otlp/backend]", "otlp]"),
+    )
+    .expect("valid");
+    assert!(
+        c.exporters
+            .contains_key(&ComponentId::parse("otlp").expect("id"))
+    );
 }
