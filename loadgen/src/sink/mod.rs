@@ -236,6 +236,9 @@ pub async fn run(plan: &SinkPlan) -> Result<SinkTotals, SinkError> {
             .tcp_nodelay(true)
             .initial_stream_window_size(4 << 20)
             .initial_connection_window_size(8 << 20)
+            // Export requests are hundreds of KiB; 16 KiB frames (the HTTP/2 default)
+            // cost a frame header, a flow-control update and a wake-up each.
+            .max_frame_size(1 << 20)
             .serve_with_incoming_shutdown(
                 CountingService::new(Arc::clone(&counters)),
                 tonic::transport::server::TcpIncoming::from(grpc_listener).with_nodelay(Some(true)),
