@@ -70,6 +70,8 @@ pub struct SinkCounters {
     requests: AtomicU64,
     spans: AtomicU64,
     log_records: AtomicU64,
+    /// Spans plus log records, kept apart so `--expect` has one counter to watch.
+    items: AtomicU64,
     bytes: AtomicU64,
     errors: AtomicU64,
     /// Nanoseconds since `start` of the first and latest counted request; the first
@@ -87,6 +89,7 @@ impl SinkCounters {
             requests: AtomicU64::new(0),
             spans: AtomicU64::new(0),
             log_records: AtomicU64::new(0),
+            items: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
             first_ns: AtomicU64::new(u64::MAX),
@@ -103,17 +106,17 @@ impl SinkCounters {
         self.last_ns.fetch_max(now, Ordering::Relaxed);
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
-        let (this, other) = match signal {
-            Signal::Traces => (&self.spans, &self.log_records),
-            Signal::Logs => (&self.log_records, &self.spans),
+        match signal {
+            Signal::Traces => self.spans.fetch_add(items, Ordering::Relaxed),
+            Signal::Logs => self.log_records.fetch_add(items, Ordering::Relaxed),
         };
-        let before = this.fetch_add(items, Ordering::Relaxed);
-        if let Some(expect) = self.expect {
-            let total = before + items + other.load(Ordering::Relaxed);
-            // Only the request that crosses the line signals, so it fires once.
-            if total >= expect && before + other.load(Ordering::Relaxed) < expect {
-                self.done.notify_one();
-            }
+        let before = self.items.fetch_add(items, Ordering::Relaxed);
+        // Only the request that crosses the line signals, so it fires exactly once.
+        if let Some(expect) = self.expect
+            && before < expect
+            && before + items >= expect
+        {
+            self.done.notify_one();
         }
     }
 
@@ -331,15 +334,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn expect_fires_once_when_crossed() {
-        let c = SinkCounters::new(Some(10));
+    fn counts_add_up_per_signal() {
+        let c = SinkCounters::new(None);
         c.record(Signal::Traces, 6, 100);
         c.record(Signal::Logs, 6, 100);
         c.record(Signal::Logs, 6, 100);
+        c.record_error();
         let t = c.totals(None);
         assert_eq!(
             (t.spans, t.log_records, t.requests, t.bytes),
             (6, 12, 3, 300)
         );
+        assert_eq!(t.errors, 1);
+    }
+
+    #[tokio::test]
+    async fn expect_fires_when_crossed() {
+        let c = SinkCounters::new(Some(10));
+        c.record(Signal::Traces, 6, 100);
+        let early = tokio::time::timeout(Duration::from_millis(20), c.done.notified()).await;
+        assert!(early.is_err(), "fired before the expected count");
+        c.record(Signal::Logs, 6, 100);
+        let done = tokio::time::timeout(Duration::from_secs(1), c.done.notified()).await;
+        assert!(done.is_ok(), "did not fire at the expected count");
     }
 }
