@@ -64,6 +64,22 @@ impl Batch {
     /// Decodes and validates a protobuf request body. Invalid items are removed and
     /// reported; when nothing was removed the received bytes are kept for forwarding.
     pub fn from_protobuf(signal: Signal, body: Bytes) -> Result<Received, DecodeError> {
+        // Fast path: a validating scan, no decode. Anything it does not accept, and
+        // requests with invalid items to remove, take the full decode below.
+        if let Ok(scan) = crate::wire::scan(signal, &body)
+            && scan.invalid == 0
+        {
+            return Ok(Received {
+                batch: Batch {
+                    signal,
+                    items: scan.items,
+                    encoded: Some(vec![body]),
+                    decoded: None,
+                },
+                rejected: 0,
+                rejection: String::new(),
+            });
+        }
         let payload = match signal {
             Signal::Traces => ExportTraceServiceRequest::decode(body.clone()).map(Payload::Traces),
             Signal::Logs => ExportLogsServiceRequest::decode(body.clone()).map(Payload::Logs),

@@ -10,6 +10,7 @@ mod batch;
 mod consumer;
 mod signal;
 mod validate;
+mod wire;
 
 pub use batch::{Batch, DecodeError, Payload, Received};
 pub use consumer::{ConsumeError, Consumer, ErrorKind};
