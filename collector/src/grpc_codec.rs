@@ -23,6 +23,15 @@ impl WireMessage for Batch {
     }
 }
 
+/// Fragments whose concatenation is one message (a batch's received bodies).
+impl WireMessage for Vec<Bytes> {
+    fn write_to(&self, dst: &mut EncodeBuf<'_>) {
+        for chunk in self {
+            dst.put_slice(chunk);
+        }
+    }
+}
+
 /// Encodes `E` by its own wire form and decodes to raw `Bytes`.
 pub struct RawCodec<E>(std::marker::PhantomData<E>);
 

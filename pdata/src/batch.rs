@@ -224,6 +224,15 @@ impl Batch {
         Bytes::from(buf)
     }
 
+    /// The protobuf encoding as buffers whose concatenation is the request: the
+    /// received bodies themselves when the batch was never modified (no copy).
+    pub fn to_chunks(&self) -> Vec<Bytes> {
+        match &self.encoded {
+            Some(chunks) => chunks.clone(),
+            None => vec![self.to_protobuf()],
+        }
+    }
+
     /// The OTLP/JSON encoding of the request.
     pub fn to_json(&mut self) -> String {
         // Serializing prost types with derived serde impls cannot fail.

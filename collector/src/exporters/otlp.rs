@@ -177,13 +177,13 @@ impl Sender for OtlpSender {
             message: format!("connection not ready: {e}"),
             after: None,
         })?;
-        let mut request = tonic::Request::new(batch.to_protobuf());
+        let mut request = tonic::Request::new(batch.to_chunks());
         *request.metadata_mut() = self.metadata.clone();
         let response = grpc
             .unary(
                 request,
                 self.path.clone(),
-                RawCodec::<bytes::Bytes>::default(),
+                RawCodec::<Vec<bytes::Bytes>>::default(),
             )
             .await
             .map_err(classify)?;
