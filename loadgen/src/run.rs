@@ -127,7 +127,16 @@ impl Worker {
         let mut sent_here = 0u64;
         loop {
             if let Some(t) = ticker.as_mut() {
-                t.tick().await;
+                match self.deadline {
+                    // A slow pace must not carry the run past its deadline.
+                    Some(deadline) => tokio::select! {
+                        _ = t.tick() => {}
+                        () = tokio::time::sleep_until(deadline) => break,
+                    },
+                    None => {
+                        t.tick().await;
+                    }
+                }
             }
             let n = match (self.deadline, self.pool.total_requests()) {
                 (Some(deadline), _) => {

@@ -244,3 +244,24 @@ fn refused_requests_are_counted_by_status() -> TestResult {
     assert_eq!(totals["spans"], 0);
     Ok(())
 }
+
+#[test]
+fn a_slow_rate_still_stops_at_the_deadline() -> TestResult {
+    let sink = Sink::start(&[])?;
+    // One request of 10 items every 10 s: the first goes at once, the run ends at 500 ms.
+    let summary = send(&[
+        "traces",
+        "--endpoint",
+        &sink.grpc,
+        "--rate=1",
+        "--batch-size=10",
+        "--duration=500ms",
+    ])?;
+    assert_eq!(items(&summary), 10);
+    assert!(
+        summary["elapsed_s"].as_f64().is_some_and(|s| s < 2.0),
+        "{summary}"
+    );
+    assert_eq!(sink.terminate()?["spans"], 10);
+    Ok(())
+}
