@@ -102,3 +102,45 @@ def test_sdk_traces_and_logs_arrive_intact(tmp_path, collectors):
     assert attrs(error["resource"]["attributes"])["service.name"] == "checkout"
 
     assert c.proc is None
+
+
+def test_sdk_metrics_arrive_over_grpc_and_http(tmp_path, collectors):
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpMetricExporter
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    from conftest import read_otlp_json_lines
+
+    out = tmp_path / "metrics.jsonl"
+    c = collectors(
+        exporters={"file": {"path": str(out)}},
+        pipelines={"metrics": {"receivers": ["otlp"], "exporters": ["file"]}},
+    ).start()
+    for transport, exporter in [
+        ("grpc", GrpcMetricExporter(endpoint=c.grpc_endpoint, insecure=True)),
+        ("http", HttpMetricExporter(endpoint=f"{c.http_endpoint}/v1/metrics")),
+    ]:
+        reader = PeriodicExportingMetricReader(exporter, export_interval_millis=60_000)
+        provider = MeterProvider(metric_readers=[reader],
+                                 resource=Resource.create({"service.name": "meters"}))
+        meter = provider.get_meter("e2e.meter")
+        meter.create_counter(f"orders.{transport}").add(5, {"region": "eu"})
+        meter.create_histogram(f"latency.{transport}", unit="ms").record(12.5)
+        provider.shutdown()
+    assert c.metric("otelcol_receiver_accepted_metric_points_total") == 4
+    assert c.stop() == 0, c.log()
+
+    metrics = {}
+    for req in read_otlp_json_lines(out):
+        for rm in req["resourceMetrics"]:
+            assert attrs(rm["resource"]["attributes"])["service.name"] == "meters"
+            for sm in rm["scopeMetrics"]:
+                for m in sm["metrics"]:
+                    metrics[m["name"]] = m
+    for transport in ["grpc", "http"]:
+        (point,) = metrics[f"orders.{transport}"]["sum"]["dataPoints"]
+        assert int(point["asInt"]) == 5
+        assert attrs(point["attributes"]) == {"region": "eu"}
+        (hist,) = metrics[f"latency.{transport}"]["histogram"]["dataPoints"]
+        assert int(hist["count"]) == 1 and hist["sum"] == 12.5
