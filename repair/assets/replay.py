@@ -1,8 +1,9 @@
 """tracemend replay runner: runs inside the sandbox container (no network).
 
-Starts the service under test with a deterministic environment (frozen or shifted clock
-through libfaketime, PYTHONHASHSEED, seeded `random`), waits for its port, replays the
-envelope's request over loopback, stops the service and prints one result line:
+Starts the service under test with a deterministic environment (wall clock starting at,
+or frozen at, the failure's timestamp through time-machine; PYTHONHASHSEED; seeded
+`random`), waits for its port, replays the envelope's request over loopback, stops the
+service and prints one result line:
 
     TRACEMEND_RESULT {"ready": ..., "response": ..., "service_stderr": ...}
 
@@ -10,6 +11,7 @@ The runner itself runs with the real clock; only the service gets the fake one.
 """
 
 import http.client
+import importlib.util
 import json
 import os
 import socket
@@ -18,21 +20,14 @@ import sys
 import time
 import urllib.parse
 
-FAKETIME_CANDIDATES = [
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/local/lib/faketime/libfaketime.so.1",
-    "/usr/lib/faketime/libfaketime.so.1",
-]
 MAX_OUTPUT = 128 * 1024
 
 
-def faketime_lib():
-    configured = os.environ.get("TRACEMEND_FAKETIME_LIB")
-    for path in ([configured] if configured else []) + FAKETIME_CANDIDATES:
-        if path and os.path.exists(path):
-            return path
-    return None
+def has_time_machine():
+    try:
+        return importlib.util.find_spec("time_machine") is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def read_tail(path):
@@ -51,14 +46,14 @@ def main():
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEMEND_REPRO_SPEC")}
     env.update(spec.get("service_env", {}))
     result = {"ready": False, "clock_faked": False}
-    lib = faketime_lib()
-    if lib and spec.get("faketime"):
-        env["LD_PRELOAD"] = lib
-        env["FAKETIME"] = spec["faketime"]
-        env["FAKETIME_FMT"] = "%s"
-        env["FAKETIME_DONT_FAKE_MONOTONIC"] = "1"
-        env["DONT_FAKE_MONOTONIC"] = "1"
-        result["clock_faked"] = True
+    clock = spec.get("clock")
+    if clock:
+        if has_time_machine():
+            env["TRACEMEND_FAKE_EPOCH"] = str(clock["epoch"])
+            env["TRACEMEND_CLOCK_TICK"] = "1" if clock["tick"] else "0"
+            result["clock_faked"] = True
+        else:
+            result["clock_note"] = "time-machine is not installed in the image; the clock is real"
 
     out_path, err_path = "/tmp/tracemend-service.stdout", "/tmp/tracemend-service.stderr"
     with open(out_path, "wb") as out, open(err_path, "wb") as err:

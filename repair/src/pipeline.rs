@@ -182,7 +182,194 @@ impl Pipeline {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use serde_json::{Value, json};
+
     use super::*;
+    use crate::envelope;
+    use crate::stage::StageFuture;
+
+    /// A stage that answers from a script of outcomes and counts its runs.
+    struct Scripted {
+        name: &'static str,
+        script: std::sync::Mutex<Vec<Result<StageOutcome, StageError>>>,
+        runs: AtomicUsize,
+    }
+
+    impl Scripted {
+        fn new(name: &'static str, script: Vec<Result<StageOutcome, StageError>>) -> Arc<Self> {
+            Arc::new(Self {
+                name,
+                script: std::sync::Mutex::new(script),
+                runs: AtomicUsize::new(0),
+            })
+        }
+    }
+
+    impl Stage for Scripted {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+
+        fn run<'a>(&'a self, ctx: &'a StageContext<'a>) -> StageFuture<'a> {
+            self.runs.fetch_add(1, Ordering::SeqCst);
+            let seen: Vec<String> = ctx.previous.keys().cloned().collect();
+            let next = self
+                .script
+                .lock()
+                .map(|mut s| s.remove(0))
+                .unwrap_or_else(|_| Err(StageError::Unavailable("poisoned".into())));
+            Box::pin(async move {
+                next.map(|outcome| match outcome {
+                    StageOutcome::Completed {
+                        mut result,
+                        artifacts,
+                    } => {
+                        result["seen"] = json!(seen);
+                        StageOutcome::Completed { result, artifacts }
+                    }
+                    other => other,
+                })
+            })
+        }
+    }
+
+    fn completed() -> Result<StageOutcome, StageError> {
+        Ok(StageOutcome::Completed {
+            result: json!({"ok": true}),
+            artifacts: vec!["a.txt".into()],
+        })
+    }
+
+    fn pipeline(store: &Store, stages: Vec<Arc<dyn Stage>>) -> Pipeline {
+        Pipeline {
+            store: store.clone(),
+            stages,
+            health: Arc::new(Health::default()),
+            backoff: Backoff {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(1),
+            },
+            artifacts_root: PathBuf::from("/nonexistent"),
+            notify: Arc::new(Notify::new()),
+        }
+    }
+
+    fn queue(store: &Store, id: &str) -> Job {
+        let mut v: Value =
+            serde_json::from_str(include_str!("../../config/examples/envelopes/minimal.json"))
+                .expect("json");
+        v["envelope_id"] = json!(id);
+        v["symptom"]["fingerprint"] = json!(format!("{:0>16}", id.len()));
+        let raw = v.to_string();
+        let (env, _) = envelope::parse(raw.as_bytes()).expect("valid");
+        store.accept(&env, &raw).expect("accept");
+        store.claim_next().expect("claim").expect("job")
+    }
+
+    #[tokio::test]
+    async fn stages_run_in_order_and_the_job_succeeds() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        let first = Scripted::new("reproduce", vec![completed()]);
+        let second = Scripted::new("minimize", vec![completed()]);
+        let p = pipeline(&store, vec![first.clone(), second.clone()]);
+        let job = queue(&store, "env-order-0001");
+        p.process(job.clone()).await;
+        let view = store
+            .incident(job.incident_id)
+            .expect("get")
+            .expect("exists");
+        assert_eq!(view.status, "succeeded");
+        assert_eq!(view.stages.len(), 2);
+        assert_eq!(
+            view.stages[1].result.as_ref().map(|r| r["seen"].clone()),
+            Some(json!(["reproduce"]))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resumed_job_skips_completed_stages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        let first = Scripted::new("reproduce", vec![completed()]);
+        let second = Scripted::new(
+            "minimize",
+            vec![
+                Err(StageError::Unavailable("docker down".into())),
+                completed(),
+            ],
+        );
+        let p = pipeline(&store, vec![first.clone(), second.clone()]);
+        let job = queue(&store, "env-resume-001");
+        p.process(job.clone()).await;
+        let view = store
+            .incident(job.incident_id)
+            .expect("get")
+            .expect("exists");
+        assert_eq!(view.status, "waiting");
+        assert_eq!(view.reason.as_deref(), Some("docker down"));
+        assert_eq!(p.health.sandbox().reachable, Some(false));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let job = store.claim_next().expect("claim").expect("due again");
+        p.process(job.clone()).await;
+        assert_eq!(
+            first.runs.load(Ordering::SeqCst),
+            1,
+            "completed stage not rerun"
+        );
+        assert_eq!(second.runs.load(Ordering::SeqCst), 2);
+        let view = store
+            .incident(job.incident_id)
+            .expect("get")
+            .expect("exists");
+        assert_eq!(view.status, "succeeded");
+    }
+
+    #[tokio::test]
+    async fn rejected_and_failed_end_the_job_with_their_reason() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        let never = Scripted::new("minimize", vec![]);
+        let rejecting = Scripted::new(
+            "reproduce",
+            vec![
+                Ok(StageOutcome::Rejected {
+                    reason: "not_reproduced: x".into(),
+                    result: json!({"verdict": "not_reproduced"}),
+                    artifacts: vec![],
+                }),
+                Err(StageError::Failed {
+                    error: "sandbox_error: boom".into(),
+                    result: json!({"verdict": "sandbox_error"}),
+                    artifacts: vec![],
+                }),
+            ],
+        );
+        let p = pipeline(&store, vec![rejecting.clone(), never.clone()]);
+        let job = queue(&store, "env-reject-01");
+        p.process(job.clone()).await;
+        let view = store
+            .incident(job.incident_id)
+            .expect("get")
+            .expect("exists");
+        assert_eq!(
+            (view.status.as_str(), view.reason.as_deref()),
+            ("rejected", Some("not_reproduced: x"))
+        );
+        let job = queue(&store, "env-failed-0001");
+        p.process(job.clone()).await;
+        let view = store
+            .incident(job.incident_id)
+            .expect("get")
+            .expect("exists");
+        assert_eq!(view.status, "failed");
+        assert_eq!(view.failed_stage.as_deref(), Some("reproduce"));
+        assert_eq!(view.reason.as_deref(), Some("sandbox_error: boom"));
+        assert_eq!(view.stages[0].status, "failed");
+        assert_eq!(never.runs.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn backoff_doubles_up_to_max() {

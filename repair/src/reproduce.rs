@@ -56,6 +56,8 @@ pub struct RunRecord {
     pub exit_code: Option<i64>,
     pub timed_out: bool,
     pub clock_faked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock_note: Option<String>,
     pub response_status: Option<u16>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_error: Option<String>,
@@ -342,11 +344,8 @@ pub fn runner_spec(
     let epoch = at
         .duration_since(UNIX_EPOCH)
         .map_err(|_| "identity.timestamp: before 1970".to_string())?
-        .as_secs();
-    let faketime = match config.clock {
-        ClockMode::Frozen => format!("{epoch}"),
-        ClockMode::StartAt => format!("@{epoch}"),
-    };
+        .as_secs_f64();
+    let clock = json!({ "epoch": epoch, "tick": config.clock == ClockMode::StartAt });
     let environment = envelope.environment.as_ref();
     let mut service_env: BTreeMap<String, String> = BTreeMap::new();
     service_env.insert(
@@ -384,7 +383,7 @@ pub fn runner_spec(
         "port": service.port,
         "ready_timeout_s": config.ready_timeout.as_secs_f64(),
         "request_timeout_s": config.request_timeout.as_secs_f64(),
-        "faketime": faketime,
+        "clock": clock,
         "service_env": service_env,
         "request": {
             "method": inputs.method,
@@ -402,6 +401,8 @@ struct RunnerResult {
     ready: bool,
     #[serde(default)]
     clock_faked: bool,
+    #[serde(default)]
+    clock_note: Option<String>,
     #[serde(default)]
     start_error: Option<String>,
     #[serde(default)]
@@ -436,6 +437,7 @@ pub fn evaluate(run: u32, expected: &Exception, output: &RunOutput, workdir: &st
         exit_code: output.exit_code,
         timed_out: output.timed_out,
         clock_faked: false,
+        clock_note: None,
         response_status: None,
         request_error: None,
         observed: None,
@@ -471,6 +473,7 @@ pub fn evaluate(run: u32, expected: &Exception, output: &RunOutput, workdir: &st
         }
     };
     record.clock_faked = result.clock_faked;
+    record.clock_note = result.clock_note.clone();
     record.response_status = result.response.as_ref().map(|r| r.status);
     record.request_error = result.request_error.clone();
     if let Some(e) = result.start_error {
@@ -650,6 +653,36 @@ mod tests {
             summarize(&[miss.clone(), miss]),
             (Verdict::NotReproduced, true)
         );
+    }
+
+    #[test]
+    fn runner_spec_carries_clock_seed_timezone_and_request() {
+        let (env, _) = crate::envelope::parse(
+            include_str!("../../config/examples/envelopes/checkout-keyerror.json").as_bytes(),
+        )
+        .expect("example");
+        let service: ServiceConfig = serde_yaml::from_str(
+            "repository: /r\nbase_image: b\ncommand: [python3, app.py]\nport: 8080\nenv: {APP_ENV: repro}\n",
+        )
+        .expect("service");
+        let config = ReproduceConfig {
+            seed: 7,
+            clock: ClockMode::Frozen,
+            ..ReproduceConfig::default()
+        };
+        let spec = runner_spec(&env, &service, &config).expect("spec");
+        assert_eq!(spec["clock"]["epoch"], json!(1_773_480_413.589));
+        assert_eq!(spec["clock"]["tick"], json!(false));
+        assert_eq!(spec["service_env"]["TZ"], "Europe/Berlin");
+        assert_eq!(spec["service_env"]["PYTHONHASHSEED"], "7");
+        assert_eq!(spec["service_env"]["APP_ENV"], "repro");
+        assert_eq!(
+            spec["service_env"]["TRACEMEND_FEATURE_FLAGS"],
+            r#"{"new_quote_engine":true}"#
+        );
+        assert_eq!(spec["request"]["method"], "POST");
+        assert_eq!(spec["request"]["query"]["currency"], "EUR");
+        assert_eq!(spec["workdir"], "/app");
     }
 
     #[test]

@@ -203,6 +203,10 @@ async fn the_container_has_no_network() {
         tmp.path(),
         &service_yaml(&repo.dir, 1)
             .replace(
+                "sandbox:\n",
+                "sandbox:\n  memory_mib: 256\n  pids_limit: 64\n",
+            )
+            .replace(
                 &format!("base_image: {BASE_IMAGE}"),
                 "dockerfile: Dockerfile",
             )
@@ -247,6 +251,115 @@ async fn the_container_has_no_network() {
         "ConnectionRefusedError"
     );
     drop(listener);
+
+    // The sandbox's other properties, as the service itself sees them.
+    let probe = envelope(
+        "env-repro-probe-001",
+        "checkout",
+        &commit,
+        "7777777777777777",
+        exception(
+            "LookupError",
+            "app.py",
+            line_of(APP_PY, "raise LookupError(\" \".join"),
+            "sandbox_probe",
+        ),
+        get("/probe"),
+    );
+    let (status, body) = engine.post(&probe).await;
+    assert_eq!(status, 202, "{body}");
+    let body = engine
+        .wait_done(
+            body["incident_id"].as_i64().expect("id"),
+            Duration::from_secs(180),
+        )
+        .await;
+    assert_eq!(
+        body["status"],
+        "succeeded",
+        "{body:#}\n{}",
+        engine.log_tail()
+    );
+    let facts = body["stages"][0]["result"]["runs"][0]["observed"]["message"]
+        .as_str()
+        .expect("message")
+        .to_string();
+    for fact in [
+        "uid=65534",
+        "NoNewPrivs=1",
+        "CapEff=0000000000000000",
+        "cwd_writable=no",
+        "tmp_writable=yes",
+        "ifaces=lo ",
+        "mem=268435456",
+        "pids=64",
+        "tz=CET",
+        "hashseed=0",
+    ] {
+        assert!(facts.contains(fact), "{fact} not in {facts}");
+    }
+    let health: Value = reqwest::get(format!("{}/healthz", engine.base))
+        .await
+        .expect("GET /healthz")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health["status"], "ok", "{health}");
+    let mut engine = engine;
+    engine.stop();
+    assert_eq!(
+        containers_of(&owner),
+        Vec::<String>::new(),
+        "containers left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_the_wall_clock_limit_is_killed_and_the_job_fails() {
+    ensure_base_image();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cleanup = Cleanup::new(tmp.path());
+    let repo = GitRepo::new(tmp.path().join("sleeper"));
+    let commit = repo.commit(
+        &[("app.py", "import time\ntime.sleep(600)\n")],
+        "never listens",
+    );
+    cleanup.commits.push(commit.clone());
+    write_config(
+        tmp.path(),
+        &format!(
+            "reproduce:\n  runs: 1\n  ready_timeout: 120s\nsandbox:\n  timeout: 3s\nservices:\n  sleeper:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n",
+            repo.dir.display()
+        ),
+    );
+    let engine = Engine::start(tmp.path()).await;
+    let owner = engine.owner();
+    let env = envelope(
+        "env-repro-timeout-1",
+        "sleeper",
+        &commit,
+        "8888888888888888",
+        exception("KeyError", "app.py", 2, "<module>"),
+        get("/"),
+    );
+    let (status, body) = engine.post(&env).await;
+    assert_eq!(status, 202, "{body}");
+    let body = engine
+        .wait_done(
+            body["incident_id"].as_i64().expect("id"),
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(body["status"], "failed", "{body:#}");
+    assert_eq!(body["failed_stage"], "reproduce");
+    let reason = body["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("sandbox_error: the sandbox run timed out"),
+        "{reason}"
+    );
+    let result = &body["stages"][0]["result"];
+    assert_eq!(result["verdict"], "sandbox_error");
+    assert_eq!(result["runs"][0]["timed_out"], true);
     let mut engine = engine;
     engine.stop();
     assert_eq!(

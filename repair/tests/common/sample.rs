@@ -34,6 +34,35 @@ def probe_network(port):
     return "connected"
 
 
+def read_first(paths):
+    for path in paths:
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read().strip()
+    return "unknown"
+
+
+def sandbox_probe():
+    facts = ["uid=%d" % os.getuid()]
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("NoNewPrivs:", "CapEff:")):
+                key, value = line.split(":", 1)
+                facts.append("%s=%s" % (key, value.strip()))
+    for name, path in (("cwd_writable", os.path.join(os.getcwd(), "probe")), ("tmp_writable", "/tmp/probe")):
+        try:
+            open(path, "w").close()
+            facts.append(name + "=yes")
+        except OSError:
+            facts.append(name + "=no")
+    facts.append("ifaces=" + ",".join(name for _, name in socket.if_nameindex()))
+    facts.append("mem=" + read_first(["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]))
+    facts.append("pids=" + read_first(["/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"]))
+    facts.append("tz=" + time.strftime("%Z"))
+    facts.append("hashseed=" + os.environ.get("PYTHONHASHSEED", "unset"))
+    raise LookupError(" ".join(facts))
+
+
 class Handler(BaseHTTPRequestHandler):
     def _send(self, status, payload):
         body = json.dumps(payload).encode()
@@ -56,6 +85,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/clock"):
             clock_report()
+        elif self.path.startswith("/probe"):
+            sandbox_probe()
         elif self.path.startswith("/net"):
             port = int(self.path.split("port=")[1])
             self._send(200, {"result": probe_network(port)})
