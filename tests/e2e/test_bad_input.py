@@ -3,6 +3,7 @@ bodies each get the status the OTLP spec names, and the collector keeps serving.
 
 import gzip
 import json
+import zlib
 
 import grpc
 import requests
@@ -95,9 +96,10 @@ def test_http_bad_bodies(tmp_path, collectors):
     # Still serving, over every encoding.
     assert post(c, valid_request(2)).status_code == 200
     assert post(c, gzip.compress(valid_request(2)), **{"content-encoding": "gzip"}).status_code == 200
-    wait_for(lambda: len(spans_in(out)) == 6, what="the valid spans")
+    assert post(c, zlib.compress(valid_request(2)), **{"content-encoding": "deflate"}).status_code == 200
+    wait_for(lambda: len(spans_in(out)) == 8, what="the valid spans")
     assert c.metric("otelcol_receiver_refused_spans_total", transport="http") == 1
-    assert c.metric("otelcol_receiver_accepted_spans_total", transport="http") == 6
+    assert c.metric("otelcol_receiver_accepted_spans_total", transport="http") == 8
     assert c.stop() == 0
 
 

@@ -12,7 +12,7 @@ from conftest import spans_in, wait_for
 SPANS = 600
 
 
-@pytest.mark.parametrize("hop", ["otlp", "otlphttp"])
+@pytest.mark.parametrize("hop", ["otlp", "otlphttp", "otlphttp/json"])
 def test_two_collectors_chained_lose_nothing(tmp_path, collectors, hop):
     out = tmp_path / "second.jsonl"
     second = collectors(
@@ -20,11 +20,12 @@ def test_two_collectors_chained_lose_nothing(tmp_path, collectors, hop):
         exporters={"file": {"path": str(out)}},
         pipelines={"traces": {"receivers": ["otlp"], "exporters": ["file"]}},
     ).start()
-    exporter = (
-        {"otlp": {"endpoint": second.grpc_endpoint, "tls": {"insecure": True}}}
-        if hop == "otlp"
-        else {"otlphttp": {"endpoint": second.http_endpoint, "compression": "gzip"}}
-    )
+    exporter = {
+        "otlp": {"otlp": {"endpoint": second.grpc_endpoint, "tls": {"insecure": True}}},
+        "otlphttp": {"otlphttp": {"endpoint": second.http_endpoint, "compression": "gzip"}},
+        "otlphttp/json": {"otlphttp/json": {"endpoint": second.http_endpoint, "encoding": "json",
+                                            "compression": "none"}},
+    }[hop]
     first = collectors(
         "first",
         exporters=exporter,

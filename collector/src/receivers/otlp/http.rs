@@ -287,3 +287,38 @@ fn decompress(encoding: &str, raw: Bytes, max: usize) -> Result<Bytes, Decompres
         Err(e) => Err(Decompress::Corrupt(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decompresses_every_supported_encoding_within_the_limit() {
+        let body = b"otlp body ".repeat(100);
+        let zstd = zstd::encode_all(&body[..], 3).expect("zstd");
+        assert_eq!(
+            decompress("zstd", Bytes::from(zstd.clone()), 10_000)
+                .ok()
+                .as_deref(),
+            Some(&body[..])
+        );
+        assert!(matches!(
+            decompress("zstd", Bytes::from(zstd), 100),
+            Err(Decompress::TooLarge)
+        ));
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut raw, &body).expect("deflate");
+        let raw = raw.finish().expect("deflate");
+        assert_eq!(
+            decompress("deflate", Bytes::from(raw), 10_000)
+                .ok()
+                .as_deref(),
+            Some(&body[..]),
+            "raw deflate is accepted too"
+        );
+        assert!(matches!(
+            decompress("snappy", Bytes::new(), 10),
+            Err(Decompress::Unsupported)
+        ));
+    }
+}
