@@ -80,8 +80,8 @@ pub struct SendArgs {
     /// Bytes in each log record body.
     #[arg(long, default_value_t = 100)]
     pub body_size: usize,
-    /// Distinct pre-encoded requests to cycle through; ids repeat once a run has sent
-    /// this many requests.
+    /// Distinct pre-encoded requests to cycle through; later passes re-key trace ids
+    /// (except in pre-compressed HTTP gzip bodies, which repeat them).
     #[arg(long, default_value_t = 64)]
     pub pool_size: usize,
     /// Per-request timeout.

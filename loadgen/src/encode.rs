@@ -46,6 +46,9 @@ pub enum EncodeError {
     /// gzip compression failed.
     #[error("gzip: {0}")]
     Gzip(#[from] std::io::Error),
+    /// The encoded body could not be walked to find its trace ids.
+    #[error("reading back the encoded body: {0}")]
+    Wire(#[from] crate::wire::WireError),
 }
 
 /// Encodes `request` as `encoding`.

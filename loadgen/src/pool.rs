@@ -2,13 +2,14 @@
 //!
 //! Building and encoding requests costs far more CPU than sending them, so it all
 //! happens before the clock starts and the send loop only clones a `Bytes` handle.
-//! Ids are unique across the pool; a run that sends more requests than the pool holds
-//! replays bodies, and so repeats ids, once per pass over the pool.
+//! Ids are unique across the pool, and each further pass over it re-keys the trace ids
+//! (see `rekey`), except in pre-compressed bodies, which repeat ids once per pass.
 
 use bytes::Bytes;
 
 use crate::encode::{self, Compression, EncodeError, Encoding};
 use crate::generate::{Generator, Shape, Signal};
+use crate::rekey::TraceIdSlots;
 
 /// One encoded request body ready to send.
 #[derive(Debug, Clone)]
@@ -17,6 +18,8 @@ pub struct Body {
     pub bytes: Bytes,
     /// Spans or log records in the request.
     pub items: u64,
+    /// Where the trace ids are, for re-keying on later passes.
+    pub trace_ids: TraceIdSlots,
 }
 
 /// What to put in the pool.
@@ -63,12 +66,16 @@ impl Pool {
         let mut make = |items: u64| -> Result<Body, EncodeError> {
             let request = generator.request(plan.signal, items as usize);
             let mut bytes = encode::encode(&request, plan.encoding)?;
-            if plan.compression == Compression::Gzip {
+            let trace_ids = if plan.compression == Compression::Gzip {
                 bytes = encode::gzip(&bytes)?;
-            }
+                TraceIdSlots::None
+            } else {
+                TraceIdSlots::find(&bytes, plan.signal, plan.encoding)?
+            };
             Ok(Body {
                 bytes: bytes.into(),
                 items,
+                trace_ids,
             })
         };
         let bodies = (0..distinct)
@@ -87,7 +94,19 @@ impl Pool {
         self.total_requests
     }
 
-    /// The body for the `n`th request of the run.
+    /// What to send as the `n`th request of the run: the pooled body, with its trace ids
+    /// re-keyed for the pass over the pool that `n` falls in.
+    pub fn request(&self, n: u64) -> Body {
+        let body = self.get(n);
+        let pass = n / self.bodies.len().max(1) as u64;
+        Body {
+            bytes: body.trace_ids.apply(&body.bytes, pass),
+            items: body.items,
+            trace_ids: TraceIdSlots::None,
+        }
+    }
+
+    /// The pooled body for the `n`th request of the run.
     pub fn get(&self, n: u64) -> &Body {
         if let (Some(total), Some(last)) = (self.total_requests, &self.remainder)
             && n + 1 == total
@@ -123,6 +142,7 @@ impl Pool {
 static EMPTY: Body = Body {
     bytes: Bytes::from_static(&[]),
     items: 0,
+    trace_ids: TraceIdSlots::None,
 };
 
 #[cfg(test)]
@@ -179,6 +199,82 @@ mod tests {
         }
         // 800 spans at 5 per trace.
         assert_eq!(trace_ids.len(), 160);
+        Ok(())
+    }
+
+    fn trace_ids(signal: Signal, encoding: Encoding, body: &Bytes) -> Vec<String> {
+        use crate::generate::ExportRequest;
+        use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+        let request = match encoding {
+            Encoding::Proto => match signal {
+                Signal::Traces => ExportRequest::Traces(
+                    ExportTraceServiceRequest::decode(body.clone())
+                        .ok()
+                        .unwrap_or_default(),
+                ),
+                Signal::Logs => ExportRequest::Logs(
+                    ExportLogsServiceRequest::decode(body.clone())
+                        .ok()
+                        .unwrap_or_default(),
+                ),
+            },
+            Encoding::Json => match signal {
+                Signal::Traces => {
+                    ExportRequest::Traces(serde_json::from_slice(body).ok().unwrap_or_default())
+                }
+                Signal::Logs => {
+                    ExportRequest::Logs(serde_json::from_slice(body).ok().unwrap_or_default())
+                }
+            },
+        };
+        let hex = |id: &[u8]| id.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        match request {
+            ExportRequest::Traces(r) => r
+                .resource_spans
+                .iter()
+                .flat_map(|r| &r.scope_spans)
+                .flat_map(|s| &s.spans)
+                .map(|s| hex(&s.trace_id))
+                .collect(),
+            ExportRequest::Logs(r) => r
+                .resource_logs
+                .iter()
+                .flat_map(|r| &r.scope_logs)
+                .flat_map(|s| &s.log_records)
+                .map(|l| hex(&l.trace_id))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn later_passes_get_fresh_trace_ids() -> Result<(), EncodeError> {
+        for signal in [Signal::Traces, Signal::Logs] {
+            for encoding in [Encoding::Proto, Encoding::Json] {
+                let mut p = plan(None);
+                p.signal = signal;
+                p.encoding = encoding;
+                p.pool_size = 4;
+                p.batch_size = 10;
+                let pool = Pool::build(&Shape::default(), &p)?;
+                let mut seen = HashSet::new();
+                // Three passes over a pool of 4 requests of 10 items, 5 per trace.
+                for n in 0..12 {
+                    let body = pool.request(n);
+                    let ids = trace_ids(signal, encoding, &body.bytes);
+                    assert_eq!(ids.len(), 10, "{signal:?} {encoding:?} request {n} decodes");
+                    for pair in ids.chunks(5) {
+                        assert!(pair.iter().all(|id| *id == pair[0]), "a trace keeps one id");
+                    }
+                    for id in ids.iter().step_by(5) {
+                        assert!(
+                            seen.insert(id.clone()),
+                            "{signal:?} {encoding:?}: {id} repeats"
+                        );
+                    }
+                }
+                assert_eq!(seen.len(), 24);
+            }
+        }
         Ok(())
     }
 

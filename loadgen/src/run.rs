@@ -84,8 +84,6 @@ pub async fn run(
             // Stagger paced workers so their requests interleave instead of bursting.
             first_send: start + period.map_or(Duration::ZERO, |p| p * w as u32 / workers as u32),
             period,
-            // Spread workers over the pool in time-bounded runs so they send different ids.
-            offset: (w * pool.len() / workers) as u64,
         };
         tasks.spawn(worker.run());
     }
@@ -112,7 +110,6 @@ struct Worker {
     deadline: Option<Instant>,
     first_send: Instant,
     period: Option<Duration>,
-    offset: u64,
 }
 
 impl Worker {
@@ -124,7 +121,6 @@ impl Worker {
             t.set_missed_tick_behavior(MissedTickBehavior::Burst);
             t
         });
-        let mut sent_here = 0u64;
         loop {
             if let Some(t) = ticker.as_mut() {
                 match self.deadline {
@@ -138,27 +134,19 @@ impl Worker {
                     }
                 }
             }
-            let n = match (self.deadline, self.pool.total_requests()) {
-                (Some(deadline), _) => {
-                    if Instant::now() >= deadline {
-                        break;
-                    }
-                    sent_here += 1;
-                    self.offset + sent_here - 1
-                }
-                // Count-bounded: workers claim request numbers so the total is exact.
-                (None, Some(total)) => {
-                    let n = self.next_request.fetch_add(1, Ordering::Relaxed);
-                    if n >= total {
-                        break;
-                    }
-                    n
-                }
-                (None, None) => break,
-            };
-            let body = self.pool.get(n);
+            if self.deadline.is_some_and(|d| Instant::now() >= d) {
+                break;
+            }
+            // Workers claim request numbers from one counter, so every request of the
+            // run is sent once: a count is exact and a pass over the pool is not sent
+            // twice (which would repeat its ids).
+            let n = self.next_request.fetch_add(1, Ordering::Relaxed);
+            if self.pool.total_requests().is_some_and(|total| n >= total) {
+                break;
+            }
+            let body = self.pool.request(n);
             let started = Instant::now();
-            let outcome = self.client.send(body).await;
+            let outcome = self.client.send(&body).await;
             let latency = started.elapsed();
             stats.record(
                 &outcome,

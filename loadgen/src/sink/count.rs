@@ -1,9 +1,7 @@
 //! Counts spans and log records in an export request without decoding it.
 //!
 //! Protobuf: walks only the three levels of length-delimited fields down to the items
-//! (request -> resource_* (1) -> scope_* (2) -> span / log record (2)) and skips
-//! everything else by length. Traces and logs share those field numbers, so one walk
-//! serves both. This touches a few bytes per item instead of allocating every string,
+//! (`wire::for_each_item`) and skips everything else by length. This touches a few bytes per item instead of allocating every string,
 //! which is what keeps the sink from being the bottleneck (see `examples/count_cost.rs`).
 //!
 //! JSON: deserializes into shapes that keep only the arrays, ignoring all other fields.
@@ -12,13 +10,14 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::generate::Signal;
+use crate::wire::{WireError, for_each_item};
 
 /// A body that is not a well-formed export request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CountError {
     /// The protobuf wire format is broken.
     #[error("malformed protobuf: {0}")]
-    Proto(&'static str),
+    Proto(#[from] WireError),
     /// The JSON is not an OTLP/JSON export request.
     #[error("malformed OTLP/JSON: {0}")]
     Json(String),
@@ -27,67 +26,11 @@ pub enum CountError {
 /// Spans or log records in a protobuf export request.
 pub fn count_proto(body: &[u8]) -> Result<u64, CountError> {
     let mut count = 0;
-    for_each_field(body, 1, &mut |resource| {
-        for_each_field(resource, 2, &mut |scope| {
-            for_each_field(scope, 2, &mut |_item| {
-                count += 1;
-                Ok(())
-            })
-        })
+    for_each_item(body, &mut |_item| {
+        count += 1;
+        Ok(())
     })?;
     Ok(count)
-}
-
-/// Calls `f` with the payload of every length-delimited field numbered `wanted`.
-fn for_each_field(
-    mut buf: &[u8],
-    wanted: u64,
-    f: &mut dyn FnMut(&[u8]) -> Result<(), CountError>,
-) -> Result<(), CountError> {
-    while !buf.is_empty() {
-        let key = varint(&mut buf)?;
-        let (field, wire_type) = (key >> 3, key & 7);
-        match wire_type {
-            0 => {
-                varint(&mut buf)?;
-            }
-            1 => buf = skip(buf, 8)?,
-            2 => {
-                let len = usize::try_from(varint(&mut buf)?)
-                    .map_err(|_| CountError::Proto("length overflows"))?;
-                let payload = buf
-                    .get(..len)
-                    .ok_or(CountError::Proto("length past end of message"))?;
-                if field == wanted {
-                    f(payload)?;
-                }
-                buf = &buf[len..];
-            }
-            5 => buf = skip(buf, 4)?,
-            _ => return Err(CountError::Proto("unsupported wire type")),
-        }
-    }
-    Ok(())
-}
-
-fn skip(buf: &[u8], n: usize) -> Result<&[u8], CountError> {
-    buf.get(n..)
-        .ok_or(CountError::Proto("fixed-width field past end of message"))
-}
-
-fn varint(buf: &mut &[u8]) -> Result<u64, CountError> {
-    let mut value = 0u64;
-    for shift in (0..64).step_by(7) {
-        let (&byte, rest) = buf
-            .split_first()
-            .ok_or(CountError::Proto("truncated varint"))?;
-        *buf = rest;
-        value |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Ok(value);
-        }
-    }
-    Err(CountError::Proto("varint longer than 10 bytes"))
 }
 
 /// Spans or log records in an OTLP/JSON export request.
