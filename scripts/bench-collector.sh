@@ -228,6 +228,23 @@ failed = warm["items_failed"] + run["items_failed"]
 print(f"acknowledged by the collector {sent} (failed {failed}), reached the sink "
       f"{sink[env['ITEM_KEY']]} (warmup included; a file exporter sends nothing to the sink)")
 print(f"collector exit status after SIGTERM: {env['COLLECTOR_EXIT']}")
+# One line for scripts and for recording in BENCHMARKS.md.
+result = {
+    "items_per_s": run["items_per_s"],
+    "p50_us": run["latency_us"]["p50"],
+    "p99_us": run["latency_us"]["p99"],
+    "collector_cpu_s": cpu,
+    "collector_items_per_cpu_s": per_cpu_s,
+    "collector_vmhwm_mib": int(env["HWM_KB"]) / 1024,
+    "acknowledged": sent,
+    "reached_sink": sink[env["ITEM_KEY"]],
+}
+if len(rows) == 2:
+    base = rows[0][1]
+    result.update(baseline_items_per_s=base["items_per_s"],
+                  baseline_p50_us=base["latency_us"]["p50"],
+                  baseline_p99_us=base["latency_us"]["p99"])
+print("result:", json.dumps(result))
 PY
 if [[ -f $BENCH_TMPDIR/out.jsonl ]]; then
     # A file exporter at full speed writes gigabytes; keep the numbers, not the data.
