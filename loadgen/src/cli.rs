@@ -210,11 +210,8 @@ impl SendArgs {
                 pool_size: self.pool_size,
                 total_items: self.count,
                 encoding: self.encoding,
-                // gRPC bodies stay raw: tonic compresses as it frames each message.
-                compression: match self.protocol {
-                    Protocol::Http => self.compression,
-                    Protocol::Grpc => Compression::None,
-                },
+                compression: self.compression,
+                grpc_frame: self.protocol == Protocol::Grpc,
                 seed: self.seed.unwrap_or(now_ns),
                 base_time_ns: now_ns,
             },
@@ -311,9 +308,10 @@ mod tests {
     }
 
     #[test]
-    fn grpc_gzip_is_left_to_tonic() -> Result<(), Box<dyn std::error::Error>> {
+    fn grpc_gzip_is_compressed_and_framed_up_front() -> Result<(), Box<dyn std::error::Error>> {
         let plan = send_args(&["traces", "--compression=gzip"])?.plan(Signal::Traces)?;
-        assert_eq!(plan.pool.compression, Compression::None);
+        assert_eq!(plan.pool.compression, Compression::Gzip);
+        assert!(plan.pool.grpc_frame);
         assert_eq!(plan.target.compression, Compression::Gzip);
         Ok(())
     }

@@ -4,9 +4,11 @@
 //! happens before the clock starts and the send loop only clones a `Bytes` handle.
 //! Ids are unique across the pool, and each further pass over it re-keys the trace ids
 //! (see `rekey`), except in pre-compressed bodies, which repeat ids once per pass.
+//! gzip bodies are compressed here, once, for gRPC as well as HTTP.
 
 use bytes::Bytes;
 
+use crate::client::frame_compressed;
 use crate::encode::{self, Compression, EncodeError, Encoding};
 use crate::generate::{Generator, Shape, Signal};
 use crate::rekey::TraceIdSlots;
@@ -36,8 +38,11 @@ pub struct PoolPlan {
     pub total_items: Option<u64>,
     /// Body encoding.
     pub encoding: Encoding,
-    /// Compress bodies once here (HTTP), rather than per send.
+    /// Compress bodies once here, rather than per send.
     pub compression: Compression,
+    /// Wrap each compressed body as a gRPC message (compressed flag, length), for the
+    /// client that sends pre-compressed gRPC.
+    pub grpc_frame: bool,
     /// Seed for ids.
     pub seed: u64,
     /// Timestamp of the first generated item.
@@ -68,6 +73,9 @@ impl Pool {
             let mut bytes = encode::encode(&request, plan.encoding)?;
             let trace_ids = if plan.compression == Compression::Gzip {
                 bytes = encode::gzip(&bytes)?;
+                if plan.grpc_frame {
+                    bytes = frame_compressed(&bytes)?;
+                }
                 TraceIdSlots::None
             } else {
                 TraceIdSlots::find(&bytes, plan.signal, plan.encoding)?
@@ -160,6 +168,7 @@ mod tests {
             total_items: total,
             encoding: Encoding::Proto,
             compression: Compression::None,
+            grpc_frame: false,
             seed: 5,
             base_time_ns: 0,
         }
@@ -285,6 +294,12 @@ mod tests {
         let pool = Pool::build(&Shape::default(), &p)?;
         // gzip magic number.
         assert_eq!(&pool.get(0).bytes[..2], &[0x1f, 0x8b]);
+        p.grpc_frame = true;
+        let pool = Pool::build(&Shape::default(), &p)?;
+        // Compressed-flag, 4-byte length, then the gzip stream.
+        let body = &pool.get(0).bytes;
+        assert_eq!(body[0], 1);
+        assert_eq!(&body[5..7], &[0x1f, 0x8b]);
         Ok(())
     }
 }

@@ -1,5 +1,6 @@
 //! OTLP/gRPC sender: `tonic::client::Grpc` over one channel, with `RawCodec` so the
-//! pre-encoded body goes out without a prost pass.
+//! pre-encoded body goes out without a prost pass. (With gzip, `grpc_gzip` sends
+//! instead, because tonic would compress every message again.)
 
 use std::time::Duration;
 
@@ -13,7 +14,6 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Channel, Endpoint};
 
 use super::{ClientError, Outcome, Target, error_chain, split_endpoint};
-use crate::encode::Compression;
 use crate::generate::Signal;
 use crate::pool::Body;
 use crate::raw_codec::RawCodec;
@@ -44,14 +44,9 @@ impl GrpcClient {
             endpoint: target.endpoint.clone(),
             reason: error_chain(&e),
         })?;
-        let mut grpc = tonic::client::Grpc::new(channel)
+        let grpc = tonic::client::Grpc::new(channel)
             .accept_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(64 << 20);
-        if target.compression == Compression::Gzip {
-            // tonic compresses each message as it frames it; bodies cannot be
-            // pre-compressed for gRPC because the codec runs before compression.
-            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
-        }
         Ok(Self {
             grpc,
             path: PathAndQuery::from_static(target.signal.grpc_path()),
@@ -89,7 +84,7 @@ impl GrpcClient {
 
 /// Items refused through OTLP partial success; an unparsable response counts as none
 /// refused because the call itself succeeded.
-fn rejected_items(signal: Signal, body: Bytes) -> u64 {
+pub(crate) fn rejected_items(signal: Signal, body: Bytes) -> u64 {
     let rejected = match signal {
         Signal::Traces => ExportTraceServiceResponse::decode(body)
             .ok()
@@ -104,7 +99,7 @@ fn rejected_items(signal: Signal, body: Bytes) -> u64 {
 }
 
 /// The codes the OTLP specification lists as retryable.
-fn is_retryable(code: Code) -> bool {
+pub(crate) fn is_retryable(code: Code) -> bool {
     matches!(
         code,
         Code::Cancelled

@@ -1,6 +1,7 @@
 //! Senders: one connection each, sending one pre-encoded body at a time.
 
 mod grpc;
+mod grpc_gzip;
 mod http;
 
 use std::time::Duration;
@@ -10,6 +11,7 @@ use crate::generate::Signal;
 use crate::pool::Body;
 
 pub use grpc::GrpcClient;
+pub use grpc_gzip::{GrpcGzipClient, frame_compressed};
 pub use http::HttpClient;
 
 /// Transport protocol.
@@ -82,6 +84,8 @@ pub enum Outcome {
 pub enum Client {
     /// Over OTLP/gRPC.
     Grpc(GrpcClient),
+    /// Over OTLP/gRPC, sending pre-compressed gzip messages.
+    GrpcGzip(GrpcGzipClient),
     /// Over OTLP/HTTP.
     Http(HttpClient),
 }
@@ -91,6 +95,9 @@ impl Client {
     /// at start-up that is almost always a mistake in the command line.
     pub async fn connect(target: &Target) -> Result<Self, ClientError> {
         Ok(match target.protocol {
+            Protocol::Grpc if target.compression == Compression::Gzip => {
+                Client::GrpcGzip(GrpcGzipClient::connect(target).await?)
+            }
             Protocol::Grpc => Client::Grpc(GrpcClient::connect(target).await?),
             Protocol::Http => Client::Http(HttpClient::connect(target).await?),
         })
@@ -100,6 +107,7 @@ impl Client {
     pub async fn send(&mut self, body: &Body) -> Outcome {
         match self {
             Client::Grpc(c) => c.send(body).await,
+            Client::GrpcGzip(c) => c.send(body).await,
             Client::Http(c) => c.send(body).await,
         }
     }
