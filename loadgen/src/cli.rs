@@ -81,7 +81,7 @@ pub struct SendArgs {
     #[arg(long, default_value_t = 100)]
     pub body_size: usize,
     /// Distinct pre-encoded requests to cycle through; later passes re-key trace ids
-    /// (except in pre-compressed HTTP gzip bodies, which repeat them).
+    /// (except in gzip bodies, which repeat them).
     #[arg(long, default_value_t = 64)]
     pub pool_size: usize,
     /// Per-request timeout.

@@ -4,7 +4,8 @@
 //! A send run goes: `cli` validates flags into a plan; `pool` builds the requests with
 //! `generate` (shape, ids from `ids`) and encodes them with `encode` before the clock
 //! starts; `run` drives workers, each owning one `client` connection (gRPC through
-//! `raw_codec`, or HTTP/1.1), paced or flat out, replaying pooled bodies with `rekey`
+//! tonic and `raw_codec`, gRPC+gzip as pre-compressed messages over HTTP/2, or
+//! HTTP/1.1), paced or flat out, replaying pooled bodies with `rekey`
 //! giving each pass over the pool fresh trace ids; `stats` merges what each worker saw
 //! into the summary printed at the end.
 //!

@@ -9,7 +9,7 @@
 //!
 //! Slots are found once, when the pool is built: protobuf by walking the wire format,
 //! OTLP/JSON by finding each `"traceId":"` value. A compressed body cannot be patched,
-//! so pre-compressed (HTTP gzip) pools repeat ids once per pass.
+//! so gzip pools repeat ids once per pass.
 
 use bytes::Bytes;
 
