@@ -58,8 +58,9 @@ impl GrpcClient {
     /// Sends one export call.
     pub async fn send(&mut self, body: &Body) -> Outcome {
         if let Err(e) = self.grpc.ready().await {
+            tracing::debug!(reason = %error_chain(&e), "request failed in transport");
             return Outcome::Failed {
-                status: format!("transport: {}", error_chain(&e)),
+                status: "transport".into(),
                 retryable: false,
             };
         }
