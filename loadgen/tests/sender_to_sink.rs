@@ -265,3 +265,33 @@ fn a_slow_rate_still_stops_at_the_deadline() -> TestResult {
     assert_eq!(sink.terminate()?["spans"], 10);
     Ok(())
 }
+
+#[test]
+fn progress_goes_to_stderr_and_the_summary_alone_to_stdout() -> TestResult {
+    let sink = Sink::start(&[])?;
+    let out = Command::new(BIN)
+        .args([
+            "logs",
+            "--endpoint",
+            &sink.grpc,
+            "--duration=700ms",
+            "--rate=1000",
+            "--batch-size=100",
+            "--report-interval=200ms",
+            "--json",
+        ])
+        .env("RUST_LOG", "warn")
+        .output()?;
+    assert!(out.status.success());
+    // stdout is exactly one JSON object, whatever else was printed.
+    let summary: Value = serde_json::from_slice(&out.stdout)?;
+    let stderr = String::from_utf8(out.stderr)?;
+    let progress: Vec<Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(progress.len() >= 2, "{stderr}");
+    assert!(progress.iter().all(|p| p["items_per_s"].is_number()));
+    assert_eq!(sink.terminate()?["log_records"], summary["items_sent"]);
+    Ok(())
+}
