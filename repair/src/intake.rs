@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -41,6 +41,8 @@ pub enum IntakeError {
     NotJson(String),
     #[error("envelope violates the schema at {}: {}", .0[0].path, .0[0].message)]
     Schema(Vec<Violation>),
+    #[error("bad query: {0}")]
+    BadQuery(String),
     #[error("no incident {0}")]
     NotFound(String),
     #[error("store error: {0}")]
@@ -57,6 +59,7 @@ impl IntoResponse for IntakeError {
             IntakeError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             IntakeError::Body(_) => (StatusCode::BAD_REQUEST, "bad_body"),
             IntakeError::NotJson(_) => (StatusCode::BAD_REQUEST, "not_json"),
+            IntakeError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             IntakeError::Schema(_) => (StatusCode::BAD_REQUEST, "schema_violation"),
             IntakeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             IntakeError::Store(_) | IntakeError::Internal(_) => {
@@ -200,12 +203,33 @@ async fn post_envelope(
         .into_response())
 }
 
-async fn list_incidents(State(state): State<Arc<AppState>>) -> Result<Response, IntakeError> {
+/// `?limit=N` (1..=1000, default 100) newest incidents, `?before=ID` for the next page.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<usize>,
+    before: Option<i64>,
+}
+
+async fn list_incidents(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, IntakeError> {
+    let Query(query) = query.map_err(|e| IntakeError::BadQuery(e.body_text()))?;
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(IntakeError::BadQuery(
+            "limit must be between 1 and 1000".into(),
+        ));
+    }
     let store = state.store.clone();
-    let incidents = tokio::task::spawn_blocking(move || store.list_incidents())
+    let incidents = tokio::task::spawn_blocking(move || store.list_incidents(limit, query.before))
         .await
         .map_err(|e| IntakeError::Internal(e.to_string()))??;
-    Ok(Json(json!({ "incidents": incidents })).into_response())
+    let next_before = (incidents.len() == limit)
+        .then(|| incidents.last().map(|i| i.id))
+        .flatten();
+    Ok(Json(json!({ "incidents": incidents, "next_before": next_before })).into_response())
 }
 
 async fn get_incident(

@@ -4,10 +4,12 @@
 //! or waits (`waiting`, retried with exponential backoff) while a dependency is down.
 
 use std::collections::BTreeMap;
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::Notify;
 use tracing::{error, info, warn};
 
@@ -54,7 +56,24 @@ impl Pipeline {
         loop {
             let store = self.store.clone();
             match blocking(move || store.claim_next()).await {
-                Ok(Some(job)) => self.process(job).await,
+                Ok(Some(job)) => {
+                    let id = job.incident_id;
+                    // A panicking stage ends its job `failed`, never the worker.
+                    if AssertUnwindSafe(self.process(job))
+                        .catch_unwind()
+                        .await
+                        .is_err()
+                    {
+                        error!(worker, incident = id, "A stage panicked.");
+                        let store = self.store.clone();
+                        let r =
+                            blocking(move || store.fail_running_stage(id, "the stage panicked"))
+                                .await;
+                        if let Err(e) = r {
+                            error!(incident = id, error = %e, "Cannot record the panic.");
+                        }
+                    }
+                }
                 Ok(None) => self.idle().await,
                 Err(e) => {
                     error!(worker, error = %e, "Cannot claim a job from the store.");
@@ -369,6 +388,50 @@ mod tests {
         assert_eq!(view.reason.as_deref(), Some("sandbox_error: boom"));
         assert_eq!(view.stages[0].status, "failed");
         assert_eq!(never.runs.load(Ordering::SeqCst), 0);
+    }
+
+    struct Panicking;
+
+    impl Stage for Panicking {
+        fn name(&self) -> &'static str {
+            "reproduce"
+        }
+
+        fn run<'a>(&'a self, _ctx: &'a StageContext<'a>) -> StageFuture<'a> {
+            Box::pin(async { panic!("boom") })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_stage_fails_its_job_not_the_worker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        let p = Arc::new(pipeline(&store, vec![Arc::new(Panicking)]));
+        let mut v: Value =
+            serde_json::from_str(include_str!("../../config/examples/envelopes/minimal.json"))
+                .expect("json");
+        v["envelope_id"] = json!("env-panic-0001");
+        let raw = v.to_string();
+        let (env, _) = envelope::parse(raw.as_bytes()).expect("valid");
+        let accepted = store.accept(&env, &raw).expect("accept");
+        let worker = tokio::spawn(p.clone().worker(0));
+        let mut view = None;
+        for _ in 0..200 {
+            let v = store
+                .incident(accepted.incident_id)
+                .expect("get")
+                .expect("exists");
+            if v.status == "failed" {
+                view = Some(v);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let view = view.expect("job failed");
+        assert_eq!(view.failed_stage.as_deref(), Some("reproduce"));
+        assert_eq!(view.reason.as_deref(), Some("the stage panicked"));
+        assert!(!worker.is_finished(), "the worker survives");
+        worker.abort();
     }
 
     #[test]

@@ -404,12 +404,26 @@ impl Store {
         Ok(())
     }
 
-    /// All incidents, newest first, without stage details.
-    pub fn list_incidents(&self) -> Result<Vec<IncidentView>, StoreError> {
+    /// The newest `limit` incidents (at most `before` exclusive, for paging), each with
+    /// its stages.
+    pub fn list_incidents(
+        &self,
+        limit: usize,
+        before: Option<i64>,
+    ) -> Result<Vec<IncidentView>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!("{INCIDENT_SELECT} ORDER BY id DESC"))?;
-        let rows = stmt.query_map([], incident_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let mut stmt = conn.prepare(&format!(
+            "{INCIDENT_SELECT} WHERE id < ?1 ORDER BY id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(
+            params![before.unwrap_or(i64::MAX), limit as i64],
+            incident_row,
+        )?;
+        let mut views = rows.collect::<Result<Vec<_>, _>>()?;
+        for view in &mut views {
+            view.stages = stages_of(&conn, view.id)?;
+        }
+        Ok(views)
     }
 
     /// One incident with every stage's result, or `None`.
@@ -425,32 +439,36 @@ impl Store {
         else {
             return Ok(None);
         };
-        let mut stmt = conn.prepare(
-            "SELECT stage, status, result, artifacts, started_ms, finished_ms FROM stages WHERE incident_id = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map([id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, Option<String>>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<i64>>(5)?,
-            ))
-        })?;
-        for row in rows {
-            let (name, status, result, artifacts, started, finished) = row?;
-            view.stages.push(StageView {
-                name,
-                status,
-                result: result.map(|t| serde_json::from_str(&t)).transpose()?,
-                artifacts: serde_json::from_str(&artifacts)?,
-                started_at: rfc3339(started),
-                finished_at: finished.map(rfc3339),
-                duration_ms: finished.map(|f| f - started),
-            });
-        }
+        view.stages = stages_of(&conn, id)?;
         Ok(Some(view))
+    }
+
+    /// Marks the stage that was running when a stage panicked as failed, and ends the job.
+    pub fn fail_running_stage(&self, incident_id: i64, error: &str) -> Result<(), StoreError> {
+        let stage: Option<String> = {
+            let conn = self.conn()?;
+            conn.query_row(
+                "SELECT stage FROM stages WHERE incident_id = ?1 AND status = 'running'",
+                [incident_id],
+                |r| r.get(0),
+            )
+            .optional()?
+        };
+        let stage = stage.unwrap_or_else(|| "unknown".to_string());
+        self.stage_finished(
+            incident_id,
+            &stage,
+            "failed",
+            &serde_json::json!({ "error": error }),
+            &[],
+        )?;
+        self.finish(
+            incident_id,
+            &JobEnd::Failed {
+                stage,
+                error: error.to_string(),
+            },
+        )
     }
 
     /// Number of incidents in each job status.
@@ -468,6 +486,36 @@ impl Store {
         let incidents = conn.query_row("SELECT COUNT(*) FROM incidents", [], |r| r.get(0))?;
         Ok((envelopes, incidents))
     }
+}
+
+fn stages_of(conn: &Connection, id: i64) -> Result<Vec<StageView>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT stage, status, result, artifacts, started_ms, finished_ms FROM stages WHERE incident_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, Option<i64>>(5)?,
+        ))
+    })?;
+    let mut stages = Vec::new();
+    for row in rows {
+        let (name, status, result, artifacts, started, finished) = row?;
+        stages.push(StageView {
+            name,
+            status,
+            result: result.map(|t| serde_json::from_str(&t)).transpose()?,
+            artifacts: serde_json::from_str(&artifacts)?,
+            started_at: rfc3339(started),
+            finished_at: finished.map(rfc3339),
+            duration_ms: finished.map(|f| f - started),
+        });
+    }
+    Ok(stages)
 }
 
 const INCIDENT_SELECT: &str = "SELECT id, fingerprint, service, envelope_id, status, reason, failed_stage, occurrences, attempts, next_attempt_ms, first_seen_ms, last_seen_ms, updated_ms FROM incidents";
@@ -524,6 +572,18 @@ mod tests {
         assert_eq!(joined.incident_id, first.incident_id);
         assert_eq!(joined.occurrences, 2);
         assert_eq!(store.counts().expect("counts"), (2, 1));
+        let (c, raw_c) = envelope("env-cccccccc", "00000000000000cc");
+        let third = store.accept(&c, &raw_c).expect("accept");
+        let newest = store.list_incidents(1, None).expect("list");
+        assert_eq!(newest.len(), 1);
+        assert_eq!(newest[0].id, third.incident_id);
+        let older = store
+            .list_incidents(10, Some(third.incident_id))
+            .expect("list");
+        assert_eq!(
+            older.iter().map(|v| v.id).collect::<Vec<_>>(),
+            vec![first.incident_id]
+        );
     }
 
     #[test]
