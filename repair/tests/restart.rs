@@ -1,6 +1,8 @@
 //! Crash in the middle of a reproduction: the engine is killed (SIGKILL) while a sandbox
 //! container runs. The restarted engine removes the orphaned container, resumes the job
-//! from the store and finishes it; nothing is left behind.
+//! from the store and finishes it. Then a graceful stop (SIGTERM) in the middle of the
+//! next one: the engine removes its running container before it exits, and the restarted
+//! engine finishes the job. Nothing is left behind.
 
 mod common;
 
@@ -11,7 +13,7 @@ use common::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn killed_engine_resumes_the_running_job() {
+async fn killed_or_stopped_engine_resumes_the_running_job() {
     ensure_base_image();
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut cleanup = Cleanup::new(tmp.path());
@@ -24,20 +26,24 @@ async fn killed_engine_resumes_the_running_job() {
     let owner = engine.owner();
     assert_eq!(owner, cleanup.owner);
 
-    let env = envelope(
-        "env-restart-000001",
-        "checkout",
-        &commit,
-        "6666666666666666",
-        exception(
-            "KeyError",
-            "app.py",
-            line_of(app, "address[\"postcode\"]"),
-            "shipping_quote",
-        ),
-        json!({ "protocol": "http", "method": "POST", "route": "/quote", "path": "/quote", "body": { "address": {} } }),
-    );
-    let (status, body) = engine.post(&env).await;
+    let failing = |id: &str, fingerprint: &str| {
+        envelope(
+            id,
+            "checkout",
+            &commit,
+            fingerprint,
+            exception(
+                "KeyError",
+                "app.py",
+                line_of(app, "address[\"postcode\"]"),
+                "shipping_quote",
+            ),
+            json!({ "protocol": "http", "method": "POST", "route": "/quote", "path": "/quote", "body": { "address": {} } }),
+        )
+    };
+    let (status, body) = engine
+        .post(&failing("env-restart-000001", "6666666666666666"))
+        .await;
     assert_eq!(status, 202, "{body}");
     let id = body["incident_id"].as_i64().expect("id");
 
@@ -77,6 +83,36 @@ async fn killed_engine_resumes_the_running_job() {
     assert!(
         log.contains("left behind by an earlier run"),
         "orphaned container not removed at startup:\n{log}"
+    );
+
+    // Graceful stop in the middle of the next incident.
+    let mut engine = engine;
+    let (status, body) = engine
+        .post(&failing("env-restart-000002", "6666666666666667"))
+        .await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["incident_id"].as_i64().expect("id");
+    let start = Instant::now();
+    while containers_of(&owner).is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no sandbox container started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    engine.stop();
+    assert_eq!(
+        containers_of(&owner),
+        Vec::<String>::new(),
+        "a stopped engine left its container behind"
+    );
+    let engine = Engine::start(tmp.path()).await;
+    let body = engine.wait_done(id, Duration::from_secs(180)).await;
+    assert_eq!(
+        body["status"],
+        "succeeded",
+        "{body:#}\n{}",
+        engine.log_tail()
     );
     let mut engine = engine;
     engine.stop();
