@@ -15,6 +15,10 @@ MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 BASE_VERSION=2
 TIME_MACHINE_VERSION=3.6.0
 
+# One build at a time on a machine (parallel test processes may all call this).
+exec 9>"/tmp/tracemend-python-base.lock"
+flock 9
+
 if [[ "${FORCE:-0}" != "1" ]] &&
   [[ "$(docker image inspect -f '{{ index .Config.Labels "org.tracemend.base.version" }}' "$TAG" 2>/dev/null)" == "$BASE_VERSION" ]]; then
   echo "base image $TAG already present"
