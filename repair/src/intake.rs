@@ -45,7 +45,7 @@ pub enum IntakeError {
     BadQuery(String),
     #[error("no incident {0}")]
     NotFound(String),
-    #[error("store error: {0}")]
+    #[error("{0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
@@ -62,6 +62,9 @@ impl IntoResponse for IntakeError {
             IntakeError::BadQuery(_) => (StatusCode::BAD_REQUEST, "bad_query"),
             IntakeError::Schema(_) => (StatusCode::BAD_REQUEST, "schema_violation"),
             IntakeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            IntakeError::Store(StoreError::EnvelopeIdConflict(_)) => {
+                (StatusCode::CONFLICT, "envelope_id_conflict")
+            }
             IntakeError::Store(_) | IntakeError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }

@@ -32,6 +32,8 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error("the store lock is poisoned")]
     Poisoned,
+    #[error("envelope_id {0} was already accepted with different content")]
+    EnvelopeIdConflict(String),
 }
 
 const SCHEMA: &str = r#"
@@ -180,14 +182,19 @@ impl Store {
         let now = now_ms();
         let mut conn = self.conn()?;
         let tx = conn.transaction()?;
-        let seen: Option<i64> = tx
+        let seen: Option<(i64, String)> = tx
             .query_row(
-                "SELECT incident_id FROM envelopes WHERE envelope_id = ?1",
+                "SELECT incident_id, body FROM envelopes WHERE envelope_id = ?1",
                 [&envelope.envelope_id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
-        if let Some(incident_id) = seen {
+        if let Some((incident_id, body)) = seen {
+            let before: Value = serde_json::from_str(&body)?;
+            let now: Value = serde_json::from_str(raw)?;
+            if before != now {
+                return Err(StoreError::EnvelopeIdConflict(envelope.envelope_id.clone()));
+            }
             let occurrences: i64 = tx.query_row(
                 "SELECT occurrences FROM incidents WHERE id = ?1",
                 [incident_id],
@@ -567,6 +574,11 @@ mod tests {
         assert!(first.new_incident && !first.duplicate);
         let again = store.accept(&a, &raw_a).expect("accept");
         assert!(again.duplicate);
+        let (_, other_raw) = envelope("env-aaaaaaaa", "00000000000000ff");
+        assert!(matches!(
+            store.accept(&a, &other_raw),
+            Err(StoreError::EnvelopeIdConflict(_))
+        ));
         assert_eq!(again.incident_id, first.incident_id);
         let joined = store.accept(&b, &raw_b).expect("accept");
         assert_eq!(joined.incident_id, first.incident_id);

@@ -113,6 +113,11 @@ async fn idempotent_on_envelope_id_and_joined_by_fingerprint() {
     assert_eq!(status, 202);
     assert_eq!(again["duplicate"], true);
     assert_eq!(again["incident_id"], a["incident_id"]);
+    let mut reused = first.clone();
+    reused["inputs"]["path"] = json!("/quote/other");
+    let (status, body) = engine.post(&reused).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"], "envelope_id_conflict");
     let second = ok_envelope("env-join-00000002", &commit, "bbbbbbbbbbbbbbbb");
     let (_, b) = engine.post(&second).await;
     assert_eq!(b["incident_id"], a["incident_id"]);
