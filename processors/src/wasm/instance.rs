@@ -1,0 +1,343 @@
+//! One plugin's instances and the call discipline they share: circuit check,
+//! checkout from the pool, deadline and memory flag, the call itself under
+//! `catch_unwind`, fault classification, metrics, and rebuild on fault.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tracing::{info, warn};
+use wasmtime::component::InstancePre;
+use wasmtime::{Store, Trap};
+
+use super::bindings;
+use super::circuit::CircuitBreaker;
+use super::config::WasmProcessorConfig;
+use super::edits::EditError;
+use super::engine::WasmRuntime;
+use super::load::{self, LoadError};
+use super::pool::Pool;
+use super::processor::{Fault, FaultKind};
+use super::sandbox::{HostState, PluginContext};
+use super::view::BatchView;
+
+/// Instance setup (configure, Python's first-call init) gets this much longer
+/// than a batch call.
+const INIT_TIMEOUT_FACTOR: u32 = 50;
+
+/// A world's generated bindings, as the runner needs them.
+pub(crate) trait World: Sized + Send + 'static {
+    /// Pre-instantiated form, built once at load.
+    type Pre: Send + Sync + 'static;
+    /// The export interface that identifies the world.
+    const INTERFACE: &'static str;
+    /// The world's name in `wit/worlds.wit`.
+    const WORLD: &'static str;
+    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
+    fn configure(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>>;
+}
+
+impl World for bindings::processor::Processor {
+    type Pre = bindings::processor::ProcessorPre<HostState>;
+    const INTERFACE: &'static str = "span-processor";
+    const WORLD: &'static str = "processor";
+    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.tracemend_plugin_span_processor()
+            .call_configure(store, config)
+    }
+}
+
+impl World for bindings::sampler::Sampler {
+    type Pre = bindings::sampler::SamplerPre<HostState>;
+    const INTERFACE: &'static str = "trace-sampler";
+    const WORLD: &'static str = "sampler";
+    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.tracemend_plugin_trace_sampler()
+            .call_configure(store, config)
+    }
+}
+
+impl World for bindings::assembler::EnvelopeAssembler {
+    type Pre = bindings::assembler::EnvelopeAssemblerPre<HostState>;
+    const INTERFACE: &'static str = "assembler";
+    const WORLD: &'static str = "envelope-assembler";
+    fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), String>> {
+        self.tracemend_plugin_assembler()
+            .call_configure(store, config)
+    }
+}
+
+/// One live instance with its reusable view buffers.
+pub(crate) struct Instance<W> {
+    pub(crate) store: Store<HostState>,
+    pub(crate) world: W,
+    pub(crate) view: BatchView,
+    pub(crate) view2: BatchView,
+}
+
+/// How a call went wrong, before classification.
+pub(crate) enum CallError {
+    /// wasmtime error: a trap, an interrupt, a host error.
+    Wasm(wasmtime::Error),
+    /// The guest returned `err(message)`.
+    Guest(String),
+    /// The guest's edits were refused.
+    Edit(EditError),
+}
+
+impl From<wasmtime::Error> for CallError {
+    fn from(e: wasmtime::Error) -> Self {
+        CallError::Wasm(e)
+    }
+}
+
+/// A loaded plugin of world `W`.
+pub(crate) struct Plugin<W: World> {
+    pub(crate) name: String,
+    runtime: WasmRuntime,
+    pre: W::Pre,
+    pub(crate) ctx: Arc<PluginContext>,
+    config_json: String,
+    memory_bytes: usize,
+    call_ticks: u64,
+    init_ticks: u64,
+    pool: Pool<Instance<W>>,
+    pub(crate) circuit: CircuitBreaker,
+}
+
+impl<W: World> Plugin<W> {
+    /// Loads, links and configures the plugin; fails with what to fix.
+    pub(crate) fn load(
+        name: &str,
+        config: &WasmProcessorConfig,
+        bytes: Option<&[u8]>,
+        runtime: &WasmRuntime,
+    ) -> Result<Self, LoadError> {
+        config.validate().map_err(LoadError::Config)?;
+        let started = Instant::now();
+        let path = config.module.display().to_string();
+        let owned;
+        let bytes = match bytes {
+            Some(b) => b,
+            None => {
+                owned = load::read_module(&config.module)?;
+                &owned
+            }
+        };
+        let (component, cache) = load::compile(runtime, &path, bytes, W::INTERFACE, W::WORLD)?;
+        let blobs = load::read_grants(&config.grants)?;
+        let linker = load::linker(runtime, &path)?;
+        let inst_err = |e: wasmtime::Error| LoadError::Instantiate {
+            path: path.clone(),
+            message: format!("{e:#}"),
+        };
+        let pre =
+            W::pre(linker.instantiate_pre(&component).map_err(inst_err)?).map_err(inst_err)?;
+        let metrics = runtime.metrics().for_processor(name);
+        let limits = &config.limits;
+        let plugin = Plugin {
+            name: name.to_owned(),
+            runtime: runtime.clone(),
+            pre,
+            ctx: Arc::new(PluginContext::new(name, blobs, metrics)),
+            config_json: config.guest_config_json(),
+            memory_bytes: usize::try_from(limits.memory_mib.saturating_mul(1 << 20))
+                .unwrap_or(usize::MAX),
+            call_ticks: runtime.ticks_for(limits.call_timeout),
+            init_ticks: runtime.ticks_for(limits.call_timeout * INIT_TIMEOUT_FACTOR),
+            pool: Pool::new(limits.max_idle_instances),
+            circuit: CircuitBreaker::new(
+                config.circuit_breaker.consecutive_faults,
+                config.circuit_breaker.open_for,
+            ),
+        };
+        // Build and configure one instance now: a config the guest rejects
+        // must stop startup, with the guest's message.
+        let first = plugin.instantiate().map_err(|(kind, message)| match kind {
+            FaultKind::GuestError => LoadError::Rejected {
+                path: path.clone(),
+                message,
+            },
+            FaultKind::Instantiate => LoadError::Instantiate {
+                path: path.clone(),
+                message,
+            },
+            _ => LoadError::ConfigureFault {
+                path: path.clone(),
+                message,
+            },
+        })?;
+        plugin.pool.put(first);
+        info!(
+            processor = %name,
+            module = %path,
+            cache = ?cache,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "Loaded WASM plugin."
+        );
+        Ok(plugin)
+    }
+
+    /// A fresh, configured instance.
+    fn instantiate(&self) -> Result<Instance<W>, (FaultKind, String)> {
+        self.ctx.metrics.instances.inc();
+        let mut store = Store::new(
+            self.runtime.engine(),
+            HostState::new(self.ctx.clone(), self.memory_bytes),
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.init_ticks);
+        let world = W::instantiate(&self.pre, &mut store)
+            .map_err(|e| (classify(&e, &store).0, format!("{e:#}")))
+            .map_err(|(k, m)| {
+                if k == FaultKind::Trap {
+                    (FaultKind::Instantiate, m)
+                } else {
+                    (k, m)
+                }
+            })?;
+        match world.configure(&mut store, &self.config_json) {
+            Ok(Ok(())) => {}
+            Ok(Err(msg)) => return Err((FaultKind::GuestError, msg)),
+            Err(e) => return Err((classify(&e, &store).0, format!("{e:#}"))),
+        }
+        Ok(Instance {
+            store,
+            world,
+            view: BatchView::default(),
+            view2: BatchView::default(),
+        })
+    }
+
+    /// Runs `f` on an instance under the plugin's limits. On any fault the
+    /// instance is dropped (a trapped instance is unusable, and a guest that
+    /// misbehaved once starts clean next time).
+    pub(crate) fn run<R>(
+        &self,
+        f: impl FnOnce(&mut Instance<W>) -> Result<R, CallError>,
+    ) -> Result<R, Fault> {
+        let m = &self.ctx.metrics;
+        m.calls.inc();
+        if !self.circuit.allow() {
+            return Err(self.fault(
+                FaultKind::CircuitOpen,
+                "circuit open: guest not called".into(),
+            ));
+        }
+        let started = Instant::now();
+        let mut inst = match self.pool.take() {
+            Some(i) => i,
+            None => match self.instantiate() {
+                Ok(i) => i,
+                Err((kind, msg)) => {
+                    let kind = if kind == FaultKind::GuestError {
+                        FaultKind::Instantiate
+                    } else {
+                        kind
+                    };
+                    return Err(self.fault(kind, msg));
+                }
+            },
+        };
+        inst.store.set_epoch_deadline(self.call_ticks);
+        inst.store.data_mut().limiter.reset();
+        let result = catch_unwind(AssertUnwindSafe(|| f(&mut inst)));
+        m.duration.observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(Ok(r)) => {
+                self.circuit.success();
+                m.circuit_open.set(0);
+                self.pool.put(inst);
+                Ok(r)
+            }
+            Ok(Err(CallError::Guest(msg))) => Err(self.fault(FaultKind::GuestError, msg)),
+            Ok(Err(CallError::Edit(e))) => Err(self.fault(FaultKind::InvalidEdit, e.to_string())),
+            Ok(Err(CallError::Wasm(e))) => {
+                let (kind, msg) = classify(&e, &inst.store);
+                Err(self.fault(kind, msg))
+            }
+            Err(panic) => {
+                let msg = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                Err(self.fault(
+                    FaultKind::HostPanic,
+                    format!("host panicked during the call: {msg}"),
+                ))
+            }
+        }
+    }
+
+    fn fault(&self, kind: FaultKind, message: String) -> Fault {
+        self.ctx.metrics.fault(kind.as_str());
+        if kind != FaultKind::CircuitOpen {
+            if self.circuit.fault(&message) {
+                self.ctx.metrics.circuit_open.set(1);
+                // Idle instances may share the cause (e.g. a corrupted
+                // global); start from scratch after the circuit closes.
+                self.pool.clear();
+                warn!(processor = %self.name, kind = kind.as_str(), "Circuit opened: WASM plugin unhealthy.");
+            }
+            warn!(processor = %self.name, kind = kind.as_str(), error = %message, "WASM plugin fault.");
+        }
+        Fault {
+            kind,
+            message,
+            batch_dropped: false,
+        }
+    }
+}
+
+/// Tells a timeout and an out-of-memory from other traps.
+fn classify(e: &wasmtime::Error, store: &Store<HostState>) -> (FaultKind, String) {
+    let msg = format!("{e:#}");
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => (
+            FaultKind::Timeout,
+            "call exceeded limits.call_timeout".into(),
+        ),
+        _ if store.data().limiter.hit() => (
+            FaultKind::Memory,
+            format!("exceeded limits.memory_mib: {msg}"),
+        ),
+        _ => (FaultKind::Trap, msg),
+    }
+}

@@ -1,0 +1,56 @@
+//! The WASM processor host: runs third-party and first-party processors as
+//! sandboxed WebAssembly components against the `tracemend:plugin` WIT
+//! package (`wit/` at the repository root).
+//!
+//! A batch's path through a `wasm/<name>` processor:
+//!
+//! 1. [`WasmProcessor::process_traces`] asks the [circuit breaker](circuit)
+//!    whether the plugin may run; if the circuit is open the batch follows
+//!    `on_error` at once.
+//! 2. It takes an idle [instance](instance) from the [pool](pool) (each
+//!    instance is a `Store` of its own, used by one thread at a time) or
+//!    builds one from the pre-linked component.
+//! 3. [`view`] writes the batch into the instance's reusable buffers: one
+//!    string arena plus packed little-endian row tables (`wit/layout.rs`),
+//!    without allocating per string.
+//! 4. The guest runs under a memory limit ([`limits`]) and a CPU deadline
+//!    (epoch interruption, ticked by [`engine::WasmRuntime`]), with no ambient
+//!    authority ([`sandbox`]): no files, sockets, environment, real clock or
+//!    randomness.
+//! 5. [`edits`] validates every returned edit and only then applies them all
+//!    to the prost request; one bad edit rejects the whole list.
+//! 6. Any fault (trap, timeout, memory, invalid edit, guest error) applies
+//!    `on_error` (`pass` or `drop`), is counted by kind in [`metrics`] and
+//!    logged with the plugin's name; the instance is thrown away and rebuilt
+//!    on the next call; repeated faults open the circuit, which
+//!    [`WasmProcessor::health`] reports.
+//!
+//! Components are compiled once per engine and cached on disk by content hash
+//! and engine version ([`cache`]), so a second start skips compilation.
+
+mod bindings;
+pub mod cache;
+pub mod circuit;
+pub mod config;
+pub mod edits;
+pub mod engine;
+mod instance;
+mod layout_shared;
+pub mod limits;
+pub mod load;
+pub mod metrics;
+mod pool;
+pub mod processor;
+pub mod sampler;
+pub mod sandbox;
+pub mod view;
+
+pub use circuit::Health;
+pub use config::{CircuitBreakerConfig, Grants, Limits, OnError, WasmProcessorConfig};
+pub use engine::{WasmRuntime, WasmRuntimeOptions};
+pub use load::LoadError;
+pub use processor::{Applied, Fault, FaultKind, WasmProcessor};
+pub use sampler::{Decision, WasmAssembler, WasmSampler};
+
+/// The version of the `tracemend:plugin` WIT package this host implements.
+pub const WIT_VERSION: &str = "0.1.0";

@@ -1,0 +1,135 @@
+//! Host side of the `sampler` and `envelope-assembler` worlds: thin typed
+//! calls with the same sandbox, limits, pool and fault handling as
+//! [`WasmProcessor`](super::WasmProcessor). The tail-sampling buffer and the
+//! envelope join window that feed them come with their own processors.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+use super::bindings::assembler::EnvelopeAssembler as AssemblerWorld;
+use super::bindings::sampler::Sampler as SamplerWorld;
+use super::circuit::Health;
+use super::config::WasmProcessorConfig;
+use super::engine::WasmRuntime;
+use super::instance::{CallError, Plugin};
+use super::load::LoadError;
+use super::processor::Fault;
+
+/// A sampler's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// Keep the trace.
+    pub keep: bool,
+    /// Why (e.g. `error`, `slow`).
+    pub reason: String,
+}
+
+/// A WASM tail sampler. `on_error` and `limits.max_edits` do not apply: the
+/// caller decides what a fault means for the trace.
+pub struct WasmSampler {
+    plugin: Plugin<SamplerWorld>,
+}
+
+impl WasmSampler {
+    /// Loads and configures a component of the `sampler` world.
+    pub fn load(
+        name: &str,
+        config: &WasmProcessorConfig,
+        runtime: &WasmRuntime,
+    ) -> Result<Self, LoadError> {
+        Ok(WasmSampler {
+            plugin: Plugin::load(name, config, None, runtime)?,
+        })
+    }
+
+    /// As [`WasmSampler::load`] with the component bytes given.
+    pub fn load_bytes(
+        name: &str,
+        config: &WasmProcessorConfig,
+        module: &[u8],
+        runtime: &WasmRuntime,
+    ) -> Result<Self, LoadError> {
+        Ok(WasmSampler {
+            plugin: Plugin::load(name, config, Some(module), runtime)?,
+        })
+    }
+
+    /// Decides one complete trace (all spans of one trace id).
+    pub fn sample(&self, trace: &ExportTraceServiceRequest) -> Result<Decision, Fault> {
+        self.plugin.run(|inst| {
+            inst.view.fill_traces(trace);
+            let record = inst.view.take_record();
+            let out = inst
+                .world
+                .tracemend_plugin_trace_sampler()
+                .call_sample(&mut inst.store, &record);
+            inst.view.restore(record);
+            let d = out?.map_err(CallError::Guest)?;
+            Ok(Decision {
+                keep: d.keep,
+                reason: d.reason,
+            })
+        })
+    }
+
+    /// The plugin's health.
+    pub fn health(&self) -> Health {
+        self.plugin.circuit.health()
+    }
+}
+
+/// A WASM envelope assembler.
+pub struct WasmAssembler {
+    plugin: Plugin<AssemblerWorld>,
+}
+
+impl WasmAssembler {
+    /// Loads and configures a component of the `envelope-assembler` world.
+    pub fn load(
+        name: &str,
+        config: &WasmProcessorConfig,
+        runtime: &WasmRuntime,
+    ) -> Result<Self, LoadError> {
+        Ok(WasmAssembler {
+            plugin: Plugin::load(name, config, None, runtime)?,
+        })
+    }
+
+    /// As [`WasmAssembler::load`] with the component bytes given.
+    pub fn load_bytes(
+        name: &str,
+        config: &WasmProcessorConfig,
+        module: &[u8],
+        runtime: &WasmRuntime,
+    ) -> Result<Self, LoadError> {
+        Ok(WasmAssembler {
+            plugin: Plugin::load(name, config, Some(module), runtime)?,
+        })
+    }
+
+    /// Builds the envelope JSON for one error trace and its logs, or `None`.
+    pub fn assemble(
+        &self,
+        trace: &ExportTraceServiceRequest,
+        logs: &ExportLogsServiceRequest,
+    ) -> Result<Option<String>, Fault> {
+        self.plugin.run(|inst| {
+            inst.view.fill_traces(trace);
+            inst.view2.fill_logs(logs);
+            let t = inst.view.take_record();
+            let l = inst.view2.take_record();
+            let out =
+                inst.world
+                    .tracemend_plugin_assembler()
+                    .call_assemble(&mut inst.store, &t, &l);
+            inst.view.restore(t);
+            inst.view2.restore(l);
+            out?.map_err(CallError::Guest)
+        })
+    }
+
+    /// The plugin's health.
+    pub fn health(&self) -> Health {
+        self.plugin.circuit.health()
+    }
+}

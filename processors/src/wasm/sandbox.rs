@@ -1,0 +1,191 @@
+//! What a guest can reach: the `host` interface of the WIT package, and a
+//! WASI context that grants nothing.
+//!
+//! Guests built by ordinary toolchains import WASI (Rust's std imports
+//! `wasi:cli` and `wasi:io`; a componentize-py guest imports filesystem and
+//! sockets too). Refusing such a module would make most toolchains unusable,
+//! so WASI is linked but empty: no preopened directories, no environment or
+//! arguments, stdio closed, TCP/UDP/DNS disabled, a wall and monotonic clock
+//! frozen at zero, and "random" bytes that are a fixed sequence. A guest that
+//! tries to read a file or open a socket gets an error, not a capability.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tracing::{debug, error, info, trace, warn};
+use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::bindings::host;
+use super::limits::MemoryLimiter;
+use super::metrics::PluginMetrics;
+
+/// Longest guest log message or field kept; the rest is cut.
+const MAX_LOG_BYTES: usize = 4096;
+/// Distinct guest metric names per plugin; more are ignored so a guest cannot
+/// blow up the collector's metric cardinality.
+const MAX_GUEST_METRICS: usize = 64;
+
+/// What every instance of one plugin shares.
+pub(crate) struct PluginContext {
+    pub(crate) name: String,
+    pub(crate) blobs: BTreeMap<String, Arc<[u8]>>,
+    pub(crate) metrics: PluginMetrics,
+    guest_metric_names: Mutex<std::collections::BTreeSet<String>>,
+}
+
+impl PluginContext {
+    pub(crate) fn new(
+        name: &str,
+        blobs: BTreeMap<String, Arc<[u8]>>,
+        metrics: PluginMetrics,
+    ) -> Self {
+        PluginContext {
+            name: name.to_owned(),
+            blobs,
+            metrics,
+            guest_metric_names: Mutex::new(Default::default()),
+        }
+    }
+
+    fn admit_metric(&self, name: &str) -> bool {
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+        {
+            return false;
+        }
+        let Ok(mut names) = self.guest_metric_names.lock() else {
+            return false;
+        };
+        if names.contains(name) {
+            return true;
+        }
+        if names.len() >= MAX_GUEST_METRICS {
+            return false;
+        }
+        names.insert(name.to_owned());
+        true
+    }
+}
+
+/// The data of one `Store`: one instance's view of the world.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) plugin: Arc<PluginContext>,
+}
+
+struct FrozenClock;
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::ZERO
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        0
+    }
+}
+
+impl HostState {
+    pub(crate) fn new(plugin: Arc<PluginContext>, memory_bytes: usize) -> Self {
+        let mut b = WasiCtxBuilder::new();
+        // The builder starts with no preopens, env, args or network; say so
+        // explicitly for the ones that have a switch.
+        b.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .wall_clock(FrozenClock)
+            .monotonic_clock(FrozenClock)
+            .secure_random(wasmtime_wasi::Deterministic::new(vec![0x5a; 32]))
+            .insecure_random(wasmtime_wasi::Deterministic::new(vec![0xa5; 32]))
+            .insecure_random_seed(0);
+        HostState {
+            wasi: b.build(),
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(memory_bytes),
+            plugin,
+        }
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+fn cut(s: &str) -> &str {
+    if s.len() <= MAX_LOG_BYTES {
+        return s;
+    }
+    let mut end = MAX_LOG_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::Level, message: String, fields: Vec<(String, String)>) {
+        let plugin = self.plugin.name.as_str();
+        let message = cut(&message);
+        let fields: Vec<(&str, &str)> = fields
+            .iter()
+            .take(32)
+            .map(|(k, v)| (cut(k), cut(v)))
+            .collect();
+        match level {
+            host::Level::Trace => trace!(processor = plugin, ?fields, "{message}"),
+            host::Level::Debug => debug!(processor = plugin, ?fields, "{message}"),
+            host::Level::Info => info!(processor = plugin, ?fields, "{message}"),
+            host::Level::Warn => warn!(processor = plugin, ?fields, "{message}"),
+            host::Level::Error => error!(processor = plugin, ?fields, "{message}"),
+        }
+    }
+
+    fn counter_add(&mut self, name: String, value: u64) {
+        if self.plugin.admit_metric(&name) {
+            self.plugin.metrics.guest_counter(&name, value);
+        }
+    }
+
+    fn histogram_record(&mut self, name: String, value: f64) {
+        if value.is_finite() && self.plugin.admit_metric(&name) {
+            self.plugin.metrics.guest_histogram(&name, value);
+        }
+    }
+
+    fn data_len(&mut self, name: String) -> Option<u64> {
+        self.plugin.blobs.get(&name).map(|b| b.len() as u64)
+    }
+
+    fn data_read(&mut self, name: String, offset: u64, len: u32) -> Option<Vec<u8>> {
+        let blob = self.plugin.blobs.get(&name)?;
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(blob.len());
+        // Cap one read so a guest cannot make the host copy a whole huge blob
+        // into its memory in one go.
+        let len = (len as usize).min(16 << 20);
+        let end = start.saturating_add(len).min(blob.len());
+        Some(blob[start..end].to_vec())
+    }
+}

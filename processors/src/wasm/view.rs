@@ -1,0 +1,407 @@
+//! Builds the batch view a guest reads: one string arena plus packed
+//! little-endian row tables (`wit/layout.rs`), written straight from the
+//! decoded prost request. Strings are appended to the arena, never allocated
+//! one by one; the buffers are reused from call to call, so a warm instance
+//! builds its view without allocating at all.
+//!
+//! Rows are numbered in request order (resource by resource, scope by scope),
+//! and [`RowIndex`] remembers where each row came from so edits can be
+//! applied back to the request.
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+
+use super::bindings::types;
+use super::layout_shared::{self as layout, NONE};
+
+/// Where each row of a view came from in the request.
+#[derive(Debug, Default, Clone)]
+pub struct RowIndex {
+    /// Resource row -> resource group index (identity, kept for the count).
+    pub(crate) resources: u32,
+    /// Scope row -> (resource group, scope group).
+    pub(crate) scopes: Vec<(u32, u32)>,
+    /// Span row -> (resource group, scope group, span).
+    pub(crate) spans: Vec<(u32, u32, u32)>,
+    /// Event row -> (span row, event).
+    pub(crate) events: Vec<(u32, u32)>,
+    /// Link row -> (span row, link).
+    pub(crate) links: Vec<(u32, u32)>,
+    /// Log row -> (resource group, scope group, record).
+    pub(crate) logs: Vec<(u32, u32, u32)>,
+}
+
+impl RowIndex {
+    fn clear(&mut self) {
+        self.resources = 0;
+        self.scopes.clear();
+        self.spans.clear();
+        self.events.clear();
+        self.links.clear();
+        self.logs.clear();
+    }
+}
+
+/// A batch in the guest's layout, plus the row index back into the request.
+#[derive(Debug, Default)]
+pub struct BatchView {
+    /// The string arena.
+    pub arena: Vec<u8>,
+    /// Resource rows.
+    pub resources: Vec<u8>,
+    /// Scope rows.
+    pub scopes: Vec<u8>,
+    /// Span rows.
+    pub spans: Vec<u8>,
+    /// Event rows.
+    pub events: Vec<u8>,
+    /// Link rows.
+    pub links: Vec<u8>,
+    /// Log record rows.
+    pub logs: Vec<u8>,
+    /// `AnyValue` nodes.
+    pub values: Vec<u8>,
+    pub(crate) index: RowIndex,
+}
+
+/// A fixed-width row under construction.
+struct Row<const N: usize>([u8; N]);
+
+impl<const N: usize> Row<N> {
+    fn new() -> Self {
+        Row([0; N])
+    }
+    fn u32(&mut self, off: usize, v: u32) -> &mut Self {
+        self.0[off..off + 4].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn u64(&mut self, off: usize, v: u64) -> &mut Self {
+        self.0[off..off + 8].copy_from_slice(&v.to_le_bytes());
+        self
+    }
+    fn str(&mut self, off: usize, (o, l): (u32, u32)) -> &mut Self {
+        self.u32(off, o).u32(off + 4, l)
+    }
+}
+
+fn len32(n: usize) -> u32 {
+    // Batches are far below 4 GiB (gRPC caps messages at a few MiB); saturate
+    // rather than wrap if one ever is not, the guest then sees empty strings.
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl BatchView {
+    /// Builds the view of a traces request.
+    pub fn from_traces(req: &ExportTraceServiceRequest) -> Self {
+        let mut v = BatchView::default();
+        v.fill_traces(req);
+        v
+    }
+
+    /// Builds the view of a logs request.
+    pub fn from_logs(req: &ExportLogsServiceRequest) -> Self {
+        let mut v = BatchView::default();
+        v.fill_logs(req);
+        v
+    }
+
+    /// Empties every buffer, keeping the capacity.
+    pub fn clear(&mut self) {
+        for b in [
+            &mut self.arena,
+            &mut self.resources,
+            &mut self.scopes,
+            &mut self.spans,
+            &mut self.events,
+            &mut self.links,
+            &mut self.logs,
+            &mut self.values,
+        ] {
+            b.clear();
+        }
+        self.index.clear();
+    }
+
+    /// Number of span rows.
+    pub fn span_count(&self) -> usize {
+        self.index.spans.len()
+    }
+
+    /// Number of log rows.
+    pub fn log_count(&self) -> usize {
+        self.index.logs.len()
+    }
+
+    /// Replaces the contents with the view of `req`.
+    pub fn fill_traces(&mut self, req: &ExportTraceServiceRequest) {
+        use layout::{event as e, link as l, resource as r, span as sp};
+        self.clear();
+        for (ri, rs) in req.resource_spans.iter().enumerate() {
+            let ri = ri as u32;
+            let (attrs, dropped) = match &rs.resource {
+                Some(res) => (res.attributes.as_slice(), res.dropped_attributes_count),
+                None => (&[][..], 0),
+            };
+            let (af, ac) = self.attrs(attrs);
+            let url = self.str(rs.schema_url.as_bytes());
+            let mut row = Row::<{ r::SIZE }>::new();
+            row.u32(r::ATTRS_FIRST, af)
+                .u32(r::ATTRS_COUNT, ac)
+                .u32(r::DROPPED_ATTRS, dropped);
+            row.str(r::SCHEMA_URL, url);
+            self.resources.extend_from_slice(&row.0);
+            self.index.resources += 1;
+            for (si, ss) in rs.scope_spans.iter().enumerate() {
+                let scope_row = len32(self.index.scopes.len());
+                self.push_scope(ri, ss.scope.as_ref(), &ss.schema_url);
+                self.index.scopes.push((ri, si as u32));
+                for (pi, span) in ss.spans.iter().enumerate() {
+                    let span_row = len32(self.index.spans.len());
+                    self.index.spans.push((ri, si as u32, pi as u32));
+                    let mut row = Row::<{ sp::SIZE }>::new();
+                    row.u32(sp::SCOPE, scope_row)
+                        .str(sp::TRACE_ID, self.str(&span.trace_id))
+                        .str(sp::SPAN_ID, self.str(&span.span_id))
+                        .str(sp::PARENT_SPAN_ID, self.str(&span.parent_span_id))
+                        .str(sp::TRACE_STATE, self.str(span.trace_state.as_bytes()))
+                        .str(sp::NAME, self.str(span.name.as_bytes()))
+                        .u32(sp::KIND, span.kind as u32)
+                        .u32(sp::FLAGS, span.flags)
+                        .u64(sp::START, span.start_time_unix_nano)
+                        .u64(sp::END, span.end_time_unix_nano);
+                    let (af, ac) = self.attrs(&span.attributes);
+                    row.u32(sp::ATTRS_FIRST, af)
+                        .u32(sp::ATTRS_COUNT, ac)
+                        .u32(sp::DROPPED_ATTRS, span.dropped_attributes_count);
+                    if let Some(st) = &span.status {
+                        row.u32(sp::STATUS_CODE, st.code as u32)
+                            .str(sp::STATUS_MESSAGE, self.str(st.message.as_bytes()));
+                    }
+                    row.u32(sp::EVENTS_FIRST, len32(self.index.events.len()))
+                        .u32(sp::EVENTS_COUNT, len32(span.events.len()))
+                        .u32(sp::DROPPED_EVENTS, span.dropped_events_count)
+                        .u32(sp::LINKS_FIRST, len32(self.index.links.len()))
+                        .u32(sp::LINKS_COUNT, len32(span.links.len()))
+                        .u32(sp::DROPPED_LINKS, span.dropped_links_count);
+                    self.spans.extend_from_slice(&row.0);
+                    for (ei, ev) in span.events.iter().enumerate() {
+                        self.index.events.push((span_row, ei as u32));
+                        let (af, ac) = self.attrs(&ev.attributes);
+                        let mut row = Row::<{ e::SIZE }>::new();
+                        row.u32(e::SPAN, span_row)
+                            .str(e::NAME, self.str(ev.name.as_bytes()))
+                            .u32(e::ATTRS_FIRST, af)
+                            .u32(e::ATTRS_COUNT, ac)
+                            .u32(e::DROPPED_ATTRS, ev.dropped_attributes_count)
+                            .u64(e::TIME, ev.time_unix_nano);
+                        self.events.extend_from_slice(&row.0);
+                    }
+                    for (li, link) in span.links.iter().enumerate() {
+                        self.index.links.push((span_row, li as u32));
+                        let (af, ac) = self.attrs(&link.attributes);
+                        let mut row = Row::<{ l::SIZE }>::new();
+                        row.u32(l::SPAN, span_row)
+                            .str(l::TRACE_ID, self.str(&link.trace_id))
+                            .str(l::SPAN_ID, self.str(&link.span_id))
+                            .str(l::TRACE_STATE, self.str(link.trace_state.as_bytes()))
+                            .u32(l::ATTRS_FIRST, af)
+                            .u32(l::ATTRS_COUNT, ac)
+                            .u32(l::DROPPED_ATTRS, link.dropped_attributes_count)
+                            .u32(l::FLAGS, link.flags);
+                        self.links.extend_from_slice(&row.0);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replaces the contents with the view of `req`.
+    pub fn fill_logs(&mut self, req: &ExportLogsServiceRequest) {
+        use layout::{log as lg, resource as r};
+        self.clear();
+        for (ri, rl) in req.resource_logs.iter().enumerate() {
+            let ri = ri as u32;
+            let (attrs, dropped) = match &rl.resource {
+                Some(res) => (res.attributes.as_slice(), res.dropped_attributes_count),
+                None => (&[][..], 0),
+            };
+            let (af, ac) = self.attrs(attrs);
+            let url = self.str(rl.schema_url.as_bytes());
+            let mut row = Row::<{ r::SIZE }>::new();
+            row.u32(r::ATTRS_FIRST, af)
+                .u32(r::ATTRS_COUNT, ac)
+                .u32(r::DROPPED_ATTRS, dropped);
+            row.str(r::SCHEMA_URL, url);
+            self.resources.extend_from_slice(&row.0);
+            self.index.resources += 1;
+            for (si, sl) in rl.scope_logs.iter().enumerate() {
+                let scope_row = len32(self.index.scopes.len());
+                self.push_scope(ri, sl.scope.as_ref(), &sl.schema_url);
+                self.index.scopes.push((ri, si as u32));
+                for (li, rec) in sl.log_records.iter().enumerate() {
+                    self.index.logs.push((ri, si as u32, li as u32));
+                    let body = match &rec.body {
+                        Some(b) => {
+                            let n = self.reserve_nodes(1);
+                            self.write_value(n, NONE, (0, 0), Some(b));
+                            n
+                        }
+                        None => NONE,
+                    };
+                    let (af, ac) = self.attrs(&rec.attributes);
+                    let mut row = Row::<{ lg::SIZE }>::new();
+                    row.u32(lg::SCOPE, scope_row)
+                        .u32(lg::SEVERITY_NUMBER, rec.severity_number as u32)
+                        .u64(lg::TIME, rec.time_unix_nano)
+                        .u64(lg::OBSERVED_TIME, rec.observed_time_unix_nano)
+                        .str(lg::SEVERITY_TEXT, self.str(rec.severity_text.as_bytes()))
+                        .u32(lg::BODY, body)
+                        .u32(lg::ATTRS_FIRST, af)
+                        .u32(lg::ATTRS_COUNT, ac)
+                        .u32(lg::DROPPED_ATTRS, rec.dropped_attributes_count)
+                        .u32(lg::FLAGS, rec.flags)
+                        .str(lg::TRACE_ID, self.str(&rec.trace_id))
+                        .str(lg::SPAN_ID, self.str(&rec.span_id))
+                        .str(lg::EVENT_NAME, self.str(rec.event_name.as_bytes()));
+                    self.logs.extend_from_slice(&row.0);
+                }
+            }
+        }
+    }
+
+    fn push_scope(
+        &mut self,
+        resource_row: u32,
+        scope: Option<&opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+        schema_url: &str,
+    ) {
+        use layout::scope as s;
+        let mut row = Row::<{ s::SIZE }>::new();
+        row.u32(s::RESOURCE, resource_row);
+        if let Some(sc) = scope {
+            let (af, ac) = self.attrs(&sc.attributes);
+            row.str(s::NAME, self.str(sc.name.as_bytes()))
+                .str(s::VERSION, self.str(sc.version.as_bytes()))
+                .u32(s::ATTRS_FIRST, af)
+                .u32(s::ATTRS_COUNT, ac)
+                .u32(s::DROPPED_ATTRS, sc.dropped_attributes_count);
+        } else {
+            row.u32(
+                s::ATTRS_FIRST,
+                len32(self.values.len() / layout::value::SIZE),
+            );
+        }
+        row.str(s::SCHEMA_URL, self.str(schema_url.as_bytes()));
+        self.scopes.extend_from_slice(&row.0);
+    }
+
+    fn str(&mut self, bytes: &[u8]) -> (u32, u32) {
+        let off = len32(self.arena.len());
+        self.arena.extend_from_slice(bytes);
+        (off, len32(bytes.len()))
+    }
+
+    fn reserve_nodes(&mut self, n: usize) -> u32 {
+        let first = len32(self.values.len() / layout::value::SIZE);
+        self.values
+            .resize(self.values.len() + n * layout::value::SIZE, 0);
+        first
+    }
+
+    /// Writes attributes as a contiguous run of keyed root nodes; nested
+    /// values go after the run.
+    fn attrs(&mut self, kvs: &[KeyValue]) -> (u32, u32) {
+        let first = self.reserve_nodes(kvs.len());
+        for (i, kv) in kvs.iter().enumerate() {
+            let key = self.str(kv.key.as_bytes());
+            self.write_value(first + i as u32, NONE, key, kv.value.as_ref());
+        }
+        (first, len32(kvs.len()))
+    }
+
+    fn write_value(&mut self, index: u32, parent: u32, key: (u32, u32), value: Option<&AnyValue>) {
+        use layout::value as v;
+        let mut payload = [0u8; 8];
+        let pair = |p: &mut [u8; 8], (a, b): (u32, u32)| {
+            p[..4].copy_from_slice(&a.to_le_bytes());
+            p[4..].copy_from_slice(&b.to_le_bytes());
+        };
+        let kind = match value.and_then(|a| a.value.as_ref()) {
+            // `string_value_strindex` points into a profiles dictionary that
+            // traces and logs do not have: there is no string to show.
+            None | Some(any_value::Value::StringValueStrindex(_)) => v::KIND_EMPTY,
+            Some(any_value::Value::StringValue(s)) => {
+                pair(&mut payload, self.str(s.as_bytes()));
+                v::KIND_STRING
+            }
+            Some(any_value::Value::BoolValue(b)) => {
+                payload[0] = *b as u8;
+                v::KIND_BOOL
+            }
+            Some(any_value::Value::IntValue(i)) => {
+                payload = i.to_le_bytes();
+                v::KIND_INT
+            }
+            Some(any_value::Value::DoubleValue(d)) => {
+                payload = d.to_bits().to_le_bytes();
+                v::KIND_DOUBLE
+            }
+            Some(any_value::Value::BytesValue(b)) => {
+                pair(&mut payload, self.str(b));
+                v::KIND_BYTES
+            }
+            Some(any_value::Value::ArrayValue(arr)) => {
+                let first = self.reserve_nodes(arr.values.len());
+                for (i, item) in arr.values.iter().enumerate() {
+                    self.write_value(first + i as u32, index, (0, 0), Some(item));
+                }
+                pair(&mut payload, (first, len32(arr.values.len())));
+                v::KIND_ARRAY
+            }
+            Some(any_value::Value::KvlistValue(kv)) => {
+                let first = self.reserve_nodes(kv.values.len());
+                for (i, entry) in kv.values.iter().enumerate() {
+                    let k = self.str(entry.key.as_bytes());
+                    self.write_value(first + i as u32, index, k, entry.value.as_ref());
+                }
+                pair(&mut payload, (first, len32(kv.values.len())));
+                v::KIND_KVLIST
+            }
+        };
+        let start = index as usize * v::SIZE;
+        let row = &mut self.values[start..start + v::SIZE];
+        row[v::KIND] = kind;
+        row[v::PARENT..v::PARENT + 4].copy_from_slice(&parent.to_le_bytes());
+        row[v::KEY..v::KEY + 4].copy_from_slice(&key.0.to_le_bytes());
+        row[v::KEY + 4..v::KEY + 8].copy_from_slice(&key.1.to_le_bytes());
+        row[v::PAYLOAD..v::PAYLOAD + 8].copy_from_slice(&payload);
+    }
+
+    /// Moves the buffers into the WIT record for a call (no copy).
+    pub(crate) fn take_record(&mut self) -> types::Batch {
+        use std::mem::take;
+        types::Batch {
+            arena: take(&mut self.arena),
+            resources: take(&mut self.resources),
+            scopes: take(&mut self.scopes),
+            spans: take(&mut self.spans),
+            events: take(&mut self.events),
+            links: take(&mut self.links),
+            logs: take(&mut self.logs),
+            values: take(&mut self.values),
+        }
+    }
+
+    /// Moves the buffers back after the call, keeping their capacity.
+    pub(crate) fn restore(&mut self, b: types::Batch) {
+        self.arena = b.arena;
+        self.resources = b.resources;
+        self.scopes = b.scopes;
+        self.spans = b.spans;
+        self.events = b.events;
+        self.links = b.links;
+        self.logs = b.logs;
+        self.values = b.values;
+    }
+}
