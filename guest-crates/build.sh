@@ -2,7 +2,8 @@
 # Builds every guest for wasm32-wasip2 in release mode. Idempotent and
 # incremental (cargo's own change tracking). Artifacts:
 #   guest-crates/target/wasm32-wasip2/release/<crate_name>.wasm
-# (dashes become underscores: noop.wasm, hostile_infinite_loop.wasm, ...).
+# (dashes become underscores: noop.wasm, hostile_infinite_loop.wasm, ...),
+# and guest-crates/target/python/py_processor.wasm (componentize-py).
 # The host tests in processors/ load them from there.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,3 +18,6 @@ cargo build --release --target wasm32-wasip2 --workspace \
 cargo build --release --target wasm32-wasip2 -p test-sampler "$@"
 cargo build --release --target wasm32-wasip2 -p test-assembler "$@"
 ls -1 target/wasm32-wasip2/release/*.wasm
+# The Python proof of the contract (componentize-py from PyPI, pinned in
+# tests/requirements-wasm.txt): target/python/py_processor.wasm.
+python/build.sh

@@ -7,6 +7,7 @@
 #[allow(dead_code)]
 mod common;
 mod hostile;
+mod python;
 mod roundtrip;
 mod startup;
 mod worlds;
