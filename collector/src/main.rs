@@ -30,9 +30,21 @@ enum Command {
     Validate,
     /// List every supported component type.
     Components,
+    /// The repair engine: `tracemend repair serve --config repair.yaml`, `schema`,
+    /// `validate-envelope FILE`, `build-base-image` (see `tracemend repair --help`).
+    #[command(disable_help_flag = true)]
+    Repair {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
+    // The repair engine has its own command line (its `--config` is its own file).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("repair") {
+        return repair_main(&argv);
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Components) => {
@@ -49,7 +61,32 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(Command::Repair { .. }) => repair_main(&argv),
         None => run(&cli),
+    }
+}
+
+fn repair_main(argv: &[String]) -> ExitCode {
+    use clap::Parser as _;
+    let args = std::iter::once("tracemend repair".to_string()).chain(argv.iter().skip(2).cloned());
+    let cli = repair::cli::RepairCli::parse_from(args);
+    collector::telemetry::init_logs(&collector::config::LogsConfig::default());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(repair::cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

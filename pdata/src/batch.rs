@@ -132,9 +132,14 @@ impl Batch {
         }
     }
 
-    /// An empty batch of the given signal.
+    /// An empty batch of the given signal (zero bytes encode an empty request).
     pub fn empty(signal: Signal) -> Batch {
-        Batch::from_payload(Payload::empty(signal))
+        Batch {
+            signal,
+            items: 0,
+            encoded: Some(Vec::new()),
+            decoded: None,
+        }
     }
 
     pub fn signal(&self) -> Signal {
@@ -248,6 +253,10 @@ impl Batch {
     pub fn merge(&mut self, mut other: Batch) {
         debug_assert_eq!(self.signal, other.signal);
         if other.items == 0 && other.encoded_len() == 0 {
+            return;
+        }
+        if self.items == 0 && self.encoded_len() == 0 {
+            *self = other;
             return;
         }
         if self.decoded.is_none()

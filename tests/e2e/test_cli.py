@@ -125,3 +125,18 @@ def _ok(url):
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_repair_engine_is_part_of_the_cli(tmp_path):
+    import pathlib
+    r = run("repair", "schema")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["$id"].startswith("urn:tracemend:schema:failure-envelope")
+    examples = sorted(pathlib.Path(__file__).resolve().parents[2].glob("config/examples/envelopes/*.json"))
+    assert examples
+    r = run("repair", "validate-envelope", *map(str, examples))
+    assert r.returncode == 0, r.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"schema_version": "1", "surprise": True}))
+    r = run("repair", "validate-envelope", str(bad))
+    assert r.returncode != 0

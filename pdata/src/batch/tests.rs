@@ -138,3 +138,20 @@ fn modify_recounts_and_drops_stale_bytes() {
     let reparsed = Batch::from_protobuf(Signal::Traces, batch.to_protobuf()).expect("valid");
     assert_eq!(reparsed.batch.item_count(), 1);
 }
+
+#[test]
+fn merging_into_an_empty_batch_keeps_bytes() {
+    let mut buffer = Batch::empty(Signal::Traces);
+    for n in [2, 3] {
+        let b = Batch::from_protobuf(Signal::Traces, traces(&[n]).encode_to_vec().into())
+            .expect("valid")
+            .batch;
+        buffer.merge(b);
+    }
+    assert!(
+        buffer.decoded.is_none(),
+        "a pass-through batch is never decoded"
+    );
+    assert_eq!(buffer.item_count(), 5);
+    assert_eq!(Batch::empty(Signal::Logs).to_protobuf().len(), 0);
+}
