@@ -4,6 +4,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use tracing::{info, warn};
@@ -138,6 +139,29 @@ pub(crate) struct Plugin<W: World> {
     init_ticks: u64,
     pool: Pool<Instance<W>>,
     pub(crate) circuit: CircuitBreaker,
+    /// Set once the guest was seen using WASI streams from a tokio worker
+    /// (see [`outside_async`]); from then on its calls leave the async
+    /// context first.
+    needs_blocking: AtomicBool,
+}
+
+/// The panic tokio raises when wasmtime-wasi's sync bindings `block_on`
+/// inside a worker thread (a guest writing to stdout, for instance).
+const NESTED_RUNTIME_PANIC: &str = "Cannot start a runtime from within a runtime";
+
+/// Runs `f` where blocking on a tokio future is allowed: as is outside
+/// tokio, under `block_in_place` on a multi-thread runtime, on a scoped
+/// thread on a current-thread runtime.
+fn outside_async<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => tokio::task::block_in_place(f),
+        Ok(_) => std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(r) => r,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+        Err(_) => f(),
+    }
 }
 
 impl<W: World> Plugin<W> {
@@ -185,6 +209,7 @@ impl<W: World> Plugin<W> {
                 config.circuit_breaker.consecutive_faults,
                 config.circuit_breaker.open_for,
             ),
+            needs_blocking: AtomicBool::new(false),
         };
         // Build and configure one instance now: a config the guest rejects
         // must stop startup, with the guest's message.
@@ -248,18 +273,42 @@ impl<W: World> Plugin<W> {
     /// Runs `f` on an instance under the plugin's limits. On any fault the
     /// instance is dropped (a trapped instance is unusable, and a guest that
     /// misbehaved once starts clean next time).
-    pub(crate) fn run<R>(
+    pub(crate) fn run<R: Send>(
         &self,
-        f: impl FnOnce(&mut Instance<W>) -> Result<R, CallError>,
+        mut f: impl FnMut(&mut Instance<W>) -> Result<R, CallError> + Send,
     ) -> Result<R, Fault> {
-        let m = &self.ctx.metrics;
-        m.calls.inc();
+        self.ctx.metrics.calls.inc();
         if !self.circuit.allow() {
             return Err(self.fault(
                 FaultKind::CircuitOpen,
                 "circuit open: guest not called".into(),
             ));
         }
+        if self.needs_blocking.load(Ordering::Relaxed) {
+            return outside_async(|| self.run_once(&mut f));
+        }
+        match self.run_once(&mut f) {
+            // wasmtime-wasi's sync WASI streams `block_on` a future, which
+            // tokio refuses on a worker thread. Nothing was applied (the
+            // panic came mid-call): remember this guest needs a blocking
+            // context and run the batch again there, once.
+            Err(fault)
+                if fault.kind == FaultKind::HostPanic
+                    && fault.message.contains(NESTED_RUNTIME_PANIC) =>
+            {
+                warn!(processor = %self.name, "Guest uses WASI streams; calling it outside the async runtime from now on.");
+                self.needs_blocking.store(true, Ordering::Relaxed);
+                outside_async(|| self.run_once(&mut f))
+            }
+            other => other,
+        }
+    }
+
+    fn run_once<R>(
+        &self,
+        f: &mut impl FnMut(&mut Instance<W>) -> Result<R, CallError>,
+    ) -> Result<R, Fault> {
+        let m = &self.ctx.metrics;
         let started = Instant::now();
         let mut inst = match self.pool.take() {
             Some(i) => i,

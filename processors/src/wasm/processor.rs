@@ -81,14 +81,14 @@ pub struct Fault {
 /// A `wasm/<name>` processor. `Send + Sync`: share it (e.g. in an `Arc`)
 /// between pipeline tasks; each call checks out its own instance.
 ///
-/// Calls are synchronous and CPU-bound (tens of µs for a no-op guest, up to
-/// `limits.call_timeout` for a slow one). Call them where blocking a thread
-/// that long is fine: a pipeline's processing task for small guests, or
-/// `tokio::task::spawn_blocking` / a dedicated thread. Not from inside a
-/// tokio `current_thread` runtime: a guest that uses WASI streams (writes to
-/// stdout, for instance) makes wasmtime-wasi `block_on`, which tokio forbids
-/// in an async context; that is caught and counted as `host_panic`, but the
-/// batch then takes the `on_error` path.
+/// Calls are synchronous and CPU-bound: tens of µs for a no-op guest, at
+/// most `limits.call_timeout` for a slow one. They may be made straight from
+/// a tokio task. One catch is handled here: wasmtime-wasi's synchronous WASI
+/// streams `block_on` a future, which tokio forbids on a worker thread. A
+/// guest that writes to stdout or stderr (a Rust guest's panic message does)
+/// is detected on its first such call, that batch is run again outside the
+/// async context, and its later calls go there directly (`block_in_place` on
+/// a multi-thread runtime, a scoped thread on a current-thread one).
 pub struct WasmProcessor {
     plugin: Plugin<ProcessorWorld>,
     on_error: OnError,

@@ -127,3 +127,17 @@ fn concurrent_calls_use_separate_instances() {
         t.join().unwrap();
     }
 }
+
+/// Calls from inside a tokio multi-thread runtime (how the collector calls):
+/// a guest touching WASI (the sandbox-escape guest opens files and sockets)
+/// must still be served, not turned into a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_from_a_tokio_worker() {
+    let rt = runtime();
+    let p = WasmProcessor::load("wasm/escape", &config("hostile_sandbox_escape"), &rt).unwrap();
+    let mut req = traces(1);
+    let r = p.process_traces(&mut req);
+    assert!(r.is_ok(), "{r:?}");
+    let p = WasmProcessor::load("wasm/noop", &config("noop"), &rt).unwrap();
+    assert!(p.process_traces(&mut traces(1)).is_ok());
+}

@@ -1,5 +1,5 @@
 //! Hostile guest: tries to read a file, open a socket, read the environment
-//! and the clock, and reports what it got as span attributes. The host's
+//! and the clock, writes to stdout/stderr, and reports what it got as span attributes. The host's
 //! sandbox must deny each (the attributes say `denied: ...`).
 use tracemend_sdk::{Batch, Edits, Processor, export_processor};
 
@@ -10,6 +10,10 @@ impl Processor for Escape {
         Ok(Escape)
     }
     fn process_traces(&mut self, b: Batch<'_>, e: &mut Edits) -> Result<(), String> {
+        // Stdio is closed by the host: these must neither reach the
+        // collector's output nor break the call.
+        println!("guest writing to stdout");
+        eprintln!("guest writing to stderr");
         let fs = match std::fs::read_to_string("/etc/passwd") {
             Ok(s) => format!("LEAK: {}", s.len()),
             Err(err) => format!("denied: {err}"),
