@@ -185,3 +185,29 @@ fn example_plugin_adds_attribute() {
         .collect();
     assert_eq!(tagged, vec!["op-1-1-0".to_string()]);
 }
+
+#[test]
+fn granted_data_blob_is_readable_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("greeting.txt");
+    std::fs::write(&path, "hello from a blob").unwrap();
+    let rt = runtime();
+    let mut cfg = config("edit_all");
+    cfg.grants.data.insert("greeting".into(), path);
+    let p = WasmProcessor::load("wasm/edit_all", &cfg, &rt).unwrap();
+    let mut req = traces(1);
+    p.process_traces(&mut req).unwrap();
+    let res = req.resource_spans[0].resource.as_ref().unwrap();
+    assert_eq!(attr(&res.attributes, "blob"), Some(&s("hello from a blob")));
+    // Without the grant the guest sees no blob.
+    let p = WasmProcessor::load("wasm/edit_all", &config("edit_all"), &rt).unwrap();
+    let mut req = traces(1);
+    p.process_traces(&mut req).unwrap();
+    assert!(
+        attr(
+            &req.resource_spans[0].resource.as_ref().unwrap().attributes,
+            "blob"
+        )
+        .is_none()
+    );
+}

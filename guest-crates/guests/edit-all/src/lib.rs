@@ -29,8 +29,13 @@ impl Processor for EditAll {
 
     fn process_traces(&mut self, batch: Batch<'_>, edits: &mut Edits) -> Result<(), String> {
         host::counter_add("batches", 1);
+        // A granted blob (YAML `grants.data.greeting`), if any.
+        let blob = host::data("greeting").map(|b| String::from_utf8_lossy(&b).into_owned());
         for r in batch.resources() {
             edits.set_attribute(&r, "res.edited", "yes");
+            if let Some(b) = &blob {
+                edits.set_attribute(&r, "blob", b.as_str());
+            }
         }
         for s in batch.scopes() {
             edits.set_attribute(&s, "scope.edited", 7i64);
