@@ -277,3 +277,42 @@ fn pair((a, b): (u32, u32)) -> [u8; 8] {
     out[4..].copy_from_slice(&b.to_le_bytes());
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::read_node;
+
+    #[test]
+    fn nested_values_round_trip_through_the_packed_form() {
+        let tree = NewValue::KvList(vec![
+            ("s".into(), NewValue::from("ünï")),
+            (
+                "a".into(),
+                NewValue::Array(vec![
+                    NewValue::Int(-1),
+                    NewValue::Double(0.5),
+                    NewValue::KvList(vec![("b".into(), NewValue::Bytes(vec![0, 255]))]),
+                    NewValue::Empty,
+                ]),
+            ),
+            ("t".into(), NewValue::Bool(true)),
+        ]);
+        let mut edits = Edits::new();
+        let root = edits.push_value(&tree);
+        let node = read_node(&edits.arena, &edits.values, root).expect("root");
+        assert_eq!(NewValue::from(node.value), tree);
+    }
+
+    #[test]
+    fn rows_are_fixed_width() {
+        let mut edits = Edits::new();
+        edits.drop_span_at(3);
+        edits.set_attribute_at(Target::Log, 1, "k", 5i64);
+        assert_eq!(edits.len(), 2);
+        let (rows, _, _) = edits.into_parts();
+        assert_eq!(rows.len(), 2 * e::SIZE);
+        assert_eq!(rows[e::OP], e::OP_DROP_SPAN);
+        assert_eq!(rows[e::SIZE + e::TARGET], e::TARGET_LOG);
+    }
+}

@@ -248,14 +248,12 @@ impl<W: World> Plugin<W> {
         store.limiter(|s| &mut s.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.init_ticks);
-        let world = W::instantiate(&self.pre, &mut store)
-            .map_err(|e| (classify(&e, &store).0, format!("{e:#}")))
-            .map_err(|(k, m)| {
-                if k == FaultKind::Trap {
-                    (FaultKind::Instantiate, m)
-                } else {
-                    (k, m)
-                }
+        // A trap in a start function is an instantiation failure; running
+        // out of time or memory there keeps its own kind.
+        let world =
+            W::instantiate(&self.pre, &mut store).map_err(|e| match classify(&e, &store) {
+                (FaultKind::Trap, _) => (FaultKind::Instantiate, format!("{e:#}")),
+                other => other,
             })?;
         match world.configure(&mut store, &self.config_json) {
             Ok(Ok(())) => {}
