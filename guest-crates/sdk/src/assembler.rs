@@ -34,7 +34,13 @@ thread_local! {
 
 fn view(raw: &RawBatch) -> Batch<'_> {
     Batch::from_parts(
-        &raw.arena, &raw.resources, &raw.scopes, &raw.spans, &raw.events, &raw.links, &raw.logs,
+        &raw.arena,
+        &raw.resources,
+        &raw.scopes,
+        &raw.spans,
+        &raw.events,
+        &raw.links,
+        &raw.logs,
         &raw.values,
     )
 }

@@ -67,7 +67,9 @@ impl From<Value<'_>> for NewValue {
             Value::Bytes(b) => NewValue::Bytes(b.to_vec()),
             Value::Array(a) => NewValue::Array(a.iter().map(NewValue::from).collect()),
             Value::KvList(kv) => NewValue::KvList(
-                kv.iter().map(|(k, v)| (k.to_owned(), NewValue::from(v))).collect(),
+                kv.iter()
+                    .map(|(k, v)| (k.to_owned(), NewValue::from(v)))
+                    .collect(),
             ),
         }
     }
@@ -169,7 +171,14 @@ impl Edits {
     /// Sets the status of span `index`.
     pub fn set_status_at(&mut self, index: u32, code: StatusCode, message: &str) {
         let text = self.push_str(message.as_bytes());
-        self.push_row(e::OP_SET_STATUS, e::TARGET_SPAN, index, text, NONE, code as u32);
+        self.push_row(
+            e::OP_SET_STATUS,
+            e::TARGET_SPAN,
+            index,
+            text,
+            NONE,
+            code as u32,
+        );
     }
 
     /// Drops `span` from the batch.
@@ -211,7 +220,15 @@ impl Edits {
         (off, bytes.len() as u32)
     }
 
-    fn push_row(&mut self, op: u8, target: u8, index: u32, text: (u32, u32), value: u32, code: u32) {
+    fn push_row(
+        &mut self,
+        op: u8,
+        target: u8,
+        index: u32,
+        text: (u32, u32),
+        value: u32,
+        code: u32,
+    ) {
         let mut row = [0u8; e::SIZE];
         row[e::OP] = op;
         row[e::TARGET] = target;

@@ -1,12 +1,12 @@
 //! What the host lets a guest do besides returning edits: log, count, and
 //! read the data blobs granted to it in the YAML (`grants.data`).
 
+#[cfg(feature = "assembler")]
+use crate::assembler::bindings::tracemend::plugin::host as imp;
 #[cfg(feature = "processor")]
 use crate::processor::bindings::tracemend::plugin::host as imp;
 #[cfg(feature = "sampler")]
 use crate::sampler::bindings::tracemend::plugin::host as imp;
-#[cfg(feature = "assembler")]
-use crate::assembler::bindings::tracemend::plugin::host as imp;
 
 /// Severity of a log line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,8 +33,10 @@ pub fn log(level: Level, message: &str, fields: &[(&str, &str)]) {
         Level::Warn => imp::Level::Warn,
         Level::Error => imp::Level::Error,
     };
-    let fields: Vec<(String, String)> =
-        fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let fields: Vec<(String, String)> = fields
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     imp::log(level, message, &fields);
 }
 

@@ -39,18 +39,16 @@ pub mod host;
 mod value;
 mod view;
 
+#[cfg(feature = "assembler")]
+pub mod assembler;
 #[cfg(feature = "processor")]
 mod processor;
 #[cfg(feature = "sampler")]
 pub mod sampler;
-#[cfg(feature = "assembler")]
-pub mod assembler;
 
 pub use edits::{Edits, NewValue, StatusCode};
 pub use value::{Array, KvList, Value};
-pub use view::{
-    Attributes, Batch, Event, Link, LogRecord, Resource, Row, Scope, Span, Target,
-};
+pub use view::{Attributes, Batch, Event, Link, LogRecord, Resource, Row, Scope, Span, Target};
 
 #[cfg(feature = "processor")]
 pub use processor::Processor;

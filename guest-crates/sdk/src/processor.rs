@@ -118,7 +118,11 @@ pub mod glue {
                 p.process_traces(batch, &mut edits)?;
             }
             let (rows, arena, values) = edits.into_parts();
-            Ok(RawEdits { rows, arena, values })
+            Ok(RawEdits {
+                rows,
+                arena,
+                values,
+            })
         })
     }
 }

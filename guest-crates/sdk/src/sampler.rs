@@ -47,8 +47,14 @@ pub fn sample<S: Sampler>(raw: RawBatch) -> Result<RawDecision, String> {
             .and_then(|b| b.downcast_mut::<S>())
             .ok_or_else(|| "sample called before configure".to_string())?;
         let b = Batch::from_parts(
-            &raw.arena, &raw.resources, &raw.scopes, &raw.spans, &raw.events, &raw.links,
-            &raw.logs, &raw.values,
+            &raw.arena,
+            &raw.resources,
+            &raw.scopes,
+            &raw.spans,
+            &raw.events,
+            &raw.links,
+            &raw.logs,
+            &raw.values,
         );
         let (keep, reason) = s.sample(b)?;
         Ok(RawDecision { keep, reason })

@@ -140,8 +140,18 @@ pub(crate) fn read_node<'a>(arena: &'a [u8], values: &'a [u8], index: u32) -> Op
         v::KIND_BYTES => Value::Bytes(bytes_at(arena, row, v::PAYLOAD)),
         // Children always sit after their parent; a node claiming otherwise is
         // malformed and shown as empty rather than risking a cycle.
-        v::KIND_ARRAY if first > index => Value::Array(Array { arena, values, first, len }),
-        v::KIND_KVLIST if first > index => Value::KvList(KvList { arena, values, first, len }),
+        v::KIND_ARRAY if first > index => Value::Array(Array {
+            arena,
+            values,
+            first,
+            len,
+        }),
+        v::KIND_KVLIST if first > index => Value::KvList(KvList {
+            arena,
+            values,
+            first,
+            len,
+        }),
         _ => Value::Empty,
     };
     Some(Node { key, value })

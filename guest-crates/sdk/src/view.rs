@@ -62,7 +62,16 @@ impl<'a> Batch<'a> {
         logs: &'a [u8],
         values: &'a [u8],
     ) -> Self {
-        Batch { arena, resources, scopes, spans, events, links, logs, values }
+        Batch {
+            arena,
+            resources,
+            scopes,
+            spans,
+            events,
+            links,
+            logs,
+            values,
+        }
     }
 
     /// Number of spans.
@@ -103,12 +112,18 @@ impl<'a> Batch<'a> {
 
     /// The span at `index`, if there is one.
     pub fn span(&self, index: u32) -> Option<Span<'a>> {
-        (index < self.span_count()).then_some(Span { batch: *self, index })
+        (index < self.span_count()).then_some(Span {
+            batch: *self,
+            index,
+        })
     }
 
     /// The log record at `index`, if there is one.
     pub fn log(&self, index: u32) -> Option<LogRecord<'a>> {
-        (index < self.log_count()).then_some(LogRecord { batch: *self, index })
+        (index < self.log_count()).then_some(LogRecord {
+            batch: *self,
+            index,
+        })
     }
 
     fn attributes(&self, r: &[u8], first_off: usize) -> Attributes<'a> {
@@ -196,7 +211,8 @@ macro_rules! common_row {
 
             /// The row's attributes, in order.
             pub fn attributes(&self) -> Attributes<'a> {
-                self.batch.attributes(self.raw(), layout::$table::ATTRS_FIRST)
+                self.batch
+                    .attributes(self.raw(), layout::$table::ATTRS_FIRST)
             }
 
             /// The value of attribute `key`, if present (first match).
@@ -221,7 +237,13 @@ macro_rules! common_row {
     };
 }
 
-common_row!(Resource, "A resource (service, host, ...).", resources, resource, Resource);
+common_row!(
+    Resource,
+    "A resource (service, host, ...).",
+    resources,
+    resource,
+    Resource
+);
 common_row!(Scope, "An instrumentation scope.", scopes, scope, Scope);
 common_row!(Span, "A span.", spans, span, Span);
 common_row!(Event, "A span event.", events, event, Event);
@@ -238,7 +260,10 @@ impl<'a> Resource<'a> {
 impl<'a> Scope<'a> {
     /// The scope's resource.
     pub fn resource(&self) -> Resource<'a> {
-        Resource { batch: self.batch, index: u32_at(self.raw(), layout::scope::RESOURCE) }
+        Resource {
+            batch: self.batch,
+            index: u32_at(self.raw(), layout::scope::RESOURCE),
+        }
     }
     /// Scope name.
     pub fn name(&self) -> &'a str {
@@ -263,7 +288,10 @@ impl<'a> Span<'a> {
     }
     /// The span's scope.
     pub fn scope(&self) -> Scope<'a> {
-        Scope { batch: self.batch, index: u32_at(self.raw(), layout::span::SCOPE) }
+        Scope {
+            batch: self.batch,
+            index: u32_at(self.raw(), layout::span::SCOPE),
+        }
     }
     /// The span's resource.
     pub fn resource(&self) -> Resource<'a> {
@@ -308,7 +336,8 @@ impl<'a> Span<'a> {
     }
     /// End minus start, in nanoseconds (0 if end is before start).
     pub fn duration_nanos(&self) -> u64 {
-        self.end_time_unix_nano().saturating_sub(self.start_time_unix_nano())
+        self.end_time_unix_nano()
+            .saturating_sub(self.start_time_unix_nano())
     }
     /// Status code: 0 unset, 1 ok, 2 error.
     pub fn status_code(&self) -> u32 {
@@ -351,7 +380,10 @@ impl<'a> Span<'a> {
 impl<'a> Event<'a> {
     /// The span this event belongs to.
     pub fn span(&self) -> Span<'a> {
-        Span { batch: self.batch, index: u32_at(self.raw(), layout::event::SPAN) }
+        Span {
+            batch: self.batch,
+            index: u32_at(self.raw(), layout::event::SPAN),
+        }
     }
     /// Event name.
     pub fn name(&self) -> &'a str {
@@ -366,7 +398,10 @@ impl<'a> Event<'a> {
 impl<'a> Link<'a> {
     /// The span this link belongs to.
     pub fn span(&self) -> Span<'a> {
-        Span { batch: self.batch, index: u32_at(self.raw(), layout::link::SPAN) }
+        Span {
+            batch: self.batch,
+            index: u32_at(self.raw(), layout::link::SPAN),
+        }
     }
     /// Linked trace id bytes.
     pub fn trace_id(&self) -> &'a [u8] {
@@ -389,7 +424,10 @@ impl<'a> Link<'a> {
 impl<'a> LogRecord<'a> {
     /// The record's scope.
     pub fn scope(&self) -> Scope<'a> {
-        Scope { batch: self.batch, index: u32_at(self.raw(), layout::log::SCOPE) }
+        Scope {
+            batch: self.batch,
+            index: u32_at(self.raw(), layout::log::SCOPE),
+        }
     }
     /// The record's resource.
     pub fn resource(&self) -> Resource<'a> {

@@ -27,7 +27,9 @@ impl Processor for AddAttribute {
         };
         for k in obj.keys() {
             if !["key", "value", "only_errors"].contains(&k.as_str()) {
-                return Err(format!("config.{k}: unknown key (expected key, value, only_errors)"));
+                return Err(format!(
+                    "config.{k}: unknown key (expected key, value, only_errors)"
+                ));
             }
         }
         let key = obj
@@ -38,13 +40,22 @@ impl Processor for AddAttribute {
             .to_owned();
         let value = match obj.get("value") {
             None => String::new(),
-            Some(v) => v.as_str().ok_or("config.value: must be a string")?.to_owned(),
+            Some(v) => v
+                .as_str()
+                .ok_or("config.value: must be a string")?
+                .to_owned(),
         };
         let only_errors = match obj.get("only_errors") {
             None => false,
-            Some(v) => v.as_bool().ok_or("config.only_errors: must be true or false")?,
+            Some(v) => v
+                .as_bool()
+                .ok_or("config.only_errors: must be true or false")?,
         };
-        Ok(AddAttribute { key, value, only_errors })
+        Ok(AddAttribute {
+            key,
+            value,
+            only_errors,
+        })
     }
 
     fn process_traces(&mut self, batch: Batch<'_>, edits: &mut Edits) -> Result<(), String> {

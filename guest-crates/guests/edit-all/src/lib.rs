@@ -7,11 +7,14 @@ struct EditAll;
 
 fn nested() -> NewValue {
     NewValue::KvList(vec![
-        ("a".into(), NewValue::Array(vec![
-            NewValue::Int(1),
-            NewValue::from("x"),
-            NewValue::KvList(vec![("b".into(), NewValue::Bytes(vec![0, 159, 255]))]),
-        ])),
+        (
+            "a".into(),
+            NewValue::Array(vec![
+                NewValue::Int(1),
+                NewValue::from("x"),
+                NewValue::KvList(vec![("b".into(), NewValue::Bytes(vec![0, 159, 255]))]),
+            ]),
+        ),
         ("d".into(), NewValue::Double(1.5)),
         ("t".into(), NewValue::Bool(true)),
         ("e".into(), NewValue::Empty),
@@ -23,7 +26,11 @@ impl Processor for EditAll {
         if let Some(rest) = config.split("\"fail\":\"").nth(1) {
             return Err(rest.split('"').next().unwrap_or("").to_owned());
         }
-        host::log(host::Level::Info, "edit-all configured", &[("config", config)]);
+        host::log(
+            host::Level::Info,
+            "edit-all configured",
+            &[("config", config)],
+        );
         Ok(EditAll)
     }
 
@@ -72,10 +79,13 @@ impl Processor for EditAll {
             // whole AnyValue tree.
             let orig = log.body().map(NewValue::from).unwrap_or(NewValue::Empty);
             let depth = log.body().map(depth).unwrap_or(0);
-            edits.set_body(&log, NewValue::KvList(vec![
-                ("orig".into(), orig),
-                ("depth".into(), NewValue::Int(depth)),
-            ]));
+            edits.set_body(
+                &log,
+                NewValue::KvList(vec![
+                    ("orig".into(), orig),
+                    ("depth".into(), NewValue::Int(depth)),
+                ]),
+            );
             edits.set_attribute(&log, "severity", log.severity_text());
             edits.remove_attribute(&log, "remove.me");
         }

@@ -12,11 +12,21 @@ impl Sampler for KeepErrors {
         let slow_ms = config
             .split("\"slow_ms\":")
             .nth(1)
-            .map(|r| r.trim_start().split(|c: char| !c.is_ascii_digit()).next().unwrap_or(""))
-            .map(|n| n.parse::<u64>().map_err(|_| "config.slow_ms: must be an integer".to_string()))
+            .map(|r| {
+                r.trim_start()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .unwrap_or("")
+            })
+            .map(|n| {
+                n.parse::<u64>()
+                    .map_err(|_| "config.slow_ms: must be an integer".to_string())
+            })
             .transpose()?
             .unwrap_or(1000);
-        Ok(KeepErrors { slow_ns: slow_ms * 1_000_000 })
+        Ok(KeepErrors {
+            slow_ns: slow_ms * 1_000_000,
+        })
     }
 
     fn sample(&mut self, trace: Batch<'_>) -> Result<(bool, String), String> {
