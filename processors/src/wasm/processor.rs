@@ -242,3 +242,12 @@ impl WasmProcessor {
         self.plugin.ctx.metrics.fault_count(kind.as_str())
     }
 }
+
+// Pipelines share one processor between tokio tasks.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<WasmProcessor>();
+    send_sync::<super::WasmSampler>();
+    send_sync::<super::WasmAssembler>();
+    send_sync::<WasmRuntime>();
+};
