@@ -141,3 +141,15 @@ async fn calls_from_a_tokio_worker() {
     let p = WasmProcessor::load("wasm/noop", &config("noop"), &rt).unwrap();
     assert!(p.process_traces(&mut traces(1)).is_ok());
 }
+
+/// Built-in guests are embedded in the binary and loaded from bytes.
+#[test]
+fn load_from_embedded_bytes() {
+    let bytes = std::fs::read(guest("add_attribute")).unwrap();
+    let mut cfg = WasmProcessorConfig::for_module("builtin:add_attribute");
+    cfg.config = serde_json::json!({ "key": "k" });
+    let p = WasmProcessor::load_bytes("wasm/add", &cfg, &bytes, &runtime()).unwrap();
+    assert_eq!(p.process_traces(&mut traces(1)).unwrap().edits, 3);
+    assert_eq!(p.name(), "wasm/add");
+    assert!(p.health().is_serving());
+}
