@@ -86,6 +86,12 @@ class Batch:
             return key, dict(items)
         return key, None
 
+    def resources(self):
+        return [Resource(self, i) for i in range(len(self.raw.resources) // RESOURCE["size"])]
+
+    def scopes(self):
+        return [Scope(self, i) for i in range(len(self.raw.scopes) // SCOPE["size"])]
+
     def spans(self):
         return [Span(self, i) for i in range(len(self.raw.spans) // SPAN["size"])]
 
@@ -131,8 +137,83 @@ class _Row:
         return self.attributes().get(key, default)
 
 
+class Resource(_Row):
+    TABLE, LAYOUT, TARGET = "resources", RESOURCE, TARGET_RESOURCE
+
+
+class Scope(_Row):
+    TABLE, LAYOUT, TARGET = "scopes", SCOPE, TARGET_SCOPE
+
+    @property
+    def name(self):
+        return self._str("name")
+
+    @property
+    def version(self):
+        return self._str("version")
+
+    def resource(self):
+        return Resource(self.batch, self._u32("resource"))
+
+
+class Event(_Row):
+    TABLE, LAYOUT, TARGET = "events", EVENT, TARGET_EVENT
+
+    @property
+    def name(self):
+        return self._str("name")
+
+    @property
+    def time_unix_nano(self):
+        return self._u64("time")
+
+
+class Link(_Row):
+    TABLE, LAYOUT, TARGET = "links", LINK, TARGET_LINK
+
+    @property
+    def trace_id(self):
+        return self._bytes("trace_id")
+
+    @property
+    def span_id(self):
+        return self._bytes("span_id")
+
+
 class Span(_Row):
     TABLE, LAYOUT, TARGET = "spans", SPAN, TARGET_SPAN
+
+    def scope(self):
+        return Scope(self.batch, self._u32("scope"))
+
+    def resource(self):
+        return self.scope().resource()
+
+    def events(self):
+        first = self._u32("events")
+        count = _u32(self._buf, self._base + SPAN["events"] + 4)
+        return [Event(self.batch, i) for i in range(first, first + count)]
+
+    def links(self):
+        first = self._u32("links")
+        count = _u32(self._buf, self._base + SPAN["links"] + 4)
+        return [Link(self.batch, i) for i in range(first, first + count)]
+
+    @property
+    def parent_span_id(self):
+        return self._bytes("parent_span_id")
+
+    @property
+    def start_time_unix_nano(self):
+        return self._u64("start")
+
+    @property
+    def end_time_unix_nano(self):
+        return self._u64("end")
+
+    @property
+    def status_message(self):
+        return self._str("status_message")
 
     @property
     def name(self):
@@ -165,6 +246,17 @@ class LogRecord(_Row):
     @property
     def severity_text(self):
         return self._str("severity_text")
+
+    def scope(self):
+        return Scope(self.batch, self._u32("scope"))
+
+    @property
+    def severity_number(self):
+        return self._u32("severity_number")
+
+    @property
+    def trace_id(self):
+        return self._bytes("trace_id")
 
     @property
     def body(self):

@@ -40,6 +40,10 @@ class SpanProcessor(exports.SpanProcessor):
                 edits.rename_span(span, _prefix + route)
                 edits.set_attribute(span, "lang", "python")
                 edits.set_attribute(span, "py.attrs", {"count": len(span.attributes()), "ok": True})
+            for event in span.events():
+                edits.set_attribute(event, "py.event", event.name)
+        for resource in view.resources():
+            edits.set_attribute(resource, "py.service", resource.attribute("service.name", ""))
         return edits.to_wit()
 
     def process_logs(self, batch) -> object:

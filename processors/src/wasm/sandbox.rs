@@ -23,6 +23,9 @@ use super::metrics::PluginMetrics;
 
 /// Longest guest log message or field kept; the rest is cut.
 const MAX_LOG_BYTES: usize = 4096;
+/// Guest log lines per plugin per second; more are dropped (with one
+/// warning per second) so a guest logging per span cannot flood the log.
+const MAX_LOG_LINES_PER_SEC: u32 = 100;
 /// Distinct guest metric names per plugin; more are ignored so a guest cannot
 /// blow up the collector's metric cardinality.
 const MAX_GUEST_METRICS: usize = 64;
@@ -33,6 +36,8 @@ pub(crate) struct PluginContext {
     pub(crate) blobs: BTreeMap<String, Arc<[u8]>>,
     pub(crate) metrics: PluginMetrics,
     guest_metric_names: Mutex<std::collections::BTreeSet<String>>,
+    /// (start of the current one-second window, lines logged in it).
+    log_window: Mutex<(std::time::Instant, u32)>,
 }
 
 impl PluginContext {
@@ -46,7 +51,24 @@ impl PluginContext {
             blobs,
             metrics,
             guest_metric_names: Mutex::new(Default::default()),
+            log_window: Mutex::new((std::time::Instant::now(), 0)),
         }
+    }
+
+    /// May the guest log one more line now? Warns once per window when not.
+    fn admit_log(&self) -> bool {
+        let Ok(mut w) = self.log_window.lock() else {
+            return false;
+        };
+        let now = std::time::Instant::now();
+        if now.duration_since(w.0) >= Duration::from_secs(1) {
+            *w = (now, 0);
+        }
+        w.1 = w.1.saturating_add(1);
+        if w.1 == MAX_LOG_LINES_PER_SEC + 1 {
+            warn!(processor = %self.name, "Guest logs more than {MAX_LOG_LINES_PER_SEC} lines/s; dropping the rest of this second.");
+        }
+        w.1 <= MAX_LOG_LINES_PER_SEC
     }
 
     fn admit_metric(&self, name: &str) -> bool {
@@ -145,6 +167,9 @@ fn cut(s: &str) -> &str {
 
 impl host::Host for HostState {
     fn log(&mut self, level: host::Level, message: String, fields: Vec<(String, String)>) {
+        if !self.plugin.admit_log() {
+            return;
+        }
         let plugin = self.plugin.name.as_str();
         let message = cut(&message);
         let fields: Vec<(&str, &str)> = fields

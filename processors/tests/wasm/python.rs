@@ -58,6 +58,11 @@ fn python_processor_changes_spans() {
         assert_eq!(attr(&kv.values, "ok"), Some(&Value::BoolValue(true)));
     }
 
+    let res = req.resource_spans[1].resource.as_ref().unwrap();
+    assert_eq!(attr(&res.attributes, "py.service"), Some(&s("svc1")));
+    let ev = &req.resource_spans[1].scope_spans[0].spans[0].events[0];
+    assert_eq!(attr(&ev.attributes, "py.event"), Some(&s("exception")));
+
     let mut logs = logs(vec![None]);
     p.process_logs(&mut logs).unwrap();
     let rec = &logs.resource_logs[0].scope_logs[0].log_records[0];
