@@ -156,6 +156,10 @@ pub struct SandboxConfig {
     /// User the service runs as inside the container. Default `65534:65534` (nobody).
     #[serde(default = "default_user")]
     pub user: String,
+    /// Service images kept per service (one per commit; the newest stay, older ones this
+    /// engine built are removed after each build). `0` keeps every image. Default 5.
+    #[serde(default = "default_images_per_service")]
+    pub images_per_service: usize,
 }
 
 impl Default for SandboxConfig {
@@ -167,6 +171,7 @@ impl Default for SandboxConfig {
             tmpfs_mib: default_tmpfs_mib(),
             timeout: default_sandbox_timeout(),
             user: default_user(),
+            images_per_service: default_images_per_service(),
         }
     }
 }
@@ -231,9 +236,10 @@ pub struct ServiceConfig {
     /// Where the repository lives in the container. Default `/app`.
     #[serde(default = "default_workdir")]
     pub workdir: String,
-    /// The repository's test command (used by the verify stage).
-    #[serde(default)]
-    pub test_command: Option<Vec<String>>,
+    /// Required. The repository's test command (argv, run in `workdir`). Stored now and
+    /// run by the verify stage that comes next; required already so a services map
+    /// written today is complete for it.
+    pub test_command: Vec<String>,
     /// Extra environment for the service.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
@@ -277,6 +283,9 @@ fn default_sandbox_timeout() -> Duration {
 }
 fn default_user() -> String {
     "65534:65534".to_string()
+}
+fn default_images_per_service() -> usize {
+    5
 }
 fn default_runs() -> u32 {
     3
@@ -343,6 +352,14 @@ impl RepairConfig {
                 "docker.retry_initial: must be positive and not above docker.retry_max".to_string(),
             );
         }
+        if let Some(host) = &self.docker.host {
+            let known = ["unix://", "tcp://", "http://", "/"];
+            if !known.iter().any(|p| host.starts_with(p)) {
+                errors.push(format!(
+                    "docker.host: {host:?} is not an engine address (unix:///path, tcp://host:port or http://host:port)"
+                ));
+            }
+        }
         if self.sandbox.memory_mib < 16 {
             errors.push("sandbox.memory_mib: must be at least 16".to_string());
         }
@@ -370,7 +387,7 @@ impl RepairConfig {
                 }
                 _ => {}
             }
-            if service.command.is_empty() {
+            if service.command.first().is_none_or(|p| p.trim().is_empty()) {
                 errors.push(format!("{at}.command: must name the program to run"));
             }
             if service.port == 0 {
@@ -379,8 +396,21 @@ impl RepairConfig {
             if !service.workdir.starts_with('/') {
                 errors.push(format!("{at}.workdir: must be an absolute path"));
             }
-            if service.test_command.as_ref().is_some_and(|c| c.is_empty()) {
-                errors.push(format!("{at}.test_command: must not be empty when set"));
+            if service
+                .test_command
+                .first()
+                .is_none_or(|p| p.trim().is_empty())
+            {
+                errors.push(format!(
+                    "{at}.test_command: must name the program that runs the repository's tests"
+                ));
+            }
+            for key in service.env.keys() {
+                if key.is_empty() || key.contains('=') || key.contains('\0') {
+                    errors.push(format!(
+                        "{at}.env: {key:?} is not a valid environment variable name"
+                    ));
+                }
             }
         }
         errors
@@ -443,6 +473,7 @@ mod tests {
         assert_eq!(c.reproduce.runs, 3);
         assert_eq!(c.reproduce.clock, ClockMode::StartAt);
         assert_eq!(c.sandbox.user, "65534:65534");
+        assert_eq!(c.sandbox.images_per_service, 5);
         assert_eq!(c.data_dir(), PathBuf::from("repair-data"));
     }
 
@@ -467,7 +498,7 @@ mod tests {
     #[test]
     fn every_error_is_reported_with_its_path() {
         let errs = errors(
-            "auth: {token_env: T}\nworkers: 0\nreproduce: {runs: 0}\nservices:\n  web:\n    repository: ''\n    command: []\n    port: 0\n    workdir: app\n",
+            "auth: {token_env: T}\nworkers: 0\nreproduce: {runs: 0}\ndocker: {host: 'ftp://x'}\nservices:\n  web:\n    repository: ''\n    command: []\n    port: 0\n    workdir: app\n    test_command: ['']\n    env: {'A=B': x}\n",
         );
         for want in [
             "workers:",
@@ -477,12 +508,56 @@ mod tests {
             "services.web.command:",
             "services.web.port:",
             "services.web.workdir:",
+            "services.web.test_command:",
+            "services.web.env:",
+            "docker.host:",
         ] {
             assert!(
                 errs.iter().any(|e| e.starts_with(want)),
                 "{want} missing in {errs:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_service_needs_its_test_command() {
+        let err = parse(
+            "auth: {token_env: T}\nservices:\n  web:\n    repository: /r\n    base_image: b\n    command: [python3, app.py]\n    port: 8080\n",
+        )
+        .expect_err("test_command is required");
+        let text = err.to_string();
+        assert!(
+            text.contains("services") && text.contains("missing field `test_command`"),
+            "{text}"
+        );
+        let errs = errors(
+            "auth: {token_env: T}\nservices:\n  web:\n    repository: /r\n    base_image: b\n    command: [python3, app.py]\n    port: 8080\n    test_command: []\n",
+        );
+        assert_eq!(
+            errs,
+            vec![
+                "services.web.test_command: must name the program that runs the repository's tests"
+            ]
+        );
+        let c = parse(
+            "auth: {token_env: T}\nservices:\n  web:\n    repository: /r\n    base_image: b\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, pytest, -q]\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.services["web"].test_command,
+            ["python3", "-m", "pytest", "-q"]
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_broken_yaml_name_the_place() {
+        let err = parse("auth: {token_env: T}\nworkers: many\n").expect_err("type");
+        assert!(err.to_string().contains("workers"), "{err}");
+        let err = parse("auth: {token_env: T}\nsandbox: {timeout: soon}\n").expect_err("duration");
+        assert!(err.to_string().contains("sandbox.timeout"), "{err}");
+        let err = parse("auth: [token_env\n").expect_err("yaml syntax");
+        assert!(err.to_string().starts_with("test.yaml: "), "{err}");
+        assert!(err.to_string().contains("line"), "{err}");
     }
 
     #[test]

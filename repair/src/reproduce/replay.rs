@@ -322,7 +322,7 @@ mod tests {
         )
         .expect("example");
         let service: ServiceConfig = serde_yaml::from_str(
-            "repository: /r\nbase_image: b\ncommand: [python3, app.py]\nport: 8080\nenv: {APP_ENV: repro}\n",
+            "repository: /r\nbase_image: b\ncommand: [python3, app.py]\nport: 8080\ntest_command: [python3, -m, unittest]\nenv: {APP_ENV: repro}\n",
         )
         .expect("service");
         let config = ReproduceConfig {
@@ -381,7 +381,7 @@ mod tests {
         .expect("example");
         env.inputs.body = Some(json!({ "blob": "é".repeat(100_000) }));
         let service: ServiceConfig = serde_yaml::from_str(
-            "repository: /r\nbase_image: b\ncommand: [python3, app.py]\nport: 8080\n",
+            "repository: /r\nbase_image: b\ncommand: [python3, app.py]\nport: 8080\ntest_command: [python3, -m, unittest]\n",
         )
         .expect("service");
         let vars = runner_env(&env, &service, &ReproduceConfig::default()).expect("env");
