@@ -185,10 +185,33 @@ pub fn validate_value(value: &Value) -> Result<(), EnvelopeError> {
     Err(EnvelopeError::Schema(violations))
 }
 
+/// Checks what a pattern in the schema cannot: that the timestamps are real instants
+/// (`2026-02-30T25:00:00Z` has the right shape but is no time at all; the sandbox's clock
+/// starts at `identity.timestamp`, so it must be refused at intake, not in the stage).
+fn check_semantics(value: &Value) -> Result<(), EnvelopeError> {
+    let mut violations = Vec::new();
+    for pointer in ["/identity/timestamp", "/timing/start_time"] {
+        if let Some(text) = value.pointer(pointer).and_then(Value::as_str)
+            && let Err(e) = humantime::parse_rfc3339(text)
+        {
+            violations.push(Violation {
+                path: pointer.to_string(),
+                message: format!("{text:?} is not a valid RFC 3339 date and time: {e}"),
+            });
+        }
+    }
+    if violations.is_empty() {
+        Ok(())
+    } else {
+        Err(EnvelopeError::Schema(violations))
+    }
+}
+
 /// Parses and validates an envelope from raw bytes.
 pub fn parse(bytes: &[u8]) -> Result<(Envelope, Value), EnvelopeError> {
     let value: Value = serde_json::from_slice(bytes).map_err(EnvelopeError::NotJson)?;
     validate_value(&value)?;
+    check_semantics(&value)?;
     let envelope: Envelope = serde_json::from_value(value.clone()).map_err(|e| {
         // The schema admits only what the typed view reads; a mismatch here is reported
         // like a schema violation so the sender still learns what to fix.
@@ -285,9 +308,43 @@ mod tests {
     }
 
     #[test]
+    fn impossible_timestamps_are_refused_with_their_path() {
+        let mut v = example();
+        v["identity"]["timestamp"] = Value::from("2026-02-30T25:00:00Z");
+        match parse(v.to_string().as_bytes()) {
+            Err(EnvelopeError::Schema(errs)) => {
+                assert_eq!(errs[0].path, "/identity/timestamp", "{errs:?}")
+            }
+            other => panic!("expected a violation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn documents_that_are_not_objects_or_too_deep_are_refused() {
+        for doc in ["null", "[]", "\"envelope\"", "42"] {
+            let v: Value = serde_json::from_str(doc).expect("json");
+            assert_eq!(violations(&v)[0].path, "/", "{doc}");
+        }
+        // serde_json stops at 128 levels: an error, never a stack overflow.
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(matches!(
+            parse(deep.as_bytes()),
+            Err(EnvelopeError::NotJson(_))
+        ));
+        assert!(matches!(parse(b""), Err(EnvelopeError::NotJson(_))));
+        assert!(matches!(
+            parse(b"\xff\xfe{}"),
+            Err(EnvelopeError::NotJson(_))
+        ));
+    }
+
+    #[test]
     fn frame_line_must_be_an_integer() {
         let mut v = example();
         v["symptom"]["exception"]["frames"][0]["line"] = Value::from("18");
+        assert_eq!(violations(&v)[0].path, "/symptom/exception/frames/0/line");
+        // Larger than the typed view holds: still named by its path, not as "/".
+        v["symptom"]["exception"]["frames"][0]["line"] = Value::from(5_000_000_000u64);
         assert_eq!(violations(&v)[0].path, "/symptom/exception/frames/0/line");
     }
 }

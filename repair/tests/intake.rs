@@ -20,7 +20,7 @@ async fn engine(tmp: &tempfile::TempDir) -> (Engine, String) {
     write_config(
         tmp.path(),
         &format!(
-            "intake:\n  max_body_bytes: 8192\ndocker:\n  host: unix://{}/no-docker.sock\n  retry_initial: 200ms\n  retry_max: 400ms\nservices:\n  checkout:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n",
+            "intake:\n  max_body_bytes: 8192\ndocker:\n  host: unix://{}/no-docker.sock\n  retry_initial: 200ms\n  retry_max: 400ms\nservices:\n  checkout:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n",
             tmp.path().display(),
             repo.dir.display()
         ),
@@ -88,6 +88,20 @@ async fn bad_token_oversize_and_schema_violations_store_nothing() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["path"], "/inputs/headers", "{body}");
 
+    // An envelope that is valid but too large: refused by its Content-Length, and also
+    // when it arrives chunked (no length announced up front).
+    let mut big = good.clone();
+    big["envelope_id"] = json!("env-auth-00000002");
+    big["inputs"]["body"] = json!({ "blob": "x".repeat(9000) });
+    let (status, body) = engine.post(&big).await;
+    assert_eq!(status, 413, "{body}");
+    let (status, text) = chunked_post(&engine, &big.to_string(), TOKEN).await;
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("payload_too_large"), "{text}");
+    // A good envelope without a token, chunked: 401 before the body is read.
+    let (status, _) = chunked_post(&engine, &good.to_string(), "").await;
+    assert_eq!(status, 401);
+
     // Reading needs the token too; nothing of the above was stored.
     let resp = reqwest::get(format!("{}/v1/incidents", engine.base))
         .await
@@ -98,6 +112,128 @@ async fn bad_token_oversize_and_schema_violations_store_nothing() {
     assert_eq!(body["incidents"], json!([]), "{body}");
     let (status, _) = engine.get("/v1/incidents/1").await;
     assert_eq!(status, 404);
+    // The store itself (not only the API's view of it) holds no envelope and no incident.
+    assert_eq!(stored(&engine), (0, 0));
+
+    // ...and the same envelope with the token is stored: the check above can fail.
+    let (status, body) = engine.post(&good).await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(stored(&engine), (1, 1));
+}
+
+/// (envelopes, incidents) in the engine's SQLite file, read beside the running engine
+/// (WAL mode lets a second connection read).
+fn stored(engine: &Engine) -> (i64, i64) {
+    repair::store::Store::open(&engine.store_path)
+        .expect("open the store")
+        .counts()
+        .expect("count")
+}
+
+/// POSTs `body` with `Transfer-Encoding: chunked` over a raw connection (no
+/// Content-Length, so the size limit must apply while reading). Returns the status and
+/// the raw response text. An empty `token` sends no Authorization header.
+async fn chunked_post(engine: &Engine, body: &str, token: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = engine.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let auth = if token.is_empty() {
+        String::new()
+    } else {
+        format!("authorization: Bearer {token}\r\n")
+    };
+    let mut request = format!(
+        "POST /v1/envelopes HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n{auth}transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+    );
+    for chunk in body.as_bytes().chunks(1000) {
+        request.push_str(&format!("{:x}\r\n", chunk.len()));
+        request.push_str(std::str::from_utf8(chunk).expect("ascii body"));
+        request.push_str("\r\n");
+    }
+    request.push_str("0\r\n\r\n");
+    // The server may answer and close before it has read everything; that is fine.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_specific_400s_and_the_engine_keeps_serving() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (engine, commit) = engine(&tmp).await;
+    let cases: Vec<(Vec<u8>, &str, Option<&str>)> = vec![
+        (Vec::new(), "not_json", None),
+        (b"\xff\xfe{}".to_vec(), "not_json", None),
+        (
+            format!("{}{}", "[".repeat(3000), "]".repeat(3000)).into_bytes(),
+            "not_json",
+            None,
+        ),
+        (b"null".to_vec(), "schema_violation", Some("/")),
+        (b"[]".to_vec(), "schema_violation", Some("/")),
+        (b"{}".to_vec(), "schema_violation", Some("/")),
+    ];
+    for (body, code, path) in cases {
+        let shown = String::from_utf8_lossy(&body[..body.len().min(20)]).into_owned();
+        let (status, answer) = engine.post_raw(body, Some(TOKEN)).await;
+        assert_eq!(status, 400, "{shown}: {answer}");
+        assert_eq!(answer["error"], code, "{shown}: {answer}");
+        assert!(
+            answer["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{answer}"
+        );
+        if let Some(path) = path {
+            assert_eq!(answer["path"], path, "{shown}: {answer}");
+        }
+    }
+    // Every missing required field is listed, each with its path.
+    let (_, answer) = engine.post_raw(b"{}".to_vec(), Some(TOKEN)).await;
+    let messages: Vec<&str> = answer["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .filter_map(|v| v["message"].as_str())
+        .collect();
+    for field in [
+        "schema_version",
+        "envelope_id",
+        "identity",
+        "symptom",
+        "inputs",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(field)),
+            "{field} not named: {answer}"
+        );
+    }
+    // The right shape but no real instant: named by its path, not a stage failure later.
+    let mut bad = ok_envelope("env-badtime-000001", &commit, "abababababababab");
+    bad["identity"]["timestamp"] = json!("2026-02-30T25:00:00Z");
+    let (status, answer) = engine.post(&bad).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["path"], "/identity/timestamp", "{answer}");
+    // A frame line out of range is named where it is.
+    let mut bad = ok_envelope("env-badline-000001", &commit, "abababababababab");
+    bad["symptom"]["exception"]["frames"][0]["line"] = json!(5_000_000_000u64);
+    let (status, answer) = engine.post(&bad).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["path"], "/symptom/exception/frames/0/line",
+        "{answer}"
+    );
+
+    assert_eq!(stored(&engine), (0, 0));
+    let resp = reqwest::get(format!("{}/healthz", engine.base))
+        .await
+        .expect("the engine still serves");
+    assert_eq!(resp.status().as_u16(), 200);
 }
 
 #[tokio::test]
