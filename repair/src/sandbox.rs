@@ -6,7 +6,9 @@
 //! dropped, `no-new-privileges`, an unprivileged user, and a wall-clock timeout after
 //! which the container is killed. The container is always removed, whatever happened.
 //! Every container carries the label [`LABEL_OWNER`] with this engine's owner id so
-//! [`Sandbox::remove_leftovers`] can clean up after a crash.
+//! [`Sandbox::remove_leftovers`] can clean up after a crash. Service images are a cache
+//! bounded per service (`sandbox.images_per_service`): after a build, older images this
+//! engine built for the same service are removed.
 //!
 //! Another scheduler (e.g. Kubernetes Jobs) fits behind the same trait.
 
@@ -20,7 +22,8 @@ use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
     BuildImageOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListImagesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
 };
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -29,8 +32,12 @@ use tracing::{debug, info, warn};
 
 use crate::config::{DockerConfig, SandboxConfig};
 
-/// Label put on every container and image the engine creates.
+/// Label put on every container and image the engine creates: the owner id of the
+/// engine (see `serve::owner_id`).
 pub const LABEL_OWNER: &str = "org.tracemend.repair.owner";
+/// Label on every service image: the `service.name` it was built for (the unit of the
+/// bounded image cache).
+pub const LABEL_SERVICE: &str = "org.tracemend.repair.service";
 
 /// Largest amount of stdout or stderr kept from one run.
 const MAX_OUTPUT: usize = 256 * 1024;
@@ -48,12 +55,18 @@ pub enum SandboxError {
     /// The engine answered with an error.
     #[error("sandbox engine error: {0}")]
     Engine(String),
+    /// The image to run is gone (removed by a cache prune or by hand since it was
+    /// ensured); ensuring it again rebuilds it.
+    #[error("image {0} is missing")]
+    ImageMissing(String),
 }
 
 /// An image to build from a tar context, cached by tag.
 #[derive(Debug, Clone)]
 pub struct ImageSpec {
     pub tag: String,
+    /// The `service.name` the image belongs to (label [`LABEL_SERVICE`]).
+    pub service: String,
     /// Uncompressed tar of the build context.
     pub context: Vec<u8>,
     /// Dockerfile path inside the context.
@@ -66,6 +79,10 @@ pub struct ImageInfo {
     /// The image existed already; nothing was built.
     pub cached: bool,
     pub build_ms: u64,
+    /// Older images of the same service removed after this build to keep the cache
+    /// within `sandbox.images_per_service`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pruned: Vec<String>,
 }
 
 /// One command in one fresh container.
@@ -194,6 +211,7 @@ impl DockerSandbox {
                     tag: spec.tag.clone(),
                     cached: true,
                     build_ms: 0,
+                    pruned: Vec::new(),
                 });
             }
             Err(DockerError::DockerResponseServerError {
@@ -203,7 +221,10 @@ impl DockerSandbox {
         }
         let started = Instant::now();
         info!(image = %spec.tag, "Building sandbox image.");
-        let labels = HashMap::from([(LABEL_OWNER, "image")]);
+        let labels = HashMap::from([
+            (LABEL_OWNER, self.owner.as_str()),
+            (LABEL_SERVICE, spec.service.as_str()),
+        ]);
         let options = BuildImageOptionsBuilder::default()
             .t(&spec.tag)
             .dockerfile(&spec.dockerfile)
@@ -252,11 +273,63 @@ impl DockerSandbox {
                 tail(&log, 4000)
             ))
         })?;
+        let build_ms = started.elapsed().as_millis() as u64;
+        let pruned = self.prune_images(&docker, &spec.service, &spec.tag).await;
         Ok(ImageInfo {
             tag: spec.tag.clone(),
             cached: false,
-            build_ms: started.elapsed().as_millis() as u64,
+            build_ms,
+            pruned,
         })
+    }
+
+    /// Keeps at most `sandbox.images_per_service` images of `service` built by this
+    /// engine: the one just built (`current`) and the newest others. Without it every
+    /// commit that ever failed would keep an image forever. Only this engine's images
+    /// are touched, removal is not forced (the engine refuses while a container uses an
+    /// image), and a failure here is logged, never the build's failure: the cache is an
+    /// optimization.
+    async fn prune_images(&self, docker: &Docker, service: &str, current: &str) -> Vec<String> {
+        let keep = self.limits.images_per_service;
+        if keep == 0 {
+            return Vec::new();
+        }
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![
+                format!("{LABEL_OWNER}={}", self.owner),
+                format!("{LABEL_SERVICE}={service}"),
+            ],
+        )]);
+        let options = ListImagesOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let mut images = match docker.list_images(Some(options)).await {
+            Ok(images) => images,
+            Err(e) => {
+                warn!(service, error = %e, "Cannot list images to prune the cache.");
+                return Vec::new();
+            }
+        };
+        images.retain(|i| !i.repo_tags.iter().any(|t| t == current));
+        images.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        let mut pruned = Vec::new();
+        for image in images.into_iter().skip(keep - 1) {
+            let name = image
+                .repo_tags
+                .first()
+                .cloned()
+                .unwrap_or_else(|| image.id.clone());
+            let options = RemoveImageOptionsBuilder::default().force(false).build();
+            match docker.remove_image(&image.id, Some(options), None).await {
+                Ok(_) => {
+                    info!(image = %name, service, "Pruned an old sandbox image.");
+                    pruned.push(name);
+                }
+                Err(e) => debug!(image = %name, error = %e, "Old sandbox image kept."),
+            }
+        }
+        pruned
     }
 
     async fn run_inner(&self, docker: &Docker, spec: &RunSpec) -> Result<RunOutput, SandboxError> {
@@ -279,7 +352,12 @@ impl DockerSandbox {
         docker
             .create_container(Some(options), body)
             .await
-            .map_err(classify)?;
+            .map_err(|e| match e {
+                DockerError::DockerResponseServerError {
+                    status_code: 404, ..
+                } => SandboxError::ImageMissing(spec.image.clone()),
+                other => classify(other),
+            })?;
         docker
             .start_container(&spec.name, None)
             .await

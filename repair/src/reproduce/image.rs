@@ -20,7 +20,7 @@ pub(super) async fn image_spec(
     commit: &str,
 ) -> Result<ImageSpec, String> {
     let runner_lines = format!(
-        "COPY .tracemend-repro/replay.py /opt/tracemend/replay.py\nCOPY .tracemend-repro/sitecustomize.py /opt/tracemend/site/sitecustomize.py\nLABEL org.tracemend.repair.owner=image org.tracemend.repair.commit={commit}\n"
+        "COPY .tracemend-repro/replay.py /opt/tracemend/replay.py\nCOPY .tracemend-repro/sitecustomize.py /opt/tracemend/site/sitecustomize.py\nLABEL org.tracemend.repair.commit={commit}\n"
     );
     let (dockerfile, prefix) = match (&service.dockerfile, &service.base_image) {
         (Some(path), _) => {
@@ -72,6 +72,7 @@ pub(super) async fn image_spec(
             &commit[..12.min(commit.len())],
             &hash[..10]
         ),
+        service: name.to_string(),
         context,
         dockerfile: ".tracemend-repro/Dockerfile".to_string(),
     })

@@ -183,11 +183,20 @@ impl Reproduce {
                 workdir: service.workdir.clone(),
                 timeout: self.sandbox_timeout,
             };
-            let output = self
-                .sandbox
-                .run(&spec)
-                .await
-                .map_err(|e| from_sandbox(e, result.clone()))?;
+            let output = match self.sandbox.run(&spec).await {
+                // Another job's build pruned the image (or someone removed it) after it
+                // was ensured: build it again, once, rather than failing the job.
+                Err(SandboxError::ImageMissing(tag)) => {
+                    info!(incident = ctx.incident_id, image = %tag, "Image gone before the run; ensuring it again.");
+                    self.sandbox
+                        .ensure_image(&image_spec)
+                        .await
+                        .map_err(|e| from_sandbox(e, result.clone()))?;
+                    self.sandbox.run(&spec).await
+                }
+                other => other,
+            }
+            .map_err(|e| from_sandbox(e, result.clone()))?;
             let record = evaluate(run, &envelope.symptom.exception, &output, &service.workdir);
             info!(incident = ctx.incident_id, run, verdict = ?record.verdict, "Replay finished.");
             let artifact = format!("reproduce-run-{run}.json");
