@@ -134,6 +134,18 @@ async fn reproduces_the_planted_bug_and_rejects_what_does_not_match() {
     );
     assert!(stage["duration_ms"].as_i64().is_some());
 
+    // The list carries the same: status, every stage's result, timings, artifact names.
+    let (status, list) = engine.get("/v1/incidents?limit=1000").await;
+    assert_eq!(status, 200, "{list}");
+    let listed = list["incidents"]
+        .as_array()
+        .and_then(|all| all.iter().find(|i| i["id"] == ids[0]))
+        .expect("incident in the list");
+    assert_eq!(listed["status"], "succeeded");
+    assert_eq!(listed["stages"][0]["result"]["verdict"], "reproduced");
+    assert_eq!(listed["stages"][0]["artifacts"], stage["artifacts"]);
+    assert!(listed["stages"][0]["duration_ms"].as_i64().is_some());
+
     let body = engine.wait_done(ids[1], timeout).await;
     assert_eq!(body["status"], "rejected", "{body:#}");
     assert_eq!(
@@ -185,10 +197,13 @@ async fn reproduces_the_planted_bug_and_rejects_what_does_not_match() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_container_has_no_network() {
     ensure_base_image();
-    // A listener on the host's loopback: with any network path to the host the service
-    // would connect; inside the sandbox only its own `lo` exists and nothing listens there.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    // A listener on every address of the host, and the service told to connect to the
+    // host's address on Docker's default bridge: a container with any network (the
+    // default bridge included) reaches it and answers 200. In the sandbox there is no
+    // route out, so the connect fails with "Network is unreachable" (an `OSError`).
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
+    let host = docker_bridge_gateway();
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut cleanup = Cleanup::new(tmp.path());
     let repo = GitRepo::new(tmp.path().join("checkout"));
@@ -224,12 +239,13 @@ async fn the_container_has_no_network() {
         &commit,
         "5555555555555555",
         exception(
-            "ConnectionRefusedError",
+            "OSError",
             "app.py",
             line_of(APP_PY, "socket.create_connection"),
             "probe_network",
         ),
-        json!({ "protocol": "http", "method": "GET", "route": "/net", "path": "/net", "query": { "port": port.to_string() } }),
+        json!({ "protocol": "http", "method": "GET", "route": "/net", "path": "/net",
+                "query": { "host": host, "port": port.to_string() } }),
     );
     let (status, body) = engine.post(&env).await;
     assert_eq!(status, 202, "{body}");
@@ -239,16 +255,20 @@ async fn the_container_has_no_network() {
             Duration::from_secs(180),
         )
         .await;
-    // Reproduced means: only `lo` was present, and connecting out was refused.
+    // Reproduced means: connecting out failed, for want of any route.
     assert_eq!(
         body["status"],
         "succeeded",
         "{body:#}\n{}",
         engine.log_tail()
     );
-    assert_eq!(
-        body["stages"][0]["result"]["runs"][0]["observed"]["exception_type"],
-        "ConnectionRefusedError"
+    let observed = &body["stages"][0]["result"]["runs"][0]["observed"];
+    assert_eq!(observed["exception_type"], "OSError", "{observed}");
+    assert!(
+        observed["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Network is unreachable")),
+        "{observed}"
     );
     drop(listener);
 
@@ -293,6 +313,7 @@ async fn the_container_has_no_network() {
         "ifaces=lo ",
         "mem=268435456",
         "pids=64",
+        "cpu=100000", // sandbox.cpus 1.0: a quota of one period (100 ms per 100 ms)
         "tz=CET",
         "hashseed=0",
     ] {
@@ -328,7 +349,7 @@ async fn a_run_past_the_wall_clock_limit_is_killed_and_the_job_fails() {
     write_config(
         tmp.path(),
         &format!(
-            "reproduce:\n  runs: 1\n  ready_timeout: 120s\nsandbox:\n  timeout: 3s\nservices:\n  sleeper:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n",
+            "reproduce:\n  runs: 1\n  ready_timeout: 120s\nsandbox:\n  timeout: 3s\nservices:\n  sleeper:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n",
             repo.dir.display()
         ),
     );
@@ -360,6 +381,140 @@ async fn a_run_past_the_wall_clock_limit_is_killed_and_the_job_fails() {
     let result = &body["stages"][0]["result"];
     assert_eq!(result["verdict"], "sandbox_error");
     assert_eq!(result["runs"][0]["timed_out"], true);
+    let mut engine = engine;
+    engine.stop();
+    assert_eq!(
+        containers_of(&owner),
+        Vec::<String>::new(),
+        "containers left behind"
+    );
+}
+
+/// The host's address on Docker's default bridge network (where a container on that
+/// network reaches the host): the configured gateway, else the first address of the
+/// bridge's subnet (Docker's default, e.g. 172.17.0.1).
+fn docker_bridge_gateway() -> String {
+    let out = std::process::Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            "bridge",
+            "-f",
+            "{{range .IPAM.Config}}{{.Gateway}} {{.Subnet}}{{end}}",
+        ])
+        .output()
+        .expect("docker network inspect");
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let mut parts = text.split_whitespace();
+    let (first, second) = (parts.next(), parts.next());
+    match (first, second) {
+        (Some(gateway), Some(_)) => gateway.to_string(),
+        (Some(subnet), None) => {
+            let net = subnet.split('/').next().expect("subnet address");
+            let mut octets: Vec<u8> = net
+                .split('.')
+                .map(|o| o.parse().expect("IPv4 subnet"))
+                .collect();
+            octets[3] += 1;
+            octets
+                .iter()
+                .map(u8::to_string)
+                .collect::<Vec<_>>()
+                .join(".")
+        }
+        _ => panic!("no IPv4 config on Docker's bridge network: {text:?}"),
+    }
+}
+
+/// Image ids (not tags) of the sandbox images built for `commit`.
+fn images_of(commit: &str) -> Vec<String> {
+    let out = std::process::Command::new("docker")
+        .args(["images", "-q", "--filter"])
+        .arg(format!("label=org.tracemend.repair.commit={commit}"))
+        .output()
+        .expect("docker images");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_image_cache_keeps_the_newest_images_per_service() {
+    ensure_base_image();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cleanup = Cleanup::new(tmp.path());
+    let repo = GitRepo::new(tmp.path().join("checkout"));
+    let first = repo.commit(&[("app.py", APP_PY)], "checkout service");
+    // The next commit moves the bug one line down: an envelope is only reproduced when
+    // the image holds the envelope's own commit, not the repository's HEAD.
+    let shifted = format!("# quotes\n{APP_PY}");
+    let second = repo.commit(&[("app.py", &shifted)], "a comment on top");
+    cleanup.commits.push(first.clone());
+    cleanup.commits.push(second.clone());
+    write_config(
+        tmp.path(),
+        &service_yaml(&repo.dir, 1).replace("sandbox:\n", "sandbox:\n  images_per_service: 1\n"),
+    );
+    let engine = Engine::start(tmp.path()).await;
+    let owner = engine.owner();
+    let failing = |id: &str, commit: &str, fingerprint: &str| {
+        let source = if commit == first { APP_PY } else { &shifted };
+        envelope(
+            id,
+            "checkout",
+            commit,
+            fingerprint,
+            exception(
+                "KeyError",
+                "app.py",
+                line_of(source, "address[\"postcode\"]"),
+                "shipping_quote",
+            ),
+            post_quote(json!({ "address": {} })),
+        )
+    };
+    let reproduce = |env: Value| {
+        let engine = &engine;
+        async move {
+            let (status, body) = engine.post(&env).await;
+            assert_eq!(status, 202, "{body}");
+            let body = engine
+                .wait_done(
+                    body["incident_id"].as_i64().expect("id"),
+                    Duration::from_secs(180),
+                )
+                .await;
+            assert_eq!(
+                body["status"],
+                "succeeded",
+                "{body:#}\n{}",
+                engine.log_tail()
+            );
+            body["stages"][0]["result"]["image"].clone()
+        }
+    };
+
+    let image = reproduce(failing("env-cache-first-01", &first, "abab000000000001")).await;
+    assert_eq!(image["cached"], false, "{image}");
+    assert_eq!(images_of(&first).len(), 1);
+    // Same commit again: the image is reused.
+    let again = reproduce(failing("env-cache-first-02", &first, "abab000000000002")).await;
+    assert_eq!(again["cached"], true, "{again}");
+    assert_eq!(again["tag"], image["tag"]);
+
+    // A new commit's build pushes the older image out (limit 1 per service).
+    let newer = reproduce(failing("env-cache-second-1", &second, "abab000000000003")).await;
+    assert_eq!(newer["cached"], false, "{newer}");
+    assert_eq!(newer["pruned"], json!([image["tag"]]), "{newer}");
+    assert_eq!(images_of(&first), Vec::<String>::new(), "old image kept");
+    assert_eq!(images_of(&second).len(), 1, "new image removed");
+
+    // The pruned commit comes back: it is simply built again.
+    let rebuilt = reproduce(failing("env-cache-first-03", &first, "abab000000000004")).await;
+    assert_eq!(rebuilt["cached"], false, "{rebuilt}");
+    assert_eq!(rebuilt["tag"], image["tag"]);
+
     let mut engine = engine;
     engine.stop();
     assert_eq!(

@@ -105,6 +105,11 @@ pub fn write_config(dir: &Path, extra_yaml: &str) -> PathBuf {
 impl Engine {
     /// Starts the binary with the config at `dir/repair.yaml`.
     pub async fn start(dir: &Path) -> Engine {
+        Self::start_with_env(dir, &[]).await
+    }
+
+    /// Starts the binary with extra environment variables (e.g. `DOCKER_HOST`).
+    pub async fn start_with_env(dir: &Path, env: &[(&str, &str)]) -> Engine {
         let config_path = dir.join("repair.yaml");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -117,6 +122,7 @@ impl Engine {
             .env("TRACEMEND_REPAIR_TOKEN", TOKEN)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()

@@ -26,11 +26,8 @@ def clock_report():
     raise LookupError("now=%d rand=%d hash=%d" % (time.time(), random.randint(0, 10**9), hash("tracemend")))
 
 
-def probe_network(port):
-    names = [name for _, name in socket.if_nameindex()]
-    if names != ["lo"]:
-        raise RuntimeError("network interfaces present: %s" % names)
-    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+def probe_network(host, port):
+    socket.create_connection((host, port), timeout=2).close()
     return "connected"
 
 
@@ -58,6 +55,7 @@ def sandbox_probe():
     facts.append("ifaces=" + ",".join(name for _, name in socket.if_nameindex()))
     facts.append("mem=" + read_first(["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]))
     facts.append("pids=" + read_first(["/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"]))
+    facts.append("cpu=" + read_first(["/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"]))
     facts.append("tz=" + time.strftime("%Z"))
     facts.append("hashseed=" + os.environ.get("PYTHONHASHSEED", "unset"))
     raise LookupError(" ".join(facts))
@@ -88,8 +86,8 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/probe"):
             sandbox_probe()
         elif self.path.startswith("/net"):
-            port = int(self.path.split("port=")[1])
-            self._send(200, {"result": probe_network(port)})
+            query = dict(p.split("=", 1) for p in self.path.split("?", 1)[1].split("&"))
+            self._send(200, {"result": probe_network(query["host"], int(query["port"]))})
         else:
             self._send(404, {"error": "no route"})
 
