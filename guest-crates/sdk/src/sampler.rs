@@ -18,6 +18,18 @@ pub use bindings::exports::tracemend::plugin::trace_sampler::Guest;
 #[doc(hidden)]
 pub use bindings::tracemend::plugin::types::{Batch as RawBatch, Decision as RawDecision};
 
+/// When this decision is made, Unix nanoseconds, as the host tells it: fixed
+/// for one `sample` call. The only clock a sampler has; use it for rates.
+pub fn decision_time_unix_nano() -> u64 {
+    bindings::tracemend::plugin::sampler_context::decision_time_unix_nano()
+}
+
+/// Size in bytes of the trace being decided, encoded as an OTLP protobuf
+/// `TracesData`, as the host measured it.
+pub fn trace_size_bytes() -> u64 {
+    bindings::tracemend::plugin::sampler_context::trace_size_bytes()
+}
+
 /// A tail sampler. Built once per instance by `configure`.
 pub trait Sampler: Sized + 'static {
     /// Validates the YAML `config:` block (JSON text) and builds the sampler.

@@ -35,6 +35,10 @@ pub(crate) trait World: Sized + Send + 'static {
     /// The world's name in `wit/worlds.wit`.
     const WORLD: &'static str;
     fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
+    /// Adds the imports only this world has (beyond `host` and WASI).
+    fn link(_linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        Ok(())
+    }
     fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
     fn configure(
         &self,
@@ -69,6 +73,12 @@ impl World for bindings::sampler::Sampler {
     const WORLD: &'static str = "sampler";
     fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
         Self::Pre::new(pre)
+    }
+    fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        bindings::sampler::tracemend::plugin::sampler_context::add_to_linker::<
+            HostState,
+            wasmtime::component::HasSelf<HostState>,
+        >(linker, |s| s)
     }
     fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
         pre.instantiate(store)
@@ -185,11 +195,12 @@ impl<W: World> Plugin<W> {
         };
         let (component, cache) = load::compile(runtime, &path, bytes, W::INTERFACE, W::WORLD)?;
         let blobs = load::read_grants(&config.grants)?;
-        let linker = load::linker(runtime, &path)?;
+        let mut linker = load::linker(runtime, &path)?;
         let inst_err = |e: wasmtime::Error| LoadError::Instantiate {
             path: path.clone(),
             message: format!("{e:#}"),
         };
+        W::link(&mut linker).map_err(inst_err)?;
         let pre =
             W::pre(linker.instantiate_pre(&component).map_err(inst_err)?).map_err(inst_err)?;
         let metrics = runtime.metrics().for_processor(name);

@@ -14,6 +14,7 @@ use super::engine::WasmRuntime;
 use super::instance::{CallError, Plugin};
 use super::load::LoadError;
 use super::processor::Fault;
+pub use super::sandbox::SampleContext;
 
 /// A sampler's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,9 +55,34 @@ impl WasmSampler {
         })
     }
 
-    /// Decides one complete trace (all spans of one trace id).
+    /// Decides one complete trace (all spans of one trace id), now: the
+    /// `sampler-context` import answers the wall clock and the trace's
+    /// encoded size.
     pub fn sample(&self, trace: &ExportTraceServiceRequest) -> Result<Decision, Fault> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let size = prost::Message::encoded_len(trace) as u64;
+        self.sample_with(
+            trace,
+            SampleContext {
+                decision_time_unix_nano: now,
+                trace_size_bytes: size,
+            },
+        )
+    }
+
+    /// As [`WasmSampler::sample`], with the decision time and trace size
+    /// given (the tail-sampling buffer knows the size already; tests replay
+    /// chosen times).
+    pub fn sample_with(
+        &self,
+        trace: &ExportTraceServiceRequest,
+        context: SampleContext,
+    ) -> Result<Decision, Fault> {
         self.plugin.run(|inst| {
+            inst.store.data_mut().sample = context;
             inst.view.fill_traces(trace);
             let record = inst.view.take_record();
             let out = inst

@@ -100,6 +100,19 @@ pub(crate) struct HostState {
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) plugin: Arc<PluginContext>,
+    /// What a sampler's `sampler-context` import answers during the current
+    /// `sample` call; set by the host before each call.
+    pub(crate) sample: SampleContext,
+}
+
+/// The facts a sampler may ask for about the decision in progress
+/// (`sampler-context` in the WIT package).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SampleContext {
+    /// When the decision is made, Unix nanoseconds.
+    pub decision_time_unix_nano: u64,
+    /// Protobuf size of the trace being decided, in bytes.
+    pub trace_size_bytes: u64,
 }
 
 struct FrozenClock;
@@ -141,6 +154,7 @@ impl HostState {
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(memory_bytes),
             plugin,
+            sample: SampleContext::default(),
         }
     }
 }
@@ -163,6 +177,16 @@ fn cut(s: &str) -> &str {
         end -= 1;
     }
     &s[..end]
+}
+
+impl super::bindings::sampler::tracemend::plugin::sampler_context::Host for HostState {
+    fn decision_time_unix_nano(&mut self) -> u64 {
+        self.sample.decision_time_unix_nano
+    }
+
+    fn trace_size_bytes(&mut self) -> u64 {
+        self.sample.trace_size_bytes
+    }
 }
 
 impl host::Host for HostState {
