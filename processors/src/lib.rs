@@ -6,4 +6,5 @@
 //! circuit breaker, and the per-plugin metrics. The collector core wires a
 //! [`wasm::WasmProcessor`] into a pipeline like any other processor.
 
+pub mod tail_sampling;
 pub mod wasm;

@@ -1,0 +1,197 @@
+//! The held traces: spans by trace id, in arrival order, with their byte
+//! and span counts, and the decision caches. No locking or I/O here; the
+//! processor ([`super::TailSampling`]) holds this under its mutex.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use opentelemetry_proto::tonic::trace::v1::Span;
+
+use super::TraceId;
+use super::cache::DecisionCache;
+use super::wire::{self, Group, ScopeCtx};
+
+/// Bookkeeping bytes charged per held trace (map entry, order entry, the
+/// `Held` itself) and per group, on top of the spans' encoded size. An
+/// estimate, generous rather than tight, so the byte bound errs on the safe
+/// side.
+const TRACE_OVERHEAD: u64 = 160;
+const GROUP_OVERHEAD: u64 = 64;
+
+/// One undecided trace.
+pub(crate) struct Held {
+    /// Distinguishes this holding from an earlier one of the same id in the
+    /// arrival queue.
+    pub(crate) seq: u64,
+    pub(crate) first_seen: Instant,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) spans: u64,
+    /// Encoded size of the spans (what `maximum_trace_size_bytes` limits).
+    pub(crate) span_bytes: u64,
+    /// Everything charged against `max_buffered_bytes` for this trace.
+    pub(crate) charged: u64,
+}
+
+/// Bytes of resource and scope contexts alive, shared by every context of
+/// one processor: a context adds its size when built and subtracts it when
+/// the last trace holding it is decided.
+#[derive(Debug, Default)]
+pub(crate) struct ContextBytes(AtomicU64);
+
+impl ContextBytes {
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Owns the accounting of one context: dropping it gives its bytes back.
+#[derive(Debug)]
+pub(crate) struct Charge {
+    pool: Arc<ContextBytes>,
+    bytes: u64,
+}
+
+impl Charge {
+    pub(crate) fn new(pool: &Arc<ContextBytes>, bytes: u64) -> Self {
+        pool.0.fetch_add(bytes, Ordering::Relaxed);
+        Charge {
+            pool: pool.clone(),
+            bytes,
+        }
+    }
+}
+
+impl Drop for Charge {
+    fn drop(&mut self) {
+        self.pool.0.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
+/// The processor's mutable state.
+pub(crate) struct State {
+    pub(crate) traces: HashMap<TraceId, Held>,
+    /// Held trace ids by first arrival; entries of traces decided early are
+    /// skipped when reached (their `seq` no longer matches).
+    order: VecDeque<(u64, TraceId)>,
+    next_seq: u64,
+    pub(crate) spans: u64,
+    /// Bytes charged by held traces (spans and bookkeeping).
+    pub(crate) charged: u64,
+    pub(crate) contexts: Arc<ContextBytes>,
+    /// Kept traces, with the name of the policy that kept them.
+    pub(crate) sampled: DecisionCache<Arc<str>>,
+    pub(crate) not_sampled: DecisionCache<()>,
+    pub(crate) stopped: bool,
+}
+
+impl State {
+    pub(crate) fn new(
+        expected_traces: usize,
+        sampled_cache: usize,
+        not_sampled_cache: usize,
+    ) -> Self {
+        State {
+            traces: HashMap::with_capacity(expected_traces),
+            order: VecDeque::with_capacity(expected_traces),
+            next_seq: 0,
+            spans: 0,
+            charged: 0,
+            contexts: Arc::default(),
+            sampled: DecisionCache::new(sampled_cache),
+            not_sampled: DecisionCache::new(not_sampled_cache),
+            stopped: false,
+        }
+    }
+
+    /// Bytes held: spans, bookkeeping, and the contexts they share.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.charged + self.contexts.get()
+    }
+
+    /// Appends `spans` (all of trace `id`, all under `ctx`) to the trace,
+    /// starting to hold it if new. Returns the trace's span bytes after.
+    pub(crate) fn append(
+        &mut self,
+        id: TraceId,
+        ctx: &Arc<ScopeCtx>,
+        spans: &[&Span],
+        now: Instant,
+    ) -> u64 {
+        let held = match self.traces.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let seq = self.next_seq;
+                self.next_seq += 1;
+                self.order.push_back((seq, id));
+                self.charged += TRACE_OVERHEAD;
+                v.insert(Held {
+                    seq,
+                    first_seen: now,
+                    groups: Vec::new(),
+                    spans: 0,
+                    span_bytes: 0,
+                    charged: TRACE_OVERHEAD,
+                })
+            }
+        };
+        let gi = match held.groups.iter().position(|g| g.ctx.same_as(ctx)) {
+            Some(i) => i,
+            None => {
+                held.groups.push(Group {
+                    ctx: ctx.clone(),
+                    spans: Vec::new(),
+                    count: 0,
+                });
+                held.charged += GROUP_OVERHEAD;
+                self.charged += GROUP_OVERHEAD;
+                held.groups.len() - 1
+            }
+        };
+        let group = &mut held.groups[gi];
+        let add: usize = spans.iter().map(|s| wire::framed_len(s)).sum();
+        // Exact reservation: doubling growth could leave up to half of a
+        // trace's buffer unused, and memory per held span is what we bound.
+        group.spans.reserve_exact(add);
+        for s in spans {
+            wire::push_span(&mut group.spans, s);
+        }
+        group.count += spans.len() as u64;
+        held.spans += spans.len() as u64;
+        held.span_bytes += add as u64;
+        held.charged += add as u64;
+        self.spans += spans.len() as u64;
+        self.charged += add as u64;
+        held.span_bytes
+    }
+
+    /// Stops holding trace `id` and returns it.
+    pub(crate) fn remove(&mut self, id: &TraceId) -> Option<Held> {
+        let held = self.traces.remove(id)?;
+        self.spans -= held.spans;
+        self.charged -= held.charged;
+        Some(held)
+    }
+
+    /// The oldest held trace, if its first span came at or before `due`
+    /// (`None` for `due`: the oldest, whatever its age).
+    pub(crate) fn pop_oldest(&mut self, due: Option<Instant>) -> Option<(TraceId, Held)> {
+        while let Some(&(seq, id)) = self.order.front() {
+            let Some(h) = self.traces.get(&id) else {
+                self.order.pop_front();
+                continue;
+            };
+            if h.seq != seq {
+                self.order.pop_front();
+                continue;
+            }
+            if due.is_some_and(|d| h.first_seen > d) {
+                return None;
+            }
+            self.order.pop_front();
+            return self.remove(&id).map(|h| (id, h));
+        }
+        None
+    }
+}
