@@ -5,3 +5,4 @@ mod common;
 mod flood;
 mod ground_truth;
 mod readme;
+mod timer;
