@@ -551,3 +551,20 @@ fn practical_example_rule_7_as_printed_is_rejected() {
     assert!(e.contains("drop_sub_policy[0].string_attribute"), "{e}");
     assert!(e.contains("did you mean `boolean_attribute:`"), "{e}");
 }
+
+#[test]
+fn inverted_matches_and_sample_on_first_match() {
+    // An inverted match ("not sampled") outweighs a plain "sampled" unless
+    // evaluation stops at the first policy that samples.
+    let policies = "policies: [{name: a, type: always_sample}, {name: b, type: string_attribute, string_attribute: {key: x, values: [v], invert_match: true}}]";
+    let trace = request(
+        "svc",
+        vec![],
+        vec![with_attr(span(&tid(1), 0, 0, 1), "x", s_("v"))],
+    );
+    let s = sampler(&yaml(policies));
+    assert_eq!(decide(&s, &trace, T0, 1), drop_by("b"));
+    assert_eq!(decide(&s, &plain(2, 1), T0, 1), keep("a"));
+    let s = sampler(&yaml(&format!("sample_on_first_match: true\n{policies}")));
+    assert_eq!(decide(&s, &trace, T0, 1), keep("a"));
+}
