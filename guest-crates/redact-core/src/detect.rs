@@ -1,0 +1,933 @@
+//! Rules by value: detectors that find sensitive text anywhere inside a
+//! string. A cheap pass decides which detectors may match (one aho-corasick
+//! automaton over every detector's keywords, plus byte counts for the
+//! digit- and colon-shaped classes); only those run their ASCII byte regexes
+//! and validators.
+
+use std::net::Ipv6Addr;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::validate;
+
+/// Built-in value rules, in priority order: when two matches overlap, the
+/// earlier rule here wins.
+pub const BUILTIN_VALUE_RULES: &[&str] = &[
+    "private_key",
+    "jwt",
+    "url_password",
+    "bearer",
+    "basic_auth",
+    "aws_access_key",
+    "aws_secret_key",
+    "github_token",
+    "gitlab_token",
+    "slack_token",
+    "stripe_key",
+    "google_api_key",
+    "email",
+    "card",
+    "iban",
+    "ssn",
+    "phone",
+    "ipv4",
+    "ipv6",
+    "inline_secret",
+    "high_entropy",
+];
+
+/// Index of a built-in value rule by name.
+pub const fn id(name: &str) -> usize {
+    let mut i = 0;
+    while i < BUILTIN_VALUE_RULES.len() {
+        if eq(BUILTIN_VALUE_RULES[i].as_bytes(), name.as_bytes()) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("unknown built-in rule");
+}
+
+const fn eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const PRIVATE_KEY: usize = id("private_key");
+const JWT: usize = id("jwt");
+const URL_PASSWORD: usize = id("url_password");
+const BEARER: usize = id("bearer");
+const BASIC: usize = id("basic_auth");
+const AWS_AK: usize = id("aws_access_key");
+const AWS_SK: usize = id("aws_secret_key");
+const GITHUB: usize = id("github_token");
+const GITLAB: usize = id("gitlab_token");
+const SLACK: usize = id("slack_token");
+const STRIPE: usize = id("stripe_key");
+const GOOGLE: usize = id("google_api_key");
+const EMAIL: usize = id("email");
+const CARD: usize = id("card");
+const IBAN: usize = id("iban");
+const SSN: usize = id("ssn");
+const PHONE: usize = id("phone");
+const IPV4: usize = id("ipv4");
+const IPV6: usize = id("ipv6");
+/// `key=value` pairs inside text whose key is sensitive.
+pub const INLINE: usize = id("inline_secret");
+const ENTROPY: usize = id("high_entropy");
+
+/// Keywords that gate each keyword-gated built-in (case-insensitive).
+const KEYWORDS: &[(usize, &[&str])] = &[
+    (PRIVATE_KEY, &["PRIVATE KEY"]),
+    (JWT, &["eyJ"]),
+    (URL_PASSWORD, &["://"]),
+    (BEARER, &["bearer"]),
+    (BASIC, &["basic"]),
+    (
+        AWS_AK,
+        &[
+            "AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AIPA", "ANPA", "ANVA", "AROA", "APKA",
+            "ASCA",
+        ],
+    ),
+    (AWS_SK, &["aws", "secret"]),
+    (
+        GITHUB,
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+    ),
+    (
+        GITLAB,
+        &[
+            "glpat-", "gldt-", "glptt-", "glrt-", "glcbt-", "glimt-", "glsoat-", "glft-", "gloas-",
+        ],
+    ),
+    (
+        SLACK,
+        &[
+            "xoxa-",
+            "xoxb-",
+            "xoxp-",
+            "xoxo-",
+            "xoxs-",
+            "xoxr-",
+            "xoxe-",
+            "hooks.slack.com",
+        ],
+    ),
+    (
+        STRIPE,
+        &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"],
+    ),
+    (GOOGLE, &["AIza", "ya29.", "GOCSPX-"]),
+    (EMAIL, &["@"]),
+];
+
+/// A value rule defined in the config: a regex, optionally gated by
+/// keywords.
+pub struct CustomDetector {
+    /// Rule id.
+    pub rule: usize,
+    /// The pattern; group 1, when present, is the part redacted.
+    pub regex: Regex,
+    /// `true` when the rule has keywords (then it runs only on a hit).
+    pub gated: bool,
+}
+
+/// One finding: bytes `start..end` of the text, by `rule`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Match {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+    /// Rule id.
+    pub rule: usize,
+}
+
+/// Every compiled detector.
+pub struct Detectors {
+    ac: AhoCorasick,
+    /// For each AC pattern, the bit of the rule it gates (bit = rule id).
+    ac_rule: Vec<u128>,
+    re: Vec<Option<Regex>>,
+    private_end: Regex,
+    phone_us: Regex,
+    phone_national: Regex,
+    inline_kv: Regex,
+    custom: Vec<CustomDetector>,
+    /// Which rules are enabled (bit = rule id).
+    pub enabled: u128,
+    /// Redact private/loopback addresses too.
+    pub private_ips: bool,
+    /// Minimum token length for `high_entropy`.
+    pub min_entropy_len: usize,
+}
+
+fn bytes_re(p: &str) -> Result<Regex, regex::Error> {
+    RegexBuilder::new(p).unicode(false).build()
+}
+
+/// Compiles a user pattern the same way as the built-ins (ASCII, bytes).
+pub fn compile_user(p: &str) -> Result<Regex, regex::Error> {
+    bytes_re(p)
+}
+
+impl Detectors {
+    /// Compiles the built-ins plus `custom` detectors with their keywords
+    /// (`custom_keywords[i]` gates rule `rule`), and the sensitive-key words
+    /// that gate `inline_secret`.
+    pub fn new(
+        custom: Vec<CustomDetector>,
+        custom_keywords: &[(usize, Vec<String>)],
+        inline_words: &[String],
+    ) -> Self {
+        let mut pats: Vec<String> = Vec::new();
+        let mut ac_rule = Vec::new();
+        for (rule, kws) in KEYWORDS {
+            for k in *kws {
+                pats.push((*k).to_owned());
+                ac_rule.push(1u128 << rule);
+            }
+        }
+        for (rule, kws) in custom_keywords {
+            for k in kws {
+                pats.push(k.clone());
+                ac_rule.push(1u128 << rule);
+            }
+        }
+        for w in inline_words {
+            pats.push(w.clone());
+            ac_rule.push(1u128 << INLINE);
+        }
+        let ac = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(&pats)
+            .expect("keyword automaton from bounded literal lists");
+        let mut re: Vec<Option<Regex>> = vec![None; BUILTIN_VALUE_RULES.len()];
+        let set = |re: &mut Vec<Option<Regex>>, rule: usize, p: &str| {
+            re[rule] = Some(bytes_re(p).expect("built-in pattern compiles"));
+        };
+        set(
+            &mut re,
+            PRIVATE_KEY,
+            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
+        );
+        set(
+            &mut re,
+            JWT,
+            r"eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*",
+        );
+        set(
+            &mut re,
+            URL_PASSWORD,
+            r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@]{1,128}:([^\s/@]{1,256})@",
+        );
+        set(
+            &mut re,
+            BEARER,
+            r"(?i)\bbearer(?:\s|\+|%20)+([A-Za-z0-9\-._~+/]{8,}=*)",
+        );
+        set(
+            &mut re,
+            BASIC,
+            r"(?i)\bbasic(?:\s|\+|%20)+([A-Za-z0-9+/]{8,}={0,2})",
+        );
+        set(
+            &mut re,
+            AWS_AK,
+            r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|AROA|APKA|ASCA)[A-Z0-9]{16}\b",
+        );
+        set(
+            &mut re,
+            AWS_SK,
+            r#"(?i)(?:aws|secret)[a-z0-9_.\-]{0,30}["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)"#,
+        );
+        set(
+            &mut re,
+            GITHUB,
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})\b",
+        );
+        set(
+            &mut re,
+            GITLAB,
+            r"\bgl(?:pat|dt|ptt|rt|cbt|imt|soat|ft|oas)-[A-Za-z0-9_\-]{20,}",
+        );
+        set(
+            &mut re,
+            SLACK,
+            r"\bxox[abposre]-[A-Za-z0-9\-]{10,}|https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_\-]+",
+        );
+        set(
+            &mut re,
+            STRIPE,
+            r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,99}\b|\bwhsec_[A-Za-z0-9]{24,}\b",
+        );
+        set(
+            &mut re,
+            GOOGLE,
+            r"\bAIza[0-9A-Za-z_\-]{35}|\bya29\.[0-9A-Za-z_\-]{20,}|\bGOCSPX-[0-9A-Za-z_\-]{20,}",
+        );
+        set(
+            &mut re,
+            EMAIL,
+            r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,24}\b",
+        );
+        set(
+            &mut re,
+            CARD,
+            r"\b(?:\d{13,19}|\d{4}[ \-]\d{4}[ \-]\d{4}[ \-]\d{1,4}(?:[ \-]\d{1,3})?|\d{4}[ \-]\d{6}[ \-]\d{4,5})\b",
+        );
+        set(&mut re, IBAN, r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}");
+        set(&mut re, SSN, r"\b(\d{3})([ \-])(\d{2})([ \-])(\d{4})\b");
+        set(&mut re, PHONE, r"\+\d[\d .\-()]{5,24}\d");
+        set(&mut re, IPV4, r"\b(?:\d{1,3}\.){3}\d{1,3}\b");
+        Detectors {
+            ac,
+            ac_rule,
+            re,
+            private_end: bytes_re(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
+                .expect("built-in pattern compiles"),
+            phone_us: bytes_re(r"(?:\(\d{3}\)\s?|\b\d{3}[.\-])\d{3}[.\-]\d{4}\b")
+                .expect("built-in pattern compiles"),
+            phone_national: bytes_re(r"\b0\d{1,4}(?:[ /.\-]\d{2,8}){1,4}\b")
+                .expect("built-in pattern compiles"),
+            inline_kv: bytes_re(r#"\b[A-Za-z][A-Za-z0-9_.\-]{0,63}["']?[ \t]*[:=][ \t]*"#)
+                .expect("built-in pattern compiles"),
+            custom,
+            enabled: u128::MAX,
+            private_ips: false,
+            min_entropy_len: 20,
+        }
+    }
+
+    /// Finds every enabled rule's matches in `text`. `is_sensitive_key`
+    /// decides whether a `key=` inside the text is a sensitive key;
+    /// `skip` removes rules for this value (e.g. `ipv4` under a version key).
+    pub fn find(
+        &self,
+        text: &[u8],
+        skip: u128,
+        is_sensitive_key: &mut dyn FnMut(&str) -> bool,
+        is_token: &dyn Fn(&[u8]) -> bool,
+        out: &mut Vec<Match>,
+    ) {
+        let on = self.enabled & !skip;
+        let mut want: u128 = 0;
+        for m in self.ac.find_overlapping_iter(text) {
+            want |= self.ac_rule[m.pattern().as_usize()];
+        }
+        let (mut digits, mut dots, mut colons, mut run, mut longest) =
+            (0usize, 0usize, 0usize, 0usize, 0usize);
+        for &b in text {
+            match b {
+                b'0'..=b'9' => digits += 1,
+                b'.' => dots += 1,
+                b':' => colons += 1,
+                _ => {}
+            }
+            if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'_' | b'-' | b'/') {
+                run += 1;
+                longest = longest.max(run);
+            } else {
+                run = 0;
+            }
+        }
+        if digits >= 13 {
+            want |= 1 << CARD;
+        }
+        if digits >= 8 {
+            want |= 1 << IBAN | 1 << PHONE;
+        }
+        if digits >= 9 {
+            want |= 1 << SSN;
+        }
+        if digits >= 4 && dots >= 3 {
+            want |= 1 << IPV4;
+        }
+        if colons >= 2 {
+            want |= 1 << IPV6;
+        }
+        if longest >= self.min_entropy_len {
+            want |= 1 << ENTROPY;
+        }
+        let want = want & on;
+        if want == 0 && self.custom.iter().all(|c| c.gated) {
+            return;
+        }
+        let has = |r: usize| want & (1 << r) != 0;
+        let group = |re: &Regex, rule: usize, out: &mut Vec<Match>| {
+            for c in re.captures_iter(text) {
+                if let Some(m) = c.get(1).or_else(|| c.get(0)) {
+                    out.push(Match {
+                        start: m.start(),
+                        end: m.end(),
+                        rule,
+                    });
+                }
+            }
+        };
+        for rule in [
+            JWT,
+            URL_PASSWORD,
+            BEARER,
+            AWS_AK,
+            AWS_SK,
+            GITHUB,
+            GITLAB,
+            SLACK,
+            STRIPE,
+            GOOGLE,
+            EMAIL,
+        ] {
+            if has(rule)
+                && let Some(re) = &self.re[rule]
+            {
+                group(re, rule, out);
+            }
+        }
+        if has(PRIVATE_KEY) {
+            self.private_keys(text, out);
+        }
+        if has(BASIC)
+            && let Some(re) = &self.re[BASIC]
+        {
+            for c in re.captures_iter(text) {
+                if let Some(m) = c.get(1)
+                    && validate::base64_decode(m.as_bytes()).is_some_and(|d| d.contains(&b':'))
+                {
+                    out.push(Match {
+                        start: m.start(),
+                        end: m.end(),
+                        rule: BASIC,
+                    });
+                }
+            }
+        }
+        if has(CARD) {
+            self.cards(text, out);
+        }
+        if has(IBAN) {
+            self.ibans(text, out);
+        }
+        if has(SSN) {
+            self.ssns(text, out);
+        }
+        if has(PHONE) {
+            self.phones(text, out);
+        }
+        if has(IPV4) {
+            self.ipv4s(text, out);
+        }
+        if has(IPV6) {
+            self.ipv6s(text, out);
+        }
+        if has(INLINE) {
+            self.inline(text, is_sensitive_key, is_token, out);
+        }
+        if has(ENTROPY) {
+            self.entropy(text, is_token, out);
+        }
+        for c in &self.custom {
+            if on & (1 << c.rule) != 0 && (!c.gated || want & (1 << c.rule) != 0) {
+                group(&c.regex, c.rule, out);
+            }
+        }
+    }
+
+    fn private_keys(&self, text: &[u8], out: &mut Vec<Match>) {
+        let Some(re) = &self.re[PRIVATE_KEY] else {
+            return;
+        };
+        let mut from = 0;
+        while let Some(b) = re.find_at(text, from) {
+            // A block without its END line (truncated logs) is redacted to
+            // the end of the string: the key material follows the header.
+            let end = self
+                .private_end
+                .find_at(text, b.end())
+                .map_or(text.len(), |e| e.end());
+            out.push(Match {
+                start: b.start(),
+                end,
+                rule: PRIVATE_KEY,
+            });
+            from = end;
+        }
+    }
+
+    fn cards(&self, text: &[u8], out: &mut Vec<Match>) {
+        let Some(re) = &self.re[CARD] else { return };
+        for m in re.find_iter(text) {
+            let s = m.as_bytes();
+            // An optional trailing group may have swallowed a neighbouring
+            // number: try the whole candidate, then without its last group.
+            let mut end = s.len();
+            loop {
+                let digits: Vec<u8> = s[..end]
+                    .iter()
+                    .copied()
+                    .filter(u8::is_ascii_digit)
+                    .collect();
+                if validate::card_issuer_ok(&digits)
+                    && validate::luhn(&digits)
+                    && isolated(text, m.start(), m.start() + end)
+                {
+                    out.push(Match {
+                        start: m.start(),
+                        end: m.start() + end,
+                        rule: CARD,
+                    });
+                    break;
+                }
+                match s[..end].iter().rposition(|b| *b == b' ' || *b == b'-') {
+                    Some(p) => end = p,
+                    None => break,
+                }
+            }
+        }
+    }
+
+    fn ibans(&self, text: &[u8], out: &mut Vec<Match>) {
+        let Some(re) = &self.re[IBAN] else { return };
+        for m in re.find_iter(text) {
+            let s = m.as_bytes();
+            let want = validate::iban_len(&s[..2]);
+            // Collect alphanumerics up to the country's length; the greedy
+            // pattern may run into following uppercase words ("... 00 EUR").
+            let mut compact = Vec::with_capacity(34);
+            let mut end = 0;
+            let mut found = None;
+            for (i, &b) in s.iter().enumerate() {
+                if b == b' ' {
+                    continue;
+                }
+                compact.push(b);
+                end = i + 1;
+                let n = compact.len();
+                let ok_len = match want {
+                    Some(l) => n == l,
+                    None => (15..=34).contains(&n),
+                };
+                if ok_len && validate::iban_mod97(&compact) {
+                    let next = text.get(m.start() + end);
+                    if !next.is_some_and(u8::is_ascii_alphanumeric) {
+                        found = Some(end);
+                    }
+                    if want.is_some() {
+                        break;
+                    }
+                }
+            }
+            let _ = end;
+            if let Some(e) = found {
+                out.push(Match {
+                    start: m.start(),
+                    end: m.start() + e,
+                    rule: IBAN,
+                });
+            }
+        }
+    }
+
+    fn ssns(&self, text: &[u8], out: &mut Vec<Match>) {
+        let Some(re) = &self.re[SSN] else { return };
+        let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+        for c in re.captures_iter(text) {
+            let (Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
+                (c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
+            else {
+                continue;
+            };
+            if s1.as_bytes() == s2.as_bytes()
+                && isolated(text, a.start(), s.end())
+                && validate::ssn_ok(num(a.as_bytes()), num(g.as_bytes()), num(s.as_bytes()))
+            {
+                out.push(Match {
+                    start: a.start(),
+                    end: s.end(),
+                    rule: SSN,
+                });
+            }
+        }
+    }
+
+    fn phones(&self, text: &[u8], out: &mut Vec<Match>) {
+        let digit_count = |s: &[u8]| s.iter().filter(|b| b.is_ascii_digit()).count();
+        if let Some(re) = &self.re[PHONE] {
+            for m in re.find_iter(text) {
+                // The next char must not continue a number or a word.
+                let mut s = m.as_bytes();
+                // Drop trailing groups until at most 15 digits (E.164's limit):
+                // the class may have run into a following number.
+                while digit_count(s) > 15 {
+                    match s
+                        .iter()
+                        .rposition(|b| matches!(b, b' ' | b'.' | b'-' | b'(' | b')'))
+                    {
+                        Some(p) => s = s[..p].trim_ascii_end(),
+                        None => break,
+                    }
+                }
+                while s.last().is_some_and(|b| !b.is_ascii_digit()) {
+                    s = &s[..s.len() - 1];
+                }
+                let n = digit_count(s);
+                let end = m.start() + s.len();
+                if (8..=15).contains(&n) && isolated(text, m.start(), end) {
+                    out.push(Match {
+                        start: m.start(),
+                        end,
+                        rule: PHONE,
+                    });
+                }
+            }
+        }
+        for m in self.phone_us.find_iter(text) {
+            let s = m.as_bytes();
+            let seps: Vec<u8> = s[s.len() - 8..]
+                .iter()
+                .copied()
+                .filter(|b| !b.is_ascii_digit())
+                .collect();
+            // 415-555-2671 or 415.555.2671: both separators the same.
+            let same = s[0] == b'(' || s.get(3) == seps.first();
+            if same && isolated(text, m.start(), m.end()) {
+                out.push(Match {
+                    start: m.start(),
+                    end: m.end(),
+                    rule: PHONE,
+                });
+            }
+        }
+        for m in self.phone_national.find_iter(text) {
+            let s = m.as_bytes();
+            let n = digit_count(s);
+            let mixed_seps = {
+                let mut seps = s.iter().filter(|b| !b.is_ascii_digit());
+                let first = seps.next();
+                seps.any(|b| Some(b) != first)
+            };
+            // Dates (05/12/2023) have 8 digits; a national number has 9–12
+            // and one kind of separator.
+            // `0416 0929 3007` may be the tail of a longer digit-group run.
+            let after_group = m.start() >= 2
+                && text[m.start() - 1] == b' '
+                && text[m.start() - 2].is_ascii_digit();
+            if (9..=12).contains(&n)
+                && !mixed_seps
+                && !after_group
+                && isolated(text, m.start(), m.end())
+                && !text.get(m.end()).is_some_and(|b| {
+                    *b == b'.' && text.get(m.end() + 1).is_some_and(u8::is_ascii_digit)
+                })
+            {
+                out.push(Match {
+                    start: m.start(),
+                    end: m.end(),
+                    rule: PHONE,
+                });
+            }
+        }
+    }
+
+    fn ipv4s(&self, text: &[u8], out: &mut Vec<Match>) {
+        let Some(re) = &self.re[IPV4] else { return };
+        for m in re.find_iter(text) {
+            let (start, end) = (m.start(), m.end());
+            // Part of a longer dotted run (1.2.3.4.5, 10.0.0.1.nip.io is fine).
+            if start >= 1 && text[start - 1] == b'.'
+                || text.get(end) == Some(&b'.') && text.get(end + 1).is_some_and(u8::is_ascii_digit)
+            {
+                continue;
+            }
+            if version_context(&text[..start]) {
+                continue;
+            }
+            let mut o = [0u8; 4];
+            let mut ok = true;
+            for (i, part) in m.as_bytes().split(|b| *b == b'.').enumerate() {
+                let v = part.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+                if v > 255 || part.len() > 1 && part[0] == b'0' || i > 3 {
+                    ok = false;
+                    break;
+                }
+                o[i] = v as u8;
+            }
+            if ok && (self.private_ips || !validate::ipv4_private(o)) {
+                out.push(Match {
+                    start,
+                    end,
+                    rule: IPV4,
+                });
+            }
+        }
+    }
+
+    fn ipv6s(&self, text: &[u8], out: &mut Vec<Match>) {
+        let is_c = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
+        let mut i = 0;
+        while i < text.len() {
+            if !is_c(text[i])
+                || i > 0 && (text[i - 1].is_ascii_alphanumeric() || text[i - 1] == b':')
+            {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < text.len() && is_c(text[i]) {
+                i += 1;
+            }
+            let mut end = i;
+            while end > start && text[end - 1] == b'.' {
+                end -= 1;
+            }
+            if i < text.len() && text[i].is_ascii_alphanumeric() {
+                continue;
+            }
+            let s = &text[start..end];
+            let colons = s.iter().filter(|b| **b == b':').count();
+            let hex = s.iter().filter(|b| b.is_ascii_hexdigit()).count();
+            if colons < 2 || hex < 4 || !s.iter().any(u8::is_ascii_digit) {
+                continue;
+            }
+            let Ok(addr) = std::str::from_utf8(s).unwrap_or("").parse::<Ipv6Addr>() else {
+                continue;
+            };
+            if self.private_ips || !validate::ipv6_private(&addr) {
+                out.push(Match {
+                    start,
+                    end,
+                    rule: IPV6,
+                });
+            }
+        }
+    }
+
+    fn inline(
+        &self,
+        text: &[u8],
+        is_sensitive_key: &mut dyn FnMut(&str) -> bool,
+        is_token: &dyn Fn(&[u8]) -> bool,
+        out: &mut Vec<Match>,
+    ) {
+        for m in self.inline_kv.find_iter(text) {
+            let key_end = m
+                .as_bytes()
+                .iter()
+                .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')))
+                .unwrap_or(m.len());
+            let key = std::str::from_utf8(&m.as_bytes()[..key_end]).unwrap_or("");
+            // `http://` and `https://` look like `key:`.
+            if text.get(m.end()) == Some(&b'/') || !is_sensitive_key(key) {
+                continue;
+            }
+            let mut start = m.end();
+            // Header-like keys hold more than one word: `Authorization:
+            // Bearer x`, `Cookie: a=1; b=2`.
+            let lower = key.to_ascii_lowercase();
+            let end = match text.get(start) {
+                _ if lower.contains("authorization") => auth_value_end(text, start),
+                _ if lower.contains("cookie") => cookie_value_end(text, start),
+                Some(&q @ (b'"' | b'\'')) => {
+                    start += 1;
+                    let len = text[start..]
+                        .iter()
+                        .take(512)
+                        .position(|b| *b == q)
+                        .unwrap_or(0);
+                    start + len
+                }
+                _ => {
+                    let len = text[start..]
+                        .iter()
+                        .take(512)
+                        .position(|b| {
+                            b.is_ascii_whitespace()
+                                || matches!(
+                                    b,
+                                    b',' | b';'
+                                        | b'&'
+                                        | b'"'
+                                        | b'\''
+                                        | b'<'
+                                        | b'>'
+                                        | b')'
+                                        | b']'
+                                        | b'}'
+                                )
+                        })
+                        .unwrap_or(text.len() - start);
+                    start + len
+                }
+            };
+            if end > start && !is_token(&text[start..end]) {
+                out.push(Match {
+                    start,
+                    end,
+                    rule: INLINE,
+                });
+            }
+        }
+    }
+
+    fn entropy(&self, text: &[u8], is_token: &dyn Fn(&[u8]) -> bool, out: &mut Vec<Match>) {
+        let run_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'_' | b'-' | b'/');
+        let mut i = 0;
+        while i < text.len() {
+            if !run_byte(text[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < text.len() && run_byte(text[i]) {
+                i += 1;
+            }
+            let mut end = i;
+            while end < text.len() && end - i < 2 && text[end] == b'=' {
+                end += 1;
+            }
+            self.entropy_run(text, start, end, is_token, out);
+            i = end.max(i);
+        }
+    }
+}
+
+fn word_end(text: &[u8], from: usize) -> usize {
+    from + text[from..]
+        .iter()
+        .take(1024)
+        .position(|b| b.is_ascii_whitespace() || matches!(b, b'"' | b'\'' | b'&' | b'<' | b'>'))
+        .unwrap_or(text.len() - from)
+}
+
+/// `Authorization: <scheme> <credentials>`: the scheme word and the
+/// credentials after it.
+fn auth_value_end(text: &[u8], start: usize) -> usize {
+    let first = word_end(text, start);
+    let scheme = &text[start..first];
+    if !scheme.is_empty() && scheme.len() <= 12 && scheme.iter().all(u8::is_ascii_alphabetic) {
+        let next = first
+            + text[first..]
+                .iter()
+                .take_while(|b| **b == b' ' || **b == b'\t')
+                .count();
+        if next > first && next < text.len() {
+            return word_end(text, next);
+        }
+    }
+    first
+}
+
+/// `Cookie: a=1; b=2; Path=/; HttpOnly`: every `;`-separated pair.
+fn cookie_value_end(text: &[u8], start: usize) -> usize {
+    let mut end = word_end(text, start);
+    while end > start && text[end - 1] == b';' {
+        let next = end + text[end..].iter().take_while(|b| **b == b' ').count();
+        if next >= text.len() || !text[next].is_ascii_alphanumeric() {
+            break;
+        }
+        end = word_end(text, next);
+    }
+    end.min(text.len())
+}
+
+/// Is `start..end` free of a glued-on word or id (`70f856c7-0482-4891-8056-...`
+/// is a UUID, not a phone number)?
+fn isolated(text: &[u8], start: usize, end: usize) -> bool {
+    let glue = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-');
+    (start == 0 || !glue(&text[start - 1])) && !text.get(end).is_some_and(glue)
+}
+
+impl Detectors {
+    /// One run of `[A-Za-z0-9+/_-]` (plus padding). `/ + - _` are base64
+    /// characters but also path, form and identifier separators: a run with
+    /// a plain word between them (`/api/v1/users/...`, `signed+with+...`,
+    /// `checkout-7d9f8b6c4-x2kzp`) is judged part by part, a run without
+    /// one (a base64 blob) as a whole.
+    fn entropy_run(
+        &self,
+        text: &[u8],
+        start: usize,
+        end: usize,
+        is_token: &dyn Fn(&[u8]) -> bool,
+        out: &mut Vec<Match>,
+    ) {
+        let min = self.min_entropy_len;
+        let run = &text[start..end];
+        let sep = |b: &u8| matches!(b, b'/' | b'+' | b'-' | b'_');
+        let is_word = |p: &[u8]| {
+            p.len() >= 3
+                && p.iter().all(u8::is_ascii_lowercase)
+                && p.iter()
+                    .any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
+                || p.len() >= 2 && p.len() <= 4 && p.iter().all(u8::is_ascii_digit)
+        };
+        let split = run.iter().any(sep) && run.split(sep).any(is_word);
+        let mut judge = |s: usize, e: usize| {
+            // Leading separators are not part of a secret.
+            let s = s + text[s..e].iter().take_while(|b| sep(b)).count();
+            let tok = &text[s..e];
+            if e - s >= min && !is_token(tok) && validate::high_entropy(tok) {
+                out.push(Match {
+                    start: s,
+                    end: e,
+                    rule: ENTROPY,
+                });
+            }
+        };
+        if !split {
+            judge(start, end);
+            return;
+        }
+        let mut s = start;
+        for (i, b) in run.iter().enumerate() {
+            if sep(b) {
+                judge(s, start + i);
+                s = start + i + 1;
+            }
+        }
+        if s < end {
+            judge(s, end);
+        }
+    }
+}
+
+/// Is the text just before a dotted quad a version marker (`v1.2.3.4`,
+/// `version 1.2.3.4`, `Chrome/1.2.3.4`, `pkg@1.2.3.4`, `build 1.2.3.4`)?
+fn version_context(before: &[u8]) -> bool {
+    let Some(&last) = before.last() else {
+        return false;
+    };
+    if matches!(last, b'v' | b'V' | b'@') {
+        return true;
+    }
+    if last == b'/' {
+        return before.len() >= 2 && before[before.len() - 2].is_ascii_alphanumeric();
+    }
+    let tail = &before[before.len().saturating_sub(24)..];
+    let lower: Vec<u8> = tail.to_ascii_lowercase();
+    let t = lower.trim_ascii_end();
+    let t = match t.last() {
+        Some(b'+' | b'=' | b':') => t[..t.len() - 1].trim_ascii_end(),
+        _ => t,
+    };
+    [
+        "version", "ver", "build", "release", "firmware", "kernel", "rev", "v",
+    ]
+    .iter()
+    .any(|w| {
+        t.ends_with(w.as_bytes())
+            && (t.len() == w.len() || !t[t.len() - w.len() - 1].is_ascii_alphanumeric())
+    })
+}

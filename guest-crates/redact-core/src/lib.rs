@@ -1,0 +1,389 @@
+//! The rule engine of the first-party `redact` processor.
+//!
+//! Plain Rust with no WASM dependency, so the same code runs inside the
+//! guest (`guest-crates/guests/redact`) and natively (unit tests and the
+//! guest-vs-native benchmark). The guest walks a batch and asks this crate,
+//! per attribute:
+//!
+//! 1. [`Engine::key_verdict`]: is the key allow-listed (never touched), held
+//!    by a key rule (the whole value is sensitive), or scanned?
+//! 2. [`Engine::redact_text`]: for scanned strings, find every value rule's
+//!    matches (prefiltered: see [`detect`]), resolve overlaps by rule
+//!    priority, and render each match with its rule's [`Action`].
+//! 3. [`Engine::defuse`]: for log bodies and exception messages, neutralize
+//!    prompt-injection text ([`inject`]).
+//!
+//! Counts per rule accumulate in [`Hits`], which the guest reports through
+//! the host's counters and, optionally, a summary attribute.
+
+pub mod action;
+pub mod config;
+pub mod detect;
+pub mod inject;
+pub mod keys;
+pub mod validate;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+pub use action::{Action, Tokenizer};
+pub use config::ConfigError;
+pub use inject::Kind as InjectionKind;
+
+use config::Parsed;
+use detect::{BUILTIN_VALUE_RULES, CustomDetector, Detectors, Match};
+use keys::{AllowList, KeyPattern};
+
+/// What to do with an attribute, decided by its key alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyVerdict {
+    /// On the allow-list: never touched.
+    Allow,
+    /// A key rule holds it: the whole value is sensitive.
+    Rule(usize),
+    /// Scan the value; `skip` is a bit set of value rules not to run.
+    Scan {
+        /// Rule ids (bits) skipped for this key.
+        skip: u128,
+    },
+}
+
+/// What a key rule does to a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyOutcome {
+    /// Remove the attribute.
+    Remove,
+    /// Set the value to this string.
+    Set(String),
+    /// Already a token of a configured version: leave it.
+    Keep,
+}
+
+/// Per-rule counts of one call.
+#[derive(Clone, Debug, Default)]
+pub struct Hits {
+    /// Values redacted, indexed by rule id.
+    pub by_rule: Vec<u64>,
+    /// Strings defused.
+    pub defused: u64,
+}
+
+impl Hits {
+    fn add(&mut self, rule: usize) {
+        if self.by_rule.len() <= rule {
+            self.by_rule.resize(rule + 1, 0);
+        }
+        self.by_rule[rule] += 1;
+    }
+}
+
+/// The compiled configuration.
+pub struct Engine {
+    names: Vec<String>,
+    actions: Vec<Action>,
+    prio: Vec<u32>,
+    det: Detectors,
+    key_rules: Vec<(usize, Vec<KeyPattern>)>,
+    allow: AllowList,
+    tokenizer: Option<Tokenizer>,
+    defuser: Option<inject::Defuser>,
+    defuse_keys: Vec<String>,
+    summary: bool,
+    cache: RefCell<HashMap<String, KeyVerdict>>,
+    scratch: RefCell<(Vec<Match>, Vec<String>)>,
+}
+
+/// Keys whose verdicts are cached; past this the cache starts over, so a
+/// batch of unbounded distinct keys cannot grow memory.
+const CACHE_MAX: usize = 4096;
+
+impl Engine {
+    /// Builds the engine from the `config:` block (JSON) and the granted
+    /// data blobs. Errors name the YAML path and the rule.
+    pub fn from_json(
+        json: &str,
+        blob: &dyn Fn(&str) -> Option<Vec<u8>>,
+    ) -> Result<Self, ConfigError> {
+        let p: Parsed = config::parse(json, blob)?;
+        let mut names = Vec::new();
+        let mut actions = Vec::new();
+        let mut prio = Vec::new();
+        let mut enabled: u128 = 0;
+        let render_default = |spec: &config::RuleSpec, builtin_default: Option<Action>| -> Action {
+            let a = spec
+                .action
+                .clone()
+                .or_else(|| p.default_action.clone())
+                .or(builtin_default)
+                .unwrap_or(Action::Replace(String::new()));
+            match a {
+                Action::Replace(w) if w.is_empty() => {
+                    Action::Replace(format!("[REDACTED:{}]", spec.name))
+                }
+                a => a,
+            }
+        };
+        for (i, spec) in p.builtins.iter().enumerate() {
+            let builtin_default = (spec.name == "card").then_some(Action::Mask { keep_last: 4 });
+            names.push(spec.name.clone());
+            actions.push(render_default(spec, builtin_default));
+            // Built-ins keep their table order; custom value rules slot in
+            // after the vendor tokens and before the generic classes.
+            prio.push(if i < detect::id("email") {
+                i as u32 * 10
+            } else {
+                i as u32 * 10 + 100
+            });
+            if spec.enabled {
+                enabled |= 1 << i;
+            }
+        }
+        let mut custom = Vec::new();
+        let mut custom_kw = Vec::new();
+        for c in p.custom {
+            let id = names.len();
+            if id >= 127 {
+                return Err(config::err("custom_rules", "at most 100 custom rules"));
+            }
+            names.push(c.spec.name.clone());
+            actions.push(render_default(&c.spec, None));
+            prio.push(detect::id("email") as u32 * 10 + 50);
+            if c.spec.enabled {
+                enabled |= 1 << id;
+            }
+            let gated = !c.keywords.is_empty();
+            if gated {
+                custom_kw.push((id, c.keywords.clone()));
+            }
+            custom.push(CustomDetector {
+                rule: id,
+                regex: c.regex,
+                gated,
+            });
+        }
+        let mut key_rules = Vec::new();
+        let mut inline_words: Vec<String> = Vec::new();
+        for k in p.key_rules {
+            let id = names.len();
+            names.push(k.spec.name.clone());
+            actions.push(render_default(&k.spec, None));
+            prio.push(u32::MAX);
+            if k.spec.enabled {
+                for pat in &k.keys {
+                    match pat {
+                        KeyPattern::Words(w) => {
+                            inline_words.extend(w.iter().filter(|w| w.len() >= 3).cloned())
+                        }
+                        KeyPattern::Glob(pre, suf) => {
+                            for part in [pre, suf] {
+                                let t = part.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+                                if t.len() >= 3 {
+                                    inline_words.push(t.to_owned());
+                                }
+                            }
+                        }
+                    }
+                }
+                key_rules.push((id, k.keys));
+            }
+        }
+        inline_words.sort();
+        inline_words.dedup();
+        let mut det = Detectors::new(custom, &custom_kw, &inline_words);
+        det.enabled = enabled;
+        det.private_ips = p.redact_private_ips;
+        det.min_entropy_len = p.min_entropy_len;
+        let mut allow = AllowList::default();
+        if p.default_allow_keys {
+            for k in keys::DEFAULT_ALLOW {
+                allow.add(k);
+            }
+        }
+        for k in &p.allow_keys {
+            allow.add(k);
+        }
+        Ok(Engine {
+            names,
+            actions,
+            prio,
+            det,
+            key_rules,
+            allow,
+            tokenizer: p.tokenizer,
+            defuser: p.defuse.then(inject::Defuser::new),
+            defuse_keys: p.defuse_keys,
+            summary: p.summary,
+            cache: RefCell::new(HashMap::new()),
+            scratch: RefCell::new((Vec::new(), Vec::new())),
+        })
+    }
+
+    /// The name of rule `id` (for counters and the summary).
+    pub fn rule_name(&self, id: usize) -> &str {
+        self.names.get(id).map_or("unknown", String::as_str)
+    }
+
+    /// Number of rules (ids are `0..rule_count()`).
+    pub fn rule_count(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether touched rows get the summary attributes.
+    pub fn summary(&self) -> bool {
+        self.summary
+    }
+
+    /// Decides what to do with attribute `key` (cached per key).
+    pub fn key_verdict(&self, key: &str) -> KeyVerdict {
+        if let Some(v) = self.cache.borrow().get(key) {
+            return *v;
+        }
+        let v = self.compute_verdict(key);
+        let mut c = self.cache.borrow_mut();
+        if c.len() >= CACHE_MAX {
+            c.clear();
+        }
+        c.insert(key.to_owned(), v);
+        v
+    }
+
+    fn compute_verdict(&self, key: &str) -> KeyVerdict {
+        let lower = key.to_ascii_lowercase();
+        if self.allow.allows(&lower) {
+            return KeyVerdict::Allow;
+        }
+        let mut scratch = self.scratch.borrow_mut();
+        let words = &mut scratch.1;
+        keys::split_words(key, words);
+        for (id, pats) in &self.key_rules {
+            if pats.iter().any(|p| p.matches(&lower, words)) {
+                return KeyVerdict::Rule(*id);
+            }
+        }
+        // Under a version key a dotted quad is a version, not an address.
+        let skip = if words.iter().any(|w| w == "version" || w == "ver") {
+            1u128 << detect::id("ipv4")
+        } else {
+            0
+        };
+        KeyVerdict::Scan { skip }
+    }
+
+    /// Applies key rule `rule` to a whole value (`value` is its text form).
+    pub fn apply_key_rule(&self, rule: usize, value: &str, hits: &mut Hits) -> KeyOutcome {
+        if self.is_token(value.as_bytes()) {
+            return KeyOutcome::Keep;
+        }
+        hits.add(rule);
+        match &self.actions[rule] {
+            Action::Remove => KeyOutcome::Remove,
+            a => {
+                let mut out = String::new();
+                action::render(a, value, self.tokenizer.as_ref(), &mut out);
+                KeyOutcome::Set(out)
+            }
+        }
+    }
+
+    /// Is `s` a token of a configured key version?
+    pub fn is_token(&self, s: &[u8]) -> bool {
+        match &self.tokenizer {
+            Some(t) => t.is_token(s),
+            None => action::token_version(s).is_some(),
+        }
+    }
+
+    /// Redacts every value-rule match inside `text`; `None` when nothing
+    /// matched. `touched` gets the ids of the rules that fired.
+    pub fn redact_text(
+        &self,
+        text: &str,
+        skip: u128,
+        hits: &mut Hits,
+        touched: &mut Vec<usize>,
+    ) -> Option<String> {
+        let mut matches = std::mem::take(&mut self.scratch.borrow_mut().0);
+        matches.clear();
+        let is_token = |s: &[u8]| self.is_token(s);
+        let mut sensitive = |k: &str| matches!(self.key_verdict(k), KeyVerdict::Rule(_));
+        self.det.find(
+            text.as_bytes(),
+            skip,
+            &mut sensitive,
+            &is_token,
+            &mut matches,
+        );
+        let out = if matches.is_empty() {
+            None
+        } else {
+            Some(self.render(text, &mut matches, hits, touched))
+        };
+        self.scratch.borrow_mut().0 = matches;
+        out
+    }
+
+    fn render(
+        &self,
+        text: &str,
+        matches: &mut [Match],
+        hits: &mut Hits,
+        touched: &mut Vec<usize>,
+    ) -> String {
+        // Highest priority first; a match overlapping an accepted one is
+        // dropped (e.g. the email-shaped `pass@host` of a URL password).
+        matches.sort_by_key(|m| (self.prio[m.rule], m.start, usize::MAX - m.end));
+        let mut accepted: Vec<Match> = Vec::with_capacity(matches.len());
+        for m in matches.iter() {
+            if !accepted.iter().any(|a| m.start < a.end && a.start < m.end) {
+                accepted.push(*m);
+            }
+        }
+        accepted.sort_by_key(|m| m.start);
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for m in accepted {
+            // Matches are on ASCII boundaries by construction; a non-char
+            // boundary would come from a malformed custom pattern: skip it.
+            let (Some(before), Some(hit)) = (text.get(at..m.start), text.get(m.start..m.end))
+            else {
+                continue;
+            };
+            out.push_str(before);
+            action::render(
+                &self.actions[m.rule],
+                hit,
+                self.tokenizer.as_ref(),
+                &mut out,
+            );
+            hits.add(m.rule);
+            if !touched.contains(&m.rule) {
+                touched.push(m.rule);
+            }
+            at = m.end;
+        }
+        out.push_str(text.get(at..).unwrap_or(""));
+        out
+    }
+
+    /// Should strings under attribute `key` be defused? (Log bodies always
+    /// are, when defusal is on.)
+    pub fn defuses_key(&self, key: &str) -> bool {
+        self.defuser.is_some() && self.defuse_keys.iter().any(|k| k == key)
+    }
+
+    /// Defuses prompt-injection text; `None` when there is none or defusal
+    /// is off.
+    pub fn defuse(&self, text: &str, hits: &mut Hits) -> Option<(String, Vec<InjectionKind>)> {
+        let r = self.defuser.as_ref()?.defuse(text)?;
+        hits.defused += 1;
+        Some(r)
+    }
+
+    /// All built-in value rule names.
+    pub fn builtin_rules() -> &'static [&'static str] {
+        BUILTIN_VALUE_RULES
+    }
+}
+
+#[cfg(test)]
+mod tests;
