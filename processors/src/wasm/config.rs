@@ -102,10 +102,69 @@ impl OnError {
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Grants {
-    /// Read-only data blobs by name (e.g. `symbols: ./symbols.idx`). Each file
-    /// is read once at load; the guest reads it with `data-read(name, ...)`.
-    /// Default: none.
-    pub data: BTreeMap<String, PathBuf>,
+    /// Read-only data blobs by name: a file path (`symbols: ./symbols.idx`)
+    /// or `env:VAR` for the value of an environment variable (`hmac_key_v2:
+    /// env:REDACT_KEY_V2`), so secrets such as HMAC keys never sit in the
+    /// YAML. Each is read once at load; the guest reads it with
+    /// `data-read(name, ...)`. Default: none.
+    pub data: BTreeMap<String, DataSource>,
+}
+
+/// Where a granted data blob comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// A file, read once at load.
+    File(PathBuf),
+    /// An environment variable of the collector process (YAML `env:VAR`),
+    /// read once at load. Guests have no environment of their own; this is
+    /// how a secret from the environment reaches one.
+    Env(String),
+}
+
+impl DataSource {
+    /// The YAML prefix of an environment variable source.
+    pub const ENV_PREFIX: &'static str = "env:";
+
+    /// A relative file path joined onto `base` (the config file's
+    /// directory); environment sources and absolute paths are unchanged.
+    pub fn resolve_relative(&self, base: &std::path::Path) -> DataSource {
+        match self {
+            DataSource::File(p) if p.is_relative() => DataSource::File(base.join(p)),
+            other => other.clone(),
+        }
+    }
+}
+
+impl std::fmt::Display for DataSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DataSource::File(p) => write!(f, "{}", p.display()),
+            DataSource::Env(v) => write!(f, "{}{v}", DataSource::ENV_PREFIX),
+        }
+    }
+}
+
+impl From<&str> for DataSource {
+    /// `env:VAR` is an environment variable, anything else a file path.
+    fn from(s: &str) -> Self {
+        match s.strip_prefix(DataSource::ENV_PREFIX) {
+            Some(var) => DataSource::Env(var.to_owned()),
+            None => DataSource::File(PathBuf::from(s)),
+        }
+    }
+}
+
+impl From<PathBuf> for DataSource {
+    fn from(p: PathBuf) -> Self {
+        DataSource::File(p)
+    }
+}
+
+impl<'de> Deserialize<'de> for DataSource {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(DataSource::from(s.as_str()))
+    }
 }
 
 /// When to stop calling a faulting guest.
@@ -179,12 +238,24 @@ impl WasmProcessorConfig {
         if l.max_idle_instances == 0 {
             bad("limits.max_idle_instances", "must be at least 1".into());
         }
-        for (name, path) in &self.grants.data {
+        for (name, source) in &self.grants.data {
             if name.is_empty() {
                 bad("grants.data", "a blob name must not be empty".into());
             }
-            if path.as_os_str().is_empty() {
-                bad(&format!("grants.data.{name}"), "must be a file path".into());
+            match source {
+                DataSource::File(path) if path.as_os_str().is_empty() => bad(
+                    &format!("grants.data.{name}"),
+                    "must be a file path or env:VAR".into(),
+                ),
+                DataSource::Env(var)
+                    if var.is_empty() || var.contains('=') || var.contains('\0') =>
+                {
+                    bad(
+                        &format!("grants.data.{name}"),
+                        format!("env:{var}: needs an environment variable name after `env:`"),
+                    )
+                }
+                _ => {}
             }
         }
         if self.circuit_breaker.consecutive_faults == 0 {
@@ -254,11 +325,44 @@ mod tests {
         .expect("parses");
         assert_eq!(c.limits.call_timeout, Duration::from_millis(250));
         assert_eq!(c.on_error, OnError::Drop);
-        assert_eq!(c.grants.data["symbols"], PathBuf::from("./symbols.idx"));
+        assert_eq!(
+            c.grants.data["symbols"],
+            DataSource::File(PathBuf::from("./symbols.idx"))
+        );
         assert_eq!(c.circuit_breaker.open_for, Duration::from_secs(5));
         let json: serde_json::Value = serde_json::from_str(&c.guest_config_json()).expect("json");
         assert_eq!(json["nested"]["list"][1], 2);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn grants_take_files_and_environment_variables() {
+        let c = parse(
+            "module: a.wasm\n\
+             grants: { data: { hmac_key_v2: 'env:REDACT_KEY_V2', hmac_key_v1: /etc/k1, rel: k/v1 } }\n",
+        )
+        .expect("parses");
+        assert_eq!(
+            c.grants.data["hmac_key_v2"],
+            DataSource::Env("REDACT_KEY_V2".into())
+        );
+        assert_eq!(
+            c.grants.data["hmac_key_v1"],
+            DataSource::File("/etc/k1".into())
+        );
+        let base = std::path::Path::new("/cfg");
+        assert_eq!(
+            c.grants.data["rel"].resolve_relative(base),
+            DataSource::File("/cfg/k/v1".into())
+        );
+        assert_eq!(
+            c.grants.data["hmac_key_v2"].resolve_relative(base),
+            c.grants.data["hmac_key_v2"]
+        );
+        assert!(c.validate().is_ok());
+        let c = parse("module: a.wasm\ngrants: { data: { k: 'env:' } }\n").expect("parses");
+        let errs = c.validate().expect_err("empty variable name");
+        assert_eq!(errs[0].key, "grants.data.k");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use wasmtime::component::{Component, Linker};
 use super::WIT_VERSION;
 use super::bindings;
 use super::cache::{self, CacheOutcome};
-use super::config::{ConfigError, Grants};
+use super::config::{ConfigError, DataSource, Grants};
 use super::engine::WasmRuntime;
 use super::sandbox::HostState;
 
@@ -102,6 +102,17 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+    /// A granted `env:VAR` blob names a variable that is not set.
+    #[error(
+        "grants.data.{name}: environment variable {var} is not set (granted as env:{var}); \
+         set it in the collector's environment or grant a file instead"
+    )]
+    GrantEnv {
+        /// The blob name.
+        name: String,
+        /// The variable.
+        var: String,
+    },
     /// The guest's `configure` refused the `config:` block.
     #[error("config: rejected by the module {path}: {message}")]
     Rejected {
@@ -128,15 +139,25 @@ pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>, LoadError> {
     })
 }
 
-/// Reads every granted blob once, at load.
+/// Reads every granted blob once, at load: files from disk, `env:VAR`
+/// sources from the collector's environment (a guest has none of its own).
 pub(crate) fn read_grants(grants: &Grants) -> Result<BTreeMap<String, Arc<[u8]>>, LoadError> {
     let mut out = BTreeMap::new();
-    for (name, path) in &grants.data {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Grant {
-            name: name.clone(),
-            path: path.display().to_string(),
-            source,
-        })?;
+    for (name, source) in &grants.data {
+        let bytes = match source {
+            DataSource::File(path) => std::fs::read(path).map_err(|source| LoadError::Grant {
+                name: name.clone(),
+                path: path.display().to_string(),
+                source,
+            })?,
+            // Unix environment values are bytes; pass them through as such.
+            DataSource::Env(var) => std::env::var_os(var)
+                .map(|v| v.into_encoded_bytes())
+                .ok_or_else(|| LoadError::GrantEnv {
+                    name: name.clone(),
+                    var: var.clone(),
+                })?,
+        };
         out.insert(name.clone(), Arc::from(bytes));
     }
     Ok(out)

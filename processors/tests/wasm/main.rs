@@ -8,6 +8,7 @@
 mod common;
 mod hostile;
 mod python;
+mod redact;
 mod roundtrip;
 mod startup;
 mod worlds;

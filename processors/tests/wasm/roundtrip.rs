@@ -193,7 +193,7 @@ fn granted_data_blob_is_readable_and_nothing_else() {
     std::fs::write(&path, "hello from a blob").unwrap();
     let rt = runtime();
     let mut cfg = config("edit_all");
-    cfg.grants.data.insert("greeting".into(), path);
+    cfg.grants.data.insert("greeting".into(), path.into());
     let p = WasmProcessor::load("wasm/edit_all", &cfg, &rt).unwrap();
     let mut req = traces(1);
     p.process_traces(&mut req).unwrap();
