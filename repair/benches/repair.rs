@@ -133,11 +133,25 @@ async fn bench_reproduce(quick: bool) {
 async fn bench_intake(quick: bool) {
     let total: usize = if quick { 2_000 } else { 20_000 };
     let concurrency = 32;
-    for joined in [false, true] {
+    for (synchronous, joined) in [
+        ("full", false),
+        ("full", true),
+        ("normal", false),
+        ("normal", true),
+    ] {
         let tmp = tempfile::tempdir().expect("tempdir");
         // No services: each new incident is rejected right away by a worker, so the
         // workers take their share of the store like they would in production.
-        write_config(tmp.path(), "workers: 2\nintake:\n  max_body_bytes: 65536\n");
+        let path = write_config(tmp.path(), "workers: 2\nintake:\n  max_body_bytes: 65536\n");
+        let config = std::fs::read_to_string(&path).expect("read config");
+        std::fs::write(
+            &path,
+            config.replace(
+                "store:\n",
+                &format!("store:\n  synchronous: {synchronous}\n"),
+            ),
+        )
+        .expect("write config");
         let engine = Arc::new(Engine::start(tmp.path()).await);
         let template: Value = serde_json::from_str(include_str!(
             "../../config/examples/envelopes/checkout-keyerror.json"
@@ -180,7 +194,7 @@ async fn bench_intake(quick: bool) {
                 .map(|m| m.len())
                 .unwrap_or(0);
         println!(
-            "intake, {}: {total} envelopes ({} B each), {concurrency} clients: {:.0} envelopes/s, latency p50={:.2} ms p99={:.2} ms max={:.2} ms; store {:.1} MiB",
+            "intake, synchronous={synchronous}, {}: {total} envelopes ({} B each), {concurrency} clients: {:.0} envelopes/s, latency p50={:.2} ms p99={:.2} ms max={:.2} ms; store {:.1} MiB",
             if joined {
                 "one shared fingerprint"
             } else {

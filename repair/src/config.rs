@@ -81,12 +81,37 @@ pub struct StoreConfig {
     /// SQLite database file (WAL mode). Default `repair.db` (relative to the working directory).
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// When a commit reaches the disk. `full` (default): before intake answers 202, so an
+    /// accepted envelope survives a power loss. `normal`: a process crash loses nothing,
+    /// a power loss may lose the last commits; faster intake.
+    #[serde(default)]
+    pub synchronous: Synchronous,
+}
+
+/// SQLite's `synchronous` setting in WAL mode.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Synchronous {
+    #[default]
+    Full,
+    Normal,
+}
+
+impl Synchronous {
+    /// The value of `PRAGMA synchronous`.
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         Self {
             path: default_store_path(),
+            synchronous: Synchronous::default(),
         }
     }
 }
@@ -474,6 +499,7 @@ mod tests {
         assert_eq!(c.reproduce.clock, ClockMode::StartAt);
         assert_eq!(c.sandbox.user, "65534:65534");
         assert_eq!(c.sandbox.images_per_service, 5);
+        assert_eq!(c.store.synchronous, Synchronous::Full);
         assert_eq!(c.data_dir(), PathBuf::from("repair-data"));
     }
 

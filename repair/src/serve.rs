@@ -58,9 +58,11 @@ pub fn owner_id(store_path: &Path) -> String {
 pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
     let token = config.read_token()?;
     let store_path = config.store.path.clone();
-    let store = Store::open(&store_path).map_err(|source| ServeError::Store {
-        path: store_path.display().to_string(),
-        source,
+    let store = Store::open_with(&store_path, config.store.synchronous).map_err(|source| {
+        ServeError::Store {
+            path: store_path.display().to_string(),
+            source,
+        }
     })?;
     let recovered = store.recover().map_err(|source| ServeError::Store {
         path: store_path.display().to_string(),

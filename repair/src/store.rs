@@ -1,5 +1,8 @@
 //! The embedded store: SQLite in WAL mode.
 //!
+//! Commits are synced before they return (`synchronous=FULL` by default), so an envelope
+//! intake acknowledged survives a crash of the process or of the machine.
+//!
 //! Tables: `envelopes` (every accepted envelope, keyed by its id: intake is idempotent),
 //! `incidents` (one per fingerprint, with its job status and occurrence count) and
 //! `stages` (one row per incident and stage: status, JSON result, artifacts, timings).
@@ -16,6 +19,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::config::Synchronous;
 use crate::envelope::Envelope;
 
 #[derive(Debug, thiserror::Error)]
@@ -154,8 +158,14 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` in WAL mode.
+    /// Opens (creating if needed) the database at `path` in WAL mode, every commit
+    /// synced to disk before it returns.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Synchronous::Full)
+    }
+
+    /// [`Store::open`] with a chosen `synchronous` level (`store.synchronous`).
+    pub fn open_with(path: &Path, synchronous: Synchronous) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir {
                 path: dir.display().to_string(),
@@ -165,7 +175,7 @@ impl Store {
         let conn = Connection::open(path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "synchronous", synchronous.pragma())?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self {
@@ -659,6 +669,19 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .expect("pragma");
         assert_eq!(mode, "wal");
+        // 2 = FULL: an accepted envelope is on disk before intake answers.
+        let sync: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(sync, 2);
+        drop(conn);
+        let fast = Store::open_with(&dir.path().join("f.db"), Synchronous::Normal).expect("open");
+        let sync: i64 = fast
+            .conn()
+            .expect("conn")
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(sync, 1);
     }
 
     #[test]

@@ -346,11 +346,21 @@ async fn a_run_past_the_wall_clock_limit_is_killed_and_the_job_fails() {
         "never listens",
     );
     cleanup.commits.push(commit.clone());
+    // A second service whose own Dockerfile does not build.
+    let broken = GitRepo::new(tmp.path().join("broken"));
+    let broken_commit = broken.commit(
+        &[
+            ("app.py", "print('never runs')\n"),
+            ("Dockerfile", &format!("FROM {BASE_IMAGE}\nRUN exit 3\n")),
+        ],
+        "a Dockerfile that fails",
+    );
     write_config(
         tmp.path(),
         &format!(
-            "reproduce:\n  runs: 1\n  ready_timeout: 120s\nsandbox:\n  timeout: 3s\nservices:\n  sleeper:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n",
-            repo.dir.display()
+            "reproduce:\n  runs: 1\n  ready_timeout: 120s\nsandbox:\n  timeout: 3s\nservices:\n  sleeper:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n  broken:\n    repository: {}\n    dockerfile: Dockerfile\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n",
+            repo.dir.display(),
+            broken.dir.display()
         ),
     );
     let engine = Engine::start(tmp.path()).await;
@@ -381,6 +391,33 @@ async fn a_run_past_the_wall_clock_limit_is_killed_and_the_job_fails() {
     let result = &body["stages"][0]["result"];
     assert_eq!(result["verdict"], "sandbox_error");
     assert_eq!(result["runs"][0]["timed_out"], true);
+
+    // An image that does not build is a sandbox_error naming the build's failure.
+    let env = envelope(
+        "env-repro-nobuild-1",
+        "broken",
+        &broken_commit,
+        "8888888888888889",
+        exception("KeyError", "app.py", 1, "<module>"),
+        get("/"),
+    );
+    let (status, body) = engine.post(&env).await;
+    assert_eq!(status, 202, "{body}");
+    let body = engine
+        .wait_done(
+            body["incident_id"].as_i64().expect("id"),
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_eq!(body["status"], "failed", "{body:#}");
+    assert_eq!(body["failed_stage"], "reproduce");
+    let reason = body["reason"].as_str().expect("reason");
+    assert!(
+        reason.starts_with("sandbox_error: image build failed") && reason.contains("exit 3"),
+        "{reason}"
+    );
+    assert_eq!(body["stages"][0]["result"]["verdict"], "sandbox_error");
+
     let mut engine = engine;
     engine.stop();
     assert_eq!(
