@@ -6,7 +6,7 @@
 
 use std::net::Ipv6Addr;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::validate;
@@ -209,8 +209,10 @@ impl Detectors {
             pats.push(w.clone());
             ac_rule.push(1u128 << INLINE);
         }
+        // A full DFA: a few KiB more memory, the fastest overlapping scan.
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
             .build(&pats)
             .expect("keyword automaton from bounded literal lists");
@@ -231,7 +233,7 @@ impl Detectors {
         set(
             &mut re,
             URL_PASSWORD,
-            r"(?i)\b[a-z][a-z0-9+.\-]{1,15}://[^\s/:@]{1,128}:([^\s/@]{1,256})@",
+            r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s/:@]+:([^\s/@]+)@",
         );
         set(
             &mut re,
@@ -289,7 +291,7 @@ impl Detectors {
             r"\b(?:\d{13,19}|\d{4}[ \-]\d{4}[ \-]\d{4}[ \-]\d{1,4}(?:[ \-]\d{1,3})?|\d{4}[ \-]\d{6}[ \-]\d{4,5})\b",
         );
         set(&mut re, IBAN, r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}");
-        set(&mut re, SSN, r"\b(\d{3})([ \-])(\d{2})([ \-])(\d{4})\b");
+        set(&mut re, SSN, r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b");
         set(&mut re, PHONE, r"\+\d[\d .\-()]{5,24}\d");
         set(&mut re, IPV4, r"\b(?:\d{1,3}\.){3}\d{1,3}\b");
         Detectors {
@@ -325,16 +327,57 @@ impl Detectors {
         let on = self.enabled & !skip;
         let mut want: u128 = 0;
         for m in self.ac.find_overlapping_iter(text) {
-            want |= self.ac_rule[m.pattern().as_usize()];
+            let bit = self.ac_rule[m.pattern().as_usize()];
+            // A sensitive word gates `inline_secret` only when a `key=` or
+            // `key:` follows (`/api/v1/` is not `api_key=`).
+            if bit == 1 << INLINE && !kv_follows(text, m.end()) {
+                continue;
+            }
+            want |= bit;
         }
-        let (mut digits, mut dots, mut colons, mut run, mut longest) =
-            (0usize, 0usize, 0usize, 0usize, 0usize);
-        for &b in text {
+        // One pass of byte counts gates the shape-based classes. A "digit
+        // run" is digits joined by number separators; a letter or any other
+        // byte ends it, so hex ids and UUIDs rarely wake the card, phone and
+        // IBAN patterns. `plain` runs (space and dash only: cards, SSNs,
+        // IBAN groups) and `any` runs (also `.()/+`: phones) are counted
+        // apart, so version strings and dotted quads do not look like cards.
+        let (mut plain, mut cur_plain, mut any, mut cur_any) = (0usize, 0usize, 0usize, 0usize);
+        let (mut dots, mut colons, mut run, mut longest) = (0usize, 0usize, 0usize, 0usize);
+        let (mut plus, mut zero_lead, mut iban_head) = (false, false, false);
+        for (i, &b) in text.iter().enumerate() {
             match b {
-                b'0'..=b'9' => digits += 1,
-                b'.' => dots += 1,
-                b':' => colons += 1,
-                _ => {}
+                b'0'..=b'9' => {
+                    if cur_any == 0 && b == b'0' {
+                        zero_lead = true;
+                    }
+                    cur_plain += 1;
+                    cur_any += 1;
+                    plain = plain.max(cur_plain);
+                    any = any.max(cur_any);
+                    // `XX00`: an IBAN's country code and check digits.
+                    if i >= 3
+                        && text[i - 1].is_ascii_digit()
+                        && text[i - 2].is_ascii_uppercase()
+                        && text[i - 3].is_ascii_uppercase()
+                    {
+                        iban_head = true;
+                    }
+                }
+                b' ' | b'-' => {}
+                b'.' | b'(' | b')' | b'/' | b'+' => {
+                    dots += usize::from(b == b'.');
+                    plus |= b == b'+';
+                    cur_plain = 0;
+                }
+                b':' => {
+                    colons += 1;
+                    cur_plain = 0;
+                    cur_any = 0;
+                }
+                _ => {
+                    cur_plain = 0;
+                    cur_any = 0;
+                }
             }
             if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'_' | b'-' | b'/') {
                 run += 1;
@@ -343,16 +386,19 @@ impl Detectors {
                 run = 0;
             }
         }
-        if digits >= 13 {
+        if plain >= 13 {
             want |= 1 << CARD;
         }
-        if digits >= 8 {
-            want |= 1 << IBAN | 1 << PHONE;
+        if iban_head && plain >= 6 {
+            want |= 1 << IBAN;
         }
-        if digits >= 9 {
+        if any >= 8 && (plus || zero_lead || any >= 10) {
+            want |= 1 << PHONE;
+        }
+        if plain >= 9 {
             want |= 1 << SSN;
         }
-        if digits >= 4 && dots >= 3 {
+        if any >= 4 && dots >= 3 {
             want |= 1 << IPV4;
         }
         if colons >= 2 {
@@ -361,20 +407,18 @@ impl Detectors {
         if longest >= self.min_entropy_len {
             want |= 1 << ENTROPY;
         }
+        // `user:pass@host` needs an `@` somewhere after the `://`.
+        if want & (1 << URL_PASSWORD) != 0 && !text.contains(&b'@') {
+            want &= !(1 << URL_PASSWORD);
+        }
         let want = want & on;
         if want == 0 && self.custom.iter().all(|c| c.gated) {
             return;
         }
         let has = |r: usize| want & (1 << r) != 0;
         let group = |re: &Regex, rule: usize, out: &mut Vec<Match>| {
-            for c in re.captures_iter(text) {
-                if let Some(m) = c.get(1).or_else(|| c.get(0)) {
-                    out.push(Match {
-                        start: m.start(),
-                        end: m.end(),
-                        rule,
-                    });
-                }
+            for (start, end) in spans(re, text) {
+                out.push(Match { start, end, rule });
             }
         };
         for rule in [
@@ -402,13 +446,11 @@ impl Detectors {
         if has(BASIC)
             && let Some(re) = &self.re[BASIC]
         {
-            for c in re.captures_iter(text) {
-                if let Some(m) = c.get(1)
-                    && validate::base64_decode(m.as_bytes()).is_some_and(|d| d.contains(&b':'))
-                {
+            for (start, end) in spans(re, text) {
+                if validate::base64_decode(&text[start..end]).is_some_and(|d| d.contains(&b':')) {
                     out.push(Match {
-                        start: m.start(),
-                        end: m.end(),
+                        start,
+                        end,
                         rule: BASIC,
                     });
                 }
@@ -540,31 +582,46 @@ impl Detectors {
         }
     }
 
+    /// `ddd-dd-dddd` (or with spaces), matched by hand: a regex search
+    /// costs more per call than this whole scan.
     fn ssns(&self, text: &[u8], out: &mut Vec<Match>) {
-        let Some(re) = &self.re[SSN] else { return };
+        let d = |i: usize| text[i].is_ascii_digit();
         let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
-        for c in re.captures_iter(text) {
-            let (Some(a), Some(s1), Some(g), Some(s2), Some(s)) =
-                (c.get(1), c.get(2), c.get(3), c.get(4), c.get(5))
-            else {
-                continue;
-            };
-            if s1.as_bytes() == s2.as_bytes()
-                && isolated(text, a.start(), s.end())
-                && validate::ssn_ok(num(a.as_bytes()), num(g.as_bytes()), num(s.as_bytes()))
+        let mut i = 0;
+        while i + 11 <= text.len() {
+            let sep = text[i + 3];
+            if d(i)
+                && d(i + 1)
+                && d(i + 2)
+                && (sep == b'-' || sep == b' ')
+                && text[i + 6] == sep
+                && d(i + 4)
+                && d(i + 5)
+                && (i + 7..i + 11).all(d)
+                && !(i > 0 && text[i - 1].is_ascii_digit())
+                && !text.get(i + 11).is_some_and(u8::is_ascii_digit)
+                && isolated(text, i, i + 11)
+                && validate::ssn_ok(
+                    num(&text[i..i + 3]),
+                    num(&text[i + 4..i + 6]),
+                    num(&text[i + 7..i + 11]),
+                )
             {
                 out.push(Match {
-                    start: a.start(),
-                    end: s.end(),
+                    start: i,
+                    end: i + 11,
                     rule: SSN,
                 });
+                i += 11;
+            } else {
+                i += 1;
             }
         }
     }
 
     fn phones(&self, text: &[u8], out: &mut Vec<Match>) {
         let digit_count = |s: &[u8]| s.iter().filter(|b| b.is_ascii_digit()).count();
-        if let Some(re) = &self.re[PHONE] {
+        if let Some(re) = self.re[PHONE].as_ref().filter(|_| text.contains(&b'+')) {
             for m in re.find_iter(text) {
                 // The next char must not continue a number or a word.
                 let mut s = m.as_bytes();
@@ -801,6 +858,45 @@ impl Detectors {
             i = end.max(i);
         }
     }
+}
+
+/// Every match of `re`, narrowed to capture group 1 when the pattern has
+/// one. The DFA finds the match; captures run only on a hit (the capture
+/// engines are many times slower than a DFA search).
+fn spans(re: &Regex, text: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for m in re.find_iter(text) {
+        if re.captures_len() > 1 {
+            if let Some(g) = re
+                .captures_at(&text[..m.end()], m.start())
+                .and_then(|c| c.get(1))
+            {
+                out.push((g.start(), g.end()));
+            }
+        } else {
+            out.push((m.start(), m.end()));
+        }
+    }
+    out
+}
+
+/// Does a key end at or after `at` and a `=` or `:` follow (`_key = `,
+/// `Token": `)?
+fn kv_follows(text: &[u8], at: usize) -> bool {
+    let rest = &text[at.min(text.len())..];
+    let mut i = rest
+        .iter()
+        .take(48)
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        .count();
+    if matches!(rest.get(i), Some(b'"' | b'\'')) {
+        i += 1;
+    }
+    i += rest[i.min(rest.len())..]
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    matches!(rest.get(i), Some(b'=' | b':'))
 }
 
 fn word_end(text: &[u8], from: usize) -> usize {

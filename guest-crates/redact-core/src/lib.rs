@@ -17,6 +17,7 @@
 //! the host's counters and, optionally, a summary attribute.
 
 pub mod action;
+pub mod bench_input;
 pub mod config;
 pub mod detect;
 pub mod inject;
