@@ -1,0 +1,97 @@
+"""Measured quality of the `redact` guest, end to end through the real binary.
+
+A labeled corpus (tests/redaction/corpus.py, deterministic from the seed, never
+committed) is sent as OTLP/JSON to the collector's HTTP receiver, through
+`wasm/redact`, to the file exporter. Per class: recall (planted values fully
+gone) and hard negatives untouched, against the issue's thresholds. The
+per-class table is printed; the reference tools' numbers on the same corpus
+are in tests/redaction/RESULTS.md.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from conftest import ROOT, binary, logs_in, spans_in, wait_for
+
+sys.path.insert(0, str(ROOT / "tests"))
+from redaction import corpus, otlp, score  # noqa: E402
+
+SEED = 7
+COUNT = 6000
+GUEST = ROOT / "guest-crates" / "target" / "wasm32-wasip2" / "release" / "redact.wasm"
+
+
+def start(c, timeout=600):
+    # The first start compiles the 1 MiB guest (slow in a debug build); the
+    # compiled artifact is cached under XDG_CACHE_HOME for later runs.
+    env = {**os.environ, "XDG_CACHE_HOME": str(ROOT / "guest-crates" / "target" / "e2e-cache")}
+    log = open(c.log_path, "ab")
+    c.proc = subprocess.Popen([binary(), "--config", str(c.config_path)], stdout=log,
+                              stderr=subprocess.STDOUT, env=env)
+    log.close()
+    wait_for(c.ready, timeout=timeout, what=f"{c.name} to become ready (log: {c.log_path})")
+
+
+def guest_counter(c, name: str) -> float:
+    # Collector.metric() takes labels as keyword arguments, and this label is
+    # called `name`: read the exposition directly.
+    text = requests.get(f"http://127.0.0.1:{c.metrics_port}/metrics", timeout=5).text
+    total = 0.0
+    for line in text.splitlines():
+        if (line.startswith("tracemend_wasm_guest_counter_total{") and 'processor="wasm/redact"' in line
+                and f'name="{name}"' in line):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def collector_hosts_wasm() -> bool:
+    out = subprocess.run([binary(), "components"], capture_output=True, text=True, timeout=60).stdout
+    return any(line.split()[:1] == ["wasm"] for line in out.splitlines())
+
+
+def test_redaction_quality_on_the_labeled_corpus(tmp_path, collectors, capsys):
+    assert GUEST.exists(), f"{GUEST} is missing: run guest-crates/build.sh"
+    if not collector_hosts_wasm():
+        # Only while the collector's `wasm/<name>` processor type is being
+        # wired in; the guest itself is tested through the host in
+        # processors/tests/wasm/redact.rs meanwhile.
+        pytest.skip("this tracemend binary has no `wasm` processor type yet")
+    items = [it.to_json() for it in corpus.generate(SEED, COUNT)]
+    out = tmp_path / "out.jsonl"
+    c = collectors(
+        exporters={"file": {"path": str(out)}},
+        processors={"wasm/redact": {"module": str(GUEST), "config": {"summary": True},
+                                    "limits": {"call_timeout": "5s"}}},
+        pipelines={
+            "traces": {"receivers": ["otlp"], "processors": ["wasm/redact"], "exporters": ["file"]},
+            "logs": {"receivers": ["otlp"], "processors": ["wasm/redact"], "exporters": ["file"]},
+        },
+    )
+    start(c)
+    span_items = [it for it in items if it["carrier"] in otlp.SPAN_CARRIERS]
+    log_items = [it for it in items if it["carrier"] not in otlp.SPAN_CARRIERS]
+    for i in range(0, len(span_items), 250):
+        r = requests.post(f"{c.http_endpoint}/v1/traces", json=otlp.traces_request(span_items[i:i + 250]), timeout=30)
+        assert r.status_code == 200, r.text
+    for i in range(0, len(log_items), 250):
+        r = requests.post(f"{c.http_endpoint}/v1/logs", json=otlp.logs_request(log_items[i:i + 250]), timeout=30)
+        assert r.status_code == 200, r.text
+    wait_for(lambda: len(otlp.outputs_from(spans_in(out), logs_in(out))) >= len(items), timeout=60,
+             what="every item in the file exporter's output")
+    # The per-rule counters surface as collector metrics.
+    assert guest_counter(c, "redacted.email") > 0
+    assert guest_counter(c, "redacted.card") > 0
+    assert c.metric("tracemend_wasm_faults_total", processor="wasm/redact") == 0, c.log()
+    assert c.stop() == 0, c.log()
+
+    outputs = otlp.outputs_from(spans_in(out), logs_in(out))
+    res = score.score(items, outputs)
+    table = score.table({"redact (guest)": res})
+    (tmp_path / "table.md").write_text(table)
+    with capsys.disabled():
+        print(f"\nredaction quality, seed {SEED}, {len(items)} items:\n{table}")
+    assert not score.failures(res), "\n".join(score.failures(res))
