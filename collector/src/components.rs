@@ -64,6 +64,12 @@ pub const TYPES: &[TypeInfo] = &[
         about: "refuses data (retryably) when memory use is too high",
     },
     TypeInfo {
+        kind: Kind::Processor,
+        ty: "wasm",
+        signals: &[Signal::Traces, Signal::Logs],
+        about: "a sandboxed WebAssembly component (`module: PATH` or `builtin:NAME`)",
+    },
+    TypeInfo {
         kind: Kind::Exporter,
         ty: "otlp",
         signals: ALL,
@@ -139,6 +145,7 @@ pub enum ReceiverConfig {
 pub enum ProcessorConfig {
     Batch(processors::batch::BatchConfig),
     MemoryLimiter(processors::memory_limiter::MemoryLimiterConfig),
+    Wasm(processors::wasm::WasmConfig),
 }
 
 #[derive(Debug)]
@@ -187,6 +194,7 @@ pub fn parse_processor(
     match id.ty.as_str() {
         "batch" => parse_component(v, path).map(ProcessorConfig::Batch),
         "memory_limiter" => parse_component(v, path).map(ProcessorConfig::MemoryLimiter),
+        "wasm" => parse_component(v, path).map(ProcessorConfig::Wasm),
         _ => Err(unknown(Kind::Processor, id, path)),
     }
 }
@@ -237,6 +245,15 @@ pub fn describe() -> String {
             };
             out.push_str(&format!("  {:<16}{}  {}\n", t.ty, sig, t.about));
         }
+    }
+    out.push_str("built-in WASM modules (module: builtin:NAME):\n");
+    for b in ::processors::wasm::builtin::all() {
+        out.push_str(&format!(
+            "  {:<16} [{} world]  {}\n",
+            b.name,
+            b.world.as_str(),
+            b.about
+        ));
     }
     out
 }

@@ -51,19 +51,37 @@ fn main() -> ExitCode {
             print!("{}", collector::components::describe());
             ExitCode::SUCCESS
         }
-        Some(Command::Validate) => match collector::config::load(&cli.configs, &cli.sets) {
-            Ok(_) => {
-                println!("The configuration is valid.");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprint!("{e}");
-                ExitCode::FAILURE
-            }
-        },
+        Some(Command::Validate) => validate(&cli),
         Some(Command::Repair { .. }) => repair_main(&argv),
         None => run(&cli),
     }
+}
+
+/// Checks the configuration, then loads and configures every WASM module it names, so a
+/// module that would not start fails here, before deployment.
+fn validate(cli: &Cli) -> ExitCode {
+    let config = match collector::config::load(&cli.configs, &cli.sets) {
+        Ok(c) => c,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match collector::processors::wasm::runtime(None) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the WebAssembly runtime: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) =
+        collector::processors::wasm::load_all(&config, config.processors.keys(), &runtime)
+    {
+        eprint!("{e}");
+        return ExitCode::FAILURE;
+    }
+    println!("The configuration is valid.");
+    ExitCode::SUCCESS
 }
 
 fn repair_main(argv: &[String]) -> ExitCode {

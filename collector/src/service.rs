@@ -23,6 +23,7 @@ use crate::extensions::file_storage::FileStorage;
 use crate::extensions::health_check;
 use crate::processors::batch::BatchProcessor;
 use crate::processors::memory_limiter::{MemoryGauge, MemoryLimiter};
+use crate::processors::wasm::{self as wasm_processor, WasmStage};
 use crate::receivers::{self, Consumers};
 use crate::telemetry::{ExporterLabels, Health, SelfMetrics};
 
@@ -119,6 +120,28 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         }
     }
 
+    // WASM processors: loaded once each (compile, instantiate, configure), before any
+    // receiver opens, so a module that cannot start stops startup with its reason.
+    let used_wasm: Vec<&ComponentId> = config
+        .service
+        .pipelines
+        .values()
+        .flat_map(|p| &p.processors)
+        .filter(|id| matches!(config.processors.get(id), Some(ProcessorConfig::Wasm(_))))
+        .collect();
+    let wasm = if used_wasm.is_empty() {
+        BTreeMap::new()
+    } else {
+        let runtime = wasm_processor::runtime(Some(&metrics))?;
+        let loaded =
+            wasm_processor::load_all(&config, used_wasm, &runtime).map_err(|e| anyhow!("{e}"))?;
+        for (id, p) in &loaded {
+            wasm_processor::watch_health(&health, id, p.clone());
+            tracing::info!(processor = %id, "Loaded WASM processor.");
+        }
+        loaded
+    };
+
     // Pipelines, built from the exporters back to the first processor.
     let mut gauges: BTreeMap<ComponentId, Arc<MemoryGauge>> = BTreeMap::new();
     let mut processors: Vec<Arc<dyn Consumer>> = Vec::new();
@@ -148,6 +171,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                         .or_insert_with(|| MemoryGauge::start(&name, c))
                         .clone();
                     Arc::new(MemoryLimiter::new(&name, signal, gauge, next, &metrics))
+                }
+                ProcessorConfig::Wasm(_) => {
+                    let Some(p) = wasm.get(id) else {
+                        continue;
+                    };
+                    Arc::new(WasmStage::new(p.clone(), signal, next, &metrics))
                 }
             };
             chain.push(next.clone());

@@ -177,6 +177,23 @@ impl Batch {
         r
     }
 
+    /// Lets `f` change the content; `f` also returns whether it changed anything. When
+    /// it did not, the received bytes are kept, so the batch is forwarded without
+    /// re-encoding (a processor that only looked).
+    pub fn modify_if_changed<R>(&mut self, f: impl FnOnce(&mut Payload) -> (R, bool)) -> R {
+        self.ensure_decoded();
+        let payload = match &mut self.decoded {
+            Some(p) => p,
+            None => unreachable!("ensure_decoded sets the payload"),
+        };
+        let (r, changed) = f(payload);
+        if changed {
+            self.items = payload.item_count();
+            self.encoded = None;
+        }
+        r
+    }
+
     /// Takes the decoded content out of the batch.
     pub fn into_payload(mut self) -> Payload {
         self.ensure_decoded();

@@ -117,6 +117,16 @@ pub struct Config {
     pub exporters: BTreeMap<ComponentId, ExporterConfig>,
     pub extensions: BTreeMap<ComponentId, ExtensionConfig>,
     pub service: ServiceConfig,
+    /// Where each part came from, to locate errors found after parsing (a WASM module
+    /// that does not load).
+    origin: Merged,
+}
+
+impl Config {
+    /// Fills in the source file and line of an error found after parsing.
+    pub fn locate(&self, error: ConfigError) -> ConfigError {
+        self.origin.locate(error)
+    }
 }
 
 /// Loads `--config` sources and `--set` values (or the built-in default when there
@@ -147,8 +157,12 @@ fn from_merged(mut merged: Merged) -> Result<Config, ConfigErrors> {
     expand::expand(&mut merged.value, "", &mut errors);
     let config = parse(&merged.value, &mut errors);
     if errors.is_empty()
-        && let Some(c) = config
+        && let Some(mut c) = config
     {
+        c.origin = Merged {
+            value: Value::Null,
+            sources: merged.sources,
+        };
         return Ok(c);
     }
     Err(ConfigErrors(
@@ -293,6 +307,10 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
         exporters,
         extensions,
         service,
+        origin: Merged {
+            value: Value::Null,
+            sources: Vec::new(),
+        },
     })
 }
 

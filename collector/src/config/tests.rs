@@ -156,6 +156,56 @@ fn wrong_kind_in_pipeline() {
 }
 
 #[test]
+fn unsupported_signal_for_a_component() {
+    // WASM processors take spans and logs; the processor world has no metrics call.
+    let text = "\
+receivers:
+  otlp:
+    protocols:
+      http:
+processors:
+  wasm/noop:
+    module: builtin:noop
+exporters:
+  debug:
+service:
+  pipelines:
+    metrics:
+      receivers: [otlp]
+      processors: [wasm/noop]
+      exporters: [debug]
+";
+    let e = errors_of(text);
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0].path, "service.pipelines.metrics.processors[0]");
+    assert_eq!(e[0].line, Some(14));
+    assert_eq!(
+        e[0].message,
+        "processor `wasm/noop` does not support metrics"
+    );
+    let ok = text.replace("    metrics:", "    logs:");
+    load_text(&ok).expect("wasm processors take logs");
+}
+
+#[test]
+fn wasm_processor_needs_a_module() {
+    let e = errors_of(
+        "receivers:\n  otlp:\n    protocols:\n      http:\nprocessors:\n  wasm/x:\n  wasm/y:\n    module: builtin:missing\nexporters:\n  debug:\nservice:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      processors: [wasm/x, wasm/y]\n      exporters: [debug]\n",
+    );
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert_eq!(e[0].path, "processors.wasm/x.module");
+    assert!(e[0].message.starts_with("is required"), "{}", e[0]);
+    assert_eq!(e[1].path, "processors.wasm/y.module");
+    assert_eq!(e[1].line, Some(8));
+    assert!(
+        e[1].message
+            .starts_with("unknown built-in module `missing`, expected one of: builtin:noop"),
+        "{}",
+        e[1]
+    );
+}
+
+#[test]
 fn unknown_pipeline_signal_and_empty_pipeline() {
     let e = errors_of(&GOOD.replace("    logs:\n      receivers: [otlp]\n      exporters: [debug]\n", "    profiles:\n      receivers: [otlp]\n      exporters: [debug]\n    metrics:\n      receivers: [otlp]\n"));
     assert!(

@@ -1,4 +1,6 @@
-//! Native processors. WASM processors live in the `processors` crate.
+//! Native processors, and `wasm/<name>`, the pipeline side of the WASM host in the
+//! `processors` crate.
 
 pub mod batch;
 pub mod memory_limiter;
+pub mod wasm;

@@ -140,6 +140,28 @@ fn modify_recounts_and_drops_stale_bytes() {
 }
 
 #[test]
+fn modify_if_changed_keeps_received_bytes_when_unchanged() {
+    // An unknown field (99, varint 1) survives only as long as the received bytes do:
+    // prost drops it on decode, so a re-encode would lose it.
+    let mut bytes = traces(&[2]).encode_to_vec();
+    bytes.extend_from_slice(&[0x98, 0x06, 0x01]);
+    let bytes = Bytes::from(bytes);
+    let mut batch = Batch::from_protobuf(Signal::Traces, bytes.clone())
+        .expect("valid")
+        .batch;
+    batch.modify_if_changed(|p| (assert!(matches!(p, Payload::Traces(_))), false));
+    assert_eq!(batch.to_protobuf(), bytes);
+    batch.modify_if_changed(|p| {
+        if let Payload::Traces(r) = p {
+            r.resource_spans[0].scope_spans[0].spans.pop();
+        }
+        ((), true)
+    });
+    assert_eq!(batch.item_count(), 1);
+    assert_ne!(batch.to_protobuf(), bytes);
+}
+
+#[test]
 fn merging_into_an_empty_batch_keeps_bytes() {
     let mut buffer = Batch::empty(Signal::Traces);
     for n in [2, 3] {

@@ -29,6 +29,7 @@
 //! and engine version ([`cache`]), so a second start skips compilation.
 
 mod bindings;
+pub mod builtin;
 pub mod cache;
 pub mod circuit;
 pub mod config;
