@@ -95,3 +95,43 @@ def test_redaction_quality_on_the_labeled_corpus(tmp_path, collectors, capsys):
     with capsys.disabled():
         print(f"\nredaction quality, seed {SEED}, {len(items)} items:\n{table}")
     assert not score.failures(res), "\n".join(score.failures(res))
+
+
+def test_hash_key_from_the_environment_and_a_missing_one(tmp_path, collectors):
+    """`grants.data.<name>: env:VAR` brings the HMAC key from the collector's
+    environment; equal values give equal tokens; a missing variable stops the
+    start with its name."""
+    assert GUEST.exists(), f"{GUEST} is missing: run guest-crates/build.sh"
+    if not collector_hosts_wasm():
+        pytest.skip("this tracemend binary has no `wasm` processor type yet")
+    out = tmp_path / "out.jsonl"
+    processors = {"wasm/redact": {
+        "module": str(GUEST),
+        "config": {"hash": {"current": "v2", "keys": {"v2": "hmac_key_v2"}}, "default_action": "hash"},
+        "grants": {"data": {"hmac_key_v2": "env:TRACEMEND_E2E_REDACT_KEY"}},
+    }}
+    pipelines = {"traces": {"receivers": ["otlp"], "processors": ["wasm/redact"], "exporters": ["file"]}}
+    c = collectors(name="keyed", exporters={"file": {"path": str(out)}}, processors=processors, pipelines=pipelines)
+    os.environ["TRACEMEND_E2E_REDACT_KEY"] = "an-e2e-key-of-at-least-16-bytes"
+    try:
+        start(c)
+    finally:
+        del os.environ["TRACEMEND_E2E_REDACT_KEY"]
+    items = [{"id": i, "carrier": "span_attr", "key": "app.note", "value": "mail carol@example.org now"}
+             for i in range(2)]
+    r = requests.post(f"{c.http_endpoint}/v1/traces", json=otlp.traces_request(items), timeout=30)
+    assert r.status_code == 200, r.text
+    wait_for(lambda: len(spans_in(out)) >= 2, what="two spans exported")
+    assert c.stop() == 0, c.log()
+    notes = [a["value"]["stringValue"] for s in spans_in(out) for a in s["span"]["attributes"]
+             if a["key"] == "app.note"]
+    assert len(notes) == 2 and notes[0] == notes[1], notes
+    assert notes[0].startswith("mail tok_v2_") and "carol" not in notes[0], notes
+
+    missing = collectors(name="unkeyed", exporters={"file": {"path": str(out)}}, processors=processors,
+                         pipelines=pipelines)
+    env = {k: v for k, v in os.environ.items() if k != "TRACEMEND_E2E_REDACT_KEY"}
+    proc = subprocess.run([binary(), "--config", str(missing.config_path)], capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode != 0
+    assert "TRACEMEND_E2E_REDACT_KEY" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
