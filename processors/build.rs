@@ -26,12 +26,20 @@ struct Guest {
 /// Every embedded guest. Guests of one world build in one cargo invocation;
 /// worlds are separate invocations because the SDK selects the world by a
 /// cargo feature and one invocation unifies features.
-const GUESTS: &[Guest] = &[Guest {
-    name: "noop",
-    package: "noop",
-    world: "processor",
-    about: "does nothing; the baseline of the host's per-batch cost",
-}];
+const GUESTS: &[Guest] = &[
+    Guest {
+        name: "noop",
+        package: "noop",
+        world: "processor",
+        about: "does nothing; the baseline of the host's per-batch cost",
+    },
+    Guest {
+        name: "redact",
+        package: "redact",
+        world: "processor",
+        about: "PII and secret redaction with HMAC tokens (docs/redaction.md)",
+    },
+];
 
 type Error = Box<dyn std::error::Error>;
 
