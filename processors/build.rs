@@ -39,6 +39,12 @@ const GUESTS: &[Guest] = &[
         world: "processor",
         about: "PII and secret redaction with HMAC tokens (docs/redaction.md)",
     },
+    Guest {
+        name: "tail_sampling",
+        package: "tail-sampling",
+        world: "sampler",
+        about: "the contrib tail_sampling policies; the default module of `tail_sampling`",
+    },
 ];
 
 type Error = Box<dyn std::error::Error>;

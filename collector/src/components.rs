@@ -70,6 +70,12 @@ pub const TYPES: &[TypeInfo] = &[
         about: "a sandboxed WebAssembly component (`module: PATH` or `builtin:NAME`)",
     },
     TypeInfo {
+        kind: Kind::Processor,
+        ty: "tail_sampling",
+        signals: &[Signal::Traces],
+        about: "holds traces for decision_wait, keeps those the contrib policies sample",
+    },
+    TypeInfo {
         kind: Kind::Exporter,
         ty: "otlp",
         signals: ALL,
@@ -80,6 +86,12 @@ pub const TYPES: &[TypeInfo] = &[
         ty: "otlphttp",
         signals: ALL,
         about: "OTLP over HTTP (protobuf or JSON)",
+    },
+    TypeInfo {
+        kind: Kind::Exporter,
+        ty: "loadbalancing",
+        signals: &[Signal::Traces, Signal::Logs],
+        about: "OTLP/gRPC to backends chosen by consistent hashing of the trace id or service",
     },
     TypeInfo {
         kind: Kind::Exporter,
@@ -146,6 +158,7 @@ pub enum ProcessorConfig {
     Batch(processors::batch::BatchConfig),
     MemoryLimiter(processors::memory_limiter::MemoryLimiterConfig),
     Wasm(processors::wasm::WasmConfig),
+    TailSampling(Box<::processors::tail_sampling::TailSamplingConfig>),
 }
 
 #[derive(Debug)]
@@ -155,6 +168,7 @@ pub enum ExporterConfig {
     Debug(exporters::debug::DebugConfig),
     Nop(exporters::nop::NopConfig),
     File(exporters::file::FileExporterConfig),
+    LoadBalancing(Box<exporters::loadbalancing::LoadBalancingConfig>),
 }
 
 impl ExporterConfig {
@@ -163,6 +177,7 @@ impl ExporterConfig {
         let q = match self {
             ExporterConfig::Otlp(c) => &c.sending_queue,
             ExporterConfig::OtlpHttp(c) => &c.sending_queue,
+            ExporterConfig::LoadBalancing(c) => &c.protocol.otlp.sending_queue,
             _ => return None,
         };
         q.storage.as_deref().filter(|_| q.enabled)
@@ -195,6 +210,9 @@ pub fn parse_processor(
         "batch" => parse_component(v, path).map(ProcessorConfig::Batch),
         "memory_limiter" => parse_component(v, path).map(ProcessorConfig::MemoryLimiter),
         "wasm" => parse_component(v, path).map(ProcessorConfig::Wasm),
+        "tail_sampling" => {
+            parse_component(v, path).map(|c| ProcessorConfig::TailSampling(Box::new(c)))
+        }
         _ => Err(unknown(Kind::Processor, id, path)),
     }
 }
@@ -210,6 +228,9 @@ pub fn parse_exporter(
         "debug" => parse_component(v, path).map(ExporterConfig::Debug),
         "nop" => parse_component(v, path).map(ExporterConfig::Nop),
         "file" => parse_component(v, path).map(ExporterConfig::File),
+        "loadbalancing" => {
+            parse_component(v, path).map(|c| ExporterConfig::LoadBalancing(Box::new(c)))
+        }
         _ => Err(unknown(Kind::Exporter, id, path)),
     }
 }

@@ -57,8 +57,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// Checks the configuration, then loads and configures every WASM module it names, so a
-/// module that would not start fails here, before deployment.
+/// Checks the configuration, then loads and configures every WASM module it names (span/log
+/// processors and tail samplers), so a module or policy that would not start fails here,
+/// before deployment.
 fn validate(cli: &Cli) -> ExitCode {
     let config = match collector::config::load(&cli.configs, &cli.sets) {
         Ok(c) => c,
@@ -74,10 +75,19 @@ fn validate(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let mut errors = Vec::new();
     if let Err(e) =
         collector::processors::wasm::load_all(&config, config.processors.keys(), &runtime)
     {
-        eprint!("{e}");
+        errors.extend(e.0);
+    }
+    if let Err(e) =
+        collector::processors::tail_sampling::load_all(&config, config.processors.keys(), &runtime)
+    {
+        errors.extend(e.0);
+    }
+    if !errors.is_empty() {
+        eprint!("{}", collector::config::ConfigErrors(errors));
         return ExitCode::FAILURE;
     }
     println!("The configuration is valid.");

@@ -5,7 +5,9 @@
 //! Every pipeline gets its own processor instances; an exporter is one instance per
 //! (id, signal), shared by the pipelines of that signal; a receiver feeds every pipeline
 //! that lists it through a fan-out, and a pipeline fans out to its exporters. A batch is
-//! cloned only at a fan-out.
+//! cloned only at a fan-out. WASM modules (`wasm/*` processors and `tail_sampling`'s
+//! sampler) are loaded once per component id on one shared runtime; each pipeline still
+//! gets its own `tail_sampling` buffer.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -17,12 +19,13 @@ use pdata::{Batch, ConsumeError, Consumer, Signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::components::{ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
-use crate::config::{ComponentId, Config};
+use crate::config::{ComponentId, Config, ConfigErrors};
 use crate::exporters::{self, QueuedExporter};
 use crate::extensions::file_storage::FileStorage;
 use crate::extensions::health_check;
 use crate::processors::batch::BatchProcessor;
 use crate::processors::memory_limiter::{MemoryGauge, MemoryLimiter};
+use crate::processors::tail_sampling::{self, TailSamplingStage};
 use crate::processors::wasm::{self as wasm_processor, WasmStage};
 use crate::receivers::{self, Consumers};
 use crate::telemetry::{ExporterLabels, Health, SelfMetrics};
@@ -120,27 +123,44 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         }
     }
 
-    // WASM processors: loaded once each (compile, instantiate, configure), before any
-    // receiver opens, so a module that cannot start stops startup with its reason.
-    let used_wasm: Vec<&ComponentId> = config
-        .service
-        .pipelines
-        .values()
-        .flat_map(|p| &p.processors)
-        .filter(|id| matches!(config.processors.get(id), Some(ProcessorConfig::Wasm(_))))
-        .collect();
-    let wasm = if used_wasm.is_empty() {
-        BTreeMap::new()
+    // WASM processors and tail samplers: loaded once each (compile, instantiate,
+    // configure), before any receiver opens, so a module that cannot start (or policies
+    // the sampler refuses) stops startup with its reason. One runtime serves both.
+    let used_wasm = used_processors(&config, |c| matches!(c, ProcessorConfig::Wasm(_)));
+    let used_sampling = used_processors(&config, |c| matches!(c, ProcessorConfig::TailSampling(_)));
+    let runtime = if used_wasm.is_empty() && used_sampling.is_empty() {
+        None
     } else {
-        let runtime = wasm_processor::runtime(Some(&metrics))?;
-        let loaded =
-            wasm_processor::load_all(&config, used_wasm, &runtime).map_err(|e| anyhow!("{e}"))?;
-        for (id, p) in &loaded {
+        Some(wasm_processor::runtime(Some(&metrics))?)
+    };
+    let mut wasm = BTreeMap::new();
+    let mut samplers = BTreeMap::new();
+    let mut sampling_metrics = None;
+    if let Some(runtime) = &runtime {
+        let mut errors = Vec::new();
+        match wasm_processor::load_all(&config, used_wasm, runtime) {
+            Ok(loaded) => wasm = loaded,
+            Err(e) => errors.extend(e.0),
+        }
+        match tail_sampling::load_all(&config, used_sampling, runtime) {
+            Ok(loaded) => samplers = loaded,
+            Err(e) => errors.extend(e.0),
+        }
+        if !errors.is_empty() {
+            return Err(anyhow!("{}", ConfigErrors(errors)));
+        }
+        for (id, p) in &wasm {
             wasm_processor::watch_health(&health, id, p.clone());
             tracing::info!(processor = %id, "Loaded WASM processor.");
         }
-        loaded
-    };
+        for (id, s) in &samplers {
+            tail_sampling::watch_health(&health, id, s.clone());
+            tracing::info!(processor = %id, "Loaded tail sampler.");
+        }
+        if !samplers.is_empty() {
+            sampling_metrics = Some(tail_sampling::register_metrics(&metrics));
+        }
+    }
 
     // Pipelines, built from the exporters back to the first processor.
     let mut gauges: BTreeMap<ComponentId, Arc<MemoryGauge>> = BTreeMap::new();
@@ -177,6 +197,14 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                         continue;
                     };
                     Arc::new(WasmStage::new(p.clone(), signal, next, &metrics))
+                }
+                ProcessorConfig::TailSampling(c) => {
+                    let (Some(sampler), Some(m)) = (samplers.get(id), &sampling_metrics) else {
+                        continue;
+                    };
+                    let stage = TailSamplingStage::start(id, c, sampler.clone(), m, next, &metrics)
+                        .with_context(|| format!("processors.{id}"))?;
+                    Arc::new(stage)
                 }
             };
             chain.push(next.clone());
@@ -239,6 +267,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     Ok(())
 }
 
+/// The processors of the kind `want` that some pipeline uses.
+fn used_processors(config: &Config, want: fn(&ProcessorConfig) -> bool) -> Vec<&ComponentId> {
+    config
+        .service
+        .pipelines
+        .values()
+        .flat_map(|p| &p.processors)
+        .filter(|id| config.processors.get(id).is_some_and(want))
+        .collect()
+}
+
 fn build_exporter(
     id: &ComponentId,
     signal: Signal,
@@ -292,6 +331,12 @@ fn build_exporter(
                 &c.retry_on_failure,
                 storage,
                 metrics,
+            )?)
+        }
+        ExporterConfig::LoadBalancing(c) => {
+            let storage = storage_for(&c.protocol.otlp.sending_queue)?;
+            Arc::new(exporters::loadbalancing::LoadBalancingExporter::new(
+                &name, signal, c, storage, metrics,
             )?)
         }
         ExporterConfig::Debug(c) => Arc::new(exporters::debug::DebugExporter {

@@ -88,7 +88,7 @@ fn unknown_type_is_named_with_line() {
     assert!(
         unknown
             .message
-            .contains("expected one of: otlp, otlphttp, debug, nop, file"),
+            .contains("expected one of: otlp, otlphttp, loadbalancing, debug, nop, file"),
         "{unknown}"
     );
 }

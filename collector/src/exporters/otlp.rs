@@ -88,7 +88,7 @@ impl ComponentConfig for OtlpExporterConfig {
 }
 
 impl OtlpExporterConfig {
-    fn uri(&self) -> Result<String, String> {
+    pub(crate) fn uri(&self) -> Result<String, String> {
         let e = self.endpoint.trim();
         let uri = if e.starts_with("http://") || e.starts_with("https://") {
             e.to_string()

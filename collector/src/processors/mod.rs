@@ -3,4 +3,5 @@
 
 pub mod batch;
 pub mod memory_limiter;
+pub mod tail_sampling;
 pub mod wasm;

@@ -43,6 +43,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use tracing::warn;
 
+use crate::wasm::builtin;
 use crate::wasm::metrics::ProcessorLabels;
 use crate::wasm::sampler::SampleContext;
 use crate::wasm::{Decision, LoadError, WasmProcessorConfig, WasmRuntime, WasmSampler};
@@ -108,6 +109,9 @@ pub enum TailSamplingError {
     /// The sampler guest did not load or rejected the policies.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// `module` names a built-in guest that does not exist or is not a sampler.
+    #[error("module: {0}")]
+    Module(String),
     /// `start` was called outside a tokio runtime.
     #[error("tail_sampling: start needs a tokio runtime")]
     NoRuntime,
@@ -116,8 +120,24 @@ pub enum TailSamplingError {
     Stopped,
 }
 
-/// Loads the sampler guest for `config`: `module` if set, else `builtin`
-/// (the embedded first-party guest's bytes), with the policies as its config.
+/// One loaded sampler shared by several processors (one per pipeline).
+impl<T: TraceSampler> TraceSampler for Arc<T> {
+    fn sample(
+        &self,
+        trace: &ExportTraceServiceRequest,
+        context: SampleContext,
+    ) -> Result<Decision, String> {
+        (**self).sample(trace, context)
+    }
+}
+
+/// The built-in sampler guest's name: `module` defaults to `builtin:tail_sampling`.
+pub const BUILTIN_MODULE: &str = "tail_sampling";
+
+/// Loads the sampler guest for `config`, with the policies as its config:
+/// `module` if set (a path, or `builtin:<name>` for an embedded guest of the
+/// sampler world), else `builtin` when given, else the embedded
+/// [`BUILTIN_MODULE`].
 pub fn load_sampler(
     name: &str,
     config: &TailSamplingConfig,
@@ -135,11 +155,37 @@ pub fn load_sampler(
     );
     wasm.config = guest_config;
     wasm.limits = config.limits.clone();
-    let sampler = match (&config.module, builtin) {
-        (None, Some(bytes)) => WasmSampler::load_bytes(name, &wasm, bytes, runtime)?,
-        _ => WasmSampler::load(name, &wasm, runtime)?,
+    let embedded = match &config.module {
+        None => match builtin {
+            Some(bytes) => Some(bytes),
+            None => Some(embedded_guest(BUILTIN_MODULE)?),
+        },
+        Some(path) => match path.to_str().and_then(|p| p.strip_prefix(builtin::PREFIX)) {
+            Some(name) => Some(embedded_guest(name)?),
+            None => None,
+        },
+    };
+    let sampler = match embedded {
+        Some(bytes) => WasmSampler::load_bytes(name, &wasm, bytes, runtime)?,
+        None => WasmSampler::load(name, &wasm, runtime)?,
     };
     Ok(sampler)
+}
+
+/// The bytes of the embedded guest `name`, which must target the sampler world.
+fn embedded_guest(name: &str) -> Result<&'static [u8], TailSamplingError> {
+    let module = format!("{}{name}", builtin::PREFIX);
+    match builtin::resolve(std::path::Path::new(&module)) {
+        Ok(builtin::ModuleRef::Builtin(b)) if b.world == builtin::World::Sampler => Ok(b.bytes),
+        Ok(builtin::ModuleRef::Builtin(b)) => Err(TailSamplingError::Module(format!(
+            "`{module}` is a {} guest, not a sampler",
+            b.world.as_str()
+        ))),
+        Ok(builtin::ModuleRef::File(_)) => Err(TailSamplingError::Module(format!(
+            "`{module}` is not a built-in module"
+        ))),
+        Err(e) => Err(TailSamplingError::Module(e)),
+    }
 }
 
 /// What the buffer holds now.
