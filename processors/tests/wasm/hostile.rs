@@ -11,7 +11,14 @@ use crate::common::*;
 fn hostile(name: &str, on_error: OnError) -> WasmProcessor {
     let mut cfg = config(name);
     cfg.on_error = on_error;
-    cfg.limits.call_timeout = Duration::from_millis(50);
+    // Short, so the infinite loop test is quick; but filling 16 MiB on a loaded
+    // machine can take longer than that, and the memory bomb must meet the memory
+    // limit, not the clock.
+    cfg.limits.call_timeout = if name == "hostile_memory_bomb" {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_millis(50)
+    };
     cfg.limits.memory_mib = 16;
     WasmProcessor::load(&format!("wasm/{name}"), &cfg, &runtime()).unwrap()
 }
