@@ -8,7 +8,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use pdata::{Batch, ConsumeError, ErrorKind, Signal};
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 use tonic::codegen::{
@@ -16,6 +15,7 @@ use tonic::codegen::{
     StdError, http,
 };
 use tonic::server::{NamedService, UnaryService};
+use tonic::transport::server::TcpIncoming;
 
 use super::GrpcConfig;
 use super::response::ExportResponse;
@@ -38,7 +38,9 @@ pub async fn serve(
         .add_service(OtlpService::<TracesPath>::new(ingest.clone(), max))
         .add_service(OtlpService::<LogsPath>::new(ingest.clone(), max))
         .add_service(OtlpService::<MetricsPath>::new(ingest, max));
-    let incoming = TcpListenerStream::new(listener);
+    // Without TCP_NODELAY a small response waits behind Nagle's algorithm for the peer's
+    // delayed ACK (~40 ms): measured as 145K logs/s at 18% CPU before, see BENCHMARKS.md.
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Ok(tokio::spawn(async move {
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use axum::serve::ListenerExt;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use pdata::{Batch, ErrorKind, Signal};
@@ -51,6 +52,12 @@ pub async fn serve(
         )
         .with_state(shared);
     Ok(tokio::spawn(async move {
+        // TCP_NODELAY, as on the gRPC receiver: a small response must not wait for an ACK.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "Cannot set TCP_NODELAY on an OTLP HTTP connection.");
+            }
+        });
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(stop.cancelled_owned())
             .await
