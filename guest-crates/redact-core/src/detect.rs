@@ -86,6 +86,53 @@ const IPV6: usize = id("ipv6");
 pub const INLINE: usize = id("inline_secret");
 const ENTROPY: usize = id("high_entropy");
 
+/// Class bits of the gating pass (see [`Detectors::find`]): a digit.
+const C_DIGIT: u8 = 1;
+/// Continues a plain digit run: digits, space, dash.
+const C_PLAIN: u8 = 2;
+/// Continues any digit run: those and `.()/+`.
+const C_ANY: u8 = 4;
+/// Part of a high-entropy candidate run: `[A-Za-z0-9+_/-]`.
+const C_RUN: u8 = 8;
+/// The top two bits hold a shape code: 1 uppercase letter, 2 digit,
+/// 3 number separator (` -./`), 0 anything else.
+const SHAPE_SHIFT: u8 = 6;
+/// Shape codes of `[A-Z][A-Z][0-9][0-9]`, oldest first.
+const IBAN_HEAD: u32 = 0b01_01_10_10;
+/// Shape codes of `[0-9][ ./-][0-9]`.
+const DIGIT_SEP_DIGIT: u32 = 0b10_11_10;
+
+/// The byte class table of the gating pass.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut v = 0;
+        if c.is_ascii_digit() {
+            v |= C_DIGIT | C_PLAIN | C_ANY | (2 << SHAPE_SHIFT);
+        }
+        if matches!(c, b' ' | b'-') {
+            v |= C_PLAIN | C_ANY;
+        }
+        if matches!(c, b'.' | b'(' | b')' | b'/' | b'+') {
+            v |= C_ANY;
+        }
+        if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'_' | b'-' | b'/') {
+            v |= C_RUN;
+        }
+        if c.is_ascii_uppercase() {
+            v |= 1 << SHAPE_SHIFT;
+        }
+        if matches!(c, b' ' | b'-' | b'.' | b'/') {
+            v |= 3 << SHAPE_SHIFT;
+        }
+        t[b] = v;
+        b += 1;
+    }
+    t
+};
+
 /// Keywords that gate each keyword-gated built-in (case-insensitive).
 const KEYWORDS: &[(usize, &[&str])] = &[
     (PRIVATE_KEY, &["PRIVATE KEY"]),
@@ -210,8 +257,12 @@ impl Detectors {
             ac_rule.push(1u128 << INLINE);
         }
         // A full DFA: a few KiB more memory, the fastest overlapping scan.
+        // No prefilter: with one-byte and short common keywords (`@`,
+        // `key`, `set`) its candidates are everywhere, and restarting it at
+        // each one cost more than the plain DFA walk.
         let ac = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
+            .prefilter(false)
             .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
             .build(&pats)
@@ -293,7 +344,6 @@ impl Detectors {
         set(&mut re, IBAN, r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}");
         set(&mut re, SSN, r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b");
         set(&mut re, PHONE, r"\+\d[\d .\-()]{5,24}\d");
-        set(&mut re, IPV4, r"\b(?:\d{1,3}\.){3}\d{1,3}\b");
         Detectors {
             ac,
             ac_rule,
@@ -341,50 +391,32 @@ impl Detectors {
         // IBAN patterns. `plain` runs (space and dash only: cards, SSNs,
         // IBAN groups) and `any` runs (also `.()/+`: phones) are counted
         // apart, so version strings and dotted quads do not look like cards.
+        // Branch-free over a class table: this pass reads every byte of
+        // every scanned string, so its cost is the engine's floor.
         let (mut plain, mut cur_plain, mut any, mut cur_any) = (0usize, 0usize, 0usize, 0usize);
         let (mut dots, mut colons, mut run, mut longest) = (0usize, 0usize, 0usize, 0usize);
-        let (mut plus, mut zero_lead, mut iban_head) = (false, false, false);
-        for (i, &b) in text.iter().enumerate() {
-            match b {
-                b'0'..=b'9' => {
-                    if cur_any == 0 && b == b'0' {
-                        zero_lead = true;
-                    }
-                    cur_plain += 1;
-                    cur_any += 1;
-                    plain = plain.max(cur_plain);
-                    any = any.max(cur_any);
-                    // `XX00`: an IBAN's country code and check digits.
-                    if i >= 3
-                        && text[i - 1].is_ascii_digit()
-                        && text[i - 2].is_ascii_uppercase()
-                        && text[i - 3].is_ascii_uppercase()
-                    {
-                        iban_head = true;
-                    }
-                }
-                b' ' | b'-' => {}
-                b'.' | b'(' | b')' | b'/' | b'+' => {
-                    dots += usize::from(b == b'.');
-                    plus |= b == b'+';
-                    cur_plain = 0;
-                }
-                b':' => {
-                    colons += 1;
-                    cur_plain = 0;
-                    cur_any = 0;
-                }
-                _ => {
-                    cur_plain = 0;
-                    cur_any = 0;
-                }
-            }
-            if b.is_ascii_alphanumeric() || matches!(b, b'+' | b'_' | b'-' | b'/') {
-                run += 1;
-                longest = longest.max(run);
-            } else {
-                run = 0;
-            }
+        let (mut plus, mut at, mut zero_lead) = (false, false, false);
+        // The shape codes of the last four bytes, two bits each.
+        let mut shape = 0u32;
+        let (mut iban_head, mut digit_sep_digit) = (false, false);
+        for &b in text {
+            let c = CLASS[usize::from(b)];
+            let digit = usize::from(c & C_DIGIT != 0);
+            zero_lead |= (cur_any == 0) & (b == b'0');
+            cur_plain = (cur_plain + digit) * usize::from(c & C_PLAIN != 0);
+            cur_any = (cur_any + digit) * usize::from(c & C_ANY != 0);
+            plain = plain.max(cur_plain);
+            any = any.max(cur_any);
+            dots += usize::from(b == b'.');
+            colons += usize::from(b == b':');
+            plus |= b == b'+';
+            at |= b == b'@';
+            run = (run + 1) * usize::from(c & C_RUN != 0);
+            longest = longest.max(run);
+            shape = ((shape << 2) | u32::from(c >> SHAPE_SHIFT)) & 0xFF;
+            // `XX00`: an IBAN's country code and check digits.
+            iban_head |= shape == IBAN_HEAD;
+            digit_sep_digit |= shape & 0x3F == DIGIT_SEP_DIGIT;
         }
         if plain >= 13 {
             want |= 1 << CARD;
@@ -392,10 +424,13 @@ impl Detectors {
         if iban_head && plain >= 6 {
             want |= 1 << IBAN;
         }
-        if any >= 8 && (plus || zero_lead || any >= 10) {
+        // Without a `+`, every phone pattern but E.164 has a digit, a
+        // separator and a digit in a row (`555-2671`, `030 1234`), and so
+        // does every SSN: a string without one cannot match them.
+        if any >= 8 && (plus || zero_lead || any >= 10) && (plus || digit_sep_digit) {
             want |= 1 << PHONE;
         }
-        if plain >= 9 {
+        if plain >= 9 && digit_sep_digit {
             want |= 1 << SSN;
         }
         if any >= 4 && dots >= 3 {
@@ -408,7 +443,7 @@ impl Detectors {
             want |= 1 << ENTROPY;
         }
         // `user:pass@host` needs an `@` somewhere after the `://`.
-        if want & (1 << URL_PASSWORD) != 0 && !text.contains(&b'@') {
+        if !at {
             want &= !(1 << URL_PASSWORD);
         }
         let want = want & on;
@@ -699,9 +734,9 @@ impl Detectors {
     }
 
     fn ipv4s(&self, text: &[u8], out: &mut Vec<Match>) {
-        let Some(re) = &self.re[IPV4] else { return };
-        for m in re.find_iter(text) {
-            let (start, end) = (m.start(), m.end());
+        let mut next = 0;
+        while let Some((start, end)) = dotted_quad(text, next) {
+            next = end;
             // Part of a longer dotted run (1.2.3.4.5, 10.0.0.1.nip.io is fine).
             if start >= 1 && text[start - 1] == b'.'
                 || text.get(end) == Some(&b'.') && text.get(end + 1).is_some_and(u8::is_ascii_digit)
@@ -713,7 +748,7 @@ impl Detectors {
             }
             let mut o = [0u8; 4];
             let mut ok = true;
-            for (i, part) in m.as_bytes().split(|b| *b == b'.').enumerate() {
+            for (i, part) in text[start..end].split(|b| *b == b'.').enumerate() {
                 let v = part.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
                 if v > 255 || part.len() > 1 && part[0] == b'0' || i > 3 {
                     ok = false;
@@ -854,7 +889,10 @@ impl Detectors {
             while end < text.len() && end - i < 2 && text[end] == b'=' {
                 end += 1;
             }
-            self.entropy_run(text, start, end, is_token, out);
+            // No part of a run shorter than the minimum can be judged.
+            if end - start >= self.min_entropy_len {
+                self.entropy_run(text, start, end, is_token, out);
+            }
             i = end.max(i);
         }
     }
@@ -878,6 +916,48 @@ fn spans(re: &Regex, text: &[u8]) -> Vec<(usize, usize)> {
         }
     }
     out
+}
+
+/// The first dotted quad at or after `from`, exactly as the regex
+/// `\b(?:\d{1,3}\.){3}\d{1,3}\b` (ASCII word boundaries) finds it, by
+/// hand: the regex engine's per-search setup cost more than this scan on the
+/// short strings it mostly sees (peer addresses, user agents).
+fn dotted_quad(text: &[u8], from: usize) -> Option<(usize, usize)> {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let mut i = from;
+    while i < text.len() {
+        // A match starts on a digit after a non-word byte (`\b`); each group
+        // is a whole run of one to three digits, so a failed start is
+        // retried at the next position like the regex would.
+        if !text[i].is_ascii_digit() || i > 0 && word(text[i - 1]) {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        let mut ok = true;
+        for group in 0..4 {
+            let s = j;
+            while j < text.len() && j - s < 3 && text[j].is_ascii_digit() {
+                j += 1;
+            }
+            if j == s {
+                ok = false;
+                break;
+            }
+            if group < 3 {
+                if text.get(j) != Some(&b'.') {
+                    ok = false;
+                    break;
+                }
+                j += 1;
+            }
+        }
+        if ok && !text.get(j).is_some_and(|b| word(*b)) {
+            return Some((i, j));
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Does a key end at or after `at` and a `=` or `:` follow (`_key = `,
@@ -1026,4 +1106,54 @@ fn version_context(before: &[u8]) -> bool {
         t.ends_with(w.as_bytes())
             && (t.len() == w.len() || !t[t.len() - w.len() - 1].is_ascii_alphanumeric())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The hand-written dotted-quad scan finds exactly what the regex it
+    /// replaced finds, on tricky and on random inputs.
+    #[test]
+    fn dotted_quad_matches_the_regex() {
+        let re = bytes_re(r"\b(?:\d{1,3}\.){3}\d{1,3}\b").expect("pattern");
+        let scan = |t: &[u8]| {
+            let mut v = Vec::new();
+            let mut next = 0;
+            while let Some((s, e)) = dotted_quad(t, next) {
+                v.push((s, e));
+                next = e;
+            }
+            v
+        };
+        let mut inputs: Vec<Vec<u8>> = [
+            "1.2.3.4",
+            "1234.5.6.7.8",
+            "1.2.3.4444.5.6.7.8",
+            "a1.2.3.4 _1.2.3.4 -1.2.3.4-",
+            "10.0.0.1.nip.io 1.2.3.4.5",
+            "999.999.999.999x 1.2.3 1..2.3.4 1.2.3.4_",
+            "Chrome/120.0.6099.109 Safari/537.36",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..20_000 {
+            let len = (x % 24) as usize;
+            let s = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    b"0123456789....a_ -"[(x % 18) as usize]
+                })
+                .collect();
+            inputs.push(s);
+        }
+        for t in &inputs {
+            let want: Vec<(usize, usize)> = re.find_iter(t).map(|m| (m.start(), m.end())).collect();
+            assert_eq!(scan(t), want, "{}", String::from_utf8_lossy(t));
+        }
+    }
 }

@@ -90,7 +90,7 @@ pub struct Engine {
     defuser: Option<inject::Defuser>,
     defuse_keys: Vec<String>,
     summary: bool,
-    cache: RefCell<HashMap<String, KeyVerdict>>,
+    cache: RefCell<HashMap<String, KeyVerdict, foldhash::fast::RandomState>>,
     scratch: RefCell<(Vec<Match>, Vec<String>)>,
 }
 
@@ -214,7 +214,7 @@ impl Engine {
             defuser: p.defuse.then(inject::Defuser::new),
             defuse_keys: p.defuse_keys,
             summary: p.summary,
-            cache: RefCell::new(HashMap::new()),
+            cache: RefCell::new(HashMap::default()),
             scratch: RefCell::new((Vec::new(), Vec::new())),
         })
     }
