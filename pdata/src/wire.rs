@@ -8,6 +8,10 @@
 
 use crate::Signal;
 
+mod reader;
+
+use reader::{Fallback, I32, I64, LEN, R, Reader, VARINT};
+
 /// What a successful scan found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Scan {
@@ -16,112 +20,10 @@ pub(crate) struct Scan {
     pub invalid: usize,
 }
 
-/// Not accepted by the fast path; decode with prost instead.
-#[derive(Debug)]
-pub(crate) struct Fallback;
-
-type R<T> = Result<T, Fallback>;
-
-const VARINT: u8 = 0;
-const I64: u8 = 1;
-const LEN: u8 = 2;
-const I32: u8 = 5;
-/// Below prost's recursion limit (100), so deep nesting is prost's to judge.
+/// Below prost's recursion limit (100), so deep nesting is prost's to judge. Depth
+/// counts messages as prost does: a list value (`ArrayValue`, `KeyValueList`) and its
+/// element are two levels.
 const MAX_DEPTH: u32 = 64;
-
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0 }
-    }
-
-    fn done(&self) -> bool {
-        self.pos >= self.buf.len()
-    }
-
-    fn varint(&mut self) -> R<u64> {
-        let mut v: u64 = 0;
-        for i in 0..10 {
-            let b = *self.buf.get(self.pos).ok_or(Fallback)?;
-            self.pos += 1;
-            if i == 9 && b > 1 {
-                return Err(Fallback);
-            }
-            v |= u64::from(b & 0x7f) << (7 * i);
-            if b < 0x80 {
-                return Ok(v);
-            }
-        }
-        Err(Fallback)
-    }
-
-    fn key(&mut self) -> R<(u32, u8)> {
-        let k = self.varint()?;
-        if k > u64::from(u32::MAX) {
-            return Err(Fallback);
-        }
-        let tag = (k >> 3) as u32;
-        let wt = (k & 7) as u8;
-        if tag == 0 {
-            return Err(Fallback);
-        }
-        Ok((tag, wt))
-    }
-
-    fn bytes(&mut self) -> R<&'a [u8]> {
-        let len = usize::try_from(self.varint()?).map_err(|_| Fallback)?;
-        let end = self.pos.checked_add(len).ok_or(Fallback)?;
-        let s = self.buf.get(self.pos..end).ok_or(Fallback)?;
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn fixed(&mut self, n: usize) -> R<()> {
-        let end = self.pos.checked_add(n).ok_or(Fallback)?;
-        if end > self.buf.len() {
-            return Err(Fallback);
-        }
-        self.pos = end;
-        Ok(())
-    }
-
-    /// Skips an unknown field; groups are left to prost.
-    fn skip(&mut self, wt: u8) -> R<()> {
-        match wt {
-            VARINT => self.varint().map(drop),
-            I64 => self.fixed(8),
-            LEN => self.bytes().map(drop),
-            I32 => self.fixed(4),
-            _ => Err(Fallback),
-        }
-    }
-
-    /// Reads a field of a known wire type; a mismatch is prost's error to report.
-    fn expect(&mut self, wt: u8, want: u8) -> R<()> {
-        if wt == want { Ok(()) } else { Err(Fallback) }
-    }
-
-    fn string(&mut self, wt: u8) -> R<()> {
-        self.expect(wt, LEN)?;
-        std::str::from_utf8(self.bytes()?)
-            .map(drop)
-            .map_err(|_| Fallback)
-    }
-
-    fn message(&mut self, wt: u8) -> R<&'a [u8]> {
-        self.expect(wt, LEN)?;
-        self.bytes()
-    }
-
-    fn scalar(&mut self, wt: u8, want: u8) -> R<()> {
-        self.expect(wt, want)?;
-        self.skip(wt)
-    }
-}
 
 /// Scans a trace or log export request. Metrics always take the prost path.
 pub(crate) fn scan(signal: Signal, buf: &[u8]) -> R<Scan> {
@@ -149,7 +51,9 @@ fn resource_spans(buf: &[u8], out: &mut Scan) -> R<()> {
         match tag {
             1 => resource(r.message(wt)?)?,
             2 => scope_spans(r.message(wt)?, out)?,
-            3 => r.string(wt)?,
+            3 => {
+                r.string(wt)?;
+            }
             _ => r.skip(wt)?,
         }
     }
@@ -163,7 +67,9 @@ fn resource_logs(buf: &[u8], out: &mut Scan) -> R<()> {
         match tag {
             1 => resource(r.message(wt)?)?,
             2 => scope_logs(r.message(wt)?, out)?,
-            3 => r.string(wt)?,
+            3 => {
+                r.string(wt)?;
+            }
             _ => r.skip(wt)?,
         }
     }
@@ -189,7 +95,9 @@ fn entity_ref(buf: &[u8]) -> R<()> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            1..=4 => r.string(wt)?,
+            1..=4 => {
+                r.string(wt)?;
+            }
             _ => r.skip(wt)?,
         }
     }
@@ -201,7 +109,9 @@ fn scope(buf: &[u8]) -> R<()> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            1 | 2 => r.string(wt)?,
+            1 | 2 => {
+                r.string(wt)?;
+            }
             3 => key_value(r.message(wt)?, 1)?,
             4 => r.scalar(wt, VARINT)?,
             _ => r.skip(wt)?,
@@ -218,7 +128,9 @@ fn key_value(buf: &[u8], depth: u32) -> R<()> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            1 => r.string(wt)?,
+            1 => {
+                r.string(wt)?;
+            }
             2 => any_value(r.message(wt)?, depth + 1)?,
             3 => r.scalar(wt, VARINT)?,
             _ => r.skip(wt)?,
@@ -235,7 +147,9 @@ fn any_value(buf: &[u8], depth: u32) -> R<()> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            1 => r.string(wt)?,
+            1 => {
+                r.string(wt)?;
+            }
             2 | 3 | 8 => r.scalar(wt, VARINT)?,
             4 => r.scalar(wt, I64)?,
             5 | 6 => {
@@ -245,8 +159,8 @@ fn any_value(buf: &[u8], depth: u32) -> R<()> {
                 while !inner.done() {
                     let (t, w) = inner.key()?;
                     match (tag, t) {
-                        (5, 1) => any_value(inner.message(w)?, depth + 1)?,
-                        (6, 1) => key_value(inner.message(w)?, depth + 1)?,
+                        (5, 1) => any_value(inner.message(w)?, depth + 2)?,
+                        (6, 1) => key_value(inner.message(w)?, depth + 2)?,
                         _ => inner.skip(w)?,
                     }
                 }
@@ -270,7 +184,9 @@ fn scope_spans(buf: &[u8], out: &mut Scan) -> R<()> {
                     out.invalid += 1;
                 }
             }
-            3 => r.string(wt)?,
+            3 => {
+                r.string(wt)?;
+            }
             _ => r.skip(wt)?,
         }
     }
@@ -295,7 +211,9 @@ fn span(buf: &[u8]) -> R<bool> {
             1 => trace_id = Some(r.message(wt)?),
             2 => span_id = Some(r.message(wt)?),
             4 => parent = Some(r.message(wt)?),
-            3 | 5 => r.string(wt)?,
+            3 | 5 => {
+                r.string(wt)?;
+            }
             6 | 10 | 12 | 14 => r.scalar(wt, VARINT)?,
             7 | 8 => r.scalar(wt, I64)?,
             16 => r.scalar(wt, I32)?,
@@ -315,7 +233,9 @@ fn event(buf: &[u8]) -> R<()> {
         let (tag, wt) = r.key()?;
         match tag {
             1 => r.scalar(wt, I64)?,
-            2 => r.string(wt)?,
+            2 => {
+                r.string(wt)?;
+            }
             3 => key_value(r.message(wt)?, 1)?,
             4 => r.scalar(wt, VARINT)?,
             _ => r.skip(wt)?,
@@ -330,7 +250,9 @@ fn link(buf: &[u8]) -> R<()> {
         let (tag, wt) = r.key()?;
         match tag {
             1 | 2 => r.scalar(wt, LEN)?,
-            3 => r.string(wt)?,
+            3 => {
+                r.string(wt)?;
+            }
             4 => key_value(r.message(wt)?, 1)?,
             5 => r.scalar(wt, VARINT)?,
             6 => r.scalar(wt, I32)?,
@@ -345,7 +267,9 @@ fn status(buf: &[u8]) -> R<()> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            2 => r.string(wt)?,
+            2 => {
+                r.string(wt)?;
+            }
             3 => r.scalar(wt, VARINT)?,
             _ => r.skip(wt)?,
         }
@@ -365,7 +289,9 @@ fn scope_logs(buf: &[u8], out: &mut Scan) -> R<()> {
                     out.invalid += 1;
                 }
             }
-            3 => r.string(wt)?,
+            3 => {
+                r.string(wt)?;
+            }
             _ => r.skip(wt)?,
         }
     }
@@ -380,7 +306,9 @@ fn log_record(buf: &[u8]) -> R<bool> {
         match tag {
             1 | 11 => r.scalar(wt, I64)?,
             2 | 7 => r.scalar(wt, VARINT)?,
-            3 | 12 => r.string(wt)?,
+            3 | 12 => {
+                r.string(wt)?;
+            }
             5 => any_value(r.message(wt)?, 1)?,
             6 => key_value(r.message(wt)?, 1)?,
             8 => r.scalar(wt, I32)?,

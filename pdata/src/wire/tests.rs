@@ -209,3 +209,47 @@ fn never_more_lenient_than_prost() {
         "the mutations should leave many inputs valid ({accepted})"
     );
 }
+
+/// prost counts every message level against its recursion limit of 100, and a list value
+/// is two levels (the list and its element): nesting that prost refuses must not pass
+/// the scan, at any depth.
+#[test]
+fn deep_nesting_is_never_more_lenient_than_prost() {
+    for depth in 1..80 {
+        let mut value = AnyValue {
+            value: Some(any_value::Value::IntValue(1)),
+        };
+        for _ in 0..depth {
+            value = AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue {
+                    values: vec![value],
+                })),
+            };
+        }
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![1; 8],
+                        attributes: vec![KeyValue {
+                            key: "deep".into(),
+                            value: Some(value),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let bytes = req.encode_to_vec();
+        if scan(Signal::Traces, &bytes).is_ok() {
+            assert!(
+                ExportTraceServiceRequest::decode(&bytes[..]).is_ok(),
+                "scan accepted {depth} nested arrays that prost refuses"
+            );
+        }
+    }
+}
