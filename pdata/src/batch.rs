@@ -155,6 +155,14 @@ impl Batch {
         self.items == 0
     }
 
+    /// The protobuf encoding as held, without decoding or copying: fragments whose
+    /// concatenation is the request (one per received body merged in). `None` once the
+    /// content was modified, when only the decoded form is current. Held bytes always
+    /// decode: they were accepted by the validating scan or by prost.
+    pub fn encoded(&self) -> Option<&[Bytes]> {
+        self.encoded.as_deref()
+    }
+
     /// The decoded content, decoding on first use. The encoded form is kept.
     pub fn payload(&mut self) -> &Payload {
         self.ensure_decoded();

@@ -177,3 +177,33 @@ fn merging_into_an_empty_batch_keeps_bytes() {
     assert_eq!(buffer.item_count(), 5);
     assert_eq!(Batch::empty(Signal::Logs).to_protobuf().len(), 0);
 }
+
+#[test]
+fn encoded_exposes_the_held_bytes_until_modified() {
+    let (a, b) = (traces(&[2]).encode_to_vec(), traces(&[1]).encode_to_vec());
+    let mut batch = Batch::from_protobuf(Signal::Traces, Bytes::from(a.clone()))
+        .expect("valid")
+        .batch;
+    batch.merge(
+        Batch::from_protobuf(Signal::Traces, Bytes::from(b.clone()))
+            .expect("valid")
+            .batch,
+    );
+    let held: Vec<&[u8]> = batch
+        .encoded()
+        .expect("bytes held")
+        .iter()
+        .map(|c| &c[..])
+        .collect();
+    assert_eq!(held, [&a[..], &b[..]]);
+    // Looking keeps the bytes; changing drops them.
+    batch.payload();
+    assert!(batch.encoded().is_some());
+    batch.modify(|_| ());
+    assert!(batch.encoded().is_none());
+    assert!(
+        Batch::from_payload(Payload::Traces(traces(&[1])))
+            .encoded()
+            .is_none()
+    );
+}
