@@ -172,15 +172,19 @@ pub enum ExporterConfig {
 }
 
 impl ExporterConfig {
-    /// The storage extension id of a persistent sending queue.
-    pub fn queue_storage(&self) -> Option<&str> {
-        let q = match self {
-            ExporterConfig::Otlp(c) => &c.sending_queue,
-            ExporterConfig::OtlpHttp(c) => &c.sending_queue,
-            ExporterConfig::LoadBalancing(c) => &c.protocol.otlp.sending_queue,
+    /// The storage extension id of a persistent sending queue, and the YAML path of that
+    /// queue within the exporter (for error messages).
+    pub fn queue_storage(&self) -> Option<(&'static str, &str)> {
+        let (path, q) = match self {
+            ExporterConfig::Otlp(c) => ("sending_queue", &c.sending_queue),
+            ExporterConfig::OtlpHttp(c) => ("sending_queue", &c.sending_queue),
+            ExporterConfig::LoadBalancing(c) => c.queue(),
             _ => return None,
         };
-        q.storage.as_deref().filter(|_| q.enabled)
+        q.storage
+            .as_deref()
+            .filter(|_| q.enabled)
+            .map(|s| (path, s))
     }
 }
 

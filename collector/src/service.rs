@@ -295,20 +295,21 @@ fn build_exporter(
         .get(signal)
         .get_or_create(&labels)
         .clone();
-    let storage_for = |queue: &exporters::queue::QueueConfig| -> anyhow::Result<_> {
-        let Some(s) = &queue.storage else {
+    // Config validation has checked the reference; this guards the service's own wiring.
+    let storage = || -> anyhow::Result<_> {
+        let Some((queue, s)) = cfg.queue_storage() else {
             return Ok(None);
         };
         let sid = ComponentId::parse(s).map_err(|e| anyhow!(e))?;
-        let fs = storages
-            .get(&sid)
-            .ok_or_else(|| anyhow!("sending_queue.storage: extension `{sid}` is not running"))?;
+        let fs = storages.get(&sid).ok_or_else(|| {
+            anyhow!("exporters.{name}.{queue}.storage: extension `{sid}` is not running")
+        })?;
         Ok(Some(fs.client(&format!("exporter_{}_{}", name, signal))?))
     };
     Ok(match cfg {
         ExporterConfig::Otlp(c) => {
             let sender = exporters::otlp::OtlpSender::new(c, signal).map_err(|e| anyhow!(e))?;
-            let storage = storage_for(&c.sending_queue)?;
+            let storage = storage()?;
             Arc::new(QueuedExporter::new(
                 &name,
                 signal,
@@ -322,7 +323,7 @@ fn build_exporter(
         ExporterConfig::OtlpHttp(c) => {
             let sender =
                 exporters::otlphttp::OtlpHttpSender::new(c, signal).map_err(|e| anyhow!(e))?;
-            let storage = storage_for(&c.sending_queue)?;
+            let storage = storage()?;
             Arc::new(QueuedExporter::new(
                 &name,
                 signal,
@@ -334,7 +335,7 @@ fn build_exporter(
             )?)
         }
         ExporterConfig::LoadBalancing(c) => {
-            let storage = storage_for(&c.protocol.otlp.sending_queue)?;
+            let storage = storage()?;
             Arc::new(exporters::loadbalancing::LoadBalancingExporter::new(
                 &name, signal, c, storage, metrics,
             )?)

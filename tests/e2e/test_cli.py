@@ -21,7 +21,7 @@ def test_components_lists_every_type():
     r = run("components")
     assert r.returncode == 0
     for name in ["otlp", "batch", "memory_limiter", "otlphttp", "debug", "nop", "file",
-                 "health_check", "file_storage"]:
+                 "health_check", "file_storage", "wasm", "tail_sampling", "loadbalancing"]:
         assert f"  {name}" in r.stdout, r.stdout
 
 

@@ -161,3 +161,57 @@ def test_backend_removed_while_its_data_is_queued_loses_nothing(tmp_path, collec
     wait_for(delivered, timeout=30, what="every span at b1")
     assert f2.stop() == 0, f2.log()
     assert b1.stop() == 0
+
+
+def dns_front(collectors, name, hostname, port):
+    """A front whose backends come from DNS (the system resolver, as in a Kubernetes
+    headless service), with contrib's exporter-level queue and retry settings."""
+    return collectors(
+        name=name,
+        exporters={"loadbalancing": {
+            "protocol": {"otlp": {"tls": {"insecure": True}}},
+            "resolver": {"dns": {"hostname": hostname, "port": str(port), "interval": "200ms"}},
+            "timeout": "1s",
+            "sending_queue": {"num_consumers": 2, "queue_size": 100},
+            "retry_on_failure": {"initial_interval": "100ms", "max_interval": "300ms",
+                                 "max_elapsed_time": "0s"},
+        }},
+        pipelines={"traces": {"receivers": ["otlp"], "exporters": ["loadbalancing"]}},
+    )
+
+
+def test_dns_resolver_routes_to_what_the_name_resolves_to(tmp_path, collectors):
+    b1 = backend(collectors, tmp_path, "b1").start()
+    port = int(b1.grpc_endpoint.rsplit(":", 1)[1])
+    # `localhost` resolves through the system resolver (getaddrinfo) to 127.0.0.1.
+    f = dns_front(collectors, "front", "localhost", port).start()
+    trs = traces(7000, 30)
+    send_shuffled(f, trs)
+    total = sum(len(s) for s in trs.values())
+    wait_for(lambda: count_spans(tmp_path, "all.jsonl") == total, timeout=20,
+             what="every span at the backend DNS named")
+    assert f.metric("otelcol_loadbalancer_num_resolutions_total", resolver="dns",
+                    success="true") >= 1
+    assert f.metric("otelcol_loadbalancer_num_backends", resolver="dns") == 1
+    assert f.metric("otelcol_loadbalancer_backend_sent_spans_total",
+                    endpoint=f"127.0.0.1:{port}") == total
+    assert f.stop() == 0, f.log()
+    assert b1.stop() == 0
+
+
+def test_unresolvable_name_holds_data_and_says_why(tmp_path, collectors):
+    # `.invalid` never resolves (RFC 6761): the front must start, accept, hold the data
+    # (in its queue, or in a queue consumer waiting for a backend) and say what is wrong,
+    # not drop it.
+    f = dns_front(collectors, "front", "backends.invalid", 4317).start()
+    trs = traces(8000, 5)
+    send_shuffled(f, trs)
+    total = sum(len(s) for s in trs.values())
+    wait_for(lambda: f.metric("otelcol_loadbalancer_num_resolutions_total", resolver="dns",
+                              success="false") >= 2, timeout=15, what="failed resolutions")
+    assert f.metric("otelcol_receiver_accepted_spans_total") == total
+    assert f.metric("otelcol_loadbalancer_num_backends", resolver="dns") == 0
+    assert f.metric("otelcol_exporter_sent_spans_total") == 0
+    assert f.metric("otelcol_exporter_send_failed_spans_total") == 0, "nothing given up yet"
+    assert "Cannot resolve the backends" in f.log() or "timed out" in f.log(), f.log()
+    f.stop()

@@ -322,10 +322,10 @@ fn check_storage_refs(
     errors: &mut Vec<ConfigError>,
 ) {
     for (id, e) in exporters {
-        let Some(storage) = e.queue_storage() else {
+        let Some((queue, storage)) = e.queue_storage() else {
             continue;
         };
-        let path = format!("exporters.{id}.sending_queue.storage");
+        let path = format!("exporters.{id}.{queue}.storage");
         let Ok(sid) = ComponentId::parse(storage) else {
             continue;
         };

@@ -284,6 +284,33 @@ fn persistent_queue_needs_an_enabled_file_storage() {
 }
 
 #[test]
+fn loadbalancing_storage_errors_name_the_queue_in_effect() {
+    let lb = |queue: &str| {
+        format!(
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n\
+             exporters:\n  loadbalancing:\n    resolver: {{static: {{hostnames: [a]}}}}\n{queue}\
+             service:\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [loadbalancing]\n"
+        )
+    };
+    let e = errors_of(&lb(
+        "    protocol: {otlp: {sending_queue: {storage: file_storage}}}\n",
+    ));
+    assert!(
+        e.iter()
+            .any(|e| e.path == "exporters.loadbalancing.protocol.otlp.sending_queue.storage"),
+        "{e:?}"
+    );
+    let e = errors_of(&lb("    sending_queue: {storage: file_storage}\n"));
+    assert!(
+        e.iter().any(
+            |e| e.path == "exporters.loadbalancing.sending_queue.storage"
+                && e.message.contains("not configured")
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
 fn unknown_top_level_key_and_connectors() {
     let e = errors_of(&format!(
         "{GOOD}recievers:\n  otlp:\nconnectors:\n  spanmetrics:\n"

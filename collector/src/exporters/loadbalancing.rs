@@ -28,6 +28,9 @@ use async_trait::async_trait;
 use futures_util::future::join_all;
 use pdata::{Batch, ConsumeError, Consumer, Payload, Signal};
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use serde::{Deserialize, Deserializer};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -38,11 +41,15 @@ pub use ring::Ring;
 use split::split;
 
 use super::otlp::{OtlpExporterConfig, OtlpSender};
-use super::queue::{PushError, Queue};
+use super::queue::{PushError, Queue, QueueConfig};
+use super::retry::RetryConfig;
 use super::{SendError, Sender};
 use crate::config::{ComponentConfig, ConfigError};
 use crate::extensions::file_storage::DirStore;
-use crate::telemetry::{ExporterLabels, SelfMetrics};
+use crate::telemetry::{
+    BackendLabels, BackendOutcomeLabels, ExporterLabels, ResolutionLabels, ResolverLabels,
+    SelfMetrics,
+};
 
 /// The port a backend is given when its hostname has none (OTLP/gRPC's).
 const DEFAULT_PORT: u16 = 4317;
@@ -64,6 +71,47 @@ pub struct LoadBalancingConfig {
     /// Where the backends' addresses come from. Required: `static` or `dns`.
     #[serde(default)]
     pub resolver: ResolverConfig,
+    /// contrib's exporter-level `timeout`: when given, the time one send to a backend may
+    /// take, in place of `protocol.otlp.timeout`.
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// contrib's exporter-level queue: when given, used in place of
+    /// `protocol.otlp.sending_queue` (there is one queue either way, routed at send time).
+    #[serde(default)]
+    pub sending_queue: Option<QueueConfig>,
+    /// contrib's exporter-level retry: when given, used in place of
+    /// `protocol.otlp.retry_on_failure`.
+    #[serde(default)]
+    pub retry_on_failure: Option<RetryConfig>,
+}
+
+impl LoadBalancingConfig {
+    /// The `otlp` settings every backend gets: `protocol.otlp`, with the exporter-level
+    /// `timeout`, `sending_queue` and `retry_on_failure` in place of its own when given.
+    pub fn backend_otlp(&self) -> OtlpExporterConfig {
+        let mut otlp = self.protocol.otlp.clone();
+        if let Some(t) = self.timeout {
+            otlp.timeout = t;
+        }
+        if let Some(q) = &self.sending_queue {
+            otlp.sending_queue = q.clone();
+        }
+        if let Some(r) = &self.retry_on_failure {
+            otlp.retry_on_failure = r.clone();
+        }
+        otlp
+    }
+
+    /// The queue in effect and its YAML path (for error messages).
+    pub fn queue(&self) -> (&'static str, &QueueConfig) {
+        match &self.sending_queue {
+            Some(q) => ("sending_queue", q),
+            None => (
+                "protocol.otlp.sending_queue",
+                &self.protocol.otlp.sending_queue,
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -265,6 +313,15 @@ impl ComponentConfig for LoadBalancingConfig {
             e.path = format!("protocol.otlp.{}", e.path);
             errors.push(e);
         }
+        if let Some(q) = &self.sending_queue {
+            errors.extend(q.validate("sending_queue"));
+        }
+        if let Some(r) = &self.retry_on_failure {
+            errors.extend(r.validate("retry_on_failure"));
+        }
+        if self.timeout.is_some_and(|t| t.is_zero()) {
+            errors.push(ConfigError::new("timeout", "must be greater than 0"));
+        }
         errors
     }
 }
@@ -289,6 +346,18 @@ struct Shared {
     sent: Counter,
     send_failed: Counter,
     enqueue_failed: Counter,
+    backend: BackendMetrics,
+}
+
+/// Per-backend and resolver metrics (contrib's `otelcol_loadbalancer_*`).
+struct BackendMetrics {
+    sent: Family<BackendLabels, Counter>,
+    outcome: Family<BackendOutcomeLabels, Counter>,
+    latency: Family<BackendLabels, Histogram>,
+    num_backends: Gauge,
+    backend_updates: Counter,
+    resolutions_ok: Counter,
+    resolutions_failed: Counter,
 }
 
 enum Outcome {
@@ -319,11 +388,46 @@ impl LoadBalancingExporter {
             Some(s) => Ring::new(s.hostnames.iter().map(|h| with_port(h))),
             None => Ring::default(),
         };
+        let resolver = ResolverLabels {
+            exporter: id.to_owned(),
+            resolver: if cfg.resolver.dns.is_some() {
+                "dns"
+            } else {
+                "static"
+            }
+            .to_owned(),
+        };
+        let resolution = |success: bool| {
+            metrics
+                .lb_num_resolutions
+                .get_or_create(&ResolutionLabels {
+                    exporter: id.to_owned(),
+                    resolver: resolver.resolver.clone(),
+                    success: success.to_string(),
+                })
+                .clone()
+        };
+        let backend = BackendMetrics {
+            sent: metrics.lb_backend_sent.get(signal).clone(),
+            outcome: metrics.lb_backend_outcome.clone(),
+            latency: metrics.lb_backend_latency.clone(),
+            num_backends: metrics.lb_num_backends.get_or_create(&resolver).clone(),
+            backend_updates: metrics
+                .lb_num_backend_updates
+                .get_or_create(&resolver)
+                .clone(),
+            resolutions_ok: resolution(true),
+            resolutions_failed: resolution(false),
+        };
+        backend
+            .num_backends
+            .set(i64::try_from(initial.endpoints().len()).unwrap_or(i64::MAX));
+        let otlp = cfg.backend_otlp();
         let shared = Arc::new(Shared {
             id: id.to_owned(),
             signal,
             routing: cfg.routing_key,
-            otlp: cfg.protocol.otlp.clone(),
+            otlp: otlp.clone(),
             ring: RwLock::new(Arc::new(initial)),
             ring_changed: Notify::new(),
             senders: Mutex::new(HashMap::new()),
@@ -343,12 +447,13 @@ impl LoadBalancingExporter {
                 .get(signal)
                 .get_or_create(&labels)
                 .clone(),
+            backend,
         });
         let mut tasks = Vec::new();
         if let Some(dns) = &cfg.resolver.dns {
             tasks.push(tokio::spawn(resolve_dns(shared.clone(), dns.clone())));
         }
-        let queue_cfg = &cfg.protocol.otlp.sending_queue;
+        let queue_cfg = &otlp.sending_queue;
         let queue = if queue_cfg.enabled {
             metrics
                 .exporter_queue_capacity
@@ -393,6 +498,7 @@ async fn resolve_dns(shared: Arc<Shared>, dns: DnsResolver) {
         match tokio::time::timeout(dns.timeout, tokio::net::lookup_host(target.clone())).await {
             Ok(Ok(addrs)) => {
                 let addrs: Vec<SocketAddr> = addrs.collect();
+                shared.backend.resolutions_ok.inc();
                 if addrs.is_empty() {
                     tracing::warn!(exporter = %shared.id, hostname = %dns.hostname, "DNS returned no backends; keeping the previous ones.");
                 } else {
@@ -400,9 +506,11 @@ async fn resolve_dns(shared: Arc<Shared>, dns: DnsResolver) {
                 }
             }
             Ok(Err(e)) => {
+                shared.backend.resolutions_failed.inc();
                 tracing::warn!(exporter = %shared.id, hostname = %dns.hostname, error = %e, "Cannot resolve the backends; keeping the previous ones.")
             }
             Err(_) => {
+                shared.backend.resolutions_failed.inc();
                 tracing::warn!(exporter = %shared.id, hostname = %dns.hostname, timeout = ?dns.timeout, "Resolving the backends timed out; keeping the previous ones.")
             }
         }
@@ -429,8 +537,29 @@ impl Shared {
             tracing::info!(exporter = %self.id, backends = ?ring.endpoints(), "Backends changed.");
             *current = Arc::new(ring.clone());
         }
+        self.backend.backend_updates.inc();
+        self.backend
+            .num_backends
+            .set(i64::try_from(ring.endpoints().len()).unwrap_or(i64::MAX));
         lock(&self.senders).retain(|e, _| ring.endpoints().contains(e));
         self.ring_changed.notify_waiters();
+    }
+
+    fn record_send(&self, endpoint: &str, took: Duration, success: bool) {
+        let b = &self.backend;
+        b.outcome
+            .get_or_create(&BackendOutcomeLabels {
+                exporter: self.id.clone(),
+                endpoint: endpoint.to_owned(),
+                success: success.to_string(),
+            })
+            .inc();
+        b.latency
+            .get_or_create(&BackendLabels {
+                exporter: self.id.clone(),
+                endpoint: endpoint.to_owned(),
+            })
+            .observe(took.as_secs_f64() * 1000.0);
     }
 
     fn sender(&self, endpoint: &str) -> Result<Arc<OtlpSender>, String> {
@@ -463,10 +592,12 @@ impl Shared {
                 let parts = split(std::mem::take(&mut pending), &ring, self.routing);
                 let sends = parts.into_iter().map(|(endpoint, payload)| async move {
                     let batch = Batch::from_payload(payload);
+                    let started = Instant::now();
                     let result = match self.sender(&endpoint) {
                         Ok(s) => s.send(&batch).await,
                         Err(e) => Err(SendError::Permanent(e)),
                     };
+                    self.record_send(&endpoint, started.elapsed(), result.is_ok());
                     (endpoint, batch, result)
                 });
                 for (endpoint, batch, result) in join_all(sends).await {
@@ -475,6 +606,13 @@ impl Shared {
                         Ok(rejected) => {
                             let rejected = (rejected as u64).min(items);
                             self.sent.inc_by(items - rejected);
+                            self.backend
+                                .sent
+                                .get_or_create(&BackendLabels {
+                                    exporter: self.id.clone(),
+                                    endpoint: endpoint.clone(),
+                                })
+                                .inc_by(items - rejected);
                             if rejected > 0 {
                                 self.send_failed.inc_by(rejected);
                                 tracing::warn!(exporter = %self.id, backend = %endpoint, rejected, "The backend rejected some items as invalid.");

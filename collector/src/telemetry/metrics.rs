@@ -23,6 +23,36 @@ pub struct ExporterLabels {
     pub exporter: String,
 }
 
+/// A `loadbalancing` exporter's backend.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub exporter: String,
+    pub endpoint: String,
+}
+
+/// A backend's send outcome.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendOutcomeLabels {
+    pub exporter: String,
+    pub endpoint: String,
+    pub success: String,
+}
+
+/// A `loadbalancing` exporter's resolver (`static` or `dns`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResolverLabels {
+    pub exporter: String,
+    pub resolver: String,
+}
+
+/// A resolution's outcome.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResolutionLabels {
+    pub exporter: String,
+    pub resolver: String,
+    pub success: String,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProcessorLabels {
     pub processor: String,
@@ -36,6 +66,13 @@ impl<F> PerSignal<F> {
     pub fn get(&self, signal: Signal) -> &F {
         &self.0[signal as usize]
     }
+}
+
+fn backend_latency_histogram() -> Histogram {
+    // Milliseconds, as contrib's `otelcol_loadbalancer_backend_latency`.
+    Histogram::new([
+        5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+    ])
 }
 
 fn batch_size_histogram() -> Histogram {
@@ -62,6 +99,18 @@ pub struct SelfMetrics {
     pub batch_size_trigger: Family<ProcessorLabels, Counter>,
     pub batch_timeout_trigger: Family<ProcessorLabels, Counter>,
     pub process_memory_rss: Gauge,
+    /// `loadbalancing`: items each backend accepted.
+    pub lb_backend_sent: PerSignal<Family<BackendLabels, Counter>>,
+    /// `loadbalancing`: send attempts per backend by outcome.
+    pub lb_backend_outcome: Family<BackendOutcomeLabels, Counter>,
+    /// `loadbalancing`: time per send to a backend, milliseconds.
+    pub lb_backend_latency: Family<BackendLabels, Histogram>,
+    /// `loadbalancing`: backends in the ring now.
+    pub lb_num_backends: Family<ResolverLabels, Gauge>,
+    /// `loadbalancing`: ring changes.
+    pub lb_num_backend_updates: Family<ResolverLabels, Counter>,
+    /// `loadbalancing`: resolutions by outcome.
+    pub lb_num_resolutions: Family<ResolutionLabels, Counter>,
 }
 
 impl SelfMetrics {
@@ -171,8 +220,53 @@ impl SelfMetrics {
             "Resident set size of the collector process (bytes)",
             process_memory_rss.clone(),
         );
+        // The contrib loadbalancing exporter's names, plus items sent per backend.
+        let lb_backend_sent = per_signal(
+            &mut r,
+            "otelcol_loadbalancer_backend",
+            "sent_",
+            "Items a loadbalancing backend accepted",
+        );
+        let lb_backend_outcome = Family::<BackendOutcomeLabels, Counter>::default();
+        r.register(
+            "otelcol_loadbalancer_backend_outcome",
+            "Sends to a loadbalancing backend, by success",
+            lb_backend_outcome.clone(),
+        );
+        let lb_backend_latency = Family::<BackendLabels, Histogram>::new_with_constructor(
+            backend_latency_histogram as fn() -> Histogram,
+        );
+        r.register(
+            "otelcol_loadbalancer_backend_latency",
+            "Time a send to a loadbalancing backend took (milliseconds)",
+            lb_backend_latency.clone(),
+        );
+        let lb_num_backends = Family::<ResolverLabels, Gauge>::default();
+        r.register(
+            "otelcol_loadbalancer_num_backends",
+            "Backends a loadbalancing exporter routes to",
+            lb_num_backends.clone(),
+        );
+        let lb_num_backend_updates = Family::<ResolverLabels, Counter>::default();
+        r.register(
+            "otelcol_loadbalancer_num_backend_updates",
+            "Times the backend set of a loadbalancing exporter changed",
+            lb_num_backend_updates.clone(),
+        );
+        let lb_num_resolutions = Family::<ResolutionLabels, Counter>::default();
+        r.register(
+            "otelcol_loadbalancer_num_resolutions",
+            "Backend resolutions, by success",
+            lb_num_resolutions.clone(),
+        );
         SelfMetrics {
             registry: Mutex::new(r),
+            lb_backend_sent,
+            lb_backend_outcome,
+            lb_backend_latency,
+            lb_num_backends,
+            lb_num_backend_updates,
+            lb_num_resolutions,
             receiver_accepted,
             receiver_refused,
             exporter_sent,

@@ -6,7 +6,10 @@ mod metrics;
 mod server;
 
 pub use health::Health;
-pub use metrics::{ExporterLabels, PerSignal, ProcessorLabels, ReceiverLabels, SelfMetrics};
+pub use metrics::{
+    BackendLabels, BackendOutcomeLabels, ExporterLabels, PerSignal, ProcessorLabels,
+    ReceiverLabels, ResolutionLabels, ResolverLabels, SelfMetrics,
+};
 pub use server::serve_metrics;
 
 use crate::config::{LogEncoding, LogsConfig};

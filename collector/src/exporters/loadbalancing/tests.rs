@@ -79,6 +79,55 @@ fn rejections_name_the_key() {
 }
 
 #[test]
+fn exporter_level_queue_retry_and_timeout_take_the_place_of_protocol_otlp() {
+    let c = parse(
+        "resolver: {static: {hostnames: [a]}}\n\
+         protocol: {otlp: {timeout: 9s, sending_queue: {queue_size: 7}}}\n\
+         timeout: 2s\n\
+         sending_queue: {num_consumers: 3, queue_size: 50}\n\
+         retry_on_failure: {enabled: false}\n",
+    )
+    .expect("valid");
+    let otlp = c.backend_otlp();
+    assert_eq!(otlp.timeout, Duration::from_secs(2));
+    assert_eq!(
+        (
+            otlp.sending_queue.num_consumers,
+            otlp.sending_queue.queue_size
+        ),
+        (3, 50)
+    );
+    assert!(!otlp.retry_on_failure.enabled);
+    assert_eq!(c.queue().0, "sending_queue");
+
+    // Without them, protocol.otlp's own settings apply.
+    let c = parse("resolver: {static: {hostnames: [a]}}\nprotocol: {otlp: {timeout: 9s, sending_queue: {queue_size: 7}}}")
+        .expect("valid");
+    let otlp = c.backend_otlp();
+    assert_eq!(
+        (otlp.timeout, otlp.sending_queue.queue_size),
+        (Duration::from_secs(9), 7)
+    );
+    assert_eq!(c.queue().0, "protocol.otlp.sending_queue");
+
+    let e =
+        parse("resolver: {static: {hostnames: [a]}}\nsending_queue: {queue_size: 0}\ntimeout: 0s")
+            .expect_err("bad exporter-level settings");
+    let paths: Vec<&str> = e.iter().map(|e| e.path.as_str()).collect();
+    assert!(
+        paths.contains(&"exporters.loadbalancing.sending_queue.queue_size")
+            && paths.contains(&"exporters.loadbalancing.timeout"),
+        "{e:?}"
+    );
+    let e = parse("resolver: {static: {hostnames: [a]}}\nretry_on_failure: {typo: 1}")
+        .expect_err("unknown key");
+    assert!(
+        e[0].message.contains("typo"),
+        "the unknown key is named: {e:?}"
+    );
+}
+
+#[test]
 fn bare_ipv6_gets_brackets_and_a_port() {
     assert_eq!(with_port("::1"), "[::1]:4317");
     assert_eq!(with_port("[::1]:9"), "[::1]:9");
@@ -276,7 +325,44 @@ async fn queued_data_of_a_backend_that_dns_drops_goes_to_the_others() {
         (1..=90).collect::<Vec<u8>>(),
         "every trace delivered once"
     );
-    assert_eq!(lb.backends(), [live]);
+    assert_eq!(lb.backends(), [live.clone()]);
+
+    // Per-backend metrics: what the live backend took, failed sends to the gone one, and
+    // the ring's size and changes.
+    let text = metrics.encode();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no value for {prefix}"))
+    };
+    assert_eq!(
+        line(&format!(
+            "otelcol_loadbalancer_backend_sent_spans_total{{exporter=\"loadbalancing\",endpoint=\"{live}\"}}"
+        )),
+        90.0
+    );
+    assert!(
+        line(&format!(
+            "otelcol_loadbalancer_backend_outcome_total{{exporter=\"loadbalancing\",endpoint=\"{gone}\",success=\"false\"}}"
+        )) >= 1.0
+    );
+    assert_eq!(
+        line("otelcol_loadbalancer_num_backends{exporter=\"loadbalancing\",resolver=\"static\"}"),
+        1.0
+    );
+    assert_eq!(
+        line(
+            "otelcol_loadbalancer_num_backend_updates_total{exporter=\"loadbalancing\",resolver=\"static\"}"
+        ),
+        1.0
+    );
+    assert!(text.contains(&format!(
+        "otelcol_loadbalancer_backend_latency_count{{exporter=\"loadbalancing\",endpoint=\"{live}\"}}"
+    )));
     lb.shutdown().await;
     receiver.stop().await;
 }
