@@ -38,6 +38,9 @@ Options (defaults in brackets):
   --batch-size N           items per request [512]
   --attributes N           attributes per span or record [10]
   --rate R                 items/s, 0 = as fast as the collector answers [0]
+  --error-ratio F          fraction of spans with error status (0 to 1), for sampling
+                           configs whose policies keep errors [0]
+  --spans-per-trace N      spans per trace [5]
   --collector-core N       core for the collector [0]
   --loadgen-core N         core for loadgen and the sink [1]
   --no-baseline            skip the loadgen -> sink baseline
@@ -47,6 +50,7 @@ EOF
 }
 
 SIGNAL=traces PROTOCOL=grpc DURATION=20s WARMUP=3s WORKERS=4 BATCH=512 ATTRS=10 RATE=0
+ERROR_RATIO=0 SPANS_PER_TRACE=5
 COLLECTOR_CORE=0 LOADGEN_CORE=1 BASELINE=1 SETTLE=3
 POSITIONAL=()
 while [[ $# -gt 0 ]]; do
@@ -59,6 +63,8 @@ while [[ $# -gt 0 ]]; do
         --batch-size) BATCH=$2; shift 2 ;;
         --attributes) ATTRS=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
+        --error-ratio) ERROR_RATIO=$2; shift 2 ;;
+        --spans-per-trace) SPANS_PER_TRACE=$2; shift 2 ;;
         --collector-core) COLLECTOR_CORE=$2; shift 2 ;;
         --loadgen-core) LOADGEN_CORE=$2; shift 2 ;;
         --no-baseline) BASELINE=0; shift ;;
@@ -138,6 +144,7 @@ stop_sink() {
 load() {
     taskset -c "$LOADGEN_CORE" "$LOADGEN" "$SIGNAL" --protocol "$PROTOCOL" --endpoint "$1" \
         --workers "$WORKERS" --batch-size "$BATCH" --attributes "$ATTRS" --rate "$RATE" \
+        --error-ratio "$ERROR_RATIO" --spans-per-trace "$SPANS_PER_TRACE" \
         --duration "$2" --json >"$3"
 }
 
@@ -154,7 +161,7 @@ cpu_ticks() {
 CLK_TCK=$(getconf CLK_TCK)
 MODEL=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 echo "machine: $(nproc) cores, ${MODEL:-unknown CPU}, $(uname -sr)"
-echo "run: $SIGNAL over $PROTOCOL, batch $BATCH, $WORKERS workers, $ATTRS attributes, rate ${RATE} (0 = flat out), ${DURATION} after ${WARMUP} warmup"
+echo "run: $SIGNAL over $PROTOCOL, batch $BATCH, $WORKERS workers, $ATTRS attributes, $SPANS_PER_TRACE spans per trace, error ratio $ERROR_RATIO, rate ${RATE} (0 = flat out), ${DURATION} after ${WARMUP} warmup"
 echo "placement: collector on core $COLLECTOR_CORE, loadgen and sink on core $LOADGEN_CORE"
 
 sink_endpoint() { if [[ $PROTOCOL == grpc ]]; then echo "$BENCH_SINK_GRPC"; else echo "http://$BENCH_SINK_HTTP"; fi; }
