@@ -2,8 +2,8 @@
 //! in `processors::tail_sampling` with the policies evaluated by a sampler guest (the
 //! built-in `builtin:tail_sampling` unless `module:` names another). Traces only.
 //!
-//! A batch's path: [`TailSamplingStage::consume`] hands the decoded request to the
-//! buffer, which holds spans by trace id until `decision_wait` has passed (or decides
+//! A batch's path: [`TailSamplingStage::consume`] hands the received (encoded) request to
+//! the buffer, which holds spans by trace id until `decision_wait` has passed (or decides
 //! early when a bound is reached). Kept traces come out of the buffer's sink as encoded
 //! requests, from the caller's task (late spans, early decisions) or from the timer; the
 //! sink only queues them in an outbox and one forwarder task per stage passes them to the
@@ -21,17 +21,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ::processors::tail_sampling::{
-    Released, Sink, TailSampling, TailSamplingConfig, TailSamplingMetrics, load_sampler,
+    Released, Sink, TailSampling, TailSamplingConfig, TailSamplingError, TailSamplingMetrics,
+    load_sampler,
 };
 use ::processors::wasm::builtin::{self, ModuleRef, World};
 use ::processors::wasm::{Health as PluginHealth, WasmRuntime, WasmSampler};
 use async_trait::async_trait;
 use bytes::Bytes;
-use pdata::{Batch, ConsumeError, Consumer, Payload, Signal};
+use pdata::{Batch, ConsumeError, Consumer, Signal};
 use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::wasm::{LoadFailure, load_each};
 use crate::components::ProcessorConfig;
 use crate::config::{ComponentConfig, ComponentId, Config, ConfigError, ConfigErrors};
 use crate::telemetry::{Health, ProcessorLabels, SelfMetrics};
@@ -80,31 +82,20 @@ pub fn load_all<'a>(
     ids: impl IntoIterator<Item = &'a ComponentId>,
     runtime: &WasmRuntime,
 ) -> Result<BTreeMap<ComponentId, Arc<WasmSampler>>, ConfigErrors> {
-    let mut loaded = BTreeMap::new();
-    let mut errors = Vec::new();
-    for id in ids {
-        let Some(ProcessorConfig::TailSampling(cfg)) = config.processors.get(id) else {
-            continue;
-        };
-        if loaded.contains_key(id) {
-            continue;
-        }
-        match load_sampler(&id.to_string(), cfg, runtime, None) {
-            Ok(s) => {
-                loaded.insert(id.clone(), Arc::new(s));
-            }
-            Err(e) => {
-                errors.push(
-                    config.locate(ConfigError::new(format!("processors.{id}"), e.to_string())),
-                );
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(loaded)
-    } else {
-        Err(ConfigErrors(errors))
-    }
+    load_each(
+        config,
+        ids,
+        |c| match c {
+            ProcessorConfig::TailSampling(cfg) => Some(&**cfg),
+            _ => None,
+        },
+        |name, cfg| {
+            load_sampler(name, cfg, runtime, None).map_err(|e| match e {
+                TailSamplingError::Module(m) => LoadFailure::Module(m),
+                e => LoadFailure::Other(e.to_string()),
+            })
+        },
+    )
 }
 
 /// Makes the `health_check` extension report the processor unhealthy while its sampler's
@@ -304,14 +295,23 @@ impl Consumer for TailSamplingStage {
             .with_retry_after(Duration::from_secs(1)));
         }
         self.incoming.inc_by(items);
-        let Payload::Traces(request) = batch.into_payload() else {
+        if batch.signal() != Signal::Traces {
             // Config checks keep `tail_sampling` out of logs and metrics pipelines.
             return Ok(());
-        };
-        self.buffer.consume(&request).await.map_err(|e| {
-            self.refused.inc_by(items);
-            ConsumeError::retryable(e.to_string())
-        })
+        }
+        // The received bytes, never decoded: the buffer splits them by trace on the wire.
+        // Each chunk is a whole request (merged batches are concatenated requests).
+        for chunk in batch.to_chunks() {
+            if let Err(e) = self.buffer.consume_encoded(&chunk).await {
+                self.refused.inc_by(items);
+                return Err(match e {
+                    // Bytes a receiver accepted are well-formed; if not, retrying won't help.
+                    TailSamplingError::Malformed(_) => ConsumeError::permanent(e.to_string()),
+                    _ => ConsumeError::retryable(e.to_string()),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Decides every held trace, forwards what is kept, then returns: the service shuts

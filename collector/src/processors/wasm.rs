@@ -80,32 +80,61 @@ pub fn load_all<'a>(
     ids: impl IntoIterator<Item = &'a ComponentId>,
     runtime: &WasmRuntime,
 ) -> Result<BTreeMap<ComponentId, Arc<WasmProcessor>>, ConfigErrors> {
+    load_each(
+        config,
+        ids,
+        |c| match c {
+            ProcessorConfig::Wasm(WasmConfig(Some(cfg))) => Some(cfg),
+            _ => None,
+        },
+        |name, cfg| {
+            let loaded = match builtin::resolve(&cfg.module) {
+                Ok(ModuleRef::Builtin(b)) => WasmProcessor::load_bytes(name, cfg, b.bytes, runtime),
+                Ok(ModuleRef::File(_)) => WasmProcessor::load(name, cfg, runtime),
+                Err(e) => return Err(LoadFailure::Module(e)),
+            };
+            loaded.map_err(|e| LoadFailure::Other(e.to_string()))
+        },
+    )
+}
+
+/// Why one guest could not be loaded, by where the config error points.
+pub(crate) enum LoadFailure {
+    /// `module:` names nothing loadable (`processors.<id>.module`).
+    Module(String),
+    /// Anything else: compile, instantiate, the guest refusing its config
+    /// (`processors.<id>`).
+    Other(String),
+}
+
+/// The loader every WASM-backed processor kind shares: for each id in `ids` whose config
+/// `pick` selects, `load(name, config)` once (an id listed by several pipelines is loaded
+/// once and shared), gathering every failure as a located config error so one startup
+/// reports them all.
+pub(crate) fn load_each<'a, C, T>(
+    config: &Config,
+    ids: impl IntoIterator<Item = &'a ComponentId>,
+    pick: impl Fn(&ProcessorConfig) -> Option<&C>,
+    mut load: impl FnMut(&str, &C) -> Result<T, LoadFailure>,
+) -> Result<BTreeMap<ComponentId, Arc<T>>, ConfigErrors> {
     let mut loaded = BTreeMap::new();
     let mut errors = Vec::new();
     for id in ids {
-        let Some(ProcessorConfig::Wasm(WasmConfig(Some(cfg)))) = config.processors.get(id) else {
+        let Some(cfg) = config.processors.get(id).and_then(&pick) else {
             continue;
         };
         if loaded.contains_key(id) {
             continue;
         }
-        let name = id.to_string();
-        let result = match builtin::resolve(&cfg.module) {
-            Ok(ModuleRef::Builtin(b)) => WasmProcessor::load_bytes(&name, cfg, b.bytes, runtime),
-            Ok(ModuleRef::File(_)) => WasmProcessor::load(&name, cfg, runtime),
-            Err(e) => {
-                errors.push(config.locate(ConfigError::new(format!("processors.{id}.module"), e)));
-                continue;
-            }
-        };
-        match result {
+        match load(&id.to_string(), cfg) {
             Ok(p) => {
                 loaded.insert(id.clone(), Arc::new(p));
             }
-            Err(e) => {
-                errors.push(
-                    config.locate(ConfigError::new(format!("processors.{id}"), e.to_string())),
-                );
+            Err(LoadFailure::Module(e)) => {
+                errors.push(config.locate(ConfigError::new(format!("processors.{id}.module"), e)));
+            }
+            Err(LoadFailure::Other(e)) => {
+                errors.push(config.locate(ConfigError::new(format!("processors.{id}"), e)));
             }
         }
     }

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use opentelemetry_proto::tonic::trace::v1::Span;
-
 use super::TraceId;
 use super::cache::DecisionCache;
 use super::wire::{self, Group, ScopeCtx};
@@ -83,6 +81,13 @@ pub(crate) struct State {
     /// Kept traces, with the name of the policy that kept them.
     pub(crate) sampled: DecisionCache<Arc<str>>,
     pub(crate) not_sampled: DecisionCache<()>,
+    /// Traces taken out to be decided outside the lock, with the spans that
+    /// arrived for them meanwhile (they follow the decision).
+    pub(crate) deciding: HashMap<TraceId, Vec<Group>>,
+    /// Batches of decisions in progress outside the lock.
+    pub(crate) in_flight: usize,
+    /// The traces, spans and bytes held as last added to the gauges.
+    pub(crate) published: [i64; 3],
     pub(crate) stopped: bool,
 }
 
@@ -101,6 +106,9 @@ impl State {
             contexts: Arc::default(),
             sampled: DecisionCache::new(sampled_cache),
             not_sampled: DecisionCache::new(not_sampled_cache),
+            deciding: HashMap::new(),
+            in_flight: 0,
+            published: [0; 3],
             stopped: false,
         }
     }
@@ -110,13 +118,14 @@ impl State {
         self.charged + self.contexts.get()
     }
 
-    /// Appends `spans` (all of trace `id`, all under `ctx`) to the trace,
-    /// starting to hold it if new. Returns the trace's span bytes after.
+    /// Appends `spans` (encoded span messages, all of trace `id`, all under
+    /// `ctx`) to the trace, starting to hold it if new. Returns the trace's
+    /// span bytes after.
     pub(crate) fn append(
         &mut self,
         id: TraceId,
         ctx: &Arc<ScopeCtx>,
-        spans: &[&Span],
+        spans: &[&[u8]],
         now: Instant,
     ) -> u64 {
         let held = match self.traces.entry(id) {
@@ -150,7 +159,7 @@ impl State {
             }
         };
         let group = &mut held.groups[gi];
-        let add: usize = spans.iter().map(|s| wire::framed_len(s)).sum();
+        let add: usize = spans.iter().map(|s| wire::framed_len(s.len())).sum();
         // Exact reservation: doubling growth could leave up to half of a
         // trace's buffer unused, and memory per held span is what we bound.
         group.spans.reserve_exact(add);

@@ -150,6 +150,15 @@ impl TailSamplingMetrics {
             .get()
     }
 
+    /// The held gauges of `processor` now: traces, spans, bytes (summed over
+    /// every buffer of that id, e.g. one per pipeline).
+    pub fn held(&self, processor: &str) -> [i64; 3] {
+        let l = ProcessorLabels {
+            processor: processor.to_owned(),
+        };
+        [&self.traces_held, &self.spans_held, &self.bytes_held].map(|f| f.get_or_create(&l).get())
+    }
+
     /// Late spans so far that followed a `sampled` (or not) decision.
     pub fn late_spans(&self, processor: &str, sampled: bool) -> u64 {
         self.late_spans

@@ -5,29 +5,37 @@
 //!
 //! A batch's path through it:
 //!
-//! 1. [`TailSampling::consume`] splits each batch by trace id. Spans of a
-//!    trace already decided follow the decision from the decision cache
-//!    (forwarded at once, or dropped), counted as late. Spans without a valid
-//!    16-byte trace id cannot be sampled as a trace and are forwarded.
-//! 2. The rest are held protobuf-encoded ([`wire`]) under their trace. The
-//!    buffer is bounded by `num_traces` and by `max_buffered_bytes`: past
+//! 1. [`TailSampling::consume_encoded`] splits each encoded request by trace
+//!    id without decoding it ([`wire::split`]: only the framing and each
+//!    span's `trace_id` are read). Spans of a trace already decided follow
+//!    the decision from the decision cache (forwarded at once, or dropped),
+//!    counted as late. Spans without a valid 16-byte trace id cannot be
+//!    sampled as a trace and are forwarded.
+//! 2. The rest are held protobuf-encoded, as they came, under their trace.
+//!    The buffer is bounded by `num_traces` and by `max_buffered_bytes`: past
 //!    either, the oldest held traces are decided early (with what has
 //!    arrived), not dropped, and counted. With `block_on_overflow` the caller
 //!    waits for the timer to free space instead. A trace past
 //!    `maximum_trace_size_bytes` is decided "not sampled" at once.
 //! 3. A tokio timer ([`TailSampling::start`]) decides traces whose first span
-//!    is `decision_wait` old: the trace is written as one OTLP request, the
-//!    guest answers keep or drop and the policy's name; the decision is
-//!    cached so late spans follow it, counted by policy and outcome.
+//!    is `decision_wait` old, on a blocking thread so the receivers keep
+//!    running: the trace is written as one encoded OTLP request, the sampler
+//!    answers keep or drop and the policy's name; the decision is cached so
+//!    late spans follow it, counted by policy and outcome.
 //! 4. Kept traces go to the sink as encoded `ExportTraceServiceRequest`s
 //!    ([`Released`]), optionally with `tailsampling.policy` on every span.
-//!    A guest fault keeps the trace (nothing is lost for a broken sampler)
+//!    A sampler fault keeps the trace (nothing is lost for a broken sampler)
 //!    and is counted.
 //! 5. [`TailSampling::shutdown`] stops the timer and decides everything
 //!    held (or drops it, counted, with `drop_pending_traces_on_shutdown`).
 //!
-//! The guest is called with the buffer's lock held, so one processor makes
-//! one decision at a time; a decision is tens of microseconds.
+//! The sampler is called without the buffer's lock: traces to decide are
+//! taken out of the buffer under the lock (a few at a time), decided, and
+//! the outcomes recorded under the lock again. Spans of a trace being
+//! decided wait beside it and follow its decision like late spans. So
+//! receivers are never blocked behind a guest call, and decisions from
+//! several threads (the timer, receivers deciding early) run in parallel on
+//! the sampler's instance pool.
 
 mod buffer;
 mod cache;
@@ -35,11 +43,10 @@ pub mod config;
 pub mod metrics;
 mod wire;
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message;
 use tracing::warn;
 
@@ -47,33 +54,35 @@ use crate::wasm::builtin;
 use crate::wasm::metrics::ProcessorLabels;
 use crate::wasm::sampler::SampleContext;
 use crate::wasm::{Decision, LoadError, WasmProcessorConfig, WasmRuntime, WasmSampler};
-use buffer::{Charge, Held, State};
+use buffer::{Charge, ContextBytes, Held, State};
 pub use config::{ConfigError, DecisionCacheConfig, TailSamplingConfig};
 pub use metrics::TailSamplingMetrics;
 use metrics::{DecisionLabels, EarlyLabels, LateLabels, outcome};
+pub use wire::WireError;
 use wire::{Group, ResourceCtx, ScopeCtx};
 
 /// A trace id.
 pub type TraceId = [u8; 16];
 
+/// Traces taken out of the buffer per lock hold to be decided: small enough
+/// that the first kept ones leave soon and the spans waiting beside them
+/// stay few, large enough that the lock is not taken per trace.
+const DECIDE_CHUNK: usize = 128;
+
 /// Decides one complete trace. [`WasmSampler`] is the real one; tests and
 /// embedders may supply their own.
 pub trait TraceSampler: Send + Sync + 'static {
-    /// Keep or drop `trace`, with the deciding policy's name as the reason.
-    fn sample(
-        &self,
-        trace: &ExportTraceServiceRequest,
-        context: SampleContext,
-    ) -> Result<Decision, String>;
+    /// Keep or drop `trace`, an encoded `ExportTraceServiceRequest` holding
+    /// every span of one trace, with the deciding policy's name as the
+    /// reason.
+    fn sample(&self, trace: &[u8], context: SampleContext) -> Result<Decision, String>;
 }
 
 impl TraceSampler for WasmSampler {
-    fn sample(
-        &self,
-        trace: &ExportTraceServiceRequest,
-        context: SampleContext,
-    ) -> Result<Decision, String> {
-        self.sample_with(trace, context).map_err(|f| f.to_string())
+    fn sample(&self, trace: &[u8], context: SampleContext) -> Result<Decision, String> {
+        let trace = ExportTraceServiceRequest::decode(trace)
+            .map_err(|e| format!("decoding the held trace: {e}"))?;
+        self.sample_with(&trace, context).map_err(|f| f.to_string())
     }
 }
 
@@ -118,15 +127,14 @@ pub enum TailSamplingError {
     /// A batch came after `shutdown`.
     #[error("tail_sampling: processor is shut down")]
     Stopped,
+    /// An encoded request whose structure is broken.
+    #[error(transparent)]
+    Malformed(#[from] WireError),
 }
 
 /// One loaded sampler shared by several processors (one per pipeline).
 impl<T: TraceSampler> TraceSampler for Arc<T> {
-    fn sample(
-        &self,
-        trace: &ExportTraceServiceRequest,
-        context: SampleContext,
-    ) -> Result<Decision, String> {
+    fn sample(&self, trace: &[u8], context: SampleContext) -> Result<Decision, String> {
         (**self).sample(trace, context)
     }
 }
@@ -216,16 +224,50 @@ struct Inner {
     sink: Sink,
     metrics: TailSamplingMetrics,
     state: Mutex<State>,
+    /// The state's context byte count, so contexts are built outside the lock.
+    contexts: Arc<ContextBytes>,
+    /// Signalled when the last decision in progress outside the lock is
+    /// done (shutdown waits for it).
+    idle: Condvar,
     /// Signalled whenever decisions free space (for `block_on_overflow`).
     space: tokio::sync::Notify,
-    timer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    timer: Mutex<Option<Timer>>,
 }
 
-/// Kept spans gathered under the lock, sent after it is released.
+/// The running decision timer.
+struct Timer {
+    task: tokio::task::JoinHandle<()>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+/// Work gathered under the lock, done after it is released: kept spans to
+/// send and traces to decide.
 #[derive(Default)]
 struct Out {
     request: Vec<u8>,
     spans: u64,
+    /// Traces taken out of the buffer (and entered in `State::deciding`).
+    decide: Vec<(TraceId, Held)>,
+}
+
+impl Out {
+    fn release(&mut self, request: Vec<u8>, spans: u64) {
+        if self.request.is_empty() {
+            self.request = request;
+        } else {
+            self.request.extend_from_slice(&request);
+        }
+        self.spans += spans;
+    }
+}
+
+/// One trace decided outside the lock, to be recorded under it.
+struct Verdict {
+    id: TraceId,
+    keep: bool,
+    reason: Arc<str>,
+    /// The kept trace as it leaves (with the policy attribute if asked).
+    release: Option<(Vec<u8>, u64)>,
 }
 
 impl TailSampling {
@@ -260,7 +302,9 @@ impl TailSampling {
                 sampler,
                 sink,
                 metrics,
+                contexts: state.contexts.clone(),
                 state: Mutex::new(state),
+                idle: Condvar::new(),
                 space: tokio::sync::Notify::new(),
                 timer: Mutex::new(None),
             }),
@@ -280,15 +324,27 @@ impl TailSampling {
         let period = (self.inner.config.decision_wait / 10)
             .clamp(Duration::from_millis(10), Duration::from_secs(1));
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        *timer = Some(handle.spawn(async move {
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let task = handle.spawn(async move {
             let mut tick = tokio::time::interval(period);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.notified() => return,
+                }
                 let Some(inner) = weak.upgrade() else { return };
-                TailSampling { inner }.tick_at(Instant::now());
+                let ts = TailSampling { inner };
+                // A tick's decisions are milliseconds of CPU: on a blocking
+                // thread, the async workers (receivers) keep running.
+                let run = tokio::task::spawn_blocking(move || ts.tick_at(Instant::now()));
+                if run.await.is_err() {
+                    return;
+                }
             }
-        }));
+        });
+        *timer = Some(Timer { task, stop });
         Ok(())
     }
 
@@ -298,6 +354,13 @@ impl TailSampling {
         &self,
         batch: &ExportTraceServiceRequest,
     ) -> Result<(), TailSamplingError> {
+        self.consume_encoded(&batch.encode_to_vec()).await
+    }
+
+    /// Takes one batch, an encoded `ExportTraceServiceRequest` (as received:
+    /// it is never decoded here). Waits for space first as
+    /// [`TailSampling::consume`].
+    pub async fn consume_encoded(&self, request: &[u8]) -> Result<(), TailSamplingError> {
         if self.inner.config.block_on_overflow {
             loop {
                 let notified = self.inner.space.notified();
@@ -307,7 +370,7 @@ impl TailSampling {
                 notified.await;
             }
         }
-        self.consume_at(batch, Instant::now())
+        self.consume_encoded_at(request, Instant::now())
     }
 
     /// Takes one batch as if it arrived at `now` (a test or an embedder with
@@ -318,39 +381,53 @@ impl TailSampling {
         batch: &ExportTraceServiceRequest,
         now: Instant,
     ) -> Result<(), TailSamplingError> {
+        self.consume_encoded_at(&batch.encode_to_vec(), now)
+    }
+
+    /// [`TailSampling::consume_at`] for an encoded request.
+    pub fn consume_encoded_at(
+        &self,
+        request: &[u8],
+        now: Instant,
+    ) -> Result<(), TailSamplingError> {
         let inner = &self.inner;
+        // Splitting and building the contexts need no lock.
+        let parts = wire::split(request)?;
+        let mut scopes = Vec::new();
+        for rs in parts {
+            // 64: the context's own allocation, roughly.
+            let bytes = rs.resource.as_ref().map_or(0, Vec::len) + rs.schema_url.len() + 64;
+            let res = Arc::new(ResourceCtx {
+                resource: rs.resource,
+                schema_url: rs.schema_url.to_owned(),
+                _charge: Some(Charge::new(&inner.contexts, bytes as u64)),
+            });
+            for ss in rs.scopes {
+                let bytes = ss.scope.as_ref().map_or(0, Vec::len) + ss.schema_url.len() + 64;
+                let ctx = Arc::new(ScopeCtx {
+                    resource: res.clone(),
+                    scope: ss.scope,
+                    schema_url: ss.schema_url.to_owned(),
+                    _charge: Some(Charge::new(&inner.contexts, bytes as u64)),
+                });
+                scopes.push((ctx, ss.traces));
+            }
+        }
         let mut out = Out::default();
         {
             let mut st = lock(&inner.state);
             if st.stopped {
                 return Err(TailSamplingError::Stopped);
             }
-            for rs in &batch.resource_spans {
-                let resource = rs.resource.as_ref().map(Message::encode_to_vec);
-                // 64: the context's own allocation, roughly.
-                let bytes = resource.as_ref().map_or(0, Vec::len) + rs.schema_url.len() + 64;
-                let res = Arc::new(ResourceCtx {
-                    resource,
-                    schema_url: rs.schema_url.clone(),
-                    _charge: Some(Charge::new(&st.contexts, bytes as u64)),
-                });
-                for ss in &rs.scope_spans {
-                    let scope = ss.scope.as_ref().map(Message::encode_to_vec);
-                    let bytes = scope.as_ref().map_or(0, Vec::len) + ss.schema_url.len() + 64;
-                    let ctx = Arc::new(ScopeCtx {
-                        resource: res.clone(),
-                        scope,
-                        schema_url: ss.schema_url.clone(),
-                        _charge: Some(Charge::new(&st.contexts, bytes as u64)),
-                    });
-                    for (id, spans) in by_trace(&ss.spans) {
-                        inner.route(&mut st, id, &ctx, &spans, now, &mut out);
-                    }
+            for (ctx, traces) in &scopes {
+                for (id, spans) in traces {
+                    inner.route(&mut st, *id, ctx, spans, now, &mut out);
                 }
             }
-            inner.publish(&st);
+            inner.begin(&mut st, &out);
+            inner.publish(&mut st);
         }
-        inner.emit(out);
+        inner.finish(out, now);
         Ok(())
     }
 
@@ -358,19 +435,10 @@ impl TailSampling {
     /// before `now`. The timer calls this; tests call it with chosen times.
     pub fn tick_at(&self, now: Instant) {
         let inner = &self.inner;
-        let mut out = Out::default();
-        {
-            let mut st = lock(&inner.state);
-            let due = now.checked_sub(inner.config.decision_wait);
-            if let Some(due) = due {
-                while let Some((id, held)) = st.pop_oldest(Some(due)) {
-                    inner.decide(&mut st, id, held, now, &mut out);
-                }
-            }
-            inner.publish(&st);
+        if let Some(due) = now.checked_sub(inner.config.decision_wait) {
+            while inner.decide_some(Some(due), now) {}
         }
         inner.space.notify_waiters();
-        inner.emit(out);
     }
 
     /// Stops the timer and decides every trace still held (or drops them,
@@ -379,31 +447,36 @@ impl TailSampling {
     pub async fn shutdown(&self) {
         let timer = lock(&self.inner.timer).take();
         if let Some(t) = timer {
-            t.abort();
-            let _ = t.await;
+            // Let a tick in progress finish rather than abandon its thread.
+            t.stop.notify_one();
+            let _ = t.task.await;
         }
         self.shutdown_now(Instant::now());
     }
 
-    /// The synchronous part of [`TailSampling::shutdown`], at `now`.
+    /// The synchronous part of [`TailSampling::shutdown`], at `now`. Returns
+    /// once every decision in progress elsewhere has been sent on too.
     pub fn shutdown_now(&self, now: Instant) {
         let inner = &self.inner;
-        let mut out = Out::default();
+        lock(&inner.state).stopped = true;
+        if inner.config.drop_pending_traces_on_shutdown {
+            let mut st = lock(&inner.state);
+            while let Some((id, _held)) = st.pop_oldest(None) {
+                inner.count_decided("(shutdown)", false);
+                st.not_sampled.insert(id, ());
+            }
+            inner.publish(&mut st);
+        } else {
+            while inner.decide_some(None, now) {}
+        }
         {
             let mut st = lock(&inner.state);
-            st.stopped = true;
-            while let Some((id, held)) = st.pop_oldest(None) {
-                if inner.config.drop_pending_traces_on_shutdown {
-                    inner.count_decided("(shutdown)", false);
-                    st.not_sampled.insert(id, ());
-                } else {
-                    inner.decide(&mut st, id, held, now, &mut out);
-                }
+            while st.in_flight > 0 {
+                st = inner.idle.wait(st).unwrap_or_else(|p| p.into_inner());
             }
-            inner.publish(&st);
+            inner.publish(&mut st);
         }
         inner.space.notify_waiters();
-        inner.emit(out);
     }
 
     /// What the buffer holds now.
@@ -431,25 +504,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The spans of one scope grouped by trace id, in first-seen order; spans
-/// without a 16-byte trace id are grouped under `None`.
-fn by_trace(spans: &[Span]) -> Vec<(Option<TraceId>, Vec<&Span>)> {
-    let mut out: Vec<(Option<TraceId>, Vec<&Span>)> = Vec::new();
-    let mut index: std::collections::HashMap<Option<TraceId>, usize> =
-        std::collections::HashMap::new();
-    for s in spans {
-        let id = TraceId::try_from(s.trace_id.as_slice()).ok();
-        match index.get(&id) {
-            Some(&i) => out[i].1.push(s),
-            None => {
-                index.insert(id, out.len());
-                out.push((id, vec![s]));
-            }
-        }
-    }
-    out
-}
-
 fn wall_clock_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -464,22 +518,37 @@ impl Inner {
         st: &mut State,
         id: Option<TraceId>,
         ctx: &Arc<ScopeCtx>,
-        spans: &[&Span],
+        spans: &[&[u8]],
         now: Instant,
         out: &mut Out,
     ) {
         let Some(id) = id else {
             // No trace to sample them with: forward rather than lose them.
-            self.release_spans(ctx, spans, None, out);
+            let (request, n) = self.release_spans(ctx, spans, None);
+            out.release(request, n);
             return;
         };
         if let Some(policy) = st.sampled.get(&id).cloned() {
-            self.count_late(true, spans.len());
-            self.release_spans(ctx, spans, Some(&policy), out);
+            self.count_late(true, spans.len() as u64);
+            let (request, n) = self.release_spans(ctx, spans, Some(&policy));
+            out.release(request, n);
             return;
         }
         if st.not_sampled.get(&id).is_some() {
-            self.count_late(false, spans.len());
+            self.count_late(false, spans.len() as u64);
+            return;
+        }
+        if let Some(waiting) = st.deciding.get_mut(&id) {
+            // Being decided outside the lock: follow that decision.
+            let mut g = Group {
+                ctx: ctx.clone(),
+                spans: Vec::new(),
+                count: spans.len() as u64,
+            };
+            for s in spans {
+                wire::push_span(&mut g.spans, s);
+            }
+            waiting.push(g);
             return;
         }
         let is_new = !st.traces.contains_key(&id);
@@ -489,7 +558,7 @@ impl Inner {
                     break;
                 };
                 self.count_early("num_traces");
-                self.decide(st, old, held, now, out);
+                take(st, old, held, out);
             }
         }
         let size = st.append(id, ctx, spans, now);
@@ -506,12 +575,74 @@ impl Inner {
                 break;
             };
             self.count_early("max_buffered_bytes");
-            self.decide(st, old, held, now, out);
+            take(st, old, held, out);
         }
     }
 
-    /// Decides one held trace and records the outcome.
-    fn decide(&self, st: &mut State, id: TraceId, held: Held, now: Instant, out: &mut Out) {
+    /// Takes up to [`DECIDE_CHUNK`] of the oldest held traces (only those
+    /// first seen at or before `due`, if given), decides them and sends the
+    /// kept ones on. False when there was nothing more to take.
+    fn decide_some(&self, due: Option<Instant>, now: Instant) -> bool {
+        let mut out = Out::default();
+        {
+            let mut st = lock(&self.state);
+            while out.decide.len() < DECIDE_CHUNK {
+                let Some((id, held)) = st.pop_oldest(due) else {
+                    break;
+                };
+                take(&mut st, id, held, &mut out);
+            }
+            if out.decide.is_empty() {
+                return false;
+            }
+            self.begin(&mut st, &out);
+            self.publish(&mut st);
+        }
+        self.finish(out, now);
+        true
+    }
+
+    /// Notes, under the lock, that `out` has decisions to make outside it.
+    fn begin(&self, st: &mut State, out: &Out) {
+        if !out.decide.is_empty() {
+            st.in_flight += 1;
+        }
+    }
+
+    /// Without the lock: decides the traces in `out`, records the outcomes,
+    /// and sends what is kept.
+    fn finish(&self, mut out: Out, now: Instant) {
+        let deciding = !out.decide.is_empty();
+        if deciding {
+            let verdicts: Vec<Verdict> = std::mem::take(&mut out.decide)
+                .into_iter()
+                .map(|(id, held)| self.judge(id, held, now))
+                .collect();
+            let mut st = lock(&self.state);
+            for v in verdicts {
+                self.record(&mut st, v, &mut out);
+            }
+            self.publish(&mut st);
+        }
+        if out.spans > 0 {
+            (self.sink)(Released {
+                request: out.request,
+                spans: out.spans,
+            });
+        }
+        if deciding {
+            let mut st = lock(&self.state);
+            st.in_flight -= 1;
+            if st.in_flight == 0 {
+                self.idle.notify_all();
+            }
+            drop(st);
+            self.space.notify_waiters();
+        }
+    }
+
+    /// Decides one trace taken out of the buffer (no lock held).
+    fn judge(&self, id: TraceId, held: Held, now: Instant) -> Verdict {
         let started = Instant::now();
         let groups: Vec<&Group> = held.groups.iter().collect();
         let request = wire::encode_request(&groups, &[]);
@@ -519,10 +650,7 @@ impl Inner {
             decision_time_unix_nano: wall_clock_nanos(),
             trace_size_bytes: request.len() as u64,
         };
-        let decision = ExportTraceServiceRequest::decode(&request[..])
-            .map_err(|e| format!("re-decoding the held trace: {e}"))
-            .and_then(|trace| self.sampler.sample(&trace, context));
-        let (keep, reason) = match decision {
+        let (keep, reason) = match self.sampler.sample(&request, context) {
             Ok(d) => (d.keep, d.reason),
             Err(e) => {
                 self.metrics.faults.get_or_create(&self.labels).inc();
@@ -540,27 +668,50 @@ impl Inner {
             .get_or_create(l)
             .observe(now.saturating_duration_since(held.first_seen).as_secs_f64());
         self.count_decided(&reason, keep);
-        if keep {
+        let release = keep.then(|| {
             let request = if self.config.record_policy && !reason.is_empty() {
                 wire::encode_request(&groups, &wire::policy_attribute(&reason))
             } else {
                 request
             };
-            out.request.extend_from_slice(&request);
-            out.spans += held.spans;
-            st.sampled.insert(id, Arc::from(reason.as_str()));
-        } else {
-            st.not_sampled.insert(id, ());
+            (request, held.spans)
+        });
+        Verdict {
+            id,
+            keep,
+            reason: Arc::from(reason),
+            release,
         }
     }
 
+    /// Records a decision under the lock: the cache, and the spans that
+    /// arrived while it was being made.
+    fn record(&self, st: &mut State, v: Verdict, out: &mut Out) {
+        if let Some((request, spans)) = v.release {
+            out.release(request, spans);
+        }
+        for g in st.deciding.remove(&v.id).unwrap_or_default() {
+            self.count_late(v.keep, g.count);
+            if v.keep {
+                let extra = self.policy_extra(Some(&v.reason));
+                out.release(wire::encode_request(&[&g], &extra), g.count);
+            }
+        }
+        if v.keep {
+            st.sampled.insert(v.id, v.reason);
+        } else {
+            st.not_sampled.insert(v.id, ());
+        }
+    }
+
+    /// `spans` of one scope as an encoded request, with the policy attribute
+    /// if asked; and their count.
     fn release_spans(
         &self,
         ctx: &Arc<ScopeCtx>,
-        spans: &[&Span],
+        spans: &[&[u8]],
         policy: Option<&str>,
-        out: &mut Out,
-    ) {
+    ) -> (Vec<u8>, u64) {
         let mut g = Group {
             ctx: ctx.clone(),
             spans: Vec::new(),
@@ -569,13 +720,18 @@ impl Inner {
         for s in spans {
             wire::push_span(&mut g.spans, s);
         }
-        let extra = match policy {
+        (
+            wire::encode_request(&[&g], &self.policy_extra(policy)),
+            g.count,
+        )
+    }
+
+    /// The encoded policy attribute for spans kept by `policy`, or nothing.
+    fn policy_extra(&self, policy: Option<&str>) -> Vec<u8> {
+        match policy {
             Some(p) if self.config.record_policy && !p.is_empty() => wire::policy_attribute(p),
             _ => Vec::new(),
-        };
-        out.request
-            .extend_from_slice(&wire::encode_request(&[&g], &extra));
-        out.spans += g.count;
+        }
     }
 
     fn count_decided(&self, policy: &str, sampled: bool) {
@@ -599,39 +755,61 @@ impl Inner {
             .inc();
     }
 
-    fn count_late(&self, sampled: bool, spans: usize) {
+    fn count_late(&self, sampled: bool, spans: u64) {
         self.metrics
             .late_spans
             .get_or_create(&LateLabels {
                 processor: self.labels.processor.clone(),
                 outcome: outcome(sampled).to_owned(),
             })
-            .inc_by(spans as u64);
+            .inc_by(spans);
     }
 
-    fn publish(&self, st: &State) {
+    /// Moves the held gauges by what this buffer's holdings changed since
+    /// it last published: the same processor id in two pipelines is two
+    /// buffers under one label, and the gauges show their sum.
+    fn publish(&self, st: &mut State) {
+        let now = [st.traces.len() as u64, st.spans, st.bytes()].map(gauge);
+        let before = std::mem::replace(&mut st.published, now);
         let l = &self.labels;
-        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-        self.metrics
-            .traces_held
-            .get_or_create(l)
-            .set(gauge(st.traces.len() as u64));
-        self.metrics
-            .spans_held
-            .get_or_create(l)
-            .set(gauge(st.spans));
-        self.metrics
-            .bytes_held
-            .get_or_create(l)
-            .set(gauge(st.bytes()));
-    }
-
-    fn emit(&self, out: Out) {
-        if out.spans > 0 {
-            (self.sink)(Released {
-                request: out.request,
-                spans: out.spans,
-            });
+        let m = &self.metrics;
+        for (i, family) in [&m.traces_held, &m.spans_held, &m.bytes_held]
+            .into_iter()
+            .enumerate()
+        {
+            let delta = now[i] - before[i];
+            if delta != 0 {
+                family.get_or_create(l).inc_by(delta);
+            }
         }
     }
+}
+
+impl Drop for Inner {
+    /// Takes this buffer's share out of the held gauges (zero after a
+    /// shutdown, not after an abandoned buffer).
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|p| p.into_inner());
+        let l = &self.labels;
+        let m = &self.metrics;
+        for (i, family) in [&m.traces_held, &m.spans_held, &m.bytes_held]
+            .into_iter()
+            .enumerate()
+        {
+            if st.published[i] != 0 {
+                family.get_or_create(l).dec_by(st.published[i]);
+            }
+        }
+    }
+}
+
+fn gauge(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Takes a trace out of the buffer to be decided outside the lock; spans
+/// that arrive for it meanwhile wait in `State::deciding`.
+fn take(st: &mut State, id: TraceId, held: Held, out: &mut Out) {
+    st.deciding.insert(id, Vec::new());
+    out.decide.push((id, held));
 }

@@ -2,6 +2,7 @@
 //! tail-sampling guest (built by `guest-crates/build.sh`).
 
 mod common;
+mod deciding;
 mod flood;
 mod ground_truth;
 mod readme;
