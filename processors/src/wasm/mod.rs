@@ -12,13 +12,17 @@
 //!    builds one from the pre-linked component.
 //! 3. [`view`] writes the batch into the instance's reusable buffers: one
 //!    string arena plus packed little-endian row tables (`wit/layout.rs`),
-//!    without allocating per string.
+//!    without allocating per string. A batch still encoded (the collector
+//!    keeps received protobuf bytes) is read by [`view_wire`] straight from
+//!    the bytes, without a prost decode; it is decoded only if the guest
+//!    returns edits.
 //! 4. The guest runs under a memory limit ([`limits`]) and a CPU deadline
 //!    (epoch interruption, ticked by [`engine::WasmRuntime`]), with no ambient
 //!    authority ([`sandbox`]): no files, sockets, environment, real clock or
 //!    randomness.
 //! 5. [`edits`] validates every returned edit and only then applies them all
-//!    to the prost request; one bad edit rejects the whole list.
+//!    to the prost request (decoding it now if it was still encoded); one bad
+//!    edit rejects the whole list.
 //! 6. Any fault (trap, timeout, memory, invalid edit, guest error) applies
 //!    `on_error` (`pass` or `drop`), is counted by kind in [`metrics`] and
 //!    logged with the plugin's name; the instance is thrown away and rebuilt
@@ -45,13 +49,15 @@ pub mod processor;
 pub mod sampler;
 pub mod sandbox;
 pub mod view;
+pub mod view_wire;
 
 pub use circuit::Health;
 pub use config::{CircuitBreakerConfig, Grants, Limits, OnError, WasmProcessorConfig};
 pub use engine::{WasmRuntime, WasmRuntimeOptions};
 pub use load::LoadError;
-pub use processor::{Applied, Fault, FaultKind, WasmProcessor};
-pub use sampler::{Decision, WasmAssembler, WasmSampler};
+pub use processor::{Applied, BatchAccess, Fault, FaultKind, WasmProcessor};
+pub use sampler::{Decision, SampleError, WasmAssembler, WasmSampler};
+pub use view_wire::WireFallback;
 
 /// The version of the `tracemend:plugin` WIT package this host implements.
 pub const WIT_VERSION: &str = "0.1.0";

@@ -3,13 +3,176 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+use prost::Message;
+use prost::bytes::Bytes;
+use wasmtime::Store;
+
 use super::bindings::processor::Processor as ProcessorWorld;
+use super::bindings::types;
 use super::circuit::Health;
 use super::config::{OnError, WasmProcessorConfig};
-use super::edits::{self, RawEdits};
+use super::edits::{self, EditError, EditStats, RawEdits};
 use super::engine::WasmRuntime;
 use super::instance::{CallError, Plugin};
+use super::layout_shared as layout;
 use super::load::LoadError;
+use super::sandbox::HostState;
+use super::view::{BatchView, RowIndex};
+use super::view_wire::WireFallback;
+
+/// A batch as [`WasmProcessor`] reads it: encoded if it still is, decoded on
+/// demand. The collector's pipeline batch keeps the received protobuf bytes;
+/// a batch that only passes through a guest that returns no edits is never
+/// decoded. A plain request is a batch that is only decoded.
+pub trait BatchAccess<Req>: Send {
+    /// The encoded request as fragments whose concatenation is the request,
+    /// or `None` when only the decoded form is current.
+    fn encoded(&self) -> Option<&[Bytes]>;
+    /// Runs `f` on the decoded request, decoding first if needed. `f` says
+    /// whether it changed the request; an unchanged batch may keep its
+    /// encoding.
+    fn with_decoded<T>(&mut self, f: impl FnOnce(&mut Req) -> (T, bool)) -> T;
+    /// Spans or log records in the batch.
+    fn item_count(&self) -> usize;
+    /// Removes every item (`on_error: drop`).
+    fn clear(&mut self);
+}
+
+impl BatchAccess<ExportTraceServiceRequest> for ExportTraceServiceRequest {
+    fn encoded(&self) -> Option<&[Bytes]> {
+        None
+    }
+    fn with_decoded<T>(&mut self, f: impl FnOnce(&mut Self) -> (T, bool)) -> T {
+        f(self).0
+    }
+    fn item_count(&self) -> usize {
+        self.resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len())
+            .sum()
+    }
+    fn clear(&mut self) {
+        self.resource_spans.clear();
+    }
+}
+
+impl BatchAccess<ExportLogsServiceRequest> for ExportLogsServiceRequest {
+    fn encoded(&self) -> Option<&[Bytes]> {
+        None
+    }
+    fn with_decoded<T>(&mut self, f: impl FnOnce(&mut Self) -> (T, bool)) -> T {
+        f(self).0
+    }
+    fn item_count(&self) -> usize {
+        self.resource_logs
+            .iter()
+            .flat_map(|rl| &rl.scope_logs)
+            .map(|sl| sl.log_records.len())
+            .sum()
+    }
+    fn clear(&mut self) {
+        self.resource_logs.clear();
+    }
+}
+
+/// What differs between the traces and the logs path of a call.
+trait Request: Message + Default + Sized {
+    fn fill(view: &mut BatchView, req: &Self);
+    fn fill_encoded(view: &mut BatchView, chunks: &[Bytes]) -> Result<(), WireFallback>;
+    fn call(
+        world: &ProcessorWorld,
+        store: &mut Store<HostState>,
+        batch: &types::Batch,
+    ) -> wasmtime::Result<Result<types::Edits, String>>;
+    fn apply(
+        &mut self,
+        index: &RowIndex,
+        raw: &RawEdits<'_>,
+        max_edits: usize,
+    ) -> Result<EditStats, EditError>;
+}
+
+impl Request for ExportTraceServiceRequest {
+    fn fill(view: &mut BatchView, req: &Self) {
+        view.fill_traces(req);
+    }
+    fn fill_encoded(view: &mut BatchView, chunks: &[Bytes]) -> Result<(), WireFallback> {
+        view.fill_traces_encoded(chunks)
+    }
+    fn call(
+        world: &ProcessorWorld,
+        store: &mut Store<HostState>,
+        batch: &types::Batch,
+    ) -> wasmtime::Result<Result<types::Edits, String>> {
+        world
+            .tracemend_plugin_span_processor()
+            .call_process_traces(store, batch)
+    }
+    fn apply(
+        &mut self,
+        index: &RowIndex,
+        raw: &RawEdits<'_>,
+        max_edits: usize,
+    ) -> Result<EditStats, EditError> {
+        edits::apply_traces(self, index, raw, max_edits)
+    }
+}
+
+impl Request for ExportLogsServiceRequest {
+    fn fill(view: &mut BatchView, req: &Self) {
+        view.fill_logs(req);
+    }
+    fn fill_encoded(view: &mut BatchView, chunks: &[Bytes]) -> Result<(), WireFallback> {
+        view.fill_logs_encoded(chunks)
+    }
+    fn call(
+        world: &ProcessorWorld,
+        store: &mut Store<HostState>,
+        batch: &types::Batch,
+    ) -> wasmtime::Result<Result<types::Edits, String>> {
+        world
+            .tracemend_plugin_span_processor()
+            .call_process_logs(store, batch)
+    }
+    fn apply(
+        &mut self,
+        index: &RowIndex,
+        raw: &RawEdits<'_>,
+        max_edits: usize,
+    ) -> Result<EditStats, EditError> {
+        edits::apply_logs(self, index, raw, max_edits)
+    }
+}
+
+/// Debug builds (every test, and the debug binary the end-to-end tests run)
+/// check each view against the other builder: a wire-built view against the
+/// decoded path on the prost-decoded bytes, a decoded-built one against the
+/// wire builder on its encoding. A difference would make edits address the
+/// wrong rows, so it panics (a `host_panic` fault naming the cause).
+#[cfg(debug_assertions)]
+fn self_check<Q: Request, B: BatchAccess<Q>>(batch: &mut B, view: &BatchView, from_wire: bool) {
+    let mut other = BatchView::default();
+    if from_wire {
+        let mut req = Q::default();
+        for chunk in batch.encoded().unwrap_or_default() {
+            if let Err(e) = req.merge(chunk.clone()) {
+                panic!("the view builder accepted a request prost refuses: {e}");
+            }
+        }
+        Q::fill(&mut other, &req);
+    } else {
+        let bytes = batch.with_decoded(|req| (req.encode_to_vec(), false));
+        // Refusing is always allowed: the decoded path then serves.
+        if Q::fill_encoded(&mut other, &[Bytes::from(bytes)]).is_err() {
+            return;
+        }
+    }
+    assert!(
+        *view == other,
+        "the wire-built and the decoded-built batch views differ"
+    );
+}
 
 /// What a successful call did to the batch.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -145,23 +308,18 @@ impl WasmProcessor {
     /// Runs a traces batch through the guest and applies its edits. On a
     /// fault, `on_error` has been applied to `req` when this returns.
     pub fn process_traces(&self, req: &mut ExportTraceServiceRequest) -> Result<Applied, Fault> {
-        let max_edits = self.max_edits;
-        let result = self.plugin.run(|inst| {
-            inst.view.fill_traces(req);
-            let record = inst.view.take_record();
-            let out = inst
-                .world
-                .tracemend_plugin_span_processor()
-                .call_process_traces(&mut inst.store, &record);
-            inst.view.restore(record);
-            let edits = out?.map_err(CallError::Guest)?;
-            let raw = RawEdits {
-                rows: &edits.rows,
-                arena: &edits.arena,
-                values: &edits.values,
-            };
-            edits::apply_traces(req, &inst.view.index, &raw, max_edits).map_err(CallError::Edit)
-        });
+        self.process_traces_batch(req)
+    }
+
+    /// As [`WasmProcessor::process_traces`], for a batch that may still be
+    /// encoded: the guest's view is built straight from the encoded request,
+    /// and the batch is decoded only if the guest returns edits (or the
+    /// encoding is one the view builder leaves to prost).
+    pub fn process_traces_batch(
+        &self,
+        batch: &mut impl BatchAccess<ExportTraceServiceRequest>,
+    ) -> Result<Applied, Fault> {
+        let result = self.process(batch);
         let m = &self.plugin.ctx.metrics;
         match result {
             Ok(stats) => {
@@ -175,14 +333,8 @@ impl WasmProcessor {
             }
             Err(mut fault) => {
                 if self.on_error == OnError::Drop {
-                    let spans: usize = req
-                        .resource_spans
-                        .iter()
-                        .flat_map(|rs| &rs.scope_spans)
-                        .map(|ss| ss.spans.len())
-                        .sum();
-                    req.resource_spans.clear();
-                    m.spans_dropped_on_error.inc_by(spans as u64);
+                    m.spans_dropped_on_error.inc_by(batch.item_count() as u64);
+                    batch.clear();
                     fault.batch_dropped = true;
                 }
                 Err(fault)
@@ -192,23 +344,15 @@ impl WasmProcessor {
 
     /// As [`WasmProcessor::process_traces`], for a logs batch.
     pub fn process_logs(&self, req: &mut ExportLogsServiceRequest) -> Result<Applied, Fault> {
-        let max_edits = self.max_edits;
-        let result = self.plugin.run(|inst| {
-            inst.view.fill_logs(req);
-            let record = inst.view.take_record();
-            let out = inst
-                .world
-                .tracemend_plugin_span_processor()
-                .call_process_logs(&mut inst.store, &record);
-            inst.view.restore(record);
-            let edits = out?.map_err(CallError::Guest)?;
-            let raw = RawEdits {
-                rows: &edits.rows,
-                arena: &edits.arena,
-                values: &edits.values,
-            };
-            edits::apply_logs(req, &inst.view.index, &raw, max_edits).map_err(CallError::Edit)
-        });
+        self.process_logs_batch(req)
+    }
+
+    /// As [`WasmProcessor::process_traces_batch`], for a logs batch.
+    pub fn process_logs_batch(
+        &self,
+        batch: &mut impl BatchAccess<ExportLogsServiceRequest>,
+    ) -> Result<Applied, Fault> {
+        let result = self.process(batch);
         let m = &self.plugin.ctx.metrics;
         match result {
             Ok(stats) => {
@@ -222,19 +366,57 @@ impl WasmProcessor {
             }
             Err(mut fault) => {
                 if self.on_error == OnError::Drop {
-                    let logs: usize = req
-                        .resource_logs
-                        .iter()
-                        .flat_map(|rl| &rl.scope_logs)
-                        .map(|sl| sl.log_records.len())
-                        .sum();
-                    req.resource_logs.clear();
-                    m.logs_dropped_on_error.inc_by(logs as u64);
+                    m.logs_dropped_on_error.inc_by(batch.item_count() as u64);
+                    batch.clear();
                     fault.batch_dropped = true;
                 }
                 Err(fault)
             }
         }
+    }
+
+    /// One call: view, guest, edits. `on_error` is the caller's.
+    fn process<Q: Request, B: BatchAccess<Q>>(&self, batch: &mut B) -> Result<EditStats, Fault> {
+        let max_edits = self.max_edits;
+        self.plugin.run(|inst| {
+            let from_wire = match batch.encoded() {
+                Some(chunks) => Q::fill_encoded(&mut inst.view, chunks).is_ok(),
+                None => false,
+            };
+            if !from_wire {
+                batch.with_decoded(|req| {
+                    Q::fill(&mut inst.view, req);
+                    ((), false)
+                });
+            }
+            #[cfg(debug_assertions)]
+            self_check::<Q, B>(batch, &inst.view, from_wire);
+            let record = inst.view.take_record();
+            let out = Q::call(&inst.world, &mut inst.store, &record);
+            inst.view.restore(record);
+            let edits = out?.map_err(CallError::Guest)?;
+            // No edits: nothing to apply, so nothing to decode. (A ragged
+            // value buffer still goes to `apply`, which refuses it.)
+            if edits.rows.is_empty() && edits.values.len().is_multiple_of(layout::value::SIZE) {
+                return Ok(EditStats::default());
+            }
+            let raw = RawEdits {
+                rows: &edits.rows,
+                arena: &edits.arena,
+                values: &edits.values,
+            };
+            // The view's row index addresses the decoded request: both number
+            // rows in request order.
+            let index = &inst.view.index;
+            batch
+                .with_decoded(|req| {
+                    let r = Q::apply(req, index, &raw, max_edits);
+                    // A refused list changed nothing: the encoding stays.
+                    let changed = matches!(&r, Ok(s) if s.applied > 0);
+                    (r, changed)
+                })
+                .map_err(CallError::Edit)
+        })
     }
 
     /// Faults of `kind` counted so far for this processor.
@@ -251,3 +433,7 @@ const _: () = {
     send_sync::<super::WasmAssembler>();
     send_sync::<WasmRuntime>();
 };
+
+#[cfg(test)]
+#[path = "processor/tests.rs"]
+mod tests;

@@ -6,6 +6,8 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
+use prost::Message;
+
 use super::bindings::assembler::EnvelopeAssembler as AssemblerWorld;
 use super::bindings::sampler::Sampler as SamplerWorld;
 use super::circuit::Health;
@@ -15,6 +17,8 @@ use super::instance::{CallError, Plugin};
 use super::load::LoadError;
 use super::processor::Fault;
 pub use super::sandbox::SampleContext;
+#[cfg(debug_assertions)]
+use super::view::BatchView;
 
 /// A sampler's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,10 +102,72 @@ impl WasmSampler {
         })
     }
 
+    /// As [`WasmSampler::sample_with`], for the trace as an encoded
+    /// `ExportTraceServiceRequest`: the guest's view is built straight from
+    /// the bytes, without a prost decode (unless the encoding is one the
+    /// view builder leaves to prost).
+    pub fn sample_encoded(
+        &self,
+        request: &[u8],
+        context: SampleContext,
+    ) -> Result<Decision, SampleError> {
+        let decision = self.plugin.run(|inst| {
+            inst.store.data_mut().sample = context;
+            if inst.view.fill_traces_encoded(&[request]).is_err() {
+                // Malformed bytes never reach the guest. The call counts as
+                // made (it is no guest fault), and the caller is told why.
+                match ExportTraceServiceRequest::decode(request) {
+                    Ok(trace) => inst.view.fill_traces(&trace),
+                    Err(e) => return Ok(Err(e)),
+                }
+            } else {
+                #[cfg(debug_assertions)]
+                self_check(request, &inst.view);
+            }
+            let record = inst.view.take_record();
+            let out = inst
+                .world
+                .tracemend_plugin_trace_sampler()
+                .call_sample(&mut inst.store, &record);
+            inst.view.restore(record);
+            let d = out?.map_err(CallError::Guest)?;
+            Ok(Ok(Decision {
+                keep: d.keep,
+                reason: d.reason,
+            }))
+        })?;
+        decision.map_err(SampleError::Malformed)
+    }
+
     /// The plugin's health.
     pub fn health(&self) -> Health {
         self.plugin.circuit.health()
     }
+}
+
+/// Debug builds check a wire-built view against the decoded path (as
+/// [`WasmProcessor`](super::WasmProcessor) does).
+#[cfg(debug_assertions)]
+fn self_check(request: &[u8], view: &BatchView) {
+    let trace = match ExportTraceServiceRequest::decode(request) {
+        Ok(t) => t,
+        Err(e) => panic!("the view builder accepted a request prost refuses: {e}"),
+    };
+    assert!(
+        *view == BatchView::from_traces(&trace),
+        "the wire-built and the decoded-built batch views differ"
+    );
+}
+
+/// Why [`WasmSampler::sample_encoded`] gave no decision.
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    /// The trace does not decode; the guest was not called.
+    #[error("malformed trace request: {0}")]
+    Malformed(#[source] prost::DecodeError),
+    /// The guest faulted.
+    #[error(transparent)]
+    Fault(#[from] Fault),
 }
 
 /// A WASM envelope assembler.

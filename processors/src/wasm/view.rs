@@ -1,6 +1,8 @@
 //! Builds the batch view a guest reads: one string arena plus packed
-//! little-endian row tables (`wit/layout.rs`), written straight from the
-//! decoded prost request. Strings are appended to the arena, never allocated
+//! little-endian row tables (`wit/layout.rs`), written from the decoded prost
+//! request. [`view_wire`](super::view_wire) builds the same view straight
+//! from the encoded request; keep the two in step (field order included:
+//! the wire builder appends strings and nodes in the order used here). Strings are appended to the arena, never allocated
 //! one by one; the buffers are reused from call to call, so a warm instance
 //! builds its view without allocating at all.
 //!
@@ -16,7 +18,7 @@ use super::bindings::types;
 use super::layout_shared::{self as layout, NONE};
 
 /// Where each row of a view came from in the request.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct RowIndex {
     /// Resource row -> resource group index (identity, kept for the count).
     pub(crate) resources: u32,
@@ -44,7 +46,7 @@ impl RowIndex {
 }
 
 /// A batch in the guest's layout, plus the row index back into the request.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 pub struct BatchView {
     /// The string arena.
     pub arena: Vec<u8>,
@@ -66,26 +68,26 @@ pub struct BatchView {
 }
 
 /// A fixed-width row under construction.
-struct Row<const N: usize>([u8; N]);
+pub(super) struct Row<const N: usize>(pub(super) [u8; N]);
 
 impl<const N: usize> Row<N> {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Row([0; N])
     }
-    fn u32(&mut self, off: usize, v: u32) -> &mut Self {
+    pub(super) fn u32(&mut self, off: usize, v: u32) -> &mut Self {
         self.0[off..off + 4].copy_from_slice(&v.to_le_bytes());
         self
     }
-    fn u64(&mut self, off: usize, v: u64) -> &mut Self {
+    pub(super) fn u64(&mut self, off: usize, v: u64) -> &mut Self {
         self.0[off..off + 8].copy_from_slice(&v.to_le_bytes());
         self
     }
-    fn str(&mut self, off: usize, (o, l): (u32, u32)) -> &mut Self {
+    pub(super) fn str(&mut self, off: usize, (o, l): (u32, u32)) -> &mut Self {
         self.u32(off, o).u32(off + 4, l)
     }
 }
 
-fn len32(n: usize) -> u32 {
+pub(super) fn len32(n: usize) -> u32 {
     // Batches are far below 4 GiB (gRPC caps messages at a few MiB); saturate
     // rather than wrap if one ever is not, the guest then sees empty strings.
     u32::try_from(n).unwrap_or(u32::MAX)
@@ -296,13 +298,13 @@ impl BatchView {
         self.scopes.extend_from_slice(&row.0);
     }
 
-    fn str(&mut self, bytes: &[u8]) -> (u32, u32) {
+    pub(super) fn str(&mut self, bytes: &[u8]) -> (u32, u32) {
         let off = len32(self.arena.len());
         self.arena.extend_from_slice(bytes);
         (off, len32(bytes.len()))
     }
 
-    fn reserve_nodes(&mut self, n: usize) -> u32 {
+    pub(super) fn reserve_nodes(&mut self, n: usize) -> u32 {
         let first = len32(self.values.len() / layout::value::SIZE);
         self.values
             .resize(self.values.len() + n * layout::value::SIZE, 0);
@@ -369,6 +371,19 @@ impl BatchView {
                 v::KIND_KVLIST
             }
         };
+        self.put_node(index, kind, parent, key, payload);
+    }
+
+    /// Fills value node `index`, reserved earlier by [`BatchView::reserve_nodes`].
+    pub(super) fn put_node(
+        &mut self,
+        index: u32,
+        kind: u8,
+        parent: u32,
+        key: (u32, u32),
+        payload: [u8; 8],
+    ) {
+        use layout::value as v;
         let start = index as usize * v::SIZE;
         let row = &mut self.values[start..start + v::SIZE];
         row[v::KIND] = kind;

@@ -1,0 +1,754 @@
+//! Builds the guest's batch view straight from an encoded
+//! `ExportTraceServiceRequest` or `ExportLogsServiceRequest`: no prost decode,
+//! no allocation per string (string bytes are copied into the arena), buffers
+//! reused as in [`view`](super::view).
+//!
+//! The result is byte for byte the view [`BatchView::fill_traces`] and
+//! [`BatchView::fill_logs`] build from the decoded request, [`RowIndex`]
+//! included, so edits address the same rows either way. Two things make that
+//! hold:
+//!
+//! - Order. The decoded path appends strings and value nodes in a fixed field
+//!   order (a span's ids and name, then its attributes, then its status
+//!   message, then its events, then its links), while the wire may carry the
+//!   fields in any order and interleave repeated ones. So each message is read
+//!   twice: a first pass checks every field, keeps the last occurrence of each
+//!   singular one (prost's rule) and counts and locates the repeated ones; the
+//!   second writes in the decoded path's order, re-reading only the repeated
+//!   fields from where the first one started.
+//! - Refusal. Whatever prost might decode differently is not guessed at: a
+//!   malformed field, a wrong wire type on a known field, a string that is not
+//!   UTF-8, a group, a singular message field given twice (prost merges them),
+//!   two `AnyValue` members, nesting near prost's recursion limit. All of these
+//!   end in [`WireFallback`]; the caller decodes with prost and uses the
+//!   decoded path, so the guest sees the same view in every case. The field
+//!   rules are pdata's validating scan's, from the same source file.
+//!
+//! [`RowIndex`]: super::view::RowIndex
+
+use super::layout_shared::{self as layout, NONE};
+use super::view::{BatchView, Row, len32};
+
+// The wire reader pdata's validating scan uses (`pdata/src/wire/reader.rs`),
+// shared by path: this crate does not otherwise depend on pdata.
+#[path = "../../../pdata/src/wire/reader.rs"]
+mod reader;
+
+use reader::{Fallback, R, Reader, VARINT};
+
+/// The encoded request was left to prost: it is malformed, or shaped in a way
+/// (see the module docs) where only prost can say what it decodes to. Decode
+/// it and build the view with [`BatchView::fill_traces`] or
+/// [`BatchView::fill_logs`]. The view's contents are unspecified until then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("encoded request left to the prost decoder")]
+pub struct WireFallback;
+
+impl From<Fallback> for WireFallback {
+    fn from(_: Fallback) -> Self {
+        WireFallback
+    }
+}
+
+/// Deepest message nesting followed, counted as prost counts it (the request is
+/// level 0, an `ArrayValue` and its element are a level each). prost refuses
+/// past 100; anything this deep is its to judge.
+const MAX_LEVEL: u32 = 64;
+
+/// A repeated field seen in a first pass: how many, and where the first one's
+/// key starts.
+#[derive(Clone, Copy, Default)]
+struct Run {
+    count: u32,
+    from: usize,
+}
+
+impl Run {
+    fn saw(&mut self, at: usize) {
+        if self.count == 0 {
+            self.from = at;
+        }
+        self.count += 1;
+    }
+}
+
+/// Notes a singular message field; prost merges repeats, which is not
+/// reproduced here.
+fn once<'a>(slot: &mut Option<&'a [u8]>, m: &'a [u8]) -> R<()> {
+    match slot.replace(m) {
+        None => Ok(()),
+        Some(_) => Err(Fallback),
+    }
+}
+
+/// Where each occurrence of the repeated field `tag` of `buf` is, in order,
+/// starting at a field boundary `from`. The first pass checked every field.
+struct Each<'a> {
+    r: Reader<'a>,
+    tag: u32,
+    left: u32,
+}
+
+impl<'a> Each<'a> {
+    fn new(buf: &'a [u8], tag: u32, run: Run) -> Self {
+        Each {
+            r: Reader::at(buf, run.from),
+            tag,
+            left: run.count,
+        }
+    }
+
+    fn field(&mut self) -> R<Option<&'a [u8]>> {
+        while self.left > 0 && !self.r.done() {
+            let (tag, wt) = self.r.key()?;
+            if tag == self.tag {
+                self.left -= 1;
+                return self.r.message(wt).map(Some);
+            }
+            self.r.skip(wt)?;
+        }
+        Ok(None)
+    }
+}
+
+impl BatchView {
+    /// Replaces the contents with the view of the traces request whose
+    /// encoding is the concatenation of `chunks`, as [`BatchView::fill_traces`]
+    /// would build it from the decoded request.
+    pub fn fill_traces_encoded<B: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[B],
+    ) -> Result<(), WireFallback> {
+        self.fill_encoded(chunks, Signal::Traces)
+    }
+
+    /// As [`BatchView::fill_traces_encoded`], for a logs request.
+    pub fn fill_logs_encoded<B: AsRef<[u8]>>(&mut self, chunks: &[B]) -> Result<(), WireFallback> {
+        self.fill_encoded(chunks, Signal::Logs)
+    }
+
+    /// Both requests are one repeated field 1 of resource groups; resource
+    /// rows count on across chunks, as prost's merge appends them.
+    fn fill_encoded<B: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[B],
+        signal: Signal,
+    ) -> Result<(), WireFallback> {
+        self.clear();
+        let mut ri = 0u32;
+        for chunk in chunks {
+            let mut r = Reader::new(chunk.as_ref());
+            while !r.done() {
+                let (tag, wt) = r.key()?;
+                if tag == 1 {
+                    self.wire_resource(r.message(wt)?, ri, signal)?;
+                    ri += 1;
+                } else {
+                    r.skip(wt)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A `ResourceSpans` or `ResourceLogs` (level 1): the same three fields.
+    fn wire_resource(&mut self, buf: &[u8], ri: u32, signal: Signal) -> R<()> {
+        use layout::resource as rs;
+        let mut resource = None;
+        let mut url: &[u8] = &[];
+        let mut scopes = Run::default();
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let at = r.pos();
+            let (tag, wt) = r.key()?;
+            match tag {
+                1 => once(&mut resource, r.message(wt)?)?,
+                2 => {
+                    r.message(wt)?;
+                    scopes.saw(at);
+                }
+                3 => url = r.string(wt)?,
+                _ => r.skip(wt)?,
+            }
+        }
+        let (attrs, dropped) = match resource {
+            Some(m) => self.wire_resource_attrs(m)?,
+            None => ((self.node_count(), 0), 0),
+        };
+        let url = self.str(url);
+        let mut row = Row::<{ rs::SIZE }>::new();
+        row.u32(rs::ATTRS_FIRST, attrs.0)
+            .u32(rs::ATTRS_COUNT, attrs.1)
+            .u32(rs::DROPPED_ATTRS, dropped)
+            .str(rs::SCHEMA_URL, url);
+        self.resources.extend_from_slice(&row.0);
+        self.index.resources += 1;
+        let mut each = Each::new(buf, 2, scopes);
+        let mut si = 0u32;
+        while let Some(m) = each.field()? {
+            match signal {
+                Signal::Traces => self.wire_scope_spans(m, ri, si)?,
+                Signal::Logs => self.wire_scope_logs(m, ri, si)?,
+            }
+            si += 1;
+        }
+        Ok(())
+    }
+
+    /// A `Resource` (level 2): its attributes and dropped count. Entity refs
+    /// are not shown to guests but are checked as prost would decode them.
+    fn wire_resource_attrs(&mut self, buf: &[u8]) -> R<((u32, u32), u32)> {
+        let mut attrs = Run::default();
+        let mut dropped = 0u32;
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let at = r.pos();
+            let (tag, wt) = r.key()?;
+            match tag {
+                1 => {
+                    r.message(wt)?;
+                    attrs.saw(at);
+                }
+                2 => dropped = r.varint_field(wt)? as u32,
+                3 => entity_ref(r.message(wt)?)?,
+                _ => r.skip(wt)?,
+            }
+        }
+        Ok((self.wire_attrs(buf, 1, attrs, 3)?, dropped))
+    }
+
+    fn wire_scope_spans(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
+        let g = scope_group(buf)?;
+        let scope_row = len32(self.index.scopes.len());
+        self.wire_scope(ri, g.scope, g.url)?;
+        self.index.scopes.push((ri, si));
+        let mut each = Each::new(buf, 2, g.items);
+        let mut pi = 0u32;
+        while let Some(m) = each.field()? {
+            self.wire_span(m, scope_row, ri, si, pi)?;
+            pi += 1;
+        }
+        Ok(())
+    }
+
+    fn wire_scope_logs(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
+        let g = scope_group(buf)?;
+        let scope_row = len32(self.index.scopes.len());
+        self.wire_scope(ri, g.scope, g.url)?;
+        self.index.scopes.push((ri, si));
+        let mut each = Each::new(buf, 2, g.items);
+        let mut li = 0u32;
+        while let Some(m) = each.field()? {
+            self.wire_log(m, scope_row, ri, si, li)?;
+            li += 1;
+        }
+        Ok(())
+    }
+
+    /// The scope row, as `push_scope` writes it: a scope given (even empty)
+    /// gets its strings in the arena, an absent one does not.
+    fn wire_scope(&mut self, ri: u32, scope: Option<&[u8]>, url: &[u8]) -> R<()> {
+        use layout::scope as s;
+        let mut row = Row::<{ s::SIZE }>::new();
+        row.u32(s::RESOURCE, ri);
+        match scope {
+            Some(buf) => {
+                // InstrumentationScope, level 3.
+                let (mut name, mut version): (&[u8], &[u8]) = (&[], &[]);
+                let mut attrs = Run::default();
+                let mut dropped = 0u32;
+                let mut r = Reader::new(buf);
+                while !r.done() {
+                    let at = r.pos();
+                    let (tag, wt) = r.key()?;
+                    match tag {
+                        1 => name = r.string(wt)?,
+                        2 => version = r.string(wt)?,
+                        3 => {
+                            r.message(wt)?;
+                            attrs.saw(at);
+                        }
+                        4 => dropped = r.varint_field(wt)? as u32,
+                        _ => r.skip(wt)?,
+                    }
+                }
+                let (af, ac) = self.wire_attrs(buf, 3, attrs, 4)?;
+                row.str(s::NAME, self.str(name))
+                    .str(s::VERSION, self.str(version))
+                    .u32(s::ATTRS_FIRST, af)
+                    .u32(s::ATTRS_COUNT, ac)
+                    .u32(s::DROPPED_ATTRS, dropped);
+            }
+            None => {
+                row.u32(s::ATTRS_FIRST, self.node_count());
+            }
+        }
+        row.str(s::SCHEMA_URL, self.str(url));
+        self.scopes.extend_from_slice(&row.0);
+        Ok(())
+    }
+
+    /// A `Span` (level 3).
+    fn wire_span(&mut self, buf: &[u8], scope_row: u32, ri: u32, si: u32, pi: u32) -> R<()> {
+        use layout::span as sp;
+        let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        let (mut trace_state, mut name): (&[u8], &[u8]) = (&[], &[]);
+        let (mut kind, mut flags, mut start, mut end) = (0u32, 0u32, 0u64, 0u64);
+        let (mut d_attrs, mut d_events, mut d_links) = (0u32, 0u32, 0u32);
+        let (mut attrs, mut events, mut links) = (Run::default(), Run::default(), Run::default());
+        let mut status = None;
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let at = r.pos();
+            let (tag, wt) = r.key()?;
+            match tag {
+                1 => trace_id = r.message(wt)?,
+                2 => span_id = r.message(wt)?,
+                3 => trace_state = r.string(wt)?,
+                4 => parent = r.message(wt)?,
+                5 => name = r.string(wt)?,
+                // Enums decode as `i32`, then show as `u32`: the low 32 bits.
+                6 => kind = r.varint_field(wt)? as u32,
+                7 => start = r.fixed64(wt)?,
+                8 => end = r.fixed64(wt)?,
+                9 => {
+                    r.message(wt)?;
+                    attrs.saw(at);
+                }
+                10 => d_attrs = r.varint_field(wt)? as u32,
+                11 => {
+                    r.message(wt)?;
+                    events.saw(at);
+                }
+                12 => d_events = r.varint_field(wt)? as u32,
+                13 => {
+                    r.message(wt)?;
+                    links.saw(at);
+                }
+                14 => d_links = r.varint_field(wt)? as u32,
+                15 => once(&mut status, r.message(wt)?)?,
+                16 => flags = r.fixed32(wt)?,
+                _ => r.skip(wt)?,
+            }
+        }
+        let status = status.map(status_fields).transpose()?;
+        let span_row = len32(self.index.spans.len());
+        self.index.spans.push((ri, si, pi));
+        let mut row = Row::<{ sp::SIZE }>::new();
+        row.u32(sp::SCOPE, scope_row)
+            .str(sp::TRACE_ID, self.str(trace_id))
+            .str(sp::SPAN_ID, self.str(span_id))
+            .str(sp::PARENT_SPAN_ID, self.str(parent))
+            .str(sp::TRACE_STATE, self.str(trace_state))
+            .str(sp::NAME, self.str(name))
+            .u32(sp::KIND, kind)
+            .u32(sp::FLAGS, flags)
+            .u64(sp::START, start)
+            .u64(sp::END, end);
+        let (af, ac) = self.wire_attrs(buf, 9, attrs, 4)?;
+        row.u32(sp::ATTRS_FIRST, af)
+            .u32(sp::ATTRS_COUNT, ac)
+            .u32(sp::DROPPED_ATTRS, d_attrs);
+        if let Some((code, message)) = status {
+            row.u32(sp::STATUS_CODE, code)
+                .str(sp::STATUS_MESSAGE, self.str(message));
+        }
+        row.u32(sp::EVENTS_FIRST, len32(self.index.events.len()))
+            .u32(sp::EVENTS_COUNT, events.count)
+            .u32(sp::DROPPED_EVENTS, d_events)
+            .u32(sp::LINKS_FIRST, len32(self.index.links.len()))
+            .u32(sp::LINKS_COUNT, links.count)
+            .u32(sp::DROPPED_LINKS, d_links);
+        self.spans.extend_from_slice(&row.0);
+        let mut each = Each::new(buf, 11, events);
+        let mut ei = 0u32;
+        while let Some(m) = each.field()? {
+            self.index.events.push((span_row, ei));
+            self.wire_event(m, span_row)?;
+            ei += 1;
+        }
+        let mut each = Each::new(buf, 13, links);
+        let mut li = 0u32;
+        while let Some(m) = each.field()? {
+            self.index.links.push((span_row, li));
+            self.wire_link(m, span_row)?;
+            li += 1;
+        }
+        Ok(())
+    }
+
+    /// A span event (level 4).
+    fn wire_event(&mut self, buf: &[u8], span_row: u32) -> R<()> {
+        use layout::event as e;
+        let mut name: &[u8] = &[];
+        let (mut time, mut dropped) = (0u64, 0u32);
+        let mut attrs = Run::default();
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let at = r.pos();
+            let (tag, wt) = r.key()?;
+            match tag {
+                1 => time = r.fixed64(wt)?,
+                2 => name = r.string(wt)?,
+                3 => {
+                    r.message(wt)?;
+                    attrs.saw(at);
+                }
+                4 => dropped = r.varint_field(wt)? as u32,
+                _ => r.skip(wt)?,
+            }
+        }
+        let (af, ac) = self.wire_attrs(buf, 3, attrs, 5)?;
+        let mut row = Row::<{ e::SIZE }>::new();
+        row.u32(e::SPAN, span_row)
+            .str(e::NAME, self.str(name))
+            .u32(e::ATTRS_FIRST, af)
+            .u32(e::ATTRS_COUNT, ac)
+            .u32(e::DROPPED_ATTRS, dropped)
+            .u64(e::TIME, time);
+        self.events.extend_from_slice(&row.0);
+        Ok(())
+    }
+
+    /// A span link (level 4).
+    fn wire_link(&mut self, buf: &[u8], span_row: u32) -> R<()> {
+        use layout::link as l;
+        let (mut trace_id, mut span_id, mut trace_state): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+        let (mut dropped, mut flags) = (0u32, 0u32);
+        let mut attrs = Run::default();
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let at = r.pos();
+            let (tag, wt) = r.key()?;
+            match tag {
+                1 => trace_id = r.message(wt)?,
+                2 => span_id = r.message(wt)?,
+                3 => trace_state = r.string(wt)?,
+                4 => {
+                    r.message(wt)?;
+                    attrs.saw(at);
+                }
+                5 => dropped = r.varint_field(wt)? as u32,
+                6 => flags = r.fixed32(wt)?,
+                _ => r.skip(wt)?,
+            }
+        }
+        let (af, ac) = self.wire_attrs(buf, 4, attrs, 5)?;
+        let mut row = Row::<{ l::SIZE }>::new();
+        row.u32(l::SPAN, span_row)
+            .str(l::TRACE_ID, self.str(trace_id))
+            .str(l::SPAN_ID, self.str(span_id))
+            .str(l::TRACE_STATE, self.str(trace_state))
+            .u32(l::ATTRS_FIRST, af)
+            .u32(l::ATTRS_COUNT, ac)
+            .u32(l::DROPPED_ATTRS, dropped)
+            .u32(l::FLAGS, flags);
+        self.links.extend_from_slice(&row.0);
+        Ok(())
+    }
+
+    /// A `LogRecord` (level 3).
+    fn wire_log(&mut self, buf: &[u8], scope_row: u32, ri: u32, si: u32, li: u32) -> R<()> {
+        use layout::log as lg;
+        let (mut time, mut observed) = (0u64, 0u64);
+        let (mut severity, mut dropped, mut flags) = (0u32, 0u32, 0u32);
+        let (mut severity_text, mut trace_id, mut span_id, mut event_name): (
+            &[u8],
+            &[u8],
+            &[u8],
+            &[u8],
+        ) = (&[], &[], &[], &[]);
+        let mut body = None;
+        let mut attrs = Run::default();
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let at = r.pos();
+            let (tag, wt) = r.key()?;
+            match tag {
+                1 => time = r.fixed64(wt)?,
+                2 => severity = r.varint_field(wt)? as u32,
+                3 => severity_text = r.string(wt)?,
+                5 => once(&mut body, r.message(wt)?)?,
+                6 => {
+                    r.message(wt)?;
+                    attrs.saw(at);
+                }
+                7 => dropped = r.varint_field(wt)? as u32,
+                8 => flags = r.fixed32(wt)?,
+                9 => trace_id = r.message(wt)?,
+                10 => span_id = r.message(wt)?,
+                11 => observed = r.fixed64(wt)?,
+                12 => event_name = r.string(wt)?,
+                _ => r.skip(wt)?,
+            }
+        }
+        self.index.logs.push((ri, si, li));
+        let body = match body {
+            Some(b) => {
+                let n = self.reserve_nodes(1);
+                self.wire_value(n, NONE, (0, 0), Some(b), 4)?;
+                n
+            }
+            None => NONE,
+        };
+        let (af, ac) = self.wire_attrs(buf, 6, attrs, 4)?;
+        let mut row = Row::<{ lg::SIZE }>::new();
+        row.u32(lg::SCOPE, scope_row)
+            .u32(lg::SEVERITY_NUMBER, severity)
+            .u64(lg::TIME, time)
+            .u64(lg::OBSERVED_TIME, observed)
+            .str(lg::SEVERITY_TEXT, self.str(severity_text))
+            .u32(lg::BODY, body)
+            .u32(lg::ATTRS_FIRST, af)
+            .u32(lg::ATTRS_COUNT, ac)
+            .u32(lg::DROPPED_ATTRS, dropped)
+            .u32(lg::FLAGS, flags)
+            .str(lg::TRACE_ID, self.str(trace_id))
+            .str(lg::SPAN_ID, self.str(span_id))
+            .str(lg::EVENT_NAME, self.str(event_name));
+        self.logs.extend_from_slice(&row.0);
+        Ok(())
+    }
+
+    fn node_count(&self) -> u32 {
+        len32(self.values.len() / layout::value::SIZE)
+    }
+
+    /// The `KeyValue`s of field `tag` of `buf` (at `level`) as a contiguous
+    /// run of keyed root nodes, nested values after the run.
+    fn wire_attrs(&mut self, buf: &[u8], tag: u32, run: Run, level: u32) -> R<(u32, u32)> {
+        let first = self.reserve_nodes(run.count as usize);
+        let mut each = Each::new(buf, tag, run);
+        let mut i = 0u32;
+        while let Some(kv) = each.field()? {
+            self.wire_key_value(first + i, NONE, kv, level)?;
+            i += 1;
+        }
+        Ok((first, run.count))
+    }
+
+    /// A `KeyValue` at `level` into node `index`.
+    fn wire_key_value(&mut self, index: u32, parent: u32, buf: &[u8], level: u32) -> R<()> {
+        if level > MAX_LEVEL {
+            return Err(Fallback);
+        }
+        let mut key: &[u8] = &[];
+        let mut value = None;
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let (tag, wt) = r.key()?;
+            match tag {
+                1 => key = r.string(wt)?,
+                2 => once(&mut value, r.message(wt)?)?,
+                // `key_strindex`: profiles only, not shown.
+                3 => r.scalar(wt, VARINT)?,
+                _ => r.skip(wt)?,
+            }
+        }
+        let key = self.str(key);
+        self.wire_value(index, parent, key, value, level + 1)
+    }
+
+    /// An `AnyValue` at `level` into node `index`, as `write_value` writes it.
+    fn wire_value(
+        &mut self,
+        index: u32,
+        parent: u32,
+        key: (u32, u32),
+        value: Option<&[u8]>,
+        level: u32,
+    ) -> R<()> {
+        use layout::value as v;
+        if level > MAX_LEVEL {
+            return Err(Fallback);
+        }
+        let mut member = None;
+        if let Some(buf) = value {
+            let mut r = Reader::new(buf);
+            while !r.done() {
+                let (tag, wt) = r.key()?;
+                let m = match tag {
+                    1 => Member::String(r.string(wt)?),
+                    2 => Member::Bool(r.varint_field(wt)? != 0),
+                    3 => Member::Int(r.varint_field(wt)?),
+                    4 => Member::Double(r.fixed64(wt)?),
+                    5 => Member::Array(r.message(wt)?),
+                    6 => Member::Kvlist(r.message(wt)?),
+                    7 => Member::Bytes(r.message(wt)?),
+                    // `string_value_strindex` points into a profiles
+                    // dictionary traces and logs do not have: shown empty.
+                    8 => {
+                        r.varint_field(wt)?;
+                        Member::Empty
+                    }
+                    _ => {
+                        r.skip(wt)?;
+                        continue;
+                    }
+                };
+                // prost keeps the last member, merging a repeated message
+                // member into the first: left to prost.
+                if member.replace(m).is_some() {
+                    return Err(Fallback);
+                }
+            }
+        }
+        let mut payload = [0u8; 8];
+        let pair = |p: &mut [u8; 8], (a, b): (u32, u32)| {
+            p[..4].copy_from_slice(&a.to_le_bytes());
+            p[4..].copy_from_slice(&b.to_le_bytes());
+        };
+        let kind = match member {
+            None | Some(Member::Empty) => v::KIND_EMPTY,
+            Some(Member::String(s)) => {
+                pair(&mut payload, self.str(s));
+                v::KIND_STRING
+            }
+            Some(Member::Bool(b)) => {
+                payload[0] = b as u8;
+                v::KIND_BOOL
+            }
+            Some(Member::Int(i)) => {
+                payload = i.to_le_bytes();
+                v::KIND_INT
+            }
+            Some(Member::Double(d)) => {
+                payload = d.to_le_bytes();
+                v::KIND_DOUBLE
+            }
+            Some(Member::Bytes(b)) => {
+                pair(&mut payload, self.str(b));
+                v::KIND_BYTES
+            }
+            Some(Member::Array(buf)) => {
+                // ArrayValue at level + 1, its values at level + 2.
+                let run = list(buf)?;
+                let first = self.reserve_nodes(run.count as usize);
+                let mut each = Each::new(buf, 1, run);
+                let mut i = 0u32;
+                while let Some(item) = each.field()? {
+                    self.wire_value(first + i, index, (0, 0), Some(item), level + 2)?;
+                    i += 1;
+                }
+                pair(&mut payload, (first, run.count));
+                v::KIND_ARRAY
+            }
+            Some(Member::Kvlist(buf)) => {
+                let run = list(buf)?;
+                let first = self.reserve_nodes(run.count as usize);
+                let mut each = Each::new(buf, 1, run);
+                let mut i = 0u32;
+                while let Some(kv) = each.field()? {
+                    self.wire_key_value(first + i, index, kv, level + 2)?;
+                    i += 1;
+                }
+                pair(&mut payload, (first, run.count));
+                v::KIND_KVLIST
+            }
+        };
+        self.put_node(index, kind, parent, key, payload);
+        Ok(())
+    }
+}
+
+/// Which request a resource group belongs to.
+#[derive(Clone, Copy)]
+enum Signal {
+    Traces,
+    Logs,
+}
+
+/// The one `AnyValue` member present.
+enum Member<'a> {
+    Empty,
+    String(&'a [u8]),
+    Bool(bool),
+    /// An `int64`'s 64 bits.
+    Int(u64),
+    /// A `double`'s bits.
+    Double(u64),
+    Array(&'a [u8]),
+    Kvlist(&'a [u8]),
+    Bytes(&'a [u8]),
+}
+
+/// A `ScopeSpans` or `ScopeLogs` after its first pass.
+struct ScopeGroup<'a> {
+    scope: Option<&'a [u8]>,
+    items: Run,
+    url: &'a [u8],
+}
+
+/// First pass over a `ScopeSpans` or `ScopeLogs`.
+fn scope_group(buf: &[u8]) -> R<ScopeGroup<'_>> {
+    let mut scope = None;
+    let mut items = Run::default();
+    let mut url: &[u8] = &[];
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let at = r.pos();
+        let (tag, wt) = r.key()?;
+        match tag {
+            1 => once(&mut scope, r.message(wt)?)?,
+            2 => {
+                r.message(wt)?;
+                items.saw(at);
+            }
+            3 => url = r.string(wt)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(ScopeGroup { scope, items, url })
+}
+
+/// First pass over an `ArrayValue` or `KeyValueList`: one repeated field 1.
+fn list(buf: &[u8]) -> R<Run> {
+    let mut run = Run::default();
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let at = r.pos();
+        let (tag, wt) = r.key()?;
+        if tag == 1 {
+            r.message(wt)?;
+            run.saw(at);
+        } else {
+            r.skip(wt)?;
+        }
+    }
+    Ok(run)
+}
+
+/// A span `Status`: (code, message).
+fn status_fields(buf: &[u8]) -> R<(u32, &[u8])> {
+    let (mut code, mut message): (u32, &[u8]) = (0, &[]);
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            2 => message = r.string(wt)?,
+            3 => code = r.varint_field(wt)? as u32,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok((code, message))
+}
+
+/// Checks a resource's `EntityRef` as prost would decode it (four string
+/// fields, two of them repeated).
+fn entity_ref(buf: &[u8]) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            1..=4 => {
+                r.string(wt)?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "view_wire/tests.rs"]
+mod tests;
