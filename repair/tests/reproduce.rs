@@ -247,14 +247,7 @@ async fn the_container_has_no_network() {
         json!({ "protocol": "http", "method": "GET", "route": "/net", "path": "/net",
                 "query": { "host": host, "port": port.to_string() } }),
     );
-    let (status, body) = engine.post(&env).await;
-    assert_eq!(status, 202, "{body}");
-    let body = engine
-        .wait_done(
-            body["incident_id"].as_i64().expect("id"),
-            Duration::from_secs(180),
-        )
-        .await;
+    let body = engine.run(&env, Duration::from_secs(180)).await;
     // Reproduced means: connecting out failed, for want of any route.
     assert_eq!(
         body["status"],
@@ -286,14 +279,7 @@ async fn the_container_has_no_network() {
         ),
         get("/probe"),
     );
-    let (status, body) = engine.post(&probe).await;
-    assert_eq!(status, 202, "{body}");
-    let body = engine
-        .wait_done(
-            body["incident_id"].as_i64().expect("id"),
-            Duration::from_secs(180),
-        )
-        .await;
+    let body = engine.run(&probe, Duration::from_secs(180)).await;
     assert_eq!(
         body["status"],
         "succeeded",
@@ -373,14 +359,7 @@ async fn a_run_past_the_wall_clock_limit_is_killed_and_the_job_fails() {
         exception("KeyError", "app.py", 2, "<module>"),
         get("/"),
     );
-    let (status, body) = engine.post(&env).await;
-    assert_eq!(status, 202, "{body}");
-    let body = engine
-        .wait_done(
-            body["incident_id"].as_i64().expect("id"),
-            Duration::from_secs(120),
-        )
-        .await;
+    let body = engine.run(&env, Duration::from_secs(120)).await;
     assert_eq!(body["status"], "failed", "{body:#}");
     assert_eq!(body["failed_stage"], "reproduce");
     let reason = body["reason"].as_str().expect("reason");
@@ -401,14 +380,7 @@ async fn a_run_past_the_wall_clock_limit_is_killed_and_the_job_fails() {
         exception("KeyError", "app.py", 1, "<module>"),
         get("/"),
     );
-    let (status, body) = engine.post(&env).await;
-    assert_eq!(status, 202, "{body}");
-    let body = engine
-        .wait_done(
-            body["incident_id"].as_i64().expect("id"),
-            Duration::from_secs(120),
-        )
-        .await;
+    let body = engine.run(&env, Duration::from_secs(120)).await;
     assert_eq!(body["status"], "failed", "{body:#}");
     assert_eq!(body["failed_stage"], "reproduce");
     let reason = body["reason"].as_str().expect("reason");
@@ -514,14 +486,7 @@ async fn the_image_cache_keeps_the_newest_images_per_service() {
     let reproduce = |env: Value| {
         let engine = &engine;
         async move {
-            let (status, body) = engine.post(&env).await;
-            assert_eq!(status, 202, "{body}");
-            let body = engine
-                .wait_done(
-                    body["incident_id"].as_i64().expect("id"),
-                    Duration::from_secs(180),
-                )
-                .await;
+            let body = engine.run(&env, Duration::from_secs(180)).await;
             assert_eq!(
                 body["status"],
                 "succeeded",

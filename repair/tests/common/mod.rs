@@ -218,6 +218,17 @@ impl Engine {
         }
     }
 
+    /// Posts an envelope, checks it was accepted (202) and waits for the incident's
+    /// terminal status.
+    pub async fn run(&self, envelope: &Value, timeout: Duration) -> Value {
+        let (status, body) = self.post(envelope).await;
+        assert_eq!(status, 202, "{body}");
+        let id = body["incident_id"]
+            .as_i64()
+            .expect("incident_id in the answer");
+        self.wait_done(id, timeout).await
+    }
+
     /// Waits for a terminal status.
     pub async fn wait_done(&self, id: i64, timeout: Duration) -> Value {
         self.wait_incident(id, timeout, |b| {
