@@ -11,10 +11,13 @@ use std::sync::Arc;
 
 use ::processors::wasm::builtin::{self, ModuleRef, World};
 use ::processors::wasm::{
-    Applied, Fault, Health as PluginHealth, WasmProcessor, WasmProcessorConfig,
+    Applied, BatchAccess, Fault, Health as PluginHealth, WasmProcessor, WasmProcessorConfig,
 };
 use ::processors::wasm::{WasmRuntime, WasmRuntimeOptions};
 use async_trait::async_trait;
+use bytes::Bytes;
+use pdata::otlp::collector::logs::v1::ExportLogsServiceRequest;
+use pdata::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use pdata::{Batch, ConsumeError, Consumer, Payload, Signal};
 use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
@@ -197,19 +200,58 @@ impl WasmStage {
     }
 
     /// Runs the guest. Faults are already counted and logged by the host, with
-    /// `on_error` applied to the batch.
-    fn process(&self, payload: &mut Payload) -> (Result<Applied, Fault>, bool) {
-        let result = match payload {
-            Payload::Traces(req) => self.processor.process_traces(req),
-            Payload::Logs(req) => self.processor.process_logs(req),
+    /// `on_error` applied to the batch. The guest reads the received bytes while
+    /// they are current; the batch is decoded only when the guest edits it.
+    fn process(&self, batch: &mut Batch) -> Result<Applied, Fault> {
+        match batch.signal() {
+            Signal::Traces => self.processor.process_traces_batch(&mut Access(batch)),
+            Signal::Logs => self.processor.process_logs_batch(&mut Access(batch)),
             // Config checks refuse `wasm` in metrics pipelines.
-            Payload::Metrics(_) => Ok(Applied::default()),
-        };
-        let changed = match &result {
-            Ok(a) => a.edits > 0 || a.spans_dropped > 0 || a.logs_dropped > 0,
-            Err(f) => f.batch_dropped,
-        };
-        (result, changed)
+            Signal::Metrics => Ok(Applied::default()),
+        }
+    }
+}
+
+/// A pipeline batch as the WASM host reads it.
+struct Access<'a>(&'a mut Batch);
+
+impl BatchAccess<ExportTraceServiceRequest> for Access<'_> {
+    fn encoded(&self) -> Option<&[Bytes]> {
+        self.0.encoded()
+    }
+    fn with_decoded<T>(
+        &mut self,
+        f: impl FnOnce(&mut ExportTraceServiceRequest) -> (T, bool),
+    ) -> T {
+        self.0.modify_if_changed(|p| match p {
+            Payload::Traces(r) => f(r),
+            // `process` dispatches on the signal; another payload cannot come here.
+            _ => (f(&mut ExportTraceServiceRequest::default()).0, false),
+        })
+    }
+    fn item_count(&self) -> usize {
+        self.0.item_count()
+    }
+    fn clear(&mut self) {
+        *self.0 = Batch::empty(self.0.signal());
+    }
+}
+
+impl BatchAccess<ExportLogsServiceRequest> for Access<'_> {
+    fn encoded(&self) -> Option<&[Bytes]> {
+        self.0.encoded()
+    }
+    fn with_decoded<T>(&mut self, f: impl FnOnce(&mut ExportLogsServiceRequest) -> (T, bool)) -> T {
+        self.0.modify_if_changed(|p| match p {
+            Payload::Logs(r) => f(r),
+            _ => (f(&mut ExportLogsServiceRequest::default()).0, false),
+        })
+    }
+    fn item_count(&self) -> usize {
+        self.0.item_count()
+    }
+    fn clear(&mut self) {
+        *self.0 = Batch::empty(self.0.signal());
     }
 }
 
@@ -219,7 +261,7 @@ impl Consumer for WasmStage {
         self.incoming.inc_by(batch.item_count() as u64);
         // A call is bounded by `limits.call_timeout` (tens of µs for typical guests),
         // so it runs on this task rather than paying a hand-off per batch.
-        let _ = batch.modify_if_changed(|p| self.process(p));
+        let _ = self.process(&mut batch);
         if batch.is_empty() {
             return Ok(());
         }
