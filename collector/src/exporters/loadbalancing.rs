@@ -41,7 +41,7 @@ pub use ring::Ring;
 use split::split;
 
 use super::otlp::{OtlpExporterConfig, OtlpSender};
-use super::queue::{PushError, Queue, QueueConfig};
+use super::queue::{self, Queue, QueueConfig};
 use super::retry::RetryConfig;
 use super::{SendError, Sender};
 use crate::config::{ComponentConfig, ConfigError};
@@ -453,29 +453,20 @@ impl LoadBalancingExporter {
         if let Some(dns) = &cfg.resolver.dns {
             tasks.push(tokio::spawn(resolve_dns(shared.clone(), dns.clone())));
         }
-        let queue_cfg = &otlp.sending_queue;
-        let queue = if queue_cfg.enabled {
-            metrics
-                .exporter_queue_capacity
-                .get_or_create(&labels)
-                .set(i64::try_from(queue_cfg.queue_size).unwrap_or(i64::MAX));
-            let size = metrics.exporter_queue_size.get_or_create(&labels).clone();
-            let q = Arc::new(Queue::new(signal, queue_cfg.queue_size, storage, size)?);
-            for _ in 0..queue_cfg.num_consumers {
-                let q = q.clone();
+        let deliver = {
+            let shared = shared.clone();
+            move |batch: Batch, persistent: bool| {
                 let shared = shared.clone();
-                tasks.push(tokio::spawn(async move {
-                    while let Some(entry) = q.pop().await {
-                        match shared.deliver(entry.batch, q.is_persistent()).await {
-                            Outcome::Abandoned => {}
-                            Outcome::Done => q.ack(entry.seq),
-                        }
-                    }
-                }));
+                async move { matches!(shared.deliver(batch, persistent).await, Outcome::Done) }
             }
-            Some(q)
-        } else {
-            None
+        };
+        let queue = match queue::start(id, signal, &otlp.sending_queue, storage, metrics, deliver)?
+        {
+            Some(started) => {
+                tasks.extend(started.workers);
+                Some(started.queue)
+            }
+            None => None,
         };
         Ok(LoadBalancingExporter {
             shared,
@@ -688,13 +679,7 @@ impl Consumer for LoadBalancingExporter {
         match &self.queue {
             Some(q) => q.push(batch).map_err(|e| {
                 self.shared.enqueue_failed.inc_by(items);
-                match e {
-                    PushError::Full(_) | PushError::Closed => {
-                        ConsumeError::retryable(e.to_string())
-                            .with_retry_after(Duration::from_secs(1))
-                    }
-                    PushError::Storage(_) => ConsumeError::retryable(e.to_string()),
-                }
+                e.into_consume_error()
             }),
             // Without a queue the caller waits; parts that failed for good are counted.
             None => match self.shared.deliver(batch, false).await {

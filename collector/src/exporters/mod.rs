@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::telemetry::{ExporterLabels, SelfMetrics};
-use queue::{PushError, Queue, QueueConfig};
+use queue::{Queue, QueueConfig};
 use retry::RetryConfig;
 
 /// Why one attempt to send failed.
@@ -173,29 +173,20 @@ impl QueuedExporter {
                 .get_or_create(&labels)
                 .clone(),
         });
-        let mut workers = Vec::new();
-        let queue = if queue_cfg.enabled {
-            metrics
-                .exporter_queue_capacity
-                .get_or_create(&labels)
-                .set(queue_cfg.queue_size as i64);
-            let size = metrics.exporter_queue_size.get_or_create(&labels).clone();
-            let q = Arc::new(Queue::new(signal, queue_cfg.queue_size, storage, size)?);
-            for _ in 0..queue_cfg.num_consumers {
-                let q = q.clone();
+        let deliver = {
+            let shared = shared.clone();
+            move |batch: Batch, persistent: bool| {
                 let shared = shared.clone();
-                workers.push(tokio::spawn(async move {
-                    while let Some(entry) = q.pop().await {
-                        match shared.deliver(&entry.batch, q.is_persistent()).await {
-                            Outcome::Abandoned => {}
-                            Outcome::Sent | Outcome::Failed(_) => q.ack(entry.seq),
-                        }
-                    }
-                }));
+                async move {
+                    // Sent or failed for good: either way the entry is done.
+                    !matches!(shared.deliver(&batch, persistent).await, Outcome::Abandoned)
+                }
             }
-            Some(q)
-        } else {
-            None
+        };
+        let (queue, workers) = match queue::start(id, signal, queue_cfg, storage, metrics, deliver)?
+        {
+            Some(started) => (Some(started.queue), started.workers),
+            None => (None, Vec::new()),
         };
         Ok(QueuedExporter {
             shared,
@@ -212,13 +203,7 @@ impl Consumer for QueuedExporter {
         match &self.queue {
             Some(q) => q.push(batch).map_err(|e| {
                 self.shared.enqueue_failed.inc_by(items);
-                match e {
-                    PushError::Full(_) | PushError::Closed => {
-                        ConsumeError::retryable(e.to_string())
-                            .with_retry_after(Duration::from_secs(1))
-                    }
-                    PushError::Storage(_) => ConsumeError::retryable(e.to_string()),
-                }
+                e.into_consume_error()
             }),
             None => match self.shared.deliver(&batch, false).await {
                 Outcome::Sent => Ok(()),

@@ -7,15 +7,19 @@
 //! on restart: delivery is at least once.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use pdata::{Batch, Signal};
+use pdata::{Batch, ConsumeError, Signal};
 use prometheus_client::metrics::gauge::Gauge;
 use serde::Deserialize;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 use crate::config::{ComponentId, ConfigError};
 use crate::extensions::file_storage::DirStore;
+use crate::telemetry::{ExporterLabels, SelfMetrics};
 
 /// `sending_queue`.
 #[derive(Debug, Clone, Deserialize)]
@@ -94,6 +98,69 @@ pub enum PushError {
     Closed,
     #[error("cannot persist the batch: {0}")]
     Storage(std::io::Error),
+}
+
+impl PushError {
+    /// What the pipeline (and so the client) is told: every refusal is retryable, and a
+    /// full or closing queue asks for a second's pause.
+    pub fn into_consume_error(self) -> ConsumeError {
+        match self {
+            PushError::Full(_) | PushError::Closed => {
+                ConsumeError::retryable(self.to_string()).with_retry_after(Duration::from_secs(1))
+            }
+            PushError::Storage(_) => ConsumeError::retryable(self.to_string()),
+        }
+    }
+}
+
+/// An exporter's queue and its consumers, started from `sending_queue`: the queue-size
+/// and capacity gauges are registered under `exporter`, and each of `num_consumers`
+/// tasks pops an entry, hands it to `deliver` (with whether the queue is persistent)
+/// and acknowledges it when `deliver` returns true. `None` when the queue is disabled.
+pub fn start<F, Fut>(
+    exporter: &str,
+    signal: Signal,
+    cfg: &QueueConfig,
+    storage: Option<DirStore>,
+    metrics: &SelfMetrics,
+    deliver: F,
+) -> std::io::Result<Option<Started>>
+where
+    F: Fn(Batch, bool) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    if !cfg.enabled {
+        return Ok(None);
+    }
+    let labels = ExporterLabels {
+        exporter: exporter.to_owned(),
+    };
+    metrics
+        .exporter_queue_capacity
+        .get_or_create(&labels)
+        .set(i64::try_from(cfg.queue_size).unwrap_or(i64::MAX));
+    let size = metrics.exporter_queue_size.get_or_create(&labels).clone();
+    let q = Arc::new(Queue::new(signal, cfg.queue_size, storage, size)?);
+    let workers = (0..cfg.num_consumers)
+        .map(|_| {
+            let q = q.clone();
+            let deliver = deliver.clone();
+            tokio::spawn(async move {
+                while let Some(entry) = q.pop().await {
+                    if deliver(entry.batch, q.is_persistent()).await {
+                        q.ack(entry.seq);
+                    }
+                }
+            })
+        })
+        .collect();
+    Ok(Some(Started { queue: q, workers }))
+}
+
+/// A started queue and its consumer tasks.
+pub struct Started {
+    pub queue: Arc<Queue>,
+    pub workers: Vec<JoinHandle<()>>,
 }
 
 struct State {
