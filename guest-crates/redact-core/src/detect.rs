@@ -94,13 +94,16 @@ const C_PLAIN: u8 = 2;
 const C_ANY: u8 = 4;
 /// Part of a high-entropy candidate run: `[A-Za-z0-9+_/-]`.
 const C_RUN: u8 = 8;
-/// The top two bits hold a shape code: 1 uppercase letter, 2 digit,
-/// 3 number separator (` -./`), 0 anything else.
-const SHAPE_SHIFT: u8 = 6;
-/// Shape codes of `[A-Z][A-Z][0-9][0-9]`, oldest first.
-const IBAN_HEAD: u32 = 0b01_01_10_10;
-/// Shape codes of `[0-9][ ./-][0-9]`.
-const DIGIT_SEP_DIGIT: u32 = 0b10_11_10;
+/// Counts of `.`, `:`, `+` and `@` in the 16-bit lanes of one `u64`, so
+/// the gating pass adds one table entry a byte for all four.
+static COUNT: [u64; 256] = {
+    let mut t = [0u64; 256];
+    t[b'.' as usize] = 1;
+    t[b':' as usize] = 1 << 16;
+    t[b'+' as usize] = 1 << 32;
+    t[b'@' as usize] = 1 << 48;
+    t
+};
 
 /// The byte class table of the gating pass.
 static CLASS: [u8; 256] = {
@@ -110,7 +113,7 @@ static CLASS: [u8; 256] = {
         let c = b as u8;
         let mut v = 0;
         if c.is_ascii_digit() {
-            v |= C_DIGIT | C_PLAIN | C_ANY | (2 << SHAPE_SHIFT);
+            v |= C_DIGIT | C_PLAIN | C_ANY;
         }
         if matches!(c, b' ' | b'-') {
             v |= C_PLAIN | C_ANY;
@@ -120,12 +123,6 @@ static CLASS: [u8; 256] = {
         }
         if c.is_ascii_alphanumeric() || matches!(c, b'+' | b'_' | b'-' | b'/') {
             v |= C_RUN;
-        }
-        if c.is_ascii_uppercase() {
-            v |= 1 << SHAPE_SHIFT;
-        }
-        if matches!(c, b' ' | b'-' | b'.' | b'/') {
-            v |= 3 << SHAPE_SHIFT;
         }
         t[b] = v;
         b += 1;
@@ -391,46 +388,52 @@ impl Detectors {
         // IBAN patterns. `plain` runs (space and dash only: cards, SSNs,
         // IBAN groups) and `any` runs (also `.()/+`: phones) are counted
         // apart, so version strings and dotted quads do not look like cards.
-        // Branch-free over a class table: this pass reads every byte of
-        // every scanned string, so its cost is the engine's floor.
+        // Branch-free over class tables: this pass reads every byte of every
+        // scanned string, so it is the engine's floor; the rarer shape tests
+        // (`XX00`, `d-d`, a leading zero) run after it, only when the counts
+        // call for them.
         let (mut plain, mut cur_plain, mut any, mut cur_any) = (0usize, 0usize, 0usize, 0usize);
-        let (mut dots, mut colons, mut run, mut longest) = (0usize, 0usize, 0usize, 0usize);
-        let (mut plus, mut at, mut zero_lead) = (false, false, false);
-        // The shape codes of the last four bytes, two bits each.
-        let mut shape = 0u32;
-        let (mut iban_head, mut digit_sep_digit) = (false, false);
-        for &b in text {
-            let c = CLASS[usize::from(b)];
-            let digit = usize::from(c & C_DIGIT != 0);
-            zero_lead |= (cur_any == 0) & (b == b'0');
-            cur_plain = (cur_plain + digit) * usize::from(c & C_PLAIN != 0);
-            cur_any = (cur_any + digit) * usize::from(c & C_ANY != 0);
-            plain = plain.max(cur_plain);
-            any = any.max(cur_any);
-            dots += usize::from(b == b'.');
-            colons += usize::from(b == b':');
-            plus |= b == b'+';
-            at |= b == b'@';
-            run = (run + 1) * usize::from(c & C_RUN != 0);
-            longest = longest.max(run);
-            shape = ((shape << 2) | u32::from(c >> SHAPE_SHIFT)) & 0xFF;
-            // `XX00`: an IBAN's country code and check digits.
-            iban_head |= shape == IBAN_HEAD;
-            digit_sep_digit |= shape & 0x3F == DIGIT_SEP_DIGIT;
+        let (mut run, mut longest) = (0usize, 0usize);
+        let (mut dots, mut colons, mut plus, mut at) = (0u64, 0u64, 0u64, 0u64);
+        // The first run that may reach the entropy minimum with two `=`.
+        let cand_len = self.min_entropy_len.saturating_sub(2).max(1);
+        let mut first_cand = text.len();
+        // 16-bit lanes: a chunk shorter than 2^16 cannot carry between them.
+        for (n, chunk) in text.chunks(usize::from(u16::MAX)).enumerate() {
+            let mut lanes = 0u64;
+            for (i, &b) in chunk.iter().enumerate() {
+                let c = CLASS[usize::from(b)];
+                let digit = usize::from(c & C_DIGIT != 0);
+                cur_plain = (cur_plain + digit) * usize::from(c & C_PLAIN != 0);
+                cur_any = (cur_any + digit) * usize::from(c & C_ANY != 0);
+                plain = plain.max(cur_plain);
+                any = any.max(cur_any);
+                run = (run + 1) * usize::from(c & C_RUN != 0);
+                longest = longest.max(run);
+                lanes += COUNT[usize::from(b)];
+                if run == cand_len && first_cand == text.len() {
+                    first_cand = n * usize::from(u16::MAX) + i + 1 - run;
+                }
+            }
+            dots += lanes & 0xFFFF;
+            colons += lanes >> 16 & 0xFFFF;
+            plus += lanes >> 32 & 0xFFFF;
+            at += lanes >> 48;
         }
+        let plus = plus > 0;
         if plain >= 13 {
             want |= 1 << CARD;
         }
-        if iban_head && plain >= 6 {
+        if plain >= 6 && iban_head(text) {
             want |= 1 << IBAN;
         }
-        // Without a `+`, every phone pattern but E.164 has a digit, a
-        // separator and a digit in a row (`555-2671`, `030 1234`), and so
-        // does every SSN: a string without one cannot match them.
-        if any >= 8 && (plus || zero_lead || any >= 10) && (plus || digit_sep_digit) {
+        // Without a `+`, the US and national phone patterns need the shapes
+        // `phone_shape` looks for (user agents pass the counts on every span).
+        if any >= 8 && (plus || any >= 10 || zero_lead(text)) && (plus || phone_shape(text)) {
             want |= 1 << PHONE;
         }
-        if plain >= 9 && digit_sep_digit {
+        // `ddd-dd-dddd`: a digit, a separator and a digit in a row.
+        if plain >= 9 && digit_sep_digit(text) {
             want |= 1 << SSN;
         }
         if any >= 4 && dots >= 3 {
@@ -443,7 +446,7 @@ impl Detectors {
             want |= 1 << ENTROPY;
         }
         // `user:pass@host` needs an `@` somewhere after the `://`.
-        if !at {
+        if at == 0 {
             want &= !(1 << URL_PASSWORD);
         }
         let want = want & on;
@@ -513,7 +516,8 @@ impl Detectors {
             self.inline(text, is_sensitive_key, is_token, out);
         }
         if has(ENTROPY) {
-            self.entropy(text, is_token, out);
+            // Runs before `first_cand` are too short to judge.
+            self.entropy(text, first_cand, is_token, out);
         }
         for c in &self.custom {
             if on & (1 << c.rule) != 0 && (!c.gated || want & (1 << c.rule) != 0) {
@@ -873,9 +877,15 @@ impl Detectors {
         }
     }
 
-    fn entropy(&self, text: &[u8], is_token: &dyn Fn(&[u8]) -> bool, out: &mut Vec<Match>) {
-        let run_byte = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'_' | b'-' | b'/');
-        let mut i = 0;
+    fn entropy(
+        &self,
+        text: &[u8],
+        from: usize,
+        is_token: &dyn Fn(&[u8]) -> bool,
+        out: &mut Vec<Match>,
+    ) {
+        let run_byte = |b: u8| CLASS[usize::from(b)] & C_RUN != 0;
+        let mut i = from;
         while i < text.len() {
             if !run_byte(text[i]) {
                 i += 1;
@@ -958,6 +968,66 @@ fn dotted_quad(text: &[u8], from: usize) -> Option<(usize, usize)> {
         i += 1;
     }
     None
+}
+
+/// `XX00` (an IBAN's country code and check digits) anywhere in `text`.
+fn iban_head(text: &[u8]) -> bool {
+    text.windows(4).any(|w| {
+        w[0].is_ascii_uppercase()
+            && w[1].is_ascii_uppercase()
+            && w[2].is_ascii_digit()
+            && w[3].is_ascii_digit()
+    })
+}
+
+/// A digit, a number separator (` -./`) and a digit in a row.
+fn digit_sep_digit(text: &[u8]) -> bool {
+    text.windows(3).any(|w| {
+        w[0].is_ascii_digit() && matches!(w[1], b' ' | b'-' | b'.' | b'/') && w[2].is_ascii_digit()
+    })
+}
+
+/// A `0` that starts a digit run (see [`Detectors::find`]): national
+/// numbers have a trunk prefix.
+fn zero_lead(text: &[u8]) -> bool {
+    let mut cur = 0usize;
+    for &b in text {
+        if b == b'0' && cur == 0 {
+            return true;
+        }
+        let c = CLASS[usize::from(b)];
+        cur = (cur + usize::from(c & C_DIGIT != 0)) * usize::from(c & C_ANY != 0);
+    }
+    false
+}
+
+/// Can the US or national phone pattern match (E.164 needs a `+`)? The US
+/// one holds `ddd[.-]dddd`, the national one a `0` that starts a word and a
+/// digit after it. User agents (`Chrome/120.0.6099.109`) pass the digit-run
+/// gate on every span; this scan costs far less than the two regexes.
+fn phone_shape(text: &[u8]) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    // The current run of digits, and whether it follows `ddd.` or `ddd-`.
+    let (mut digits, mut after_group) = (0usize, false);
+    for (i, &b) in text.iter().enumerate() {
+        if b.is_ascii_digit() {
+            if b == b'0'
+                && digits == 0
+                && (i == 0 || !word(text[i - 1]))
+                && text.get(i + 1).is_some_and(u8::is_ascii_digit)
+            {
+                return true;
+            }
+            digits += 1;
+            if after_group && digits >= 4 {
+                return true;
+            }
+        } else {
+            after_group = matches!(b, b'.' | b'-') && digits >= 3;
+            digits = 0;
+        }
+    }
+    false
 }
 
 /// Does a key end at or after `at` and a `=` or `:` follow (`_key = `,
