@@ -80,9 +80,9 @@ pub trait TraceSampler: Send + Sync + 'static {
 
 impl TraceSampler for WasmSampler {
     fn sample(&self, trace: &[u8], context: SampleContext) -> Result<Decision, String> {
-        let trace = ExportTraceServiceRequest::decode(trace)
-            .map_err(|e| format!("decoding the held trace: {e}"))?;
-        self.sample_with(&trace, context).map_err(|f| f.to_string())
+        // The guest's view is built from the held bytes: the trace is never decoded.
+        self.sample_encoded(trace, context)
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -309,67 +309,118 @@ pub(crate) fn policy_attribute(policy: &str) -> Vec<u8> {
     out
 }
 
+/// The framed spans of `spans`, each split into its key byte and message.
+fn frames(mut spans: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let (&key, mut rest) = spans.split_first()?;
+        // `push_span` wrote these frames: a bad length cannot occur, and
+        // would end the iteration rather than read past the buffer.
+        let len = decode_varint(&mut rest).ok()?;
+        let len = usize::try_from(len).unwrap_or(usize::MAX).min(rest.len());
+        let (body, after) = rest.split_at(len);
+        spans = after;
+        Some((key, body))
+    })
+}
+
+/// Bytes [`spans_with`] writes.
+fn spans_with_len(spans: &[u8], extra: &[u8]) -> usize {
+    if extra.is_empty() {
+        return spans.len();
+    }
+    frames(spans)
+        .map(|(_, body)| {
+            1 + encoded_len_varint((body.len() + extra.len()) as u64) + body.len() + extra.len()
+        })
+        .sum()
+}
+
 /// Writes the framed spans of `spans`, each with `extra` appended to the
 /// span message (a repeated field appended to a message's encoding adds
 /// one element: here, one attribute).
-fn spans_with(out: &mut Vec<u8>, mut spans: &[u8], extra: &[u8]) {
+fn spans_with(out: &mut Vec<u8>, spans: &[u8], extra: &[u8]) {
     if extra.is_empty() {
         out.extend_from_slice(spans);
         return;
     }
-    while let Some((&key, rest)) = spans.split_first() {
-        let mut rest = rest;
-        let Ok(len) = decode_varint(&mut rest) else {
-            return;
-        };
-        let len = usize::try_from(len).unwrap_or(usize::MAX).min(rest.len());
-        let (body, after) = rest.split_at(len);
+    for (key, body) in frames(spans) {
         out.push(key);
-        let _ = encode_length_delimiter(len + extra.len(), out);
+        let _ = encode_length_delimiter(body.len() + extra.len(), out);
         out.extend_from_slice(body);
         out.extend_from_slice(extra);
-        spans = after;
     }
 }
 
+/// Bytes of a length-delimited field (tag below 16) holding `n` bytes.
+fn field_len(n: usize) -> usize {
+    1 + encoded_len_varint(n as u64) + n
+}
+
+fn opt_field_len(b: Option<&[u8]>) -> usize {
+    b.map_or(0, |b| field_len(b.len()))
+}
+
+fn str_field_len(s: &str) -> usize {
+    if s.is_empty() { 0 } else { field_len(s.len()) }
+}
+
+/// Bytes of `g` as a `ScopeSpans` message.
+fn scope_spans_len(g: &Group, extra: &[u8]) -> usize {
+    opt_field_len(g.ctx.scope.as_deref())
+        + spans_with_len(&g.spans, extra)
+        + str_field_len(&g.ctx.schema_url)
+}
+
+/// A group and its size as a `ScopeSpans` message.
+type SizedGroup<'a> = (&'a Group, usize);
+
 /// Encodes `groups` as one `ExportTraceServiceRequest`, grouping scopes
 /// under their resource. `extra` is appended to every span (see
-/// [`policy_attribute`]); empty for none.
+/// [`policy_attribute`]); empty for none. Message lengths are computed
+/// first, so every byte is written once, into one allocation.
 pub(crate) fn encode_request(groups: &[&Group], extra: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut done = vec![false; groups.len()];
-    let mut rs = Vec::new();
-    let mut ss = Vec::new();
-    for i in 0..groups.len() {
-        if done[i] {
-            continue;
+    // Groups by resource, in first-seen order (usually one group in all).
+    let mut by_resource: Vec<(&Arc<ResourceCtx>, Vec<SizedGroup<'_>>)> = Vec::new();
+    for g in groups {
+        let len = scope_spans_len(g, extra);
+        let res = &g.ctx.resource;
+        match by_resource
+            .iter_mut()
+            .find(|(r, _)| Arc::ptr_eq(r, res) || same_resource(r, res))
+        {
+            Some((_, members)) => members.push((g, len)),
+            None => by_resource.push((res, vec![(g, len)])),
         }
-        let res = &groups[i].ctx.resource;
-        rs.clear();
+    }
+    let sized: Vec<usize> = by_resource
+        .iter()
+        .map(|(res, members)| {
+            opt_field_len(res.resource.as_deref())
+                + members.iter().map(|(_, n)| field_len(*n)).sum::<usize>()
+                + str_field_len(&res.schema_url)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(sized.iter().map(|n| field_len(*n)).sum());
+    for ((res, members), rs_len) in by_resource.iter().zip(sized) {
+        encode_key(1, WireType::LengthDelimited, &mut out);
+        let _ = encode_length_delimiter(rs_len, &mut out);
         if let Some(r) = &res.resource {
-            field_bytes(&mut rs, 1, r);
+            field_bytes(&mut out, 1, r);
         }
-        for j in i..groups.len() {
-            let g = groups[j];
-            if done[j] || !Arc::ptr_eq(&g.ctx.resource, res) && !same_resource(&g.ctx.resource, res)
-            {
-                continue;
-            }
-            done[j] = true;
-            ss.clear();
+        for (g, ss_len) in members {
+            encode_key(2, WireType::LengthDelimited, &mut out);
+            let _ = encode_length_delimiter(*ss_len, &mut out);
             if let Some(s) = &g.ctx.scope {
-                field_bytes(&mut ss, 1, s);
+                field_bytes(&mut out, 1, s);
             }
-            spans_with(&mut ss, &g.spans, extra);
+            spans_with(&mut out, &g.spans, extra);
             if !g.ctx.schema_url.is_empty() {
-                field_bytes(&mut ss, 3, g.ctx.schema_url.as_bytes());
+                field_bytes(&mut out, 3, g.ctx.schema_url.as_bytes());
             }
-            field_bytes(&mut rs, 2, &ss);
         }
         if !res.schema_url.is_empty() {
-            field_bytes(&mut rs, 3, res.schema_url.as_bytes());
+            field_bytes(&mut out, 3, res.schema_url.as_bytes());
         }
-        field_bytes(&mut out, 1, &rs);
     }
     out
 }
@@ -545,5 +596,110 @@ mod tests {
             assert!(split(bad).is_err(), "{bad:?}");
         }
         assert!(split(&[]).expect("empty request").is_empty());
+    }
+
+    #[test]
+    fn encoding_groups_scopes_under_their_resource() {
+        let ctx = |res: &Arc<ResourceCtx>, scope: &str, url: &str| {
+            Arc::new(ScopeCtx {
+                resource: res.clone(),
+                scope: Some(
+                    InstrumentationScope {
+                        name: scope.into(),
+                        ..Default::default()
+                    }
+                    .encode_to_vec(),
+                ),
+                schema_url: url.into(),
+                _charge: None,
+            })
+        };
+        let res = |name: &str, url: &str| {
+            Arc::new(ResourceCtx {
+                resource: Some(
+                    Resource {
+                        attributes: vec![KeyValue {
+                            key: name.into(),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }
+                    .encode_to_vec(),
+                ),
+                schema_url: url.into(),
+                _charge: None,
+            })
+        };
+        let group = |ctx: Arc<ScopeCtx>, names: &[&str]| {
+            let mut spans = Vec::new();
+            for n in names {
+                push_span(&mut spans, &span(n).encode_to_vec());
+            }
+            Group {
+                ctx,
+                spans,
+                count: names.len() as u64,
+            }
+        };
+        let (r1, r2) = (res("a", "https://r1"), res("b", ""));
+        // A second context with r1's content (from a later batch) joins r1.
+        let r1_again = res("a", "https://r1");
+        let groups = [
+            group(ctx(&r1, "s1", "https://s1"), &["x", "y"]),
+            group(ctx(&r2, "s2", ""), &["z"]),
+            group(ctx(&r1_again, "s3", ""), &["w"]),
+        ];
+        let refs: Vec<&Group> = groups.iter().collect();
+        for extra in [Vec::new(), policy_attribute("p")] {
+            let bytes = encode_request(&refs, &extra);
+            let req = ExportTraceServiceRequest::decode(&bytes[..]).expect("decodes");
+            let shape: Vec<(String, Vec<(String, Vec<String>)>)> = req
+                .resource_spans
+                .iter()
+                .map(|rs| {
+                    (
+                        rs.schema_url.clone(),
+                        rs.scope_spans
+                            .iter()
+                            .map(|ss| {
+                                (
+                                    ss.scope
+                                        .as_ref()
+                                        .map(|s| s.name.clone())
+                                        .unwrap_or_default(),
+                                    ss.spans.iter().map(|s| s.name.clone()).collect(),
+                                )
+                            })
+                            .collect(),
+                    )
+                })
+                .collect();
+            let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+            assert_eq!(
+                shape,
+                vec![
+                    (
+                        "https://r1".to_string(),
+                        vec![
+                            ("s1".to_string(), v(&["x", "y"])),
+                            ("s3".to_string(), v(&["w"]))
+                        ]
+                    ),
+                    (String::new(), vec![("s2".to_string(), v(&["z"]))]),
+                ]
+            );
+            assert_eq!(
+                req.resource_spans[0].scope_spans[0].schema_url,
+                "https://s1"
+            );
+            let attrs = usize::from(!extra.is_empty());
+            for rs in &req.resource_spans {
+                for ss in &rs.scope_spans {
+                    assert!(ss.spans.iter().all(|s| s.attributes.len() == attrs));
+                }
+            }
+            // Exactly sized: prost writes the same bytes for what it decoded.
+            assert_eq!(bytes, req.encode_to_vec());
+        }
     }
 }
