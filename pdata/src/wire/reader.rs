@@ -32,24 +32,29 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline]
     pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader { buf, pos: 0 }
     }
 
     /// A reader starting at `pos`, a field boundary found by an earlier pass.
+    #[inline]
     pub(crate) fn at(buf: &'a [u8], pos: usize) -> Self {
         Reader { buf, pos }
     }
 
     /// Offset of the next field.
+    #[inline]
     pub(crate) fn pos(&self) -> usize {
         self.pos
     }
 
+    #[inline]
     pub(crate) fn done(&self) -> bool {
         self.pos >= self.buf.len()
     }
 
+    #[inline]
     pub(crate) fn varint(&mut self) -> R<u64> {
         // One-byte varints (small tags, lengths and counts) are the common case.
         if let Some(&b) = self.buf.get(self.pos)
@@ -58,6 +63,11 @@ impl<'a> Reader<'a> {
             self.pos += 1;
             return Ok(u64::from(b));
         }
+        self.long_varint()
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self) -> R<u64> {
         let mut v: u64 = 0;
         for i in 0..10 {
             let b = *self.buf.get(self.pos).ok_or(Fallback)?;
@@ -75,6 +85,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A field key: (field number, wire type).
+    #[inline]
     pub(crate) fn key(&mut self) -> R<(u32, u8)> {
         let k = self.varint()?;
         if k > u64::from(u32::MAX) {
@@ -89,6 +100,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A length-delimited payload.
+    #[inline]
     pub(crate) fn bytes(&mut self) -> R<&'a [u8]> {
         let len = usize::try_from(self.varint()?).map_err(|_| Fallback)?;
         let end = self.pos.checked_add(len).ok_or(Fallback)?;
@@ -97,6 +109,7 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
+    #[inline]
     pub(crate) fn fixed(&mut self, n: usize) -> R<&'a [u8]> {
         let end = self.pos.checked_add(n).ok_or(Fallback)?;
         let s = self.buf.get(self.pos..end).ok_or(Fallback)?;
@@ -105,6 +118,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips an unknown field; groups are left to prost.
+    #[inline]
     pub(crate) fn skip(&mut self, wt: u8) -> R<()> {
         match wt {
             VARINT => self.varint().map(drop),
@@ -116,31 +130,39 @@ impl<'a> Reader<'a> {
     }
 
     /// Checks a known field's wire type; a mismatch is prost's error to report.
+    #[inline]
     pub(crate) fn expect(&mut self, wt: u8, want: u8) -> R<()> {
         if wt == want { Ok(()) } else { Err(Fallback) }
     }
 
     /// A `string` field: its bytes, checked to be UTF-8 as prost checks them.
+    #[inline]
     pub(crate) fn string(&mut self, wt: u8) -> R<&'a [u8]> {
         self.expect(wt, LEN)?;
         let s = self.bytes()?;
-        std::str::from_utf8(s).map_err(|_| Fallback)?;
+        // Most telemetry strings are ASCII, checked inline a word at a time.
+        if !s.is_ascii() {
+            std::str::from_utf8(s).map_err(|_| Fallback)?;
+        }
         Ok(s)
     }
 
     /// A `bytes` field or an embedded message.
+    #[inline]
     pub(crate) fn message(&mut self, wt: u8) -> R<&'a [u8]> {
         self.expect(wt, LEN)?;
         self.bytes()
     }
 
     /// A varint-typed field (`uint32`, `int64`, enums, `bool`, ...), as its 64 bits.
+    #[inline]
     pub(crate) fn varint_field(&mut self, wt: u8) -> R<u64> {
         self.expect(wt, VARINT)?;
         self.varint()
     }
 
     /// A `fixed64` or `double` field.
+    #[inline]
     pub(crate) fn fixed64(&mut self, wt: u8) -> R<u64> {
         self.expect(wt, I64)?;
         let b = self.fixed(8)?;
@@ -150,6 +172,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A `fixed32` field.
+    #[inline]
     pub(crate) fn fixed32(&mut self, wt: u8) -> R<u32> {
         self.expect(wt, I32)?;
         let b = self.fixed(4)?;
@@ -159,6 +182,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A scalar field of wire type `want`, checked and skipped.
+    #[inline]
     pub(crate) fn scalar(&mut self, wt: u8, want: u8) -> R<()> {
         self.expect(wt, want)?;
         self.skip(wt)

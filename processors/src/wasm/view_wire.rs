@@ -98,6 +98,7 @@ impl<'a> Each<'a> {
         }
     }
 
+    #[inline]
     fn field(&mut self) -> R<Option<&'a [u8]>> {
         while self.left > 0 && !self.r.done() {
             let (tag, wt) = self.r.key()?;
