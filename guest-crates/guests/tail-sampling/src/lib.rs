@@ -29,10 +29,12 @@ use tracemend_sdk::Batch;
 use tracemend_sdk::sampler::Sampler;
 
 use config::Config;
-use policy::{Trace, Verdict};
+use policy::{Attrs, Trace, Verdict};
 
 struct TailSampling {
     config: Config,
+    /// The attribute keys the policies read (gathered once per trace).
+    keys: Vec<String>,
 }
 
 impl TailSampling {
@@ -50,6 +52,7 @@ impl TailSampling {
             span_count: u64::from(batch.span_count()),
             now_unix_nano,
             size_bytes,
+            attrs: Attrs::gather(batch, &self.keys),
         };
         // First policy (in evaluation order) to give each verdict.
         let mut first: [Option<usize>; 5] = [None; 5];
@@ -92,9 +95,9 @@ impl TailSampling {
 
 impl Sampler for TailSampling {
     fn configure(config: &str) -> Result<Self, String> {
-        Ok(TailSampling {
-            config: config::parse(config)?,
-        })
+        let config = config::parse(config)?;
+        let keys = policy::attribute_keys(config.policies.iter().map(|p| &p.policy));
+        Ok(TailSampling { config, keys })
     }
 
     fn sample(&mut self, trace: Batch<'_>) -> Result<(bool, String), String> {

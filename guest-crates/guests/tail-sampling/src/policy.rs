@@ -29,6 +29,87 @@ pub(crate) struct Trace<'a> {
     pub(crate) span_count: u64,
     pub(crate) now_unix_nano: u64,
     pub(crate) size_bytes: u64,
+    /// The values of the attribute keys the policies name.
+    pub(crate) attrs: Attrs<'a>,
+}
+
+/// The values of the attribute keys some policy names, read from every
+/// resource and span of the trace in one pass. Each attribute policy then
+/// looks only at its key's values, instead of every policy searching every
+/// row (reading each attribute means checking its key and value are UTF-8,
+/// so the searches dominated a decision). As `attribute(key)`, only a row's
+/// first occurrence of a key counts.
+pub(crate) struct Attrs<'a> {
+    keys: &'a [String],
+    values: Vec<Vec<Value<'a>>>,
+}
+
+impl<'a> Attrs<'a> {
+    /// Reads `batch` for `keys` (see [`attribute_keys`]).
+    pub(crate) fn gather(batch: Batch<'a>, keys: &'a [String]) -> Self {
+        let mut values: Vec<Vec<Value<'a>>> = keys.iter().map(|_| Vec::new()).collect();
+        if !keys.is_empty() {
+            let mut seen = vec![false; keys.len()];
+            let mut row = |attrs: tracemend_sdk::Attributes<'a>| {
+                seen.iter_mut().for_each(|s| *s = false);
+                for (k, v) in attrs {
+                    if let Some(i) = keys.iter().position(|key| key == k)
+                        && !seen[i]
+                    {
+                        seen[i] = true;
+                        values[i].push(v);
+                    }
+                }
+            };
+            for r in batch.resources() {
+                row(r.attributes());
+            }
+            for s in batch.spans() {
+                row(s.attributes());
+            }
+        }
+        Attrs { keys, values }
+    }
+
+    /// The values of `key`: resources first, then spans, in batch order.
+    fn of(&self, key: &str) -> &[Value<'a>] {
+        self.keys
+            .iter()
+            .position(|k| k == key)
+            .map_or(&[], |i| &self.values[i])
+    }
+}
+
+/// Every attribute key `policies` name (nested ones included), once each.
+pub(crate) fn attribute_keys<'p>(policies: impl IntoIterator<Item = &'p Policy>) -> Vec<String> {
+    fn walk(p: &Policy, out: &mut Vec<String>) {
+        match p {
+            Policy::Numeric { key, .. }
+            | Policy::StringAttribute { key, .. }
+            | Policy::Boolean { key, .. } => {
+                if !out.contains(key) {
+                    out.push(key.clone());
+                }
+            }
+            Policy::And(subs) | Policy::Drop(subs) => subs.iter().for_each(|s| walk(s, out)),
+            Policy::Not(sub) => walk(sub, out),
+            Policy::Composite(c) => c.subs.iter().for_each(|s| walk(&s.policy, out)),
+            Policy::AlwaysSample
+            | Policy::TraceFlags
+            | Policy::Latency { .. }
+            | Policy::Probabilistic { .. }
+            | Policy::StatusCode(_)
+            | Policy::RateLimiting(_)
+            | Policy::BytesLimiting(_)
+            | Policy::SpanCount { .. }
+            | Policy::TraceState { .. } => {}
+        }
+    }
+    let mut out = Vec::new();
+    for p in policies {
+        walk(p, &mut out);
+    }
+    out
 }
 
 /// contrib's default `hash_salt`, so both pick the same traces.
@@ -216,11 +297,7 @@ fn attribute_verdict(
     hit: impl Fn(Value<'_>) -> bool,
     invert: bool,
 ) -> Verdict {
-    let any = t
-        .batch
-        .resources()
-        .any(|r| r.attribute(key).is_some_and(&hit))
-        || t.batch.spans().any(|s| s.attribute(key).is_some_and(&hit));
+    let any = t.attrs.of(key).iter().any(|v| hit(*v));
     match (invert, any) {
         (false, true) => Verdict::Sampled,
         (false, false) => Verdict::NotSampled,

@@ -179,3 +179,24 @@ fn token_bucket_starts_full_and_refills() {
     assert!(!b.allow(s, 16.0));
     assert!(b.allow(s, 15.0));
 }
+
+#[test]
+fn attribute_keys_are_gathered_from_nested_policies_once() {
+    let cfg = config::parse(
+        r#"{"policies":[
+            {"name":"a","type":"string_attribute","string_attribute":{"key":"k1","values":["x"]}},
+            {"name":"b","type":"and","and":{"and_sub_policy":[
+                {"name":"b1","type":"numeric_attribute","numeric_attribute":{"key":"k2","min_value":1,"max_value":2}},
+                {"name":"b2","type":"not","not":{"not_sub_policy":{"name":"b3","type":"boolean_attribute","boolean_attribute":{"key":"k3","value":true}}}}
+            ]}},
+            {"name":"c","type":"drop","drop":{"drop_sub_policy":[
+                {"name":"c1","type":"string_attribute","string_attribute":{"key":"k1","values":["y"]}}
+            ]}},
+            {"name":"d","type":"latency","latency":{"threshold_ms":5}}
+        ]}"#,
+    )
+    .expect("valid");
+    let mut keys = crate::policy::attribute_keys(cfg.policies.iter().map(|p| &p.policy));
+    keys.sort();
+    assert_eq!(keys, ["k1", "k2", "k3"]);
+}
