@@ -1002,21 +1002,27 @@ fn zero_lead(text: &[u8]) -> bool {
 }
 
 /// Can the US or national phone pattern match (E.164 needs a `+`)? The US
-/// one holds `ddd[.-]dddd`, the national one a `0` that starts a word and a
-/// digit after it. User agents (`Chrome/120.0.6099.109`) pass the digit-run
-/// gate on every span; this scan costs far less than the two regexes.
+/// one holds `ddd[.-]dddd`, the national one starts with a whole digit run
+/// `0d{1,4}` at a word start, then `[ /.-]dd`. User agents
+/// (`Chrome/120.0.6099.109`) and UUIDs pass the digit-run gate often; this
+/// scan costs far less than the two regexes.
 fn phone_shape(text: &[u8]) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     // The current run of digits, and whether it follows `ddd.` or `ddd-`.
     let (mut digits, mut after_group) = (0usize, false);
     for (i, &b) in text.iter().enumerate() {
         if b.is_ascii_digit() {
-            if b == b'0'
-                && digits == 0
-                && (i == 0 || !word(text[i - 1]))
-                && text.get(i + 1).is_some_and(u8::is_ascii_digit)
-            {
-                return true;
+            if b == b'0' && digits == 0 && (i == 0 || !word(text[i - 1])) {
+                let run = text[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+                let rest = &text[i + run..];
+                if (2..=5).contains(&run)
+                    && rest.len() >= 3
+                    && matches!(rest[0], b' ' | b'/' | b'.' | b'-')
+                    && rest[1].is_ascii_digit()
+                    && rest[2].is_ascii_digit()
+                {
+                    return true;
+                }
             }
             digits += 1;
             if after_group && digits >= 4 {
