@@ -43,10 +43,13 @@ pub mod config;
 pub mod metrics;
 mod wire;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
 use prost::Message;
 use tracing::warn;
 
@@ -223,6 +226,9 @@ struct Inner {
     sampler: Box<dyn TraceSampler>,
     sink: Sink,
     metrics: TailSamplingMetrics,
+    /// This processor's metrics, looked up once: a lookup by labels costs
+    /// allocations and a hash per decision.
+    handles: Handles,
     state: Mutex<State>,
     /// The state's context byte count, so contexts are built outside the lock.
     contexts: Arc<ContextBytes>,
@@ -232,6 +238,24 @@ struct Inner {
     /// Signalled whenever decisions free space (for `block_on_overflow`).
     space: tokio::sync::Notify,
     timer: Mutex<Option<Timer>>,
+}
+
+/// Metric handles of one processor (clones share the registered metric).
+struct Handles {
+    duration: Histogram,
+    age: Histogram,
+    /// `traces_decided` by policy: not sampled, sampled.
+    decided: Mutex<HashMap<String, [Option<Counter>; 2]>>,
+}
+
+impl Handles {
+    fn new(metrics: &TailSamplingMetrics, labels: &ProcessorLabels) -> Self {
+        Handles {
+            duration: metrics.decision_duration.get_or_create(labels).clone(),
+            age: metrics.decision_age.get_or_create(labels).clone(),
+            decided: Mutex::default(),
+        }
+    }
 }
 
 /// The running decision timer.
@@ -293,11 +317,13 @@ impl TailSampling {
             cache(config.decision_cache.sampled_cache_size),
             cache(config.decision_cache.non_sampled_cache_size),
         );
+        let labels = ProcessorLabels {
+            processor: name.to_owned(),
+        };
         Ok(TailSampling {
             inner: Arc::new(Inner {
-                labels: ProcessorLabels {
-                    processor: name.to_owned(),
-                },
+                handles: Handles::new(&metrics, &labels),
+                labels,
                 config,
                 sampler,
                 sink,
@@ -658,14 +684,11 @@ impl Inner {
                 (true, "(fault)".to_owned())
             }
         };
-        let l = &self.labels;
-        self.metrics
-            .decision_duration
-            .get_or_create(l)
+        self.handles
+            .duration
             .observe(started.elapsed().as_secs_f64());
-        self.metrics
-            .decision_age
-            .get_or_create(l)
+        self.handles
+            .age
             .observe(now.saturating_duration_since(held.first_seen).as_secs_f64());
         self.count_decided(&reason, keep);
         let release = keep.then(|| {
@@ -735,14 +758,25 @@ impl Inner {
     }
 
     fn count_decided(&self, policy: &str, sampled: bool) {
-        self.metrics
+        let mut decided = lock(&self.handles.decided);
+        if let Some(c) = decided
+            .get(policy)
+            .and_then(|c| c[usize::from(sampled)].as_ref())
+        {
+            c.inc();
+            return;
+        }
+        let c = self
+            .metrics
             .decided
             .get_or_create(&DecisionLabels {
                 processor: self.labels.processor.clone(),
                 policy: policy.to_owned(),
                 outcome: outcome(sampled).to_owned(),
             })
-            .inc();
+            .clone();
+        c.inc();
+        decided.entry(policy.to_owned()).or_default()[usize::from(sampled)] = Some(c);
     }
 
     fn count_early(&self, cause: &str) {

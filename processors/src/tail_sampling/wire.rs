@@ -104,6 +104,14 @@ impl<'a> Fields<'a> {
     }
 
     fn varint(&mut self) -> Result<u64, WireError> {
+        // Keys and most lengths are one byte: read those without the
+        // general decoder (a span is a few dozen fields).
+        if let Some((&b, rest)) = self.buf.split_first()
+            && b < 0x80
+        {
+            self.buf = rest;
+            return Ok(u64::from(b));
+        }
         decode_varint(&mut self.buf).map_err(|_| WireError("bad varint"))
     }
 
