@@ -57,6 +57,9 @@ pub struct Batch {
     /// Encoded request fragments whose concatenation is the request. `None` once the
     /// decoded payload has been modified.
     encoded: Option<Vec<Bytes>>,
+    /// Every fragment of `encoded` was accepted by the validating scan (`wire::scan`),
+    /// so readers of the bytes may skip what it checked; see [`Batch::validated`].
+    scanned: bool,
     decoded: Option<Payload>,
 }
 
@@ -74,6 +77,7 @@ impl Batch {
                     signal,
                     items: scan.items,
                     encoded: Some(vec![body]),
+                    scanned: true,
                     decoded: None,
                 },
                 rejected: 0,
@@ -112,6 +116,9 @@ impl Batch {
                 signal: payload.signal(),
                 items,
                 encoded: Some(vec![bytes]),
+                // prost accepted these bytes, the scan did not: prost's rules differ
+                // (it does not bound nesting as the scan does), so claim nothing.
+                scanned: false,
                 decoded: None,
             },
             _ => Batch::from_payload(payload),
@@ -128,6 +135,7 @@ impl Batch {
             signal: payload.signal(),
             items: payload.item_count(),
             encoded: None,
+            scanned: false,
             decoded: Some(payload),
         }
     }
@@ -138,6 +146,8 @@ impl Batch {
             signal,
             items: 0,
             encoded: Some(Vec::new()),
+            // No fragments: nothing unscanned.
+            scanned: true,
             decoded: None,
         }
     }
@@ -163,6 +173,17 @@ impl Batch {
         self.encoded.as_deref()
     }
 
+    /// `true` when [`Batch::encoded`] holds bytes that all passed pdata's validating
+    /// scan of traces and logs requests (`Batch::from_protobuf`'s fast path, or merges
+    /// of such batches): every field is well-formed with the wire type its schema
+    /// gives, every `string` field is UTF-8, and `AnyValue` nesting is bounded. A
+    /// reader of the bytes may then skip those checks (the WASM host's view builder
+    /// skips UTF-8 validation). `false` when the bytes were accepted by prost instead,
+    /// or when only the decoded form is current.
+    pub fn validated(&self) -> bool {
+        self.scanned && self.encoded.is_some()
+    }
+
     /// The decoded content, decoding on first use. The encoded form is kept.
     pub fn payload(&mut self) -> &Payload {
         self.ensure_decoded();
@@ -176,6 +197,7 @@ impl Batch {
     pub fn modify<R>(&mut self, f: impl FnOnce(&mut Payload) -> R) -> R {
         self.ensure_decoded();
         self.encoded = None;
+        self.scanned = false;
         let payload = match &mut self.decoded {
             Some(p) => p,
             None => unreachable!("ensure_decoded sets the payload"),
@@ -198,6 +220,7 @@ impl Batch {
         if changed {
             self.items = payload.item_count();
             self.encoded = None;
+            self.scanned = false;
         }
         r
     }
@@ -289,6 +312,7 @@ impl Batch {
             && let (Some(mine), Some(theirs)) = (&mut self.encoded, other.encoded.take())
         {
             mine.extend(theirs);
+            self.scanned &= other.scanned;
             self.items += other.items;
             return;
         }

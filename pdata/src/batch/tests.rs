@@ -207,3 +207,45 @@ fn encoded_exposes_the_held_bytes_until_modified() {
             .is_none()
     );
 }
+
+#[test]
+fn validated_says_whether_the_scan_accepted_every_held_fragment() {
+    let scanned = |n| {
+        Batch::from_protobuf(Signal::Traces, traces(&[n]).encode_to_vec().into())
+            .expect("valid")
+            .batch
+    };
+    assert!(scanned(2).validated());
+    assert!(Batch::empty(Signal::Traces).validated());
+
+    // Bytes the scan leaves to prost (a group, wire type 3, in an unknown field of the
+    // request) are kept but not marked: prost's rules are not the scan's.
+    let mut grouped = traces(&[1]).encode_to_vec();
+    grouped.extend_from_slice(&[0x9b, 0x06, 0x9c, 0x06]);
+    let by_prost = Batch::from_protobuf(Signal::Traces, Bytes::from(grouped))
+        .expect("prost accepts an empty group")
+        .batch;
+    assert!(by_prost.encoded().is_some());
+    assert!(!by_prost.validated());
+
+    // A merge is validated only when both sides are.
+    let mut both = scanned(1);
+    both.merge(scanned(2));
+    assert!(both.validated());
+    let mut mixed = scanned(1);
+    mixed.merge(by_prost);
+    assert!(mixed.encoded().is_some());
+    assert!(!mixed.validated());
+
+    // Decoded-only batches, and modified ones, hold no bytes to vouch for.
+    assert!(!Batch::from_payload(Payload::Traces(traces(&[1]))).validated());
+    let mut modified = scanned(2);
+    modified.modify(|_| ());
+    assert!(!modified.validated());
+    let mut looked = scanned(2);
+    looked.modify_if_changed(|_| ((), false));
+    assert!(
+        looked.validated(),
+        "an unchanged batch keeps its scanned bytes"
+    );
+}
