@@ -418,7 +418,20 @@ impl TailSampling {
     ) -> Result<(), TailSamplingError> {
         let inner = &self.inner;
         // Splitting and building the contexts need no lock.
-        let parts = wire::split(request)?;
+        let canonical;
+        let parts = match wire::split(request) {
+            Ok(parts) => parts,
+            Err(e) => {
+                // The split reads only what OTLP writes; prost also accepts a few
+                // encodings it does not (e.g. unknown fields of the deprecated group
+                // type). Such a request is held as prost re-encodes it.
+                let Ok(decoded) = ExportTraceServiceRequest::decode(request) else {
+                    return Err(e.into());
+                };
+                canonical = decoded.encode_to_vec();
+                wire::split(&canonical)?
+            }
+        };
         let mut scopes = Vec::new();
         for rs in parts {
             // 64: the context's own allocation, roughly.

@@ -128,6 +128,23 @@ fn a_malformed_request_is_refused_and_nothing_is_held() {
 }
 
 #[test]
+fn a_request_only_prost_reads_is_held_as_prost_re_encodes_it() {
+    let metrics = TailSamplingMetrics::unregistered();
+    let (ts, _sampler, got) = reentrant_buffer(&metrics);
+    let id = id_with_first_byte(1);
+    let mut bytes = request("svc", vec![], vec![span(&id, 1, 0, 5)]).encode_to_vec();
+    // An unknown field 99 of the deprecated group wire type (start, end) at the top
+    // level: prost skips it, the wire split does not read groups.
+    bytes.extend_from_slice(&[0x9b, 0x06, 0x9c, 0x06]);
+    assert!(ExportTraceServiceRequest::decode(&bytes[..]).is_ok());
+    let t0 = Instant::now();
+    ts.consume_encoded_at(&bytes, t0).expect("held");
+    assert_eq!(ts.stats().spans_held, 1);
+    ts.tick_at(t0 + Duration::from_secs(1));
+    assert_eq!(released_spans(&got).len(), 1);
+}
+
+#[test]
 fn buffers_with_one_processor_id_sum_their_held_gauges() {
     let metrics = TailSamplingMetrics::unregistered();
     let (a, _sa, _ga) = reentrant_buffer(&metrics);
