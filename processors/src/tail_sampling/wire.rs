@@ -661,7 +661,9 @@ mod tests {
         for extra in [Vec::new(), policy_attribute("p")] {
             let bytes = encode_request(&refs, &extra);
             let req = ExportTraceServiceRequest::decode(&bytes[..]).expect("decodes");
-            let shape: Vec<(String, Vec<(String, Vec<String>)>)> = req
+            // (resource schema, [(scope schema, [span names])]).
+            type Shape = Vec<(String, Vec<(String, Vec<String>)>)>;
+            let shape: Shape = req
                 .resource_spans
                 .iter()
                 .map(|rs| {
