@@ -219,6 +219,9 @@ impl BatchAccess<ExportTraceServiceRequest> for Access<'_> {
     fn encoded(&self) -> Option<&[Bytes]> {
         self.0.encoded()
     }
+    fn validated(&self) -> bool {
+        self.0.validated()
+    }
     fn with_decoded<T>(
         &mut self,
         f: impl FnOnce(&mut ExportTraceServiceRequest) -> (T, bool),
@@ -240,6 +243,9 @@ impl BatchAccess<ExportTraceServiceRequest> for Access<'_> {
 impl BatchAccess<ExportLogsServiceRequest> for Access<'_> {
     fn encoded(&self) -> Option<&[Bytes]> {
         self.0.encoded()
+    }
+    fn validated(&self) -> bool {
+        self.0.validated()
     }
     fn with_decoded<T>(&mut self, f: impl FnOnce(&mut ExportLogsServiceRequest) -> (T, bool)) -> T {
         self.0.modify_if_changed(|p| match p {

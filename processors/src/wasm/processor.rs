@@ -28,6 +28,13 @@ pub trait BatchAccess<Req>: Send {
     /// The encoded request as fragments whose concatenation is the request,
     /// or `None` when only the decoded form is current.
     fn encoded(&self) -> Option<&[Bytes]>;
+    /// `true` when every fragment [`BatchAccess::encoded`] returns passed
+    /// pdata's validating scan (`pdata::Batch::validated`), so the view
+    /// builder need not check its strings for UTF-8 again. The default,
+    /// `false`, is always correct.
+    fn validated(&self) -> bool {
+        false
+    }
     /// Runs `f` on the decoded request, decoding first if needed. `f` says
     /// whether it changed the request; an unchanged batch may keep its
     /// encoding.
@@ -79,7 +86,12 @@ impl BatchAccess<ExportLogsServiceRequest> for ExportLogsServiceRequest {
 /// What differs between the traces and the logs path of a call.
 trait Request: Message + Default + Sized {
     fn fill(view: &mut BatchView, req: &Self);
-    fn fill_encoded(view: &mut BatchView, chunks: &[Bytes]) -> Result<(), WireFallback>;
+    /// `validated`: see [`BatchAccess::validated`].
+    fn fill_encoded(
+        view: &mut BatchView,
+        chunks: &[Bytes],
+        validated: bool,
+    ) -> Result<(), WireFallback>;
     fn call(
         world: &ProcessorWorld,
         store: &mut Store<HostState>,
@@ -97,8 +109,16 @@ impl Request for ExportTraceServiceRequest {
     fn fill(view: &mut BatchView, req: &Self) {
         view.fill_traces(req);
     }
-    fn fill_encoded(view: &mut BatchView, chunks: &[Bytes]) -> Result<(), WireFallback> {
-        view.fill_traces_encoded(chunks)
+    fn fill_encoded(
+        view: &mut BatchView,
+        chunks: &[Bytes],
+        validated: bool,
+    ) -> Result<(), WireFallback> {
+        if validated {
+            view.fill_traces_validated(chunks)
+        } else {
+            view.fill_traces_encoded(chunks)
+        }
     }
     fn call(
         world: &ProcessorWorld,
@@ -123,8 +143,16 @@ impl Request for ExportLogsServiceRequest {
     fn fill(view: &mut BatchView, req: &Self) {
         view.fill_logs(req);
     }
-    fn fill_encoded(view: &mut BatchView, chunks: &[Bytes]) -> Result<(), WireFallback> {
-        view.fill_logs_encoded(chunks)
+    fn fill_encoded(
+        view: &mut BatchView,
+        chunks: &[Bytes],
+        validated: bool,
+    ) -> Result<(), WireFallback> {
+        if validated {
+            view.fill_logs_validated(chunks)
+        } else {
+            view.fill_logs_encoded(chunks)
+        }
     }
     fn call(
         world: &ProcessorWorld,
@@ -164,7 +192,7 @@ fn self_check<Q: Request, B: BatchAccess<Q>>(batch: &mut B, view: &BatchView, fr
     } else {
         let bytes = batch.with_decoded(|req| (req.encode_to_vec(), false));
         // Refusing is always allowed: the decoded path then serves.
-        if Q::fill_encoded(&mut other, &[Bytes::from(bytes)]).is_err() {
+        if Q::fill_encoded(&mut other, &[Bytes::from(bytes)], false).is_err() {
             return;
         }
     }
@@ -380,7 +408,7 @@ impl WasmProcessor {
         let max_edits = self.max_edits;
         self.plugin.run(|inst| {
             let from_wire = match batch.encoded() {
-                Some(chunks) => Q::fill_encoded(&mut inst.view, chunks).is_ok(),
+                Some(chunks) => Q::fill_encoded(&mut inst.view, chunks, batch.validated()).is_ok(),
                 None => false,
             };
             if !from_wire {

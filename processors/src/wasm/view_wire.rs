@@ -24,6 +24,12 @@
 //!   decoded path, so the guest sees the same view in every case. The field
 //!   rules are pdata's validating scan's, from the same source file.
 //!
+//! Bytes that already passed that scan (a received batch, see
+//! `pdata::Batch::validated`) are built with the `*_validated` methods, which
+//! do not check strings for UTF-8 again (the `T` parameter below: trusted).
+//! The scan does not stand in for the refusals above that are about prost's
+//! merging rules, so those are still made.
+//!
 //! [`RowIndex`]: super::view::RowIndex
 
 use super::layout_shared::{self as layout, NONE};
@@ -70,6 +76,14 @@ impl Run {
         }
         self.count += 1;
     }
+}
+
+/// A `string` field's bytes. With `T` (trusted: the bytes passed pdata's
+/// validating scan, which checked every string field this builder reads)
+/// the UTF-8 check is not repeated; otherwise it is made as prost makes it.
+#[inline(always)]
+fn text<'a, const T: bool>(r: &mut Reader<'a>, wt: u8) -> R<&'a [u8]> {
+    if T { r.message(wt) } else { r.string(wt) }
 }
 
 /// Notes a singular message field; prost merges repeats, which is not
@@ -120,17 +134,40 @@ impl BatchView {
         &mut self,
         chunks: &[B],
     ) -> Result<(), WireFallback> {
-        self.fill_encoded(chunks, Signal::Traces)
+        self.fill_encoded::<B, false>(chunks, Signal::Traces)
     }
 
     /// As [`BatchView::fill_traces_encoded`], for a logs request.
     pub fn fill_logs_encoded<B: AsRef<[u8]>>(&mut self, chunks: &[B]) -> Result<(), WireFallback> {
-        self.fill_encoded(chunks, Signal::Logs)
+        self.fill_encoded::<B, false>(chunks, Signal::Logs)
+    }
+
+    /// As [`BatchView::fill_traces_encoded`], for chunks that all passed
+    /// pdata's validating scan (`pdata::Batch::validated`): their strings are
+    /// not UTF-8-checked again. Every other refusal stands (the scan does not
+    /// refuse what prost merges, such as a singular message given twice).
+    ///
+    /// Given unscanned bytes, the guest may see strings that are not UTF-8
+    /// (its SDK checks before it reads one as `str`), and the debug build's
+    /// cross-check panics where prost refuses them.
+    pub fn fill_traces_validated<B: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[B],
+    ) -> Result<(), WireFallback> {
+        self.fill_encoded::<B, true>(chunks, Signal::Traces)
+    }
+
+    /// As [`BatchView::fill_traces_validated`], for a logs request.
+    pub fn fill_logs_validated<B: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[B],
+    ) -> Result<(), WireFallback> {
+        self.fill_encoded::<B, true>(chunks, Signal::Logs)
     }
 
     /// Both requests are one repeated field 1 of resource groups; resource
     /// rows count on across chunks, as prost's merge appends them.
-    fn fill_encoded<B: AsRef<[u8]>>(
+    fn fill_encoded<B: AsRef<[u8]>, const T: bool>(
         &mut self,
         chunks: &[B],
         signal: Signal,
@@ -142,7 +179,7 @@ impl BatchView {
             while !r.done() {
                 let (tag, wt) = r.key()?;
                 if tag == 1 {
-                    self.wire_resource(r.message(wt)?, ri, signal)?;
+                    self.wire_resource::<T>(r.message(wt)?, ri, signal)?;
                     ri += 1;
                 } else {
                     r.skip(wt)?;
@@ -153,7 +190,7 @@ impl BatchView {
     }
 
     /// A `ResourceSpans` or `ResourceLogs` (level 1): the same three fields.
-    fn wire_resource(&mut self, buf: &[u8], ri: u32, signal: Signal) -> R<()> {
+    fn wire_resource<const T: bool>(&mut self, buf: &[u8], ri: u32, signal: Signal) -> R<()> {
         use layout::resource as rs;
         let mut resource = None;
         let mut url: &[u8] = &[];
@@ -168,12 +205,12 @@ impl BatchView {
                     r.message(wt)?;
                     scopes.saw(at);
                 }
-                3 => url = r.string(wt)?,
+                3 => url = text::<T>(&mut r, wt)?,
                 _ => r.skip(wt)?,
             }
         }
         let (attrs, dropped) = match resource {
-            Some(m) => self.wire_resource_attrs(m)?,
+            Some(m) => self.wire_resource_attrs::<T>(m)?,
             None => ((self.node_count(), 0), 0),
         };
         let url = self.str(url);
@@ -188,8 +225,8 @@ impl BatchView {
         let mut si = 0u32;
         while let Some(m) = each.field()? {
             match signal {
-                Signal::Traces => self.wire_scope_spans(m, ri, si)?,
-                Signal::Logs => self.wire_scope_logs(m, ri, si)?,
+                Signal::Traces => self.wire_scope_spans::<T>(m, ri, si)?,
+                Signal::Logs => self.wire_scope_logs::<T>(m, ri, si)?,
             }
             si += 1;
         }
@@ -198,7 +235,7 @@ impl BatchView {
 
     /// A `Resource` (level 2): its attributes and dropped count. Entity refs
     /// are not shown to guests but are checked as prost would decode them.
-    fn wire_resource_attrs(&mut self, buf: &[u8]) -> R<((u32, u32), u32)> {
+    fn wire_resource_attrs<const T: bool>(&mut self, buf: &[u8]) -> R<((u32, u32), u32)> {
         let mut attrs = Run::default();
         let mut dropped = 0u32;
         let mut r = Reader::new(buf);
@@ -211,36 +248,36 @@ impl BatchView {
                     attrs.saw(at);
                 }
                 2 => dropped = r.varint_field(wt)? as u32,
-                3 => entity_ref(r.message(wt)?)?,
+                3 => entity_ref::<T>(r.message(wt)?)?,
                 _ => r.skip(wt)?,
             }
         }
-        Ok((self.wire_attrs(buf, 1, attrs, 3)?, dropped))
+        Ok((self.wire_attrs::<T>(buf, 1, attrs, 3)?, dropped))
     }
 
-    fn wire_scope_spans(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
-        let g = scope_group(buf)?;
+    fn wire_scope_spans<const T: bool>(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
+        let g = scope_group::<T>(buf)?;
         let scope_row = len32(self.index.scopes.len());
-        self.wire_scope(ri, g.scope, g.url)?;
+        self.wire_scope::<T>(ri, g.scope, g.url)?;
         self.index.scopes.push((ri, si));
         let mut each = Each::new(buf, 2, g.items);
         let mut pi = 0u32;
         while let Some(m) = each.field()? {
-            self.wire_span(m, scope_row, ri, si, pi)?;
+            self.wire_span::<T>(m, scope_row, ri, si, pi)?;
             pi += 1;
         }
         Ok(())
     }
 
-    fn wire_scope_logs(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
-        let g = scope_group(buf)?;
+    fn wire_scope_logs<const T: bool>(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
+        let g = scope_group::<T>(buf)?;
         let scope_row = len32(self.index.scopes.len());
-        self.wire_scope(ri, g.scope, g.url)?;
+        self.wire_scope::<T>(ri, g.scope, g.url)?;
         self.index.scopes.push((ri, si));
         let mut each = Each::new(buf, 2, g.items);
         let mut li = 0u32;
         while let Some(m) = each.field()? {
-            self.wire_log(m, scope_row, ri, si, li)?;
+            self.wire_log::<T>(m, scope_row, ri, si, li)?;
             li += 1;
         }
         Ok(())
@@ -248,7 +285,7 @@ impl BatchView {
 
     /// The scope row, as `push_scope` writes it: a scope given (even empty)
     /// gets its strings in the arena, an absent one does not.
-    fn wire_scope(&mut self, ri: u32, scope: Option<&[u8]>, url: &[u8]) -> R<()> {
+    fn wire_scope<const T: bool>(&mut self, ri: u32, scope: Option<&[u8]>, url: &[u8]) -> R<()> {
         use layout::scope as s;
         let mut row = Row::<{ s::SIZE }>::new();
         row.u32(s::RESOURCE, ri);
@@ -263,8 +300,8 @@ impl BatchView {
                     let at = r.pos();
                     let (tag, wt) = r.key()?;
                     match tag {
-                        1 => name = r.string(wt)?,
-                        2 => version = r.string(wt)?,
+                        1 => name = text::<T>(&mut r, wt)?,
+                        2 => version = text::<T>(&mut r, wt)?,
                         3 => {
                             r.message(wt)?;
                             attrs.saw(at);
@@ -273,7 +310,7 @@ impl BatchView {
                         _ => r.skip(wt)?,
                     }
                 }
-                let (af, ac) = self.wire_attrs(buf, 3, attrs, 4)?;
+                let (af, ac) = self.wire_attrs::<T>(buf, 3, attrs, 4)?;
                 row.str(s::NAME, self.str(name))
                     .str(s::VERSION, self.str(version))
                     .u32(s::ATTRS_FIRST, af)
@@ -290,7 +327,14 @@ impl BatchView {
     }
 
     /// A `Span` (level 3).
-    fn wire_span(&mut self, buf: &[u8], scope_row: u32, ri: u32, si: u32, pi: u32) -> R<()> {
+    fn wire_span<const T: bool>(
+        &mut self,
+        buf: &[u8],
+        scope_row: u32,
+        ri: u32,
+        si: u32,
+        pi: u32,
+    ) -> R<()> {
         use layout::span as sp;
         let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         let (mut trace_state, mut name): (&[u8], &[u8]) = (&[], &[]);
@@ -305,9 +349,9 @@ impl BatchView {
             match tag {
                 1 => trace_id = r.message(wt)?,
                 2 => span_id = r.message(wt)?,
-                3 => trace_state = r.string(wt)?,
+                3 => trace_state = text::<T>(&mut r, wt)?,
                 4 => parent = r.message(wt)?,
-                5 => name = r.string(wt)?,
+                5 => name = text::<T>(&mut r, wt)?,
                 // Enums decode as `i32`, then show as `u32`: the low 32 bits.
                 6 => kind = r.varint_field(wt)? as u32,
                 7 => start = r.fixed64(wt)?,
@@ -332,7 +376,7 @@ impl BatchView {
                 _ => r.skip(wt)?,
             }
         }
-        let status = status.map(status_fields).transpose()?;
+        let status = status.map(status_fields::<T>).transpose()?;
         let span_row = len32(self.index.spans.len());
         self.index.spans.push((ri, si, pi));
         let mut row = Row::<{ sp::SIZE }>::new();
@@ -346,7 +390,7 @@ impl BatchView {
             .u32(sp::FLAGS, flags)
             .u64(sp::START, start)
             .u64(sp::END, end);
-        let (af, ac) = self.wire_attrs(buf, 9, attrs, 4)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, 9, attrs, 4)?;
         row.u32(sp::ATTRS_FIRST, af)
             .u32(sp::ATTRS_COUNT, ac)
             .u32(sp::DROPPED_ATTRS, d_attrs);
@@ -365,21 +409,21 @@ impl BatchView {
         let mut ei = 0u32;
         while let Some(m) = each.field()? {
             self.index.events.push((span_row, ei));
-            self.wire_event(m, span_row)?;
+            self.wire_event::<T>(m, span_row)?;
             ei += 1;
         }
         let mut each = Each::new(buf, 13, links);
         let mut li = 0u32;
         while let Some(m) = each.field()? {
             self.index.links.push((span_row, li));
-            self.wire_link(m, span_row)?;
+            self.wire_link::<T>(m, span_row)?;
             li += 1;
         }
         Ok(())
     }
 
     /// A span event (level 4).
-    fn wire_event(&mut self, buf: &[u8], span_row: u32) -> R<()> {
+    fn wire_event<const T: bool>(&mut self, buf: &[u8], span_row: u32) -> R<()> {
         use layout::event as e;
         let mut name: &[u8] = &[];
         let (mut time, mut dropped) = (0u64, 0u32);
@@ -390,7 +434,7 @@ impl BatchView {
             let (tag, wt) = r.key()?;
             match tag {
                 1 => time = r.fixed64(wt)?,
-                2 => name = r.string(wt)?,
+                2 => name = text::<T>(&mut r, wt)?,
                 3 => {
                     r.message(wt)?;
                     attrs.saw(at);
@@ -399,7 +443,7 @@ impl BatchView {
                 _ => r.skip(wt)?,
             }
         }
-        let (af, ac) = self.wire_attrs(buf, 3, attrs, 5)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, 3, attrs, 5)?;
         let mut row = Row::<{ e::SIZE }>::new();
         row.u32(e::SPAN, span_row)
             .str(e::NAME, self.str(name))
@@ -412,7 +456,7 @@ impl BatchView {
     }
 
     /// A span link (level 4).
-    fn wire_link(&mut self, buf: &[u8], span_row: u32) -> R<()> {
+    fn wire_link<const T: bool>(&mut self, buf: &[u8], span_row: u32) -> R<()> {
         use layout::link as l;
         let (mut trace_id, mut span_id, mut trace_state): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         let (mut dropped, mut flags) = (0u32, 0u32);
@@ -424,7 +468,7 @@ impl BatchView {
             match tag {
                 1 => trace_id = r.message(wt)?,
                 2 => span_id = r.message(wt)?,
-                3 => trace_state = r.string(wt)?,
+                3 => trace_state = text::<T>(&mut r, wt)?,
                 4 => {
                     r.message(wt)?;
                     attrs.saw(at);
@@ -434,7 +478,7 @@ impl BatchView {
                 _ => r.skip(wt)?,
             }
         }
-        let (af, ac) = self.wire_attrs(buf, 4, attrs, 5)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, 4, attrs, 5)?;
         let mut row = Row::<{ l::SIZE }>::new();
         row.u32(l::SPAN, span_row)
             .str(l::TRACE_ID, self.str(trace_id))
@@ -449,7 +493,14 @@ impl BatchView {
     }
 
     /// A `LogRecord` (level 3).
-    fn wire_log(&mut self, buf: &[u8], scope_row: u32, ri: u32, si: u32, li: u32) -> R<()> {
+    fn wire_log<const T: bool>(
+        &mut self,
+        buf: &[u8],
+        scope_row: u32,
+        ri: u32,
+        si: u32,
+        li: u32,
+    ) -> R<()> {
         use layout::log as lg;
         let (mut time, mut observed) = (0u64, 0u64);
         let (mut severity, mut dropped, mut flags) = (0u32, 0u32, 0u32);
@@ -468,7 +519,7 @@ impl BatchView {
             match tag {
                 1 => time = r.fixed64(wt)?,
                 2 => severity = r.varint_field(wt)? as u32,
-                3 => severity_text = r.string(wt)?,
+                3 => severity_text = text::<T>(&mut r, wt)?,
                 5 => once(&mut body, r.message(wt)?)?,
                 6 => {
                     r.message(wt)?;
@@ -479,7 +530,7 @@ impl BatchView {
                 9 => trace_id = r.message(wt)?,
                 10 => span_id = r.message(wt)?,
                 11 => observed = r.fixed64(wt)?,
-                12 => event_name = r.string(wt)?,
+                12 => event_name = text::<T>(&mut r, wt)?,
                 _ => r.skip(wt)?,
             }
         }
@@ -487,12 +538,12 @@ impl BatchView {
         let body = match body {
             Some(b) => {
                 let n = self.reserve_nodes(1);
-                self.wire_value(n, NONE, (0, 0), Some(b), 4)?;
+                self.wire_value::<T>(n, NONE, (0, 0), Some(b), 4)?;
                 n
             }
             None => NONE,
         };
-        let (af, ac) = self.wire_attrs(buf, 6, attrs, 4)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, 6, attrs, 4)?;
         let mut row = Row::<{ lg::SIZE }>::new();
         row.u32(lg::SCOPE, scope_row)
             .u32(lg::SEVERITY_NUMBER, severity)
@@ -517,19 +568,31 @@ impl BatchView {
 
     /// The `KeyValue`s of field `tag` of `buf` (at `level`) as a contiguous
     /// run of keyed root nodes, nested values after the run.
-    fn wire_attrs(&mut self, buf: &[u8], tag: u32, run: Run, level: u32) -> R<(u32, u32)> {
+    fn wire_attrs<const T: bool>(
+        &mut self,
+        buf: &[u8],
+        tag: u32,
+        run: Run,
+        level: u32,
+    ) -> R<(u32, u32)> {
         let first = self.reserve_nodes(run.count as usize);
         let mut each = Each::new(buf, tag, run);
         let mut i = 0u32;
         while let Some(kv) = each.field()? {
-            self.wire_key_value(first + i, NONE, kv, level)?;
+            self.wire_key_value::<T>(first + i, NONE, kv, level)?;
             i += 1;
         }
         Ok((first, run.count))
     }
 
     /// A `KeyValue` at `level` into node `index`.
-    fn wire_key_value(&mut self, index: u32, parent: u32, buf: &[u8], level: u32) -> R<()> {
+    fn wire_key_value<const T: bool>(
+        &mut self,
+        index: u32,
+        parent: u32,
+        buf: &[u8],
+        level: u32,
+    ) -> R<()> {
         if level > MAX_LEVEL {
             return Err(Fallback);
         }
@@ -539,7 +602,7 @@ impl BatchView {
         while !r.done() {
             let (tag, wt) = r.key()?;
             match tag {
-                1 => key = r.string(wt)?,
+                1 => key = text::<T>(&mut r, wt)?,
                 2 => once(&mut value, r.message(wt)?)?,
                 // `key_strindex`: profiles only, not shown.
                 3 => r.scalar(wt, VARINT)?,
@@ -547,11 +610,11 @@ impl BatchView {
             }
         }
         let key = self.str(key);
-        self.wire_value(index, parent, key, value, level + 1)
+        self.wire_value::<T>(index, parent, key, value, level + 1)
     }
 
     /// An `AnyValue` at `level` into node `index`, as `write_value` writes it.
-    fn wire_value(
+    fn wire_value<const T: bool>(
         &mut self,
         index: u32,
         parent: u32,
@@ -569,7 +632,7 @@ impl BatchView {
             while !r.done() {
                 let (tag, wt) = r.key()?;
                 let m = match tag {
-                    1 => Member::String(r.string(wt)?),
+                    1 => Member::String(text::<T>(&mut r, wt)?),
                     2 => Member::Bool(r.varint_field(wt)? != 0),
                     3 => Member::Int(r.varint_field(wt)?),
                     4 => Member::Double(r.fixed64(wt)?),
@@ -628,7 +691,7 @@ impl BatchView {
                 let mut each = Each::new(buf, 1, run);
                 let mut i = 0u32;
                 while let Some(item) = each.field()? {
-                    self.wire_value(first + i, index, (0, 0), Some(item), level + 2)?;
+                    self.wire_value::<T>(first + i, index, (0, 0), Some(item), level + 2)?;
                     i += 1;
                 }
                 pair(&mut payload, (first, run.count));
@@ -640,7 +703,7 @@ impl BatchView {
                 let mut each = Each::new(buf, 1, run);
                 let mut i = 0u32;
                 while let Some(kv) = each.field()? {
-                    self.wire_key_value(first + i, index, kv, level + 2)?;
+                    self.wire_key_value::<T>(first + i, index, kv, level + 2)?;
                     i += 1;
                 }
                 pair(&mut payload, (first, run.count));
@@ -681,7 +744,7 @@ struct ScopeGroup<'a> {
 }
 
 /// First pass over a `ScopeSpans` or `ScopeLogs`.
-fn scope_group(buf: &[u8]) -> R<ScopeGroup<'_>> {
+fn scope_group<const T: bool>(buf: &[u8]) -> R<ScopeGroup<'_>> {
     let mut scope = None;
     let mut items = Run::default();
     let mut url: &[u8] = &[];
@@ -695,7 +758,7 @@ fn scope_group(buf: &[u8]) -> R<ScopeGroup<'_>> {
                 r.message(wt)?;
                 items.saw(at);
             }
-            3 => url = r.string(wt)?,
+            3 => url = text::<T>(&mut r, wt)?,
             _ => r.skip(wt)?,
         }
     }
@@ -720,13 +783,13 @@ fn list(buf: &[u8]) -> R<Run> {
 }
 
 /// A span `Status`: (code, message).
-fn status_fields(buf: &[u8]) -> R<(u32, &[u8])> {
+fn status_fields<const T: bool>(buf: &[u8]) -> R<(u32, &[u8])> {
     let (mut code, mut message): (u32, &[u8]) = (0, &[]);
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            2 => message = r.string(wt)?,
+            2 => message = text::<T>(&mut r, wt)?,
             3 => code = r.varint_field(wt)? as u32,
             _ => r.skip(wt)?,
         }
@@ -736,13 +799,13 @@ fn status_fields(buf: &[u8]) -> R<(u32, &[u8])> {
 
 /// Checks a resource's `EntityRef` as prost would decode it (four string
 /// fields, two of them repeated).
-fn entity_ref(buf: &[u8]) -> R<()> {
+fn entity_ref<const T: bool>(buf: &[u8]) -> R<()> {
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
             1..=4 => {
-                r.string(wt)?;
+                text::<T>(&mut r, wt)?;
             }
             _ => r.skip(wt)?,
         }

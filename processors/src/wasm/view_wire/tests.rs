@@ -218,14 +218,39 @@ fn logs(rng: &mut Rng) -> ExportLogsServiceRequest {
     }
 }
 
+/// The checked builder's view. Bytes it accepts have UTF-8 strings, as bytes
+/// pdata's scan accepted do, so the validated builder must build the same view
+/// of them: every test below checks both.
 fn wire_traces(chunks: &[Vec<u8>]) -> Result<BatchView, WireFallback> {
     let mut v = BatchView::default();
-    v.fill_traces_encoded(chunks).map(|()| v)
+    let checked = v.fill_traces_encoded(chunks).map(|()| v);
+    if let Ok(v) = &checked {
+        let mut trusted = BatchView::default();
+        trusted
+            .fill_traces_validated(chunks)
+            .expect("the validated builder accepts what the checked one does");
+        assert_same(&trusted, v, "validated traces");
+    }
+    checked
 }
 
+/// As [`wire_traces`], for logs.
 fn wire_logs(chunks: &[Vec<u8>]) -> Result<BatchView, WireFallback> {
     let mut v = BatchView::default();
-    v.fill_logs_encoded(chunks).map(|()| v)
+    let checked = v.fill_logs_encoded(chunks).map(|()| v);
+    if let Ok(v) = &checked {
+        let mut trusted = BatchView::default();
+        trusted
+            .fill_logs_validated(chunks)
+            .expect("the validated builder accepts what the checked one does");
+        assert_same(&trusted, v, "validated logs");
+    }
+    checked
+}
+
+fn validated_traces(chunks: &[Vec<u8>]) -> Result<BatchView, WireFallback> {
+    let mut v = BatchView::default();
+    v.fill_traces_validated(chunks).map(|()| v)
 }
 
 /// Asserts buffer by buffer, so a failure names the table that differs.
@@ -677,4 +702,51 @@ fn wrap_span(span: &[u8]) -> Vec<u8> {
         out
     };
     wrap(0x0a, &wrap(0x12, &wrap(0x12, span)))
+}
+
+/// The validated builder skips only the UTF-8 check: a valid request with
+/// non-ASCII strings everywhere is built as the decoded path builds it, the
+/// refusals about prost's merging rules and malformed bytes stand, and a
+/// string that is not UTF-8 (which pdata's scan would have refused) is not
+/// looked at.
+#[test]
+fn the_validated_builder_skips_only_the_utf8_check() {
+    let mut rng = Rng(0x5eed_0006);
+    for n in 0..500 {
+        let req = traces(&mut rng);
+        let wire = validated_traces(&[req.encode_to_vec()]).expect("built");
+        assert_same(&wire, &BatchView::from_traces(&req), &format!("traces {n}"));
+        let req = logs(&mut rng);
+        let mut v = BatchView::default();
+        v.fill_logs_validated(&[req.encode_to_vec()])
+            .expect("built");
+        assert_same(&v, &BatchView::from_logs(&req), &format!("logs {n}"));
+    }
+
+    // Malformed: truncated, a name given as a varint.
+    let good = one_span(vec![]).encode_to_vec();
+    assert_eq!(
+        validated_traces(&[good[..good.len() - 1].to_vec()]),
+        Err(WireFallback)
+    );
+    assert_eq!(
+        validated_traces(&[wrap_span(&[0x28, 0x01])]),
+        Err(WireFallback)
+    );
+    // A span whose `status` comes twice: prost merges the two.
+    let status = [0x7a, 0x02, 0x18, 0x01];
+    let mut span = status.to_vec();
+    span.extend_from_slice(&status);
+    let req = wrap_span(&span);
+    assert!(ExportTraceServiceRequest::decode(&req[..]).is_ok());
+    assert_eq!(validated_traces(&[req]), Err(WireFallback));
+
+    // A key that is not UTF-8: refused when checked, copied when trusted.
+    let kv = [0x0a, 0x02, 0xc3, 0x28];
+    let mut span = vec![0x4a, kv.len() as u8];
+    span.extend_from_slice(&kv);
+    let req = wrap_span(&span);
+    assert_eq!(wire_traces(std::slice::from_ref(&req)), Err(WireFallback));
+    let v = validated_traces(&[req]).expect("not checked again");
+    assert_eq!(v.arena, [0xc3, 0x28]);
 }
