@@ -126,6 +126,22 @@ impl BatchAccess<ExportTraceServiceRequest> for Encoded {
 }
 
 fn main() {
+    // `WASM_OVERHEAD_VIEW_ONLY=N`: only build the view of 128 spans from
+    // scanned bytes N times, for `perf stat` (instruction counts do not
+    // depend on the machine's load the way times do).
+    if let Some(n) = std::env::var("WASM_OVERHEAD_VIEW_ONLY")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        let bytes = Bytes::from(common::flat_traces(128).encode_to_vec());
+        let mut view = BatchView::default();
+        for _ in 0..n {
+            view.fill_traces_validated(std::slice::from_ref(&bytes))
+                .unwrap();
+            black_box(&view);
+        }
+        return;
+    }
     let rt = WasmRuntime::without_registry(WasmRuntimeOptions {
         cache_dir: None,
         ..Default::default()

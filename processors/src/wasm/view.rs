@@ -65,6 +65,10 @@ pub struct BatchView {
     /// `AnyValue` nodes.
     pub values: Vec<u8>,
     pub(crate) index: RowIndex,
+    /// Working notes of the wire builder ([`view_wire`](super::view_wire)):
+    /// (start, end) of attributes found in a first pass. Empty between calls,
+    /// so it never makes two equal views differ.
+    pub(super) scratch: Vec<(usize, usize)>,
 }
 
 /// A fixed-width row under construction.
@@ -123,6 +127,7 @@ impl BatchView {
             b.clear();
         }
         self.index.clear();
+        self.scratch.clear();
     }
 
     /// Number of span rows.
@@ -298,12 +303,15 @@ impl BatchView {
         self.scopes.extend_from_slice(&row.0);
     }
 
+    // Inlined: called for every string of every row, by both builders.
+    #[inline(always)]
     pub(super) fn str(&mut self, bytes: &[u8]) -> (u32, u32) {
         let off = len32(self.arena.len());
         self.arena.extend_from_slice(bytes);
         (off, len32(bytes.len()))
     }
 
+    #[inline]
     pub(super) fn reserve_nodes(&mut self, n: usize) -> u32 {
         let first = len32(self.values.len() / layout::value::SIZE);
         self.values
@@ -375,6 +383,7 @@ impl BatchView {
     }
 
     /// Fills value node `index`, reserved earlier by [`BatchView::reserve_nodes`].
+    #[inline]
     pub(super) fn put_node(
         &mut self,
         index: u32,

@@ -112,7 +112,7 @@ impl<'a> Each<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn field(&mut self) -> R<Option<&'a [u8]>> {
         while self.left > 0 && !self.r.done() {
             let (tag, wt) = self.r.key()?;
@@ -236,23 +236,22 @@ impl BatchView {
     /// A `Resource` (level 2): its attributes and dropped count. Entity refs
     /// are not shown to guests but are checked as prost would decode them.
     fn wire_resource_attrs<const T: bool>(&mut self, buf: &[u8]) -> R<((u32, u32), u32)> {
-        let mut attrs = Run::default();
+        let attrs = self.scratch.len();
         let mut dropped = 0u32;
         let mut r = Reader::new(buf);
         while !r.done() {
-            let at = r.pos();
             let (tag, wt) = r.key()?;
             match tag {
                 1 => {
-                    r.message(wt)?;
-                    attrs.saw(at);
+                    let kv = r.message(wt)?;
+                    self.note(&r, kv);
                 }
                 2 => dropped = r.varint_field(wt)? as u32,
                 3 => entity_ref::<T>(r.message(wt)?)?,
                 _ => r.skip(wt)?,
             }
         }
-        Ok((self.wire_attrs::<T>(buf, 1, attrs, 3)?, dropped))
+        Ok((self.wire_attrs::<T>(buf, attrs, 3)?, dropped))
     }
 
     fn wire_scope_spans<const T: bool>(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
@@ -293,24 +292,23 @@ impl BatchView {
             Some(buf) => {
                 // InstrumentationScope, level 3.
                 let (mut name, mut version): (&[u8], &[u8]) = (&[], &[]);
-                let mut attrs = Run::default();
+                let attrs = self.scratch.len();
                 let mut dropped = 0u32;
                 let mut r = Reader::new(buf);
                 while !r.done() {
-                    let at = r.pos();
                     let (tag, wt) = r.key()?;
                     match tag {
                         1 => name = text::<T>(&mut r, wt)?,
                         2 => version = text::<T>(&mut r, wt)?,
                         3 => {
-                            r.message(wt)?;
-                            attrs.saw(at);
+                            let kv = r.message(wt)?;
+                            self.note(&r, kv);
                         }
                         4 => dropped = r.varint_field(wt)? as u32,
                         _ => r.skip(wt)?,
                     }
                 }
-                let (af, ac) = self.wire_attrs::<T>(buf, 3, attrs, 4)?;
+                let (af, ac) = self.wire_attrs::<T>(buf, attrs, 4)?;
                 row.str(s::NAME, self.str(name))
                     .str(s::VERSION, self.str(version))
                     .u32(s::ATTRS_FIRST, af)
@@ -340,7 +338,8 @@ impl BatchView {
         let (mut trace_state, mut name): (&[u8], &[u8]) = (&[], &[]);
         let (mut kind, mut flags, mut start, mut end) = (0u32, 0u32, 0u64, 0u64);
         let (mut d_attrs, mut d_events, mut d_links) = (0u32, 0u32, 0u32);
-        let (mut attrs, mut events, mut links) = (Run::default(), Run::default(), Run::default());
+        let attrs = self.scratch.len();
+        let (mut events, mut links) = (Run::default(), Run::default());
         let mut status = None;
         let mut r = Reader::new(buf);
         while !r.done() {
@@ -357,8 +356,8 @@ impl BatchView {
                 7 => start = r.fixed64(wt)?,
                 8 => end = r.fixed64(wt)?,
                 9 => {
-                    r.message(wt)?;
-                    attrs.saw(at);
+                    let kv = r.message(wt)?;
+                    self.note(&r, kv);
                 }
                 10 => d_attrs = r.varint_field(wt)? as u32,
                 11 => {
@@ -390,7 +389,7 @@ impl BatchView {
             .u32(sp::FLAGS, flags)
             .u64(sp::START, start)
             .u64(sp::END, end);
-        let (af, ac) = self.wire_attrs::<T>(buf, 9, attrs, 4)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, attrs, 4)?;
         row.u32(sp::ATTRS_FIRST, af)
             .u32(sp::ATTRS_COUNT, ac)
             .u32(sp::DROPPED_ATTRS, d_attrs);
@@ -427,23 +426,22 @@ impl BatchView {
         use layout::event as e;
         let mut name: &[u8] = &[];
         let (mut time, mut dropped) = (0u64, 0u32);
-        let mut attrs = Run::default();
+        let attrs = self.scratch.len();
         let mut r = Reader::new(buf);
         while !r.done() {
-            let at = r.pos();
             let (tag, wt) = r.key()?;
             match tag {
                 1 => time = r.fixed64(wt)?,
                 2 => name = text::<T>(&mut r, wt)?,
                 3 => {
-                    r.message(wt)?;
-                    attrs.saw(at);
+                    let kv = r.message(wt)?;
+                    self.note(&r, kv);
                 }
                 4 => dropped = r.varint_field(wt)? as u32,
                 _ => r.skip(wt)?,
             }
         }
-        let (af, ac) = self.wire_attrs::<T>(buf, 3, attrs, 5)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, attrs, 5)?;
         let mut row = Row::<{ e::SIZE }>::new();
         row.u32(e::SPAN, span_row)
             .str(e::NAME, self.str(name))
@@ -460,25 +458,24 @@ impl BatchView {
         use layout::link as l;
         let (mut trace_id, mut span_id, mut trace_state): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         let (mut dropped, mut flags) = (0u32, 0u32);
-        let mut attrs = Run::default();
+        let attrs = self.scratch.len();
         let mut r = Reader::new(buf);
         while !r.done() {
-            let at = r.pos();
             let (tag, wt) = r.key()?;
             match tag {
                 1 => trace_id = r.message(wt)?,
                 2 => span_id = r.message(wt)?,
                 3 => trace_state = text::<T>(&mut r, wt)?,
                 4 => {
-                    r.message(wt)?;
-                    attrs.saw(at);
+                    let kv = r.message(wt)?;
+                    self.note(&r, kv);
                 }
                 5 => dropped = r.varint_field(wt)? as u32,
                 6 => flags = r.fixed32(wt)?,
                 _ => r.skip(wt)?,
             }
         }
-        let (af, ac) = self.wire_attrs::<T>(buf, 4, attrs, 5)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, attrs, 5)?;
         let mut row = Row::<{ l::SIZE }>::new();
         row.u32(l::SPAN, span_row)
             .str(l::TRACE_ID, self.str(trace_id))
@@ -511,10 +508,9 @@ impl BatchView {
             &[u8],
         ) = (&[], &[], &[], &[]);
         let mut body = None;
-        let mut attrs = Run::default();
+        let attrs = self.scratch.len();
         let mut r = Reader::new(buf);
         while !r.done() {
-            let at = r.pos();
             let (tag, wt) = r.key()?;
             match tag {
                 1 => time = r.fixed64(wt)?,
@@ -522,8 +518,8 @@ impl BatchView {
                 3 => severity_text = text::<T>(&mut r, wt)?,
                 5 => once(&mut body, r.message(wt)?)?,
                 6 => {
-                    r.message(wt)?;
-                    attrs.saw(at);
+                    let kv = r.message(wt)?;
+                    self.note(&r, kv);
                 }
                 7 => dropped = r.varint_field(wt)? as u32,
                 8 => flags = r.fixed32(wt)?,
@@ -543,7 +539,7 @@ impl BatchView {
             }
             None => NONE,
         };
-        let (af, ac) = self.wire_attrs::<T>(buf, 6, attrs, 4)?;
+        let (af, ac) = self.wire_attrs::<T>(buf, attrs, 4)?;
         let mut row = Row::<{ lg::SIZE }>::new();
         row.u32(lg::SCOPE, scope_row)
             .u32(lg::SEVERITY_NUMBER, severity)
@@ -566,26 +562,33 @@ impl BatchView {
         len32(self.values.len() / layout::value::SIZE)
     }
 
-    /// The `KeyValue`s of field `tag` of `buf` (at `level`) as a contiguous
-    /// run of keyed root nodes, nested values after the run.
-    fn wire_attrs<const T: bool>(
-        &mut self,
-        buf: &[u8],
-        tag: u32,
-        run: Run,
-        level: u32,
-    ) -> R<(u32, u32)> {
-        let first = self.reserve_nodes(run.count as usize);
-        let mut each = Each::new(buf, tag, run);
-        let mut i = 0u32;
-        while let Some(kv) = each.field()? {
-            self.wire_key_value::<T>(first + i, NONE, kv, level)?;
-            i += 1;
+    /// Notes where the `KeyValue` `kv`, just read by `r`, lies in the
+    /// message `r` reads: attributes are located in the first pass over their
+    /// message and written from these notes, not found again.
+    #[inline(always)]
+    fn note(&mut self, r: &Reader<'_>, kv: &[u8]) {
+        let end = r.pos();
+        self.scratch.push((end - kv.len(), end));
+    }
+
+    /// The `KeyValue`s of `buf` (at `level`) noted from scratch entry `base`
+    /// on, as a contiguous run of keyed root nodes, nested values after the
+    /// run. Their notes are removed.
+    fn wire_attrs<const T: bool>(&mut self, buf: &[u8], base: usize, level: u32) -> R<(u32, u32)> {
+        let count = self.scratch.len().saturating_sub(base);
+        let first = self.reserve_nodes(count);
+        for i in 0..count {
+            let (from, to) = self.scratch[base + i];
+            let kv = buf.get(from..to).ok_or(Fallback)?;
+            // Nested lists do not take notes, so entries past `base` stay put.
+            self.wire_key_value::<T>(first + len32(i), NONE, kv, level)?;
         }
-        Ok((first, run.count))
+        self.scratch.truncate(base);
+        Ok((first, len32(count)))
     }
 
     /// A `KeyValue` at `level` into node `index`.
+    #[inline]
     fn wire_key_value<const T: bool>(
         &mut self,
         index: u32,
@@ -595,6 +598,20 @@ impl BatchView {
     ) -> R<()> {
         if level > MAX_LEVEL {
             return Err(Fallback);
+        }
+        // Most attributes are strings in the canonical encoding: read that
+        // one shape without the field loop. The value node is at level + 1.
+        if level < MAX_LEVEL
+            && let Some((key, s)) = short_string_kv(buf)
+            && (T || (utf8(key) && utf8(s)))
+        {
+            let key = self.str(key);
+            let s = self.str(s);
+            let mut payload = [0u8; 8];
+            payload[..4].copy_from_slice(&s.0.to_le_bytes());
+            payload[4..].copy_from_slice(&s.1.to_le_bytes());
+            self.put_node(index, layout::value::KIND_STRING, parent, key, payload);
+            return Ok(());
         }
         let mut key: &[u8] = &[];
         let mut value = None;
@@ -614,6 +631,7 @@ impl BatchView {
     }
 
     /// An `AnyValue` at `level` into node `index`, as `write_value` writes it.
+    #[inline(always)]
     fn wire_value<const T: bool>(
         &mut self,
         index: u32,
@@ -685,34 +703,73 @@ impl BatchView {
                 v::KIND_BYTES
             }
             Some(Member::Array(buf)) => {
-                // ArrayValue at level + 1, its values at level + 2.
-                let run = list(buf)?;
-                let first = self.reserve_nodes(run.count as usize);
-                let mut each = Each::new(buf, 1, run);
-                let mut i = 0u32;
-                while let Some(item) = each.field()? {
-                    self.wire_value::<T>(first + i, index, (0, 0), Some(item), level + 2)?;
-                    i += 1;
-                }
-                pair(&mut payload, (first, run.count));
+                pair(&mut payload, self.wire_list::<T>(index, buf, false, level)?);
                 v::KIND_ARRAY
             }
             Some(Member::Kvlist(buf)) => {
-                let run = list(buf)?;
-                let first = self.reserve_nodes(run.count as usize);
-                let mut each = Each::new(buf, 1, run);
-                let mut i = 0u32;
-                while let Some(kv) = each.field()? {
-                    self.wire_key_value::<T>(first + i, index, kv, level + 2)?;
-                    i += 1;
-                }
-                pair(&mut payload, (first, run.count));
+                pair(&mut payload, self.wire_list::<T>(index, buf, true, level)?);
                 v::KIND_KVLIST
             }
         };
         self.put_node(index, kind, parent, key, payload);
         Ok(())
     }
+
+    /// The elements of an `ArrayValue` (or, with `keyed`, a `KeyValueList`)
+    /// of the value at `level` in node `parent`: (first node, count). Out of
+    /// line, so that the common scalar values inline into their callers
+    /// (this is where the recursion is).
+    #[inline(never)]
+    fn wire_list<const T: bool>(
+        &mut self,
+        parent: u32,
+        buf: &[u8],
+        keyed: bool,
+        level: u32,
+    ) -> R<(u32, u32)> {
+        // The list at level + 1, its elements at level + 2.
+        let run = list(buf)?;
+        let first = self.reserve_nodes(run.count as usize);
+        let mut each = Each::new(buf, 1, run);
+        let mut i = 0u32;
+        while let Some(item) = each.field()? {
+            if keyed {
+                self.wire_key_value::<T>(first + i, parent, item, level + 2)?;
+            } else {
+                self.wire_value::<T>(first + i, parent, (0, 0), Some(item), level + 2)?;
+            }
+            i += 1;
+        }
+        Ok((first, run.count))
+    }
+}
+
+/// A `KeyValue` encoded as prost encodes a string attribute with short key
+/// and value (one-byte lengths): key field, then a value holding only a
+/// string. (key, string) then; `None` for any other encoding, which the
+/// field loop reads. Given the same bytes, the loop finds the same two.
+#[inline(always)]
+fn short_string_kv(buf: &[u8]) -> Option<(&[u8], &[u8])> {
+    let [0x0a, klen, rest @ ..] = buf else {
+        return None;
+    };
+    if *klen >= 0x80 {
+        return None;
+    }
+    let (key, rest) = rest.split_at_checked(usize::from(*klen))?;
+    let [0x12, vlen, 0x0a, slen, s @ ..] = rest else {
+        return None;
+    };
+    if *vlen >= 0x80 || *slen >= 0x80 || *vlen != slen.wrapping_add(2) {
+        return None;
+    }
+    (s.len() == usize::from(*slen)).then_some((key, s))
+}
+
+/// As the reader checks a `string` field.
+#[inline(always)]
+fn utf8(s: &[u8]) -> bool {
+    s.is_ascii() || std::str::from_utf8(s).is_ok()
 }
 
 /// Which request a resource group belongs to.

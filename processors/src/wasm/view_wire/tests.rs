@@ -749,4 +749,96 @@ fn the_validated_builder_skips_only_the_utf8_check() {
     assert_eq!(wire_traces(std::slice::from_ref(&req)), Err(WireFallback));
     let v = validated_traces(&[req]).expect("not checked again");
     assert_eq!(v.arena, [0xc3, 0x28]);
+    // The same in the short string attribute read without the field loop.
+    let kv = [0x0a, 0x01, b'k', 0x12, 0x04, 0x0a, 0x02, 0xc3, 0x28];
+    let mut span = vec![0x4a, kv.len() as u8];
+    span.extend_from_slice(&kv);
+    let req = wrap_span(&span);
+    assert!(ExportTraceServiceRequest::decode(&req[..]).is_err());
+    assert_eq!(wire_traces(std::slice::from_ref(&req)), Err(WireFallback));
+    let v = validated_traces(&[req]).expect("not checked again");
+    assert_eq!(v.arena, [b'k', 0xc3, 0x28]);
+}
+
+/// String attributes in the shape read without the field loop, and shapes
+/// next to it (long lengths, a second member, trailing fields, nesting near
+/// the limit) that the loop reads, all build the decoded view.
+#[test]
+fn short_string_attributes_and_their_neighbours() {
+    let s = |v: &str| AnyValue {
+        value: Some(any_value::Value::StringValue(v.into())),
+    };
+    let kv = |k: &str, v: Option<AnyValue>| KeyValue {
+        key: k.into(),
+        value: v,
+        ..Default::default()
+    };
+    let long = "x".repeat(200);
+    let req = one_span(vec![
+        kv("k", Some(s("v"))),
+        kv("", Some(s("v"))),
+        kv("k", Some(s(""))),
+        kv("k", None),
+        kv(&long, Some(s("v"))),
+        kv("k", Some(s(&long))),
+        kv("é", Some(s("日本"))),
+        kv(
+            "k",
+            Some(AnyValue {
+                value: Some(any_value::Value::IntValue(3)),
+            }),
+        ),
+    ]);
+    let wire = wire_traces(&[req.encode_to_vec()]).expect("built");
+    assert_same(&wire, &BatchView::from_traces(&req), "attributes");
+
+    // The short shape with an unknown field after the value: the loop skips it.
+    let kv = [0x0a, 0x01, b'k', 0x12, 0x03, 0x0a, 0x01, b'v', 0x18, 0x01];
+    let mut span = vec![0x4a, kv.len() as u8];
+    span.extend_from_slice(&kv);
+    let req = wrap_span(&span);
+    let decoded = ExportTraceServiceRequest::decode(&req[..]).expect("prost decodes");
+    let wire = wire_traces(&[req]).expect("built");
+    assert_same(&wire, &BatchView::from_traces(&decoded), "trailing field");
+
+    // A short string attribute as deep as the builder goes, and one deeper.
+    let in_list = |depth: usize| {
+        let mut v = AnyValue {
+            value: Some(any_value::Value::KvlistValue(KeyValueList {
+                values: vec![kv_str("k", "v")],
+            })),
+        };
+        for _ in 0..depth {
+            v = AnyValue {
+                value: Some(any_value::Value::ArrayValue(ArrayValue { values: vec![v] })),
+            };
+        }
+        one_span(vec![KeyValue {
+            key: "a".into(),
+            value: Some(v),
+            ..Default::default()
+        }])
+    };
+    let (mut built, mut refused) = (0, 0);
+    for depth in 25..35 {
+        let req = in_list(depth);
+        match wire_traces(&[req.encode_to_vec()]) {
+            Ok(w) => {
+                built += 1;
+                assert_same(&w, &BatchView::from_traces(&req), "deep");
+            }
+            Err(WireFallback) => refused += 1,
+        }
+    }
+    assert!(built > 0 && refused > 0, "{built} built, {refused} refused");
+}
+
+fn kv_str(k: &str, v: &str) -> KeyValue {
+    KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    }
 }
