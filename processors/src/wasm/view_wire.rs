@@ -14,8 +14,10 @@
 //!   fields in any order and interleave repeated ones. So each message is read
 //!   twice: a first pass checks every field, keeps the last occurrence of each
 //!   singular one (prost's rule) and counts and locates the repeated ones; the
-//!   second writes in the decoded path's order, re-reading only the repeated
-//!   fields from where the first one started.
+//!   second writes in the decoded path's order. Attributes (the most
+//!   numerous) are noted in a reused scratch vector in the first pass and
+//!   written from the notes; events, links, scopes and list elements are
+//!   found again from where the first one started.
 //! - Refusal. Whatever prost might decode differently is not guessed at: a
 //!   malformed field, a wrong wire type on a known field, a string that is not
 //!   UTF-8, a group, a singular message field given twice (prost merges them),
@@ -23,6 +25,10 @@
 //!   end in [`WireFallback`]; the caller decodes with prost and uses the
 //!   decoded path, so the guest sees the same view in every case. The field
 //!   rules are pdata's validating scan's, from the same source file.
+//!
+//! A string attribute in prost's canonical encoding with short key and value
+//! is read as one fixed shape rather than through the field loop (same
+//! result, fewer branches: most attributes look like that).
 //!
 //! Bytes that already passed that scan (a received batch, see
 //! `pdata::Batch::validated`) are built with the `*_validated` methods, which
