@@ -43,12 +43,11 @@ use split::split;
 use super::otlp::{OtlpExporterConfig, OtlpSender};
 use super::queue::{self, Queue, QueueConfig};
 use super::retry::RetryConfig;
-use super::{SendError, Sender};
+use super::{Counters, SendError, Sender};
 use crate::config::{ComponentConfig, ConfigError};
 use crate::extensions::file_storage::DirStore;
 use crate::telemetry::{
-    BackendLabels, BackendOutcomeLabels, ExporterLabels, ResolutionLabels, ResolverLabels,
-    SelfMetrics,
+    BackendLabels, BackendOutcomeLabels, ResolutionLabels, ResolverLabels, SelfMetrics,
 };
 
 /// The port a backend is given when its hostname has none (OTLP/gRPC's).
@@ -381,9 +380,6 @@ impl LoadBalancingExporter {
         storage: Option<DirStore>,
         metrics: &SelfMetrics,
     ) -> anyhow::Result<LoadBalancingExporter> {
-        let labels = ExporterLabels {
-            exporter: id.to_owned(),
-        };
         let initial = match &cfg.resolver.static_ {
             Some(s) => Ring::new(s.hostnames.iter().map(|h| with_port(h))),
             None => Ring::default(),
@@ -423,6 +419,11 @@ impl LoadBalancingExporter {
             .num_backends
             .set(i64::try_from(initial.endpoints().len()).unwrap_or(i64::MAX));
         let otlp = cfg.backend_otlp();
+        let Counters {
+            sent,
+            send_failed,
+            enqueue_failed,
+        } = Counters::new(id, signal, metrics);
         let shared = Arc::new(Shared {
             id: id.to_owned(),
             signal,
@@ -432,21 +433,9 @@ impl LoadBalancingExporter {
             ring_changed: Notify::new(),
             senders: Mutex::new(HashMap::new()),
             closing: CancellationToken::new(),
-            sent: metrics
-                .exporter_sent
-                .get(signal)
-                .get_or_create(&labels)
-                .clone(),
-            send_failed: metrics
-                .exporter_send_failed
-                .get(signal)
-                .get_or_create(&labels)
-                .clone(),
-            enqueue_failed: metrics
-                .exporter_enqueue_failed
-                .get(signal)
-                .get_or_create(&labels)
-                .clone(),
+            sent,
+            send_failed,
+            enqueue_failed,
             backend,
         });
         let mut tasks = Vec::new();

@@ -22,7 +22,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::telemetry::{ExporterLabels, SelfMetrics};
+use prometheus_client::metrics::family::Family;
+
+use crate::telemetry::{ExporterLabels, PerSignal, SelfMetrics};
 use queue::{Queue, QueueConfig};
 use retry::RetryConfig;
 
@@ -44,6 +46,29 @@ pub enum SendError {
 #[async_trait]
 pub trait Sender: Send + Sync + 'static {
     async fn send(&self, batch: &Batch) -> Result<usize, SendError>;
+}
+
+/// otelcol's per-exporter item counters for one signal.
+pub(crate) struct Counters {
+    pub sent: Counter,
+    pub send_failed: Counter,
+    pub enqueue_failed: Counter,
+}
+
+impl Counters {
+    pub(crate) fn new(exporter: &str, signal: Signal, metrics: &SelfMetrics) -> Counters {
+        let labels = ExporterLabels {
+            exporter: exporter.to_owned(),
+        };
+        let get = |family: &PerSignal<Family<ExporterLabels, Counter>>| {
+            family.get(signal).get_or_create(&labels).clone()
+        };
+        Counters {
+            sent: get(&metrics.exporter_sent),
+            send_failed: get(&metrics.exporter_send_failed),
+            enqueue_failed: get(&metrics.exporter_enqueue_failed),
+        }
+    }
 }
 
 /// How long an in-memory queue keeps trying at shutdown before reporting data lost.
@@ -148,30 +173,20 @@ impl QueuedExporter {
         storage: Option<crate::extensions::file_storage::DirStore>,
         metrics: &SelfMetrics,
     ) -> std::io::Result<QueuedExporter> {
-        let labels = ExporterLabels {
-            exporter: id.to_string(),
-        };
+        let Counters {
+            sent,
+            send_failed,
+            enqueue_failed,
+        } = Counters::new(id, signal, metrics);
         let shared = Arc::new(Shared {
             id: id.to_string(),
             signal,
             sender,
             retry: retry.clone(),
             closing: CancellationToken::new(),
-            sent: metrics
-                .exporter_sent
-                .get(signal)
-                .get_or_create(&labels)
-                .clone(),
-            send_failed: metrics
-                .exporter_send_failed
-                .get(signal)
-                .get_or_create(&labels)
-                .clone(),
-            enqueue_failed: metrics
-                .exporter_enqueue_failed
-                .get(signal)
-                .get_or_create(&labels)
-                .clone(),
+            sent,
+            send_failed,
+            enqueue_failed,
         });
         let deliver = {
             let shared = shared.clone();

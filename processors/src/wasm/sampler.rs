@@ -13,7 +13,7 @@ use super::bindings::sampler::Sampler as SamplerWorld;
 use super::circuit::Health;
 use super::config::WasmProcessorConfig;
 use super::engine::WasmRuntime;
-use super::instance::{CallError, Plugin};
+use super::instance::{CallError, Instance, Plugin};
 use super::load::LoadError;
 use super::processor::Fault;
 pub use super::sandbox::SampleContext;
@@ -88,17 +88,7 @@ impl WasmSampler {
         self.plugin.run(|inst| {
             inst.store.data_mut().sample = context;
             inst.view.fill_traces(trace);
-            let record = inst.view.take_record();
-            let out = inst
-                .world
-                .tracemend_plugin_trace_sampler()
-                .call_sample(&mut inst.store, &record);
-            inst.view.restore(record);
-            let d = out?.map_err(CallError::Guest)?;
-            Ok(Decision {
-                keep: d.keep,
-                reason: d.reason,
-            })
+            call_sample(inst)
         })
     }
 
@@ -124,17 +114,7 @@ impl WasmSampler {
                 #[cfg(debug_assertions)]
                 self_check(request, &inst.view);
             }
-            let record = inst.view.take_record();
-            let out = inst
-                .world
-                .tracemend_plugin_trace_sampler()
-                .call_sample(&mut inst.store, &record);
-            inst.view.restore(record);
-            let d = out?.map_err(CallError::Guest)?;
-            Ok(Ok(Decision {
-                keep: d.keep,
-                reason: d.reason,
-            }))
+            call_sample(inst).map(Ok)
         })?;
         decision.map_err(SampleError::Malformed)
     }
@@ -143,6 +123,21 @@ impl WasmSampler {
     pub fn health(&self) -> Health {
         self.plugin.circuit.health()
     }
+}
+
+/// Calls the guest on the view already built in `inst`.
+fn call_sample(inst: &mut Instance<SamplerWorld>) -> Result<Decision, CallError> {
+    let record = inst.view.take_record();
+    let out = inst
+        .world
+        .tracemend_plugin_trace_sampler()
+        .call_sample(&mut inst.store, &record);
+    inst.view.restore(record);
+    let d = out?.map_err(CallError::Guest)?;
+    Ok(Decision {
+        keep: d.keep,
+        reason: d.reason,
+    })
 }
 
 /// Debug builds check a wire-built view against the decoded path (as
