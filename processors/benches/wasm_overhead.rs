@@ -148,6 +148,20 @@ fn main() {
     })
     .unwrap();
     let noop = WasmProcessor::load("wasm/noop", &common::config("noop"), &rt).unwrap();
+    // `WASM_OVERHEAD_STAGE_ONLY=N`: only run the collector's stage (view from
+    // scanned bytes, then the no-op call) on 128 spans N times, for `perf`.
+    if let Some(n) = std::env::var("WASM_OVERHEAD_STAGE_ONLY")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok())
+    {
+        let bytes = Bytes::from(common::flat_traces(128).encode_to_vec());
+        for _ in 0..n {
+            let mut b = Encoded::new(&bytes, true);
+            noop.process_traces_batch(&mut b).unwrap();
+            black_box(b);
+        }
+        return;
+    }
 
     println!("## Per-batch overhead (8 string attributes per span)\n");
     println!(

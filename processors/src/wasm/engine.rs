@@ -8,10 +8,14 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
-use wasmtime::{Config, Engine, OptLevel};
+use wasmtime::{Config, Engine, OptLevel, ProfilingStrategy};
 
 use super::cache::ComponentCache;
 use super::metrics::WasmMetrics;
+
+/// Set to `1` to write `/tmp/perf-PID.map` for `perf` to name guest code
+/// (see docs/writing-a-processor.md, "Profiling a guest").
+pub const PERFMAP_ENV: &str = "TRACEMEND_WASM_PERFMAP";
 
 /// How the shared runtime is built.
 #[derive(Debug, Clone)]
@@ -96,6 +100,11 @@ impl WasmRuntime {
             .epoch_interruption(true)
             .cranelift_opt_level(OptLevel::Speed)
             .parallel_compilation(true);
+        // `perf` cannot name JIT code on its own: with this set, wasmtime writes
+        // /tmp/perf-PID.map so guest functions show up by name in `perf report`.
+        if std::env::var_os(PERFMAP_ENV).is_some_and(|v| v == "1") {
+            config.profiler(ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(|e| EngineError::Engine(format!("{e:#}")))?;
         let stop = Arc::new(AtomicBool::new(false));
         let tick = options.epoch_tick.max(Duration::from_millis(1));
