@@ -197,7 +197,7 @@ fn self_check<Q: Request, B: BatchAccess<Q>>(batch: &mut B, view: &BatchView, fr
         }
     }
     assert!(
-        *view == other,
+        view.packed() == other.packed(),
         "the wire-built and the decoded-built batch views differ"
     );
 }

@@ -149,7 +149,7 @@ fn self_check(request: &[u8], view: &BatchView) {
         Err(e) => panic!("the view builder accepted a request prost refuses: {e}"),
     };
     assert!(
-        *view == BatchView::from_traces(&trace),
+        view.packed() == BatchView::from_traces(&trace).packed(),
         "the wire-built and the decoded-built batch views differ"
     );
 }

@@ -69,6 +69,8 @@ pub struct BatchView {
     /// (start, end) of attributes found in a first pass. Empty between calls,
     /// so it never makes two equal views differ.
     pub(super) scratch: Vec<(usize, usize)>,
+    /// The chunk the wire builder is reading; default between calls.
+    pub(super) src: super::view_wire::WireSrc,
 }
 
 /// A fixed-width row under construction.
@@ -89,6 +91,13 @@ impl<const N: usize> Row<N> {
     pub(super) fn str(&mut self, off: usize, (o, l): (u32, u32)) -> &mut Self {
         self.u32(off, o).u32(off + 4, l)
     }
+}
+
+fn u32_at(row: &[u8], off: usize) -> u32 {
+    row.get(off..off + 4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_le_bytes)
+        .unwrap_or(0)
 }
 
 pub(super) fn len32(n: usize) -> u32 {
@@ -400,6 +409,84 @@ impl BatchView {
         row[v::KEY..v::KEY + 4].copy_from_slice(&key.0.to_le_bytes());
         row[v::KEY + 4..v::KEY + 8].copy_from_slice(&key.1.to_le_bytes());
         row[v::PAYLOAD..v::PAYLOAD + 8].copy_from_slice(&payload);
+    }
+
+    /// The same view with its arena rebuilt from what the rows point at, in
+    /// table and row order, and every empty string at offset 0. Views built
+    /// different ways (from decoded structs, which copy each string, or from
+    /// the encoding, whose arena is the received bytes) show a guest the
+    /// same batch exactly when their packed forms are equal.
+    pub fn packed(&self) -> BatchView {
+        use layout::{event, link, log, resource, scope, span, value};
+        let mut arena = Vec::new();
+        let mut repack = |table: &[u8], size: usize, fields: &dyn Fn(&[u8]) -> Vec<usize>| {
+            let mut out = table.to_vec();
+            for row in out.chunks_exact_mut(size) {
+                for off in fields(row) {
+                    let o = u32_at(row, off) as usize;
+                    let l = u32_at(row, off + 4) as usize;
+                    let bytes = self.arena.get(o..o.saturating_add(l)).unwrap_or_default();
+                    let at = if bytes.is_empty() {
+                        0
+                    } else {
+                        len32(arena.len())
+                    };
+                    arena.extend_from_slice(bytes);
+                    row[off..off + 4].copy_from_slice(&at.to_le_bytes());
+                    row[off + 4..off + 8].copy_from_slice(&len32(bytes.len()).to_le_bytes());
+                }
+            }
+            out
+        };
+        let resources = repack(&self.resources, resource::SIZE, &|_| {
+            vec![resource::SCHEMA_URL]
+        });
+        let scopes = repack(&self.scopes, scope::SIZE, &|_| {
+            vec![scope::NAME, scope::VERSION, scope::SCHEMA_URL]
+        });
+        let spans = repack(&self.spans, span::SIZE, &|_| {
+            vec![
+                span::TRACE_ID,
+                span::SPAN_ID,
+                span::PARENT_SPAN_ID,
+                span::TRACE_STATE,
+                span::NAME,
+                span::STATUS_MESSAGE,
+            ]
+        });
+        let events = repack(&self.events, event::SIZE, &|_| vec![event::NAME]);
+        let links = repack(&self.links, link::SIZE, &|_| {
+            vec![link::TRACE_ID, link::SPAN_ID, link::TRACE_STATE]
+        });
+        let logs = repack(&self.logs, log::SIZE, &|_| {
+            vec![
+                log::SEVERITY_TEXT,
+                log::TRACE_ID,
+                log::SPAN_ID,
+                log::EVENT_NAME,
+            ]
+        });
+        let values = repack(
+            &self.values,
+            value::SIZE,
+            &|row| match row.get(value::KIND).copied() {
+                Some(value::KIND_STRING | value::KIND_BYTES) => vec![value::KEY, value::PAYLOAD],
+                _ => vec![value::KEY],
+            },
+        );
+        BatchView {
+            arena,
+            resources,
+            scopes,
+            spans,
+            events,
+            links,
+            logs,
+            values,
+            index: self.index.clone(),
+            scratch: Vec::new(),
+            src: Default::default(),
+        }
     }
 
     /// Moves the buffers into the WIT record for a call (no copy).

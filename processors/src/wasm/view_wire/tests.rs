@@ -254,7 +254,10 @@ fn validated_traces(chunks: &[Vec<u8>]) -> Result<BatchView, WireFallback> {
 }
 
 /// Asserts buffer by buffer, so a failure names the table that differs.
+/// The arenas differ by construction (the wire builder's holds the received
+/// bytes), so the packed forms are compared: the same strings at every row.
 fn assert_same(wire: &BatchView, decoded: &BatchView, what: &str) {
+    let (wire, decoded) = (&wire.packed(), &decoded.packed());
     assert_eq!(wire.arena, decoded.arena, "{what}: arena");
     assert_eq!(wire.resources, decoded.resources, "{what}: resources");
     assert_eq!(wire.scopes, decoded.scopes, "{what}: scopes");
@@ -748,7 +751,7 @@ fn the_validated_builder_skips_only_the_utf8_check() {
     let req = wrap_span(&span);
     assert_eq!(wire_traces(std::slice::from_ref(&req)), Err(WireFallback));
     let v = validated_traces(&[req]).expect("not checked again");
-    assert_eq!(v.arena, [0xc3, 0x28]);
+    assert_eq!(v.packed().arena, [0xc3, 0x28]);
     // The same in the short string attribute read without the field loop.
     let kv = [0x0a, 0x01, b'k', 0x12, 0x04, 0x0a, 0x02, 0xc3, 0x28];
     let mut span = vec![0x4a, kv.len() as u8];
@@ -757,7 +760,7 @@ fn the_validated_builder_skips_only_the_utf8_check() {
     assert!(ExportTraceServiceRequest::decode(&req[..]).is_err());
     assert_eq!(wire_traces(std::slice::from_ref(&req)), Err(WireFallback));
     let v = validated_traces(&[req]).expect("not checked again");
-    assert_eq!(v.arena, [b'k', 0xc3, 0x28]);
+    assert_eq!(v.packed().arena, [b'k', 0xc3, 0x28]);
 }
 
 /// String attributes in the shape read without the field loop, and shapes
@@ -841,4 +844,41 @@ fn kv_str(k: &str, v: &str) -> KeyValue {
         }),
         ..Default::default()
     }
+}
+
+/// The wire builder's arena is the received bytes, and its rows point into
+/// them: the strings are found where they lie, and the packed comparison the
+/// other tests rely on does tell different strings apart.
+#[test]
+fn wire_strings_point_into_the_received_bytes() {
+    let mut rng = Rng(0x5eed_0a7e);
+    let req = loop {
+        let req = traces(&mut rng);
+        if req.resource_spans.iter().any(|rs| {
+            rs.scope_spans
+                .iter()
+                .any(|ss| ss.spans.iter().any(|s| !s.attributes.is_empty()))
+        }) {
+            break req;
+        }
+    };
+    let bytes = req.encode_to_vec();
+    let wire = validated_traces(std::slice::from_ref(&bytes)).expect("builds");
+    assert_eq!(wire.arena, bytes, "the arena is the request, copied once");
+    assert_same(&wire, &BatchView::from_traces(&req), "pointing");
+
+    let mut changed = req.clone();
+    let kv = changed
+        .resource_spans
+        .iter_mut()
+        .flat_map(|rs| &mut rs.scope_spans)
+        .flat_map(|ss| &mut ss.spans)
+        .flat_map(|s| &mut s.attributes)
+        .next()
+        .expect("an attribute");
+    kv.key.push('x');
+    assert!(
+        wire.packed() != BatchView::from_traces(&changed).packed(),
+        "a changed key shows in the packed form"
+    );
 }
