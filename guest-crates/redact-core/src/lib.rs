@@ -25,7 +25,6 @@ pub mod keys;
 pub mod validate;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 pub use action::{Action, Tokenizer};
 pub use config::ConfigError;
@@ -90,13 +89,129 @@ pub struct Engine {
     defuser: Option<inject::Defuser>,
     defuse_keys: Vec<String>,
     summary: bool,
-    cache: RefCell<HashMap<String, KeyVerdict, foldhash::fast::RandomState>>,
+    cache: RefCell<KeyCache>,
     scratch: RefCell<(Vec<Match>, Vec<String>)>,
 }
 
-/// Keys whose verdicts are cached; past this the cache starts over, so a
-/// batch of unbounded distinct keys cannot grow memory.
-const CACHE_MAX: usize = 4096;
+/// The key-verdict cache: direct-mapped, `1 << CACHE_BITS` slots, a slot
+/// picked from the key's length and its first, middle and last eight bytes
+/// (no hash over the whole key: attribute keys are short and few, and
+/// hashing them cost about as much as the lookup saves), and verified by
+/// comparing the key. A colliding key replaces the slot's; the verdict is a
+/// function of the key alone, so a miss only costs its recomputation, and
+/// memory stays bounded whatever the keys.
+struct KeyCache {
+    slots: Vec<Slot>,
+}
+
+const CACHE_BITS: u32 = 10;
+
+#[derive(Clone)]
+struct Slot {
+    /// The key's length, `usize::MAX` for an empty slot.
+    len: usize,
+    /// First and last eight bytes of the key (zero-padded when shorter):
+    /// for keys of at most 16 bytes, with `len`, the whole key.
+    head: u64,
+    tail: u64,
+    key: Box<[u8]>,
+    verdict: KeyVerdict,
+}
+
+/// The key's first and last eight bytes, little-endian, zero-padded when
+/// the key is shorter (read without a copy into a buffer: that is a
+/// `memory.copy` call in wasm).
+#[inline(always)]
+fn head_tail(k: &[u8]) -> (u64, u64) {
+    match (k.first_chunk::<8>(), k.last_chunk::<8>()) {
+        (Some(h), Some(t)) => (u64::from_le_bytes(*h), u64::from_le_bytes(*t)),
+        _ => {
+            let mut w = 0u64;
+            for (i, b) in k.iter().enumerate() {
+                w |= u64::from(*b) << (8 * i);
+            }
+            (w, w)
+        }
+    }
+}
+
+/// `a == b` over their whole eight-byte words, for slices of equal length
+/// whose last eight bytes are already known equal (the tail covers the
+/// rest); word compares instead of a `memcmp` call, which in wasm is a byte
+/// loop.
+#[inline(always)]
+fn same_words(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    // A plain loop: `Iterator::all` with a closure was not inlined at
+    // `opt-level = "s"`.
+    let w = |c: &[u8]| c.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        if w(x) != w(y) {
+            return false;
+        }
+    }
+    true
+}
+
+impl KeyCache {
+    fn new() -> Self {
+        let empty = Slot {
+            len: usize::MAX,
+            head: 0,
+            tail: 0,
+            key: Box::default(),
+            verdict: KeyVerdict::Allow,
+        };
+        KeyCache {
+            slots: vec![empty; 1 << CACHE_BITS],
+        }
+    }
+
+    #[inline(always)]
+    fn slot(k: &[u8], head: u64, tail: u64) -> usize {
+        let n = k.len();
+        // Keys longer than 16 bytes also mix in eight middle bytes, so keys
+        // that differ only there (`app.a.x.value`, `app.b.x.value`, ...) do
+        // not all share one slot.
+        let mid = if n > 16 {
+            k.get(n / 2 - 4..)
+                .and_then(|m| m.first_chunk::<8>())
+                .map_or(0, |m| u64::from_le_bytes(*m))
+        } else {
+            0
+        };
+        let h = (head ^ tail.rotate_left(23) ^ mid.rotate_left(41) ^ n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> (64 - CACHE_BITS)) as usize
+    }
+
+    #[inline]
+    fn get(&self, k: &[u8]) -> Option<KeyVerdict> {
+        let (head, tail) = head_tail(k);
+        let s = self.slots.get(Self::slot(k, head, tail))?;
+        // For keys of up to 16 bytes, length, head and tail are the key.
+        let hit = s.len == k.len()
+            && s.head == head
+            && s.tail == tail
+            && (k.len() <= 16 || same_words(&s.key, k));
+        hit.then_some(s.verdict)
+    }
+
+    fn put(&mut self, k: &[u8], verdict: KeyVerdict) {
+        let (head, tail) = head_tail(k);
+        if let Some(s) = self.slots.get_mut(Self::slot(k, head, tail)) {
+            *s = Slot {
+                len: k.len(),
+                head,
+                tail,
+                key: k.into(),
+                verdict,
+            };
+        }
+    }
+}
 
 impl Engine {
     /// Builds the engine from the `config:` block (JSON) and the granted
@@ -214,7 +329,7 @@ impl Engine {
             defuser: p.defuse.then(inject::Defuser::new),
             defuse_keys: p.defuse_keys,
             summary: p.summary,
-            cache: RefCell::new(HashMap::default()),
+            cache: RefCell::new(KeyCache::new()),
             scratch: RefCell::new((Vec::new(), Vec::new())),
         })
     }
@@ -236,19 +351,16 @@ impl Engine {
 
     /// Decides what to do with attribute `key` (cached per key).
     pub fn key_verdict(&self, key: &str) -> KeyVerdict {
-        if let Some(v) = self.cache.borrow().get(key) {
-            return *v;
+        if let Some(v) = self.cache.borrow().get(key.as_bytes()) {
+            return v;
         }
         let v = self.compute_verdict(key);
-        let mut c = self.cache.borrow_mut();
-        if c.len() >= CACHE_MAX {
-            c.clear();
-        }
-        c.insert(key.to_owned(), v);
+        self.cache.borrow_mut().put(key.as_bytes(), v);
         v
     }
 
-    fn compute_verdict(&self, key: &str) -> KeyVerdict {
+    /// The verdict without the cache (the cache's test oracle).
+    pub(crate) fn compute_verdict(&self, key: &str) -> KeyVerdict {
         let lower = key.to_ascii_lowercase();
         if self.allow.allows(&lower) {
             return KeyVerdict::Allow;

@@ -324,3 +324,87 @@ fn custom_and_key_rules() {
         KeyOutcome::Remove
     );
 }
+
+/// The direct-mapped key-verdict cache answers exactly what the verdict
+/// computation does, for keys of every length (short keys are compared by
+/// their head and tail words alone), keys that differ in one byte anywhere,
+/// keys sharing head, tail and length, many more keys than slots (so slots
+/// are replaced), empty and non-ASCII keys, asked repeatedly in a shuffled
+/// order so that hits, misses and replaced slots all occur.
+#[test]
+fn key_cache_agrees_with_the_verdict() {
+    let e = engine(
+        r#"{"key_rules":[{"name":"internal","keys":["x-internal-*","session id"]}],
+            "allow_keys":["app.public.*"]}"#,
+    );
+    let base = [
+        "",
+        "a",
+        "pwd",
+        "token",
+        "api_key",
+        "password",
+        "http.route",
+        "x-internal-a",
+        "app.public.password",
+        "db.statement",
+        "app.session_id",
+        "http.request.header.x-auth-token",
+        "user_agent.original",
+        "network.peer.address",
+        "gen_ai.usage.input_tokens",
+        "service.version",
+        "clé.secret",
+    ];
+    let mut keys: Vec<String> = base.iter().map(|k| (*k).to_owned()).collect();
+    // Every one-byte change of every base key, at every position: these
+    // share the length and most of the words the cache compares.
+    for k in base {
+        for i in 0..k.len() {
+            for c in [b'x', b'.', b'T', b'0'] {
+                let mut b = k.as_bytes().to_vec();
+                if b[i] < 0x80 {
+                    b[i] = c;
+                    if let Ok(s) = String::from_utf8(b) {
+                        keys.push(s);
+                    }
+                }
+            }
+        }
+    }
+    // Same length, head and tail, different middles (and secrets there).
+    for m in ["token", "xxxxx", "secrt", "apikey", "cvv00"] {
+        keys.push(format!("app.attrs.{m}.of.thing"));
+    }
+    // 32-byte keys that differ only in bytes 8..12 and 20..24, which the
+    // slot choice does not read (head 0..8, middle 12..20, tail 24..32):
+    // they share a slot, and only the full compare tells them apart.
+    for w in [".pwd", ".pxd", ".abc"] {
+        for v in ["p.qr", "p.pw"] {
+            keys.push(format!("abcdefgh{w}.ijklmno{v}stuvwxyz"));
+        }
+    }
+    for i in 0..3000 {
+        keys.push(format!("app.attr{i}.value"));
+        keys.push(format!("k{i}"));
+    }
+    let want: Vec<KeyVerdict> = keys.iter().map(|k| e.compute_verdict(k)).collect();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for _ in 0..4 {
+        for _ in 0..keys.len() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let i = (x % keys.len() as u64) as usize;
+            assert_eq!(e.key_verdict(&keys[i]), want[i], "{:?}", keys[i]);
+        }
+    }
+    // The keys above do not all share one verdict: the test can tell.
+    assert!(want.contains(&KeyVerdict::Allow));
+    assert!(want.iter().any(|v| matches!(v, KeyVerdict::Rule(_))));
+    assert!(want.contains(&KeyVerdict::Scan { skip: 0 }));
+    assert!(
+        want.iter()
+            .any(|v| matches!(v, KeyVerdict::Scan { skip } if *skip != 0))
+    );
+}

@@ -1,7 +1,7 @@
 //! A borrowed tree view over `AnyValue` nodes.
 
 use crate::layout::value as v;
-use crate::view::{bytes_at, str_at, u32_at, u64_at};
+use crate::view::{arena_bytes, arena_str, u32_at, u64_at};
 
 /// One `AnyValue`, borrowed from the batch. Arrays and kvlists are lazy views
 /// over their children.
@@ -126,18 +126,32 @@ pub(crate) struct Node<'a> {
 }
 
 /// Decodes node `index`; `None` when the index is past the table.
+#[inline]
 pub(crate) fn read_node<'a>(arena: &'a [u8], values: &'a [u8], index: u32) -> Option<Node<'a>> {
     let start = (index as usize).checked_mul(v::SIZE)?;
-    let row = values.get(start..start + v::SIZE)?;
-    let key = str_at(arena, row, v::KEY);
+    let row = values.get(start..)?.first_chunk::<{ v::SIZE }>()?;
+    Some(decode_node(arena, values, index, row))
+}
+
+/// Decodes one node's 24 bytes, already bounds-checked as a whole: every
+/// field below is a fixed-offset read of `row` (no further checks), and only
+/// the strings it names are looked up in the arena.
+#[inline(always)]
+pub(crate) fn decode_node<'a>(
+    arena: &'a [u8],
+    values: &'a [u8],
+    index: u32,
+    row: &[u8; v::SIZE],
+) -> Node<'a> {
+    let key = arena_str(arena, u32_at(row, v::KEY), u32_at(row, v::KEY + 4));
     let first = u32_at(row, v::PAYLOAD);
     let len = u32_at(row, v::PAYLOAD + 4);
     let value = match row[v::KIND] {
-        v::KIND_STRING => Value::String(str_at(arena, row, v::PAYLOAD)),
+        v::KIND_STRING => Value::String(arena_str(arena, first, len)),
         v::KIND_BOOL => Value::Bool(row[v::PAYLOAD] != 0),
         v::KIND_INT => Value::Int(u64_at(row, v::PAYLOAD) as i64),
         v::KIND_DOUBLE => Value::Double(f64::from_bits(u64_at(row, v::PAYLOAD))),
-        v::KIND_BYTES => Value::Bytes(bytes_at(arena, row, v::PAYLOAD)),
+        v::KIND_BYTES => Value::Bytes(arena_bytes(arena, first, len)),
         // Children always sit after their parent; a node claiming otherwise is
         // malformed and shown as empty rather than risking a cycle.
         v::KIND_ARRAY if first > index => Value::Array(Array {
@@ -154,5 +168,5 @@ pub(crate) fn read_node<'a>(arena: &'a [u8], values: &'a [u8], index: u32) -> Op
         }),
         _ => Value::Empty,
     };
-    Some(Node { key, value })
+    Node { key, value }
 }

@@ -46,6 +46,15 @@ struct RowReport {
 }
 
 impl RowReport {
+    /// Empties the report for the next row, keeping its buffers: a row is
+    /// walked per span, and most rows have nothing to report.
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.rules.clear();
+        self.count = 0;
+        self.injection.clear();
+    }
+
     fn note(&mut self, key: &str, rules: &[usize], summary: bool) {
         self.count += 1;
         if summary {
@@ -59,6 +68,14 @@ impl RowReport {
             }
         }
     }
+}
+
+/// What one call accumulates, and a buffer reused across its strings.
+#[derive(Default)]
+struct Work {
+    hits: Hits,
+    /// The rules that fired on the string being scanned.
+    touched: Vec<usize>,
 }
 
 /// A change to one value.
@@ -99,7 +116,7 @@ impl Redact {
         key: &str,
         value: Value<'_>,
         defuse: bool,
-        hits: &mut Hits,
+        w: &mut Work,
         rep: &mut RowReport,
     ) -> Option<Change> {
         let skip = match self.engine.key_verdict(key) {
@@ -108,7 +125,10 @@ impl Redact {
                 if matches!(value, Value::Empty) {
                     return None;
                 }
-                return match self.engine.apply_key_rule(rule, &text_of(&value), hits) {
+                return match self
+                    .engine
+                    .apply_key_rule(rule, &text_of(&value), &mut w.hits)
+                {
                     KeyOutcome::Keep => None,
                     KeyOutcome::Remove => {
                         rep.note(key, &[rule], self.engine.summary());
@@ -123,8 +143,50 @@ impl Redact {
             KeyVerdict::Scan { skip } => skip,
         };
         let defuse = defuse || self.engine.defuses_key(key);
-        self.scan(key, value, skip, defuse, hits, rep)
-            .map(Change::Set)
+        // Most values are strings: scanned here, without the recursive
+        // `scan` call (which does the same for strings).
+        match value {
+            Value::String(s) => self.scan_str(key, s, skip, defuse, w, rep),
+            _ => self.scan(key, value, skip, defuse, w, rep),
+        }
+        .map(Change::Set)
+    }
+
+    /// Scans one string; `None` when nothing in it changed.
+    #[inline(always)]
+    fn scan_str(
+        &self,
+        key: &str,
+        s: &str,
+        skip: u128,
+        defuse: bool,
+        w: &mut Work,
+        rep: &mut RowReport,
+    ) -> Option<NewValue> {
+        w.touched.clear();
+        let redacted = self
+            .engine
+            .redact_text(s, skip, &mut w.hits, &mut w.touched);
+        if redacted.is_some() {
+            rep.note(key, &w.touched, self.engine.summary());
+        }
+        let cur = redacted.as_deref().unwrap_or(s);
+        let defused = if defuse {
+            self.engine.defuse(cur, &mut w.hits)
+        } else {
+            None
+        };
+        match defused {
+            Some((text, kinds)) => {
+                for k in kinds {
+                    if !rep.injection.contains(&k) {
+                        rep.injection.push(k);
+                    }
+                }
+                Some(NewValue::String(text))
+            }
+            None => redacted.map(NewValue::String),
+        }
     }
 
     /// Scans a value tree; `None` when nothing in it changed.
@@ -134,39 +196,16 @@ impl Redact {
         value: Value<'_>,
         skip: u128,
         defuse: bool,
-        hits: &mut Hits,
+        w: &mut Work,
         rep: &mut RowReport,
     ) -> Option<NewValue> {
         match value {
-            Value::String(s) => {
-                let mut touched = Vec::new();
-                let redacted = self.engine.redact_text(s, skip, hits, &mut touched);
-                if redacted.is_some() {
-                    rep.note(key, &touched, self.engine.summary());
-                }
-                let cur = redacted.as_deref().unwrap_or(s);
-                let defused = if defuse {
-                    self.engine.defuse(cur, hits)
-                } else {
-                    None
-                };
-                match defused {
-                    Some((text, kinds)) => {
-                        for k in kinds {
-                            if !rep.injection.contains(&k) {
-                                rep.injection.push(k);
-                            }
-                        }
-                        Some(NewValue::String(text))
-                    }
-                    None => redacted.map(NewValue::String),
-                }
-            }
+            Value::String(s) => self.scan_str(key, s, skip, defuse, w, rep),
             Value::KvList(kv) => {
                 let mut changed: Vec<Option<Change>> = Vec::with_capacity(kv.len());
                 let mut any = false;
                 for (k, v) in kv.iter() {
-                    let c = self.value(k, v, defuse, hits, rep);
+                    let c = self.value(k, v, defuse, w, rep);
                     any |= c.is_some();
                     changed.push(c);
                 }
@@ -187,7 +226,7 @@ impl Redact {
                 let mut changed: Vec<Option<NewValue>> = Vec::with_capacity(a.len());
                 let mut any = false;
                 for v in a.iter() {
-                    let c = self.scan(key, v, skip, defuse, hits, rep);
+                    let c = self.scan(key, v, skip, defuse, w, rep);
                     any |= c.is_some();
                     changed.push(c);
                 }
@@ -210,11 +249,11 @@ impl Redact {
         row: &impl Row,
         attrs: impl Iterator<Item = (&'a str, Value<'a>)>,
         edits: &mut Edits,
-        hits: &mut Hits,
+        w: &mut Work,
         rep: &mut RowReport,
     ) {
         for (k, v) in attrs {
-            match self.value(k, v, false, hits, rep) {
+            match self.value(k, v, false, w, rep) {
                 None => {}
                 Some(Change::Remove) => edits.remove_attribute(row, k),
                 Some(Change::Set(n)) => edits.set_attribute(row, k, n),
@@ -223,7 +262,7 @@ impl Redact {
     }
 
     /// Writes the summary and the injection flag onto a touched row.
-    fn finish(&self, row: &impl Row, rep: RowReport, edits: &mut Edits) {
+    fn finish(&self, row: &impl Row, rep: &RowReport, edits: &mut Edits) {
         if self.engine.summary() && rep.count > 0 {
             let rules: Vec<&str> = rep
                 .rules
@@ -241,15 +280,21 @@ impl Redact {
     }
 
     /// Resource and scope attributes, shared by both signals.
-    fn resources_and_scopes(&self, batch: &Batch<'_>, edits: &mut Edits, hits: &mut Hits) {
+    fn resources_and_scopes(
+        &self,
+        batch: &Batch<'_>,
+        edits: &mut Edits,
+        w: &mut Work,
+        rep: &mut RowReport,
+    ) {
         for r in batch.resources() {
-            let mut rep = RowReport::default();
-            self.attributes(&r, r.attributes(), edits, hits, &mut rep);
+            rep.clear();
+            self.attributes(&r, r.attributes(), edits, w, rep);
             self.finish(&r, rep, edits);
         }
         for s in batch.scopes() {
-            let mut rep = RowReport::default();
-            self.attributes(&s, s.attributes(), edits, hits, &mut rep);
+            rep.clear();
+            self.attributes(&s, s.attributes(), edits, w, rep);
             self.finish(&s, rep, edits);
         }
     }
@@ -275,11 +320,13 @@ impl Processor for Redact {
     }
 
     fn process_traces(&mut self, batch: Batch<'_>, edits: &mut Edits) -> Result<(), String> {
-        let mut hits = Hits::default();
-        self.resources_and_scopes(&batch, edits, &mut hits);
+        let mut w = Work::default();
+        let mut rep = RowReport::default();
+        let mut erep = RowReport::default();
+        self.resources_and_scopes(&batch, edits, &mut w, &mut rep);
         for span in batch.spans() {
-            let mut rep = RowReport::default();
-            self.attributes(&span, span.attributes(), edits, &mut hits, &mut rep);
+            rep.clear();
+            self.attributes(&span, span.attributes(), edits, &mut w, &mut rep);
             let msg = span.status_message();
             if !msg.is_empty()
                 && let Some(NewValue::String(new)) = self.scan(
@@ -287,7 +334,7 @@ impl Processor for Redact {
                     Value::String(msg),
                     0,
                     true,
-                    &mut hits,
+                    &mut w,
                     &mut rep,
                 )
             {
@@ -299,36 +346,37 @@ impl Processor for Redact {
                 edits.set_status(&span, code, &new);
             }
             for ev in span.events() {
-                let mut erep = RowReport::default();
-                self.attributes(&ev, ev.attributes(), edits, &mut hits, &mut erep);
+                erep.clear();
+                self.attributes(&ev, ev.attributes(), edits, &mut w, &mut erep);
                 // The span carries the flag too: tools look at spans first.
                 for k in &erep.injection {
                     if !rep.injection.contains(k) {
                         rep.injection.push(*k);
                     }
                 }
-                self.finish(&ev, erep, edits);
+                self.finish(&ev, &erep, edits);
             }
-            self.finish(&span, rep, edits);
+            self.finish(&span, &rep, edits);
         }
-        self.report(&hits);
+        self.report(&w.hits);
         Ok(())
     }
 
     fn process_logs(&mut self, batch: Batch<'_>, edits: &mut Edits) -> Result<(), String> {
-        let mut hits = Hits::default();
-        self.resources_and_scopes(&batch, edits, &mut hits);
+        let mut w = Work::default();
+        let mut rep = RowReport::default();
+        self.resources_and_scopes(&batch, edits, &mut w, &mut rep);
         for log in batch.logs() {
-            let mut rep = RowReport::default();
-            self.attributes(&log, log.attributes(), edits, &mut hits, &mut rep);
+            rep.clear();
+            self.attributes(&log, log.attributes(), edits, &mut w, &mut rep);
             if let Some(body) = log.body()
-                && let Some(new) = self.scan("body", body, 0, true, &mut hits, &mut rep)
+                && let Some(new) = self.scan("body", body, 0, true, &mut w, &mut rep)
             {
                 edits.set_body(&log, new);
             }
-            self.finish(&log, rep, edits);
+            self.finish(&log, &rep, edits);
         }
-        self.report(&hits);
+        self.report(&w.hits);
         Ok(())
     }
 }
