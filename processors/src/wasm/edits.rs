@@ -165,7 +165,8 @@ pub struct RawEdits<'a> {
     pub values: &'a [u8],
 }
 
-fn u32_at(row: &[u8], off: usize) -> u32 {
+/// The little-endian `u32` at `off` of a row whose length is checked.
+pub(super) fn u32_at(row: &[u8], off: usize) -> u32 {
     let mut b = [0u8; 4];
     b.copy_from_slice(&row[off..off + 4]);
     u32::from_le_bytes(b)

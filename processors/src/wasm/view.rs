@@ -15,6 +15,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 
 use super::bindings::types;
+use super::edits::u32_at;
 use super::layout_shared::{self as layout, NONE};
 
 /// Where each row of a view came from in the request.
@@ -91,13 +92,6 @@ impl<const N: usize> Row<N> {
     pub(super) fn str(&mut self, off: usize, (o, l): (u32, u32)) -> &mut Self {
         self.u32(off, o).u32(off + 4, l)
     }
-}
-
-fn u32_at(row: &[u8], off: usize) -> u32 {
-    row.get(off..off + 4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_le_bytes)
-        .unwrap_or(0)
 }
 
 pub(super) fn len32(n: usize) -> u32 {
@@ -419,10 +413,10 @@ impl BatchView {
     pub fn packed(&self) -> BatchView {
         use layout::{event, link, log, resource, scope, span, value};
         let mut arena = Vec::new();
-        let mut repack = |table: &[u8], size: usize, fields: &dyn Fn(&[u8]) -> Vec<usize>| {
+        let mut repack = |table: &[u8], size: usize, fields: &dyn Fn(&[u8]) -> &'static [usize]| {
             let mut out = table.to_vec();
             for row in out.chunks_exact_mut(size) {
-                for off in fields(row) {
+                for &off in fields(row) {
                     let o = u32_at(row, off) as usize;
                     let l = u32_at(row, off + 4) as usize;
                     let bytes = self.arena.get(o..o.saturating_add(l)).unwrap_or_default();
@@ -439,13 +433,13 @@ impl BatchView {
             out
         };
         let resources = repack(&self.resources, resource::SIZE, &|_| {
-            vec![resource::SCHEMA_URL]
+            &[resource::SCHEMA_URL]
         });
         let scopes = repack(&self.scopes, scope::SIZE, &|_| {
-            vec![scope::NAME, scope::VERSION, scope::SCHEMA_URL]
+            &[scope::NAME, scope::VERSION, scope::SCHEMA_URL]
         });
         let spans = repack(&self.spans, span::SIZE, &|_| {
-            vec![
+            &[
                 span::TRACE_ID,
                 span::SPAN_ID,
                 span::PARENT_SPAN_ID,
@@ -454,26 +448,22 @@ impl BatchView {
                 span::STATUS_MESSAGE,
             ]
         });
-        let events = repack(&self.events, event::SIZE, &|_| vec![event::NAME]);
+        let events = repack(&self.events, event::SIZE, &|_| &[event::NAME]);
         let links = repack(&self.links, link::SIZE, &|_| {
-            vec![link::TRACE_ID, link::SPAN_ID, link::TRACE_STATE]
+            &[link::TRACE_ID, link::SPAN_ID, link::TRACE_STATE]
         });
         let logs = repack(&self.logs, log::SIZE, &|_| {
-            vec![
+            &[
                 log::SEVERITY_TEXT,
                 log::TRACE_ID,
                 log::SPAN_ID,
                 log::EVENT_NAME,
             ]
         });
-        let values = repack(
-            &self.values,
-            value::SIZE,
-            &|row| match row.get(value::KIND).copied() {
-                Some(value::KIND_STRING | value::KIND_BYTES) => vec![value::KEY, value::PAYLOAD],
-                _ => vec![value::KEY],
-            },
-        );
+        let values = repack(&self.values, value::SIZE, &|row| match row[value::KIND] {
+            value::KIND_STRING | value::KIND_BYTES => &[value::KEY, value::PAYLOAD],
+            _ => &[value::KEY],
+        });
         BatchView {
             arena,
             resources,
