@@ -6,7 +6,9 @@
 
 use std::net::Ipv6Addr;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::validate;
@@ -202,7 +204,7 @@ pub struct Match {
 
 /// Every compiled detector.
 pub struct Detectors {
-    ac: AhoCorasick,
+    ac: DFA,
     /// For each AC pattern, the bit of the rule it gates (bit = rule id).
     ac_rule: Vec<u128>,
     re: Vec<Option<Regex>>,
@@ -255,14 +257,13 @@ impl Detectors {
             pats.push(w.clone());
             ac_rule.push(1u128 << INLINE);
         }
-        // A full DFA: a few KiB more memory, the fastest overlapping scan.
-        // No prefilter: with one-byte and short common keywords (`@`,
-        // `key`, `set`) its candidates are everywhere, and restarting it at
-        // each one cost more than the plain DFA walk.
-        let ac = AhoCorasickBuilder::new()
+        // A full DFA: a few KiB more memory, the fastest overlapping scan,
+        // walked by `keyword_hits`. No prefilter: with one-byte and short
+        // common keywords (`@`, `key`, `set`) its candidates are everywhere,
+        // and restarting it at each one cost more than the plain DFA walk.
+        let ac = DFA::builder()
             .ascii_case_insensitive(true)
             .prefilter(false)
-            .kind(Some(AhoCorasickKind::DFA))
             .match_kind(MatchKind::Standard)
             .build(&pats)
             .expect("keyword automaton from bounded literal lists");
@@ -375,15 +376,14 @@ impl Detectors {
     ) {
         let on = self.enabled & !skip;
         let mut want: u128 = 0;
-        for m in self.ac.find_overlapping_iter(text) {
-            let bit = self.ac_rule[m.pattern().as_usize()];
+        keyword_hits(&self.ac, text, |pattern, end| {
+            let bit = self.ac_rule[pattern];
             // A sensitive word gates `inline_secret` only when a `key=` or
             // `key:` follows (`/api/v1/` is not `api_key=`).
-            if bit == 1 << INLINE && !kv_follows(text, m.end()) {
-                continue;
+            if bit != 1 << INLINE || kv_follows(text, end) {
+                want |= bit;
             }
-            want |= bit;
-        }
+        });
         // One pass of byte counts gates the shape-based classes. A "digit
         // run" is digits joined by number separators; a letter or any other
         // byte ends it, so hex ids and UUIDs rarely wake the card, phone and
@@ -922,6 +922,58 @@ struct Gate {
     at: u64,
 }
 
+/// Every keyword match in `text`, overlapping, in the order
+/// `find_overlapping_iter` reports them: `hit(pattern, end)`. The DFA walk
+/// itself, four bytes a loop step: in the guest every loop back-edge is also
+/// an epoch check (two loads and a compare), which cost as much as the
+/// transition in the library's byte-a-step loop. Never inlined, for the
+/// reason given at [`gate`].
+#[inline(never)]
+fn keyword_hits(dfa: &DFA, text: &[u8], mut hit: impl FnMut(usize, usize)) {
+    // Unanchored start states exist whatever the start kind; `Err` cannot
+    // happen for this DFA, and then nothing is found.
+    let Ok(mut sid) = dfa.start_state(Anchored::No) else {
+        return;
+    };
+    let mut report = |sid, end: usize| {
+        for k in 0..dfa.match_len(sid) {
+            hit(dfa.match_pattern(sid, k).as_usize(), end);
+        }
+    };
+    // An empty keyword matches before the first byte.
+    if dfa.is_match(sid) {
+        report(sid, 0);
+    }
+    let mut end = 0usize;
+    // Dead states are not reachable in an unanchored standard search; the
+    // library stops on one, and so does this walk.
+    macro_rules! step {
+        ($b:expr) => {
+            sid = dfa.next_state(Anchored::No, sid, $b);
+            end += 1;
+            if dfa.is_special(sid) {
+                if dfa.is_dead(sid) {
+                    return;
+                }
+                if dfa.is_match(sid) {
+                    report(sid, end);
+                }
+            }
+        };
+    }
+    let mut quads = text.chunks_exact(4);
+    for q in &mut quads {
+        let &[a, b, c, d] = q else { continue };
+        step!(a);
+        step!(b);
+        step!(c);
+        step!(d);
+    }
+    for &b in quads.remainder() {
+        step!(b);
+    }
+}
+
 /// One byte's worth of 1 in each lane; the high bit of each lane.
 const LANES: u64 = 0x0101_0101_0101_0101;
 const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -1081,6 +1133,11 @@ fn dot_bytes(word: u64) -> u64 {
 /// loop takes one back-edge per word (and one per run of digits or
 /// run bytes that ends inside it) instead of one per byte. Equal to
 /// [`gate_bytes`], the byte-at-a-time pass it replaced (tested).
+///
+/// Never inlined: wasmtime's register allocator spilled nearly every value
+/// of this loop to the stack when it was part of `find` (56 KiB of machine
+/// code); on its own the loop's values stay in registers.
+#[inline(never)]
 fn gate(text: &[u8], cand_len: usize) -> Gate {
     let mut g = GateState {
         cand_len,
@@ -1587,6 +1644,53 @@ mod tests {
     /// strings of the bytes that matter (digits, separators, letters,
     /// `.:+@`, `_/()`, bytes >= 0x80, NUL), long runs of one class, and
     /// every length around the word size.
+    /// The four-bytes-a-step walk reports exactly what the library's
+    /// overlapping iterator reports, in the same order, on random text over
+    /// the keywords' letters (so matches overlap and chain), every length
+    /// around the step, with and without an empty keyword.
+    #[test]
+    fn keyword_walk_matches_the_library() {
+        let mut pats: Vec<String> = KEYWORDS
+            .iter()
+            .flat_map(|(_, kws)| kws.iter().map(|k| (*k).to_owned()))
+            .collect();
+        let mut x = 0x1234_5678_9abc_def0u64;
+        for empty in [false, true] {
+            if empty {
+                pats.push(String::new());
+            }
+            let dfa = DFA::builder()
+                .ascii_case_insensitive(true)
+                .prefilter(false)
+                .match_kind(MatchKind::Standard)
+                .build(&pats)
+                .unwrap();
+            let lib = aho_corasick::AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&pats)
+                .unwrap();
+            let alphabet: Vec<u8> = pats
+                .iter()
+                .flat_map(|p| p.bytes())
+                .chain(*b" =:@x")
+                .collect();
+            for n in 0..400 {
+                let len = n % 37;
+                let text: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(next(&mut x) % alphabet.len() as u64) as usize])
+                    .collect();
+                let want: Vec<(usize, usize)> = lib
+                    .find_overlapping_iter(&text)
+                    .map(|m| (m.pattern().as_usize(), m.end()))
+                    .collect();
+                let mut got = Vec::new();
+                keyword_hits(&dfa, &text, |p, e| got.push((p, e)));
+                assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&text));
+            }
+        }
+    }
+
     #[test]
     fn gate_matches_the_byte_pass() {
         const ALPHABETS: &[&[u8]] = &[
