@@ -67,9 +67,10 @@ pub struct BatchView {
     pub values: Vec<u8>,
     pub(crate) index: RowIndex,
     /// Working notes of the wire builder ([`view_wire`](super::view_wire)):
-    /// (start, end) of attributes found in a first pass. Empty between calls,
-    /// so it never makes two equal views differ.
-    pub(super) scratch: Vec<(usize, usize)>,
+    /// (reserved node, start, end) of attributes found in a first pass whose
+    /// values are written after it. Empty between calls, so it never makes
+    /// two equal views differ.
+    pub(super) scratch: Vec<(u32, usize, usize)>,
     /// The chunk the wire builder is reading; default between calls.
     pub(super) src: super::view_wire::WireSrc,
 }
@@ -251,6 +252,9 @@ impl BatchView {
                 self.index.scopes.push((ri, si as u32));
                 for (li, rec) in sl.log_records.iter().enumerate() {
                     self.index.logs.push((ri, si as u32, li as u32));
+                    // Attributes, then the body: the order the wire builder
+                    // meets them in (it writes attributes in its first pass).
+                    let (af, ac) = self.attrs(&rec.attributes);
                     let body = match &rec.body {
                         Some(b) => {
                             let n = self.reserve_nodes(1);
@@ -259,7 +263,6 @@ impl BatchView {
                         }
                         None => NONE,
                     };
-                    let (af, ac) = self.attrs(&rec.attributes);
                     let mut row = Row::<{ lg::SIZE }>::new();
                     row.u32(lg::SCOPE, scope_row)
                         .u32(lg::SEVERITY_NUMBER, rec.severity_number as u32)

@@ -18,8 +18,10 @@
 //!   twice: a first pass checks every field, keeps the last occurrence of each
 //!   singular one (prost's rule) and counts and locates the repeated ones; the
 //!   second writes in the decoded path's order. Attributes (the most
-//!   numerous) are noted in a reused scratch vector in the first pass and
-//!   written from the notes; events, links, scopes and list elements are
+//!   numerous) get their nodes in the first pass, in wire order (the
+//!   decoded path writes a message's attributes before any other node of
+//!   it); those that are not plain strings are noted in a reused scratch
+//!   vector and their values written after the run; events, links, scopes and list elements are
 //!   found again from where the first one started.
 //! - Refusal. Whatever prost might decode differently is not guessed at: a
 //!   malformed field, a wrong wire type on a known field, a string that is not
@@ -274,7 +276,7 @@ impl BatchView {
     /// A `Resource` (level 2): its attributes and dropped count. Entity refs
     /// are not shown to guests but are checked as prost would decode them.
     fn wire_resource_attrs<const T: bool>(&mut self, buf: &[u8]) -> R<((u32, u32), u32)> {
-        let attrs = self.scratch.len();
+        let attrs = self.attrs_start();
         let mut dropped = 0u32;
         let mut r = Reader::new(buf);
         while !r.done() {
@@ -282,7 +284,7 @@ impl BatchView {
             match tag {
                 1 => {
                     let kv = r.message(wt)?;
-                    self.note(&r, kv);
+                    self.attr::<T>(&r, kv, 3)?;
                 }
                 2 => dropped = r.varint_field(wt)? as u32,
                 3 => entity_ref::<T>(r.message(wt)?)?,
@@ -330,7 +332,7 @@ impl BatchView {
             Some(buf) => {
                 // InstrumentationScope, level 3.
                 let (mut name, mut version): (&[u8], &[u8]) = (&[], &[]);
-                let attrs = self.scratch.len();
+                let attrs = self.attrs_start();
                 let mut dropped = 0u32;
                 let mut r = Reader::new(buf);
                 while !r.done() {
@@ -340,7 +342,7 @@ impl BatchView {
                         2 => version = text::<T>(&mut r, wt)?,
                         3 => {
                             let kv = r.message(wt)?;
-                            self.note(&r, kv);
+                            self.attr::<T>(&r, kv, 4)?;
                         }
                         4 => dropped = r.varint_field(wt)? as u32,
                         _ => r.skip(wt)?,
@@ -376,7 +378,7 @@ impl BatchView {
         let (mut trace_state, mut name): (&[u8], &[u8]) = (&[], &[]);
         let (mut kind, mut flags, mut start, mut end) = (0u32, 0u32, 0u64, 0u64);
         let (mut d_attrs, mut d_events, mut d_links) = (0u32, 0u32, 0u32);
-        let attrs = self.scratch.len();
+        let attrs = self.attrs_start();
         let (mut events, mut links) = (Run::default(), Run::default());
         let mut status = None;
         let mut r = Reader::new(buf);
@@ -395,7 +397,7 @@ impl BatchView {
                     8 => end = r.fixed64($wt)?,
                     9 => {
                         let kv = r.message($wt)?;
-                        self.note(&r, kv);
+                        self.attr::<T>(&r, kv, 4)?;
                     }
                     10 => d_attrs = r.varint_field($wt)? as u32,
                     11 => {
@@ -487,7 +489,7 @@ impl BatchView {
         use layout::event as e;
         let mut name: &[u8] = &[];
         let (mut time, mut dropped) = (0u64, 0u32);
-        let attrs = self.scratch.len();
+        let attrs = self.attrs_start();
         let mut r = Reader::new(buf);
         while !r.done() {
             let (tag, wt) = r.key()?;
@@ -496,7 +498,7 @@ impl BatchView {
                 2 => name = text::<T>(&mut r, wt)?,
                 3 => {
                     let kv = r.message(wt)?;
-                    self.note(&r, kv);
+                    self.attr::<T>(&r, kv, 5)?;
                 }
                 4 => dropped = r.varint_field(wt)? as u32,
                 _ => r.skip(wt)?,
@@ -519,7 +521,7 @@ impl BatchView {
         use layout::link as l;
         let (mut trace_id, mut span_id, mut trace_state): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
         let (mut dropped, mut flags) = (0u32, 0u32);
-        let attrs = self.scratch.len();
+        let attrs = self.attrs_start();
         let mut r = Reader::new(buf);
         while !r.done() {
             let (tag, wt) = r.key()?;
@@ -529,7 +531,7 @@ impl BatchView {
                 3 => trace_state = text::<T>(&mut r, wt)?,
                 4 => {
                     let kv = r.message(wt)?;
-                    self.note(&r, kv);
+                    self.attr::<T>(&r, kv, 5)?;
                 }
                 5 => dropped = r.varint_field(wt)? as u32,
                 6 => flags = r.fixed32(wt)?,
@@ -569,7 +571,7 @@ impl BatchView {
             &[u8],
         ) = (&[], &[], &[], &[]);
         let mut body = None;
-        let attrs = self.scratch.len();
+        let attrs = self.attrs_start();
         let mut r = Reader::new(buf);
         while !r.done() {
             let (tag, wt) = r.key()?;
@@ -580,7 +582,7 @@ impl BatchView {
                 5 => once(&mut body, r.message(wt)?)?,
                 6 => {
                     let kv = r.message(wt)?;
-                    self.note(&r, kv);
+                    self.attr::<T>(&r, kv, 4)?;
                 }
                 7 => dropped = r.varint_field(wt)? as u32,
                 8 => flags = r.fixed32(wt)?,
@@ -592,6 +594,8 @@ impl BatchView {
             }
         }
         self.index.logs.push((ri, si, li));
+        // The body after the attributes, whose run the first pass wrote.
+        let (af, ac) = self.wire_attrs::<T>(buf, attrs, 4)?;
         let body = match body {
             Some(b) => {
                 let n = self.reserve_nodes(1);
@@ -600,7 +604,6 @@ impl BatchView {
             }
             None => NONE,
         };
-        let (af, ac) = self.wire_attrs::<T>(buf, attrs, 4)?;
         let mut row = Row::<{ lg::SIZE }>::new();
         row.u32(lg::SCOPE, scope_row)
             .u32(lg::SEVERITY_NUMBER, severity)
@@ -635,29 +638,70 @@ impl BatchView {
         len32(self.values.len() / layout::value::SIZE)
     }
 
-    /// Notes where the `KeyValue` `kv`, just read by `r`, lies in the
-    /// message `r` reads: attributes are located in the first pass over their
-    /// message and written from these notes, not found again.
+    /// Where a message's attributes start: the next node, and the next
+    /// scratch note. Taken before its first pass.
     #[inline(always)]
-    fn note(&mut self, r: &Reader<'_>, kv: &[u8]) {
-        let end = r.pos();
-        self.scratch.push((end - kv.len(), end));
+    fn attrs_start(&self) -> (u32, usize) {
+        (self.node_count(), self.scratch.len())
     }
 
-    /// The `KeyValue`s of `buf` (at `level`) noted from scratch entry `base`
-    /// on, as a contiguous run of keyed root nodes, nested values after the
-    /// run. Their notes are removed.
-    fn wire_attrs<const T: bool>(&mut self, buf: &[u8], base: usize, level: u32) -> R<(u32, u32)> {
-        let count = self.scratch.len().saturating_sub(base);
-        let first = self.reserve_nodes(count);
-        for i in 0..count {
-            let (from, to) = self.scratch[base + i];
+    /// The `KeyValue` `kv` at `level`, just read by `r` in a message's first
+    /// pass, gets its root node now: a message's attributes are then one
+    /// contiguous run of nodes in wire order, as the decoded path writes them,
+    /// with nothing else written during that pass. A string in prost's
+    /// canonical shape (most attributes) is written at once, read once; any
+    /// other value has its node reserved and its place noted, and is written
+    /// by [`BatchView::wire_attrs`] after the run, since nested values go
+    /// after the run.
+    #[inline(always)]
+    fn attr<const T: bool>(&mut self, r: &Reader<'_>, kv: &[u8], level: u32) -> R<()> {
+        // The value node is at level + 1.
+        if level < MAX_LEVEL
+            && let Some((key, s)) = short_string_kv(kv)
+            && (T || (utf8(key) && utf8(s)))
+        {
+            let key = self.wire_str(key);
+            let s = self.wire_str(s);
+            self.push_string_node(key, s);
+            return Ok(());
+        }
+        let slot = self.reserve_nodes(1);
+        let end = r.pos();
+        self.scratch.push((slot, end - kv.len(), end));
+        Ok(())
+    }
+
+    /// Appends a root string node (no parent) with `key` and `value`.
+    #[inline(always)]
+    fn push_string_node(&mut self, key: (u32, u32), value: (u32, u32)) {
+        use layout::value as v;
+        let mut row = Row::<{ v::SIZE }>::new();
+        row.0[v::KIND] = v::KIND_STRING;
+        row.u32(v::PARENT, NONE)
+            .str(v::KEY, key)
+            .str(v::PAYLOAD, value);
+        self.values.extend_from_slice(&row.0);
+    }
+
+    /// Finishes the attributes of `buf` (at `level`) whose first pass
+    /// started at `start` ([`BatchView::attrs_start`]): writes the values
+    /// [`BatchView::attr`] left noted, nested values after the run, and
+    /// removes the notes. (first node, count) of the run.
+    fn wire_attrs<const T: bool>(
+        &mut self,
+        buf: &[u8],
+        (first, base): (u32, usize),
+        level: u32,
+    ) -> R<(u32, u32)> {
+        let count = self.node_count() - first;
+        for i in base..self.scratch.len() {
+            let (slot, from, to) = self.scratch[i];
             let kv = buf.get(from..to).ok_or(Fallback)?;
             // Nested lists do not take notes, so entries past `base` stay put.
-            self.wire_key_value::<T>(first + len32(i), NONE, kv, level)?;
+            self.wire_key_value::<T>(slot, NONE, kv, level)?;
         }
         self.scratch.truncate(base);
-        Ok((first, len32(count)))
+        Ok((first, count))
     }
 
     /// A `KeyValue` at `level` into node `index`.
