@@ -251,34 +251,91 @@ pub fn parse_extension(
     }
 }
 
-/// The text `tracemend components` prints.
+/// A row of `tracemend components`: name, signals or world, description.
+type Row = (&'static str, String, &'static str);
+
+/// The text `tracemend components` prints: a section per kind, then the
+/// built-in WASM modules, in three aligned columns (name, signals or world,
+/// description).
 pub fn describe() -> String {
-    let mut out = String::new();
+    let mut sections: Vec<(String, Vec<Row>)> = Vec::new();
     for kind in [
         Kind::Receiver,
         Kind::Processor,
         Kind::Exporter,
         Kind::Extension,
     ] {
-        out.push_str(&format!("{}s:\n", kind.as_str()));
-        for t in TYPES.iter().filter(|t| t.kind == kind) {
-            let signals: Vec<&str> = t.signals.iter().map(|s| s.as_str()).collect();
-            let sig = if signals.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", signals.join(", "))
-            };
-            out.push_str(&format!("  {:<16}{}  {}\n", t.ty, sig, t.about));
+        let rows = TYPES
+            .iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| {
+                let signals: Vec<&str> = t.signals.iter().map(|s| s.as_str()).collect();
+                let sig = if signals.is_empty() {
+                    String::new()
+                } else {
+                    format!("[{}]", signals.join(", "))
+                };
+                (t.ty, sig, t.about)
+            })
+            .collect();
+        sections.push((format!("{}s:", kind.as_str()), rows));
+    }
+    let modules = ::processors::wasm::builtin::all()
+        .iter()
+        .map(|b| (b.name, format!("[{} world]", b.world.as_str()), b.about))
+        .collect();
+    sections.push((
+        "built-in WASM modules (module: builtin:NAME):".to_owned(),
+        modules,
+    ));
+    let rows = || sections.iter().flat_map(|(_, rows)| rows);
+    let name_w = rows().map(|r| r.0.len()).max().unwrap_or(0);
+    let sig_w = rows().map(|r| r.1.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (title, rows) in &sections {
+        out.push_str(title);
+        out.push('\n');
+        for (name, sig, about) in rows {
+            out.push_str(&format!("  {name:<name_w$}  {sig:<sig_w$}  {about}\n"));
         }
     }
-    out.push_str("built-in WASM modules (module: builtin:NAME):\n");
-    for b in ::processors::wasm::builtin::all() {
-        out.push_str(&format!(
-            "  {:<16} [{} world]  {}\n",
-            b.name,
-            b.world.as_str(),
-            b.about
-        ));
-    }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every component type and built-in module is listed once, and the
+    /// description column starts at the same place on every row.
+    #[test]
+    fn components_are_listed_in_aligned_columns() {
+        let text = describe();
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
+        assert_eq!(
+            rows.len(),
+            TYPES.len() + ::processors::wasm::builtin::all().len()
+        );
+        for t in TYPES {
+            assert!(
+                rows.iter()
+                    .any(|r| r.ends_with(t.about) && r.trim_start().starts_with(t.ty)),
+                "{} missing",
+                t.ty
+            );
+        }
+        let column = |r: &str| {
+            r.len()
+                - TYPES
+                    .iter()
+                    .map(|t| t.about)
+                    .chain(::processors::wasm::builtin::all().iter().map(|b| b.about))
+                    .find(|a| r.ends_with(a))
+                    .map_or(0, str::len)
+        };
+        let first = column(rows[0]);
+        for r in &rows {
+            assert_eq!(column(r), first, "{r:?}");
+        }
+    }
 }
