@@ -21,8 +21,8 @@
 //!   numerous) get their nodes in the first pass, in wire order (the
 //!   decoded path writes a message's attributes before any other node of
 //!   it); those that are not plain strings are noted in a reused scratch
-//!   vector and their values written after the run; events, links, scopes and list elements are
-//!   found again from where the first one started.
+//!   vector and their values written after the run. Events, links, scopes
+//!   and list elements are found again from where the first one started.
 //! - Refusal. Whatever prost might decode differently is not guessed at: a
 //!   malformed field, a wrong wire type on a known field, a string that is not
 //!   UTF-8, a group, a singular message field given twice (prost merges them),
