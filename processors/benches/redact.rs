@@ -100,8 +100,17 @@ fn batch(spans: &[Vec<(String, String)>]) -> ExportTraceServiceRequest {
 }
 
 fn main() {
+    // `REDACT_BENCH_CALLS=N`: only make N calls of the first guest (the
+    // default build, or `REDACT_BENCH_WASM`'s first entry given
+    // `REDACT_BENCH_ONLY_EXTRA=1`) on 128 spans, for instruction counts
+    // (`valgrind --tool=cachegrind`), which do not move with the machine's
+    // load the way times do. `REDACT_BENCH_CACHE=DIR` keeps compiled guests
+    // there, so a run under valgrind does not compile them again.
+    let calls = std::env::var("REDACT_BENCH_CALLS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok());
     let rt = WasmRuntime::without_registry(WasmRuntimeOptions {
-        cache_dir: None,
+        cache_dir: std::env::var_os("REDACT_BENCH_CACHE").map(std::path::PathBuf::from),
         ..Default::default()
     })
     .unwrap();
@@ -129,6 +138,20 @@ fn main() {
         }
     }
     let noop = load("wasm/noop", guests.join("noop.wasm"), "");
+    if let Some(n) = calls {
+        let only_extra = std::env::var_os("REDACT_BENCH_ONLY_EXTRA").is_some();
+        let guest = if only_extra {
+            &redacts[1].1
+        } else {
+            &redacts[0].1
+        };
+        let req = batch(&bench_input::spans(128, 42));
+        for _ in 0..n {
+            let mut r = req.clone();
+            black_box(guest.process_traces(&mut r).unwrap());
+        }
+        return;
+    }
     println!(
         "| guest | spans | attribute bytes | clone | noop guest call | redact guest call | guest engine | guest engine MB/s | whole call MB/s |"
     );

@@ -16,6 +16,12 @@ use redact_core::{Engine, Hits, KeyOutcome, KeyVerdict, bench_input};
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = std::env::args().nth(1).unwrap_or_else(|| "{}".into());
     let engine = Engine::from_json(&config, &|_| None)?;
+    // `BENCH_NATIVE_CALLS=N`: only N batches of 128 spans, for instruction
+    // counts (`valgrind --tool=cachegrind`), as the host benchmark's
+    // `REDACT_BENCH_CALLS`.
+    let calls = std::env::var("BENCH_NATIVE_CALLS")
+        .ok()
+        .and_then(|n| n.parse::<u32>().ok());
     for n in [128usize, 1024] {
         let batch = bench_input::spans(n, 42);
         let bytes = bench_input::value_bytes(&batch);
@@ -38,6 +44,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             black_box(hits);
         };
+        if let Some(calls) = calls {
+            for _ in 0..calls {
+                run();
+            }
+            return Ok(());
+        }
         // The fastest of 25 rounds of ~20 ms, as the host benchmark
         // measures the guest: the round least disturbed by other processes.
         let started = Instant::now();

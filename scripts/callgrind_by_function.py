@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Self instruction counts by function of JIT-compiled guest code, per call.
+
+valgrind names no function in code wasmtime compiled at run time; wasmtime's
+perf map (`TRACEMEND_WASM_PERFMAP=1` writes /tmp/perf-PID.map) does. This
+joins the two: for a callgrind profile taken with `--dump-instr=yes` and the
+perf map of the same process, it sums each instruction's self cost into the
+guest function whose address range holds it ("(not guest)" for the rest).
+
+Given two profiles (a run of 0 calls and a run of N calls), it prints the
+difference divided by N: the cost of one call, without startup and
+`configure`. Used by `scripts/guest-icount.sh`.
+
+    callgrind_by_function.py BASE.out BASE.map RUN.out RUN.map N [TOP]
+"""
+
+import bisect
+import collections
+import sys
+
+
+def read_map(path):
+    """(start, size, name) of every guest function, sorted by start."""
+    ranges = []
+    with open(path) as f:
+        for line in f:
+            addr, size, name = line.rstrip("\n").split(" ", 2)
+            # wasmtime writes each function twice, once with its
+            # `wasm[0]::function[N]::` prefix; keep the plain symbol.
+            if name.startswith("wasm["):
+                continue
+            ranges.append((int(addr, 16), int(size, 16), name))
+    ranges.sort()
+    return ranges
+
+
+def position(token, previous):
+    """A callgrind position: absolute, relative (+n/-n) or repeated (*)."""
+    if token == "*":
+        return previous
+    if token[0] in "+-":
+        return previous + int(token, 0)
+    return int(token, 0)
+
+
+def self_cost(profile, ranges):
+    """Self instruction count by guest function name."""
+    starts = [r[0] for r in ranges]
+    cost = collections.Counter()
+    addr = 0
+    after_calls = False
+    with open(profile) as f:
+        for line in f:
+            if not line or not (line[0].isdigit() or line[0] in "+-*"):
+                # The cost line after `calls=` is the callee's inclusive
+                # cost, not this function's own.
+                after_calls = line.startswith("calls=")
+                continue
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            addr = position(fields[0], addr)
+            if after_calls:
+                after_calls = False
+                continue
+            i = bisect.bisect_right(starts, addr) - 1
+            if i >= 0 and addr < ranges[i][0] + ranges[i][1]:
+                cost[ranges[i][2]] += int(fields[2])
+            else:
+                cost["(not guest)"] += int(fields[2])
+    return cost
+
+
+def main(argv):
+    if len(argv) not in (6, 7):
+        sys.exit(__doc__)
+    base = self_cost(argv[1], read_map(argv[2]))
+    run = self_cost(argv[3], read_map(argv[4]))
+    calls = int(argv[5])
+    top = int(argv[6]) if len(argv) == 7 else 25
+    per_call = {k: (run.get(k, 0) - base.get(k, 0)) / calls for k in set(base) | set(run)}
+    total = sum(per_call.values())
+    print(f"instructions per call: {total:,.0f}")
+    for name, n in sorted(per_call.items(), key=lambda kv: -kv[1])[:top]:
+        print(f"{n:12,.0f} {100 * n / total:5.1f}%  {name[:110]}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)
