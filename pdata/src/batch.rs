@@ -95,6 +95,21 @@ impl Batch {
         Ok(Self::received(payload, Some(body)))
     }
 
+    /// A protobuf request body whose reader already made every check of the validating
+    /// scan and found `items` items, none to remove ([`crate::ProtobufIntake`]): kept
+    /// as bytes and [`Batch::validated`], as [`Batch::from_protobuf`] would keep it.
+    /// Bytes not so checked must go through [`Batch::from_protobuf`]: later readers
+    /// trust validated bytes to decode.
+    pub fn from_checked_protobuf(signal: Signal, body: Bytes, items: usize) -> Batch {
+        Batch {
+            signal,
+            items,
+            encoded: Some(vec![body]),
+            scanned: true,
+            decoded: None,
+        }
+    }
+
     /// Decodes and validates an OTLP/JSON request body.
     pub fn from_json(signal: Signal, body: &[u8]) -> Result<Received, DecodeError> {
         let payload = match signal {

@@ -1,8 +1,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
-use crate::Batch;
+use crate::{Batch, Signal};
 
 /// Whether the sender may retry data that was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +59,34 @@ impl ConsumeError {
 pub trait Consumer: Send + Sync + 'static {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError>;
 
+    /// A first hop that reads received protobuf bytes closely anyway may take them
+    /// before the receiver's own validating scan, so that a request is parsed once
+    /// ([`ProtobufIntake`]). `None`, the default: the receiver scans (or decodes) first
+    /// and calls [`Consumer::consume`].
+    fn protobuf_intake(&self) -> Option<&dyn ProtobufIntake> {
+        None
+    }
+
     /// Flushes buffered data and stops background work. Called once, after every
     /// upstream component has stopped sending.
     async fn shutdown(&self) {}
+}
+
+/// The first hop of a pipeline taking a received protobuf request body as it came
+/// (see [`Consumer::protobuf_intake`]). The WASM host's view builder is one: it parses
+/// every field to show the batch to its guest, so it makes the receiver's checks as it
+/// goes instead of after the receiver's scan.
+#[async_trait]
+pub trait ProtobufIntake: Send + Sync {
+    /// Takes `body` only if it passes every check of the receiver's validating scan
+    /// with no item to remove, and then consumes it: `Some((items, result))`, the
+    /// number of spans or log records taken and what [`Consumer::consume`] would have
+    /// returned for them. `None`: not taken, nothing done; the receiver decodes and
+    /// validates `body` the usual way (its error and partial-success answers are made
+    /// there) and calls [`Consumer::consume`].
+    async fn consume_protobuf(
+        &self,
+        signal: Signal,
+        body: &Bytes,
+    ) -> Option<(usize, Result<(), ConsumeError>)>;
 }

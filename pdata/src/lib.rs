@@ -13,7 +13,7 @@ mod validate;
 mod wire;
 
 pub use batch::{Batch, DecodeError, Payload, Received};
-pub use consumer::{ConsumeError, Consumer, ErrorKind};
+pub use consumer::{ConsumeError, Consumer, ErrorKind, ProtobufIntake};
 pub use signal::Signal;
 
 /// Re-exported OTLP protobuf types, so components name one version of them.

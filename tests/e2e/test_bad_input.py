@@ -1,11 +1,17 @@
 """Malformed protobuf, malformed JSON, wrong content type, oversized and compressed-bomb
-bodies each get the status the OTLP spec names, and the collector keeps serving."""
+bodies each get the status the OTLP spec names, and the collector keeps serving.
+
+Each receiver test runs twice: with the plain pipeline, where the receiver checks a
+request before pushing it, and with a WASM guest first in the pipeline, where the guest's
+view builder checks the request as it reads it (the receiver's scan is skipped) and
+hands anything it does not take back to the receiver's path. The answers must match."""
 
 import gzip
 import json
 import zlib
 
 import grpc
+import pytest
 import requests
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
@@ -26,11 +32,20 @@ def valid_request(n=1, trace_id=b"\x01" * 16) -> bytes:
     return req.SerializeToString()
 
 
-def start(collectors, tmp_path, http=None, grpc_cfg=None):
+# The pipeline's processors: none, or the built-in no-op guest first.
+PIPELINES = {
+    "plain": ({}, []),
+    "wasm-first": ({"wasm/noop": {"module": "builtin:noop"}}, ["wasm/noop"]),
+}
+
+
+def start(collectors, tmp_path, http=None, grpc_cfg=None, pipeline="plain"):
     out = tmp_path / "out.jsonl"
+    processors, chain = PIPELINES[pipeline]
     c = collectors(
         exporters={"file": {"path": str(out)}},
-        pipelines={"traces": {"receivers": ["otlp"], "exporters": ["file"]}},
+        processors=processors,
+        pipelines={"traces": {"receivers": ["otlp"], "processors": chain, "exporters": ["file"]}},
     )
     protocols = c.config["receivers"]["otlp"]["protocols"]
     protocols["http"].update(http or {})
@@ -46,8 +61,9 @@ def post(c, body, content_type="application/x-protobuf", **headers):
 
 
 
-def test_http_bad_bodies(tmp_path, collectors):
-    c, out = start(collectors, tmp_path, http={"max_request_body_size": 4096})
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_http_bad_bodies(tmp_path, collectors, pipeline):
+    c, out = start(collectors, tmp_path, http={"max_request_body_size": 4096}, pipeline=pipeline)
 
     r = post(c, b"\x0a\xff\x01")
     assert r.status_code == 400
@@ -93,6 +109,12 @@ def test_http_bad_bodies(tmp_path, collectors):
     assert resp.partial_success.rejected_spans == 1
     assert "trace_id must be 16 bytes" in resp.partial_success.error_message
 
+    # A span name that is not UTF-8: the whole request is malformed.
+    bad_name = valid_request(1).replace(b"ok-0", b"ok-\xff")
+    r = post(c, bad_name)
+    assert r.status_code == 400
+    assert b"malformed OTLP protobuf traces request" in r.content
+
     # Still serving, over every encoding.
     assert post(c, valid_request(2)).status_code == 200
     assert post(c, gzip.compress(valid_request(2)), **{"content-encoding": "gzip"}).status_code == 200
@@ -103,8 +125,9 @@ def test_http_bad_bodies(tmp_path, collectors):
     assert c.stop() == 0
 
 
-def test_grpc_bad_messages(tmp_path, collectors):
-    c, out = start(collectors, tmp_path, grpc_cfg={"max_recv_msg_size_mib": 1})
+@pytest.mark.parametrize("pipeline", PIPELINES)
+def test_grpc_bad_messages(tmp_path, collectors, pipeline):
+    c, out = start(collectors, tmp_path, grpc_cfg={"max_recv_msg_size_mib": 1}, pipeline=pipeline)
     with grpc.insecure_channel(c.grpc_endpoint) as channel:
         export = channel.unary_unary(TRACES_EXPORT, request_serializer=None, response_deserializer=None)
         try:
@@ -125,9 +148,23 @@ def test_grpc_bad_messages(tmp_path, collectors):
             raise AssertionError("a signal without a pipeline must fail")
         except grpc.RpcError as e:
             assert e.code() == grpc.StatusCode.UNIMPLEMENTED
+        try:
+            export(valid_request(1).replace(b"ok-0", b"ok-\xff"), timeout=5)
+            raise AssertionError("a string that is not UTF-8 must fail")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "malformed OTLP protobuf traces request" in e.details()
+        req = trace_service_pb2.ExportTraceServiceRequest.FromString(valid_request(3))
+        req.resource_spans[0].scope_spans[0].spans[2].span_id = b""
+        reply = trace_service_pb2.ExportTraceServiceResponse.FromString(
+            export(req.SerializeToString(), timeout=5))
+        assert reply.partial_success.rejected_spans == 1
+        assert "span_id must be 8 bytes" in reply.partial_success.error_message
         reply = export(valid_request(3), timeout=5)
         assert trace_service_pb2.ExportTraceServiceResponse.FromString(reply).partial_success.rejected_spans == 0
-    wait_for(lambda: len(spans_in(out)) == 3, what="the valid spans")
+    wait_for(lambda: len(spans_in(out)) == 5, what="the valid spans")
+    assert c.metric("otelcol_receiver_accepted_spans_total", transport="grpc") == 5
+    assert c.metric("otelcol_receiver_refused_spans_total", transport="grpc") == 1
     assert c.stop() == 0
 
 

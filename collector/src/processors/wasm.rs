@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pdata::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use pdata::otlp::collector::trace::v1::ExportTraceServiceRequest;
-use pdata::{Batch, ConsumeError, Consumer, Payload, Signal};
+use pdata::{Batch, ConsumeError, Consumer, Payload, ProtobufIntake, Signal};
 use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 
@@ -268,10 +268,211 @@ impl Consumer for WasmStage {
         // A call is bounded by `limits.call_timeout` (tens of µs for typical guests),
         // so it runs on this task rather than paying a hand-off per batch.
         let _ = self.process(&mut batch);
+        self.forward(batch).await
+    }
+
+    fn protobuf_intake(&self) -> Option<&dyn ProtobufIntake> {
+        Some(self)
+    }
+}
+
+impl WasmStage {
+    async fn forward(&self, batch: Batch) -> Result<(), ConsumeError> {
         if batch.is_empty() {
             return Ok(());
         }
         self.outgoing.inc_by(batch.item_count() as u64);
         self.next.consume(batch).await
+    }
+}
+
+/// The guest's view builder parses every field of a request anyway; first in a
+/// pipeline, it makes the receiver's checks as it does, so the request is read once
+/// instead of scanned by the receiver and then read again here.
+#[async_trait]
+impl ProtobufIntake for WasmStage {
+    async fn consume_protobuf(
+        &self,
+        signal: Signal,
+        body: &Bytes,
+    ) -> Option<(usize, Result<(), ConsumeError>)> {
+        // Only while the guest is healthy: a refused request returns before the
+        // guest runs, which must not count as a call that went well, and with the
+        // circuit open nothing would be checked. The usual path handles those.
+        if !matches!(self.processor.health(), PluginHealth::Healthy) {
+            return None;
+        }
+        let mut access = Unchecked {
+            signal,
+            chunk: [body.clone()],
+            batch: None,
+        };
+        let _ = match signal {
+            Signal::Traces => self.processor.process_traces_batch(&mut access),
+            Signal::Logs => self.processor.process_logs_batch(&mut access),
+            Signal::Metrics => return None,
+        };
+        let (items, batch) = access.batch?;
+        self.incoming.inc_by(items as u64);
+        Some((items, self.forward(batch).await))
+    }
+}
+
+/// Received bytes the guest's view builder checks as it reads them (see
+/// [`BatchAccess::unchecked`]); once they pass, the pipeline batch they make.
+struct Unchecked {
+    signal: Signal,
+    chunk: [Bytes; 1],
+    /// The item count and the batch, once checked.
+    batch: Option<(usize, Batch)>,
+}
+
+impl Unchecked {
+    fn encoded(&self) -> Option<&[Bytes]> {
+        match &self.batch {
+            Some((_, b)) => b.encoded(),
+            None => Some(&self.chunk),
+        }
+    }
+
+    fn checked(&mut self, items: usize) {
+        let batch = Batch::from_checked_protobuf(self.signal, self.chunk[0].clone(), items);
+        self.batch = Some((items, batch));
+    }
+}
+
+/// Implements [`BatchAccess`] for [`Unchecked`]: the batch's own access once checked.
+/// Before that the host reads only the bytes, and changes nothing.
+macro_rules! unchecked_access {
+    ($req:ty) => {
+        impl BatchAccess<$req> for Unchecked {
+            fn encoded(&self) -> Option<&[Bytes]> {
+                Unchecked::encoded(self)
+            }
+            fn validated(&self) -> bool {
+                self.batch.as_ref().is_some_and(|(_, b)| b.validated())
+            }
+            fn with_decoded<T>(&mut self, f: impl FnOnce(&mut $req) -> (T, bool)) -> T {
+                match &mut self.batch {
+                    Some((_, b)) => Access(b).with_decoded(f),
+                    // The host decodes nothing it has not checked (it returns before).
+                    None => f(&mut <$req>::default()).0,
+                }
+            }
+            fn item_count(&self) -> usize {
+                self.batch.as_ref().map_or(0, |(_, b)| b.item_count())
+            }
+            fn clear(&mut self) {
+                if let Some((_, b)) = &mut self.batch {
+                    *b = Batch::empty(self.signal);
+                }
+            }
+            fn unchecked(&self) -> bool {
+                self.batch.is_none()
+            }
+            fn checked(&mut self, items: usize) {
+                Unchecked::checked(self, items);
+            }
+        }
+    };
+}
+unchecked_access!(ExportTraceServiceRequest);
+unchecked_access!(ExportLogsServiceRequest);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pdata::otlp::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+    use std::path::Path;
+    use tokio::sync::Mutex as AsyncMutex;
+
+    #[derive(Default)]
+    struct Collect(AsyncMutex<Vec<(usize, bool)>>);
+
+    #[async_trait]
+    impl Consumer for Collect {
+        async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+            self.0
+                .lock()
+                .await
+                .push((batch.item_count(), batch.validated()));
+            Ok(())
+        }
+    }
+
+    fn stage() -> (WasmStage, Arc<Collect>) {
+        let rt = WasmRuntime::without_registry(WasmRuntimeOptions {
+            cache_dir: None,
+            ..Default::default()
+        })
+        .expect("runtime");
+        let Ok(ModuleRef::Builtin(b)) = builtin::resolve(Path::new("builtin:noop")) else {
+            panic!("builtin:noop resolves");
+        };
+        let cfg = WasmProcessorConfig::for_module("builtin:noop");
+        let p = WasmProcessor::load_bytes("wasm/noop", &cfg, b.bytes, &rt).expect("noop loads");
+        let sink = Arc::new(Collect::default());
+        let stage = WasmStage::new(
+            Arc::new(p),
+            Signal::Traces,
+            sink.clone(),
+            &SelfMetrics::new(),
+        );
+        (stage, sink)
+    }
+
+    fn request(trace_id: Vec<u8>) -> Bytes {
+        ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: (1..=3u8)
+                        .map(|i| Span {
+                            trace_id: trace_id.clone(),
+                            span_id: vec![i; 8],
+                            name: "s".into(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+        .into()
+    }
+
+    /// A well-formed request is taken whole, checked and marked validated, in one
+    /// read; anything the receiver's own path must answer (malformed bytes, spans to
+    /// remove) is left to it untouched.
+    #[tokio::test]
+    async fn first_in_a_pipeline_it_takes_only_what_the_scan_would_take_whole() {
+        let (stage, sink) = stage();
+        let intake = stage
+            .protobuf_intake()
+            .expect("a wasm stage takes protobuf bodies");
+        let taken = intake
+            .consume_protobuf(Signal::Traces, &request(vec![1; 16]))
+            .await;
+        assert!(matches!(taken, Some((3, Ok(())))), "{taken:?}");
+        assert_eq!(*sink.0.lock().await, vec![(3, true)]);
+        for body in [
+            request(vec![1; 5]),
+            request(vec![0; 16]),
+            Bytes::from_static(b"\x0a\xff\x01"),
+        ] {
+            assert!(
+                intake
+                    .consume_protobuf(Signal::Traces, &body)
+                    .await
+                    .is_none()
+            );
+        }
+        assert_eq!(
+            sink.0.lock().await.len(),
+            1,
+            "nothing else reached the pipeline"
+        );
     }
 }

@@ -4,7 +4,8 @@ pub mod otlp;
 
 use std::sync::Arc;
 
-use pdata::{Batch, ConsumeError, Consumer, Signal};
+use bytes::Bytes;
+use pdata::{Batch, ConsumeError, Consumer, DecodeError, Signal};
 use prometheus_client::metrics::counter::Counter;
 
 use crate::telemetry::{ReceiverLabels, SelfMetrics};
@@ -82,20 +83,77 @@ impl Ingest {
             return Ok(());
         }
         let result = consumer.consume(batch).await;
-        match &result {
+        self.count(signal, items as usize, &result);
+        result
+    }
+
+    /// Takes a received protobuf request body into the pipelines: through the first
+    /// hop's [`pdata::ProtobufIntake`] when it has one and it takes the body (the
+    /// request is then parsed once), else decoded and validated here and pushed.
+    /// `Ok((rejected, why))` for the response's partial success.
+    pub async fn push_protobuf(
+        &self,
+        signal: Signal,
+        body: Bytes,
+    ) -> Result<(usize, String), ReceiveError> {
+        if let Some(intake) = self.consumers.get(signal).and_then(|c| c.protobuf_intake())
+            && let Some((items, result)) = intake.consume_protobuf(signal, &body).await
+        {
+            self.count(signal, items, &result);
+            return result
+                .map(|()| (0, String::new()))
+                .map_err(ReceiveError::Consume);
+        }
+        let received = Batch::from_protobuf(signal, body).map_err(ReceiveError::Decode)?;
+        self.push_received(received).await
+    }
+
+    /// As [`Ingest::push_protobuf`], for an OTLP/JSON body.
+    pub async fn push_json(
+        &self,
+        signal: Signal,
+        body: &[u8],
+    ) -> Result<(usize, String), ReceiveError> {
+        let received = Batch::from_json(signal, body).map_err(ReceiveError::Decode)?;
+        self.push_received(received).await
+    }
+
+    async fn push_received(
+        &self,
+        received: pdata::Received,
+    ) -> Result<(usize, String), ReceiveError> {
+        if received.rejected > 0 {
+            self.count_refused(received.batch.signal(), received.rejected);
+        }
+        self.push(received.batch)
+            .await
+            .map_err(ReceiveError::Consume)?;
+        Ok((received.rejected, received.rejection))
+    }
+
+    fn count(&self, signal: Signal, items: usize, result: &Result<(), ConsumeError>) {
+        match result {
             Ok(()) => {
-                self.accepted[signal as usize].inc_by(items);
+                self.accepted[signal as usize].inc_by(items as u64);
             }
             Err(e) => {
-                self.refused[signal as usize].inc_by(items);
+                self.refused[signal as usize].inc_by(items as u64);
                 tracing::debug!(%signal, items, error = %e, "Refused data.");
             }
         }
-        result
     }
 
     /// Counts items refused before they could be pushed (e.g. invalid ids).
     pub fn count_refused(&self, signal: Signal, items: usize) {
         self.refused[signal as usize].inc_by(items as u64);
     }
+}
+
+/// Why a received request was not taken.
+#[derive(Debug)]
+pub enum ReceiveError {
+    /// The body is not a valid request: the client's fault, not to be retried.
+    Decode(DecodeError),
+    /// The pipelines refused it (see [`ConsumeError::kind`]).
+    Consume(ConsumeError),
 }

@@ -43,6 +43,19 @@ pub trait BatchAccess<Req>: Send {
     fn item_count(&self) -> usize;
     /// Removes every item (`on_error: drop`).
     fn clear(&mut self);
+    /// `true` for received bytes nothing has checked yet (one fragment,
+    /// straight from a receiver). The call then checks them as it builds the
+    /// guest's view, as pdata's validating scan would
+    /// ([`BatchView::fill_traces_checked`]), and calls the guest only if
+    /// they pass, after telling [`BatchAccess::checked`] how many items they
+    /// hold. If they do not pass (or the guest cannot be called at all: an
+    /// open circuit), the batch is left untouched and still unchecked, and
+    /// the caller takes the usual way (scan, then prost). Default: `false`.
+    fn unchecked(&self) -> bool {
+        false
+    }
+    /// The bytes passed the checks and hold `items` spans or log records.
+    fn checked(&mut self, _items: usize) {}
 }
 
 impl BatchAccess<ExportTraceServiceRequest> for ExportTraceServiceRequest {
@@ -92,6 +105,8 @@ trait Request: Message + Default + Sized {
         chunks: &[Bytes],
         validated: bool,
     ) -> Result<(), WireFallback>;
+    /// See [`BatchAccess::unchecked`]: the view, and the item count.
+    fn fill_checked(view: &mut BatchView, chunks: &[Bytes]) -> Result<usize, WireFallback>;
     fn call(
         world: &ProcessorWorld,
         store: &mut Store<HostState>,
@@ -119,6 +134,9 @@ impl Request for ExportTraceServiceRequest {
         } else {
             view.fill_traces_encoded(chunks)
         }
+    }
+    fn fill_checked(view: &mut BatchView, chunks: &[Bytes]) -> Result<usize, WireFallback> {
+        view.fill_traces_checked(chunks)
     }
     fn call(
         world: &ProcessorWorld,
@@ -153,6 +171,9 @@ impl Request for ExportLogsServiceRequest {
         } else {
             view.fill_logs_encoded(chunks)
         }
+    }
+    fn fill_checked(view: &mut BatchView, chunks: &[Bytes]) -> Result<usize, WireFallback> {
+        view.fill_logs_checked(chunks)
     }
     fn call(
         world: &ProcessorWorld,
@@ -360,7 +381,9 @@ impl WasmProcessor {
                 })
             }
             Err(mut fault) => {
-                if self.on_error == OnError::Drop {
+                // Bytes still unchecked were not taken: the caller's usual
+                // path applies `on_error` to them.
+                if self.on_error == OnError::Drop && !batch.unchecked() {
                     m.spans_dropped_on_error.inc_by(batch.item_count() as u64);
                     batch.clear();
                     fault.batch_dropped = true;
@@ -393,7 +416,9 @@ impl WasmProcessor {
                 })
             }
             Err(mut fault) => {
-                if self.on_error == OnError::Drop {
+                // Bytes still unchecked were not taken: the caller's usual
+                // path applies `on_error` to them.
+                if self.on_error == OnError::Drop && !batch.unchecked() {
                     m.logs_dropped_on_error.inc_by(batch.item_count() as u64);
                     batch.clear();
                     fault.batch_dropped = true;
@@ -407,9 +432,27 @@ impl WasmProcessor {
     fn process<Q: Request, B: BatchAccess<Q>>(&self, batch: &mut B) -> Result<EditStats, Fault> {
         let max_edits = self.max_edits;
         self.plugin.run(|inst| {
-            let from_wire = match batch.encoded() {
-                Some(chunks) => Q::fill_encoded(&mut inst.view, chunks, batch.validated()).is_ok(),
-                None => false,
+            let from_wire = if batch.unchecked() {
+                // Checked as they are read, or left as they came for the
+                // caller's usual path: the guest does not see them then.
+                let items = match batch.encoded() {
+                    Some(chunks) => Q::fill_checked(&mut inst.view, chunks),
+                    None => Err(WireFallback),
+                };
+                match items {
+                    Ok(n) => {
+                        batch.checked(n);
+                        true
+                    }
+                    Err(WireFallback) => return Ok(EditStats::default()),
+                }
+            } else {
+                match batch.encoded() {
+                    Some(chunks) => {
+                        Q::fill_encoded(&mut inst.view, chunks, batch.validated()).is_ok()
+                    }
+                    None => false,
+                }
             };
             if !from_wire {
                 batch.with_decoded(|req| {

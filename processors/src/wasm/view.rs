@@ -73,6 +73,9 @@ pub struct BatchView {
     pub(super) scratch: Vec<(u32, usize, usize)>,
     /// The chunk the wire builder is reading; default between calls.
     pub(super) src: super::view_wire::WireSrc,
+    /// Spans or log records the wire builder read whose ids pdata's
+    /// validating scan calls invalid (see `BatchView::fill_traces_checked`).
+    pub(super) invalid_ids: u32,
 }
 
 /// A fixed-width row under construction.
@@ -132,6 +135,7 @@ impl BatchView {
         }
         self.index.clear();
         self.scratch.clear();
+        self.invalid_ids = 0;
     }
 
     /// Number of span rows.
@@ -479,6 +483,8 @@ impl BatchView {
             index: self.index.clone(),
             scratch: Vec::new(),
             src: Default::default(),
+            // Not part of what the guest sees.
+            invalid_ids: 0,
         }
     }
 

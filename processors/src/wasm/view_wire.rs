@@ -185,6 +185,42 @@ impl BatchView {
         self.fill_encoded::<B, true>(chunks, Signal::Logs)
     }
 
+    /// As [`BatchView::fill_traces_encoded`], for received bytes nothing
+    /// has checked yet, checking them as pdata's validating scan would: the
+    /// view is built (every string field UTF-8-checked) and `Ok` says how
+    /// many spans the request holds only when the scan would accept the
+    /// bytes with no span to remove (ids of the lengths the OTLP spec
+    /// requires). The builder is stricter than the scan (it also refuses
+    /// what prost merges, and nests less deep), never more lenient: a
+    /// property test holds it to that. On `Err` the view is unspecified and
+    /// the bytes go the usual way (scan, then prost).
+    ///
+    /// A collector whose pipeline starts with a WASM processor reads each
+    /// request once this way instead of scanning it and then building.
+    pub fn fill_traces_checked<B: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[B],
+    ) -> Result<usize, WireFallback> {
+        self.fill_encoded::<B, false>(chunks, Signal::Traces)?;
+        if self.invalid_ids > 0 {
+            return Err(WireFallback);
+        }
+        Ok(self.span_count())
+    }
+
+    /// As [`BatchView::fill_traces_checked`], for a logs request: `Ok` says
+    /// how many log records it holds.
+    pub fn fill_logs_checked<B: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[B],
+    ) -> Result<usize, WireFallback> {
+        self.fill_encoded::<B, false>(chunks, Signal::Logs)?;
+        if self.invalid_ids > 0 {
+            return Err(WireFallback);
+        }
+        Ok(self.log_count())
+    }
+
     /// Both requests are one repeated field 1 of resource groups; resource
     /// rows count on across chunks, as prost's merge appends them.
     fn fill_encoded<B: AsRef<[u8]>, const T: bool>(
@@ -439,6 +475,10 @@ impl BatchView {
             next = if r.done() { None } else { Some(r.key()?) };
         }
         let status = status.map(status_fields::<T>).transpose()?;
+        // The scan's item rule (pdata's `wire::span`), for the checked fill.
+        if !(valid_id(trace_id, 16) && valid_id(span_id, 8) && optional_id(parent, 8)) {
+            self.invalid_ids += 1;
+        }
         let span_row = len32(self.index.spans.len());
         self.index.spans.push((ri, si, pi));
         let mut row = Row::<{ sp::SIZE }>::new();
@@ -594,6 +634,10 @@ impl BatchView {
             }
         }
         self.index.logs.push((ri, si, li));
+        // The scan's item rule (pdata's `wire::log_record`).
+        if !(optional_id(trace_id, 16) && optional_id(span_id, 8)) {
+            self.invalid_ids += 1;
+        }
         // The body after the attributes, whose run the first pass wrote.
         let (af, ac) = self.wire_attrs::<T>(buf, attrs, 4)?;
         let body = match body {
@@ -881,6 +925,17 @@ fn short_string_kv(buf: &[u8]) -> Option<(&[u8], &[u8])> {
         return None;
     }
     (s.len() == usize::from(*slen)).then_some((key, s))
+}
+
+/// An id the OTLP spec requires: `len` bytes, not all zero. An absent
+/// field reads as empty here and is invalid, as in pdata's scan.
+fn valid_id(id: &[u8], len: usize) -> bool {
+    id.len() == len && id.iter().any(|b| *b != 0)
+}
+
+/// An id that may be absent (empty) or else `len` bytes.
+fn optional_id(id: &[u8], len: usize) -> bool {
+    id.is_empty() || id.len() == len
 }
 
 /// As the reader checks a `string` field.

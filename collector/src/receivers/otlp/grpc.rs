@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use pdata::{Batch, ConsumeError, ErrorKind, Signal};
+use pdata::{ConsumeError, ErrorKind, Signal};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
@@ -20,7 +20,7 @@ use tonic::transport::server::TcpIncoming;
 use super::GrpcConfig;
 use super::response::ExportResponse;
 use crate::grpc_codec::RawCodec;
-use crate::receivers::Ingest;
+use crate::receivers::{Ingest, ReceiveError};
 
 pub async fn serve(
     cfg: &GrpcConfig,
@@ -163,13 +163,15 @@ impl<P: SignalPath> UnaryService<Bytes> for Export<P> {
         let ingest = self.ingest.clone();
         Box::pin(async move {
             let body = request.into_inner();
-            let received = Batch::from_protobuf(P::SIGNAL, body)
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
-            if received.rejected > 0 {
-                ingest.count_refused(P::SIGNAL, received.rejected);
-            }
-            ingest.push(received.batch).await.map_err(to_status)?;
-            let response = ExportResponse::new(P::SIGNAL, received.rejected, &received.rejection);
+            let (rejected, rejection) =
+                ingest
+                    .push_protobuf(P::SIGNAL, body)
+                    .await
+                    .map_err(|e| match e {
+                        ReceiveError::Decode(e) => Status::invalid_argument(e.to_string()),
+                        ReceiveError::Consume(e) => to_status(e),
+                    })?;
+            let response = ExportResponse::new(P::SIGNAL, rejected, &rejection);
             Ok(tonic::Response::new(response.to_protobuf()))
         })
     }

@@ -12,14 +12,14 @@ use axum::routing::post;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
-use pdata::{Batch, ErrorKind, Signal};
+use pdata::{ErrorKind, Signal};
 use prost::Message;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::HttpConfig;
 use super::response::{ExportResponse, RpcStatus};
-use crate::receivers::Ingest;
+use crate::receivers::{Ingest, ReceiveError};
 
 #[derive(Clone)]
 struct Shared {
@@ -197,13 +197,13 @@ async fn export(
             );
         }
     };
-    let received = match encoding {
-        Encoding::Protobuf => Batch::from_protobuf(signal, body),
-        Encoding::Json => Batch::from_json(signal, &body),
+    let pushed = match encoding {
+        Encoding::Protobuf => s.ingest.push_protobuf(signal, body).await,
+        Encoding::Json => s.ingest.push_json(signal, &body).await,
     };
-    let received = match received {
+    let (rejected, rejection) = match pushed {
         Ok(r) => r,
-        Err(e) => {
+        Err(ReceiveError::Decode(e)) => {
             return error(
                 encoding,
                 StatusCode::BAD_REQUEST,
@@ -211,34 +211,31 @@ async fn export(
                 e.to_string(),
             );
         }
-    };
-    if received.rejected > 0 {
-        s.ingest.count_refused(signal, received.rejected);
-    }
-    if let Err(e) = s.ingest.push(received.batch).await {
-        return match e.kind {
-            ErrorKind::Retryable => {
-                let secs = e.retry_after.map(|d| d.as_secs().max(1)).unwrap_or(1);
-                let mut resp = error(
-                    encoding,
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    UNAVAILABLE,
-                    e.message,
-                );
-                if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+        Err(ReceiveError::Consume(e)) => {
+            return match e.kind {
+                ErrorKind::Retryable => {
+                    let secs = e.retry_after.map(|d| d.as_secs().max(1)).unwrap_or(1);
+                    let mut resp = error(
+                        encoding,
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        UNAVAILABLE,
+                        e.message,
+                    );
+                    if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                        resp.headers_mut().insert(header::RETRY_AFTER, v);
+                    }
+                    resp
                 }
-                resp
-            }
-            ErrorKind::Permanent => error(
-                encoding,
-                StatusCode::BAD_REQUEST,
-                INVALID_ARGUMENT,
-                e.message,
-            ),
-        };
-    }
-    let response = ExportResponse::new(signal, received.rejected, &received.rejection);
+                ErrorKind::Permanent => error(
+                    encoding,
+                    StatusCode::BAD_REQUEST,
+                    INVALID_ARGUMENT,
+                    e.message,
+                ),
+            };
+        }
+    };
+    let response = ExportResponse::new(signal, rejected, &rejection);
     let bytes = match encoding {
         Encoding::Protobuf => response.to_protobuf(),
         Encoding::Json => response.to_json(),

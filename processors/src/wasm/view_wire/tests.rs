@@ -882,3 +882,155 @@ fn wire_strings_point_into_the_received_bytes() {
         "a changed key shows in the packed form"
     );
 }
+
+/// `bytes` through the checked builder and through pdata's receipt path
+/// (validating scan, else prost): whatever the builder takes, the receiver
+/// would have taken whole, scanned, with the same item count and nothing to
+/// remove, and the view is the one the decoded request gives. `Some(taken)`,
+/// or `None` for bytes the builder refused.
+fn checked_against_the_scan(bytes: &[u8], traces_req: bool) -> Option<bool> {
+    use pdata::{Batch, Signal};
+    let mut v = BatchView::default();
+    let chunks = [bytes];
+    let (checked, signal) = if traces_req {
+        (v.fill_traces_checked(&chunks), Signal::Traces)
+    } else {
+        (v.fill_logs_checked(&chunks), Signal::Logs)
+    };
+    let received = Batch::from_protobuf(signal, prost::bytes::Bytes::copy_from_slice(bytes));
+    match checked {
+        Ok(items) => {
+            let r = received
+                .unwrap_or_else(|e| panic!("checked bytes the receiver refuses ({e}): {bytes:?}"));
+            let mut batch = r.batch;
+            assert!(
+                batch.validated(),
+                "checked bytes the scan refuses: {bytes:?}"
+            );
+            assert_eq!(
+                r.rejected, 0,
+                "checked bytes with items to remove: {bytes:?}"
+            );
+            assert_eq!(batch.item_count(), items, "item count: {bytes:?}");
+            let decoded = match batch.payload() {
+                pdata::Payload::Traces(r) => BatchView::from_traces(r),
+                pdata::Payload::Logs(r) => BatchView::from_logs(r),
+                pdata::Payload::Metrics(_) => unreachable!("a traces or logs batch"),
+            };
+            assert_same(&v, &decoded, "checked");
+            Some(true)
+        }
+        Err(WireFallback) => Some(false),
+    }
+}
+
+/// The checked builder is never more lenient than the receiver's scan, on
+/// generated requests (ids of every length, so many have spans the scan
+/// would remove), their shuffled encodings and random corruptions of them;
+/// and it takes the well-formed ones with valid ids.
+#[test]
+fn the_checked_builder_takes_only_what_the_scan_takes_whole() {
+    let mut rng = Rng(0x5eed_0009);
+    let (mut taken, mut left) = (0, 0);
+    for i in 0..3000 {
+        let traces_req = rng.chance(2);
+        let mut bytes = if traces_req {
+            traces(&mut rng).encode_to_vec()
+        } else {
+            logs(&mut rng).encode_to_vec()
+        };
+        match i % 3 {
+            0 => {}
+            1 => {
+                let kind = if traces_req {
+                    Kind::TracesRequest
+                } else {
+                    Kind::LogsRequest
+                };
+                let extra = rng.chance(2);
+                bytes = shuffle(&mut rng, &bytes, kind, extra);
+            }
+            _ => {
+                if !bytes.is_empty() {
+                    let at = rng.below(bytes.len() as u64) as usize;
+                    bytes[at] = rng.next() as u8;
+                }
+            }
+        }
+        match checked_against_the_scan(&bytes, traces_req) {
+            Some(true) => taken += 1,
+            _ => left += 1,
+        }
+    }
+    assert!(
+        taken > 300 && left > 300,
+        "both kinds ({taken} taken, {left} left)"
+    );
+}
+
+/// Spans and log records with ids the OTLP spec calls invalid leave the
+/// request to the receiver's path (which removes them and says so); a
+/// string that is not UTF-8 does too.
+#[test]
+fn the_checked_builder_leaves_invalid_ids_and_bad_utf8_to_the_receiver() {
+    let with_ids = |mut req: ExportTraceServiceRequest| {
+        let span = &mut req.resource_spans[0].scope_spans[0].spans[0];
+        span.trace_id = vec![1; 16];
+        span.span_id = vec![2; 8];
+        req
+    };
+    let good = with_ids(one_span(vec![kv_str("k", "v")]));
+    let mut v = BatchView::default();
+    assert_eq!(v.fill_traces_checked(&[good.encode_to_vec()]), Ok(1));
+    for (what, edit) in [
+        (
+            "short trace id",
+            (|s: &mut Span| s.trace_id = vec![1; 5]) as fn(&mut Span),
+        ),
+        ("zero trace id", |s| s.trace_id = vec![0; 16]),
+        ("no span id", |s| s.span_id.clear()),
+        ("short parent", |s| s.parent_span_id = vec![1; 3]),
+    ] {
+        let mut req = good.clone();
+        edit(&mut req.resource_spans[0].scope_spans[0].spans[0]);
+        assert_eq!(
+            v.fill_traces_checked(&[req.encode_to_vec()]),
+            Err(WireFallback),
+            "{what}"
+        );
+        assert_eq!(
+            checked_against_the_scan(&req.encode_to_vec(), true),
+            Some(false)
+        );
+    }
+    let mut logs_req = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    trace_id: vec![1; 16],
+                    span_id: vec![1; 8],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    assert_eq!(v.fill_logs_checked(&[logs_req.encode_to_vec()]), Ok(1));
+    logs_req.resource_logs[0].scope_logs[0].log_records[0].span_id = vec![1; 7];
+    assert_eq!(
+        v.fill_logs_checked(&[logs_req.encode_to_vec()]),
+        Err(WireFallback)
+    );
+    // The span's name, `\xff` in place of its last byte.
+    let mut bytes = with_ids(one_span(vec![])).encode_to_vec();
+    let name = good.resource_spans[0].scope_spans[0].spans[0].name.clone();
+    assert!(!name.is_empty(), "one_span names its span");
+    let at = bytes
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .expect("the name is in the encoding");
+    bytes[at + name.len() - 1] = 0xff;
+    assert_eq!(v.fill_traces_checked(&[bytes.clone()]), Err(WireFallback));
+    assert_eq!(checked_against_the_scan(&bytes, true), Some(false));
+}
