@@ -296,10 +296,9 @@ impl ProtobufIntake for WasmStage {
         signal: Signal,
         body: &Bytes,
     ) -> Option<(usize, Result<(), ConsumeError>)> {
-        // Only while the guest is healthy: a refused request returns before the
-        // guest runs, which must not count as a call that went well, and with the
-        // circuit open nothing would be checked. The usual path handles those.
-        if !matches!(self.processor.health(), PluginHealth::Healthy) {
+        // With the circuit open the guest is not called and nothing would be
+        // checked: the usual path applies `on_error` (and counts it once).
+        if matches!(self.processor.health(), PluginHealth::Unhealthy { .. }) {
             return None;
         }
         let mut access = Unchecked {
@@ -473,6 +472,11 @@ mod tests {
             sink.0.lock().await.len(),
             1,
             "nothing else reached the pipeline"
+        );
+        assert_eq!(
+            stage.processor.call_count(),
+            1,
+            "bodies left untouched are no calls"
         );
     }
 }

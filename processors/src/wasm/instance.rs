@@ -119,6 +119,9 @@ pub(crate) struct Instance<W> {
     pub(crate) world: W,
     pub(crate) view: BatchView,
     pub(crate) view2: BatchView,
+    /// Set by a call that returned before the guest (received bytes it
+    /// checked and left to the receiver): counted as no call at all.
+    pub(crate) skipped: bool,
 }
 
 /// How a call went wrong, before classification.
@@ -276,6 +279,7 @@ impl<W: World> Plugin<W> {
             world,
             view: BatchView::default(),
             view2: BatchView::default(),
+            skipped: false,
         })
     }
 
@@ -286,8 +290,8 @@ impl<W: World> Plugin<W> {
         &self,
         mut f: impl FnMut(&mut Instance<W>) -> Result<R, CallError> + Send,
     ) -> Result<R, Fault> {
-        self.ctx.metrics.calls.inc();
         if !self.circuit.allow() {
+            self.ctx.metrics.calls.inc();
             return Err(self.fault(
                 FaultKind::CircuitOpen,
                 "circuit open: guest not called".into(),
@@ -324,6 +328,7 @@ impl<W: World> Plugin<W> {
             None => match self.instantiate() {
                 Ok(i) => i,
                 Err((kind, msg)) => {
+                    m.calls.inc();
                     let kind = if kind == FaultKind::GuestError {
                         FaultKind::Instantiate
                     } else {
@@ -335,7 +340,17 @@ impl<W: World> Plugin<W> {
         };
         inst.store.set_epoch_deadline(self.call_ticks);
         inst.store.data_mut().limiter.reset();
+        inst.skipped = false;
         let result = catch_unwind(AssertUnwindSafe(|| f(&mut inst)));
+        let result = match result {
+            // The guest was not called: no call to count, time or judge.
+            Ok(Ok(r)) if inst.skipped => {
+                self.pool.put(inst);
+                return Ok(r);
+            }
+            other => other,
+        };
+        m.calls.inc();
         m.duration.observe(started.elapsed().as_secs_f64());
         match result {
             Ok(Ok(r)) => {

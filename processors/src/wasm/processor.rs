@@ -444,7 +444,10 @@ impl WasmProcessor {
                         batch.checked(n);
                         true
                     }
-                    Err(WireFallback) => return Ok(EditStats::default()),
+                    Err(WireFallback) => {
+                        inst.skipped = true;
+                        return Ok(EditStats::default());
+                    }
                 }
             } else {
                 match batch.encoded() {
@@ -493,6 +496,12 @@ impl WasmProcessor {
     /// Faults of `kind` counted so far for this processor.
     pub fn fault_count(&self, kind: FaultKind) -> u64 {
         self.plugin.ctx.metrics.fault_count(kind.as_str())
+    }
+
+    /// Calls counted so far (`tracemend_wasm_calls_total`): the guest
+    /// called, or refused by an open circuit or a failed instantiation.
+    pub fn call_count(&self) -> u64 {
+        self.plugin.ctx.metrics.calls.get()
     }
 }
 
