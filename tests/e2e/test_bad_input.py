@@ -32,10 +32,17 @@ def valid_request(n=1, trace_id=b"\x01" * 16) -> bytes:
     return req.SerializeToString()
 
 
-# The pipeline's processors: none, or the built-in no-op guest first.
+# The pipeline's processors: none, or the built-in no-op guest first (alone or after
+# memory_limiter).
 PIPELINES = {
     "plain": ({}, []),
     "wasm-first": ({"wasm/noop": {"module": "builtin:noop"}}, ["wasm/noop"]),
+    # memory_limiter passes the received bytes on to the guest's check.
+    "limiter-then-wasm": (
+        {"memory_limiter": {"check_interval": "1s", "limit_mib": 4096},
+         "wasm/noop": {"module": "builtin:noop"}},
+        ["memory_limiter", "wasm/noop"],
+    ),
 }
 
 
@@ -168,12 +175,18 @@ def test_grpc_bad_messages(tmp_path, collectors, pipeline):
     assert c.stop() == 0
 
 
-def test_memory_limiter_refusal_is_retryable(tmp_path, collectors):
+@pytest.mark.parametrize("then_wasm", [False, True], ids=["alone", "then-wasm"])
+def test_memory_limiter_refusal_is_retryable(tmp_path, collectors, then_wasm):
     out = tmp_path / "out.jsonl"
+    processors = {"memory_limiter": {"check_interval": "1s", "limit_mib": 1}}
+    chain = ["memory_limiter"]
+    if then_wasm:
+        processors["wasm/noop"] = {"module": "builtin:noop"}
+        chain.append("wasm/noop")
     c = collectors(
         exporters={"file": {"path": str(out)}},
-        processors={"memory_limiter": {"check_interval": "1s", "limit_mib": 1}},
-        pipelines={"traces": {"receivers": ["otlp"], "processors": ["memory_limiter"], "exporters": ["file"]}},
+        processors=processors,
+        pipelines={"traces": {"receivers": ["otlp"], "processors": chain, "exporters": ["file"]}},
     ).start()
     r = post(c, valid_request())
     assert r.status_code == 503

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pdata::{Batch, ConsumeError, Consumer, Signal};
+use bytes::Bytes;
+use pdata::{Batch, ConsumeError, Consumer, ProtobufIntake, Signal};
 use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
@@ -218,5 +219,35 @@ impl Consumer for MemoryLimiter {
             .with_retry_after(self.gauge.interval));
         }
         self.next.consume(batch).await
+    }
+
+    /// Passes received bytes on to a next hop that takes them as they came (a WASM
+    /// stage), so `memory_limiter` first in a pipeline does not cost the request its
+    /// single read.
+    fn protobuf_intake(&self) -> Option<&dyn ProtobufIntake> {
+        self.next
+            .protobuf_intake()
+            .map(|_| self as &dyn ProtobufIntake)
+    }
+}
+
+#[async_trait]
+impl ProtobufIntake for MemoryLimiter {
+    async fn consume_protobuf(
+        &self,
+        signal: Signal,
+        body: &Bytes,
+    ) -> Option<(usize, Result<(), ConsumeError>)> {
+        // Refusing: the usual path refuses it, counting its items.
+        if self.gauge.refusing.load(Ordering::SeqCst) {
+            return None;
+        }
+        let (items, result) = self
+            .next
+            .protobuf_intake()?
+            .consume_protobuf(signal, body)
+            .await?;
+        self.incoming.inc_by(items as u64);
+        Some((items, result))
     }
 }
