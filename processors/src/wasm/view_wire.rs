@@ -201,11 +201,7 @@ impl BatchView {
         &mut self,
         chunks: &[B],
     ) -> Result<usize, WireFallback> {
-        self.fill_encoded::<B, false>(chunks, Signal::Traces)?;
-        if self.invalid_ids > 0 {
-            return Err(WireFallback);
-        }
-        Ok(self.span_count())
+        self.fill_checked(chunks, Signal::Traces)
     }
 
     /// As [`BatchView::fill_traces_checked`], for a logs request: `Ok` says
@@ -214,11 +210,22 @@ impl BatchView {
         &mut self,
         chunks: &[B],
     ) -> Result<usize, WireFallback> {
-        self.fill_encoded::<B, false>(chunks, Signal::Logs)?;
+        self.fill_checked(chunks, Signal::Logs)
+    }
+
+    fn fill_checked<B: AsRef<[u8]>>(
+        &mut self,
+        chunks: &[B],
+        signal: Signal,
+    ) -> Result<usize, WireFallback> {
+        self.fill_encoded::<B, false>(chunks, signal)?;
         if self.invalid_ids > 0 {
             return Err(WireFallback);
         }
-        Ok(self.log_count())
+        Ok(match signal {
+            Signal::Traces => self.span_count(),
+            Signal::Logs => self.log_count(),
+        })
     }
 
     /// Both requests are one repeated field 1 of resource groups; resource
