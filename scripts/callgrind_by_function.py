@@ -12,10 +12,19 @@ difference divided by N: the cost of one call, without startup and
 `configure`. Used by `scripts/guest-icount.sh`.
 
     callgrind_by_function.py BASE.out BASE.map RUN.out RUN.map N [TOP]
+
+With `--annotate`, it prints one guest function's machine code (objdump of
+the compiled `.cwasm`, whose symbols carry the same names as the perf map)
+with each instruction's count per call beside it, to see which loop of a
+large function the instructions go to:
+
+    callgrind_by_function.py --annotate NAME_PART RUN.out RUN.map N CWASM
 """
 
 import bisect
 import collections
+import re
+import subprocess
 import sys
 
 
@@ -71,7 +80,74 @@ def self_cost(profile, ranges):
     return cost
 
 
+def instruction_costs(profile, start, size):
+    """Self cost by offset of each instruction in `start..start + size`."""
+    cost = collections.Counter()
+    addr = 0
+    after_calls = False
+    with open(profile) as f:
+        for line in f:
+            if not line or not (line[0].isdigit() or line[0] in "+-*"):
+                after_calls = line.startswith("calls=")
+                continue
+            fields = line.split()
+            if len(fields) < 3:
+                continue
+            addr = position(fields[0], addr)
+            if after_calls:
+                after_calls = False
+                continue
+            if start <= addr < start + size:
+                cost[addr - start] += int(fields[2])
+    return cost
+
+
+def annotate(part, profile, perf_map, calls, cwasm):
+    matches = [r for r in read_map(perf_map) if part in r[2]]
+    if len({r[2] for r in matches}) != 1:
+        names = "\n  ".join(r[2] for r in matches) or "(none)"
+        sys.exit(f"{len(matches)} guest functions match {part!r}:\n  {names}")
+    # The same module loaded twice (two processors) is mapped twice: the
+    # copy that ran is the one with the cost.
+    costs = [(instruction_costs(profile, r[0], r[1]), r) for r in matches]
+    cost, (start, size, name) = max(costs, key=lambda c: sum(c[0].values()))
+    # The object's symbols are `wasm[0]::function[N]::<name>` with long
+    # names cut short; the perf map's prefixed entry at the same address
+    # gives the `wasm[0]::function[N]::` to look for.
+    prefix = None
+    with open(perf_map) as f:
+        for line in f:
+            addr, _, full = line.rstrip("\n").split(" ", 2)
+            if int(addr, 16) == start and full.startswith("wasm["):
+                prefix = full[: full.index("::", full.index("function[")) + 2]
+    symbols = subprocess.run(["objdump", "-t", cwasm], capture_output=True, text=True, check=True)
+    sym = next(
+        (l.split() for l in symbols.stdout.splitlines()
+         if prefix and l.split()[-1:] and l.split()[-1].startswith(prefix)),
+        None,
+    )
+    if sym is None:
+        sys.exit(f"{name} is not a symbol of {cwasm}")
+    base = int(sym[0], 16)
+    dump = subprocess.run(
+        ["objdump", "-d", "--no-show-raw-insn", f"--start-address={base:#x}",
+         f"--stop-address={base + size:#x}", cwasm],
+        capture_output=True, text=True, check=True,
+    )
+    total = sum(cost.values()) / calls
+    print(f"{name}: {total:,.0f} instructions per call")
+    for line in dump.stdout.splitlines():
+        m = re.match(r"\s*([0-9a-f]+):\s*(.*)$", line)
+        if not m:
+            continue
+        n = cost.get(int(m.group(1), 16) - base, 0) / calls
+        print(f"{n:10,.0f}  {int(m.group(1), 16) - base:6x}  {m.group(2)}")
+
+
 def main(argv):
+    if len(argv) == 7 and argv[1] == "--annotate":
+        annotate(argv[2], argv[3], argv[4], int(argv[5]), argv[6])
+        return
     if len(argv) not in (6, 7):
         sys.exit(__doc__)
     base = self_cost(argv[1], read_map(argv[2]))

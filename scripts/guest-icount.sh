@@ -22,7 +22,9 @@ command -v valgrind >/dev/null || { echo "valgrind is not installed" >&2; exit 2
 [[ -f $WASM ]] || { echo "no guest at $WASM: run guest-crates/build.sh" >&2; exit 2; }
 
 WORK=$(mktemp -d -t guest-icount.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# `ICOUNT_KEEP=1` keeps the profiles, perf maps and compiled guest for
+# `callgrind_by_function.py --annotate` (the command is printed at the end).
+[[ -n ${ICOUNT_KEEP:-} ]] || trap 'rm -rf "$WORK"' EXIT
 
 BENCH=$(cd "$ROOT" && cargo bench -q -p processors --bench redact --no-run --message-format=json \
     | python3 -c 'import json,sys
@@ -46,6 +48,10 @@ done
 echo "== guest ($WASM), per call of 128 spans"
 python3 "$ROOT/scripts/callgrind_by_function.py" "$WORK/run-0/out" "$WORK/run-0/map" \
     "$WORK/run-$CALLS/out" "$WORK/run-$CALLS/map" "$CALLS"
+if [[ -n ${ICOUNT_KEEP:-} ]]; then
+    echo "annotate a function: python3 $ROOT/scripts/callgrind_by_function.py --annotate NAME_PART" \
+        "$WORK/run-$CALLS/out $WORK/run-$CALLS/map $CALLS $(ls -S "$WORK"/cache/*.cwasm 2>/dev/null | head -1)"
+fi
 
 [[ -n ${GUEST_ONLY:-} ]] && exit 0
 echo "== native engine, per batch of 128 spans"

@@ -6,11 +6,15 @@
 
 use std::net::Ipv6Addr;
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::MatchKind;
 use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind};
 use regex::bytes::{Regex, RegexBuilder};
 
+use crate::keywords::KeywordTable;
+use crate::swar::{
+    HIGH, LANES, any_window, digit_bytes, dot_bytes, find_class, lanes_eq, lanes_ge, run_bytes,
+    sep_bytes, upper_bytes, word_at,
+};
 use crate::validate;
 
 /// Built-in value rules, in priority order: when two matches overlap, the
@@ -204,7 +208,7 @@ pub struct Match {
 
 /// Every compiled detector.
 pub struct Detectors {
-    ac: DFA,
+    keywords: KeywordTable,
     /// For each AC pattern, the bit of the rule it gates (bit = rule id).
     ac_rule: Vec<u128>,
     re: Vec<Option<Regex>>,
@@ -257,8 +261,7 @@ impl Detectors {
             pats.push(w.clone());
             ac_rule.push(1u128 << INLINE);
         }
-        // A full DFA: a few KiB more memory, the fastest overlapping scan,
-        // walked by `keyword_hits`. No prefilter: with one-byte and short
+        // A full DFA, copied into the table `KeywordTable::hits` walks. No prefilter: with one-byte and short
         // common keywords (`@`, `key`, `set`) its candidates are everywhere,
         // and restarting it at each one cost more than the plain DFA walk.
         let ac = DFA::builder()
@@ -345,7 +348,7 @@ impl Detectors {
         set(&mut re, SSN, r"\b\d{3}[ \-]\d{2}[ \-]\d{4}\b");
         set(&mut re, PHONE, r"\+\d[\d .\-()]{5,24}\d");
         Detectors {
-            ac,
+            keywords: KeywordTable::new(&ac),
             ac_rule,
             re,
             private_end: bytes_re(r"-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----")
@@ -376,7 +379,7 @@ impl Detectors {
     ) {
         let on = self.enabled & !skip;
         let mut want: u128 = 0;
-        keyword_hits(&self.ac, text, |pattern, end| {
+        self.keywords.hits(text, |pattern, end| {
             let bit = self.ac_rule[pattern];
             // A sensitive word gates `inline_secret` only when a `key=` or
             // `key:` follows (`/api/v1/` is not `api_key=`).
@@ -454,22 +457,26 @@ impl Detectors {
                 out.push(Match { start, end, rule });
             }
         };
-        for rule in [
-            JWT,
-            URL_PASSWORD,
-            BEARER,
-            AWS_AK,
-            AWS_SK,
-            GITHUB,
-            GITLAB,
-            SLACK,
-            STRIPE,
-            GOOGLE,
-            EMAIL,
-        ] {
-            if has(rule)
-                && let Some(re) = &self.re[rule]
-            {
+        // The rules found by their regex alone, in rule id order (ids below
+        // 64): a loop over the set bits, which is mostly none or one, where
+        // a loop over all eleven cost an epoch check and a load each in the
+        // guest for every string with any rule to run.
+        const BY_REGEX: u64 = 1 << JWT
+            | 1 << URL_PASSWORD
+            | 1 << BEARER
+            | 1 << AWS_AK
+            | 1 << AWS_SK
+            | 1 << GITHUB
+            | 1 << GITLAB
+            | 1 << SLACK
+            | 1 << STRIPE
+            | 1 << GOOGLE
+            | 1 << EMAIL;
+        let mut by_regex = want as u64 & BY_REGEX;
+        while by_regex != 0 {
+            let rule = by_regex.trailing_zeros() as usize;
+            by_regex &= by_regex - 1;
+            if let Some(re) = &self.re[rule] {
                 group(re, rule, out);
             }
         }
@@ -521,6 +528,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn private_keys(&self, text: &[u8], out: &mut Vec<Match>) {
         let Some(re) = &self.re[PRIVATE_KEY] else {
             return;
@@ -542,6 +550,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn cards(&self, text: &[u8], out: &mut Vec<Match>) {
         let Some(re) = &self.re[CARD] else { return };
         for m in re.find_iter(text) {
@@ -574,6 +583,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn ibans(&self, text: &[u8], out: &mut Vec<Match>) {
         let Some(re) = &self.re[IBAN] else { return };
         for m in re.find_iter(text) {
@@ -618,6 +628,7 @@ impl Detectors {
 
     /// `ddd-dd-dddd` (or with spaces), matched by hand: a regex search
     /// costs more per call than this whole scan.
+    #[inline(never)]
     fn ssns(&self, text: &[u8], out: &mut Vec<Match>) {
         let d = |i: usize| text[i].is_ascii_digit();
         let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
@@ -653,6 +664,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn phones(&self, text: &[u8], out: &mut Vec<Match>) {
         let digit_count = |s: &[u8]| s.iter().filter(|b| b.is_ascii_digit()).count();
         if let Some(re) = self.re[PHONE].as_ref().filter(|_| text.contains(&b'+')) {
@@ -732,6 +744,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn ipv4s(&self, text: &[u8], out: &mut Vec<Match>) {
         let mut next = 0;
         while let Some((start, end)) = dotted_quad(text, next) {
@@ -765,6 +778,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn ipv6s(&self, text: &[u8], out: &mut Vec<Match>) {
         let is_c = |b: u8| b.is_ascii_hexdigit() || b == b':' || b == b'.';
         let mut i = 0;
@@ -805,6 +819,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn inline(
         &self,
         text: &[u8],
@@ -872,6 +887,7 @@ impl Detectors {
         }
     }
 
+    #[inline(never)]
     fn entropy(
         &self,
         text: &[u8],
@@ -920,75 +936,6 @@ struct Gate {
     colons: u64,
     plus: u64,
     at: u64,
-}
-
-/// Every keyword match in `text`, overlapping, in the order
-/// `find_overlapping_iter` reports them: `hit(pattern, end)`. The DFA walk
-/// itself, four bytes a loop step: in the guest every loop back-edge is also
-/// an epoch check (two loads and a compare), which cost as much as the
-/// transition in the library's byte-a-step loop. Never inlined, for the
-/// reason given at [`gate`].
-#[inline(never)]
-fn keyword_hits(dfa: &DFA, text: &[u8], mut hit: impl FnMut(usize, usize)) {
-    // Unanchored start states exist whatever the start kind; `Err` cannot
-    // happen for this DFA, and then nothing is found.
-    let Ok(mut sid) = dfa.start_state(Anchored::No) else {
-        return;
-    };
-    let mut report = |sid, end: usize| {
-        for k in 0..dfa.match_len(sid) {
-            hit(dfa.match_pattern(sid, k).as_usize(), end);
-        }
-    };
-    // An empty keyword matches before the first byte.
-    if dfa.is_match(sid) {
-        report(sid, 0);
-    }
-    let mut end = 0usize;
-    // Dead states are not reachable in an unanchored standard search; the
-    // library stops on one, and so does this walk.
-    macro_rules! step {
-        ($b:expr) => {
-            sid = dfa.next_state(Anchored::No, sid, $b);
-            end += 1;
-            if dfa.is_special(sid) {
-                if dfa.is_dead(sid) {
-                    return;
-                }
-                if dfa.is_match(sid) {
-                    report(sid, end);
-                }
-            }
-        };
-    }
-    let mut quads = text.chunks_exact(4);
-    for q in &mut quads {
-        let &[a, b, c, d] = q else { continue };
-        step!(a);
-        step!(b);
-        step!(c);
-        step!(d);
-    }
-    for &b in quads.remainder() {
-        step!(b);
-    }
-}
-
-/// One byte's worth of 1 in each lane; the high bit of each lane.
-const LANES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of each byte of `t` (7-bit bytes) that is `>= c` (`c <= 0x80`):
-/// `t + (0x80 - c)` stays below 256, so no lane carries into the next.
-#[inline(always)]
-fn lanes_ge(t: u64, c: u8) -> u64 {
-    t.wrapping_add(LANES * u64::from(0x80 - c)) & HIGH
-}
-
-/// The high bit of each byte of `t` (7-bit bytes) equal to `c` (`c < 0x80`).
-#[inline(always)]
-fn lanes_eq(t: u64, c: u8) -> u64 {
-    !((t ^ (LANES * u64::from(c))).wrapping_add(LANES * 0x7F)) & HIGH
 }
 
 /// Digits in the runs of class `m` (lane mask) over one word: `cur` carries
@@ -1064,67 +1011,6 @@ fn class_runs(
         ended((s / 8) as isize, len);
         rest &= u64::MAX << e;
     }
-}
-
-/// The eight bytes of `text` from `at` as a little-endian word, zero past
-/// the end. Reads the last eight bytes shifted down (or a short text byte
-/// by byte) instead of copying into a stack buffer, which is a
-/// `memory.copy` call in wasm.
-#[inline(always)]
-fn word_at(text: &[u8], at: usize) -> u64 {
-    let word = |w: &[u8]| w.try_into().map_or(0, u64::from_le_bytes);
-    if let Some(w) = text.get(at..at + 8) {
-        return word(w);
-    }
-    let left = text.len().saturating_sub(at);
-    match text.len().checked_sub(8) {
-        Some(from) if left > 0 => word(&text[from..]) >> (8 * (8 - left)),
-        _ => text[at.min(text.len())..]
-            .iter()
-            .rev()
-            .fold(0u64, |w, b| w << 8 | u64::from(*b)),
-    }
-}
-
-/// The first position at or after `from` whose byte is in the class that
-/// `mask` computes for a word (lane mask; the zero bytes past the end may
-/// be in it), or the text's length: eight bytes a step.
-#[inline(always)]
-fn find_class(text: &[u8], from: usize, mask: impl Fn(u64) -> u64) -> usize {
-    let mut at = from;
-    while at < text.len() {
-        let m = mask(word_at(text, at));
-        if m != 0 {
-            return (at + (m.trailing_zeros() / 8) as usize).min(text.len());
-        }
-        at += 8;
-    }
-    text.len()
-}
-
-/// Lane mask of `[A-Za-z0-9+_/-]`, the bytes of a high-entropy run.
-#[inline(always)]
-fn run_bytes(word: u64) -> u64 {
-    let ascii = !word & HIGH;
-    let t = word & !HIGH;
-    let digit = lanes_ge(t, b'0') & !lanes_ge(t, b'9' + 1);
-    let folded = t | (LANES * 0x20);
-    let alpha = lanes_ge(folded, b'a') & !lanes_ge(folded, b'z' + 1);
-    let punct = lanes_eq(t, b'+') | lanes_eq(t, b'-') | lanes_eq(t, b'/') | lanes_eq(t, b'_');
-    (digit | alpha | punct) & ascii
-}
-
-/// Lane mask of the ASCII digits.
-#[inline(always)]
-fn digit_bytes(word: u64) -> u64 {
-    let t = word & !HIGH;
-    lanes_ge(t, b'0') & !lanes_ge(t, b'9' + 1) & !word & HIGH
-}
-
-/// Lane mask of `.`.
-#[inline(always)]
-fn dot_bytes(word: u64) -> u64 {
-    lanes_eq(word & !HIGH, b'.') & !word & HIGH
 }
 
 /// The gating pass, eight bytes a step: each byte class is a bit mask of
@@ -1321,23 +1207,29 @@ fn spans(re: &Regex, text: &[u8]) -> Vec<(usize, usize)> {
 /// short strings it mostly sees (peer addresses, user agents).
 fn dotted_quad(text: &[u8], from: usize) -> Option<(usize, usize)> {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    // A match's first group is one to three digits and a dot, so it starts
-    // one to three bytes before a dot: only those starts are tried, dot by
-    // dot (found eight bytes a step), each at most once and in increasing
-    // order, so the first hit is the leftmost match, as the regex's.
-    let mut tried = from;
+    // A match's first group is one to three digits and a dot, and `\b`
+    // falls at no byte inside a run of digits, so a match starts where the
+    // digit run just before a dot starts: one start to try a dot (dots
+    // found eight bytes a step), in increasing order, so the first hit is
+    // the leftmost match, as the regex's.
     let mut dot = from;
     loop {
         dot = find_class(text, dot, dot_bytes);
         if dot == text.len() {
             return None;
         }
-        for i in tried.max(dot.saturating_sub(3))..dot {
-            if let Some(end) = quad_at(text, i, word) {
-                return Some((i, end));
-            }
+        let run = text[..dot]
+            .iter()
+            .rev()
+            .take(4)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if (1..=3).contains(&run)
+            && dot - run >= from
+            && let Some(end) = quad_at(text, dot - run, word)
+        {
+            return Some((dot - run, end));
         }
-        tried = tried.max(dot);
         dot += 1;
     }
 }
@@ -1369,8 +1261,34 @@ fn quad_at(text: &[u8], i: usize, word: impl Fn(u8) -> bool) -> Option<usize> {
     (!text.get(j).is_some_and(|b| word(*b))).then_some(j)
 }
 
-/// `XX00` (an IBAN's country code and check digits) anywhere in `text`.
+/// `XX00` (an IBAN's country code and check digits) anywhere in `text`,
+/// five windows a step.
+#[inline(never)]
 fn iban_head(text: &[u8]) -> bool {
+    any_window(text, 4, |w| {
+        let (u, d) = (upper_bytes(w), digit_bytes(w));
+        u & u >> 8 & d >> 16 & d >> 24
+    })
+}
+
+/// A digit, a number separator (` -./`) and a digit in a row, six windows
+/// a step.
+#[inline(never)]
+fn digit_sep_digit(text: &[u8]) -> bool {
+    any_window(text, 3, |w| {
+        let t = w & !HIGH;
+        let sep = (lanes_eq(t, b' ') | lanes_eq(t, b'-') | lanes_eq(t, b'.') | lanes_eq(t, b'/'))
+            & !w
+            & HIGH;
+        let d = digit_bytes(w);
+        d & sep >> 8 & d >> 16
+    })
+}
+
+/// The byte-window scans [`iban_head`] and [`digit_sep_digit`] replaced:
+/// the oracles of their test.
+#[cfg(test)]
+fn iban_head_bytes(text: &[u8]) -> bool {
     text.windows(4).any(|w| {
         w[0].is_ascii_uppercase()
             && w[1].is_ascii_uppercase()
@@ -1379,8 +1297,8 @@ fn iban_head(text: &[u8]) -> bool {
     })
 }
 
-/// A digit, a number separator (` -./`) and a digit in a row.
-fn digit_sep_digit(text: &[u8]) -> bool {
+#[cfg(test)]
+fn digit_sep_digit_bytes(text: &[u8]) -> bool {
     text.windows(3).any(|w| {
         w[0].is_ascii_digit() && matches!(w[1], b' ' | b'-' | b'.' | b'/') && w[2].is_ascii_digit()
     })
@@ -1388,6 +1306,7 @@ fn digit_sep_digit(text: &[u8]) -> bool {
 
 /// A `0` that starts a digit run (see [`Detectors::find`]): national
 /// numbers have a trunk prefix.
+#[inline(never)]
 fn zero_lead(text: &[u8]) -> bool {
     let mut cur = 0usize;
     for &b in text {
@@ -1405,6 +1324,7 @@ fn zero_lead(text: &[u8]) -> bool {
 /// `0d{1,4}` at a word start, then `[ /.-]dd`. User agents
 /// (`Chrome/120.0.6099.109`) and UUIDs pass the digit-run gate often; this
 /// scan costs far less than the two regexes.
+#[inline(never)]
 fn phone_shape(text: &[u8]) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     // Digit runs, found eight bytes a step: the previous run's end and
@@ -1568,7 +1488,7 @@ impl Detectors {
                     .any(|b| matches!(b, b'a' | b'e' | b'i' | b'o' | b'u' | b'y'))
                 || p.len() >= 2 && p.len() <= 4 && p.iter().all(u8::is_ascii_digit)
         };
-        let split = run.iter().any(sep) && run.split(sep).any(is_word);
+        let split = find_class(run, 0, sep_bytes) < run.len() && run.split(sep).any(is_word);
         let mut judge = |s: usize, e: usize| {
             // Leading separators are not part of a secret.
             let s = s + text[s..e].iter().take_while(|b| sep(b)).count();
@@ -1585,12 +1505,16 @@ impl Detectors {
             judge(start, end);
             return;
         }
-        let mut s = start;
-        for (i, b) in run.iter().enumerate() {
-            if sep(b) {
-                judge(s, start + i);
-                s = start + i + 1;
+        // Part by part, separators found eight bytes a step.
+        let (mut s, mut i) = (start, 0);
+        loop {
+            let at = find_class(run, i, sep_bytes);
+            if at == run.len() {
+                break;
             }
+            judge(s, start + at);
+            s = start + at + 1;
+            i = at + 1;
         }
         if s < end {
             judge(s, end);
@@ -1611,8 +1535,12 @@ fn version_context(before: &[u8]) -> bool {
         return before.len() >= 2 && before[before.len() - 2].is_ascii_alphanumeric();
     }
     let tail = &before[before.len().saturating_sub(24)..];
-    let lower: Vec<u8> = tail.to_ascii_lowercase();
-    let t = lower.trim_ascii_end();
+    // Lowercased in a stack buffer: this runs for every dotted quad found.
+    let mut buf = [0u8; 24];
+    for (d, b) in buf.iter_mut().zip(tail) {
+        *d = b.to_ascii_lowercase();
+    }
+    let t = buf[..tail.len()].trim_ascii_end();
     let t = match t.last() {
         Some(b'+' | b'=' | b':') => t[..t.len() - 1].trim_ascii_end(),
         _ => t,
@@ -1670,6 +1598,7 @@ mod tests {
                 .match_kind(MatchKind::Standard)
                 .build(&pats)
                 .unwrap();
+            let table = KeywordTable::new(&dfa);
             let alphabet: Vec<u8> = pats
                 .iter()
                 .flat_map(|p| p.bytes())
@@ -1685,7 +1614,7 @@ mod tests {
                     .map(|m| (m.pattern().as_usize(), m.end()))
                     .collect();
                 let mut got = Vec::new();
-                keyword_hits(&dfa, &text, |p, e| got.push((p, e)));
+                table.hits(&text, |p, e| got.push((p, e)));
                 assert_eq!(got, want, "{:?}", String::from_utf8_lossy(&text));
             }
         }
@@ -1765,7 +1694,12 @@ mod tests {
     #[test]
     fn word_scans_match_byte_scans() {
         let mut x = 0x0123_4567_89AB_CDEFu64;
-        let alphabets: &[&[u8]] = &[b"0123456789.- /a_", b"00123.-9x", b"0123456789=+/_aZ.\x80 "];
+        let alphabets: &[&[u8]] = &[
+            b"0123456789.- /a_",
+            b"00123.-9x",
+            b"0123456789=+/_aZ.\x80 ",
+            b"DEGB0123 -./Z@\xc3",
+        ];
         for n in 0..30_000 {
             let alphabet = alphabets[n % alphabets.len()];
             let len = (next(&mut x) % 40) as usize;
@@ -1774,6 +1708,8 @@ mod tests {
                 .collect();
             let text = String::from_utf8_lossy(&t);
             assert_eq!(phone_shape(&t), phone_shape_bytes(&t), "{text:?}");
+            assert_eq!(iban_head(&t), iban_head_bytes(&t), "{text:?}");
+            assert_eq!(digit_sep_digit(&t), digit_sep_digit_bytes(&t), "{text:?}");
             let from = (next(&mut x) % 41) as usize;
             let run = |b: u8| CLASS[usize::from(b)] & C_RUN != 0;
             let find = |f: &dyn Fn(u8) -> bool| {

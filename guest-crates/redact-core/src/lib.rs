@@ -22,6 +22,8 @@ pub mod config;
 pub mod detect;
 pub mod inject;
 pub mod keys;
+mod keywords;
+mod swar;
 pub mod validate;
 
 use std::cell::RefCell;
@@ -90,7 +92,11 @@ pub struct Engine {
     defuse_keys: Vec<String>,
     summary: bool,
     cache: RefCell<KeyCache>,
-    scratch: RefCell<(Vec<Match>, Vec<String>)>,
+    /// Buffers reused across calls: the matches of the string being
+    /// redacted, and the words of the key being judged (apart: judging a
+    /// key inside a string happens while the matches are borrowed).
+    matches: RefCell<Vec<Match>>,
+    words: RefCell<Vec<String>>,
 }
 
 /// The key-verdict cache: direct-mapped, `1 << CACHE_BITS` slots, a slot
@@ -330,7 +336,8 @@ impl Engine {
             defuse_keys: p.defuse_keys,
             summary: p.summary,
             cache: RefCell::new(KeyCache::new()),
-            scratch: RefCell::new((Vec::new(), Vec::new())),
+            matches: RefCell::new(Vec::new()),
+            words: RefCell::new(Vec::new()),
         })
     }
 
@@ -350,6 +357,7 @@ impl Engine {
     }
 
     /// Decides what to do with attribute `key` (cached per key).
+    #[inline(always)]
     pub fn key_verdict(&self, key: &str) -> KeyVerdict {
         if let Some(v) = self.cache.borrow().get(key.as_bytes()) {
             return v;
@@ -365,8 +373,8 @@ impl Engine {
         if self.allow.allows(&lower) {
             return KeyVerdict::Allow;
         }
-        let mut scratch = self.scratch.borrow_mut();
-        let words = &mut scratch.1;
+        let mut words = self.words.borrow_mut();
+        let words = &mut *words;
         keys::split_words(key, words);
         for (id, pats) in &self.key_rules {
             if pats.iter().any(|p| p.matches(&lower, words)) {
@@ -415,7 +423,7 @@ impl Engine {
         hits: &mut Hits,
         touched: &mut Vec<usize>,
     ) -> Option<String> {
-        let mut matches = std::mem::take(&mut self.scratch.borrow_mut().0);
+        let mut matches = self.matches.borrow_mut();
         matches.clear();
         let is_token = |s: &[u8]| self.is_token(s);
         let mut sensitive = |k: &str| matches!(self.key_verdict(k), KeyVerdict::Rule(_));
@@ -426,13 +434,11 @@ impl Engine {
             &is_token,
             &mut matches,
         );
-        let out = if matches.is_empty() {
+        if matches.is_empty() {
             None
         } else {
             Some(self.render(text, &mut matches, hits, touched))
-        };
-        self.scratch.borrow_mut().0 = matches;
-        out
+        }
     }
 
     fn render(

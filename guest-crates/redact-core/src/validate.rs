@@ -4,6 +4,8 @@
 
 use std::net::Ipv6Addr;
 
+use crate::swar::{all_in, hexish_bytes};
+
 /// Luhn checksum over ASCII digits.
 pub fn luhn(digits: &[u8]) -> bool {
     let mut sum = 0u32;
@@ -291,10 +293,7 @@ pub fn high_entropy(tok: &[u8]) -> bool {
         .strip_suffix(b"==")
         .or_else(|| tok.strip_suffix(b"="))
         .unwrap_or(tok);
-    if core
-        .iter()
-        .all(|b| b.is_ascii_hexdigit() || *b == b'-' || *b == b'_')
-    {
+    if all_in(core, hexish_bytes) {
         return false;
     }
     let (mut upper, mut lower, mut digit) = (false, false, false);

@@ -2,8 +2,8 @@
 //!
 //! The host hands a guest a whole batch as one string arena plus packed row
 //! tables (see `wit/types.wit`); this crate decodes them lazily into borrowed
-//! views, so reading a span name is a bounds check and a UTF-8 check, never a
-//! copy. The guest answers with [`Edits`], which the host validates and applies
+//! views, so reading a span name is a bounds check, never a copy (the host
+//! guarantees every string field is UTF-8). The guest answers with [`Edits`], which the host validates and applies
 //! to its own copy of the batch.
 //!
 //! ```ignore

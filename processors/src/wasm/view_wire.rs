@@ -167,9 +167,10 @@ impl BatchView {
     /// not UTF-8-checked again. Every other refusal stands (the scan does not
     /// refuse what prost merges, such as a singular message given twice).
     ///
-    /// Given unscanned bytes, the guest may see strings that are not UTF-8
-    /// (its SDK checks before it reads one as `str`), and the debug build's
-    /// cross-check panics where prost refuses them.
+    /// Only for scanned bytes: the batch contract (`wit/types.wit`) promises
+    /// guests that every string field is UTF-8, and the Rust SDK reads them
+    /// unchecked in release builds. The debug build's cross-check panics
+    /// where prost refuses them.
     pub fn fill_traces_validated<B: AsRef<[u8]>>(
         &mut self,
         chunks: &[B],
