@@ -150,13 +150,19 @@ fn same_words(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
-    // A plain loop: `Iterator::all` with a closure was not inlined at
-    // `opt-level = "s"`.
-    let w = |c: &[u8]| c.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c));
-    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
-        if w(x) != w(y) {
+    // Indexed reads: a `zip` of `chunks_exact` was a call and two
+    // iterators built in memory in the guest, for two or three words.
+    let w = |c: &[u8], at: usize| {
+        c.get(at..)
+            .and_then(|c| c.first_chunk::<8>())
+            .map_or(0, |c| u64::from_le_bytes(*c))
+    };
+    let mut at = 0;
+    while at + 8 <= a.len() {
+        if w(a, at) != w(b, at) {
             return false;
         }
+        at += 8;
     }
     true
 }
@@ -486,6 +492,7 @@ impl Engine {
 
     /// Should strings under attribute `key` be defused? (Log bodies always
     /// are, when defusal is on.)
+    #[inline]
     pub fn defuses_key(&self, key: &str) -> bool {
         self.defuser.is_some() && self.defuse_keys.iter().any(|k| k == key)
     }

@@ -111,6 +111,7 @@ fn text_of(v: &Value<'_>) -> String {
 impl Redact {
     /// Decides the change to attribute (or nested entry) `key` = `value`.
     /// `defuse` is true inside log bodies.
+    #[inline(always)]
     fn value(
         &self,
         key: &str,
