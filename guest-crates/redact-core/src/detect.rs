@@ -1242,22 +1242,15 @@ fn quad_at(text: &[u8], i: usize, word: impl Fn(u8) -> bool) -> Option<usize> {
     if !text[i].is_ascii_digit() || i > 0 && word(text[i - 1]) {
         return None;
     }
-    let mut j = i;
-    for group in 0..4 {
-        let s = j;
-        while j < text.len() && j - s < 3 && text[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j == s {
-            return None;
-        }
-        if group < 3 {
-            if text.get(j) != Some(&b'.') {
-                return None;
-            }
-            j += 1;
-        }
-    }
+    // Each group is read as one word: its leading digits (at most three
+    // count) and the byte after them, with no loop over the bytes.
+    let group = |j: usize, dot: bool| -> Option<usize> {
+        let w = word_at(text, j);
+        let digits = ((!digit_bytes(w) & HIGH).trailing_zeros() / 8).min(3);
+        let next = (w >> (8 * digits)) as u8;
+        (digits > 0 && (!dot || next == b'.')).then_some(j + digits as usize + usize::from(dot))
+    };
+    let j = group(group(group(group(i, true)?, true)?, true)?, false)?;
     (!text.get(j).is_some_and(|b| word(*b))).then_some(j)
 }
 
