@@ -1313,7 +1313,7 @@ fn zero_lead(text: &[u8]) -> bool {
 }
 
 /// Can the US or national phone pattern match (E.164 needs a `+`)? The US
-/// one holds `ddd[.-]dddd`, the national one starts with a whole digit run
+/// one ends in `ddd[.-]dddd\b`, the national one starts with a whole digit run
 /// `0d{1,4}` at a word start, then `[ /.-]dd`. User agents
 /// (`Chrome/120.0.6099.109`) and UUIDs pass the digit-run gate often; this
 /// scan costs far less than the two regexes.
@@ -1344,9 +1344,11 @@ fn phone_shape(text: &[u8]) -> bool {
                 return true;
             }
         }
-        // US: `ddd[.-]dddd`, three or more digits, one separator, four or
-        // more.
-        if run >= 4
+        // US: `ddd[.-]dddd\b`, three or more digits, one separator, then
+        // exactly four and no word byte (UUID groups like `-a014-00140c`
+        // pass a looser test).
+        if run == 4
+            && !text.get(end).is_some_and(|b| word(*b))
             && let Some((prev_end, prev_run)) = prev
             && prev_run >= 3
             && prev_end + 1 == start
@@ -1381,15 +1383,15 @@ fn phone_shape_bytes(text: &[u8]) -> bool {
                 }
             }
             digits += 1;
-            if after_group && digits >= 4 {
+        } else {
+            if after_group && digits == 4 && !word(b) {
                 return true;
             }
-        } else {
             after_group = matches!(b, b'.' | b'-') && digits >= 3;
             digits = 0;
         }
     }
-    false
+    after_group && digits == 4
 }
 
 /// Does a key end at or after `at` and a `=` or `:` follow (`_key = `,
@@ -1726,6 +1728,32 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    /// `phone_shape` gates the US and national phone regexes: wherever
+    /// either matches, it must say yes (random phone-like and UUID-like
+    /// texts built from pieces, so that matches are common).
+    #[test]
+    fn phone_shape_admits_every_phone_match() {
+        let d = Detectors::new(Vec::new(), &[], &[]);
+        const PIECES: &[&str] = &[
+            "415", "555", "2671", "0", "030", "12", "1234", "98765", "-", ".", " ", "/", "(", ") ",
+            "a", "c", "_", "x0", "0014", "00140", "a014-",
+        ];
+        let mut x = 0x5151_7A7A_0303_1919u64;
+        let mut matched = 0;
+        for _ in 0..200_000 {
+            let n = 1 + next(&mut x) % 8;
+            let t: String = (0..n)
+                .map(|_| PIECES[(next(&mut x) % PIECES.len() as u64) as usize])
+                .collect();
+            let t = t.as_bytes();
+            if d.phone_us.is_match(t) || d.phone_national.is_match(t) {
+                matched += 1;
+                assert!(phone_shape(t), "{:?}", String::from_utf8_lossy(t));
+            }
+        }
+        assert!(matched > 1_000, "only {matched} texts matched");
     }
 
     /// The SWAR compares agree with the byte tests on every byte value.
