@@ -12,8 +12,8 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use crate::keywords::KeywordTable;
 use crate::swar::{
-    HIGH, LANES, any_window, digit_bytes, dot_bytes, find_class, lanes_eq, lanes_ge, run_bytes,
-    sep_bytes, upper_bytes, word_at,
+    HIGH, LANES, all_in, any_window, digit_bytes, dot_bytes, find_class, hexish_bytes, lanes_eq,
+    lanes_ge, run_bytes, sep_bytes, upper_bytes, word_at,
 };
 use crate::validate;
 
@@ -908,8 +908,11 @@ impl Detectors {
             while end < text.len() && end - i < 2 && text[end] == b'=' {
                 end += 1;
             }
-            // No part of a run shorter than the minimum can be judged.
-            if end - start >= self.min_entropy_len {
+            // No part of a run shorter than the minimum can be judged, and
+            // no part of a hex run (ids, UUIDs, digests) is high-entropy
+            // (`validate::high_entropy` exempts hex): one word-at-a-time
+            // check instead of splitting and judging the parts.
+            if end - start >= self.min_entropy_len && !all_in(&text[start..i], hexish_bytes) {
                 self.entropy_run(text, start, end, is_token, out);
             }
             i = end.max(i);
