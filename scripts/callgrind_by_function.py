@@ -52,10 +52,9 @@ def position(token, previous):
     return int(token, 0)
 
 
-def self_cost(profile, ranges):
-    """Self instruction count by guest function name."""
-    starts = [r[0] for r in ranges]
-    cost = collections.Counter()
+def self_costs(profile):
+    """(instruction address, self cost) of every cost line of a profile
+    taken with `--dump-instr=yes`."""
     addr = 0
     after_calls = False
     with open(profile) as f:
@@ -72,33 +71,28 @@ def self_cost(profile, ranges):
             if after_calls:
                 after_calls = False
                 continue
-            i = bisect.bisect_right(starts, addr) - 1
-            if i >= 0 and addr < ranges[i][0] + ranges[i][1]:
-                cost[ranges[i][2]] += int(fields[2])
-            else:
-                cost["(not guest)"] += int(fields[2])
+            yield addr, int(fields[2])
+
+
+def self_cost(profile, ranges):
+    """Self instruction count by guest function name."""
+    starts = [r[0] for r in ranges]
+    cost = collections.Counter()
+    for addr, n in self_costs(profile):
+        i = bisect.bisect_right(starts, addr) - 1
+        if i >= 0 and addr < ranges[i][0] + ranges[i][1]:
+            cost[ranges[i][2]] += n
+        else:
+            cost["(not guest)"] += n
     return cost
 
 
 def instruction_costs(profile, start, size):
     """Self cost by offset of each instruction in `start..start + size`."""
     cost = collections.Counter()
-    addr = 0
-    after_calls = False
-    with open(profile) as f:
-        for line in f:
-            if not line or not (line[0].isdigit() or line[0] in "+-*"):
-                after_calls = line.startswith("calls=")
-                continue
-            fields = line.split()
-            if len(fields) < 3:
-                continue
-            addr = position(fields[0], addr)
-            if after_calls:
-                after_calls = False
-                continue
-            if start <= addr < start + size:
-                cost[addr - start] += int(fields[2])
+    for addr, n in self_costs(profile):
+        if start <= addr < start + size:
+            cost[addr - start] += n
     return cost
 
 
