@@ -49,42 +49,52 @@ impl KeywordTable {
                 patterns: Box::default(),
             };
         };
-        // Library state ids in discovery order, and each one's 256 successors.
+        // Library state ids in discovery order. Bytes that every state
+        // sends to the same place share a class: the partition of the 256
+        // bytes is refined state by state, so the walk needs no per-state
+        // row of 256 successors (the finished table is the only large
+        // allocation, which matters for configs with many keywords in a
+        // guest's bounded memory).
         let mut ids = vec![start];
         let mut index: HashMap<_, u32> = HashMap::from([(start, 0)]);
-        let mut rows: Vec<[u32; 256]> = Vec::new();
+        let mut class_of = [0u32; 256];
+        let mut split: HashMap<(u32, u32), u32> = HashMap::new();
         let mut i = 0;
         while i < ids.len() {
             let sid = ids[i];
-            let mut row = [0u32; 256];
-            for (b, next) in row.iter_mut().enumerate() {
+            split.clear();
+            for (b, class) in class_of.iter_mut().enumerate() {
                 let n = dfa.next_state(Anchored::No, sid, b as u8);
-                *next = *index.entry(n).or_insert_with(|| {
+                let next = *index.entry(n).or_insert_with(|| {
                     ids.push(n);
                     (ids.len() - 1) as u32
                 });
+                let fresh = split.len() as u32;
+                *class = *split.entry((*class, next)).or_insert(fresh);
             }
-            rows.push(row);
             i += 1;
         }
-        // Bytes that every state sends to the same place share a class.
-        let mut class_of = [0u32; 256];
-        let mut columns: HashMap<Vec<u32>, u32> = HashMap::new();
+        // Renumber the classes by first byte, and keep one byte of each.
+        let mut renumber: HashMap<u32, u32> = HashMap::new();
         let mut representative = Vec::new();
-        for b in 0..256 {
-            let column: Vec<u32> = rows.iter().map(|r| r[b]).collect();
-            let n = columns.len() as u32;
-            class_of[b] = *columns.entry(column).or_insert_with(|| {
-                representative.push(b);
-                n
+        for (b, class) in class_of.iter_mut().enumerate() {
+            let fresh = renumber.len() as u32;
+            *class = *renumber.entry(*class).or_insert_with(|| {
+                representative.push(b as u8);
+                fresh
             });
         }
         let classes = representative.len() as u32;
         let is_match: Vec<bool> = ids.iter().map(|s| dfa.is_match(*s)).collect();
         let enter = |next: u32| (4 * next * classes) | u32::from(is_match[next as usize]);
-        let mut table: Vec<u32> = class_of.iter().map(|c| 4 * c).collect();
-        for row in &rows {
-            table.extend(representative.iter().map(|b| enter(row[*b])));
+        let mut table: Vec<u32> = Vec::with_capacity(256 + ids.len() * representative.len());
+        table.extend(class_of.iter().map(|c| 4 * c));
+        for sid in &ids {
+            table.extend(representative.iter().map(|b| {
+                let n = dfa.next_state(Anchored::No, *sid, *b);
+                // Every successor was discovered above.
+                enter(index.get(&n).copied().unwrap_or(0))
+            }));
         }
         let mut matches = Vec::with_capacity(ids.len());
         let mut patterns = Vec::new();
