@@ -18,11 +18,13 @@ the compiled `.cwasm`, whose symbols carry the same names as the perf map)
 with each instruction's count per call beside it, to see which loop of a
 large function the instructions go to:
 
-    callgrind_by_function.py --annotate NAME_PART RUN.out RUN.map N CWASM
+    callgrind_by_function.py --annotate NAME_PART RUN.out RUN.map N CWASM_OR_CACHE_DIR
 """
 
 import bisect
 import collections
+import glob
+import os
 import re
 import subprocess
 import sys
@@ -114,14 +116,22 @@ def annotate(part, profile, perf_map, calls, cwasm):
             addr, _, full = line.rstrip("\n").split(" ", 2)
             if int(addr, 16) == start and full.startswith("wasm["):
                 prefix = full[: full.index("::", full.index("function[")) + 2]
-    symbols = subprocess.run(["objdump", "-t", cwasm], capture_output=True, text=True, check=True)
-    sym = next(
-        (l.split() for l in symbols.stdout.splitlines()
-         if prefix and l.split()[-1:] and l.split()[-1].startswith(prefix)),
-        None,
-    )
+    # `cwasm` may be the benchmark's cache folder: it holds every guest the
+    # run compiled, whose function numbers differ, so the file is the one
+    # with this number *and* this name.
+    files = sorted(glob.glob(os.path.join(cwasm, "*.cwasm"))) if os.path.isdir(cwasm) else [cwasm]
+    sym = None
+    for path in files:
+        symbols = subprocess.run(["objdump", "-t", path], capture_output=True, text=True, check=True)
+        for l in symbols.stdout.splitlines():
+            full = l.split()[-1] if l.split() else ""
+            if prefix and full.startswith(prefix) and name.startswith(full[len(prefix):]):
+                sym, cwasm = l.split(), path
+                break
+        if sym:
+            break
     if sym is None:
-        sys.exit(f"{name} is not a symbol of {cwasm}")
+        sys.exit(f"{name} is not a symbol of {' '.join(files)}")
     base = int(sym[0], 16)
     dump = subprocess.run(
         ["objdump", "-d", "--no-show-raw-insn", f"--start-address={base:#x}",

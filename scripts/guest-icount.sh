@@ -33,8 +33,12 @@ for l in sys.stdin:
     if m.get("executable") and m.get("target", {}).get("name") == "redact":
         print(m["executable"])')
 export REDACT_BENCH_CACHE=$WORK/cache REDACT_BENCH_WASM="measured=$WASM" REDACT_BENCH_ONLY_EXTRA=1
-# Compile once outside valgrind; the runs below load from this cache.
-(cd "$ROOT/processors" && REDACT_BENCH_CALLS=0 "$BENCH" >/dev/null)
+# Compile once before the measured runs, which then load from this cache. Under
+# valgrind (its instrumentation-free tool: fast) and with the perf map on, as
+# below: the CPU features wasmtime sees and the profiler setting are part of the
+# cache key, and valgrind's CPU lacks some of the host's.
+(cd "$ROOT/processors" && TRACEMEND_WASM_PERFMAP=1 REDACT_BENCH_CALLS=0 \
+    valgrind --tool=none "$BENCH" >/dev/null 2>&1)
 for n in 0 "$CALLS"; do
     mkdir -p "$WORK/run-$n"
     # The perf map is named after the pid: valgrind's own, which `exec` keeps.
@@ -50,7 +54,7 @@ python3 "$ROOT/scripts/callgrind_by_function.py" "$WORK/run-0/out" "$WORK/run-0/
     "$WORK/run-$CALLS/out" "$WORK/run-$CALLS/map" "$CALLS"
 if [[ -n ${ICOUNT_KEEP:-} ]]; then
     echo "annotate a function: python3 $ROOT/scripts/callgrind_by_function.py --annotate NAME_PART" \
-        "$WORK/run-$CALLS/out $WORK/run-$CALLS/map $CALLS $(ls -S "$WORK"/cache/*.cwasm 2>/dev/null | head -1)"
+        "$WORK/run-$CALLS/out $WORK/run-$CALLS/map $CALLS $WORK/cache"
 fi
 
 [[ -n ${GUEST_ONLY:-} ]] && exit 0

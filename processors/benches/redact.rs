@@ -14,6 +14,10 @@
 //! builds of the guest (another profile, another commit), optionally with a
 //! config other than the default, to the same run, each measured against
 //! the same noop call, so their ratios share the machine's load.
+//!
+//! `REDACT_BENCH_NO_EPOCH=1` compiles the guests without wasmtime's epoch
+//! checks (what call timeouts rely on), to measure what those checks cost;
+//! the collector never runs guests so.
 
 #![allow(clippy::unwrap_used)]
 
@@ -109,8 +113,13 @@ fn main() {
     let calls = std::env::var("REDACT_BENCH_CALLS")
         .ok()
         .and_then(|n| n.parse::<u32>().ok());
+    let interruption_checks = std::env::var_os("REDACT_BENCH_NO_EPOCH").is_none_or(|v| v != "1");
+    if !interruption_checks {
+        eprintln!("REDACT_BENCH_NO_EPOCH=1: guests compiled without epoch checks (no timeouts)");
+    }
     let rt = WasmRuntime::without_registry(WasmRuntimeOptions {
         cache_dir: std::env::var_os("REDACT_BENCH_CACHE").map(std::path::PathBuf::from),
+        interruption_checks,
         ..Default::default()
     })
     .unwrap();

@@ -13,7 +13,7 @@ use regex::bytes::{Regex, RegexBuilder};
 use crate::keywords::KeywordTable;
 use crate::swar::{
     HIGH, LANES, all_in, any_window, digit_bytes, dot_bytes, find_class, hexish_bytes, lanes_eq,
-    lanes_ge, run_bytes, sep_bytes, upper_bytes, word_at,
+    lanes_ge, run_bytes, sep_bytes, upper_bytes, word_at, word_before,
 };
 use crate::validate;
 
@@ -747,7 +747,8 @@ impl Detectors {
     #[inline(never)]
     fn ipv4s(&self, text: &[u8], out: &mut Vec<Match>) {
         let mut next = 0;
-        while let Some((start, end)) = dotted_quad(text, next) {
+        while let Some(q) = dotted_quad(text, next) {
+            let (start, end) = (q.start, q.end);
             next = end;
             // Part of a longer dotted run (1.2.3.4.5, 10.0.0.1.nip.io is fine).
             if start >= 1 && text[start - 1] == b'.'
@@ -758,17 +759,11 @@ impl Detectors {
             if version_context(&text[..start]) {
                 continue;
             }
-            let mut o = [0u8; 4];
-            let mut ok = true;
-            for (i, part) in text[start..end].split(|b| *b == b'.').enumerate() {
-                let v = part.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
-                if v > 255 || part.len() > 1 && part[0] == b'0' || i > 3 {
-                    ok = false;
-                    break;
-                }
-                o[i] = v as u8;
+            let o = q.octets;
+            if q.leading_zero || o.iter().any(|v| *v > 255) {
+                continue;
             }
-            if ok && (self.private_ips || !validate::ipv4_private(o)) {
+            if self.private_ips || !validate::ipv4_private(o.map(|v| v as u8)) {
                 out.push(Match {
                     start,
                     end,
@@ -1046,12 +1041,21 @@ fn gate(text: &[u8], cand_len: usize) -> Gate {
         run: 0,
     };
     let mut base = 0usize;
-    let mut words = text.chunks_exact(8);
-    for w in &mut words {
-        g.word(w.try_into().map_or(0, u64::from_le_bytes), base);
+    // Two words a loop step: in the guest each loop back-edge is also an
+    // epoch check, whose slow path (a call) makes the loop's values spill.
+    let mut pairs = text.chunks_exact(16);
+    for p in &mut pairs {
+        let (a, b) = p.split_at(8);
+        g.word(a.try_into().map_or(0, u64::from_le_bytes), base);
+        g.word(b.try_into().map_or(0, u64::from_le_bytes), base + 8);
+        base += 16;
+    }
+    let rest = pairs.remainder();
+    if rest.len() >= 8 {
+        g.word(word_at(text, base), base);
         base += 8;
     }
-    if !words.remainder().is_empty() {
+    if base < text.len() {
         // Zero padding is in no class: it ends every open run in place.
         g.word(word_at(text, base), base);
     }
@@ -1204,12 +1208,23 @@ fn spans(re: &Regex, text: &[u8]) -> Vec<(usize, usize)> {
     out
 }
 
+/// A dotted quad found by [`dotted_quad`]: where it is and its four
+/// groups' values (each one to three digits, so at most 999).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Quad {
+    start: usize,
+    end: usize,
+    octets: [u32; 4],
+    /// A group of two or three digits starts with `0` (`010`): not how an
+    /// address is written.
+    leading_zero: bool,
+}
+
 /// The first dotted quad at or after `from`, exactly as the regex
 /// `\b(?:\d{1,3}\.){3}\d{1,3}\b` (ASCII word boundaries) finds it, by
 /// hand: the regex engine's per-search setup cost more than this scan on the
 /// short strings it mostly sees (peer addresses, user agents).
-fn dotted_quad(text: &[u8], from: usize) -> Option<(usize, usize)> {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+fn dotted_quad(text: &[u8], from: usize) -> Option<Quad> {
     // A match's first group is one to three digits and a dot, and `\b`
     // falls at no byte inside a run of digits, so a match starts where the
     // digit run just before a dot starts: one start to try a dot (dots
@@ -1221,40 +1236,60 @@ fn dotted_quad(text: &[u8], from: usize) -> Option<(usize, usize)> {
         if dot == text.len() {
             return None;
         }
-        let run = text[..dot]
-            .iter()
-            .rev()
-            .take(4)
-            .take_while(|b| b.is_ascii_digit())
-            .count();
+        // The digit run before the dot, from the eight bytes before it read
+        // as one word (no byte loop backwards).
+        let run = (!digit_bytes(word_before(text, dot)) & HIGH).leading_zeros() as usize / 8;
         if (1..=3).contains(&run)
             && dot - run >= from
-            && let Some(end) = quad_at(text, dot - run, word)
+            && let Some(q) = quad_at(text, dot - run)
         {
-            return Some((dot - run, end));
+            return Some(q);
         }
         dot += 1;
     }
 }
 
-/// The end of the dotted quad starting at `i`, if one does.
+/// The dotted quad starting at `i`, if one does.
 #[inline(always)]
-fn quad_at(text: &[u8], i: usize, word: impl Fn(u8) -> bool) -> Option<usize> {
+fn quad_at(text: &[u8], i: usize) -> Option<Quad> {
     // A match starts on a digit after a non-word byte (`\b`); each group
     // is a whole run of one to three digits.
-    if !text[i].is_ascii_digit() || i > 0 && word(text[i - 1]) {
+    if !text[i].is_ascii_digit() || i > 0 && is_word(text[i - 1]) {
         return None;
     }
     // Each group is read as one word: its leading digits (at most three
-    // count) and the byte after them, with no loop over the bytes.
-    let group = |j: usize, dot: bool| -> Option<usize> {
+    // count), their value and the byte after them, with no loop over the
+    // bytes.
+    let group = |j: usize, dot: bool| -> Option<(usize, u32, bool)> {
         let w = word_at(text, j);
         let digits = ((!digit_bytes(w) & HIGH).trailing_zeros() / 8).min(3);
         let next = (w >> (8 * digits)) as u8;
-        (digits > 0 && (!dot || next == b'.')).then_some(j + digits as usize + usize::from(dot))
+        if digits == 0 || dot && next != b'.' {
+            return None;
+        }
+        // The digits' values, right-aligned in the low three bytes: the
+        // missing leading ones are zero.
+        let v = (w & 0x0f_0f0f & ((1u64 << (8 * digits)) - 1)) << (8 * (3 - digits));
+        let value = (v & 0xff) * 100 + (v >> 8 & 0xff) * 10 + (v >> 16 & 0xff);
+        let zero = digits > 1 && w as u8 == b'0';
+        Some((j + digits as usize + usize::from(dot), value as u32, zero))
     };
-    let j = group(group(group(group(i, true)?, true)?, true)?, false)?;
-    (!text.get(j).is_some_and(|b| word(*b))).then_some(j)
+    let (j, a, za) = group(i, true)?;
+    let (j, b, zb) = group(j, true)?;
+    let (j, c, zc) = group(j, true)?;
+    let (j, d, zd) = group(j, false)?;
+    (!text.get(j).is_some_and(|b| is_word(*b))).then_some(Quad {
+        start: i,
+        end: j,
+        octets: [a, b, c, d],
+        leading_zero: za | zb | zc | zd,
+    })
+}
+
+/// `\w` in ASCII: the bytes a `\b` boundary separates from the rest.
+#[inline(always)]
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
 }
 
 /// `XX00` (an IBAN's country code and check digits) anywhere in `text`,
@@ -1271,14 +1306,21 @@ fn iban_head(text: &[u8]) -> bool {
 /// a step.
 #[inline(never)]
 fn digit_sep_digit(text: &[u8]) -> bool {
-    any_window(text, 3, |w| {
-        let t = w & !HIGH;
-        let sep = (lanes_eq(t, b' ') | lanes_eq(t, b'-') | lanes_eq(t, b'.') | lanes_eq(t, b'/'))
-            & !w
-            & HIGH;
-        let d = digit_bytes(w);
-        d & sep >> 8 & d >> 16
-    })
+    any_window(text, 3, digit_sep_digit_lanes)
+}
+
+/// The lanes of `w` where a digit, a number separator (` -./`) and a digit
+/// in a row start.
+#[inline(always)]
+fn digit_sep_digit_lanes(w: u64) -> u64 {
+    let t = w & !HIGH;
+    // `-./` are 0x2d to 0x2f, just below the digits: three range bounds
+    // give both classes.
+    let (dash_up, digit_up) = (lanes_ge(t, b'-'), lanes_ge(t, b'0'));
+    let ascii = !w & HIGH;
+    let sep = (dash_up & !digit_up | lanes_eq(t, b' ')) & ascii;
+    let d = digit_up & !lanes_ge(t, b'9' + 1) & ascii;
+    d & sep >> 8 & d >> 16
 }
 
 /// The byte-window scans [`iban_head`] and [`digit_sep_digit`] replaced:
@@ -1322,57 +1364,49 @@ fn zero_lead(text: &[u8]) -> bool {
 /// scan costs far less than the two regexes.
 #[inline(never)]
 fn phone_shape(text: &[u8]) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    // Digit runs, found eight bytes a step: the previous run's end and
-    // length.
-    let mut prev: Option<(usize, usize)> = None;
-    let mut i = 0;
-    loop {
-        let start = find_class(text, i, digit_bytes);
-        if start == text.len() {
-            return false;
-        }
-        let end = run_end(text, start);
-        let run = end - start;
-        // National: `0` and one to four more digits at a word start, then
-        // `[ /.-]dd`.
-        if text[start] == b'0' && (start == 0 || !word(text[start - 1])) {
-            let rest = &text[end..];
-            if (2..=5).contains(&run)
-                && rest.len() >= 3
-                && matches!(rest[0], b' ' | b'/' | b'.' | b'-')
-                && rest[1].is_ascii_digit()
-                && rest[2].is_ascii_digit()
-            {
+    // Both shapes have a separator between two digits: those windows
+    // (`d[ /.-]d`) are found six a step, and the shapes are checked only
+    // around them, each with two word reads.
+    let inside = HIGH >> 16;
+    let mut at = 0;
+    while at + 3 <= text.len() {
+        let mut starts = digit_sep_digit_lanes(word_at(text, at)) & inside;
+        while starts != 0 {
+            if phone_around(text, at + (starts.trailing_zeros() / 8) as usize + 1) {
                 return true;
             }
+            starts &= starts - 1;
         }
-        // US: `ddd[.-]dddd\b`, three or more digits, one separator, then
-        // exactly four and no word byte (UUID groups like `-a014-00140c`
-        // pass a looser test).
-        if run == 4
-            && !text.get(end).is_some_and(|b| word(*b))
-            && let Some((prev_end, prev_run)) = prev
-            && prev_run >= 3
-            && prev_end + 1 == start
-            && matches!(text[prev_end], b'.' | b'-')
-        {
-            return true;
-        }
-        prev = Some((end, run));
-        i = end;
+        at += 6;
     }
+    false
 }
 
-/// The end of the digit run starting at `start`: mostly inside the word
-/// read at `start` (no loop), else found eight bytes a step.
+/// The two phone shapes around the separator at `p`, which has a digit on
+/// each side.
 #[inline(always)]
-fn run_end(text: &[u8], start: usize) -> usize {
-    let stops = !digit_bytes(word_at(text, start)) & HIGH;
-    if stops != 0 {
-        return (start + (stops.trailing_zeros() / 8) as usize).min(text.len());
+fn phone_around(text: &[u8], p: usize) -> bool {
+    let before = word_before(text, p);
+    // The whole digit run before the separator (8: eight or more).
+    let run = (!digit_bytes(before) & HIGH).leading_zeros() as usize / 8;
+    let after = word_at(text, p + 1);
+    let digits_after = digit_bytes(after);
+    // US: three or more digits, `.` or `-`, exactly four digits and no word
+    // byte (UUID groups like `-a014-00140c` pass a looser test).
+    if run >= 3
+        && matches!(text[p], b'.' | b'-')
+        && digits_after & 0x8080_8080 == 0x8080_8080
+        && !is_word((after >> 32) as u8)
+    {
+        return true;
     }
-    find_class(text, start + 8, |w| !digit_bytes(w) & HIGH)
+    // National: `0` and one to four more digits at a word start, then two
+    // digits. Before a run of at most five, the eight bytes hold its first
+    // digit and the byte before it (zero at the text's start: no word).
+    (2..=5).contains(&run)
+        && digits_after & 0x8080 == 0x8080
+        && (before >> (8 * (8 - run))) as u8 == b'0'
+        && !is_word((before >> (8 * (7 - run))) as u8)
 }
 
 /// The byte-at-a-time `phone_shape` the digit-run scan replaced: the
@@ -1802,9 +1836,17 @@ mod tests {
         let scan = |t: &[u8]| {
             let mut v = Vec::new();
             let mut next = 0;
-            while let Some((s, e)) = dotted_quad(t, next) {
-                v.push((s, e));
-                next = e;
+            while let Some(q) = dotted_quad(t, next) {
+                // The values read from words are the groups' numbers.
+                let groups: Vec<&[u8]> = t[q.start..q.end].split(|b| *b == b'.').collect();
+                let parsed = groups
+                    .iter()
+                    .map(|g| g.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0')));
+                assert!(parsed.eq(q.octets), "{q:?} in {t:?}");
+                let zero = groups.iter().any(|g| g.len() > 1 && g[0] == b'0');
+                assert_eq!(q.leading_zero, zero, "{q:?} in {t:?}");
+                v.push((q.start, q.end));
+                next = q.end;
             }
             v
         };

@@ -42,6 +42,18 @@ pub(crate) fn word_at(text: &[u8], at: usize) -> u64 {
     }
 }
 
+/// The eight bytes of `text` just before `at` as a little-endian word: the
+/// byte at `at - 1` in the highest lane, zero before the text's start
+/// (`at <= text.len()`).
+#[inline(always)]
+pub(crate) fn word_before(text: &[u8], at: usize) -> u64 {
+    match at {
+        0 => 0,
+        1..8 => word_at(text, 0) << (8 * (8 - at)),
+        _ => word_at(text, at - 8),
+    }
+}
+
 /// The first position at or after `from` whose byte is in the class that
 /// `mask` computes for a word (lane mask; the zero bytes past the end may
 /// be in it), or the text's length: eight bytes a step.
@@ -137,6 +149,20 @@ pub(crate) fn any_window(text: &[u8], n: usize, starts: impl Fn(u64) -> u64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `word_before` holds the bytes before each position of a text,
+    /// nearest highest, zero-padded at the start.
+    #[test]
+    fn word_before_reads_backwards() {
+        let text = b"abcdefghijk";
+        for at in 0..=text.len() {
+            let mut want = [0u8; 8];
+            for (k, b) in text[..at].iter().rev().take(8).enumerate() {
+                want[7 - k] = *b;
+            }
+            assert_eq!(word_before(text, at), u64::from_le_bytes(want), "at {at}");
+        }
+    }
 
     /// A class mask and the byte test it stands for.
     type Class = (fn(u64) -> u64, fn(u8) -> bool);

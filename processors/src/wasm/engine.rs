@@ -26,6 +26,12 @@ pub struct WasmRuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Resolution of call timeouts: the epoch ticker's period. Default: 5 ms.
     pub epoch_tick: Duration,
+    /// Compile epoch checks into guest code (at every function entry and
+    /// loop header): they are what lets a call's `timeout` stop a guest
+    /// that does not return. Default: on. Off only to measure what the
+    /// checks cost (`REDACT_BENCH_NO_EPOCH=1` in the redact benchmark):
+    /// without them a guest that loops forever hangs its caller.
+    pub interruption_checks: bool,
 }
 
 impl Default for WasmRuntimeOptions {
@@ -36,6 +42,7 @@ impl Default for WasmRuntimeOptions {
         WasmRuntimeOptions {
             cache_dir: base.map(|b| b.join("tracemend").join("wasm")),
             epoch_tick: Duration::from_millis(5),
+            interruption_checks: true,
         }
     }
 }
@@ -97,7 +104,7 @@ impl WasmRuntime {
         let mut config = Config::new();
         config
             .wasm_component_model(true)
-            .epoch_interruption(true)
+            .epoch_interruption(options.interruption_checks)
             .cranelift_opt_level(OptLevel::Speed)
             .parallel_compilation(true);
         // `perf` cannot name JIT code on its own: with this set, wasmtime writes
