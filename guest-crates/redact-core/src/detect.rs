@@ -1409,8 +1409,8 @@ fn phone_around(text: &[u8], p: usize) -> bool {
         && !is_word((before >> (8 * (7 - run))) as u8)
 }
 
-/// The byte-at-a-time `phone_shape` the digit-run scan replaced: the
-/// oracle of its test.
+/// The byte-at-a-time `phone_shape` the word-at-a-time scans replaced:
+/// the oracle of their tests.
 #[cfg(test)]
 fn phone_shape_bytes(text: &[u8]) -> bool {
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
@@ -1732,7 +1732,7 @@ mod tests {
         }
     }
 
-    /// The digit-run `phone_shape` decides as the byte-at-a-time one, and
+    /// The window-scanning `phone_shape` decides as the byte-at-a-time one, and
     /// the word-at-a-time class search finds what a byte loop finds.
     #[test]
     fn word_scans_match_byte_scans() {
