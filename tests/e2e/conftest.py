@@ -7,6 +7,7 @@ The binary is `$TRACEMEND_BIN`, or `target/debug/tracemend` at the repository ro
 import json
 import os
 import pathlib
+import random
 import signal
 import socket
 import subprocess
@@ -25,10 +26,29 @@ def binary() -> str:
     return path
 
 
+# Ports are drawn below Linux's ephemeral range (32768-60999 by default), so neither an
+# outgoing connection nor another `bind(0)` can take one between the test choosing it
+# and the collector binding it; and none is handed out twice in a run, since two picks
+# of the kernel's `bind(0)` can return the same port once the first socket is closed
+# (that put a receiver and a health_check on one port in CI).
+_PORT_RANGE = range(20000, 32000)
+_handed_out: set[int] = set()
+_rng = random.Random(os.getpid())
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        port = _rng.choice(_PORT_RANGE)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise AssertionError("no free loopback port in 20000-31999")
 
 
 def wait_for(predicate, timeout=20.0, interval=0.05, what="condition"):
