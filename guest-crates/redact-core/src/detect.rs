@@ -408,7 +408,6 @@ impl Detectors {
             plus,
             at,
         } = gate(text, cand_len);
-        let plus = plus > 0;
         if plain >= 13 {
             want |= 1 << CARD;
         }
@@ -434,7 +433,7 @@ impl Detectors {
             want |= 1 << ENTROPY;
         }
         // `user:pass@host` needs an `@` somewhere after the `://`.
-        if at == 0 {
+        if !at {
             want &= !(1 << URL_PASSWORD);
         }
         let want = want & on;
@@ -932,8 +931,9 @@ struct Gate {
     first_cand: usize,
     dots: u64,
     colons: u64,
-    plus: u64,
-    at: u64,
+    /// Whether the text has a `+`, an `@`.
+    plus: bool,
+    at: bool,
 }
 
 /// Digits in the runs of class `m` (lane mask) over one word: `cur` carries
@@ -1033,9 +1033,11 @@ fn gate(text: &[u8], cand_len: usize) -> Gate {
             first_cand: text.len(),
             dots: 0,
             colons: 0,
-            plus: 0,
-            at: 0,
+            plus: false,
+            at: false,
         },
+        dots_colons: 0,
+        plus_at: 0,
         cur_plain: 0,
         cur_any: 0,
         run: 0,
@@ -1061,6 +1063,10 @@ fn gate(text: &[u8], cand_len: usize) -> Gate {
     }
     // Runs still open at the end of the text.
     let mut out = g.gate;
+    out.dots = g.dots_colons & 0xFFFF_FFFF;
+    out.colons = g.dots_colons >> 32;
+    out.plus = g.plus_at & HIGH != 0;
+    out.at = g.plus_at & (HIGH >> 1) != 0;
     out.plain = out.plain.max(g.cur_plain);
     out.any = out.any.max(g.cur_any);
     out.longest = out.longest.max(g.run);
@@ -1075,6 +1081,12 @@ struct GateState {
     cand_len: usize,
     len: usize,
     gate: Gate,
+    /// Counts of `.` (low half) and `:` (high half): one register in the
+    /// loop instead of two, as `plus_at` is one instead of two counts.
+    dots_colons: u64,
+    /// Lanes that held a `+` (bit 7) or an `@` (bit 6): `find` only asks
+    /// whether there is one.
+    plus_at: u64,
     cur_plain: usize,
     cur_any: usize,
     run: usize,
@@ -1107,11 +1119,8 @@ impl GateState {
         // the high (eight a word at most, so neither spills over).
         let a = (ascii >> 7) * 0x11;
         let dc = ((dot >> 7 | lanes_eq(t, b':') >> 3) & a).wrapping_mul(LANES) >> 56;
-        let pa = ((plus >> 7 | lanes_eq(t, b'@') >> 3) & a).wrapping_mul(LANES) >> 56;
-        g.dots += dc & 0xF;
-        g.colons += dc >> 4;
-        g.plus += pa & 0xF;
-        g.at += pa >> 4;
+        self.dots_colons += (dc & 0xF) | (dc >> 4) << 32;
+        self.plus_at |= (plus & ascii) | (lanes_eq(t, b'@') & ascii) >> 1;
         // A word without digits only ends or extends the digit runs.
         if digit == 0 {
             if plain != HIGH {
@@ -1183,8 +1192,8 @@ fn gate_bytes(text: &[u8], cand_len: usize) -> Gate {
         first_cand,
         dots,
         colons,
-        plus,
-        at,
+        plus: plus > 0,
+        at: at > 0,
     }
 }
 
