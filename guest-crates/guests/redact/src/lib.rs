@@ -120,7 +120,34 @@ impl Redact {
         w: &mut Work,
         rep: &mut RowReport,
     ) -> Option<Change> {
-        let skip = match self.engine.key_verdict(key) {
+        let verdict = self.engine.key_verdict(key);
+        match verdict {
+            KeyVerdict::Allow => None,
+            // Most attributes: a string to scan. Handled here without the
+            // value going anywhere by reference, so the guest keeps the
+            // string in locals instead of writing the whole `Value` to its
+            // stack first (which every attribute paid when the other cases
+            // were in this function too).
+            KeyVerdict::Scan { skip } if let Value::String(s) = value => {
+                let defuse = defuse || self.engine.defuses_key(key);
+                self.scan_str(key, s, skip, defuse, w, rep).map(Change::Set)
+            }
+            _ => self.value_other(key, value, verdict, defuse, w, rep),
+        }
+    }
+
+    /// [`Redact::value`] for a key rule, or a value that is not a string.
+    #[inline(never)]
+    fn value_other(
+        &self,
+        key: &str,
+        value: Value<'_>,
+        verdict: KeyVerdict,
+        defuse: bool,
+        w: &mut Work,
+        rep: &mut RowReport,
+    ) -> Option<Change> {
+        let skip = match verdict {
             KeyVerdict::Allow => return None,
             KeyVerdict::Rule(rule) => {
                 if matches!(value, Value::Empty) {
@@ -144,13 +171,7 @@ impl Redact {
             KeyVerdict::Scan { skip } => skip,
         };
         let defuse = defuse || self.engine.defuses_key(key);
-        // Most values are strings: scanned here, without the recursive
-        // `scan` call (which does the same for strings).
-        match value {
-            Value::String(s) => self.scan_str(key, s, skip, defuse, w, rep),
-            _ => self.scan(key, value, skip, defuse, w, rep),
-        }
-        .map(Change::Set)
+        self.scan(key, value, skip, defuse, w, rep).map(Change::Set)
     }
 
     /// Scans one string; `None` when nothing in it changed.
