@@ -1378,8 +1378,8 @@ fn zero_lead(text: &[u8]) -> bool {
 /// digits and a byte that neither continues a word nor is a `-`; the
 /// national one starts with a whole digit run `0d{1,4}` after such a byte,
 /// then `[ /.-]dd`. User agents (`Chrome/120.0.6099.109`) and UUIDs pass
-/// the digit-run gate often (UUID groups are all digits about a third of
-/// the time: `a019-1984-4066-...`), and none of them is a number `phones`
+/// the digit-run gate often (a four-character UUID group is all digits one
+/// time in seven: `a019-1984-4066-...`), and none of them is a number `phones`
 /// keeps (it wants the match [`isolated`]); this scan costs far less than
 /// the two regexes.
 #[inline(never)]
