@@ -26,12 +26,7 @@ WORK=$(mktemp -d -t guest-icount.XXXXXX)
 # `callgrind_by_function.py --annotate` (the command is printed at the end).
 [[ -n ${ICOUNT_KEEP:-} ]] || trap 'rm -rf "$WORK"' EXIT
 
-BENCH=$(cd "$ROOT" && cargo bench -q -p processors --bench redact --no-run --message-format=json \
-    | python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("executable") and m.get("target", {}).get("name") == "redact":
-        print(m["executable"])')
+BENCH=$("$ROOT/scripts/redact-bench-exe.sh")
 export REDACT_BENCH_CACHE=$WORK/cache REDACT_BENCH_WASM="measured=$WASM" REDACT_BENCH_ONLY_EXTRA=1
 # Compile once before the measured runs, which then load from this cache. Under
 # valgrind (its instrumentation-free tool: fast) and with the perf map on, as

@@ -25,12 +25,7 @@ command -v perf >/dev/null || { echo "perf is not installed (Debian: linux-perf)
 
 WORK=$(mktemp -d -t guest-time.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-BENCH=$(cd "$ROOT" && cargo bench -q -p processors --bench redact --no-run --message-format=json \
-    | python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("executable") and m.get("target", {}).get("name") == "redact":
-        print(m["executable"])')
+BENCH=$("$ROOT/scripts/redact-bench-exe.sh")
 (cd "$ROOT/guest-crates" && cargo build -q --release -p redact-core --example bench_native)
 NATIVE=$ROOT/guest-crates/target/release/examples/bench_native
 
