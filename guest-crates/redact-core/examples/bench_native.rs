@@ -36,8 +36,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             let o: KeyOutcome = engine.apply_key_rule(r, v, &mut hits);
                             black_box(o);
                         }
-                        KeyVerdict::Scan { skip } => {
-                            black_box(engine.redact_text(v, skip, &mut hits, &mut touched));
+                        KeyVerdict::Scan { skip, .. } => {
+                            black_box(engine.redact_text(v, skip.into(), &mut hits, &mut touched));
                         }
                     }
                 }

@@ -14,7 +14,7 @@ use redact_core::{Engine, Hits, KeyOutcome, KeyVerdict};
 use serde_json::Value;
 
 fn walk(e: &Engine, key: &str, v: &Value, defuse: bool, hits: &mut Hits) -> Option<Value> {
-    let skip = match e.key_verdict(key) {
+    let (skip, defuse_key) = match e.key_verdict(key) {
         KeyVerdict::Allow => return Some(v.clone()),
         KeyVerdict::Rule(r) => {
             let text = match v {
@@ -27,10 +27,9 @@ fn walk(e: &Engine, key: &str, v: &Value, defuse: bool, hits: &mut Hits) -> Opti
                 KeyOutcome::Set(s) => Some(Value::String(s)),
             };
         }
-        KeyVerdict::Scan { skip } => skip,
+        KeyVerdict::Scan { skip, defuse } => (skip.into(), defuse),
     };
-    let defuse = defuse || e.defuses_key(key);
-    Some(scan(e, v, skip, defuse, hits))
+    Some(scan(e, v, skip, defuse || defuse_key, hits))
 }
 
 fn scan(e: &Engine, v: &Value, skip: u128, defuse: bool, hits: &mut Hits) -> Value {

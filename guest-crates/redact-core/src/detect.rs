@@ -378,15 +378,20 @@ impl Detectors {
         out: &mut Vec<Match>,
     ) {
         let on = self.enabled & !skip;
-        let mut want: u128 = 0;
+        // The keyword hits' rules, in a variable of their own: `want`
+        // itself then never lives in memory (the walk's callback writes
+        // through a pointer), which in the guest had every use of it below
+        // compiled twice, once for each home.
+        let mut by_keyword: u128 = 0;
         self.keywords.hits(text, |pattern, end| {
             let bit = self.ac_rule[pattern];
             // A sensitive word gates `inline_secret` only when a `key=` or
             // `key:` follows (`/api/v1/` is not `api_key=`).
             if bit != 1 << INLINE || kv_follows(text, end) {
-                want |= bit;
+                by_keyword |= bit;
             }
         });
+        let mut want = by_keyword;
         // One pass of byte counts gates the shape-based classes. A "digit
         // run" is digits joined by number separators; a letter or any other
         // byte ends it, so hex ids and UUIDs rarely wake the card, phone and

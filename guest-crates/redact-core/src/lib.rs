@@ -43,10 +43,17 @@ pub enum KeyVerdict {
     Allow,
     /// A key rule holds it: the whole value is sensitive.
     Rule(usize),
-    /// Scan the value; `skip` is a bit set of value rules not to run.
+    /// Scan the value.
     Scan {
-        /// Rule ids (bits) skipped for this key.
-        skip: u128,
+        /// Value rules not to run for this key, a bit per rule id (only
+        /// built-in rules, whose ids are below 64, are ever skipped). A
+        /// `u64` and not the `u128` of [`Engine::redact_text`]: the verdict
+        /// is copied out of the key cache for every attribute.
+        skip: u64,
+        /// Whether strings under this key are defused (prompt injection
+        /// defusal is on and the key is one of its keys): decided with the
+        /// rest of the verdict, once per key, not per attribute.
+        defuse: bool,
     },
 }
 
@@ -116,9 +123,11 @@ const CACHE_BITS: u32 = 10;
 struct Slot {
     /// The key's length, `usize::MAX` for an empty slot.
     len: usize,
-    /// First and last eight bytes of the key (zero-padded when shorter):
-    /// for keys of at most 16 bytes, with `len`, the whole key.
+    /// First, middle (see [`KeyCache::mid`]) and last eight bytes of the
+    /// key (zero-padded when shorter): for keys of at most 24 bytes, with
+    /// `len`, the whole key.
     head: u64,
+    mid: u64,
     tail: u64,
     key: Box<[u8]>,
     verdict: KeyVerdict,
@@ -172,6 +181,7 @@ impl KeyCache {
         let empty = Slot {
             len: usize::MAX,
             head: 0,
+            mid: 0,
             tail: 0,
             key: Box::default(),
             verdict: KeyVerdict::Allow,
@@ -181,42 +191,54 @@ impl KeyCache {
         }
     }
 
+    /// Eight bytes around the middle of a key longer than 16 bytes (zero
+    /// for shorter keys): with the first and last eight, for keys of up to
+    /// 24 bytes, the whole key.
     #[inline(always)]
-    fn slot(k: &[u8], head: u64, tail: u64) -> usize {
+    fn mid(k: &[u8]) -> u64 {
         let n = k.len();
-        // Keys longer than 16 bytes also mix in eight middle bytes, so keys
-        // that differ only there (`app.a.x.value`, `app.b.x.value`, ...) do
-        // not all share one slot.
-        let mid = if n > 16 {
+        if n > 16 {
             k.get(n / 2 - 4..)
                 .and_then(|m| m.first_chunk::<8>())
                 .map_or(0, |m| u64::from_le_bytes(*m))
         } else {
             0
-        };
+        }
+    }
+
+    #[inline(always)]
+    fn slot(n: usize, head: u64, mid: u64, tail: u64) -> usize {
+        // Keys longer than 16 bytes also mix in eight middle bytes, so keys
+        // that differ only there (`app.a.x.value`, `app.b.x.value`, ...) do
+        // not all share one slot.
         let h = (head ^ tail.rotate_left(23) ^ mid.rotate_left(41) ^ n as u64)
             .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         (h >> (64 - CACHE_BITS)) as usize
     }
 
-    #[inline]
+    #[inline(always)]
     fn get(&self, k: &[u8]) -> Option<KeyVerdict> {
         let (head, tail) = head_tail(k);
-        let s = self.slots.get(Self::slot(k, head, tail))?;
-        // For keys of up to 16 bytes, length, head and tail are the key.
+        let mid = Self::mid(k);
+        let s = self.slots.get(Self::slot(k.len(), head, mid, tail))?;
+        // For keys of up to 24 bytes (most attribute keys), length, head,
+        // middle and tail are the key: no loop over its words.
         let hit = s.len == k.len()
             && s.head == head
             && s.tail == tail
-            && (k.len() <= 16 || same_words(&s.key, k));
+            && s.mid == mid
+            && (k.len() <= 24 || same_words(&s.key, k));
         hit.then_some(s.verdict)
     }
 
     fn put(&mut self, k: &[u8], verdict: KeyVerdict) {
         let (head, tail) = head_tail(k);
-        if let Some(s) = self.slots.get_mut(Self::slot(k, head, tail)) {
+        let mid = Self::mid(k);
+        if let Some(s) = self.slots.get_mut(Self::slot(k.len(), head, mid, tail)) {
             *s = Slot {
                 len: k.len(),
                 head,
+                mid,
                 tail,
                 key: k.into(),
                 verdict,
@@ -388,12 +410,17 @@ impl Engine {
             }
         }
         // Under a version key a dotted quad is a version, not an address.
+        const IPV4: usize = detect::id("ipv4");
+        const _: () = assert!(IPV4 < 64, "KeyVerdict::Scan's skip holds rule ids below 64");
         let skip = if words.iter().any(|w| w == "version" || w == "ver") {
-            1u128 << detect::id("ipv4")
+            1u64 << IPV4
         } else {
             0
         };
-        KeyVerdict::Scan { skip }
+        KeyVerdict::Scan {
+            skip,
+            defuse: self.defuses_key(key),
+        }
     }
 
     /// Applies key rule `rule` to a whole value (`value` is its text form).

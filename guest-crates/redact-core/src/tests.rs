@@ -147,11 +147,11 @@ fn ips_public_private_and_versions() {
     assert_eq!(red(&e, "from 10.1.2.3"), "from [REDACTED:ipv4]");
     let mut hits = Hits::default();
     let e = engine("{}");
-    let KeyVerdict::Scan { skip } = e.key_verdict("os.version.full") else {
+    let KeyVerdict::Scan { skip, .. } = e.key_verdict("os.version.full") else {
         panic!()
     };
     assert!(
-        e.redact_text("8.8.4.4", skip, &mut hits, &mut Vec::new())
+        e.redact_text("8.8.4.4", skip.into(), &mut hits, &mut Vec::new())
             .is_none()
     );
 }
@@ -402,9 +402,31 @@ fn key_cache_agrees_with_the_verdict() {
     // The keys above do not all share one verdict: the test can tell.
     assert!(want.contains(&KeyVerdict::Allow));
     assert!(want.iter().any(|v| matches!(v, KeyVerdict::Rule(_))));
-    assert!(want.contains(&KeyVerdict::Scan { skip: 0 }));
+    assert!(want.contains(&KeyVerdict::Scan {
+        skip: 0,
+        defuse: false
+    }));
     assert!(
         want.iter()
-            .any(|v| matches!(v, KeyVerdict::Scan { skip } if *skip != 0))
+            .any(|v| matches!(v, KeyVerdict::Scan { skip, .. } if *skip != 0))
     );
+}
+
+/// The verdict says whether a key's strings are defused, as configured:
+/// the guest reads it from the cached verdict instead of asking per
+/// attribute.
+#[test]
+fn verdict_carries_the_defuse_keys() {
+    let defused =
+        |e: &Engine, k: &str| matches!(e.key_verdict(k), KeyVerdict::Scan { defuse: true, .. });
+    let e = engine("{}");
+    assert!(defused(&e, "exception.message"));
+    assert!(!defused(&e, "app.message"));
+    let e = engine(r#"{"prompt_injection": {"keys": ["app.message"]}}"#);
+    assert!(defused(&e, "app.message"));
+    assert!(!defused(&e, "exception.message"));
+    let e = engine(r#"{"prompt_injection": {"enabled": false}}"#);
+    assert!(!defused(&e, "exception.message"));
+    // Asked again, from the cache: the same answers.
+    assert!(!defused(&e, "exception.message"));
 }

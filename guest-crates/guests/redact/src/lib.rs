@@ -128,10 +128,12 @@ impl Redact {
             // string in locals instead of writing the whole `Value` to its
             // stack first (which every attribute paid when the other cases
             // were in this function too).
-            KeyVerdict::Scan { skip } if let Value::String(s) = value => {
-                let defuse = defuse || self.engine.defuses_key(key);
-                self.scan_str(key, s, skip, defuse, w, rep).map(Change::Set)
-            }
+            KeyVerdict::Scan {
+                skip,
+                defuse: defuse_key,
+            } if let Value::String(s) = value => self
+                .scan_str(key, s, skip.into(), defuse || defuse_key, w, rep)
+                .map(Change::Set),
             _ => self.value_other(key, value, verdict, defuse, w, rep),
         }
     }
@@ -147,7 +149,7 @@ impl Redact {
         w: &mut Work,
         rep: &mut RowReport,
     ) -> Option<Change> {
-        let skip = match verdict {
+        let (skip, defuse_key) = match verdict {
             KeyVerdict::Allow => return None,
             KeyVerdict::Rule(rule) => {
                 if matches!(value, Value::Empty) {
@@ -168,10 +170,10 @@ impl Redact {
                     }
                 };
             }
-            KeyVerdict::Scan { skip } => skip,
+            KeyVerdict::Scan { skip, defuse } => (skip.into(), defuse),
         };
-        let defuse = defuse || self.engine.defuses_key(key);
-        self.scan(key, value, skip, defuse, w, rep).map(Change::Set)
+        self.scan(key, value, skip, defuse || defuse_key, w, rep)
+            .map(Change::Set)
     }
 
     /// Scans one string; `None` when nothing in it changed.
