@@ -35,11 +35,22 @@ pub(crate) fn word_at(text: &[u8], at: usize) -> u64 {
     let left = text.len().saturating_sub(at);
     match text.len().checked_sub(8) {
         Some(from) if left > 0 => word(&text[from..]) >> (8 * (8 - left)),
-        _ => text[at.min(text.len())..]
-            .iter()
-            .rev()
-            .fold(0u64, |w, b| w << 8 | u64::from(*b)),
+        _ => short_word_at(text, at),
     }
+}
+
+/// [`word_at`] for a text shorter than eight bytes (or `at` past the end),
+/// byte by byte. Out of line: `word_at` is inlined into every scan, and a
+/// copy of this loop in each made the guest's hot code larger for a case
+/// that is rare (its machine code is several times the native code's size,
+/// and fetching it costs the guest time).
+#[cold]
+#[inline(never)]
+fn short_word_at(text: &[u8], at: usize) -> u64 {
+    text[at.min(text.len())..]
+        .iter()
+        .rev()
+        .fold(0u64, |w, b| w << 8 | u64::from(*b))
 }
 
 /// The eight bytes of `text` just before `at` as a little-endian word: the
