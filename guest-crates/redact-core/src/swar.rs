@@ -175,6 +175,28 @@ mod tests {
         }
     }
 
+    /// `word_at` is the eight bytes from `at`, zero past the end, for texts
+    /// shorter than a word (the out-of-line path), at least a word long,
+    /// and every position up to past the end.
+    #[test]
+    fn word_at_reads_zero_padded() {
+        let bytes: Vec<u8> = (1..=20).collect();
+        for len in 0..=bytes.len() {
+            let text = &bytes[..len];
+            for at in 0..=len + 9 {
+                let mut want = [0u8; 8];
+                for (k, b) in text.iter().skip(at).take(8).enumerate() {
+                    want[k] = *b;
+                }
+                assert_eq!(
+                    word_at(text, at),
+                    u64::from_le_bytes(want),
+                    "len {len} at {at}"
+                );
+            }
+        }
+    }
+
     /// A class mask and the byte test it stands for.
     type Class = (fn(u64) -> u64, fn(u8) -> bool);
 
