@@ -407,12 +407,15 @@ impl Detectors {
             plain,
             any,
             longest,
-            first_cand,
             dots,
             colons,
             plus,
             at,
-        } = gate(text, cand_len);
+        } = if cand_len <= 6 {
+            gate::<true>(text)
+        } else {
+            gate::<false>(text)
+        };
         if plain >= 13 {
             want |= 1 << CARD;
         }
@@ -522,8 +525,7 @@ impl Detectors {
             self.inline(text, is_sensitive_key, is_token, out);
         }
         if has(ENTROPY) {
-            // Runs before `first_cand` are too short to judge.
-            self.entropy(text, first_cand, is_token, out);
+            self.entropy(text, is_token, out);
         }
         for c in &self.custom {
             if on & (1 << c.rule) != 0 && (!c.gated || want & (1 << c.rule) != 0) {
@@ -887,34 +889,48 @@ impl Detectors {
     }
 
     #[inline(never)]
-    fn entropy(
-        &self,
-        text: &[u8],
-        from: usize,
-        is_token: &dyn Fn(&[u8]) -> bool,
-        out: &mut Vec<Match>,
-    ) {
-        // Run starts and ends found eight bytes a step.
-        let mut i = from;
-        loop {
-            i = find_class(text, i, run_bytes);
-            if i == text.len() {
-                break;
-            }
-            let start = i;
-            i = find_class(text, i, |w| !run_bytes(w) & HIGH);
-            let mut end = i;
-            while end < text.len() && end - i < 2 && text[end] == b'=' {
+    fn entropy(&self, text: &[u8], is_token: &dyn Fn(&[u8]) -> bool, out: &mut Vec<Match>) {
+        let min = self.min_entropy_len;
+        // A run and up to two `=` of padding are judged from `min` bytes
+        // on: shorter runs are passed over.
+        let cand = min.saturating_sub(2).max(1);
+        // Runs followed eight bytes a step, as in `gate` (one loop step a
+        // word however many runs end in it: in the guest each step is also
+        // an epoch check); only the rare long run costs a call.
+        let mut judge = |start: usize, run_end: usize| {
+            let mut end = run_end;
+            while end < text.len() && end - run_end < 2 && text[end] == b'=' {
                 end += 1;
             }
-            // No part of a run shorter than the minimum can be judged, and
-            // no part of a hex run (ids, UUIDs, digests) is high-entropy
+            // No part of a hex run (ids, UUIDs, digests) is high-entropy
             // (`validate::high_entropy` exempts hex): one word-at-a-time
             // check instead of splitting and judging the parts.
-            if end - start >= self.min_entropy_len && !all_in(&text[start..i], hexish_bytes) {
+            if end - start >= min && !all_in(&text[start..run_end], hexish_bytes) {
                 self.entropy_run(text, start, end, is_token, out);
             }
-            i = end.max(i);
+        };
+        let (mut cur, mut longest) = (0usize, 0usize);
+        let mut base = 0usize;
+        while base < text.len() {
+            // Past the end, the zero padding is in no run: the last run
+            // ends in place.
+            class_runs(
+                run_bytes(word_at(text, base)),
+                cand <= 6,
+                &mut cur,
+                &mut longest,
+                |start, len| {
+                    if len >= cand {
+                        let start = base.wrapping_add_signed(start);
+                        judge(start, start + len);
+                    }
+                },
+            );
+            base += 8;
+        }
+        // A run still open at a text whose length is a multiple of eight.
+        if cur >= cand {
+            judge(text.len() - cur, text.len());
         }
     }
 }
@@ -931,9 +947,6 @@ struct Gate {
     any: usize,
     /// Longest run of `[A-Za-z0-9+_/-]`.
     longest: usize,
-    /// Start of the first such run at least `cand_len` long (else the
-    /// text's length).
-    first_cand: usize,
     dots: u64,
     colons: u64,
     /// Whether the text has a `+`, an `@`.
@@ -1027,15 +1040,12 @@ fn class_runs(
 /// of this loop to the stack when it was part of `find` (56 KiB of machine
 /// code); on its own the loop's values stay in registers.
 #[inline(never)]
-fn gate(text: &[u8], cand_len: usize) -> Gate {
+fn gate<const INNER: bool>(text: &[u8]) -> Gate {
     let mut g = GateState {
-        cand_len,
-        len: text.len(),
         gate: Gate {
             plain: 0,
             any: 0,
             longest: 0,
-            first_cand: text.len(),
             dots: 0,
             colons: 0,
             plus: false,
@@ -1055,7 +1065,7 @@ fn gate(text: &[u8], cand_len: usize) -> Gate {
     // more slowly in the guest: its hot code is several times the native
     // code's size, and what the CPU has to fetch and decode counts there.
     while base < text.len() {
-        g.word(word_at(text, base), base);
+        g.word::<INNER>(word_at(text, base));
         base += 8;
     }
     // Runs still open at the end of the text.
@@ -1067,16 +1077,11 @@ fn gate(text: &[u8], cand_len: usize) -> Gate {
     out.plain = out.plain.max(g.cur_plain);
     out.any = out.any.max(g.cur_any);
     out.longest = out.longest.max(g.run);
-    if g.run >= cand_len && out.first_cand == text.len() {
-        out.first_cand = text.len() - g.run;
-    }
     out
 }
 
 /// [`gate`]'s counters between words.
 struct GateState {
-    cand_len: usize,
-    len: usize,
     gate: Gate,
     /// Counts of `.` (low half) and `:` (high half): one register in the
     /// loop instead of two, as `plus_at` is one instead of two counts.
@@ -1094,7 +1099,7 @@ impl GateState {
     /// loop: as a call per word (LLVM at `opt-level = "s"` did not
     /// inline it) it cost a fifth of the pass in the guest.
     #[inline(always)]
-    fn word(&mut self, word: u64, base: usize) {
+    fn word<const INNER: bool>(&mut self, word: u64) {
         let g = &mut self.gate;
         // Bytes >= 0x80 are in no class: the compares run on the low seven
         // bits, and each class is masked to the ASCII lanes once.
@@ -1133,37 +1138,24 @@ impl GateState {
             digit_runs(plain, digit, 6, &mut self.cur_plain, &mut g.plain);
             digit_runs(any, digit, 4, &mut self.cur_any, &mut g.any);
         }
-        let (cand_len, len) = (self.cand_len, self.len);
-        let first_cand = &mut g.first_cand;
         // A run inside one word is six bytes at most: it matters only to a
         // candidate length that short (`longest` is tested against the
-        // entropy minimum, 8 at the least).
-        class_runs(
-            run,
-            cand_len <= 6,
-            &mut self.run,
-            &mut g.longest,
-            |start, n| {
-                if n >= cand_len && *first_cand == len {
-                    *first_cand = base.wrapping_add_signed(start);
-                }
-            },
-        );
+        // entropy minimum, 8 at the least, unless `INNER`).
+        class_runs(run, INNER, &mut self.run, &mut g.longest, |_, _| {});
     }
 }
 
 /// The byte-at-a-time gating pass [`gate`] replaced, branch-free over the
 /// class tables: kept as the oracle of its tests.
 #[cfg(test)]
-fn gate_bytes(text: &[u8], cand_len: usize) -> Gate {
+fn gate_bytes(text: &[u8]) -> Gate {
     let (mut plain, mut cur_plain, mut any, mut cur_any) = (0usize, 0usize, 0usize, 0usize);
     let (mut run, mut longest) = (0usize, 0usize);
     let (mut dots, mut colons, mut plus, mut at) = (0u64, 0u64, 0u64, 0u64);
-    let mut first_cand = text.len();
     // 16-bit lanes: a chunk shorter than 2^16 cannot carry between them.
-    for (n, chunk) in text.chunks(usize::from(u16::MAX)).enumerate() {
+    for chunk in text.chunks(usize::from(u16::MAX)) {
         let mut lanes = 0u64;
-        for (i, &b) in chunk.iter().enumerate() {
+        for &b in chunk {
             let c = CLASS[usize::from(b)];
             let digit = usize::from(c & C_DIGIT != 0);
             cur_plain = (cur_plain + digit) * usize::from(c & C_PLAIN != 0);
@@ -1173,9 +1165,6 @@ fn gate_bytes(text: &[u8], cand_len: usize) -> Gate {
             run = (run + 1) * usize::from(c & C_RUN != 0);
             longest = longest.max(run);
             lanes += COUNT[usize::from(b)];
-            if run == cand_len && first_cand == text.len() {
-                first_cand = n * usize::from(u16::MAX) + i + 1 - run;
-            }
         }
         dots += lanes & 0xFFFF;
         colons += lanes >> 16 & 0xFFFF;
@@ -1186,7 +1175,6 @@ fn gate_bytes(text: &[u8], cand_len: usize) -> Gate {
         plain,
         any,
         longest,
-        first_cand,
         dots,
         colons,
         plus: plus > 0,
@@ -1627,11 +1615,6 @@ mod tests {
         *x
     }
 
-    /// The eight-bytes-a-step gating pass counts what the byte-at-a-time
-    /// pass counts, wherever `find` looks, on every entropy minimum, over random
-    /// strings of the bytes that matter (digits, separators, letters,
-    /// `.:+@`, `_/()`, bytes >= 0x80, NUL), long runs of one class, and
-    /// every length around the word size.
     /// The four-bytes-a-step walk reports exactly what the library's
     /// overlapping iterator reports, in the same order, on random text over
     /// the keywords' letters (so matches overlap and chain), every length
@@ -1680,6 +1663,11 @@ mod tests {
         }
     }
 
+    /// The eight-bytes-a-step gating pass counts what the byte-at-a-time
+    /// pass counts, wherever `find` looks, on every entropy minimum, over random
+    /// strings of the bytes that matter (digits, separators, letters,
+    /// `.:+@`, `_/()`, bytes >= 0x80, NUL), long runs of one class, and
+    /// every length around the word size.
     #[test]
     fn gate_matches_the_byte_pass() {
         const ALPHABETS: &[&[u8]] = &[
@@ -1734,7 +1722,12 @@ mod tests {
         };
         for t in &inputs {
             for cand_len in [1, 6, 7, 8, 18, 254] {
-                let (new, old) = (gate(t, cand_len), gate_bytes(t, cand_len));
+                let new = if cand_len <= 6 {
+                    gate::<true>(t)
+                } else {
+                    gate::<false>(t)
+                };
+                let old = gate_bytes(t);
                 let text = String::from_utf8_lossy(t);
                 assert_eq!(
                     seen(new, cand_len),
@@ -1793,6 +1786,62 @@ mod tests {
                 "{text:?}"
             );
         }
+    }
+
+    /// The run-at-a-time entropy scan the word-at-a-time one replaced: every
+    /// maximal run of `[A-Za-z0-9+_/-]` with up to two `=` after it, judged
+    /// when it is `min` bytes or more and not all hex-ish.
+    fn entropy_by_runs(d: &Detectors, text: &[u8], out: &mut Vec<Match>) {
+        let never = |_: &[u8]| false;
+        let mut i = 0;
+        loop {
+            i = find_class(text, i, run_bytes);
+            if i == text.len() {
+                break;
+            }
+            let start = i;
+            i = find_class(text, i, |w| !run_bytes(w) & HIGH);
+            let mut end = i;
+            while end < text.len() && end - i < 2 && text[end] == b'=' {
+                end += 1;
+            }
+            if end - start >= d.min_entropy_len && !all_in(&text[start..i], hexish_bytes) {
+                d.entropy_run(text, start, end, &never, out);
+            }
+            i = end.max(i);
+        }
+    }
+
+    /// The entropy scan finds what the run-at-a-time scan finds, on every
+    /// minimum length (the smallest ones judge runs inside one word), over
+    /// random texts of secret-like runs, hex, separators and padding, at
+    /// every length around the word size.
+    #[test]
+    fn entropy_scan_matches_the_run_scan() {
+        const PIECES: &[&str] = &[
+            "aK9xQ2mZ", "7fB3", "Zq", "deadbeef", "0123", "-", "_", "/", "+", "=", "==", " ", ".",
+            ":", "\u{e9}", "token", "xY7",
+        ];
+        let never = |_: &[u8]| false;
+        let mut x = 0x0E17_0E17_5EC2_E75Au64;
+        let mut found = 0;
+        for min in [1, 3, 6, 8, 9, 12, 20, 40] {
+            let mut d = Detectors::new(Vec::new(), &[], &[]);
+            d.min_entropy_len = min;
+            for _ in 0..20_000 {
+                let n = (next(&mut x) % 24) as usize;
+                let t: String = (0..n)
+                    .map(|_| PIECES[(next(&mut x) % PIECES.len() as u64) as usize])
+                    .collect();
+                let (mut got, mut want) = (Vec::new(), Vec::new());
+                d.entropy(t.as_bytes(), &never, &mut got);
+                entropy_by_runs(&d, t.as_bytes(), &mut want);
+                assert_eq!(got, want, "min {min}: {t:?}");
+                found += want.len();
+            }
+        }
+        // The texts hold findings at every minimum, not only empty answers.
+        assert!(found > 50_000, "{found} findings");
     }
 
     /// `phone_shape` gates the US and national phone regexes: wherever
