@@ -12,8 +12,8 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use crate::keywords::KeywordTable;
 use crate::swar::{
-    HIGH, LANES, all_in, any_window, digit_bytes, dot_bytes, find_class, hexish_bytes, lanes_eq,
-    lanes_ge, run_bytes, sep_bytes, upper_bytes, word_at, word_before,
+    HIGH, LANES, all_in, any_window, digit_bytes, dot_bytes, find_class, find_window, hexish_bytes,
+    lanes_eq, lanes_ge, run_bytes, sep_bytes, upper_bytes, word_at, word_before,
 };
 use crate::validate;
 
@@ -639,13 +639,16 @@ impl Detectors {
         let d = |i: usize| text[i].is_ascii_digit();
         let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
         let mut i = 0;
-        while i + 11 <= text.len() {
+        loop {
+            // Candidates start at three digits and a separator, found five
+            // windows a step (a byte loop was an epoch check a byte in the
+            // guest).
+            i = find_window(text, i, 4, ssn_head_lanes);
+            if i + 11 > text.len() {
+                break;
+            }
             let sep = text[i + 3];
-            if d(i)
-                && d(i + 1)
-                && d(i + 2)
-                && (sep == b'-' || sep == b' ')
-                && text[i + 6] == sep
+            if text[i + 6] == sep
                 && d(i + 4)
                 && d(i + 5)
                 && (i + 7..i + 11).all(d)
@@ -1324,6 +1327,17 @@ fn digit_sep_digit_lanes(w: u64) -> u64 {
     d & sep >> 8 & d >> 16
 }
 
+/// The lanes of `w` where three digits and a `-` or space start (the head
+/// of `ddd-dd-dddd`).
+#[inline(always)]
+fn ssn_head_lanes(w: u64) -> u64 {
+    let t = w & !HIGH;
+    let ascii = !w & HIGH;
+    let d = lanes_ge(t, b'0') & !lanes_ge(t, b'9' + 1) & ascii;
+    let sep = (lanes_eq(t, b'-') | lanes_eq(t, b' ')) & ascii;
+    d & d >> 8 & d >> 16 & sep >> 24
+}
+
 /// The byte-window scans [`iban_head`] and [`digit_sep_digit`] replaced:
 /// the oracles of their test.
 #[cfg(test)]
@@ -1842,6 +1856,84 @@ mod tests {
         }
         // The texts hold findings at every minimum, not only empty answers.
         assert!(found > 50_000, "{found} findings");
+    }
+
+    /// The byte-at-a-time SSN scan the window scan replaced.
+    fn ssns_bytes(text: &[u8], out: &mut Vec<Match>) {
+        let d = |i: usize| text[i].is_ascii_digit();
+        let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+        let mut i = 0;
+        while i + 11 <= text.len() {
+            let sep = text[i + 3];
+            if d(i)
+                && d(i + 1)
+                && d(i + 2)
+                && (sep == b'-' || sep == b' ')
+                && text[i + 6] == sep
+                && d(i + 4)
+                && d(i + 5)
+                && (i + 7..i + 11).all(d)
+                && !(i > 0 && text[i - 1].is_ascii_digit())
+                && !text.get(i + 11).is_some_and(u8::is_ascii_digit)
+                && isolated(text, i, i + 11)
+                && validate::ssn_ok(
+                    num(&text[i..i + 3]),
+                    num(&text[i + 4..i + 6]),
+                    num(&text[i + 7..i + 11]),
+                )
+            {
+                out.push(Match {
+                    start: i,
+                    end: i + 11,
+                    rule: SSN,
+                });
+                i += 11;
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    /// The SSN window scan finds what the byte loop finds, on random texts
+    /// of SSN pieces (so that heads, near misses and chains are common),
+    /// with bytes whose low seven bits are a digit or separator.
+    #[test]
+    fn ssn_scan_matches_the_byte_scan() {
+        const PIECES: &[&str] = &[
+            "123",
+            "45",
+            "6789",
+            "078",
+            "05",
+            "1120",
+            "-",
+            " ",
+            "a",
+            "_",
+            "0",
+            "9",
+            "\u{ad}",
+            "\u{b5}",
+            "666",
+            "000",
+            "12-",
+            "123-45-6789",
+        ];
+        let d = Detectors::new(Vec::new(), &[], &[]);
+        let mut x = 0x55AA_1234_9876_F00Du64;
+        let mut found = 0;
+        for _ in 0..200_000 {
+            let n = (next(&mut x) % 12) as usize;
+            let t: String = (0..n)
+                .map(|_| PIECES[(next(&mut x) % PIECES.len() as u64) as usize])
+                .collect();
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            d.ssns(t.as_bytes(), &mut got);
+            ssns_bytes(t.as_bytes(), &mut want);
+            assert_eq!(got, want, "{t:?}");
+            found += want.len();
+        }
+        assert!(found > 3_000, "{found} findings");
     }
 
     /// `phone_shape` gates the US and national phone regexes: wherever

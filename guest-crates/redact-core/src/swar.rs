@@ -157,6 +157,28 @@ pub(crate) fn any_window(text: &[u8], n: usize, starts: impl Fn(u64) -> u64) -> 
     false
 }
 
+/// Where the first window of `n` bytes (2 to 8) at or after `from` starts
+/// that `starts` accepts (as in [`any_window`]); `text.len()` when there is
+/// none.
+#[inline(always)]
+pub(crate) fn find_window(
+    text: &[u8],
+    from: usize,
+    n: usize,
+    starts: impl Fn(u64) -> u64,
+) -> usize {
+    let inside = HIGH >> (8 * (n - 1));
+    let mut at = from;
+    while at + n <= text.len() {
+        let m = starts(word_at(text, at)) & inside;
+        if m != 0 {
+            return at + (m.trailing_zeros() / 8) as usize;
+        }
+        at += 9 - n;
+    }
+    text.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
