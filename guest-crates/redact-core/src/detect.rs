@@ -636,8 +636,6 @@ impl Detectors {
     /// costs more per call than this whole scan.
     #[inline(never)]
     fn ssns(&self, text: &[u8], out: &mut Vec<Match>) {
-        let d = |i: usize| text[i].is_ascii_digit();
-        let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
         let mut i = 0;
         loop {
             // Candidates start at three digits and a separator, found five
@@ -647,20 +645,7 @@ impl Detectors {
             if i + 11 > text.len() {
                 break;
             }
-            let sep = text[i + 3];
-            if text[i + 6] == sep
-                && d(i + 4)
-                && d(i + 5)
-                && (i + 7..i + 11).all(d)
-                && !(i > 0 && text[i - 1].is_ascii_digit())
-                && !text.get(i + 11).is_some_and(u8::is_ascii_digit)
-                && isolated(text, i, i + 11)
-                && validate::ssn_ok(
-                    num(&text[i..i + 3]),
-                    num(&text[i + 4..i + 6]),
-                    num(&text[i + 7..i + 11]),
-                )
-            {
+            if ssn_at(text, i) {
                 out.push(Match {
                     start: i,
                     end: i + 11,
@@ -1327,6 +1312,30 @@ fn digit_sep_digit_lanes(w: u64) -> u64 {
     d & sep >> 8 & d >> 16
 }
 
+/// Is `text[i..i + 11]` a US SSN (`ddd-dd-dddd` or with spaces, the same
+/// separator twice, a valid area, group and serial), not glued to a digit or
+/// word? `i + 11 <= text.len()`.
+fn ssn_at(text: &[u8], i: usize) -> bool {
+    let d = |i: usize| text[i].is_ascii_digit();
+    let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
+    let sep = text[i + 3];
+    d(i) && d(i + 1)
+        && d(i + 2)
+        && (sep == b'-' || sep == b' ')
+        && text[i + 6] == sep
+        && d(i + 4)
+        && d(i + 5)
+        && (i + 7..i + 11).all(d)
+        && !(i > 0 && text[i - 1].is_ascii_digit())
+        && !text.get(i + 11).is_some_and(u8::is_ascii_digit)
+        && isolated(text, i, i + 11)
+        && validate::ssn_ok(
+            num(&text[i..i + 3]),
+            num(&text[i + 4..i + 6]),
+            num(&text[i + 7..i + 11]),
+        )
+}
+
 /// The lanes of `w` where three digits and a `-` or space start (the head
 /// of `ddd-dd-dddd`).
 #[inline(always)]
@@ -1858,30 +1867,12 @@ mod tests {
         assert!(found > 50_000, "{found} findings");
     }
 
-    /// The byte-at-a-time SSN scan the window scan replaced.
+    /// The byte-at-a-time SSN scan the window scan replaced: every position
+    /// tried in turn.
     fn ssns_bytes(text: &[u8], out: &mut Vec<Match>) {
-        let d = |i: usize| text[i].is_ascii_digit();
-        let num = |b: &[u8]| b.iter().fold(0u32, |a, d| a * 10 + u32::from(d - b'0'));
         let mut i = 0;
         while i + 11 <= text.len() {
-            let sep = text[i + 3];
-            if d(i)
-                && d(i + 1)
-                && d(i + 2)
-                && (sep == b'-' || sep == b' ')
-                && text[i + 6] == sep
-                && d(i + 4)
-                && d(i + 5)
-                && (i + 7..i + 11).all(d)
-                && !(i > 0 && text[i - 1].is_ascii_digit())
-                && !text.get(i + 11).is_some_and(u8::is_ascii_digit)
-                && isolated(text, i, i + 11)
-                && validate::ssn_ok(
-                    num(&text[i..i + 3]),
-                    num(&text[i + 4..i + 6]),
-                    num(&text[i + 7..i + 11]),
-                )
-            {
+            if ssn_at(text, i) {
                 out.push(Match {
                     start: i,
                     end: i + 11,
