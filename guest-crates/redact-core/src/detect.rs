@@ -897,6 +897,7 @@ impl Detectors {
                 self.entropy_run(text, start, end, is_token, out);
             }
         };
+        // `longest` is `class_runs`' maximum, which this scan does not use.
         let (mut cur, mut longest) = (0usize, 0usize);
         let mut base = 0usize;
         while base < text.len() {

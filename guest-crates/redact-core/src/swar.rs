@@ -146,15 +146,7 @@ pub(crate) fn upper_bytes(word: u64) -> u64 {
 /// word count, and the next word overlaps the last `n - 1` bytes.
 #[inline(always)]
 pub(crate) fn any_window(text: &[u8], n: usize, starts: impl Fn(u64) -> u64) -> bool {
-    let inside = HIGH >> (8 * (n - 1));
-    let mut at = 0;
-    while at + n <= text.len() {
-        if starts(word_at(text, at)) & inside != 0 {
-            return true;
-        }
-        at += 9 - n;
-    }
-    false
+    find_window(text, 0, n, starts) < text.len()
 }
 
 /// Where the first window of `n` bytes (2 to 8) at or after `from` starts
