@@ -10,8 +10,8 @@
 # NATIVE_EXE defaults to the current `bench_native` (built here). Another commit's
 # native engine: build `bench_native` from a `git archive` of it and pass its path; its
 # guest: REDACT_BENCH_WASM='before=/path/redact.wasm'. REDACT_BENCH_NO_EPOCH=1 passes
-# through (guests compiled without epoch checks). Prints, per batch size, each build's
-# fastest µs per batch and every guest / native ratio.
+# through (guests compiled without epoch checks). Prints the CPU, then, per batch size,
+# each build's fastest µs per batch and every guest / native ratio.
 set -euo pipefail
 if [[ $# -lt 1 ]]; then
     sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -26,6 +26,13 @@ if [[ $# -eq 0 ]]; then
     set -- "$ROOT/guest-crates/target/release/examples/bench_native"
 fi
 
+# The ratio depends on the CPU's microarchitecture (the same commit measured 1.55x on
+# one 2-vCPU "AMD EPYC" VM and 1.43x on another of a later family), so say which:
+# the model name alone ("AMD EPYC") does not tell them apart.
+cpu=$(awk -F': ' '/^model name/ && !n { name = $2; n = 1 } /^cpu family/ && !f { fam = $2; f = 1 }
+    /^model\t/ && !m { mod = $2; m = 1 } /^cache size/ && !c { cache = $2; c = 1 }
+    END { printf "%s, family %s model %s, %s cache", name, fam, mod, cache }' /proc/cpuinfo 2>/dev/null || true)
+echo "machine: ${cpu:-unknown CPU}, $(nproc) CPUs"
 for _ in $(seq "$ROUNDS"); do
     for native in "$@"; do
         # "native engine, 128 spans x 10 attributes (50296 bytes): 159.2 µs/batch, ..."
