@@ -1,0 +1,2 @@
+//! Stack-trace parsing shared by the edge guests (envelope assembly, symbolize)
+//! and the repair engine.
