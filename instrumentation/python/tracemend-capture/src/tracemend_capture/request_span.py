@@ -156,4 +156,4 @@ class RequestSpan:
 
 def _qualified_name(cls: type) -> str:
     module = cls.__module__
-    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
