@@ -1,6 +1,8 @@
 //! `tracemend-symbols`: builds a symbol index for a repository at a commit, and
 //! reads one back for people debugging (`lookup`, `stats`).
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -67,11 +69,12 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let mut out = String::new();
     match Cli::parse().command {
         Command::Index {
             repo,
             commit,
-            out,
+            out: out_path,
             no_blame,
             max_file_bytes,
             jobs,
@@ -84,11 +87,13 @@ fn main() -> anyhow::Result<()> {
                 jobs,
             };
             let (bytes, report) = codeindex::build(&opts)?;
-            let tmp = out.with_extension("tmp");
+            let tmp = out_path.with_extension("tmp");
             std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
             // Renamed into place, so a reader never sees half a file.
-            std::fs::rename(&tmp, &out).with_context(|| format!("writing {}", out.display()))?;
-            println!(
+            std::fs::rename(&tmp, &out_path)
+                .with_context(|| format!("writing {}", out_path.display()))?;
+            writeln!(
+                out,
                 "indexed {} at {}: {} files ({} without definitions), {} definitions, {} edges, {} source lines, {} source bytes -> {} index bytes",
                 opts.repo.display(),
                 report.commit,
@@ -99,7 +104,7 @@ fn main() -> anyhow::Result<()> {
                 report.source_lines,
                 report.source_bytes,
                 bytes.len()
-            );
+            )?;
         }
         Command::Lookup {
             index,
@@ -116,32 +121,45 @@ fn main() -> anyhow::Result<()> {
                 }
                 bail!("{file} is not in the index (commit {})", idx.commit()?);
             };
-            println!("definition: {}", def.qualified_name);
-            println!("kind: {}", def.kind.name());
-            println!("lines: {}-{}", def.start_line, def.end_line);
-            println!("symbol_id: {}", format_symbol_id(def.symbol_id));
+            writeln!(out, "definition: {}", def.qualified_name)?;
+            writeln!(out, "kind: {}", def.kind.name())?;
+            writeln!(out, "lines: {}-{}", def.start_line, def.end_line)?;
+            writeln!(out, "symbol_id: {}", format_symbol_id(def.symbol_id))?;
             let mut parent = def.parent;
             while let Some(p) = parent {
                 let d = idx.definition(p)?;
-                println!("in: {} ({})", d.qualified_name, d.kind.name());
+                writeln!(out, "in: {} ({})", d.qualified_name, d.kind.name())?;
                 parent = d.parent;
             }
             if let Some(c) = def.last_change {
-                println!("last_change: {} {} {}", c.sha, c.time, c.author);
+                writeln!(out, "last_change: {} {} {}", c.sha, c.time, c.author)?;
             }
-            println!(
+            writeln!(
+                out,
                 "owners: {}",
                 idx.owners(&file)?.unwrap_or_default().join(" ")
-            );
+            )?;
             if let Some(radius) = radius {
                 for d in idx.callers(def.index)? {
-                    println!("caller: {} {}:{}", d.qualified_name, d.path, d.start_line);
+                    writeln!(
+                        out,
+                        "caller: {} {}:{}",
+                        d.qualified_name, d.path, d.start_line
+                    )?;
                 }
                 for d in idx.callees(def.index)? {
-                    println!("callee: {} {}:{}", d.qualified_name, d.path, d.start_line);
+                    writeln!(
+                        out,
+                        "callee: {} {}:{}",
+                        d.qualified_name, d.path, d.start_line
+                    )?;
                 }
                 for (d, k) in idx.neighbourhood(def.index, radius, 200)? {
-                    println!("near {k}: {} {}:{}", d.qualified_name, d.path, d.start_line);
+                    writeln!(
+                        out,
+                        "near {k}: {} {}:{}",
+                        d.qualified_name, d.path, d.start_line
+                    )?;
                 }
             }
         }
@@ -149,18 +167,22 @@ fn main() -> anyhow::Result<()> {
             let bytes = read(&file)?;
             let idx =
                 Index::parse(&bytes).with_context(|| format!("reading {}", file.display()))?;
-            println!("commit: {}", idx.commit()?);
-            println!("commit_time: {}", idx.commit_time()?);
-            println!("generator: {}", idx.generator()?);
-            println!("bytes: {}", bytes.len());
-            println!("files: {}", idx.file_count());
-            println!("definitions: {}", idx.definition_count());
-            println!("edges: {}", idx.edge_count());
-            println!("commits: {}", idx.commit_count());
-            println!("string_bytes: {}", idx.string_bytes());
+            writeln!(out, "commit: {}", idx.commit()?)?;
+            writeln!(out, "commit_time: {}", idx.commit_time()?)?;
+            writeln!(out, "generator: {}", idx.generator()?)?;
+            writeln!(out, "bytes: {}", bytes.len())?;
+            writeln!(out, "files: {}", idx.file_count())?;
+            writeln!(out, "definitions: {}", idx.definition_count())?;
+            writeln!(out, "edges: {}", idx.edge_count())?;
+            writeln!(out, "commits: {}", idx.commit_count())?;
+            writeln!(out, "string_bytes: {}", idx.string_bytes())?;
         }
     }
-    Ok(())
+    // A closed pipe (`| head`) ends the output quietly instead of panicking.
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 fn read(path: &PathBuf) -> anyhow::Result<Vec<u8>> {

@@ -58,7 +58,8 @@ impl RepoNames {
                 .map(|m| m.trim().trim_matches('"').to_owned())
             {
                 self.go_modules.push((dir, m));
-                self.go_modules.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                self.go_modules
+                    .sort_by_key(|m| std::cmp::Reverse(m.0.len()));
             }
         } else if let Some(name) = cargo_package_name(text) {
             self.crates.push((dir, name.replace('-', "_")));
@@ -132,6 +133,9 @@ impl RepoNames {
                 let mut p: Vec<&str> = parts.clone();
                 if let Some(last) = p.last_mut() {
                     *last = stem(last);
+                }
+                if p.len() > 1 && p.last() == Some(&"mod") {
+                    p.pop();
                 }
                 p.join("::")
             }

@@ -49,9 +49,10 @@ impl<'a> Index<'a> {
         })
     }
 
-    /// The definitions `def` may call: every non-module definition named like one of
-    /// its call targets. Deduplicated, in table order.
+    /// The definitions `def` may call: every non-module definition of the same
+    /// language named like one of its call targets. Deduplicated, in table order.
     pub fn callees(&self, def: u32) -> Result<Vec<Definition<'a>>> {
+        let language = self.definition(def)?.language;
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         for e in self.edges_from(def)? {
@@ -59,7 +60,7 @@ impl<'a> Index<'a> {
                 continue;
             }
             for d in self.definitions_by_name(e.target)? {
-                if d.kind != DefKind::Module && seen.insert(d.index) {
+                if d.kind != DefKind::Module && d.language == language && seen.insert(d.index) {
                     out.push(d);
                 }
             }
@@ -68,9 +69,11 @@ impl<'a> Index<'a> {
         Ok(out)
     }
 
-    /// The definitions holding a call to `def`'s name. Deduplicated, in table order.
+    /// The definitions of the same language holding a call to `def`'s name.
+    /// Deduplicated, in table order.
     pub fn callers(&self, def: u32) -> Result<Vec<Definition<'a>>> {
-        let name = self.definition(def)?.name;
+        let target = self.definition(def)?;
+        let name = target.name;
         let idx = self.edges_by_target;
         let (lo, hi) = self.equal_range(idx.count, name.as_bytes(), |i| {
             let e = self.sorted_entry(idx, i, "EDGES_BY_TARGET")?;
@@ -82,7 +85,10 @@ impl<'a> Index<'a> {
             let e = self.sorted_entry(idx, i, "EDGES_BY_TARGET")? as usize;
             let (from, code, _, _) = self.edge_raw(e)?;
             if code == EdgeKind::Call.code() && seen.insert(from) {
-                out.push(self.definition(from)?);
+                let d = self.definition(from)?;
+                if d.language == target.language {
+                    out.push(d);
+                }
             }
         }
         out.sort_by_key(|d| d.index);

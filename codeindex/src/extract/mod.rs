@@ -102,6 +102,7 @@ pub(crate) fn nested(kind: DefKind, name: &str, scope: Scope<'_>, sep: &str) -> 
 }
 
 /// One tree-sitter parser per grammar, reused across files.
+#[derive(Default)]
 pub struct Parsers {
     parsers: Vec<(Grammar, Parser)>,
 }
@@ -140,14 +141,6 @@ impl Grammar {
             Grammar::TypeScript => tree_sitter_typescript::LANGUAGE_TYPESCRIPT.into(),
             Grammar::Tsx => tree_sitter_typescript::LANGUAGE_TSX.into(),
             Grammar::Rust => tree_sitter_rust::LANGUAGE.into(),
-        }
-    }
-}
-
-impl Default for Parsers {
-    fn default() -> Self {
-        Parsers {
-            parsers: Vec::new(),
         }
     }
 }

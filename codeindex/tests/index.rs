@@ -1,0 +1,624 @@
+//! The real `tracemend-symbols` binary against real git repositories written by
+//! the test: files in the five languages, two commits, a CODEOWNERS, uncommitted
+//! changes in the work tree. Every expectation comes from the files the test wrote
+//! (`MARK:` comments name the line a lookup must resolve).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use symbols::{DefKind, EdgeKind, Index, Language, symbol_id};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tracemend-symbols");
+
+const MODELS_V1: &str = r#"import os
+from app import util
+
+
+class User:
+    def __init__(self, name):
+        self.name = name  # MARK:init
+
+    def save(self):
+        util.write(self.name)  # MARK:save
+        return helper(1)
+
+
+def helper(x):
+    def inner(y):
+        return y * 2  # MARK:inner
+    return inner(x)  # MARK:helper
+"#;
+
+const GO_MOD: &str = "module example.com/shop\n\ngo 1.22\n";
+
+const CART_GO: &str = r#"package cart
+
+import (
+	"fmt"
+	"strings"
+)
+
+type Cart struct {
+	Items []string // MARK:cartstruct
+}
+
+func (c *Cart) Add(item string) {
+	c.Items = append(c.Items, strings.TrimSpace(item)) // MARK:add
+}
+
+func (c Cart) Total() int {
+	return len(c.Items) // MARK:total
+}
+
+func New() *Cart {
+	fmt.Println("new cart") // MARK:new
+	return &Cart{}
+}
+"#;
+
+const ORDER_JAVA: &str = r#"package com.shop;
+
+import java.util.List;
+
+public class Order {
+    private final List<String> items; // MARK:field
+
+    public Order(List<String> items) {
+        this.items = items; // MARK:ctor
+    }
+
+    public int count() {
+        return items.size(); // MARK:count
+    }
+
+    static class Line {
+        int qty() {
+            return 1; // MARK:qty
+        }
+    }
+}
+"#;
+
+const API_JS: &str = r#"const express = require('express');
+import { format } from './fmt.js';
+
+class Api {
+  handle(req) {
+    return format(req.body); // MARK:handle
+  }
+}
+
+const route = (app) => {
+  app.get('/', new Api().handle); // MARK:route
+};
+
+function start() {
+  route(express()); // MARK:start
+}
+"#;
+
+const SVC_TS: &str = r#"export interface Svc {
+  run(): void;
+}
+
+export class Service implements Svc {
+  private n = 0;
+  run(): void {
+    this.n += 1; // MARK:tsrun
+  }
+  tick = (): number => {
+    return this.n; // MARK:tick
+  };
+}
+
+export function make(): Service {
+  return new Service(); // MARK:make
+}
+"#;
+
+const ENGINE_TOML: &str = "[package]\nname = \"shop-engine\"\nversion = \"0.1.0\"\n";
+
+const LIB_RS: &str = r#"use std::collections::HashMap;
+
+pub struct Stock {
+    counts: HashMap<String, u32>,
+}
+
+impl Stock {
+    pub fn add(&mut self, item: &str) {
+        *self.counts.entry(item.to_owned()).or_insert(0) += 1; // MARK:stockadd
+    }
+}
+
+impl std::fmt::Display for Stock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.counts.len()) // MARK:fmt
+    }
+}
+
+mod inner {
+    pub fn helper() -> u32 {
+        42 // MARK:rhelper
+    }
+}
+"#;
+
+const CODEOWNERS: &str = "\
+* @org/everyone
+*.py @org/python
+/web/ @org/web
+engine/ @org/rust
+/app/legacy.py
+";
+
+/// (file, marker, qualified name of the innermost definition at the marker's line)
+const TRUTH: &[(&str, &str, &str)] = &[
+    ("app/models.py", "init", "app.models.User.__init__"),
+    ("app/models.py", "save", "app.models.User.save"),
+    ("app/models.py", "inner", "app.models.helper.<locals>.inner"),
+    ("app/models.py", "helper", "app.models.helper"),
+    ("cart/cart.go", "cartstruct", "example.com/shop/cart.Cart"),
+    ("cart/cart.go", "add", "example.com/shop/cart.(*Cart).Add"),
+    ("cart/cart.go", "total", "example.com/shop/cart.Cart.Total"),
+    ("cart/cart.go", "new", "example.com/shop/cart.New"),
+    (
+        "src/main/java/com/shop/Order.java",
+        "field",
+        "com.shop.Order",
+    ),
+    (
+        "src/main/java/com/shop/Order.java",
+        "ctor",
+        "com.shop.Order.<init>",
+    ),
+    (
+        "src/main/java/com/shop/Order.java",
+        "count",
+        "com.shop.Order.count",
+    ),
+    (
+        "src/main/java/com/shop/Order.java",
+        "qty",
+        "com.shop.Order$Line.qty",
+    ),
+    ("web/api.js", "handle", "web/api.Api.handle"),
+    ("web/api.js", "route", "web/api.route"),
+    ("web/api.js", "start", "web/api.start"),
+    ("web/svc.ts", "tsrun", "web/svc.Service.run"),
+    ("web/svc.ts", "tick", "web/svc.Service.tick"),
+    ("web/svc.ts", "make", "web/svc.make"),
+    ("engine/src/lib.rs", "stockadd", "shop_engine::Stock::add"),
+    ("engine/src/lib.rs", "fmt", "shop_engine::Stock::fmt"),
+    ("engine/src/lib.rs", "rhelper", "shop_engine::inner::helper"),
+];
+
+fn git(dir: &Path, args: &[&str], date: &str, author: &str) -> Output {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", author)
+        .env(
+            "GIT_AUTHOR_EMAIL",
+            format!("{}@example.com", author.to_lowercase()),
+        )
+        .env("GIT_COMMITTER_NAME", author)
+        .env(
+            "GIT_COMMITTER_EMAIL",
+            format!("{}@example.com", author.to_lowercase()),
+        )
+        .env("GIT_AUTHOR_DATE", date)
+        .env("GIT_COMMITTER_DATE", date)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
+    std::fs::write(p, text).expect("write");
+}
+
+fn commit(root: &Path, msg: &str, date: &str, author: &str) -> String {
+    git(root, &["add", "-A"], date, author);
+    git(root, &["commit", "-q", "-m", msg], date, author);
+    let out = git(root, &["rev-parse", "HEAD"], date, author);
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The 1-based line holding `MARK:<marker>` (whole word) in `text`.
+fn marker_line(text: &str, marker: &str) -> u32 {
+    let tag = format!("MARK:{marker}");
+    let i = text
+        .lines()
+        .position(|l| l.split_whitespace().any(|w| w == tag))
+        .unwrap_or_else(|| panic!("marker {marker} missing"));
+    i as u32 + 1
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    c1: String,
+    c2: String,
+}
+
+/// Commit 1 (Ann, 2024-01-01): every file. Commit 2 (Bob, 2024-02-01): `save`
+/// edited, two lines added at the top of models.py (moving every definition).
+/// Then uncommitted edits and an untracked file the index must not see.
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let d1 = "2024-01-01T00:00:00Z";
+    git(&root, &["init", "-q", "-b", "main"], d1, "Ann");
+    write(&root, "app/models.py", MODELS_V1);
+    write(&root, "app/legacy.py", "def old():\n    return 1\n");
+    write(&root, "app/broken.py", "def oops(:\n    pass\n");
+    write(&root, "go.mod", GO_MOD);
+    write(&root, "cart/cart.go", CART_GO);
+    write(&root, "src/main/java/com/shop/Order.java", ORDER_JAVA);
+    write(&root, "web/api.js", API_JS);
+    write(&root, "web/svc.ts", SVC_TS);
+    write(&root, "engine/Cargo.toml", ENGINE_TOML);
+    write(&root, "engine/src/lib.rs", LIB_RS);
+    write(&root, "README.md", "# shop\n");
+    write(&root, ".github/CODEOWNERS", CODEOWNERS);
+    // Not used: GitHub takes .github/CODEOWNERS first.
+    write(&root, "CODEOWNERS", "* @wrong\n");
+    let c1 = commit(&root, "first", d1, "Ann");
+    let d2 = "2024-02-01T00:00:00Z";
+    write(&root, "app/models.py", &models_v2());
+    let c2 = commit(&root, "second", d2, "Bob");
+    write(
+        &root,
+        "app/models.py",
+        &format!("{}\ndef uncommitted():\n    pass\n", models_v2()),
+    );
+    write(&root, "app/untracked.py", "def nope():\n    pass\n");
+    Fixture {
+        _dir: dir,
+        root,
+        c1,
+        c2,
+    }
+}
+
+fn models_v2() -> String {
+    format!("# Models.\n# Second commit.\n{MODELS_V1}")
+        .replace("util.write(self.name)", "util.write(self.name.upper())")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("binary runs")
+}
+
+fn index(root: &Path, commit: Option<&str>, out: &Path) -> Vec<u8> {
+    let mut args = vec!["index", "--repo", root.to_str().expect("utf-8"), "--out"];
+    args.push(out.to_str().expect("utf-8"));
+    if let Some(c) = commit {
+        args.extend(["--commit", c]);
+    }
+    let o = run(&args);
+    assert!(
+        o.status.success(),
+        "index: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("(1 without definitions)"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("app/broken.py"),
+        "the unparsable file is warned about: {stderr}"
+    );
+    std::fs::read(out).expect("index written")
+}
+
+#[test]
+fn index_lookups_match_the_files() {
+    let f = fixture();
+    let out = f.root.parent().expect("parent").join("head.idx");
+    let bytes = index(&f.root, None, &out);
+    let idx = Index::parse(&bytes).expect("valid index");
+    assert_eq!(idx.commit().expect("meta"), f.c2);
+    let v2 = models_v2();
+    for (file, marker, want) in TRUTH {
+        let text = match *file {
+            "app/models.py" => v2.as_str(),
+            "cart/cart.go" => CART_GO,
+            "src/main/java/com/shop/Order.java" => ORDER_JAVA,
+            "web/api.js" => API_JS,
+            "web/svc.ts" => SVC_TS,
+            "engine/src/lib.rs" => LIB_RS,
+            other => panic!("no text for {other}"),
+        };
+        let line = marker_line(text, marker);
+        let got = idx.definition_at(file, line).expect("lookup");
+        assert_eq!(
+            got.map(|d| d.qualified_name),
+            Some(*want),
+            "{file}:{line} ({marker})"
+        );
+    }
+
+    // Line ranges, kinds and parents of one definition per language.
+    let one = |q: &str| {
+        let v = idx.definitions_by_qualified_name(q).expect("lookup");
+        assert_eq!(v.len(), 1, "{q}: {v:?}");
+        v[0]
+    };
+    let save = one("app.models.User.save");
+    assert_eq!((save.start_line, save.end_line), (11, 13));
+    assert_eq!(save.kind, DefKind::Method);
+    assert_eq!(
+        idx.definition(save.parent.expect("in class"))
+            .expect("parent")
+            .qualified_name,
+        "app.models.User"
+    );
+    let add = one("example.com/shop/cart.(*Cart).Add");
+    assert_eq!(
+        (add.start_line, add.end_line, add.kind),
+        (12, 14, DefKind::Method)
+    );
+    let qty = one("com.shop.Order$Line.qty");
+    assert_eq!((qty.start_line, qty.end_line), (17, 19));
+    let imp = one("shop_engine::<impl std::fmt::Display for Stock>");
+    assert_eq!(
+        (imp.kind, imp.start_line, imp.end_line),
+        (DefKind::Impl, 13, 17)
+    );
+    let module = one("web/api");
+    assert_eq!(
+        (module.kind, module.start_line, module.end_line),
+        (DefKind::Module, 1, 16)
+    );
+    assert_eq!(module.language, Language::JavaScript);
+    assert_eq!(one("web/svc.Svc").kind, DefKind::Interface);
+
+    // The tree of the commit, not the work tree.
+    assert!(
+        idx.definitions_by_qualified_name("app.models.uncommitted")
+            .expect("lookup")
+            .is_empty()
+    );
+    assert!(!idx.contains_file("app/untracked.py").expect("lookup"));
+    assert!(!idx.contains_file("README.md").expect("lookup"));
+    // The unparsable file stays in the index (in-app) with its module definition only.
+    assert!(idx.contains_file("app/broken.py").expect("lookup"));
+    assert_eq!(
+        idx.definition_at("app/broken.py", 2)
+            .expect("lookup")
+            .map(|d| d.kind),
+        Some(DefKind::Module)
+    );
+
+    // Change overlay: save changed in commit 2; helper only moved.
+    assert_eq!(save.last_change.map(|c| c.sha), Some(f.c2.as_str()));
+    assert_eq!(
+        save.last_change.map(|c| c.author),
+        Some("Bob <bob@example.com>")
+    );
+    assert_eq!(save.last_change.map(|c| c.time), Some(1_706_745_600));
+    let helper = one("app.models.helper");
+    assert_eq!(helper.last_change.map(|c| c.sha), Some(f.c1.as_str()));
+    assert_eq!(helper.last_change.map(|c| c.time), Some(1_704_067_200));
+    assert_eq!(
+        one("com.shop.Order.count").last_change.map(|c| c.sha),
+        Some(f.c1.as_str())
+    );
+
+    // Owners: .github/CODEOWNERS, last match wins, empty owners.
+    let owners = |p: &str| idx.owners(p).expect("lookup").expect("indexed");
+    assert_eq!(owners("app/models.py"), ["@org/python"]);
+    assert_eq!(owners("web/api.js"), ["@org/web"]);
+    assert_eq!(owners("engine/src/lib.rs"), ["@org/rust"]);
+    assert_eq!(owners("cart/cart.go"), ["@org/everyone"]);
+    assert!(owners("app/legacy.py").is_empty());
+
+    // Edges: calls and imports, name-based.
+    let names = |v: Vec<symbols::Definition<'_>>| {
+        let mut n: Vec<String> = v.iter().map(|d| d.qualified_name.to_owned()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names(idx.callees(save.index).expect("callees")),
+        ["app.models.helper"]
+    );
+    assert_eq!(
+        names(idx.callers(helper.index).expect("callers")),
+        ["app.models.User.save"]
+    );
+    let inner = one("app.models.helper.<locals>.inner");
+    assert_eq!(
+        names(idx.callers(inner.index).expect("callers")),
+        ["app.models.helper"]
+    );
+    assert_eq!(
+        names(idx.callers(one("web/api.route").index).expect("callers")),
+        ["web/api.start"]
+    );
+    let imports = |q: &str| -> Vec<String> {
+        let mut v: Vec<String> = idx
+            .edges_from(one(q).index)
+            .expect("edges")
+            .into_iter()
+            .filter(|e| e.kind == EdgeKind::Import)
+            .map(|e| e.target.to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(imports("app.models"), ["app", "os"]);
+    assert_eq!(imports("example.com/shop/cart"), ["fmt", "strings"]);
+    assert_eq!(imports("web/api"), ["./fmt.js", "express"]);
+    assert_eq!(imports("shop_engine"), ["std::collections::HashMap"]);
+    assert_eq!(
+        imports("src/main/java/com/shop/Order.java"),
+        ["java.util.List"]
+    );
+    let hood = idx.neighbourhood(inner.index, 2, 10).expect("hood");
+    let hood: Vec<(&str, u32)> = hood.iter().map(|(d, k)| (d.qualified_name, *k)).collect();
+    assert_eq!(
+        hood,
+        [
+            ("app.models.helper.<locals>.inner", 0),
+            ("app.models.helper", 1),
+            ("app.models.User.save", 2)
+        ]
+    );
+
+    // The lookup command prints the same.
+    let line = marker_line(&v2, "save").to_string();
+    let o = run(&[
+        "lookup",
+        "--index",
+        out.to_str().expect("utf-8"),
+        "--file",
+        "app/models.py",
+        "--line",
+        &line,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("definition: app.models.User.save\n"),
+        "{text}"
+    );
+    assert!(text.contains("owners: @org/python\n"), "{text}");
+    let id = format!(
+        "symbol_id: {:016x}\n",
+        symbol_id(Language::Python, "app/models.py", "app.models.User.save")
+    );
+    assert!(text.contains(&id), "{text}");
+}
+
+#[test]
+fn an_older_commit_and_stable_symbol_ids() {
+    let f = fixture();
+    let dir = f.root.parent().expect("parent");
+    let old_bytes = index(&f.root, Some(&f.c1), &dir.join("c1.idx"));
+    let new_bytes = index(&f.root, Some("HEAD"), &dir.join("c2.idx"));
+    let old = Index::parse(&old_bytes).expect("valid");
+    let new = Index::parse(&new_bytes).expect("valid");
+    assert_eq!(old.commit().expect("meta"), f.c1);
+    fn find<'a>(idx: &Index<'a>, q: &str) -> symbols::Definition<'a> {
+        idx.definitions_by_qualified_name(q).expect("lookup")[0]
+    }
+    for q in ["app.models.helper", "app.models.User.save"] {
+        let (a, b) = (find(&old, q), find(&new, q));
+        assert_eq!(b.start_line, a.start_line + 2, "{q} moved two lines down");
+        assert_eq!(a.symbol_id, b.symbol_id, "{q} keeps its id");
+    }
+    assert_eq!(
+        find(&old, "app.models.User.save")
+            .last_change
+            .map(|c| c.sha),
+        Some(f.c1.as_str())
+    );
+    assert_eq!(
+        old.definition_at("app/models.py", marker_line(MODELS_V1, "save"))
+            .expect("lookup")
+            .map(|d| d.name),
+        Some("save")
+    );
+}
+
+#[test]
+fn clear_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("x.idx");
+    let out_s = out.to_str().expect("utf-8");
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).expect("mkdir");
+    let o = run(&[
+        "index",
+        "--repo",
+        plain.to_str().expect("utf-8"),
+        "--out",
+        out_s,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is not a git repository"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let f = fixture();
+    let o = run(&[
+        "index",
+        "--repo",
+        f.root.to_str().expect("utf-8"),
+        "--commit",
+        "deadbeef",
+        "--out",
+        out_s,
+    ]);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown commit deadbeef"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!out.exists(), "nothing written on failure");
+
+    let good = f.root.parent().expect("parent").join("good.idx");
+    let bytes = index(&f.root, None, &good);
+    let lookup = |p: &Path| {
+        run(&[
+            "lookup",
+            "--index",
+            p.to_str().expect("utf-8"),
+            "--file",
+            "app/models.py",
+            "--line",
+            "3",
+        ])
+    };
+    let truncated = dir.path().join("truncated.idx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let o = lookup(&truncated);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("truncated"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let garbage = dir.path().join("garbage.idx");
+    std::fs::write(&garbage, b"not an index at all, just some text").expect("write");
+    let o = lookup(&garbage);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("bad magic"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = run(&[
+        "lookup",
+        "--index",
+        good.to_str().expect("utf-8"),
+        "--file",
+        "nope.py",
+        "--line",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nope.py is not in the index"));
+    let o = run(&["stats", good.to_str().expect("utf-8")]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("files: 8\n"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
