@@ -41,6 +41,7 @@ class CaptureASGIMiddleware:
             query=scope.get("query_string", b"").decode("latin-1"),
             scheme=scope.get("scheme", "http"),
             headers=headers,
+            route_source=scope,
         )
 
         async def recording_send(message: dict) -> None:
@@ -59,9 +60,9 @@ class CaptureASGIMiddleware:
                     if request.status_code is None:
                         # ASGI servers answer 500 to an app that raised before answering.
                         request.set_status_code(500)
-                request.finish(scope)
+                request.finish()
                 raise
-            request.finish(scope)
+            request.finish()
 
 
 def _path(scope: dict) -> str:

@@ -47,7 +47,8 @@ class CaptureConfig:
     #: Most bytes of the body recorded; the rest is flagged as truncated.
     body_limit: int = DEFAULT_BODY_LIMIT
     #: Returns the route template of a request (e.g. ``/orders/{id}``) from the WSGI
-    #: environ or ASGI scope, once the app has answered; None when it does not know.
+    #: environ or ASGI scope, or None when it does not know (yet). Asked when the
+    #: response starts, when an exception is recorded, and when the request ends.
     route: Optional[Callable[[dict], Optional[str]]] = None
 
 

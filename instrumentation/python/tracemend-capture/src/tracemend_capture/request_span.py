@@ -58,8 +58,10 @@ class RequestSpan:
         query: str,
         scheme: str,
         headers: Iterable[Tuple[str, str]],
+        route_source: Optional[dict] = None,
     ):
         self.config = config
+        self._route_source = route_source
         self.method = method.upper()
         self.route: Optional[str] = None
         self.status_code: Optional[int] = None
@@ -116,8 +118,24 @@ class RequestSpan:
         self.route = route
         self.span.set_attribute(attr.HTTP_ROUTE, route)
 
+    def resolve_route(self) -> None:
+        """Asks the config's route function for the route, until it knows it. It is
+        asked when the response starts, when an exception is recorded and at the end:
+        frameworks forget the matched route once the app returned (Flask clears
+        ``werkzeug.request``), so the earliest answer is kept."""
+        if self.route is not None or self.config.route is None or self._route_source is None:
+            return
+        try:
+            route = self.config.route(self._route_source)
+        except Exception as e:  # A broken route function must not fail the request.
+            self.span.set_attribute("tracemend.capture.route_error", repr(e)[:256])
+            return
+        if isinstance(route, str) and route:
+            self.set_route(route)
+
     def set_status_code(self, code: int) -> None:
         """Records the HTTP status the service answered."""
+        self.resolve_route()
         self.status_code = code
         self.span.set_attribute(attr.HTTP_RESPONSE_STATUS_CODE, code)
 
@@ -126,6 +144,7 @@ class RequestSpan:
         if id(exc) in self._recorded:
             return
         self._recorded.add(id(exc))
+        self.resolve_route()
         self._failed = True
         # The SDK formats the stack trace from the exception's own traceback.
         self.span.record_exception(exc, attributes={"exception.escaped": True})
@@ -133,18 +152,10 @@ class RequestSpan:
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         self.span.set_status(Status(StatusCode.ERROR, message[:1024]))
 
-    def finish(self, route_source: Optional[dict] = None) -> None:
+    def finish(self) -> None:
         """Sets the route, the name and the status of the span, and ends it if it was
-        started here. ``route_source`` is the environ or scope for the config's route
-        function."""
-        if self.route is None and self.config.route is not None and route_source is not None:
-            try:
-                route = self.config.route(route_source)
-            except Exception as e:  # A broken resolver must not fail the request.
-                route = None
-                self.span.set_attribute("tracemend.capture.route_error", repr(e)[:256])
-            if route:
-                self.set_route(route)
+        started here."""
+        self.resolve_route()
         if self.status_code is not None and self.status_code >= 500 and not self._failed:
             self.span.set_status(Status(StatusCode.ERROR))
             self.span.set_attribute(attr.ERROR_TYPE, str(self.status_code))

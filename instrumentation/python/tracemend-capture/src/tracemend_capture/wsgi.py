@@ -38,6 +38,7 @@ class CaptureMiddleware:
             query=environ.get("QUERY_STRING", ""),
             scheme=environ.get("wsgi.url_scheme", "http"),
             headers=_headers(environ),
+            route_source=environ,
         )
 
         def recording_start_response(status: str, headers, exc_info=None):
@@ -51,9 +52,9 @@ class CaptureMiddleware:
                 _read_body_ahead(environ, request, self.config.body_limit)
                 result = self.app(environ, recording_start_response)
             except BaseException as exc:
-                _failed(request, exc, environ)
+                _failed(request, exc)
                 raise
-        return _ResponseBody(result, request, environ)
+        return _ResponseBody(result, request)
 
 
 def werkzeug_route(environ: dict) -> Optional[str]:
@@ -64,13 +65,13 @@ def werkzeug_route(environ: dict) -> Optional[str]:
     return getattr(rule, "rule", None)
 
 
-def _failed(request: RequestSpan, exc: BaseException, environ: dict) -> None:
+def _failed(request: RequestSpan, exc: BaseException) -> None:
     if isinstance(exc, Exception):
         request.record_exception(exc)
         if request.status_code is None:
             # Every WSGI server answers 500 to an app that raised before answering.
             request.set_status_code(500)
-    request.finish(environ)
+    request.finish()
 
 
 def _path(environ: dict) -> str:
@@ -129,10 +130,9 @@ class _ResponseBody:
     """The app's response, iterated with the span current; the span ends when the
     server closes the response (PEP 3333 calls ``close`` once it is sent)."""
 
-    def __init__(self, result: Iterable[bytes], request: RequestSpan, environ: dict):
+    def __init__(self, result: Iterable[bytes], request: RequestSpan):
         self._result = result
         self._request = request
-        self._environ = environ
         self._finished = False
 
     def __iter__(self) -> Iterator[bytes]:
@@ -167,7 +167,7 @@ class _ResponseBody:
             return
         self._finished = True
         if exc is not None:
-            _failed(self._request, exc, self._environ)
+            _failed(self._request, exc)
         else:
-            self._request.finish(self._environ)
+            self._request.finish()
 
