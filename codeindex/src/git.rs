@@ -103,13 +103,19 @@ impl Repo {
     /// Opens the repository at `path` at revision `rev` (`HEAD` when `None`).
     pub fn open(path: &Path, rev: Option<&str>) -> Result<Repo, GitError> {
         let top = run(path, &["rev-parse", "--show-toplevel"])?;
-        if !top.status.success() {
-            return Err(GitError::NotARepository {
-                path: path.to_owned(),
-                stderr: stderr_of(&top),
-            });
-        }
-        let root = PathBuf::from(stdout_line(&top));
+        let root = if top.status.success() {
+            PathBuf::from(stdout_line(&top))
+        } else {
+            // A bare repository (a CI mirror) has no top level but is read the same.
+            let bare = run(path, &["rev-parse", "--is-bare-repository"])?;
+            if !(bare.status.success() && stdout_line(&bare) == "true") {
+                return Err(GitError::NotARepository {
+                    path: path.to_owned(),
+                    stderr: stderr_of(&top),
+                });
+            }
+            path.to_owned()
+        };
         let rev = rev.unwrap_or("HEAD");
         let spec = format!("{rev}^{{commit}}");
         let out = run(

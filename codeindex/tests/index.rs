@@ -512,6 +512,22 @@ fn an_older_commit_and_stable_symbol_ids() {
     let old = Index::parse(&old_bytes).expect("valid");
     let new = Index::parse(&new_bytes).expect("valid");
     assert_eq!(old.commit().expect("meta"), f.c1);
+    // A bare clone (a CI mirror) gives the same index.
+    let bare = dir.join("bare.git");
+    git(
+        dir,
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            f.root.to_str().expect("utf-8"),
+            bare.to_str().expect("utf-8"),
+        ],
+        "2024-03-01T00:00:00Z",
+        "Ann",
+    );
+    let bare_bytes = index(&bare, Some(&f.c1), &dir.join("bare.idx"));
+    assert_eq!(bare_bytes, old_bytes, "same commit, same bytes");
     fn find<'a>(idx: &Index<'a>, q: &str) -> symbols::Definition<'a> {
         idx.definitions_by_qualified_name(q).expect("lookup")[0]
     }
