@@ -3,325 +3,12 @@
 //! changes in the work tree. Every expectation comes from the files the test wrote
 //! (`MARK:` comments name the line a lookup must resolve).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod fixture;
 
+use std::path::Path;
+
+use fixture::*;
 use symbols::{DefKind, EdgeKind, Index, Language, symbol_id};
-
-const BIN: &str = env!("CARGO_BIN_EXE_tracemend-symbols");
-
-const MODELS_V1: &str = r#"import os
-from app import util
-
-
-class User:
-    def __init__(self, name):
-        self.name = name  # MARK:init
-
-    def save(self):
-        util.write(self.name)  # MARK:save
-        return helper(1)
-
-
-def helper(x):
-    def inner(y):
-        return y * 2  # MARK:inner
-    return inner(x)  # MARK:helper
-"#;
-
-const GO_MOD: &str = "module example.com/shop\n\ngo 1.22\n";
-
-const CART_GO: &str = r#"package cart
-
-import (
-	"fmt"
-	"strings"
-)
-
-type Cart struct {
-	Items []string // MARK:cartstruct
-}
-
-func (c *Cart) Add(item string) {
-	c.Items = append(c.Items, strings.TrimSpace(item)) // MARK:add
-}
-
-func (c Cart) Total() int {
-	return len(c.Items) // MARK:total
-}
-
-func New() *Cart {
-	fmt.Println("new cart") // MARK:new
-	return &Cart{}
-}
-"#;
-
-const ORDER_JAVA: &str = r#"package com.shop;
-
-import java.util.List;
-
-public class Order {
-    private final List<String> items; // MARK:field
-
-    public Order(List<String> items) {
-        this.items = items; // MARK:ctor
-    }
-
-    public int count() {
-        return items.size(); // MARK:count
-    }
-
-    static class Line {
-        int qty() {
-            return 1; // MARK:qty
-        }
-    }
-}
-"#;
-
-const API_JS: &str = r#"const express = require('express');
-import { format } from './fmt.js';
-
-class Api {
-  handle(req) {
-    return format(req.body); // MARK:handle
-  }
-}
-
-const route = (app) => {
-  app.get('/', new Api().handle); // MARK:route
-};
-
-function start() {
-  route(express()); // MARK:start
-}
-"#;
-
-const SVC_TS: &str = r#"export interface Svc {
-  run(): void;
-}
-
-export class Service implements Svc {
-  private n = 0;
-  run(): void {
-    this.n += 1; // MARK:tsrun
-  }
-  tick = (): number => {
-    return this.n; // MARK:tick
-  };
-}
-
-export function make(): Service {
-  return new Service(); // MARK:make
-}
-"#;
-
-const ENGINE_TOML: &str = "[package]\nname = \"shop-engine\"\nversion = \"0.1.0\"\n";
-
-const LIB_RS: &str = r#"use std::collections::HashMap;
-
-pub struct Stock {
-    counts: HashMap<String, u32>,
-}
-
-impl Stock {
-    pub fn add(&mut self, item: &str) {
-        *self.counts.entry(item.to_owned()).or_insert(0) += 1; // MARK:stockadd
-    }
-}
-
-impl std::fmt::Display for Stock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.counts.len()) // MARK:fmt
-    }
-}
-
-mod inner {
-    pub fn helper() -> u32 {
-        42 // MARK:rhelper
-    }
-}
-"#;
-
-const CODEOWNERS: &str = "\
-* @org/everyone
-*.py @org/python
-/web/ @org/web
-engine/ @org/rust
-/app/legacy.py
-";
-
-/// (file, marker, qualified name of the innermost definition at the marker's line)
-const TRUTH: &[(&str, &str, &str)] = &[
-    ("app/models.py", "init", "app.models.User.__init__"),
-    ("app/models.py", "save", "app.models.User.save"),
-    ("app/models.py", "inner", "app.models.helper.<locals>.inner"),
-    ("app/models.py", "helper", "app.models.helper"),
-    ("cart/cart.go", "cartstruct", "example.com/shop/cart.Cart"),
-    ("cart/cart.go", "add", "example.com/shop/cart.(*Cart).Add"),
-    ("cart/cart.go", "total", "example.com/shop/cart.Cart.Total"),
-    ("cart/cart.go", "new", "example.com/shop/cart.New"),
-    (
-        "src/main/java/com/shop/Order.java",
-        "field",
-        "com.shop.Order",
-    ),
-    (
-        "src/main/java/com/shop/Order.java",
-        "ctor",
-        "com.shop.Order.<init>",
-    ),
-    (
-        "src/main/java/com/shop/Order.java",
-        "count",
-        "com.shop.Order.count",
-    ),
-    (
-        "src/main/java/com/shop/Order.java",
-        "qty",
-        "com.shop.Order$Line.qty",
-    ),
-    ("web/api.js", "handle", "web/api.Api.handle"),
-    ("web/api.js", "route", "web/api.route"),
-    ("web/api.js", "start", "web/api.start"),
-    ("web/svc.ts", "tsrun", "web/svc.Service.run"),
-    ("web/svc.ts", "tick", "web/svc.Service.tick"),
-    ("web/svc.ts", "make", "web/svc.make"),
-    ("engine/src/lib.rs", "stockadd", "shop_engine::Stock::add"),
-    ("engine/src/lib.rs", "fmt", "shop_engine::Stock::fmt"),
-    ("engine/src/lib.rs", "rhelper", "shop_engine::inner::helper"),
-];
-
-fn git(dir: &Path, args: &[&str], date: &str, author: &str) -> Output {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", author)
-        .env(
-            "GIT_AUTHOR_EMAIL",
-            format!("{}@example.com", author.to_lowercase()),
-        )
-        .env("GIT_COMMITTER_NAME", author)
-        .env(
-            "GIT_COMMITTER_EMAIL",
-            format!("{}@example.com", author.to_lowercase()),
-        )
-        .env("GIT_AUTHOR_DATE", date)
-        .env("GIT_COMMITTER_DATE", date)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("HOME", dir)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let p = root.join(path);
-    std::fs::create_dir_all(p.parent().expect("has parent")).expect("mkdir");
-    std::fs::write(p, text).expect("write");
-}
-
-fn commit(root: &Path, msg: &str, date: &str, author: &str) -> String {
-    git(root, &["add", "-A"], date, author);
-    git(root, &["commit", "-q", "-m", msg], date, author);
-    let out = git(root, &["rev-parse", "HEAD"], date, author);
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// The 1-based line holding `MARK:<marker>` (whole word) in `text`.
-fn marker_line(text: &str, marker: &str) -> u32 {
-    let tag = format!("MARK:{marker}");
-    let i = text
-        .lines()
-        .position(|l| l.split_whitespace().any(|w| w == tag))
-        .unwrap_or_else(|| panic!("marker {marker} missing"));
-    i as u32 + 1
-}
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    root: PathBuf,
-    c1: String,
-    c2: String,
-}
-
-/// Commit 1 (Ann, 2024-01-01): every file. Commit 2 (Bob, 2024-02-01): `save`
-/// edited, two lines added at the top of models.py (moving every definition).
-/// Then uncommitted edits and an untracked file the index must not see.
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("repo");
-    std::fs::create_dir_all(&root).expect("mkdir");
-    let d1 = "2024-01-01T00:00:00Z";
-    git(&root, &["init", "-q", "-b", "main"], d1, "Ann");
-    write(&root, "app/models.py", MODELS_V1);
-    write(&root, "app/legacy.py", "def old():\n    return 1\n");
-    write(&root, "app/broken.py", "def oops(:\n    pass\n");
-    write(&root, "go.mod", GO_MOD);
-    write(&root, "cart/cart.go", CART_GO);
-    write(&root, "src/main/java/com/shop/Order.java", ORDER_JAVA);
-    write(&root, "web/api.js", API_JS);
-    write(&root, "web/svc.ts", SVC_TS);
-    write(&root, "engine/Cargo.toml", ENGINE_TOML);
-    write(&root, "engine/src/lib.rs", LIB_RS);
-    write(&root, "README.md", "# shop\n");
-    write(&root, ".github/CODEOWNERS", CODEOWNERS);
-    // Not used: GitHub takes .github/CODEOWNERS first.
-    write(&root, "CODEOWNERS", "* @wrong\n");
-    let c1 = commit(&root, "first", d1, "Ann");
-    let d2 = "2024-02-01T00:00:00Z";
-    write(&root, "app/models.py", &models_v2());
-    let c2 = commit(&root, "second", d2, "Bob");
-    write(
-        &root,
-        "app/models.py",
-        &format!("{}\ndef uncommitted():\n    pass\n", models_v2()),
-    );
-    write(&root, "app/untracked.py", "def nope():\n    pass\n");
-    Fixture {
-        _dir: dir,
-        root,
-        c1,
-        c2,
-    }
-}
-
-fn models_v2() -> String {
-    format!("# Models.\n# Second commit.\n{MODELS_V1}")
-        .replace("util.write(self.name)", "util.write(self.name.upper())")
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("binary runs")
-}
-
-fn index(root: &Path, commit: Option<&str>, out: &Path) -> Vec<u8> {
-    let mut args = vec!["index", "--repo", root.to_str().expect("utf-8"), "--out"];
-    args.push(out.to_str().expect("utf-8"));
-    if let Some(c) = commit {
-        args.extend(["--commit", c]);
-    }
-    let o = run(&args);
-    assert!(
-        o.status.success(),
-        "index: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("(1 without definitions)"), "{stdout}");
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        stderr.contains("app/broken.py"),
-        "the unparsable file is warned about: {stderr}"
-    );
-    std::fs::read(out).expect("index written")
-}
 
 #[test]
 fn index_lookups_match_the_files() {
@@ -637,4 +324,57 @@ fn clear_errors() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
+}
+
+#[test]
+fn size_limit_and_no_blame() {
+    let f = fixture();
+    let out = f.root.parent().expect("parent").join("limited.idx");
+    let limit = 450;
+    let o = run(&[
+        "index",
+        "--repo",
+        f.root.to_str().expect("utf-8"),
+        "--out",
+        out.to_str().expect("utf-8"),
+        "--max-file-bytes",
+        &limit.to_string(),
+        "--no-blame",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bytes = std::fs::read(&out).expect("written");
+    let idx = Index::parse(&bytes).expect("valid");
+    let v2 = models_v2();
+    let sizes = [
+        ("app/models.py", v2.len()),
+        ("app/legacy.py", "def old():\n    return 1\n".len()),
+        ("cart/cart.go", CART_GO.len()),
+        ("src/main/java/com/shop/Order.java", ORDER_JAVA.len()),
+        ("web/api.js", API_JS.len()),
+        ("web/svc.ts", SVC_TS.len()),
+        ("engine/src/lib.rs", LIB_RS.len()),
+    ];
+    let large = sizes.iter().filter(|(_, n)| *n > limit).count();
+    assert!(
+        large > 0 && large < sizes.len(),
+        "the limit splits the files"
+    );
+    for (path, size) in sizes {
+        let file = idx.file(path).expect("lookup").expect("indexed");
+        let defs = idx.file_definitions(&file).expect("defs");
+        if size > limit {
+            assert_eq!(defs.len(), 1, "{path} ({size} bytes) keeps its module only");
+            assert_eq!(defs[0].kind, DefKind::Module);
+        } else {
+            assert!(defs.len() > 1, "{path} ({size} bytes) is parsed");
+        }
+        assert!(defs.iter().all(|d| d.last_change.is_none()), "--no-blame");
+    }
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // The large files and the unparsable one.
+    assert!(
+        stdout.contains(&format!("({} without definitions)", large + 1)),
+        "{stdout}"
+    );
+    assert_eq!(idx.commit_count(), 0);
 }
