@@ -18,6 +18,7 @@ mod graph;
 mod id;
 pub mod layout;
 mod model;
+mod paths;
 mod reader;
 mod writer;
 
