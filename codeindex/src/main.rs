@@ -44,7 +44,8 @@ enum Command {
         /// The index file.
         #[arg(long)]
         index: PathBuf,
-        /// Path relative to the repository root.
+        /// Path relative to the repository root, or a longer path ending in one
+        /// (`/app/src/x.py`).
         #[arg(long)]
         file: String,
         /// 1-based line.
@@ -115,12 +116,16 @@ fn main() -> anyhow::Result<()> {
             let bytes = read(&index)?;
             let idx =
                 Index::parse(&bytes).with_context(|| format!("reading {}", index.display()))?;
-            let Some(def) = idx.definition_at(&file, line)? else {
-                if idx.contains_file(&file)? {
-                    bail!("{file} has no line {line} in the index");
-                }
+            // A frame's path may carry a prefix (`/app/`): the longest indexed suffix
+            // of at least two components is taken, and printed.
+            let Some(indexed) = idx.resolve_path(&file, 2)?.or(idx.file(&file)?) else {
                 bail!("{file} is not in the index (commit {})", idx.commit()?);
             };
+            let file = indexed.path;
+            let Some(def) = idx.definition_at(file, line)? else {
+                bail!("{file} has no line {line} in the index");
+            };
+            writeln!(out, "file: {file}")?;
             writeln!(out, "definition: {}", def.qualified_name)?;
             writeln!(out, "kind: {}", def.kind.name())?;
             writeln!(out, "lines: {}-{}", def.start_line, def.end_line)?;
@@ -137,7 +142,7 @@ fn main() -> anyhow::Result<()> {
             writeln!(
                 out,
                 "owners: {}",
-                idx.owners(&file)?.unwrap_or_default().join(" ")
+                idx.owners(file)?.unwrap_or_default().join(" ")
             )?;
             if let Some(radius) = radius {
                 for d in idx.callers(def.index)? {

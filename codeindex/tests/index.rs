@@ -178,9 +178,27 @@ fn index_lookups_match_the_files() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains("file: app/models.py\n"), "{text}");
     assert!(
         text.contains("definition: app.models.User.save\n"),
         "{text}"
+    );
+    // A container path ending in the repository path resolves to it.
+    let o = run(&[
+        "lookup",
+        "--index",
+        out.to_str().expect("utf-8"),
+        "--file",
+        "/srv/app/app/models.py",
+        "--line",
+        &line,
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let resolved = String::from_utf8_lossy(&o.stdout);
+    assert!(resolved.contains("file: app/models.py\n"), "{resolved}");
+    assert!(
+        resolved.contains("definition: app.models.User.save\n"),
+        "{resolved}"
     );
     assert!(text.contains("owners: @org/python\n"), "{text}");
     let id = format!(
