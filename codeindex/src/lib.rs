@@ -7,6 +7,8 @@
 //! change from `git blame` and each file's owners from CODEOWNERS
 //! ([`codeowners`]), and lays the index out with [`symbols::IndexWriter`].
 
+#![deny(missing_docs)]
+
 pub mod codeowners;
 pub mod extract;
 pub mod git;

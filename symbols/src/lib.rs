@@ -13,6 +13,8 @@
 //! tree-sitter). The crate is std-only so that `wasm32-wasip2` guests build it.
 //! `docs/symbols.md` documents the byte layout and the lookup semantics.
 
+#![deny(missing_docs)]
+
 mod error;
 mod graph;
 mod id;
