@@ -3,7 +3,7 @@
 //! last changes (`git blame --porcelain`). Nothing is read from the work tree.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -193,15 +193,22 @@ impl Repo {
         Ok(files)
     }
 
-    /// The contents of `oids`, in order, through one `git cat-file --batch`.
-    pub fn blobs(&self, oids: &[&str]) -> Result<Vec<Vec<u8>>, GitError> {
+    /// Reads `oids` in order through one `git cat-file --batch`, handing each to
+    /// `each` as it arrives (one blob in memory at a time). Blobs larger than
+    /// `max_bytes` are not kept: their lines are counted as they stream past.
+    pub fn read_blobs(
+        &self,
+        oids: &[&str],
+        max_bytes: u64,
+        mut each: impl FnMut(usize, Blob),
+    ) -> Result<(), GitError> {
         let mut child = Command::new("git")
             .arg("-C")
             .arg(&self.root)
             .args(["cat-file", "--batch"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
             .map_err(GitError::Spawn)?;
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
@@ -215,31 +222,11 @@ impl Repo {
         // would fill up if one side waited for the other.
         let writer = std::thread::spawn(move || stdin.write_all(request.as_bytes()));
         let mut reader = BufReader::new(stdout);
-        let mut blobs = Vec::with_capacity(oids.len());
-        let io_err = |e: std::io::Error| GitError::Output {
-            args: "cat-file --batch".into(),
-            detail: e.to_string(),
-        };
-        for oid in oids {
-            let mut header = String::new();
-            reader.read_line(&mut header).map_err(io_err)?;
-            let fields: Vec<&str> = header.split_whitespace().collect();
-            let size = match fields.as_slice() {
-                [_, "blob", size] => size.parse::<usize>().ok(),
-                _ => None,
-            }
-            .ok_or_else(|| GitError::Output {
-                args: "cat-file --batch".into(),
-                detail: format!("for {oid}: {:?}", header.trim()),
-            })?;
-            let mut data = vec![0u8; size + 1]; // the content and its newline
-            reader.read_exact(&mut data).map_err(io_err)?;
-            data.truncate(size);
-            blobs.push(data);
-        }
+        let result = read_batch(&mut reader, oids, max_bytes, &mut each);
+        drop(reader);
         let _ = writer.join();
         let _ = child.wait();
-        Ok(blobs)
+        result
     }
 
     /// The last change of every line of `path` at the commit, line 1 first.
@@ -257,6 +244,79 @@ impl Repo {
             detail,
         })
     }
+}
+
+/// A blob read from git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Blob {
+    /// Its contents.
+    Data(Vec<u8>),
+    /// A blob over the size limit: its size and number of lines only.
+    Large {
+        /// Bytes.
+        size: u64,
+        /// Lines (a last line without a newline counts).
+        lines: u32,
+    },
+}
+
+/// The answers of `git cat-file --batch` for `oids`: per object a header
+/// `<oid> blob <size>`, the contents and a newline.
+fn read_batch(
+    reader: &mut impl BufRead,
+    oids: &[&str],
+    max_bytes: u64,
+    each: &mut impl FnMut(usize, Blob),
+) -> Result<(), GitError> {
+    let io_err = |e: std::io::Error| GitError::Output {
+        args: "cat-file --batch".into(),
+        detail: e.to_string(),
+    };
+    for (i, oid) in oids.iter().enumerate() {
+        let mut header = String::new();
+        reader.read_line(&mut header).map_err(io_err)?;
+        let fields: Vec<&str> = header.split_whitespace().collect();
+        let size = match fields.as_slice() {
+            [_, "blob", size] => size.parse::<u64>().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| GitError::Output {
+            args: "cat-file --batch".into(),
+            detail: format!("for {oid}: {:?}", header.trim()),
+        })?;
+        if size <= max_bytes {
+            let len = usize::try_from(size).map_err(|_| GitError::Output {
+                args: "cat-file --batch".into(),
+                detail: format!("{oid} is {size} bytes"),
+            })?;
+            let mut data = vec![0u8; len + 1]; // the contents and the newline after them
+            reader.read_exact(&mut data).map_err(io_err)?;
+            data.truncate(len);
+            each(i, Blob::Data(data));
+        } else {
+            let mut left = size;
+            let mut newlines: u64 = 0;
+            let mut last = b'\n';
+            let mut buf = vec![0u8; 64 * 1024];
+            while left > 0 {
+                let n = usize::try_from(left.min(buf.len() as u64)).unwrap_or(buf.len());
+                reader.read_exact(&mut buf[..n]).map_err(io_err)?;
+                newlines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+                last = buf[n - 1];
+                left -= n as u64;
+            }
+            reader.read_exact(&mut buf[..1]).map_err(io_err)?;
+            let lines = newlines + u64::from(last != b'\n');
+            each(
+                i,
+                Blob::Large {
+                    size,
+                    lines: u32::try_from(lines).unwrap_or(u32::MAX),
+                },
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Parses `git blame --porcelain`: a header `<sha> <orig> <final> [<count>]` per
@@ -344,6 +404,26 @@ mod tests {
         assert_eq!(got[0].author, "Ann <ann@x>");
         assert_eq!(got[1].sha, a);
         assert_eq!((got[2].sha.as_str(), got[2].time), (b.as_str(), 200));
+    }
+
+    #[test]
+    fn batch_keeps_small_blobs_and_counts_lines_of_large_ones() {
+        let text = b"a1 blob 3\nab\n\nb2 blob 5\nx\ny\nz\nc3 blob 4\nl1\nl\n";
+        let mut got = Vec::new();
+        read_batch(&mut &text[..], &["a1", "b2", "c3"], 3, &mut |i, b| {
+            got.push((i, b))
+        })
+        .expect("parses");
+        assert_eq!(
+            got,
+            [
+                (0, Blob::Data(b"ab\n".to_vec())),
+                (1, Blob::Large { size: 5, lines: 3 }),
+                (2, Blob::Large { size: 4, lines: 2 }),
+            ]
+        );
+        let missing = b"a1 missing\n";
+        assert!(read_batch(&mut &missing[..], &["a1"], 9, &mut |_, _| {}).is_err());
     }
 
     #[test]

@@ -9,8 +9,11 @@ use tracing::{info, warn};
 
 use crate::codeowners::{self, CodeOwners};
 use crate::extract::{self, Extracted, Parsers};
-use crate::git::{BlameCommit, GitError, Repo};
+use crate::git::{BlameCommit, Blob, GitError, Repo};
 use crate::naming::RepoNames;
+
+/// CODEOWNERS and manifests larger than this are ignored. Bytes.
+const MAX_META_BYTES: u64 = 4 * 1024 * 1024;
 
 /// What to index.
 #[derive(Debug, Clone)]
@@ -79,15 +82,18 @@ pub fn build(opts: &Options) -> Result<(Vec<u8>, Report), IndexError> {
         .iter()
         .find_map(|loc| tree.iter().find(|f| f.path == *loc));
 
-    let mut oids: Vec<&str> = manifests.iter().map(|f| f.oid.as_str()).collect();
-    oids.extend(owners_file.map(|f| f.oid.as_str()));
-    oids.extend(sources.iter().map(|(f, _)| f.oid.as_str()));
-    let mut blobs = repo.blobs(&oids)?.into_iter();
-
+    // Manifests and CODEOWNERS first: the names of the sources depend on them.
+    let mut meta_oids: Vec<&str> = manifests.iter().map(|f| f.oid.as_str()).collect();
+    meta_oids.extend(owners_file.map(|f| f.oid.as_str()));
+    let mut meta_texts = vec![String::new(); meta_oids.len()];
+    repo.read_blobs(&meta_oids, MAX_META_BYTES, |i, blob| {
+        if let Blob::Data(d) = blob {
+            meta_texts[i] = String::from_utf8_lossy(&d).into_owned();
+        }
+    })?;
     let mut names = RepoNames::default();
-    for m in &manifests {
-        let text = blobs.next().unwrap_or_default();
-        names.add_manifest(&m.path, &String::from_utf8_lossy(&text));
+    for (m, text) in manifests.iter().zip(&meta_texts) {
+        names.add_manifest(&m.path, text);
     }
     let mut report = Report {
         commit: repo.commit.clone(),
@@ -95,8 +101,8 @@ pub fn build(opts: &Options) -> Result<(Vec<u8>, Report), IndexError> {
     };
     let owners = match owners_file {
         Some(f) => {
-            let text = blobs.next().unwrap_or_default();
-            let (co, skipped) = CodeOwners::parse(&String::from_utf8_lossy(&text));
+            let text = meta_texts.last().map_or("", String::as_str);
+            let (co, skipped) = CodeOwners::parse(text);
             for s in skipped {
                 warn!(file = %f.path, line = s.line, reason = s.reason, "Skipped a CODEOWNERS line.");
             }
@@ -108,22 +114,33 @@ pub fn build(opts: &Options) -> Result<(Vec<u8>, Report), IndexError> {
 
     let mut parsers = Parsers::default();
     let mut parsed: Vec<(String, Language, Extracted)> = Vec::with_capacity(sources.len());
-    for ((file, language), src) in sources.iter().zip(blobs) {
-        report.source_bytes += src.len() as u64;
-        report.source_lines += u64::from(extract::line_count(&src));
-        let result = if file.size > opts.max_file_bytes {
-            Err(format!("larger than {} bytes", opts.max_file_bytes))
-        } else {
-            extract::extract(&mut parsers, *language, &file.path, &src, &names)
-                .map_err(|e| e.to_string())
+    let oids: Vec<&str> = sources.iter().map(|(f, _)| f.oid.as_str()).collect();
+    repo.read_blobs(&oids, opts.max_file_bytes, |i, blob| {
+        let (file, language) = sources[i];
+        let (result, lines) = match &blob {
+            Blob::Data(src) => {
+                report.source_bytes += src.len() as u64;
+                let lines = extract::line_count(src);
+                let result = extract::extract(&mut parsers, language, &file.path, src, &names)
+                    .map_err(|e| e.to_string());
+                (result, lines)
+            }
+            Blob::Large { size, lines } => {
+                report.source_bytes += size;
+                (
+                    Err(format!("larger than {} bytes", opts.max_file_bytes)),
+                    *lines,
+                )
+            }
         };
+        report.source_lines += u64::from(lines);
         let extracted = result.unwrap_or_else(|reason| {
             warn!(file = %file.path, %reason, "Indexed the file without its definitions.");
             report.unparsed += 1;
-            extract::module_only(*language, &file.path, &src, &names)
+            extract::module_only(language, &file.path, lines, &names)
         });
-        parsed.push((file.path.clone(), *language, extracted));
-    }
+        parsed.push((file.path.clone(), language, extracted));
+    })?;
 
     let mut writer = IndexWriter::new(
         &repo.commit,

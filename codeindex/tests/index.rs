@@ -363,28 +363,37 @@ fn size_limit_and_no_blame() {
     let bytes = std::fs::read(&out).expect("written");
     let idx = Index::parse(&bytes).expect("valid");
     let v2 = models_v2();
-    let sizes = [
-        ("app/models.py", v2.len()),
-        ("app/legacy.py", "def old():\n    return 1\n".len()),
-        ("cart/cart.go", CART_GO.len()),
-        ("src/main/java/com/shop/Order.java", ORDER_JAVA.len()),
-        ("web/api.js", API_JS.len()),
-        ("web/svc.ts", SVC_TS.len()),
-        ("engine/src/lib.rs", LIB_RS.len()),
+    let legacy = "def old():\n    return 1\n";
+    let texts = [
+        ("app/models.py", v2.as_str()),
+        ("app/legacy.py", legacy),
+        ("cart/cart.go", CART_GO),
+        ("src/main/java/com/shop/Order.java", ORDER_JAVA),
+        ("web/api.js", API_JS),
+        ("web/svc.ts", SVC_TS),
+        ("engine/src/lib.rs", LIB_RS),
     ];
-    let large = sizes.iter().filter(|(_, n)| *n > limit).count();
+    let large = texts.iter().filter(|(_, t)| t.len() > limit).count();
     assert!(
-        large > 0 && large < sizes.len(),
+        large > 0 && large < texts.len(),
         "the limit splits the files"
     );
-    for (path, size) in sizes {
+    for (path, text) in texts {
         let file = idx.file(path).expect("lookup").expect("indexed");
         let defs = idx.file_definitions(&file).expect("defs");
-        if size > limit {
-            assert_eq!(defs.len(), 1, "{path} ({size} bytes) keeps its module only");
-            assert_eq!(defs[0].kind, DefKind::Module);
+        // The module spans the file's lines, counted as the blob streamed past
+        // when the file is over the limit.
+        assert_eq!(defs[0].kind, DefKind::Module);
+        assert_eq!(defs[0].end_line as usize, text.lines().count(), "{path}");
+        if text.len() > limit {
+            assert_eq!(
+                defs.len(),
+                1,
+                "{path} ({} bytes) keeps its module only",
+                text.len()
+            );
         } else {
-            assert!(defs.len() > 1, "{path} ({size} bytes) is parsed");
+            assert!(defs.len() > 1, "{path} ({} bytes) is parsed", text.len());
         }
         assert!(defs.iter().all(|d| d.last_change.is_none()), "--no-blame");
     }

@@ -180,10 +180,10 @@ pub fn line_count(src: &[u8]) -> u32 {
 
 /// The module definition alone, for files that cannot be parsed: they stay in the
 /// index (so the in-app test and owners still work) without inner definitions.
-pub fn module_only(language: Language, path: &str, src: &[u8], names: &RepoNames) -> Extracted {
+pub fn module_only(language: Language, path: &str, lines: u32, names: &RepoNames) -> Extracted {
     let module = crate::naming::fallback_module(language, path, names);
     Extracted {
-        definitions: vec![module_input(module, line_count(src))],
+        definitions: vec![module_input(module, lines.max(1))],
         edges: Vec::new(),
     }
 }
