@@ -1,0 +1,245 @@
+//! CPython tracebacks, chained exceptions included.
+//!
+//! Each `Traceback (most recent call last):` block lists frames outermost
+//! first (`  File "p", line N, in f`, then source and caret lines) and ends
+//! with `Type: message`. Blocks joined by "The above exception was the direct
+//! cause…" or "During handling of the above exception…" form a chain whose
+//! last block is the failure.
+
+use crate::frame::{Exception, Frame, Origin, Parsed, Problem, Relation, Runtime};
+use crate::scan::{digits, is_dotted_ident, push_message, type_and_message};
+
+const HEADER: &str = "Traceback (most recent call last):";
+const CAUSE: &str = "The above exception was the direct cause of the following exception:";
+const CONTEXT: &str = "During handling of the above exception, another exception occurred:";
+
+#[derive(PartialEq)]
+enum State {
+    Outside,
+    Frames,
+    Message,
+}
+
+struct Block {
+    exception: Exception,
+    /// How the previous block relates to this one.
+    link: Relation,
+}
+
+/// Parses a Python traceback text.
+pub(crate) fn parse(text: &str) -> Parsed {
+    let mut out = Parsed {
+        runtime: Some(Runtime::Python),
+        ..Parsed::default()
+    };
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut state = State::Outside;
+    let mut pending_link = Relation::OtherThread;
+    let mut blank_run = 0usize;
+    let mut last_unread = false;
+    for raw in text.lines() {
+        let line = raw.trim_end();
+        last_unread = false;
+        if line.contains(HEADER) {
+            blocks.push(Block {
+                exception: Exception::default(),
+                link: std::mem::replace(&mut pending_link, Relation::OtherThread),
+            });
+            state = State::Frames;
+            continue;
+        }
+        if line == CAUSE || line == CONTEXT {
+            pending_link = if line == CAUSE {
+                Relation::Cause
+            } else {
+                Relation::Context
+            };
+            state = State::Outside;
+            continue;
+        }
+        if let Some(frame) = parse_file_line(line) {
+            if state != State::Frames {
+                // Frames without their header: the text was cut at the front
+                // or interleaved with another block.
+                out.note(Problem::Truncated);
+                blocks.push(Block {
+                    exception: Exception::default(),
+                    link: std::mem::replace(&mut pending_link, Relation::OtherThread),
+                });
+                state = State::Frames;
+            }
+            if let Some(b) = blocks.last_mut() {
+                b.exception.frames.push(frame);
+            }
+            continue;
+        }
+        match state {
+            State::Outside => {}
+            State::Frames => {
+                let has_frames = blocks
+                    .last()
+                    .is_some_and(|b| !b.exception.frames.is_empty());
+                if line.starts_with("    ")
+                    || line.trim_start().starts_with("[Previous line repeated")
+                {
+                    // Source and caret lines belong to the frame above.
+                    if !has_frames {
+                        out.note(Problem::UnreadLines);
+                        last_unread = true;
+                    }
+                } else if !line.is_empty()
+                    && !line.starts_with(' ')
+                    && let Some((ty, message)) = type_and_message(line, is_dotted_ident)
+                {
+                    if let Some(b) = blocks.last_mut() {
+                        b.exception.ty = Some(ty);
+                        b.exception.message = message;
+                    }
+                    state = State::Message;
+                    blank_run = 0;
+                } else if !line.is_empty() {
+                    out.note(Problem::UnreadLines);
+                    last_unread = true;
+                }
+            }
+            State::Message => {
+                if line.is_empty() {
+                    blank_run += 1;
+                } else if let Some(b) = blocks.last_mut() {
+                    for _ in 0..blank_run {
+                        push_message(&mut b.exception.message, "");
+                    }
+                    blank_run = 0;
+                    push_message(&mut b.exception.message, line);
+                }
+            }
+        }
+    }
+    if last_unread {
+        out.note(Problem::Truncated);
+    }
+    if blocks.is_empty() {
+        return out;
+    }
+    if state == State::Frames || blocks.iter().any(|b| b.exception.ty.is_none()) {
+        out.note(Problem::Truncated);
+    }
+    // Print order is oldest first; the failure is the last block.
+    let n = blocks.len();
+    let mut links: Vec<Relation> = blocks.iter().map(|b| b.link).collect();
+    links.push(Relation::Failure);
+    for (k, mut b) in blocks.into_iter().rev().enumerate() {
+        b.exception.frames.reverse();
+        let i = n - 1 - k;
+        b.exception.relation = if k == 0 {
+            Relation::Failure
+        } else {
+            links[i + 1]
+        };
+        b.exception.parent = k.checked_sub(1);
+        out.exceptions.push(b.exception);
+    }
+    out
+}
+
+/// `  File "path", line N, in function` (the `, in` part absent for syntax
+/// errors).
+fn parse_file_line(line: &str) -> Option<Frame> {
+    let rest = line.trim_start().strip_prefix("File \"")?;
+    let (path, after) = rest.rsplit_once("\", line ")?;
+    let (num, function) = match after.split_once(", in ") {
+        Some((num, f)) => (num, Some(f.to_owned())),
+        None => (after, None),
+    };
+    let line = digits(num)?;
+    let origin = origin(path);
+    let file = (!path.starts_with('<')).then(|| path.to_owned());
+    Some(Frame {
+        function,
+        file,
+        abs_path: Some(path.to_owned()),
+        line: Some(line),
+        origin,
+        ..Frame::default()
+    })
+}
+
+fn origin(path: &str) -> Origin {
+    if path.starts_with("<frozen ") {
+        return Origin::Runtime;
+    }
+    let unix = path.replace('\\', "/");
+    if unix.contains("/site-packages/") || unix.contains("/dist-packages/") {
+        return Origin::Dependency;
+    }
+    if stdlib_rest(&unix).is_some() {
+        return Origin::Runtime;
+    }
+    Origin::Application
+}
+
+/// The path after `lib/pythonX.Y/` (or `Lib/` on Windows), for the standard
+/// library.
+fn stdlib_rest(path: &str) -> Option<&str> {
+    if let Some(at) = path.find("/lib/python") {
+        let after = &path[at + "/lib/python".len()..];
+        let slash = after.find('/')?;
+        let version = &after[..slash];
+        if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+            return Some(&after[slash + 1..]);
+        }
+    }
+    path.find("/Lib/").map(|at| &path[at + 5..])
+}
+
+/// Sets the frame's module from its (normalized) path: the dotted module
+/// path for repository-relative and standard-library files, the file stem
+/// otherwise.
+pub(crate) fn set_module(frame: &mut Frame) {
+    let Some(file) = frame.file.as_deref() else {
+        return;
+    };
+    let rel = match stdlib_rest(file) {
+        Some(rest) => rest,
+        None if file.starts_with('/') => file.rsplit('/').next().unwrap_or(file),
+        None => file,
+    };
+    let rel = rel.strip_suffix(".py").unwrap_or(rel);
+    let rel = rel.strip_suffix("/__init__").unwrap_or(rel);
+    if !rel.is_empty() {
+        frame.module = Some(rel.replace('/', "."));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_lines() {
+        let f = parse_file_line("  File \"/app/x.py\", line 12, in handler").expect("frame");
+        assert_eq!(f.file.as_deref(), Some("/app/x.py"));
+        assert_eq!(f.line, Some(12));
+        assert_eq!(f.function.as_deref(), Some("handler"));
+        let f = parse_file_line("  File \"<frozen runpy>\", line 88, in _run_code").expect("frame");
+        assert_eq!(f.origin, Origin::Runtime);
+        assert!(f.file.is_none());
+        assert!(parse_file_line("  File \"/app/x.py\", li").is_none());
+    }
+
+    #[test]
+    fn modules() {
+        let mut f = Frame {
+            file: Some("/usr/lib/python3.11/json/decoder.py".into()),
+            ..Frame::default()
+        };
+        set_module(&mut f);
+        assert_eq!(f.module.as_deref(), Some("json.decoder"));
+        let mut f = Frame {
+            file: Some("pkg/sub/__init__.py".into()),
+            ..Frame::default()
+        };
+        set_module(&mut f);
+        assert_eq!(f.module.as_deref(), Some("pkg.sub"));
+    }
+}

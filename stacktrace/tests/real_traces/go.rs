@@ -1,0 +1,114 @@
+//! Go: an index-out-of-range panic in a method of another package, inlined
+//! frames (`(...)`), `+0x` offsets, a goroutine and its `created by` frame.
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use stacktrace::Runtime;
+
+use crate::Sample;
+use crate::support::{
+    TempDir, assert_in_app, build, crash_stderr, line_of, parse_in_repo, repo_files,
+};
+
+const ORDERS: &str = r#"package orders
+
+type Cart struct{ items []int }
+
+func (c *Cart) At(i int) int {
+	return c.items[i] // @at
+}
+
+//go:noinline
+func Process(items []int) int {
+	c := &Cart{items: items}
+	total := 0
+	for i := 0; i <= len(items); i++ {
+		total += c.At(i) // @process
+	}
+	return total
+}
+"#;
+
+const MAIN: &str = r#"package main
+
+import "example.com/shop/orders"
+
+func main() {
+	done := make(chan struct{})
+	go func() { // @go
+		defer close(done)
+		orders.Process([]int{1, 2}) // @call
+	}()
+	<-done
+}
+"#;
+
+pub fn sample() -> &'static Sample {
+    static S: OnceLock<Sample> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = TempDir::new("go");
+        let repo = dir.path().join("repo");
+        dir.write("repo/go.mod", "module example.com/shop\n\ngo 1.19\n");
+        dir.write("repo/orders/orders.go", ORDERS);
+        dir.write("repo/main.go", MAIN);
+        let bin = dir.path().join("shop");
+        build(
+            Command::new("go")
+                .arg("build")
+                .arg("-o")
+                .arg(&bin)
+                .arg(".")
+                .current_dir(&repo)
+                .env("GOTOOLCHAIN", "local")
+                .env("GOFLAGS", "-mod=mod")
+                .env("GOCACHE", dir.path().join("gocache")),
+            "golang-go",
+        );
+        let text = crash_stderr(&mut Command::new(&bin), "golang-go");
+        Sample {
+            text,
+            files: repo_files(&repo),
+            hint: "go",
+        }
+    })
+}
+
+#[test]
+fn frames_match_the_program() {
+    let s = sample();
+    let p = parse_in_repo(&s.text, &s.files, Some(s.hint));
+    assert_eq!(p.runtime, Some(Runtime::Go));
+    assert!(p.is_clean(), "problems {:?} in:\n{}", p.problems, s.text);
+    let failure = &p.exceptions[0];
+    assert_eq!(failure.ty.as_deref(), Some("panic"));
+    assert_eq!(
+        failure.message.as_deref(),
+        Some("runtime error: index out of range [2] with length 2")
+    );
+    assert!(
+        failure
+            .thread
+            .as_deref()
+            .is_some_and(|t| t.starts_with("goroutine "))
+    );
+    let o = |m| line_of(ORDERS, m);
+    let m = |m| line_of(MAIN, m);
+    assert_in_app(
+        failure,
+        &[
+            ("orders/orders.go", o("at"), "(*Cart).At"),
+            ("orders/orders.go", o("process"), "Process"),
+            ("main.go", m("call"), "main.func1"),
+            ("main.go", m("go"), "main"),
+        ],
+        &s.text,
+    );
+    let at = &failure.frames[0];
+    assert_eq!(at.module.as_deref(), Some("example.com/shop/orders"));
+    assert_eq!(at.offset, None, "an inlined frame has no offset");
+    assert!(
+        failure.frames[1].offset.is_some(),
+        "a real call has its +0x offset"
+    );
+}
