@@ -405,3 +405,40 @@ fn size_limit_and_no_blame() {
     );
     assert_eq!(idx.commit_count(), 0);
 }
+
+/// GitHub's order: `.github/CODEOWNERS`, then `CODEOWNERS`, then `docs/CODEOWNERS`,
+/// the first found used alone (the fixture covers `.github/` over the root).
+#[test]
+fn codeowners_locations_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("repo");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let date = "2024-01-01T00:00:00Z";
+    git(&root, &["init", "-q", "-b", "main"], date, "Ann");
+    write(&root, "a.py", "def f():\n    pass\n");
+    write(&root, "CODEOWNERS", "* @root\n");
+    write(&root, "docs/CODEOWNERS", "*.py @docs\n");
+    let with_root = commit(&root, "both", date, "Ann");
+    std::fs::remove_file(root.join("CODEOWNERS")).expect("rm");
+    let docs_only = commit(&root, "docs only", date, "Ann");
+    for (rev, want) in [(with_root, "@root"), (docs_only, "@docs")] {
+        let out = dir.path().join(format!("{rev}.idx"));
+        let o = run(&[
+            "index",
+            "--repo",
+            root.to_str().expect("utf-8"),
+            "--commit",
+            &rev,
+            "--out",
+            out.to_str().expect("utf-8"),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let bytes = std::fs::read(&out).expect("written");
+        let idx = Index::parse(&bytes).expect("valid");
+        assert_eq!(
+            idx.owners("a.py").expect("lookup"),
+            Some(vec![want]),
+            "at {rev}"
+        );
+    }
+}
