@@ -8,7 +8,8 @@ use std::collections::{HashSet, VecDeque};
 
 use crate::error::FormatError;
 use crate::model::{DefKind, EdgeKind};
-use crate::reader::{Definition, Index, partition};
+use crate::reader::{Index, partition};
+use crate::records::Definition;
 
 type Result<T> = std::result::Result<T, FormatError>;
 

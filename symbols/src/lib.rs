@@ -22,11 +22,13 @@ pub mod layout;
 mod model;
 mod paths;
 mod reader;
+mod records;
 mod writer;
 
 pub use error::{BuildError, FormatError};
 pub use graph::Edge;
 pub use id::{format_symbol_id, symbol_id};
 pub use model::{DefKind, EdgeKind, Language};
-pub use reader::{Commit, Definition, File, Index};
+pub use reader::Index;
+pub use records::{Commit, Definition, File};
 pub use writer::{CommitInfo, DefinitionInput, EdgeInput, FileInput, IndexWriter};

@@ -3,7 +3,8 @@
 //! directory): the longest suffix that is an indexed path wins.
 
 use crate::error::FormatError;
-use crate::reader::{File, Index};
+use crate::reader::Index;
+use crate::records::File;
 
 impl<'a> Index<'a> {
     /// The indexed file whose path is the longest `/`-separated suffix of `path`

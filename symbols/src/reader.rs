@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use crate::error::FormatError;
 use crate::layout::{self, NONE, le_u32, le_u64, section};
 use crate::model::{DefKind, Language};
+use crate::records::{Commit, Definition, File};
 
 type Result<T> = std::result::Result<T, FormatError>;
 
@@ -19,7 +20,7 @@ pub(crate) struct Section {
 }
 
 /// An index file borrowed as bytes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Index<'a> {
     bytes: &'a [u8],
     strings: Section,
@@ -34,57 +35,17 @@ pub struct Index<'a> {
     pub(crate) edges_by_target: Section,
 }
 
-/// An indexed source file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct File<'a> {
-    /// Position in the files table.
-    pub index: u32,
-    /// Path relative to the repository root.
-    pub path: &'a str,
-    /// Its language.
-    pub language: Language,
-    owners_start: u32,
-    owners_count: u32,
-    defs_start: u32,
-    defs_count: u32,
-}
-
-/// A commit of the change overlay.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Commit<'a> {
-    /// Full hex sha.
-    pub sha: &'a str,
-    /// `Name <mail>`.
-    pub author: &'a str,
-    /// Author time, seconds since the Unix epoch.
-    pub time: i64,
-}
-
-/// A definition, decoded from its record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Definition<'a> {
-    /// Position in the definitions table (valid for this index file only).
-    pub index: u32,
-    /// The file's path.
-    pub path: &'a str,
-    /// The file's language.
-    pub language: Language,
-    /// First line, 1-based.
-    pub start_line: u32,
-    /// Last line, inclusive.
-    pub end_line: u32,
-    /// What it is.
-    pub kind: DefKind,
-    /// Its own name.
-    pub name: &'a str,
-    /// Its qualified name.
-    pub qualified_name: &'a str,
-    /// The enclosing definition's index.
-    pub parent: Option<u32>,
-    /// The commit that last changed its lines.
-    pub last_change: Option<Commit<'a>>,
-    /// The stable symbol id (see [`crate::symbol_id`]).
-    pub symbol_id: u64,
+impl std::fmt::Debug for Index<'_> {
+    // The counts, not the bytes: an index is megabytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("bytes", &self.bytes.len())
+            .field("files", &self.files.count)
+            .field("definitions", &self.defs.count)
+            .field("edges", &self.edges.count)
+            .field("commits", &self.commits.count)
+            .finish()
+    }
 }
 
 impl<'a> Index<'a> {
