@@ -159,4 +159,31 @@ mod tests {
         assert_eq!(f.origin, Origin::Runtime);
         assert!(parse_frame("Shop.Cart.Add(Int32 n) in /src/Cart.cs:line x").is_none());
     }
+
+    // No .NET runtime is packaged in Debian; this is the documented
+    // `Exception.ToString()` shape.
+    #[test]
+    fn inner_exceptions() {
+        let text = "System.InvalidOperationException: checkout failed\n\
+                    \x20---> System.FormatException: bad quantity\n\
+                    \x20  at Shop.Cart.Parse(String raw) in /src/Shop/Cart.cs:line 12\n\
+                    \x20  at Shop.Cart.Add(String raw) in /src/Shop/Cart.cs:line 20\n\
+                    \x20  --- End of inner exception stack trace ---\n\
+                    \x20  at Shop.Cart.Add(String raw) in /src/Shop/Cart.cs:line 24\n\
+                    \x20  at Shop.Program.Main() in /src/Shop/Program.cs:line 5\n";
+        let p = parse(text);
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        let outer = &p.exceptions[0];
+        assert_eq!(
+            outer.ty.as_deref(),
+            Some("System.InvalidOperationException")
+        );
+        let lines: Vec<_> = outer.frames.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [Some(24), Some(5)]);
+        let inner = &p.exceptions[1];
+        assert_eq!((inner.relation, inner.parent), (Relation::Cause, Some(0)));
+        assert_eq!(inner.message.as_deref(), Some("bad quantity"));
+        let lines: Vec<_> = inner.frames.iter().map(|f| f.line).collect();
+        assert_eq!(lines, [Some(12), Some(20)]);
+    }
 }

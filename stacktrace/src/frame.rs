@@ -145,6 +145,9 @@ pub enum Problem {
     HintMismatch,
     /// Java's `... N more` refers to more frames than the enclosing trace has.
     MissingCommonFrames,
+    /// The text was longer than [`crate::MAX_INPUT_BYTES`] (only its start was
+    /// read) or expanded past a frame limit.
+    TooLong,
 }
 
 impl Problem {
@@ -158,6 +161,7 @@ impl Problem {
             Problem::UnreadLines => "unread_lines",
             Problem::HintMismatch => "hint_mismatch",
             Problem::MissingCommonFrames => "missing_common_frames",
+            Problem::TooLong => "too_long",
         }
     }
 }

@@ -213,4 +213,29 @@ mod tests {
             Origin::Dependency
         );
     }
+
+    // Go 1.21 and later name the creating goroutine; GOTRACEBACK=all adds
+    // the other goroutines.
+    #[test]
+    fn newer_created_by_and_other_goroutines() {
+        let text = "panic: boom\n\ngoroutine 7 [running]:\nmain.work()\n\t/src/main.go:9 +0x25\n\
+                    created by main.main in goroutine 1\n\t/src/main.go:14 +0x1f\n\n\
+                    goroutine 1 [chan receive]:\nmain.main()\n\t/src/main.go:15 +0x3a\n";
+        let p = parse(text);
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+        let e = &p.exceptions[0];
+        assert_eq!(e.thread.as_deref(), Some("goroutine 7"));
+        let lines: Vec<_> = e
+            .frames
+            .iter()
+            .map(|f| (f.function.as_deref(), f.line))
+            .collect();
+        assert_eq!(lines, [(Some("work"), Some(9)), (Some("main"), Some(14))]);
+        let other = &p.exceptions[1];
+        assert_eq!(
+            (other.relation, other.thread.as_deref()),
+            (Relation::OtherThread, Some("goroutine 1"))
+        );
+        assert_eq!(other.frames.len(), 1);
+    }
 }

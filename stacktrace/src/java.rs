@@ -16,8 +16,13 @@ pub(crate) fn parse(text: &str) -> Parsed {
         runtime: Some(Runtime::Java),
         ..Parsed::default()
     };
-    // Indentation width of each exception's header, by index.
-    let mut widths: Vec<usize> = Vec::new();
+    // The exceptions a later header can attach to: (header indentation,
+    // index), indentation strictly increasing. A header pops every entry at
+    // its indentation or deeper, so each lookup is paid for by a pop.
+    let mut open: Vec<(usize, usize)> = Vec::new();
+    // Frames copied for `... N more`, bounded so nested causes cannot make a
+    // small text expand without limit.
+    let mut copied = 0usize;
     let mut last_unread = false;
     for raw in text.lines() {
         let line = raw.trim_end();
@@ -36,19 +41,21 @@ pub(crate) fn parse(text: &str) -> Parsed {
             }
         } else if let Some(n) = more_count(body) {
             if let Some(current) = out.exceptions.len().checked_sub(1) {
-                copy_common(&mut out, current, n);
+                copy_common(&mut out, current, n, &mut copied);
                 continue;
             }
         } else if let Some(rest) = body.strip_prefix("Caused by: ") {
             // The cause of the latest exception printed at this indentation.
-            let parent = widths
+            let parent = open
                 .iter()
-                .rposition(|w| *w == width)
-                .or(widths.len().checked_sub(1));
+                .rev()
+                .find(|(w, _)| *w == width)
+                .or(open.last())
+                .map(|(_, i)| *i);
             if let Some(parent) = parent {
                 push_exception(
                     &mut out,
-                    &mut widths,
+                    &mut open,
                     rest,
                     width,
                     Relation::Cause,
@@ -57,14 +64,16 @@ pub(crate) fn parse(text: &str) -> Parsed {
                 continue;
             }
         } else if let Some(rest) = body.strip_prefix("Suppressed: ") {
-            let parent = widths
+            let parent = open
                 .iter()
-                .rposition(|w| *w < width)
-                .or(widths.len().checked_sub(1));
+                .rev()
+                .find(|(w, _)| *w < width)
+                .or(open.last())
+                .map(|(_, i)| *i);
             if let Some(parent) = parent {
                 push_exception(
                     &mut out,
-                    &mut widths,
+                    &mut open,
                     rest,
                     width,
                     Relation::Suppressed,
@@ -79,7 +88,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
                 Relation::OtherThread
             };
             let parent = (!out.exceptions.is_empty()).then_some(0);
-            push_exception(&mut out, &mut widths, body, width, relation, parent);
+            push_exception(&mut out, &mut open, body, width, relation, parent);
             continue;
         } else if let Some(e) = out.exceptions.last_mut()
             && e.frames.is_empty()
@@ -101,7 +110,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
 
 fn push_exception(
     out: &mut Parsed,
-    widths: &mut Vec<usize>,
+    open: &mut Vec<(usize, usize)>,
     header: &str,
     width: usize,
     relation: Relation,
@@ -120,7 +129,10 @@ fn push_exception(
         relation,
         parent,
     });
-    widths.push(width);
+    while open.last().is_some_and(|(w, _)| *w >= width) {
+        open.pop();
+    }
+    open.push((width, out.exceptions.len() - 1));
 }
 
 /// `Exception in thread "name" rest`.
@@ -150,8 +162,11 @@ fn more_count(body: &str) -> Option<usize> {
     }
 }
 
+/// At most this many frames are copied for `... N more` lines in one text.
+const MAX_COPIED_FRAMES: usize = 16_384;
+
 /// Copies the enclosing trace's last `n` frames onto exception `current`.
-fn copy_common(out: &mut Parsed, current: usize, n: usize) {
+fn copy_common(out: &mut Parsed, current: usize, n: usize, copied: &mut usize) {
     let parent = out.exceptions[current].parent;
     let common: Option<Vec<Frame>> = parent.and_then(|p| {
         let frames = &out.exceptions[p].frames;
@@ -161,7 +176,11 @@ fn copy_common(out: &mut Parsed, current: usize, n: usize) {
             .map(|from| frames[from..].to_vec())
     });
     match common {
-        Some(frames) => out.exceptions[current].frames.extend(frames),
+        Some(_) if *copied + n > MAX_COPIED_FRAMES => out.note(Problem::TooLong),
+        Some(frames) => {
+            *copied += n;
+            out.exceptions[current].frames.extend(frames);
+        }
         None => out.note(Problem::MissingCommonFrames),
     }
 }
@@ -250,5 +269,21 @@ mod tests {
         assert_eq!(more_count("... 2 more"), Some(2));
         assert_eq!(more_count("... 12 common frames omitted"), Some(12));
         assert_eq!(more_count("... lots more"), None);
+    }
+
+    #[test]
+    fn nested_causes_cannot_expand_without_limit() {
+        let mut text = String::from("a.B: x\n");
+        for i in 0..1000 {
+            text.push_str(&format!("\tat a.B.f{i}(B.java:{i})\n"));
+        }
+        for _ in 0..1000 {
+            text.push_str("Caused by: a.C: y\n\tat a.C.g(C.java:1)\n\t... 1000 more\n");
+        }
+        let p = parse(&text);
+        assert_eq!(p.exceptions.len(), 1001);
+        assert!(p.problems.contains(&Problem::TooLong));
+        let total: usize = p.exceptions.iter().map(|e| e.frames.len()).sum();
+        assert!(total <= 1000 + 1000 + MAX_COPIED_FRAMES, "{total}");
     }
 }

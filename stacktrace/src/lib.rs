@@ -75,6 +75,11 @@ pub use normalize::{
     DEFAULT_PACKAGE_DIRS, DEFAULT_STRIP_PREFIXES, InAppPredicate, Normalizer, suffix_candidates,
 };
 
+/// Texts longer than this are parsed up to this many bytes and reported as
+/// [`Problem::TooLong`]. Parsing is linear in the text, so this bounds the
+/// work per exception (in a guest, within its fuel).
+pub const MAX_INPUT_BYTES: usize = 1 << 20;
+
 /// Parses with the default normalization and the runtimes' own in-app
 /// conventions, detecting the runtime from the text.
 pub fn parse(text: &str) -> Parsed {
@@ -110,6 +115,24 @@ impl<'a> Parser<'a> {
     /// Parses `text`; `hint` is a runtime name such as the
     /// `telemetry.sdk.language` resource attribute.
     pub fn parse(&self, text: &str, hint: Option<&str>) -> Parsed {
+        let limited = text.len() > MAX_INPUT_BYTES;
+        let text = if limited {
+            let mut end = MAX_INPUT_BYTES;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            &text[..end]
+        } else {
+            text
+        };
+        let mut parsed = self.parse_text(text, hint);
+        if limited {
+            parsed.note(Problem::TooLong);
+        }
+        parsed
+    }
+
+    fn parse_text(&self, text: &str, hint: Option<&str>) -> Parsed {
         if text.trim().is_empty() {
             return Parsed {
                 problems: vec![Problem::Empty],
@@ -175,5 +198,34 @@ fn parse_as(runtime: Runtime, text: &str) -> Parsed {
         Runtime::Node => node::parse(text),
         Runtime::Rust => rust::parse(text),
         Runtime::DotNet => dotnet::parse(text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oversized_text_is_cut_and_reported() {
+        let mut text = String::from("Traceback (most recent call last):\n");
+        while text.len() <= MAX_INPUT_BYTES {
+            text.push_str("  File \"/app/x.py\", line 1, in f\n    f()\n");
+        }
+        text.push_str("RecursionError: too deep\n");
+        let p = parse(&text);
+        assert_eq!(p.runtime, Some(Runtime::Python));
+        assert!(p.problems.contains(&Problem::TooLong));
+        assert!(p.problems.contains(&Problem::Truncated));
+        assert!(!p.frames().is_empty());
+    }
+
+    #[test]
+    fn empty_and_unknown() {
+        assert_eq!(parse(" \n").problems, [Problem::Empty]);
+        let p = parse("nothing to see");
+        assert_eq!(
+            (p.runtime, p.problems.as_slice()),
+            (None, &[Problem::UnknownFormat][..])
+        );
     }
 }

@@ -367,4 +367,62 @@ mod tests {
         assert_eq!(f.origin, Origin::Application);
         assert!(parse_frame_line("x: r::main").is_none());
     }
+
+    // Forms the installed toolchain no longer prints (the test programs in
+    // tests/ cover the current one).
+    #[test]
+    fn older_headers_and_full_backtraces() {
+        let old = "thread 'main' panicked at 'called `Option::unwrap()` on a `None` value', src/main.rs:4:37\n\
+                   note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
+        let p = parse(old);
+        let e = &p.exceptions[0];
+        assert_eq!(
+            e.message.as_deref(),
+            Some("called `Option::unwrap()` on a `None` value")
+        );
+        assert_eq!(
+            (
+                e.frames[0].file.as_deref(),
+                e.frames[0].line,
+                e.frames[0].column
+            ),
+            (Some("src/main.rs"), Some(4), Some(37))
+        );
+        assert!(p.problems.is_empty(), "{:?}", p.problems);
+
+        let multi = "thread 'w' panicked at 'line one\nline two', src/lib.rs:10:9\n";
+        let p = parse(multi);
+        assert_eq!(
+            p.exceptions[0].message.as_deref(),
+            Some("line one\nline two")
+        );
+        assert_eq!(p.exceptions[0].frames[0].line, Some(10));
+
+        let new = "thread 'main' panicked at src/main.rs:2:5:\nboom\nsecond line\nstack backtrace:\n\
+                   \x20  0:     0x55d5c5e1f0b2 - std::panicking::begin_panic::h0123456789abcdef\n\
+                   \x20                              at /rustc/abc/library/std/src/panicking.rs:616:12\n\
+                   \x20  1:     0x55d5c5e1f0c0 - demo::inner::h5b1c2a9e0f3d4c7b\n\
+                   \x20                              at /home/ci/build/src/main.rs:2:5\n\
+                   \x20  2:     0x55d5c5e1f0d0 - <unknown>\n";
+        let p = parse(new);
+        let e = &p.exceptions[0];
+        assert_eq!(e.message.as_deref(), Some("boom\nsecond line"));
+        let names: Vec<_> = e
+            .frames
+            .iter()
+            .map(|f| (f.module.as_deref(), f.function.as_deref(), f.origin))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (Some("std::panicking"), Some("begin_panic"), Origin::Runtime),
+                (Some("demo"), Some("inner"), Origin::Application),
+                (None, Some("<unknown>"), Origin::Runtime),
+            ]
+        );
+        assert_eq!(
+            e.frames[1].file.as_deref(),
+            Some("/home/ci/build/src/main.rs")
+        );
+    }
 }

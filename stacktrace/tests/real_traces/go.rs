@@ -4,11 +4,11 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-use stacktrace::Runtime;
+use stacktrace::{Relation, Runtime};
 
 use crate::Sample;
 use crate::support::{
-    TempDir, assert_in_app, build, crash_stderr, line_of, parse_in_repo, repo_files,
+    TempDir, Truth, assert_in_app, build, crash_stderr, line_of, parse_in_repo, repo_files,
 };
 
 const ORDERS: &str = r#"package orders
@@ -37,41 +37,107 @@ import "example.com/shop/orders"
 func main() {
 	done := make(chan struct{})
 	go func() { // @go
-		defer close(done)
+		// Not deferred: a deferred close runs during the panic and lets
+		// main return (exit 0) before the panic is printed.
 		orders.Process([]int{1, 2}) // @call
+		close(done)
 	}()
 	<-done
 }
 "#;
 
+struct Traces {
+    plain: Sample,
+    /// Built with `-trimpath` (module paths, no build directory) and run
+    /// with `GOTRACEBACK=all` (every goroutine).
+    trimmed_all: String,
+}
+
 pub fn sample() -> &'static Sample {
-    static S: OnceLock<Sample> = OnceLock::new();
+    &traces().plain
+}
+
+fn traces() -> &'static Traces {
+    static S: OnceLock<Traces> = OnceLock::new();
     S.get_or_init(|| {
         let dir = TempDir::new("go");
         let repo = dir.path().join("repo");
         dir.write("repo/go.mod", "module example.com/shop\n\ngo 1.19\n");
         dir.write("repo/orders/orders.go", ORDERS);
         dir.write("repo/main.go", MAIN);
+        let go_build = |flags: &[&str], bin: &std::path::Path| {
+            build(
+                Command::new("go")
+                    .arg("build")
+                    .args(flags)
+                    .arg("-o")
+                    .arg(bin)
+                    .arg(".")
+                    .current_dir(&repo)
+                    .env("GOTOOLCHAIN", "local")
+                    .env("GOFLAGS", "-mod=mod")
+                    .env("GOCACHE", dir.path().join("gocache")),
+                "golang-go",
+            );
+        };
         let bin = dir.path().join("shop");
-        build(
-            Command::new("go")
-                .arg("build")
-                .arg("-o")
-                .arg(&bin)
-                .arg(".")
-                .current_dir(&repo)
-                .env("GOTOOLCHAIN", "local")
-                .env("GOFLAGS", "-mod=mod")
-                .env("GOCACHE", dir.path().join("gocache")),
+        go_build(&[], &bin);
+        let text = crash_stderr(&mut Command::new(&bin), "golang-go");
+        let trimmed = dir.path().join("shop-trimmed");
+        go_build(&["-trimpath"], &trimmed);
+        let trimmed_all = crash_stderr(
+            Command::new(&trimmed).env("GOTRACEBACK", "all"),
             "golang-go",
         );
-        let text = crash_stderr(&mut Command::new(&bin), "golang-go");
-        Sample {
-            text,
-            files: repo_files(&repo),
-            hint: "go",
+        Traces {
+            plain: Sample {
+                text,
+                files: repo_files(&repo),
+                hint: "go",
+            },
+            trimmed_all,
         }
     })
+}
+
+fn truth() -> Vec<Truth<'static>> {
+    let o = |m| line_of(ORDERS, m);
+    let m = |m| line_of(MAIN, m);
+    vec![
+        ("orders/orders.go", o("at"), "(*Cart).At"),
+        ("orders/orders.go", o("process"), "Process"),
+        ("main.go", m("call"), "main.func1"),
+        ("main.go", m("go"), "main"),
+    ]
+}
+
+#[test]
+fn trimmed_paths_and_all_goroutines() {
+    let t = traces();
+    let p = parse_in_repo(&t.trimmed_all, &t.plain.files, None);
+    assert!(
+        p.is_clean(),
+        "problems {:?} in:\n{}",
+        p.problems,
+        t.trimmed_all
+    );
+    assert_in_app(&p.exceptions[0], &truth(), &t.trimmed_all);
+    assert_eq!(
+        p.exceptions[0].frames[0].abs_path.as_deref(),
+        Some("example.com/shop/orders/orders.go")
+    );
+    // The main goroutine, blocked on the channel, is another thread.
+    let main = p
+        .exceptions
+        .iter()
+        .find(|e| {
+            e.relation == Relation::OtherThread
+                && e.frames
+                    .iter()
+                    .any(|f| f.function.as_deref() == Some("main"))
+        })
+        .unwrap_or_else(|| panic!("no main goroutine in:\n{}", t.trimmed_all));
+    assert_eq!(main.parent, Some(0));
 }
 
 #[test]
@@ -92,18 +158,7 @@ fn frames_match_the_program() {
             .as_deref()
             .is_some_and(|t| t.starts_with("goroutine "))
     );
-    let o = |m| line_of(ORDERS, m);
-    let m = |m| line_of(MAIN, m);
-    assert_in_app(
-        failure,
-        &[
-            ("orders/orders.go", o("at"), "(*Cart).At"),
-            ("orders/orders.go", o("process"), "Process"),
-            ("main.go", m("call"), "main.func1"),
-            ("main.go", m("go"), "main"),
-        ],
-        &s.text,
-    );
+    assert_in_app(failure, &truth(), &s.text);
     let at = &failure.frames[0];
     assert_eq!(at.module.as_deref(), Some("example.com/shop/orders"));
     assert_eq!(at.offset, None, "an inlined frame has no offset");
