@@ -27,12 +27,16 @@ pub fn detect(text: &str) -> Option<Runtime> {
 
 fn classify_line(line: &str) -> Option<Runtime> {
     let body = line.trim();
-    if body.contains("Traceback (most recent call last):")
+    if body.ends_with("Traceback (most recent call last):")
         || (body.starts_with("File \"") && body.contains("\", line "))
     {
         return Some(Runtime::Python);
     }
-    if body.contains("thread '") && body.contains("panicked at ") {
+    // The quote test first: it is a byte scan, the others build searchers.
+    if body.as_bytes().contains(&b'\'')
+        && body.contains("thread '")
+        && body.contains("panicked at ")
+    {
         return Some(Runtime::Rust);
     }
     if body == "stack backtrace:" {

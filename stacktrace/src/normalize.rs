@@ -21,6 +21,7 @@
 //! package); a [`Origin::Runtime`] frame is never in-app.
 
 use crate::frame::{Frame, Origin};
+use crate::scan::segments;
 
 /// Container and platform working directories cut from the front of a path.
 pub const DEFAULT_STRIP_PREFIXES: &[&str] = &[
@@ -109,16 +110,10 @@ impl Normalizer {
 
     fn after_package_dir<'a>(&self, path: &'a str) -> Option<&'a str> {
         let mut best: Option<usize> = None;
-        for dir in &self.package_dirs {
-            let mut from = 0;
-            while let Some(at) = path[from..].find(dir.as_str()) {
-                let start = from + at;
-                let end = start + dir.len();
-                let bounded_left = start == 0 || path.as_bytes()[start - 1] == b'/';
-                if bounded_left && path.as_bytes().get(end) == Some(&b'/') {
-                    best = Some(best.map_or(end + 1, |b: usize| b.max(end + 1)));
-                }
-                from = end;
+        for (at, seg) in segments(path) {
+            let end = at + seg.len();
+            if end < path.len() && self.package_dirs.iter().any(|d| d == seg) {
+                best = Some(end + 1);
             }
         }
         best.map(|at| &path[at..]).filter(|rest| !rest.is_empty())
@@ -129,6 +124,9 @@ impl Normalizer {
 /// `.`/`..`/empty segments. An absolute path keeps its leading `/`.
 fn clean(path: &str) -> String {
     let path = path.trim();
+    if is_clean(path) {
+        return path.to_owned();
+    }
     let (path, was_url) = match path.strip_prefix("file://") {
         Some(rest) => (rest, true),
         None => (path, false),
@@ -167,6 +165,21 @@ fn clean(path: &str) -> String {
     } else {
         joined
     }
+}
+
+/// Whether `clean` would return `path` unchanged (the common case).
+fn is_clean(path: &str) -> bool {
+    let b = path.as_bytes();
+    let drive = b.len() >= 2 && b[1] == b':';
+    let needs_work = path.is_empty()
+        || path.starts_with("file:")
+        || drive
+        || b.contains(&b'\\')
+        || b.ends_with(b"/");
+    !needs_work
+        && segments(path)
+            .skip(usize::from(b[0] == b'/'))
+            .all(|(_, s)| !s.is_empty() && s != "." && s != "..")
 }
 
 fn percent_decode(s: &str) -> String {

@@ -7,7 +7,7 @@
 //! last block is the failure.
 
 use crate::frame::{Exception, Frame, Origin, Parsed, Problem, Relation, Runtime};
-use crate::scan::{digits, is_dotted_ident, push_message, type_and_message};
+use crate::scan::{digits, is_dotted_ident, push_message, segments, type_and_message};
 
 const HEADER: &str = "Traceback (most recent call last):";
 const CAUSE: &str = "The above exception was the direct cause of the following exception:";
@@ -40,7 +40,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
     for raw in text.lines() {
         let line = raw.trim_end();
         last_unread = false;
-        if line.contains(HEADER) {
+        if line.ends_with(HEADER) {
             blocks.push(Block {
                 exception: Exception::default(),
                 link: std::mem::replace(&mut pending_link, Relation::OtherThread),
@@ -168,11 +168,10 @@ fn origin(path: &str) -> Origin {
     if path.starts_with("<frozen ") {
         return Origin::Runtime;
     }
-    let unix = path.replace('\\', "/");
-    if unix.contains("/site-packages/") || unix.contains("/dist-packages/") {
+    if segments(path).any(|(_, s)| s == "site-packages" || s == "dist-packages") {
         return Origin::Dependency;
     }
-    if stdlib_rest(&unix).is_some() {
+    if stdlib_rest(path).is_some() {
         return Origin::Runtime;
     }
     Origin::Application
@@ -181,15 +180,22 @@ fn origin(path: &str) -> Origin {
 /// The path after `lib/pythonX.Y/` (or `Lib/` on Windows), for the standard
 /// library.
 fn stdlib_rest(path: &str) -> Option<&str> {
-    if let Some(at) = path.find("/lib/python") {
-        let after = &path[at + "/lib/python".len()..];
-        let slash = after.find('/')?;
-        let version = &after[..slash];
-        if !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-            return Some(&after[slash + 1..]);
+    let mut previous = "";
+    for (at, seg) in segments(path) {
+        let rest = || path.get(at + seg.len() + 1..).filter(|r| !r.is_empty());
+        if let Some(version) = seg.strip_prefix("python")
+            && previous == "lib"
+            && !version.is_empty()
+            && version.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            return rest();
         }
+        if seg == "Lib" && at > 0 {
+            return rest();
+        }
+        previous = seg;
     }
-    path.find("/Lib/").map(|at| &path[at + 5..])
+    None
 }
 
 /// Sets the frame's module from its (normalized) path: the dotted module

@@ -1,5 +1,17 @@
 //! Small text helpers shared by the runtime parsers.
 
+/// The segments of a `/`- or `\\`-separated path with their byte offsets.
+/// (Segment scans instead of substring searches: `str::find` with a string
+/// needle builds a searcher per call, which dominated the parse cost.)
+pub(crate) fn segments(path: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut start = 0;
+    path.split(['/', '\\']).map(move |seg| {
+        let at = start;
+        start += seg.len() + 1;
+        (at, seg)
+    })
+}
+
 /// Parses a run of ASCII digits (nothing else) as a `u32`.
 pub(crate) fn digits(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
