@@ -40,6 +40,28 @@ pub(crate) fn parse(text: &str) -> Parsed {
                 continue;
             }
         }
+        if let Some(rest) = body.strip_prefix("[cause]: ")
+            && let Some(parent) = out.exceptions.len().checked_sub(1)
+        {
+            // `util.inspect` (uncaught errors) prints `error.cause` inside
+            // the error's property block, its frames indented further.
+            let (ty, message) = match type_and_message(rest, is_error_type) {
+                Some((ty, message)) => (Some(ty), message),
+                None => (None, Some(rest.to_owned())),
+            };
+            out.exceptions.push(Exception {
+                ty,
+                message,
+                relation: Relation::Cause,
+                parent: Some(parent),
+                ..Exception::default()
+            });
+            continue;
+        }
+        if body.starts_with("... ") && body.ends_with(" lines matching cause stack trace ...") {
+            // Frames shared with the cause, printed once there.
+            continue;
+        }
         if out.exceptions.last().is_some_and(|e| !e.frames.is_empty()) && is_epilogue(line) {
             continue;
         }

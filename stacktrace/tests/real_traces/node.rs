@@ -6,7 +6,7 @@
 use std::process::Command;
 use std::sync::OnceLock;
 
-use stacktrace::{Origin, Runtime};
+use stacktrace::{Origin, Relation, Runtime};
 
 use crate::Sample;
 use crate::support::{TempDir, assert_in_app, crash_stderr, line_of, parse_in_repo, repo_files};
@@ -58,9 +58,23 @@ const ESM: &str = r#"export function explode(n) {
 explode(3); // @esm_call
 "#;
 
+const CAUSE: &str = r#"function inner() {
+  throw new TypeError('inner bad'); // @inner
+}
+function outer() {
+  try {
+    inner(); // @call_inner
+  } catch (e) {
+    throw new Error('outer failed', { cause: e }); // @outer
+  }
+}
+outer(); // @top
+"#;
+
 struct Traces {
     cjs: Sample,
     esm: String,
+    cause: String,
 }
 
 fn traces() -> &'static Traces {
@@ -71,6 +85,7 @@ fn traces() -> &'static Traces {
         dir.write("repo/src/cart.js", CART);
         dir.write("repo/index.js", INDEX);
         dir.write("repo/esm.mjs", ESM);
+        dir.write("repo/cause.js", CAUSE);
         // Outside the repository, as an installed (git-ignored) package is.
         dir.write("node_modules/fakelib/index.js", FAKELIB);
         let text = crash_stderr(
@@ -81,7 +96,12 @@ fn traces() -> &'static Traces {
             Command::new("node").arg("esm.mjs").current_dir(&repo),
             "nodejs",
         );
+        let cause = crash_stderr(
+            Command::new("node").arg("cause.js").current_dir(&repo),
+            "nodejs",
+        );
         Traces {
+            cause,
             cjs: Sample {
                 text,
                 files: repo_files(&repo),
@@ -157,5 +177,35 @@ fn uncaught_esm_error_as_node_prints_it() {
                 .is_some_and(|p| p.starts_with("node:internal"))),
         "node:internal frames are kept, not in-app:\n{}",
         t.esm
+    );
+}
+
+#[test]
+fn uncaught_error_with_a_cause() {
+    let t = traces();
+    let p = parse_in_repo(&t.cause, &t.cjs.files, Some("nodejs"));
+    assert!(p.is_clean(), "problems {:?} in:\n{}", p.problems, t.cause);
+    let l = |m| line_of(CAUSE, m);
+    let failure = &p.exceptions[0];
+    assert_eq!(failure.message.as_deref(), Some("outer failed"));
+    assert_in_app(
+        failure,
+        &[
+            ("cause.js", l("outer"), "outer"),
+            ("cause.js", l("top"), "<anonymous>"),
+        ],
+        &t.cause,
+    );
+    let cause = &p.exceptions[1];
+    assert_eq!((cause.relation, cause.parent), (Relation::Cause, Some(0)));
+    assert_eq!(cause.ty.as_deref(), Some("TypeError"));
+    assert_in_app(
+        cause,
+        &[
+            ("cause.js", l("inner"), "inner"),
+            ("cause.js", l("call_inner"), "outer"),
+            ("cause.js", l("top"), "<anonymous>"),
+        ],
+        &t.cause,
     );
 }
