@@ -93,6 +93,8 @@ pub enum Relation {
     Context,
     /// Suppressed in the parent (Java `Suppressed:`, try-with-resources).
     Suppressed,
+    /// A member of the parent exception group (Python `ExceptionGroup`).
+    Group,
     /// Another thread's or goroutine's stack printed with the failure (Go
     /// `GOTRACEBACK=all`, a second Rust panic).
     OtherThread,

@@ -4,7 +4,9 @@
 //! first (`  File "p", line N, in f`, then source and caret lines) and ends
 //! with `Type: message`. Blocks joined by "The above exception was the direct
 //! cause…" or "During handling of the above exception…" form a chain whose
-//! last block is the failure.
+//! last block is the failure. Exception groups (3.11+) print their members'
+//! tracebacks indented behind `|` and `+` decorations; each member becomes an
+//! exception with [`Relation::Group`] to its group.
 
 use crate::frame::{Exception, Frame, Origin, Parsed, Problem, Relation, Runtime};
 use crate::scan::{digits, is_dotted_ident, push_message, segments, type_and_message};
@@ -22,8 +24,30 @@ enum State {
 
 struct Block {
     exception: Exception,
-    /// How the previous block relates to this one.
+    /// How the previous block at this depth relates to this one
+    /// (`OtherThread` when no chain marker preceded it).
     link: Relation,
+    /// Indentation of the exception-group decoration (0 outside groups).
+    depth: usize,
+}
+
+/// Strips exception-group decoration: `  | text` and `  + text` give
+/// (2, `text`); separator lines (`+-+---- 1 ----`, `+----`) give `None`.
+fn ungroup(line: &str) -> Option<(usize, &str)> {
+    let body = line.trim_start();
+    let indent = line.len() - body.len();
+    if body.starts_with("+-") || body == "+" {
+        return None;
+    }
+    for mark in ["| ", "+ "] {
+        if let Some(rest) = body.strip_prefix(mark) {
+            return Some((indent, rest));
+        }
+    }
+    if body == "|" {
+        return Some((indent, ""));
+    }
+    Some((0, line))
 }
 
 /// Parses a Python traceback text.
@@ -37,13 +61,31 @@ pub(crate) fn parse(text: &str) -> Parsed {
     let mut pending_link = Relation::OtherThread;
     let mut blank_run = 0usize;
     let mut last_unread = false;
+    // Set once a group header is seen: only then are `|` prefixes decoration.
+    let mut grouped = false;
     for raw in text.lines() {
-        let line = raw.trim_end();
+        let mut line = raw.trim_end();
+        let mut depth = 0;
         last_unread = false;
+        if !grouped && line.trim_start().starts_with("+ Exception Group Traceback") {
+            grouped = true;
+        }
+        if grouped {
+            match ungroup(line) {
+                Some((d, rest)) => (depth, line) = (d, rest),
+                None => {
+                    if state == State::Message {
+                        state = State::Outside;
+                    }
+                    continue;
+                }
+            }
+        }
         if line.ends_with(HEADER) {
             blocks.push(Block {
                 exception: Exception::default(),
                 link: std::mem::replace(&mut pending_link, Relation::OtherThread),
+                depth,
             });
             state = State::Frames;
             continue;
@@ -65,6 +107,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
                 blocks.push(Block {
                     exception: Exception::default(),
                     link: std::mem::replace(&mut pending_link, Relation::OtherThread),
+                    depth,
                 });
                 state = State::Frames;
             }
@@ -124,22 +167,79 @@ pub(crate) fn parse(text: &str) -> Parsed {
     if state == State::Frames || blocks.iter().any(|b| b.exception.ty.is_none()) {
         out.note(Problem::Truncated);
     }
-    // Print order is oldest first; the failure is the last block.
-    let n = blocks.len();
-    let mut links: Vec<Relation> = blocks.iter().map(|b| b.link).collect();
-    links.push(Relation::Failure);
-    for (k, mut b) in blocks.into_iter().rev().enumerate() {
-        b.exception.frames.reverse();
-        let i = n - 1 - k;
-        b.exception.relation = if k == 0 {
-            Relation::Failure
-        } else {
-            links[i + 1]
-        };
-        b.exception.parent = k.checked_sub(1);
-        out.exceptions.push(b.exception);
-    }
+    out.exceptions = assemble(blocks);
     out
+}
+
+/// Links blocks into the exception list: a chain marker makes the previous
+/// block at the same depth the cause or context of the next one, which takes
+/// over its place; a block without a marker is a member of the nearest
+/// earlier group printed less indented, or else a root. The last root is the
+/// failure (index 0); other roots are printed beside it (`OtherThread`).
+fn assemble(blocks: Vec<Block>) -> Vec<Exception> {
+    let n = blocks.len();
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    let mut relation: Vec<Relation> = vec![Relation::Failure; n];
+    for i in 0..n {
+        let depth = blocks[i].depth;
+        let previous = (0..i)
+            .rev()
+            .take_while(|j| blocks[*j].depth >= depth)
+            // Skip blocks a later one at this depth already took as its
+            // cause or context.
+            .find(|j| {
+                blocks[*j].depth == depth
+                    && !parent[*j].is_some_and(|p| p > *j && blocks[p].depth == depth)
+            });
+        match (blocks[i].link, previous) {
+            (Relation::Cause | Relation::Context, Some(p)) => {
+                parent[i] = parent[p];
+                relation[i] = relation[p];
+                parent[p] = Some(i);
+                relation[p] = blocks[i].link;
+            }
+            _ => {
+                let group = (0..i).rev().find(|j| blocks[*j].depth < depth);
+                if let Some(g) = group {
+                    parent[i] = Some(g);
+                    relation[i] = Relation::Group;
+                }
+            }
+        }
+    }
+    let roots: Vec<usize> = (0..n).filter(|i| parent[*i].is_none()).collect();
+    let Some(&failure) = roots.last() else {
+        return Vec::new();
+    };
+    for &r in &roots[..roots.len() - 1] {
+        parent[r] = Some(failure);
+        relation[r] = Relation::OtherThread;
+    }
+    relation[failure] = Relation::Failure;
+    // Depth-first from the failure, children in print order: a plain chain
+    // comes out failure, its cause or context, theirs, and so on; group
+    // members in the order the group holds them.
+    let mut order = Vec::with_capacity(n);
+    let mut stack = vec![failure];
+    while let Some(b) = stack.pop() {
+        order.push(b);
+        stack.extend((0..n).rev().filter(|c| parent[*c] == Some(b)));
+    }
+    let mut index = vec![0usize; n];
+    for (k, b) in order.iter().enumerate() {
+        index[*b] = k;
+    }
+    let mut slots: Vec<Option<Block>> = blocks.into_iter().map(Some).collect();
+    order
+        .iter()
+        .filter_map(|b| {
+            let mut e = slots[*b].take()?.exception;
+            e.frames.reverse();
+            e.relation = relation[*b];
+            e.parent = parent[*b].map(|p| index[p]);
+            Some(e)
+        })
+        .collect()
 }
 
 /// `  File "path", line N, in function` (the `, in` part absent for syntax

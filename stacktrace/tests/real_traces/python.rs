@@ -189,3 +189,75 @@ fn fingerprint_survives_moved_lines_only() {
         stacktrace::fingerprint(&a.exceptions[1], &[])
     );
 }
+
+const GROUP: &str = r#"def check(i):
+    if i == 0:
+        raise ValueError("bad item 0")  # @value
+    try:
+        {}["sku"]  # @key
+    except KeyError as e:
+        raise LookupError("no sku for item 1") from e  # @lookup
+
+
+def main():
+    errs = []
+    for i in range(2):
+        try:
+            check(i)  # @check
+        except Exception as e:
+            errs.append(e)
+    raise ExceptionGroup("order batch failed", errs)  # @group
+
+
+main()  # @main
+"#;
+
+#[test]
+fn exception_groups_keep_their_members_and_their_chains() {
+    let dir = TempDir::new("python-group");
+    dir.write("repo/batch.py", GROUP);
+    let repo = dir.path().join("repo");
+    let text = crash_stderr(
+        Command::new("python3").arg("batch.py").current_dir(&repo),
+        "python3",
+    );
+    assert!(
+        text.contains("Exception Group Traceback"),
+        "python3 is older than 3.11 (no exception groups):\n{text}"
+    );
+    let p = parse_in_repo(&text, &repo_files(&repo), Some("python"));
+    assert!(p.is_clean(), "problems {:?} in:\n{text}", p.problems);
+    let l = |m| line_of(GROUP, m);
+    let got: Vec<(Relation, Option<usize>, Option<&str>)> = p
+        .exceptions
+        .iter()
+        .map(|e| (e.relation, e.parent, e.ty.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Relation::Failure, None, Some("ExceptionGroup")),
+            (Relation::Group, Some(0), Some("ValueError")),
+            (Relation::Group, Some(0), Some("LookupError")),
+            (Relation::Cause, Some(2), Some("KeyError")),
+        ],
+        "{text}"
+    );
+    assert_in_app(
+        &p.exceptions[0],
+        &[
+            ("batch.py", l("group"), "main"),
+            ("batch.py", l("main"), "<module>"),
+        ],
+        &text,
+    );
+    assert_in_app(
+        &p.exceptions[1],
+        &[
+            ("batch.py", l("value"), "check"),
+            ("batch.py", l("check"), "main"),
+        ],
+        &text,
+    );
+    assert_in_app(&p.exceptions[3], &[("batch.py", l("key"), "check")], &text);
+}
