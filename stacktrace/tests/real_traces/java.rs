@@ -16,7 +16,8 @@ const CHECKOUT: &str = r#"package shop;
 public class Checkout {
     static class Conn implements AutoCloseable {
         public void close() {
-            throw new IllegalStateException("close failed"); // @close
+            java.io.IOException io = new java.io.IOException("socket closed"); // @io
+            throw new IllegalStateException("close failed", io); // @close
         }
     }
 
@@ -127,6 +128,19 @@ fn chain_and_frames_match_the_program() {
         suppressed.frames[0].module.as_deref(),
         Some("shop.Checkout$Conn")
     );
+    // The suppressed exception's own cause, printed one tab in.
+    let io = p
+        .exceptions
+        .iter()
+        .find(|e| e.ty.as_deref() == Some("java.io.IOException"))
+        .unwrap_or_else(|| panic!("no IOException in:\n{}", s.text));
+    assert_eq!(io.relation, Relation::Cause);
+    assert_eq!(io.parent.map(|i| &p.exceptions[i]), Some(suppressed));
+    assert_eq!(
+        in_app(io)[0],
+        ("shop/Checkout.java".into(), c("io"), "close".into())
+    );
+    assert_eq!(in_app(io).len(), in_app(suppressed).len());
     // `... N more` was expanded from the failure's own frames.
     assert_eq!(
         frames[frames.len() - 2..],
@@ -136,7 +150,7 @@ fn chain_and_frames_match_the_program() {
     let cause = p
         .exceptions
         .iter()
-        .find(|e| e.relation == Relation::Cause)
+        .find(|e| e.relation == Relation::Cause && e.parent == Some(0))
         .unwrap_or_else(|| panic!("no cause in:\n{}", s.text));
     assert_eq!(cause.ty.as_deref(), Some("java.lang.NumberFormatException"));
     assert_eq!(cause.parent, Some(0));
