@@ -15,7 +15,8 @@
 //! last block of a Python chain, the first header of a JVM trace, the
 //! panicking goroutine or thread. The others carry a [`Relation`] to a parent
 //! index (the cause, the context a Python exception was raised while handling,
-//! a Java suppressed exception, another goroutine or thread). Every
+//! a Java suppressed exception, a member of a Python exception group, another
+//! goroutine or thread). Every
 //! exception's [`Frame`]s are innermost first, whatever order the runtime
 //! prints them in; Java's `... N more` is expanded from the enclosing trace.
 //! A frame has a function, a module (Python module, JVM class, Go package, V8
@@ -49,9 +50,27 @@
 //! - without one, application frames that name a file or function are
 //!   in-app, dependency and runtime frames are not.
 //!
+//! # Use
+//!
+//! ```
+//! let text = "Traceback (most recent call last):\n  \
+//!             File \"/app/shop/views.py\", line 3, in checkout\n    total()\n\
+//!             ZeroDivisionError: division by zero\n";
+//! // The symbol index answers whether the repository holds a path.
+//! let in_repo = |path: &str| path == "shop/views.py";
+//! let parsed = stacktrace::Parser::new()
+//!     .in_app(&in_repo)
+//!     .parse(text, Some("python"));
+//! let top = parsed.failure().and_then(|e| e.top_in_app());
+//! assert_eq!(top.and_then(|f| f.file.as_deref()), Some("shop/views.py"));
+//! assert_eq!(top.and_then(|f| f.line), Some(3));
+//! let group = parsed.failure().map(|e| stacktrace::fingerprint(e, &["POST /checkout"]));
+//! assert!(group.is_some());
+//! ```
+//!
 //! # Fingerprints
 //!
-//! [`fingerprint`] groups failures the way error trackers do: exception type
+//! [`fingerprint()`] groups failures the way error trackers do: exception type
 //! plus in-app frames (function and file, no line numbers), so a deploy that
 //! only moves lines keeps the group. See the [`fingerprint`](mod@fingerprint)
 //! module for the exact recipe.
