@@ -7,7 +7,8 @@
 //! first: `  3: r::inner` or `  3:     0x55d1 - r::inner::h0123456789abcdef`, each
 //! followed by `at path:line:col` lines. Symbols lose their `::h<hash>` suffix
 //! and `[hash]` crate disambiguators. Without a backtrace the panic location
-//! is the single frame.
+//! is the single frame. A `std::backtrace::Backtrace` printed on its own (no
+//! panic header) is read as the frames of an exception of unknown type.
 
 use crate::frame::{Exception, Frame, Origin, Parsed, Problem, Relation, Runtime};
 use crate::scan::{digits, split_line_col};
@@ -65,10 +66,15 @@ pub(crate) fn parse(text: &str) -> Parsed {
         if out.exceptions.is_empty()
             && (body == "stack backtrace:" || parse_frame_line(body).is_some())
         {
-            // A backtrace whose panic header was cut off.
-            out.note(Problem::Truncated);
+            // `stack backtrace:` without its panic header: the text was cut.
+            // Frames alone are a captured `std::backtrace::Backtrace` (what
+            // `anyhow` and error-reporting layers record): no panic at all.
+            let cut = body == "stack backtrace:";
+            if cut {
+                out.note(Problem::Truncated);
+            }
             out.exceptions.push(Exception {
-                ty: Some("panic".to_owned()),
+                ty: cut.then(|| "panic".to_owned()),
                 ..Exception::default()
             });
             locations.push(None);

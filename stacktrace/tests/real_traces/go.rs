@@ -32,9 +32,19 @@ func Process(items []int) int {
 
 const MAIN: &str = r#"package main
 
-import "example.com/shop/orders"
+import (
+	"os"
+	"runtime/debug"
+
+	"example.com/shop/orders"
+)
 
 func main() {
+	if len(os.Args) > 1 {
+		// What OpenTelemetry Go records with trace.WithStackTrace(true).
+		os.Stderr.Write(debug.Stack()) // @stack
+		os.Exit(1)
+	}
 	done := make(chan struct{})
 	go func() { // @go
 		// Not deferred: a deferred close runs during the panic and lets
@@ -51,6 +61,8 @@ struct Traces {
     /// Built with `-trimpath` (module paths, no build directory) and run
     /// with `GOTRACEBACK=all` (every goroutine).
     trimmed_all: String,
+    /// `runtime/debug.Stack()`: a goroutine dump without a panic.
+    stack: String,
 }
 
 pub fn sample() -> &'static Sample {
@@ -89,7 +101,9 @@ fn traces() -> &'static Traces {
             Command::new(&trimmed).env("GOTRACEBACK", "all"),
             "golang-go",
         );
+        let stack = crash_stderr(Command::new(&bin).arg("stack"), "golang-go");
         Traces {
+            stack,
             plain: Sample {
                 text,
                 files: repo_files(&repo),
@@ -165,5 +179,28 @@ fn frames_match_the_program() {
     assert!(
         failure.frames[1].offset.is_some(),
         "a real call has its +0x offset"
+    );
+}
+
+#[test]
+fn a_debug_stack_without_a_panic() {
+    let t = traces();
+    let p = parse_in_repo(&t.stack, &t.plain.files, Some("go"));
+    assert!(p.is_clean(), "problems {:?} in:\n{}", p.problems, t.stack);
+    let e = &p.exceptions[0];
+    assert_eq!(e.ty, None);
+    assert_in_app(e, &[("main.go", line_of(MAIN, "stack"), "main")], &t.stack);
+    let first = &e.frames[0];
+    assert_eq!(
+        (
+            first.module.as_deref(),
+            first.function.as_deref(),
+            first.origin
+        ),
+        (
+            Some("runtime/debug"),
+            Some("Stack"),
+            stacktrace::Origin::Runtime
+        )
     );
 }

@@ -30,6 +30,12 @@ impl Cart {
 const MAIN: &str = r#"mod cart;
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("capture") {
+        // What anyhow and error-reporting layers record: a captured backtrace.
+        let trace = std::backtrace::Backtrace::force_capture(); // @capture
+        eprintln!("{trace}");
+        std::process::exit(1);
+    }
     let cart = cart::Cart { items: vec![1, 2] };
     println!("{}", cart.total(3)); // @main
 }
@@ -38,6 +44,7 @@ fn main() {
 struct Traces {
     backtrace: Sample,
     plain: String,
+    captured: String,
 }
 
 fn traces() -> &'static Traces {
@@ -58,7 +65,9 @@ fn traces() -> &'static Traces {
         );
         let text = crash_stderr(Command::new(&bin).env("RUST_BACKTRACE", "1"), "rustc");
         let plain = crash_stderr(Command::new(&bin).env_remove("RUST_BACKTRACE"), "rustc");
+        let captured = crash_stderr(Command::new(&bin).arg("capture"), "rustc");
         Traces {
+            captured,
             backtrace: Sample {
                 text,
                 files: repo_files(&repo),
@@ -132,5 +141,25 @@ fn without_a_backtrace_the_panic_location_is_the_frame() {
         &p.exceptions[0],
         &[("src/cart.rs", line_of(CART, "index"), "")],
         &t.plain,
+    );
+}
+
+#[test]
+fn a_captured_backtrace_without_a_panic() {
+    let t = traces();
+    let p = parse_in_repo(&t.captured, &t.backtrace.files, None);
+    assert_eq!(p.runtime, Some(Runtime::Rust));
+    assert!(
+        p.is_clean(),
+        "problems {:?} in:\n{}",
+        p.problems,
+        t.captured
+    );
+    let e = &p.exceptions[0];
+    assert_eq!(e.ty, None);
+    assert_in_app(
+        e,
+        &[("src/main.rs", line_of(MAIN, "capture"), "main")],
+        &t.captured,
     );
 }
