@@ -78,19 +78,24 @@ fn traces() -> &'static Traces {
         dir.write("repo/orders/orders.go", ORDERS);
         dir.write("repo/main.go", MAIN);
         let go_build = |flags: &[&str], bin: &std::path::Path| {
-            build(
-                Command::new("go")
-                    .arg("build")
-                    .args(flags)
-                    .arg("-o")
-                    .arg(bin)
-                    .arg(".")
-                    .current_dir(&repo)
-                    .env("GOTOOLCHAIN", "local")
-                    .env("GOFLAGS", "-mod=mod")
-                    .env("GOCACHE", dir.path().join("gocache")),
-                "golang-go",
-            );
+            let mut cmd = Command::new("go");
+            cmd.arg("build")
+                .args(flags)
+                .arg("-o")
+                .arg(bin)
+                .arg(".")
+                .current_dir(&repo)
+                .env("GOTOOLCHAIN", "local")
+                .env("GOFLAGS", "-mod=mod");
+            // The user's build cache keeps the standard library compiled
+            // between runs; without a home for it, a cache in the tempdir.
+            if std::env::var_os("GOCACHE").is_none()
+                && std::env::var_os("HOME").is_none()
+                && std::env::var_os("XDG_CACHE_HOME").is_none()
+            {
+                cmd.env("GOCACHE", dir.path().join("gocache"));
+            }
+            build(&mut cmd, "golang-go");
         };
         let bin = dir.path().join("shop");
         go_build(&[], &bin);
