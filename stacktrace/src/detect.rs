@@ -59,6 +59,20 @@ fn classify_at(rest: &str) -> Option<Runtime> {
     if rest.ends_with("(Native Method)") || rest.ends_with("(Unknown Source)") {
         return Some(Runtime::Java);
     }
+    // .NET without line information: `at Ns.Type.Method(String raw, Int32 n)`
+    // (typed parameters; JVM and V8 frames never hold a space there).
+    if let Some(open) = rest.find('(')
+        && rest.ends_with(')')
+    {
+        let (name, params) = (&rest[..open], &rest[open + 1..rest.len() - 1]);
+        if name.contains('.')
+            && !name.contains(' ')
+            && params.contains(' ')
+            && !params.contains(':')
+        {
+            return Some(Runtime::DotNet);
+        }
+    }
     let loc = match rest.rfind('(') {
         Some(open) if rest.ends_with(')') => &rest[open + 1..rest.len() - 1],
         _ => rest,
@@ -122,5 +136,14 @@ mod tests {
         );
         assert_eq!(detect("goroutine 1 [running]:"), Some(Runtime::Go));
         assert_eq!(detect("hello\nworld"), None);
+        assert_eq!(
+            detect("   at Shop.Cart.Add(String raw, Int32 n)"),
+            Some(Runtime::DotNet)
+        );
+        assert_eq!(
+            detect("    at Promise.all (index 0)\n    at f (/a.js:1:2)"),
+            Some(Runtime::Node)
+        );
+        assert_eq!(detect("\tat a.B.c(Native Method)"), Some(Runtime::Java));
     }
 }
