@@ -74,7 +74,7 @@ outer(); // @top
 struct Traces {
     cjs: Sample,
     esm: String,
-    cause: String,
+    cause: Sample,
 }
 
 fn traces() -> &'static Traces {
@@ -101,7 +101,11 @@ fn traces() -> &'static Traces {
             "nodejs",
         );
         Traces {
-            cause,
+            cause: Sample {
+                text: cause,
+                files: repo_files(&repo),
+                hint: "nodejs",
+            },
             cjs: Sample {
                 text,
                 files: repo_files(&repo),
@@ -114,6 +118,11 @@ fn traces() -> &'static Traces {
 
 pub fn sample() -> &'static Sample {
     &traces().cjs
+}
+
+/// An uncaught error with a `cause`, as Node prints it.
+pub fn cause_sample() -> &'static Sample {
+    &traces().cause
 }
 
 #[test]
@@ -183,8 +192,13 @@ fn uncaught_esm_error_as_node_prints_it() {
 #[test]
 fn uncaught_error_with_a_cause() {
     let t = traces();
-    let p = parse_in_repo(&t.cause, &t.cjs.files, Some("nodejs"));
-    assert!(p.is_clean(), "problems {:?} in:\n{}", p.problems, t.cause);
+    let p = parse_in_repo(&t.cause.text, &t.cause.files, Some("nodejs"));
+    assert!(
+        p.is_clean(),
+        "problems {:?} in:\n{}",
+        p.problems,
+        t.cause.text
+    );
     let l = |m| line_of(CAUSE, m);
     let failure = &p.exceptions[0];
     assert_eq!(failure.message.as_deref(), Some("outer failed"));
@@ -194,7 +208,7 @@ fn uncaught_error_with_a_cause() {
             ("cause.js", l("outer"), "outer"),
             ("cause.js", l("top"), "<anonymous>"),
         ],
-        &t.cause,
+        &t.cause.text,
     );
     let cause = &p.exceptions[1];
     assert_eq!((cause.relation, cause.parent), (Relation::Cause, Some(0)));
@@ -206,6 +220,6 @@ fn uncaught_error_with_a_cause() {
             ("cause.js", l("call_inner"), "outer"),
             ("cause.js", l("top"), "<anonymous>"),
         ],
-        &t.cause,
+        &t.cause.text,
     );
 }

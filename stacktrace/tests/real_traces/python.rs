@@ -212,20 +212,34 @@ def main():
 main()  # @main
 "#;
 
+/// An exception group whose members carry their own chain.
+pub fn group_sample() -> &'static Sample {
+    static S: OnceLock<Sample> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = TempDir::new("python-group");
+        dir.write("repo/batch.py", GROUP);
+        let repo = dir.path().join("repo");
+        let text = crash_stderr(
+            Command::new("python3").arg("batch.py").current_dir(&repo),
+            "python3",
+        );
+        assert!(
+            text.contains("Exception Group Traceback"),
+            "python3 is older than 3.11 (no exception groups):\n{text}"
+        );
+        Sample {
+            text,
+            files: repo_files(&repo),
+            hint: "python",
+        }
+    })
+}
+
 #[test]
 fn exception_groups_keep_their_members_and_their_chains() {
-    let dir = TempDir::new("python-group");
-    dir.write("repo/batch.py", GROUP);
-    let repo = dir.path().join("repo");
-    let text = crash_stderr(
-        Command::new("python3").arg("batch.py").current_dir(&repo),
-        "python3",
-    );
-    assert!(
-        text.contains("Exception Group Traceback"),
-        "python3 is older than 3.11 (no exception groups):\n{text}"
-    );
-    let p = parse_in_repo(&text, &repo_files(&repo), Some("python"));
+    let s = group_sample();
+    let text = &s.text;
+    let p = parse_in_repo(text, &s.files, Some(s.hint));
     assert!(p.is_clean(), "problems {:?} in:\n{text}", p.problems);
     let l = |m| line_of(GROUP, m);
     let got: Vec<(Relation, Option<usize>, Option<&str>)> = p
@@ -249,7 +263,7 @@ fn exception_groups_keep_their_members_and_their_chains() {
             ("batch.py", l("group"), "main"),
             ("batch.py", l("main"), "<module>"),
         ],
-        &text,
+        text,
     );
     assert_in_app(
         &p.exceptions[1],
@@ -257,7 +271,7 @@ fn exception_groups_keep_their_members_and_their_chains() {
             ("batch.py", l("value"), "check"),
             ("batch.py", l("check"), "main"),
         ],
-        &text,
+        text,
     );
     assert_in_app(&p.exceptions[3], &[("batch.py", l("key"), "check")], &text);
 }

@@ -15,6 +15,8 @@ fn samples() -> Vec<(&'static str, &'static Sample)> {
         ("java", crate::java::sample()),
         ("go", crate::go::sample()),
         ("node", crate::node::sample()),
+        ("node cause", crate::node::cause_sample()),
+        ("python group", crate::python::group_sample()),
         ("rust", crate::rust::sample()),
     ]
 }
