@@ -273,5 +273,5 @@ fn exception_groups_keep_their_members_and_their_chains() {
         ],
         text,
     );
-    assert_in_app(&p.exceptions[3], &[("batch.py", l("key"), "check")], &text);
+    assert_in_app(&p.exceptions[3], &[("batch.py", l("key"), "check")], text);
 }
