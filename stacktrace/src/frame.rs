@@ -61,7 +61,9 @@ pub struct Frame {
     pub module: Option<String>,
     /// The normalized path (see [`crate::Normalizer`]): repository-relative when
     /// the prefix rules or the in-app predicate could tell, otherwise the
-    /// printed path with only URL and Windows syntax removed.
+    /// printed path with only URL and Windows syntax removed. JVM traces
+    /// print only a file name; the package directory is put in front of it
+    /// (`shop/Checkout.java`), a suffix of the file's path in the repository.
     pub file: Option<String>,
     /// The path exactly as the runtime printed it.
     pub abs_path: Option<String>,
