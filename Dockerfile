@@ -28,12 +28,16 @@ RUN if ! command -v git >/dev/null || [ ! -s /etc/ssl/certs/ca-certificates.crt 
          --create-home --shell /usr/sbin/nologin tracemend
 COPY config/default.yaml /etc/tracemend/default.yaml
 COPY config/repair.yaml /etc/tracemend/repair.example.yaml
-# The container's config is the built-in default with every listener on all interfaces:
-# `localhost` inside a container cannot be reached through a published port.
-RUN sed -e 's/endpoint: localhost:/endpoint: 0.0.0.0:/' /etc/tracemend/default.yaml \
-      > /etc/tracemend/config.yaml \
+# The container's config is the built-in default with every listener (and the metrics
+# endpoint) on all interfaces: `localhost` in a container is unreachable through a
+# published port. The greps fail the build if default.yaml no longer reads as expected.
+RUN sed -e 's/endpoint: localhost:/endpoint: 0.0.0.0:/' \
+      -e '/^service:$/a\  telemetry:\n    metrics:\n      address: 0.0.0.0:8888' \
+      /etc/tracemend/default.yaml > /etc/tracemend/config.yaml \
     && grep -q 'endpoint: 0.0.0.0:4317' /etc/tracemend/config.yaml \
-    && grep -q 'endpoint: 0.0.0.0:13133' /etc/tracemend/config.yaml
+    && grep -q 'endpoint: 0.0.0.0:4318' /etc/tracemend/config.yaml \
+    && grep -q 'endpoint: 0.0.0.0:13133' /etc/tracemend/config.yaml \
+    && grep -q 'address: 0.0.0.0:8888' /etc/tracemend/config.yaml
 USER 10001:10001
 WORKDIR /var/lib/tracemend
 # Compiled WASM modules are cached here (see README, `wasm/<name>`); a volume keeps them.
@@ -49,7 +53,8 @@ CMD ["--config", "/etc/tracemend/config.yaml"]
 # ---- prebuilt: binaries built outside the image (CI reuses the test run's build) ----
 FROM runtime-base AS prebuilt
 COPY target/docker-prebuilt/tracemend target/docker-prebuilt/tracemend-repair target/docker-prebuilt/tracemend-symbols /usr/local/bin/
-RUN tracemend components >/dev/null
+# The binaries run on this base and accept the image's config.
+RUN tracemend validate --config /etc/tracemend/config.yaml
 
 # ---- builder: a release build with the cargo registry and target dirs cached ----
 FROM ${RUST_IMAGE} AS builder
@@ -80,3 +85,4 @@ COPY --from=builder /out/debug/ /
 # ---- runtime: the default target ----
 FROM runtime-base AS runtime
 COPY --from=builder /out/bin/ /usr/local/bin/
+RUN tracemend validate --config /etc/tracemend/config.yaml
