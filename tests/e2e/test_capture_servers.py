@@ -114,12 +114,16 @@ def route(stack, template):
 
 def test_json_request_attributes_and_resource(stack):
     body = json.dumps({"sku": "A-1", "qty": 2, "note": "größer"}, ensure_ascii=False).encode()
+    trace_id, parent_id = uuid.uuid4().hex, uuid.uuid4().hex[:16]
     rid, response = send(stack, "POST", "/orders/42?coupon=SPRING&x=1&x=2", data=body, headers={
-        "Content-Type": "application/json", "X-Tenant": "acme", "X-Custom": "not-allowlisted", **CREDENTIALS})
+        "Content-Type": "application/json", "X-Tenant": "acme", "X-Custom": "not-allowlisted",
+        "traceparent": f"00-{trace_id}-{parent_id}-01", **CREDENTIALS})
     assert response.status_code == 200, response.text
     assert response.json()["sha256"] == hashlib.sha256(body).hexdigest(), "the app got another body"
     got = server_span(stack, rid)
     a = got["attrs"]
+    # The server span continues the client's trace.
+    assert (got["span"]["traceId"], got["span"]["parentSpanId"]) == (trace_id, parent_id)
     assert a["http.request.method"] == "POST"
     assert a["url.path"] == "/orders/42"
     assert a["url.query"] == "coupon=SPRING&x=1&x=2"
