@@ -112,9 +112,12 @@ def git(repo, *args):
     return out.stdout.strip()
 
 
-def make_repo(name, tmp_path):
+def make_repo(name, tmp_path, extra_files=None):
+    """A git repository holding the service's directory (plus `extra_files`), and its commit."""
     repo = tmp_path / name
     shutil.copytree(SET_DIR / name, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc"))
+    for path, data in (extra_files or {}).items():
+        (repo / path).write_bytes(data)
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"{name}: the service as deployed")
