@@ -14,6 +14,7 @@ use crate::attributes::{self as a, Attrs};
 use crate::config::Config;
 use crate::indexes::{Indexes, Loader};
 use crate::outcome::{ENRICHED_CODE, ENRICHED_EXCEPTION, Reason, Tally};
+use crate::recent::{Recent, Seen};
 
 /// What one row says about where it happened.
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,6 +52,7 @@ pub(crate) struct Symbolizer {
     normalizer: Normalizer,
     min_path_components: usize,
     max_frames: usize,
+    recent: Recent,
 }
 
 impl Symbolizer {
@@ -62,6 +64,7 @@ impl Symbolizer {
             normalizer: config.normalizer,
             min_path_components: config.min_path_components,
             max_frames: config.max_frames,
+            recent: Recent::default(),
         }
     }
 
@@ -96,18 +99,33 @@ impl Symbolizer {
         let service = row.service.ok_or(Reason::NoService)?;
         let commit = row.commit.ok_or(Reason::NoCommit)?;
         let at = self.indexes.find(service, commit)?;
+        if let Some(text) = row.stacktrace
+            && let Some(seen) = self.recent.get(at, row.language, text)
+        {
+            for p in &seen.problems {
+                tally.problem(*p);
+            }
+            return seen.outcome.clone();
+        }
         let full = self.indexes.commit(at).to_owned();
         let index = self.indexes.get(at, tally)?;
         match row.stacktrace {
-            Some(text) => exception(
-                &index,
-                text,
-                row.language,
-                &self.normalizer,
-                self.max_frames,
-                &full,
-                tally,
-            ),
+            Some(text) => {
+                let seen = exception(
+                    &index,
+                    text,
+                    row.language,
+                    &self.normalizer,
+                    self.max_frames,
+                    &full,
+                );
+                for p in &seen.problems {
+                    tally.problem(*p);
+                }
+                let outcome = seen.outcome.clone();
+                self.recent.put(at, row.language, text, seen);
+                outcome
+            }
             None => code(
                 &index,
                 &row.code,
@@ -120,7 +138,8 @@ impl Symbolizer {
 }
 
 /// Parses the trace with the index as the in-app predicate and describes the
-/// failure's top in-app frame.
+/// failure's top in-app frame; the parse problems go with the outcome so a
+/// replay from [`Recent`] counts them again.
 fn exception(
     index: &Index<'_>,
     text: &str,
@@ -128,8 +147,7 @@ fn exception(
     normalizer: &Normalizer,
     max_frames: usize,
     commit: &str,
-    tally: &mut Tally,
-) -> Result<Attrs, Reason> {
+) -> Seen {
     let corrupt = Cell::new(false);
     let in_repo = |path: &str| {
         index.contains_file(path).unwrap_or_else(|_| {
@@ -141,10 +159,22 @@ fn exception(
         .normalizer(normalizer.clone())
         .in_app(&in_repo)
         .parse(text, language);
-    for p in &parsed.problems {
-        tally.problem(*p);
+    let outcome = symbolize_failure(&parsed, corrupt.get(), index, max_frames, commit);
+    Seen {
+        outcome,
+        problems: parsed.problems,
     }
-    if corrupt.get() {
+}
+
+/// The attributes of a parsed trace's failure.
+fn symbolize_failure(
+    parsed: &stacktrace::Parsed,
+    corrupt: bool,
+    index: &Index<'_>,
+    max_frames: usize,
+    commit: &str,
+) -> Result<Attrs, Reason> {
+    if corrupt {
         return Err(Reason::CorruptBlob);
     }
     let failure = parsed

@@ -27,6 +27,7 @@ mod config;
 mod enrich;
 mod indexes;
 mod outcome;
+mod recent;
 #[cfg(test)]
 mod testdata;
 

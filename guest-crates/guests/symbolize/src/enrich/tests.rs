@@ -234,3 +234,28 @@ fn code_attributes_resolve_by_line_then_by_function() {
         assert_eq!(t.get(Reason::OutsideIndex.counter()), 1);
     }
 }
+
+#[test]
+fn a_repeated_trace_is_answered_again_with_its_problems_counted_again() {
+    let trace = python_traceback("repeat");
+    // Cut before the exception line: enriched from the frames read, and
+    // `truncated` counted.
+    let end = trace.rfind("ValueError").unwrap_or(trace.len());
+    let cut = &trace[..end];
+    let mut s = symbolizer();
+    let mut tally = Tally::default();
+    let first = s.enrich(&row(Some(cut)), &mut tally);
+    let second = s.enrich(&row(Some(cut)), &mut tally);
+    assert!(!first.is_empty());
+    assert_eq!(first, second);
+    assert_eq!(tally.get("symbolize.parse.truncated"), 2, "{tally:?}");
+    assert_eq!(tally.get(crate::outcome::ENRICHED_EXCEPTION), 2);
+    // Another service's row with the same text is not answered from it.
+    let mut t = Tally::default();
+    let other = RowInput {
+        service: Some("cart"),
+        ..row(Some(cut))
+    };
+    assert!(s.enrich(&other, &mut t).is_empty());
+    assert_eq!(t.get(Reason::CorruptBlob.counter()), 1);
+}
