@@ -115,7 +115,9 @@ def git(repo, *args):
 def make_repo(name, tmp_path, extra_files=None):
     """A git repository holding the service's directory (plus `extra_files`), and its commit."""
     repo = tmp_path / name
-    shutil.copytree(SET_DIR / name, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc"))
+    # truth.json is the benchmark's answer key, not part of the service.
+    ignore = shutil.ignore_patterns("truth.json", "__pycache__", ".pytest_cache", "*.pyc")
+    shutil.copytree(SET_DIR / name, repo, ignore=ignore)
     for path, data in (extra_files or {}).items():
         (repo / path).write_bytes(data)
     git(repo, "init", "-q", "-b", "main")
@@ -252,7 +254,7 @@ def test_service_behaves_as_its_truth_says(name, python, tmp_path):
         assert 200 <= resp.status_code < 300, f"{name} fails without its flags/fixtures: {resp.status_code}"
 
     made = subprocess.run(
-        [python, str(SET_DIR / "make_envelope.py"), str(repo), "--commit", commit],
+        [python, str(SET_DIR / "make_envelope.py"), str(SET_DIR / name), "--commit", commit],
         capture_output=True,
         text=True,
     )
@@ -262,6 +264,48 @@ def test_service_behaves_as_its_truth_says(name, python, tmp_path):
     assert envelope["identity"]["service"]["name"] == name
     assert envelope["symptom"]["exception"]["type"] == truth["expected"]["exception_type"]
     assert envelope["inputs"].get("body") == failing.get("body")
+
+
+def changed_old_lines(diff, file):
+    """Line ranges of the pre-image that `diff` changes in `file` (from its hunk headers)."""
+    ranges, current = [], None
+    for line in diff.splitlines():
+        if line.startswith("--- "):
+            current = line[4:].removeprefix("a/")
+        m = re.match(r"@@ -(\d+)(?:,(\d+))? ", line)
+        if m and current == file:
+            start, count = int(m.group(1)), int(m.group(2) or 1)
+            ranges.append((start, start + max(count, 1) - 1))
+    return ranges
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_reference_fix_repairs_the_service(name, python, tmp_path):
+    """fixes/<name>.diff, the fix truth.json describes, acts at the fault and repairs the
+    failing request without breaking the service's tests or its passing requests: the
+    truth's fault location is where a fix belongs."""
+    truth = load_truth(name)
+    repo, _ = make_repo(name, tmp_path)
+    diff = (SET_DIR / "fixes" / f"{name}.diff").read_text()
+    fault = truth["fault"]
+    first, last = fault["lines"]
+    hunks = changed_old_lines(diff, fault["file"])
+    assert any(a <= last and first <= b for a, b in hunks), f"{name}: the fix does not touch {fault}: {hunks}"
+    git(repo, "apply", str(SET_DIR / "fixes" / f"{name}.diff"))
+
+    suite = subprocess.run(
+        argv(truth["service_config"]["test_command"], python), cwd=repo, env=clean_env(), capture_output=True, text=True,
+        timeout=300,
+    )
+    assert suite.returncode == 0, f"{name}'s tests fail with the fix:\n{suite.stdout}\n{suite.stderr}"
+    server = Server(repo, truth, python, service_env(truth), tmp_path, f"{name}-fixed")
+    try:
+        for req in truth["passing_requests"]:
+            assert server.send(req).status_code == req["status"], req
+        resp = server.send(truth["failing_request"])
+    finally:
+        server.stop()
+    assert resp.status_code == truth["fix"]["status_after"], (resp.status_code, resp.text[:500])
 
 
 def test_make_envelope_rejects_what_the_schema_does(python, tmp_path):
