@@ -1,254 +1,199 @@
-//! The one explicit list of component types this distribution supports, and parsing of
-//! each component's YAML into its typed config.
+//! The registry: one table of factories per component kind, the one place a component
+//! type is named. A row gives the type name, its signals and description, and (through
+//! [`crate::factory`]'s constructors) how its YAML is parsed and what builds it. Adding
+//! an exporter is its file plus one row in [`EXPORTERS`].
 
 use pdata::Signal;
 use serde_yaml::Value;
 
-use crate::config::{ComponentId, ConfigError, parse_component};
-use crate::{exporters, extensions, processors, receivers};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Receiver,
-    Processor,
-    Exporter,
-    Extension,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Receiver => "receiver",
-            Kind::Processor => "processor",
-            Kind::Exporter => "exporter",
-            Kind::Extension => "extension",
-        }
-    }
-
-    pub fn article(self) -> &'static str {
-        match self {
-            Kind::Extension | Kind::Exporter => "an",
-            _ => "a",
-        }
-    }
-}
-
-/// One supported component type.
-pub struct TypeInfo {
-    pub kind: Kind,
-    pub ty: &'static str,
-    pub signals: &'static [Signal],
-    pub about: &'static str,
-}
+use crate::config::{
+    self, AnyConfig, Catalog, ComponentId, Config, ConfigError, ConfigErrors, Kind,
+};
+use crate::exporters::debug::DebugConfig;
+use crate::exporters::file::FileExporterConfig;
+use crate::exporters::loadbalancing::LoadBalancingConfig;
+use crate::exporters::nop::NopConfig;
+use crate::exporters::otlp::OtlpExporterConfig;
+use crate::exporters::otlphttp::OtlpHttpExporterConfig;
+use crate::extensions::file_storage::FileStorageConfig;
+use crate::extensions::health_check::HealthCheckConfig;
+use crate::factory::{
+    Exporter, Extension, Factory, ParseFn, Processor, Receiver, exporter, extension, processor,
+    receiver,
+};
+use crate::processors::batch::BatchConfig;
+use crate::processors::memory_limiter::MemoryLimiterConfig;
+use crate::processors::wasm::WasmConfig;
+use crate::receivers::otlp::OtlpReceiverConfig;
+use ::processors::tail_sampling::TailSamplingConfig;
 
 const ALL: &[Signal] = &Signal::ALL;
+const TRACES_LOGS: &[Signal] = &[Signal::Traces, Signal::Logs];
 
-/// Every component type, in the order `tracemend components` prints them.
-pub const TYPES: &[TypeInfo] = &[
-    TypeInfo {
-        kind: Kind::Receiver,
-        ty: "otlp",
-        signals: ALL,
-        about: "OTLP over gRPC and HTTP (protobuf and JSON)",
-    },
-    TypeInfo {
-        kind: Kind::Processor,
-        ty: "batch",
-        signals: ALL,
-        about: "groups data into batches by size and time",
-    },
-    TypeInfo {
-        kind: Kind::Processor,
-        ty: "memory_limiter",
-        signals: ALL,
-        about: "refuses data (retryably) when memory use is too high",
-    },
-    TypeInfo {
-        kind: Kind::Processor,
-        ty: "wasm",
-        signals: &[Signal::Traces, Signal::Logs],
-        about: "a sandboxed WebAssembly component (`module: PATH` or `builtin:NAME`)",
-    },
-    TypeInfo {
-        kind: Kind::Processor,
-        ty: "tail_sampling",
-        signals: &[Signal::Traces],
-        about: "holds traces for decision_wait, keeps those the contrib policies sample",
-    },
-    TypeInfo {
-        kind: Kind::Exporter,
-        ty: "otlp",
-        signals: ALL,
-        about: "OTLP over gRPC",
-    },
-    TypeInfo {
-        kind: Kind::Exporter,
-        ty: "otlphttp",
-        signals: ALL,
-        about: "OTLP over HTTP (protobuf or JSON)",
-    },
-    TypeInfo {
-        kind: Kind::Exporter,
-        ty: "loadbalancing",
-        signals: &[Signal::Traces, Signal::Logs],
-        about: "OTLP/gRPC to backends chosen by consistent hashing of the trace id or service",
-    },
-    TypeInfo {
-        kind: Kind::Exporter,
-        ty: "debug",
-        signals: ALL,
-        about: "writes data to the collector's log",
-    },
-    TypeInfo {
-        kind: Kind::Exporter,
-        ty: "nop",
-        signals: ALL,
-        about: "accepts and discards data",
-    },
-    TypeInfo {
-        kind: Kind::Exporter,
-        ty: "file",
-        signals: ALL,
-        about: "writes OTLP JSON lines to a file",
-    },
-    TypeInfo {
-        kind: Kind::Extension,
-        ty: "health_check",
-        signals: &[],
-        about: "HTTP readiness and health endpoint",
-    },
-    TypeInfo {
-        kind: Kind::Extension,
-        ty: "file_storage",
-        signals: &[],
-        about: "on-disk storage for persistent sending queues",
-    },
+/// Receiver types, in the order `tracemend components` prints them.
+pub const RECEIVERS: &[Factory<dyn Receiver>] = &[receiver::<OtlpReceiverConfig>(
+    "otlp",
+    ALL,
+    "OTLP over gRPC and HTTP (protobuf and JSON)",
+)];
+
+/// Processor types.
+pub const PROCESSORS: &[Factory<dyn Processor>] = &[
+    processor::<BatchConfig>("batch", ALL, "groups data into batches by size and time"),
+    processor::<MemoryLimiterConfig>(
+        "memory_limiter",
+        ALL,
+        "refuses data (retryably) when memory use is too high",
+    ),
+    processor::<WasmConfig>(
+        "wasm",
+        TRACES_LOGS,
+        "a sandboxed WebAssembly component (`module: PATH` or `builtin:NAME`)",
+    ),
+    processor::<TailSamplingConfig>(
+        "tail_sampling",
+        &[Signal::Traces],
+        "holds traces for decision_wait, keeps those the contrib policies sample",
+    ),
 ];
 
-pub fn supports(kind: Kind, ty: &str, signal: Signal) -> bool {
-    TYPES
+/// Exporter types.
+pub const EXPORTERS: &[Factory<dyn Exporter>] = &[
+    exporter::<OtlpExporterConfig>("otlp", ALL, "OTLP over gRPC"),
+    exporter::<OtlpHttpExporterConfig>("otlphttp", ALL, "OTLP over HTTP (protobuf or JSON)"),
+    exporter::<LoadBalancingConfig>(
+        "loadbalancing",
+        TRACES_LOGS,
+        "OTLP/gRPC to backends chosen by consistent hashing of the trace id or service",
+    ),
+    exporter::<DebugConfig>("debug", ALL, "writes data to the collector's log"),
+    exporter::<NopConfig>("nop", ALL, "accepts and discards data"),
+    exporter::<FileExporterConfig>("file", ALL, "writes OTLP JSON lines to a file"),
+];
+
+/// Extension types.
+pub const EXTENSIONS: &[Factory<dyn Extension>] = &[
+    extension::<HealthCheckConfig>("health_check", &[], "HTTP readiness and health endpoint"),
+    extension::<FileStorageConfig>(
+        "file_storage",
+        &[],
+        "on-disk storage for persistent sending queues",
+    ),
+];
+
+/// A row of any kind's table, without the kind's trait.
+struct Info {
+    ty: &'static str,
+    signals: &'static [Signal],
+    about: &'static str,
+    parse: ParseFn,
+}
+
+fn infos<D: ?Sized>(table: &[Factory<D>]) -> Vec<Info> {
+    table
         .iter()
-        .any(|t| t.kind == kind && t.ty == ty && t.signals.contains(&signal))
+        .map(|e| Info {
+            ty: e.ty,
+            signals: e.signals,
+            about: e.about,
+            parse: e.parse,
+        })
+        .collect()
 }
 
-fn unknown(kind: Kind, id: &ComponentId, path: &str) -> Vec<ConfigError> {
-    let known: Vec<&str> = TYPES
-        .iter()
-        .filter(|t| t.kind == kind)
-        .map(|t| t.ty)
-        .collect();
-    vec![ConfigError::new(
-        path,
-        format!(
-            "unknown {} type `{}`, expected one of: {}",
-            kind.as_str(),
-            id.ty,
-            known.join(", ")
-        ),
-    )]
-}
-
-#[derive(Debug)]
-pub enum ReceiverConfig {
-    Otlp(receivers::otlp::OtlpReceiverConfig),
-}
-
-#[derive(Debug)]
-pub enum ProcessorConfig {
-    Batch(processors::batch::BatchConfig),
-    MemoryLimiter(processors::memory_limiter::MemoryLimiterConfig),
-    Wasm(processors::wasm::WasmConfig),
-    TailSampling(Box<::processors::tail_sampling::TailSamplingConfig>),
-}
-
-#[derive(Debug)]
-pub enum ExporterConfig {
-    Otlp(exporters::otlp::OtlpExporterConfig),
-    OtlpHttp(exporters::otlphttp::OtlpHttpExporterConfig),
-    Debug(exporters::debug::DebugConfig),
-    Nop(exporters::nop::NopConfig),
-    File(exporters::file::FileExporterConfig),
-    LoadBalancing(Box<exporters::loadbalancing::LoadBalancingConfig>),
-}
-
-impl ExporterConfig {
-    /// The storage extension id of a persistent sending queue, and the YAML path of that
-    /// queue within the exporter (for error messages).
-    pub fn queue_storage(&self) -> Option<(&'static str, &str)> {
-        let (path, q) = match self {
-            ExporterConfig::Otlp(c) => ("sending_queue", &c.sending_queue),
-            ExporterConfig::OtlpHttp(c) => ("sending_queue", &c.sending_queue),
-            ExporterConfig::LoadBalancing(c) => c.queue(),
-            _ => return None,
-        };
-        q.storage
-            .as_deref()
-            .filter(|_| q.enabled)
-            .map(|s| (path, s))
+fn table(kind: Kind) -> Vec<Info> {
+    match kind {
+        Kind::Receiver => infos(RECEIVERS),
+        Kind::Processor => infos(PROCESSORS),
+        Kind::Exporter => infos(EXPORTERS),
+        Kind::Extension => infos(EXTENSIONS),
     }
 }
 
-#[derive(Debug)]
-pub enum ExtensionConfig {
-    HealthCheck(extensions::health_check::HealthCheckConfig),
-    FileStorage(extensions::file_storage::FileStorageConfig),
+fn find<'t, D: ?Sized>(table: &'t [Factory<D>], ty: &str) -> Option<&'t Factory<D>> {
+    table.iter().find(|e| e.ty == ty)
 }
 
-pub fn parse_receiver(
-    id: &ComponentId,
-    v: &Value,
-    path: &str,
-) -> Result<ReceiverConfig, Vec<ConfigError>> {
-    match id.ty.as_str() {
-        "otlp" => parse_component(v, path).map(ReceiverConfig::Otlp),
-        _ => Err(unknown(Kind::Receiver, id, path)),
+/// The registry: parses configs for [`config::load`] and finds each component's
+/// factory for the service.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Registry;
+
+impl Registry {
+    /// Component `id`'s config as a receiver (`None` if its type is not one).
+    pub fn receiver<'c>(
+        &self,
+        id: &ComponentId,
+        cfg: &'c dyn AnyConfig,
+    ) -> Option<&'c dyn Receiver> {
+        find(RECEIVERS, &id.ty).and_then(|e| (e.view)(cfg))
+    }
+
+    /// Component `id`'s config as a processor.
+    pub fn processor<'c>(
+        &self,
+        id: &ComponentId,
+        cfg: &'c dyn AnyConfig,
+    ) -> Option<&'c dyn Processor> {
+        find(PROCESSORS, &id.ty).and_then(|e| (e.view)(cfg))
+    }
+
+    /// Component `id`'s config as an exporter.
+    pub fn exporter<'c>(
+        &self,
+        id: &ComponentId,
+        cfg: &'c dyn AnyConfig,
+    ) -> Option<&'c dyn Exporter> {
+        find(EXPORTERS, &id.ty).and_then(|e| (e.view)(cfg))
+    }
+
+    /// Component `id`'s config as an extension.
+    pub fn extension<'c>(
+        &self,
+        id: &ComponentId,
+        cfg: &'c dyn AnyConfig,
+    ) -> Option<&'c dyn Extension> {
+        find(EXTENSIONS, &id.ty).and_then(|e| (e.view)(cfg))
     }
 }
 
-pub fn parse_processor(
-    id: &ComponentId,
-    v: &Value,
-    path: &str,
-) -> Result<ProcessorConfig, Vec<ConfigError>> {
-    match id.ty.as_str() {
-        "batch" => parse_component(v, path).map(ProcessorConfig::Batch),
-        "memory_limiter" => parse_component(v, path).map(ProcessorConfig::MemoryLimiter),
-        "wasm" => parse_component(v, path).map(ProcessorConfig::Wasm),
-        "tail_sampling" => {
-            parse_component(v, path).map(|c| ProcessorConfig::TailSampling(Box::new(c)))
+impl Catalog for Registry {
+    fn parse(
+        &self,
+        kind: Kind,
+        id: &ComponentId,
+        value: &Value,
+        path: &str,
+    ) -> Result<Box<dyn AnyConfig>, Vec<ConfigError>> {
+        let rows = table(kind);
+        match rows.iter().find(|t| t.ty == id.ty) {
+            Some(t) => (t.parse)(value, path),
+            None => {
+                let known: Vec<&str> = rows.iter().map(|t| t.ty).collect();
+                Err(vec![ConfigError::new(
+                    path,
+                    format!(
+                        "unknown {} type `{}`, expected one of: {}",
+                        kind.as_str(),
+                        id.ty,
+                        known.join(", ")
+                    ),
+                )])
+            }
         }
-        _ => Err(unknown(Kind::Processor, id, path)),
+    }
+
+    fn supports(&self, kind: Kind, ty: &str, signal: Signal) -> bool {
+        table(kind)
+            .iter()
+            .any(|t| t.ty == ty && t.signals.contains(&signal))
     }
 }
 
-pub fn parse_exporter(
-    id: &ComponentId,
-    v: &Value,
-    path: &str,
-) -> Result<ExporterConfig, Vec<ConfigError>> {
-    match id.ty.as_str() {
-        "otlp" => parse_component(v, path).map(ExporterConfig::Otlp),
-        "otlphttp" => parse_component(v, path).map(ExporterConfig::OtlpHttp),
-        "debug" => parse_component(v, path).map(ExporterConfig::Debug),
-        "nop" => parse_component(v, path).map(ExporterConfig::Nop),
-        "file" => parse_component(v, path).map(ExporterConfig::File),
-        "loadbalancing" => {
-            parse_component(v, path).map(|c| ExporterConfig::LoadBalancing(Box::new(c)))
-        }
-        _ => Err(unknown(Kind::Exporter, id, path)),
-    }
-}
-
-pub fn parse_extension(
-    id: &ComponentId,
-    v: &Value,
-    path: &str,
-) -> Result<ExtensionConfig, Vec<ConfigError>> {
-    match id.ty.as_str() {
-        "health_check" => parse_component(v, path).map(ExtensionConfig::HealthCheck),
-        "file_storage" => parse_component(v, path).map(ExtensionConfig::FileStorage),
-        _ => Err(unknown(Kind::Extension, id, path)),
-    }
+/// Loads and checks a configuration ([`config::load`]) with this registry's
+/// components.
+pub fn load_config(configs: &[String], sets: &[String]) -> Result<Config, ConfigErrors> {
+    config::load(configs, sets, &Registry)
 }
 
 /// A row of `tracemend components`: name, signals or world, description.
@@ -259,15 +204,9 @@ type Row = (&'static str, String, &'static str);
 /// description).
 pub fn describe() -> String {
     let mut sections: Vec<(String, Vec<Row>)> = Vec::new();
-    for kind in [
-        Kind::Receiver,
-        Kind::Processor,
-        Kind::Exporter,
-        Kind::Extension,
-    ] {
-        let rows = TYPES
+    for kind in Kind::ALL {
+        let rows = table(kind)
             .iter()
-            .filter(|t| t.kind == kind)
             .map(|t| {
                 let signals: Vec<&str> = t.signals.iter().map(|s| s.as_str()).collect();
                 let sig = if signals.is_empty() {
@@ -312,11 +251,12 @@ mod tests {
     fn components_are_listed_in_aligned_columns() {
         let text = describe();
         let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("  ")).collect();
+        let types: Vec<Info> = Kind::ALL.into_iter().flat_map(table).collect();
         assert_eq!(
             rows.len(),
-            TYPES.len() + ::processors::wasm::builtin::all().len()
+            types.len() + ::processors::wasm::builtin::all().len()
         );
-        for t in TYPES {
+        for t in &types {
             assert!(
                 rows.iter()
                     .any(|r| r.ends_with(t.about) && r.trim_start().starts_with(t.ty)),
@@ -326,7 +266,7 @@ mod tests {
         }
         let column = |r: &str| {
             r.len()
-                - TYPES
+                - types
                     .iter()
                     .map(|t| t.about)
                     .chain(::processors::wasm::builtin::all().iter().map(|b| b.about))

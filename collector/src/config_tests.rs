@@ -1,7 +1,13 @@
-//! One test per config error class, each checking the message, path and line.
+//! One test per config error class, each checking the message, path and line, loaded
+//! with the real registry (here, not in `config`, which does not know the components).
 
-use super::*;
 use pdata::Signal;
+
+use crate::components::load_config as load;
+use crate::config::*;
+use crate::processors::batch::BatchConfig;
+use crate::processors::memory_limiter::MemoryLimiterConfig;
+use crate::receivers::otlp::OtlpReceiverConfig;
 
 fn load_text(text: &str) -> Result<Config, ConfigErrors> {
     let dir = tempfile::tempdir().expect("tmp");
@@ -336,14 +342,20 @@ fn env_expansion_feeds_typed_values() {
             .replace("limit_mib: 512", "limit_mib: ${TM_CFG_TEST_MIB:-256}"),
     )
     .expect("valid");
-    let Some(ProcessorConfig::MemoryLimiter(m)) = c
+    let Some(m) = c
         .processors
         .get(&ComponentId::parse("memory_limiter").expect("id"))
+        .and_then(|p| p.downcast_ref::<MemoryLimiterConfig>())
     else {
         panic!("memory_limiter")
     };
     assert_eq!(m.limit_mib, 256);
-    let Some(ReceiverConfig::Otlp(r)) = c.receivers.values().next() else {
+    let Some(r) = c
+        .receivers
+        .values()
+        .next()
+        .and_then(|r| r.downcast_ref::<OtlpReceiverConfig>())
+    else {
         panic!("otlp")
     };
     assert_eq!(
@@ -363,8 +375,10 @@ fn set_overrides_and_reports_bad_values() {
         &["processors::batch::timeout=2s".to_string()],
     )
     .expect("valid");
-    let Some(ProcessorConfig::Batch(b)) =
-        c.processors.get(&ComponentId::parse("batch").expect("id"))
+    let Some(b) = c
+        .processors
+        .get(&ComponentId::parse("batch").expect("id"))
+        .and_then(|p| p.downcast_ref::<BatchConfig>())
     else {
         panic!()
     };

@@ -7,13 +7,19 @@
 //! `batch`, queued by an exporter's sending queue), so a full queue or a memory limit
 //! reaches the client as a retryable refusal instead of unbounded buffering.
 //!
-//! [`config`] loads and checks otelcol-style YAML, [`components`] is the one list of
-//! component types, [`telemetry`] holds the collector's own metrics and health.
+//! The modules stack without cycles: the `component` crate's ids and errors at the
+//! bottom; [`config`] loads and checks otelcol-style YAML, parsing each component through
+//! the [`config::Catalog`] it is given; [`factory`] defines what a component type
+//! provides (a [`factory::Factory`] and its kind's trait); the components implement it;
+//! [`components`] is the registry, one table per kind and the one place a type is named;
+//! [`service`] builds and runs pipelines through the registry alone. [`telemetry`] holds
+//! the collector's own metrics and health.
 
 pub mod components;
 pub mod config;
 pub mod exporters;
 pub mod extensions;
+pub mod factory;
 pub mod grpc_codec;
 pub mod memory;
 pub mod net;
@@ -21,10 +27,31 @@ pub mod processors;
 pub mod receivers;
 pub mod repair_cli;
 pub mod service;
+pub mod storage;
 pub mod telemetry;
 
 #[cfg(test)]
+mod config_tests;
+
+#[cfg(test)]
 pub(crate) mod testenv {
+    use pdata::otlp::collector::logs::v1::ExportLogsServiceRequest;
+    use pdata::otlp::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    use pdata::{Batch, Payload};
+
+    /// A batch of `n` empty log records: tests tell batches apart by their item count.
+    pub fn logs(n: usize) -> Batch {
+        Batch::from_payload(Payload::Logs(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord::default(); n],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }))
+    }
+
     /// Tests set uniquely named variables only, so parallel tests do not race on them.
     #[allow(unsafe_code)]
     pub fn set(key: &str, value: &str) {

@@ -62,37 +62,28 @@ fn main() -> ExitCode {
 /// processors and tail samplers), so a module or policy that would not start fails here,
 /// before deployment.
 fn validate(cli: &Cli) -> ExitCode {
-    let config = match collector::config::load(&cli.configs, &cli.sets) {
+    let config = match collector::components::load_config(&cli.configs, &cli.sets) {
         Ok(c) => c,
         Err(e) => {
             eprint!("{e}");
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match collector::processors::wasm::runtime(None) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the WebAssembly runtime: {e:#}");
-            return ExitCode::FAILURE;
+    let env = collector::factory::PrepareEnv::new(None, None);
+    match collector::service::prepare_processors(&config, config.processors.keys(), &env) {
+        Ok(_) => {
+            println!("The configuration is valid.");
+            ExitCode::SUCCESS
         }
-    };
-    let mut errors = Vec::new();
-    if let Err(e) =
-        collector::processors::wasm::load_all(&config, config.processors.keys(), &runtime)
-    {
-        errors.extend(e.0);
+        Err(collector::service::PrepareFailure::Config(errors)) => {
+            eprint!("{errors}");
+            ExitCode::FAILURE
+        }
+        Err(collector::service::PrepareFailure::Fatal(e)) => {
+            eprintln!("{e:#}");
+            ExitCode::FAILURE
+        }
     }
-    if let Err(e) =
-        collector::processors::tail_sampling::load_all(&config, config.processors.keys(), &runtime)
-    {
-        errors.extend(e.0);
-    }
-    if !errors.is_empty() {
-        eprint!("{}", collector::config::ConfigErrors(errors));
-        return ExitCode::FAILURE;
-    }
-    println!("The configuration is valid.");
-    ExitCode::SUCCESS
 }
 
 /// Runs `tracemend repair ...` as the separate `tracemend-repair` binary, so the edge
@@ -109,7 +100,7 @@ fn repair_main<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) ->
 }
 
 fn run(cli: &Cli) -> ExitCode {
-    let config = match collector::config::load(&cli.configs, &cli.sets) {
+    let config = match collector::components::load_config(&cli.configs, &cli.sets) {
         Ok(c) => c,
         Err(e) => {
             eprint!("{e}");

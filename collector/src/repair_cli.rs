@@ -65,7 +65,10 @@ where
     {
         let status = command.status().map_err(spawn_error)?;
         Ok(ExitCode::from(
-            status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1),
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(1),
         ))
     }
 }

@@ -5,9 +5,10 @@
 //! Every pipeline gets its own processor instances; an exporter is one instance per
 //! (id, signal), shared by the pipelines of that signal; a receiver feeds every pipeline
 //! that lists it through a fan-out, and a pipeline fans out to its exporters. A batch is
-//! cloned only at a fan-out. WASM modules (`wasm/*` processors and `tail_sampling`'s
-//! sampler) are loaded once per component id on one shared runtime; each pipeline still
-//! gets its own `tail_sampling` buffer.
+//! cloned only at a fan-out. Processors are prepared once per component id (WASM
+//! modules loaded, on one shared runtime) before any receiver opens, then built into
+//! each pipeline. Components are reached only through the registry
+//! ([`crate::components`]) and the kind traits of [`crate::factory`].
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -18,17 +19,12 @@ use async_trait::async_trait;
 use pdata::{Batch, ConsumeError, Consumer, Signal};
 use tokio_util::sync::CancellationToken;
 
-use crate::components::{ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
-use crate::config::{ComponentId, Config, ConfigErrors};
-use crate::exporters::{self, QueuedExporter};
-use crate::extensions::file_storage::FileStorage;
-use crate::extensions::health_check;
-use crate::processors::batch::BatchProcessor;
-use crate::processors::memory_limiter::{MemoryGauge, MemoryLimiter};
-use crate::processors::tail_sampling::{self, TailSamplingStage};
-use crate::processors::wasm::{self as wasm_processor, WasmStage};
-use crate::receivers::{self, Consumers};
-use crate::telemetry::{ExporterLabels, Health, SelfMetrics};
+use crate::components::Registry;
+use crate::config::{AnyConfig, ComponentId, Config, ConfigError, ConfigErrors};
+use crate::factory::{ExporterContext, ExtensionContext, PrepareEnv, PrepareError, Prepared};
+use crate::receivers::Consumers;
+use crate::storage::FileStorage;
+use crate::telemetry::{Health, SelfMetrics};
 
 /// Sends each batch to every consumer: clones for all but the last.
 struct FanOut(Vec<Arc<dyn Consumer>>);
@@ -65,6 +61,7 @@ fn fan_out(mut list: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
 
 /// Runs the collector until `shutdown` resolves, then drains and returns.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let registry = Registry;
     let metrics = Arc::new(SelfMetrics::new());
     let health = Arc::new(Health::default());
     let stop_servers = CancellationToken::new();
@@ -87,27 +84,30 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
 
     // Extensions.
     let mut storages: BTreeMap<ComponentId, FileStorage> = BTreeMap::new();
+    let extension_ctx = ExtensionContext {
+        health: health.clone(),
+        stop: stop_servers.clone(),
+    };
     for id in &config.service.extensions {
-        match config.extensions.get(id) {
-            Some(ExtensionConfig::FileStorage(cfg)) => {
-                let fs = FileStorage::start(cfg).with_context(|| format!("extensions.{id}"))?;
-                storages.insert(id.clone(), fs);
-            }
-            Some(ExtensionConfig::HealthCheck(cfg)) => {
-                server_tasks.push(
-                    health_check::start(cfg, health.clone(), stop_servers.clone())
-                        .await
-                        .with_context(|| format!("extensions.{id}"))?,
-                );
-                tracing::info!(extension = %id, endpoint = %cfg.endpoint, "Started health_check extension.");
-            }
-            None => {}
+        let Some(extension) = config
+            .extensions
+            .get(id)
+            .and_then(|c| registry.extension(id, &**c))
+        else {
+            continue;
+        };
+        let started = extension
+            .start(id, &extension_ctx)
+            .await
+            .with_context(|| format!("extensions.{id}"))?;
+        server_tasks.extend(started.task);
+        if let Some(s) = started.storage {
+            storages.insert(id.clone(), s);
         }
     }
 
     // Exporters, one per (id, signal).
     let mut exporters: BTreeMap<(ComponentId, Signal), Arc<dyn Consumer>> = BTreeMap::new();
-    let mut truncated = Vec::new();
     for (pid, p) in &config.service.pipelines {
         for id in &p.exporters {
             let key = (id.clone(), pid.signal);
@@ -117,53 +117,40 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             let Some(cfg) = config.exporters.get(id) else {
                 continue;
             };
-            let e = build_exporter(id, pid.signal, cfg, &storages, &metrics, &mut truncated)
-                .with_context(|| format!("exporters.{id}"))?;
+            let first_of_id = !exporters.keys().any(|(built, _)| built == id);
+            let e = build_exporter(
+                &registry,
+                id,
+                pid.signal,
+                &**cfg,
+                first_of_id,
+                &storages,
+                &metrics,
+            )
+            .with_context(|| format!("exporters.{id}"))?;
             exporters.insert(key, e);
         }
     }
 
-    // WASM processors and tail samplers: loaded once each (compile, instantiate,
-    // configure), before any receiver opens, so a module that cannot start (or policies
-    // the sampler refuses) stops startup with its reason. One runtime serves both.
-    let used_wasm = used_processors(&config, |c| matches!(c, ProcessorConfig::Wasm(_)));
-    let used_sampling = used_processors(&config, |c| matches!(c, ProcessorConfig::TailSampling(_)));
-    let runtime = if used_wasm.is_empty() && used_sampling.is_empty() {
-        None
-    } else {
-        Some(wasm_processor::runtime(Some(&metrics))?)
-    };
-    let mut wasm = BTreeMap::new();
-    let mut samplers = BTreeMap::new();
-    let mut sampling_metrics = None;
-    if let Some(runtime) = &runtime {
-        let mut errors = Vec::new();
-        match wasm_processor::load_all(&config, used_wasm, runtime) {
-            Ok(loaded) => wasm = loaded,
-            Err(e) => errors.extend(e.0),
-        }
-        match tail_sampling::load_all(&config, used_sampling, runtime) {
-            Ok(loaded) => samplers = loaded,
-            Err(e) => errors.extend(e.0),
-        }
-        if !errors.is_empty() {
-            return Err(anyhow!("{}", ConfigErrors(errors)));
-        }
-        for (id, p) in &wasm {
-            wasm_processor::watch_health(&health, id, p.clone());
-            tracing::info!(processor = %id, "Loaded WASM processor.");
-        }
-        for (id, s) in &samplers {
-            tail_sampling::watch_health(&health, id, s.clone());
-            tracing::info!(processor = %id, "Loaded tail sampler.");
-        }
-        if !samplers.is_empty() {
-            sampling_metrics = Some(tail_sampling::register_metrics(&metrics));
-        }
-    }
+    // Processors, prepared once per id (WASM modules compiled, instantiated,
+    // configured) before any receiver opens, so one that cannot start (or policies a
+    // sampler refuses) stops startup with its reason.
+    let used = config
+        .service
+        .pipelines
+        .values()
+        .flat_map(|p| &p.processors);
+    let prepared = prepare_processors(
+        &config,
+        used,
+        &PrepareEnv::new(Some(&*metrics), Some(&*health)),
+    )
+    .map_err(|e| match e {
+        PrepareFailure::Config(errors) => anyhow!("{errors}"),
+        PrepareFailure::Fatal(e) => e,
+    })?;
 
     // Pipelines, built from the exporters back to the first processor.
-    let mut gauges: BTreeMap<ComponentId, Arc<MemoryGauge>> = BTreeMap::new();
     let mut processors: Vec<Arc<dyn Consumer>> = Vec::new();
     let mut receiver_inputs: BTreeMap<ComponentId, BTreeMap<Signal, Vec<Arc<dyn Consumer>>>> =
         BTreeMap::new();
@@ -177,36 +164,12 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         let mut next = fan_out(outs);
         let mut chain: Vec<Arc<dyn Consumer>> = Vec::new();
         for id in p.processors.iter().rev() {
-            let Some(cfg) = config.processors.get(id) else {
+            let Some(ready) = prepared.get(id) else {
                 continue;
             };
-            let name = id.to_string();
-            next = match cfg {
-                ProcessorConfig::Batch(c) => {
-                    Arc::new(BatchProcessor::new(&name, signal, c, next, &metrics))
-                }
-                ProcessorConfig::MemoryLimiter(c) => {
-                    let gauge = gauges
-                        .entry(id.clone())
-                        .or_insert_with(|| MemoryGauge::start(&name, c))
-                        .clone();
-                    Arc::new(MemoryLimiter::new(&name, signal, gauge, next, &metrics))
-                }
-                ProcessorConfig::Wasm(_) => {
-                    let Some(p) = wasm.get(id) else {
-                        continue;
-                    };
-                    Arc::new(WasmStage::new(p.clone(), signal, next, &metrics))
-                }
-                ProcessorConfig::TailSampling(c) => {
-                    let (Some(sampler), Some(m)) = (samplers.get(id), &sampling_metrics) else {
-                        continue;
-                    };
-                    let stage = TailSamplingStage::start(id, c, sampler.clone(), m, next, &metrics)
-                        .with_context(|| format!("processors.{id}"))?;
-                    Arc::new(stage)
-                }
-            };
+            next = ready
+                .build(id, signal, next, &metrics)
+                .with_context(|| format!("processors.{id}"))?;
             chain.push(next.clone());
         }
         // Shut down upstream first so each processor flushes into a live successor.
@@ -230,10 +193,15 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         for (signal, list) in inputs {
             consumers.set(signal, fan_out(list));
         }
-        let Some(ReceiverConfig::Otlp(cfg)) = config.receivers.get(&id) else {
+        let Some(receiver) = config
+            .receivers
+            .get(&id)
+            .and_then(|c| registry.receiver(&id, &**c))
+        else {
             continue;
         };
-        let r = receivers::otlp::start(&id.to_string(), cfg, consumers, &metrics)
+        let r = receiver
+            .start(&id, consumers, &metrics)
             .await
             .with_context(|| format!("receivers.{id}"))?;
         running.push(r);
@@ -256,8 +224,8 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     for e in exporters.values() {
         e.shutdown().await;
     }
-    for g in gauges.values() {
-        g.stop();
+    for p in prepared.values() {
+        p.stop();
     }
     stop_servers.cancel();
     for t in server_tasks {
@@ -267,96 +235,87 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     Ok(())
 }
 
-/// The processors of the kind `want` that some pipeline uses.
-fn used_processors(config: &Config, want: fn(&ProcessorConfig) -> bool) -> Vec<&ComponentId> {
-    config
-        .service
-        .pipelines
-        .values()
-        .flat_map(|p| &p.processors)
-        .filter(|id| config.processors.get(id).is_some_and(want))
-        .collect()
+/// Why processors could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareFailure {
+    /// Every processor that cannot start, located in the config like any config error.
+    #[error("{0}")]
+    Config(ConfigErrors),
+    /// Something no config change fixes (the WebAssembly runtime did not start).
+    #[error(transparent)]
+    Fatal(anyhow::Error),
+}
+
+/// Prepares every processor in `ids` once (an id listed by several pipelines is
+/// prepared once and shared), gathering every failure so one run reports them all.
+/// `tracemend validate` runs this too, without metrics or health.
+pub fn prepare_processors<'a>(
+    config: &Config,
+    ids: impl IntoIterator<Item = &'a ComponentId>,
+    env: &PrepareEnv<'_>,
+) -> Result<BTreeMap<ComponentId, Box<dyn Prepared>>, PrepareFailure> {
+    let registry = Registry;
+    let mut prepared = BTreeMap::new();
+    let mut errors = Vec::new();
+    for id in ids {
+        if prepared.contains_key(id) {
+            continue;
+        }
+        let Some(processor) = config
+            .processors
+            .get(id)
+            .and_then(|c| registry.processor(id, &**c))
+        else {
+            continue;
+        };
+        match processor.prepare(id, env) {
+            Ok(p) => {
+                prepared.insert(id.clone(), p);
+            }
+            Err(PrepareError::Module(e)) => {
+                errors.push(config.locate(ConfigError::new(format!("processors.{id}.module"), e)));
+            }
+            Err(PrepareError::Other(e)) => {
+                errors.push(config.locate(ConfigError::new(format!("processors.{id}"), e)));
+            }
+            Err(PrepareError::Fatal(e)) => return Err(PrepareFailure::Fatal(e)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(prepared)
+    } else {
+        Err(PrepareFailure::Config(ConfigErrors(errors)))
+    }
 }
 
 fn build_exporter(
+    registry: &Registry,
     id: &ComponentId,
     signal: Signal,
-    cfg: &ExporterConfig,
+    cfg: &dyn AnyConfig,
+    first_of_id: bool,
     storages: &BTreeMap<ComponentId, FileStorage>,
     metrics: &SelfMetrics,
-    truncated: &mut Vec<ComponentId>,
 ) -> anyhow::Result<Arc<dyn Consumer>> {
-    let name = id.to_string();
-    let labels = ExporterLabels {
-        exporter: name.clone(),
-    };
-    let sent = metrics
-        .exporter_sent
-        .get(signal)
-        .get_or_create(&labels)
-        .clone();
+    let exporter = registry
+        .exporter(id, cfg)
+        .ok_or_else(|| anyhow!("`{}` is not an exporter type", id.ty))?;
     // Config validation has checked the reference; this guards the service's own wiring.
-    let storage = || -> anyhow::Result<_> {
-        let Some((queue, s)) = cfg.queue_storage() else {
-            return Ok(None);
-        };
-        let sid = ComponentId::parse(s).map_err(|e| anyhow!(e))?;
-        let fs = storages.get(&sid).ok_or_else(|| {
-            anyhow!("exporters.{name}.{queue}.storage: extension `{sid}` is not running")
-        })?;
-        Ok(Some(fs.client(&format!("exporter_{}_{}", name, signal))?))
+    let storage = match cfg.queue_storage() {
+        None => None,
+        Some((queue, s)) => {
+            let sid = ComponentId::parse(s).map_err(|e| anyhow!(e))?;
+            let fs = storages.get(&sid).ok_or_else(|| {
+                anyhow!("exporters.{id}.{queue}.storage: extension `{sid}` is not running")
+            })?;
+            Some(fs.client(&format!("exporter_{id}_{signal}"))?)
+        }
     };
-    Ok(match cfg {
-        ExporterConfig::Otlp(c) => {
-            let sender = exporters::otlp::OtlpSender::new(c, signal).map_err(|e| anyhow!(e))?;
-            let storage = storage()?;
-            Arc::new(QueuedExporter::new(
-                &name,
-                signal,
-                Arc::new(sender),
-                &c.sending_queue,
-                &c.retry_on_failure,
-                storage,
-                metrics,
-            )?)
-        }
-        ExporterConfig::OtlpHttp(c) => {
-            let sender =
-                exporters::otlphttp::OtlpHttpSender::new(c, signal).map_err(|e| anyhow!(e))?;
-            let storage = storage()?;
-            Arc::new(QueuedExporter::new(
-                &name,
-                signal,
-                Arc::new(sender),
-                &c.sending_queue,
-                &c.retry_on_failure,
-                storage,
-                metrics,
-            )?)
-        }
-        ExporterConfig::LoadBalancing(c) => {
-            let storage = storage()?;
-            Arc::new(exporters::loadbalancing::LoadBalancingExporter::new(
-                &name, signal, c, storage, metrics,
-            )?)
-        }
-        ExporterConfig::Debug(c) => Arc::new(exporters::debug::DebugExporter {
-            id: name.clone(),
-            verbosity: c.verbosity,
-            sent,
-        }),
-        ExporterConfig::Nop(_) => Arc::new(exporters::nop::NopExporter { sent }),
-        ExporterConfig::File(c) => {
-            if !truncated.contains(id) {
-                exporters::file::FileExporter::truncate(c)?;
-                truncated.push(id.clone());
-            }
-            let failed = metrics
-                .exporter_send_failed
-                .get(signal)
-                .get_or_create(&labels)
-                .clone();
-            Arc::new(exporters::file::FileExporter::open(c, sent, failed)?)
-        }
+    exporter.build(ExporterContext {
+        id,
+        signal,
+        first_of_id,
+        storage,
+        metrics,
     })
 }

@@ -2,71 +2,28 @@
 //! configs, and check the service graph. Every error found is reported at once, each with
 //! its source, YAML path and line.
 
-mod error;
 mod expand;
 mod locate;
 mod service;
 mod source;
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use pdata::Signal;
 use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
 
-pub use error::{ConfigError, ConfigErrors};
+pub use component::{ComponentId, ConfigError, ConfigErrors, Kind};
 pub use service::{
     LogEncoding, LogsConfig, MetricsConfig, PipelineConfig, PipelineId, ServiceConfig,
     TelemetryConfig,
 };
 pub use source::Merged;
 
-use crate::components::{self, ExporterConfig, ExtensionConfig, ProcessorConfig, ReceiverConfig};
-
 /// The built-in configuration used when no `--config` is given: OTLP in, `debug` out.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.yaml");
-
-/// `type` or `type/name`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ComponentId {
-    pub ty: String,
-    pub name: Option<String>,
-}
-
-impl ComponentId {
-    pub fn parse(s: &str) -> Result<ComponentId, String> {
-        let (ty, name) = match s.split_once('/') {
-            Some((t, n)) => (t, Some(n)),
-            None => (s, None),
-        };
-        let ok = |p: &str| {
-            !p.is_empty()
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        };
-        if !ok(ty) {
-            return Err(format!("invalid component type {ty:?} in id {s:?}"));
-        }
-        if let Some(n) = name
-            && (n.is_empty() || n.chars().any(|c| c.is_whitespace() || c == '/'))
-        {
-            return Err(format!("invalid component name {n:?} in id {s:?}"));
-        }
-        Ok(ComponentId {
-            ty: ty.to_string(),
-            name: name.map(str::to_string),
-        })
-    }
-}
-
-impl fmt::Display for ComponentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(n) => write!(f, "{}/{}", self.ty, n),
-            None => f.write_str(&self.ty),
-        }
-    }
-}
 
 /// A component's own config: deserialized with unknown keys refused, then validated.
 pub trait ComponentConfig: DeserializeOwned + Default {
@@ -75,6 +32,49 @@ pub trait ComponentConfig: DeserializeOwned + Default {
         Vec::new()
     }
 }
+
+/// A parsed component config of any type, as [`Config`] holds it: the registry's
+/// factories turn it back into their own type. It answers the questions the config
+/// check asks across components.
+pub trait AnyConfig: Any + fmt::Debug + Send + Sync + 'static {
+    /// The storage extension id of a persistent sending queue, and the YAML path of that
+    /// queue within the exporter (for error messages).
+    fn queue_storage(&self) -> Option<(&'static str, &str)> {
+        None
+    }
+
+    /// Whether this extension offers storage to persistent sending queues.
+    fn provides_storage(&self) -> bool {
+        false
+    }
+}
+
+impl dyn AnyConfig {
+    /// The config as its own type, when it is a `T`.
+    pub fn downcast_ref<T: Any>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref()
+    }
+}
+
+/// What loading a configuration needs from the component registry: a parser per type
+/// name and the signals each type handles.
+pub trait Catalog {
+    /// Parses and validates the YAML of component `id` of `kind` at `path`; an unknown
+    /// type is an error listing the known ones.
+    fn parse(
+        &self,
+        kind: Kind,
+        id: &ComponentId,
+        value: &Value,
+        path: &str,
+    ) -> Result<Box<dyn AnyConfig>, Vec<ConfigError>>;
+
+    /// Whether type `ty` of `kind` handles `signal`.
+    fn supports(&self, kind: Kind, ty: &str, signal: Signal) -> bool;
+}
+
+/// Parsed configs by component id.
+pub type Components = BTreeMap<ComponentId, Box<dyn AnyConfig>>;
 
 /// Parses one component's YAML (`null` means all defaults) and validates it.
 pub fn parse_component<T: ComponentConfig>(
@@ -112,10 +112,10 @@ pub fn parse_component<T: ComponentConfig>(
 /// A fully parsed and checked configuration.
 #[derive(Debug)]
 pub struct Config {
-    pub receivers: BTreeMap<ComponentId, ReceiverConfig>,
-    pub processors: BTreeMap<ComponentId, ProcessorConfig>,
-    pub exporters: BTreeMap<ComponentId, ExporterConfig>,
-    pub extensions: BTreeMap<ComponentId, ExtensionConfig>,
+    pub receivers: Components,
+    pub processors: Components,
+    pub exporters: Components,
+    pub extensions: Components,
     pub service: ServiceConfig,
     /// Where each part came from, to locate errors found after parsing (a WASM module
     /// that does not load).
@@ -130,8 +130,12 @@ impl Config {
 }
 
 /// Loads `--config` sources and `--set` values (or the built-in default when there
-/// are no sources) into a checked [`Config`].
-pub fn load(configs: &[String], sets: &[String]) -> Result<Config, ConfigErrors> {
+/// are no sources) into a checked [`Config`], parsing components with `catalog`.
+pub fn load(
+    configs: &[String],
+    sets: &[String],
+    catalog: &dyn Catalog,
+) -> Result<Config, ConfigErrors> {
     let merged = if configs.is_empty() {
         let mut m = source::load(&[], sets)?;
         let mut base: Value = serde_yaml::from_str(DEFAULT_CONFIG)
@@ -149,13 +153,13 @@ pub fn load(configs: &[String], sets: &[String]) -> Result<Config, ConfigErrors>
     } else {
         source::load(configs, sets)?
     };
-    from_merged(merged)
+    from_merged(merged, catalog)
 }
 
-fn from_merged(mut merged: Merged) -> Result<Config, ConfigErrors> {
+fn from_merged(mut merged: Merged, catalog: &dyn Catalog) -> Result<Config, ConfigErrors> {
     let mut errors = Vec::new();
     expand::expand(&mut merged.value, "", &mut errors);
-    let config = parse(&merged.value, &mut errors);
+    let config = parse(&merged.value, catalog, &mut errors);
     if errors.is_empty()
         && let Some(mut c) = config
     {
@@ -179,7 +183,7 @@ const TOP_LEVEL: [&str; 6] = [
     "service",
 ];
 
-fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
+fn parse(root: &Value, catalog: &dyn Catalog, errors: &mut Vec<ConfigError>) -> Option<Config> {
     let Some(map) = root.as_mapping() else {
         errors.push(ConfigError::new(
             "",
@@ -223,54 +227,23 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
         };
 
     let mut invalid = Vec::new();
-    let mut receivers = BTreeMap::new();
-    for (id, path, v) in section("receivers", errors) {
-        match components::parse_receiver(&id, &v, &path) {
-            Ok(c) => {
-                receivers.insert(id, c);
-            }
-            Err(e) => {
-                invalid.push(id);
-                errors.extend(e);
-            }
-        }
-    }
-    let mut processors = BTreeMap::new();
-    for (id, path, v) in section("processors", errors) {
-        match components::parse_processor(&id, &v, &path) {
-            Ok(c) => {
-                processors.insert(id, c);
-            }
-            Err(e) => {
-                invalid.push(id);
-                errors.extend(e);
+    let mut parsed: Vec<Components> = Vec::new();
+    for kind in Kind::ALL {
+        let mut components = Components::new();
+        for (id, path, v) in section(kind.section(), errors) {
+            match catalog.parse(kind, &id, &v, &path) {
+                Ok(c) => {
+                    components.insert(id, c);
+                }
+                Err(e) => {
+                    invalid.push(id);
+                    errors.extend(e);
+                }
             }
         }
+        parsed.push(components);
     }
-    let mut exporters = BTreeMap::new();
-    for (id, path, v) in section("exporters", errors) {
-        match components::parse_exporter(&id, &v, &path) {
-            Ok(c) => {
-                exporters.insert(id, c);
-            }
-            Err(e) => {
-                invalid.push(id);
-                errors.extend(e);
-            }
-        }
-    }
-    let mut extensions = BTreeMap::new();
-    for (id, path, v) in section("extensions", errors) {
-        match components::parse_extension(&id, &v, &path) {
-            Ok(c) => {
-                extensions.insert(id, c);
-            }
-            Err(e) => {
-                invalid.push(id);
-                errors.extend(e);
-            }
-        }
-    }
+    let [receivers, processors, exporters, extensions]: [Components; 4] = parsed.try_into().ok()?;
     for (id, path, _) in section("connectors", errors) {
         errors.push(ConfigError::new(
             path,
@@ -299,7 +272,7 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
         extensions: &extensions,
         invalid: &invalid,
     };
-    let service = service::check(raw, &lookup, errors);
+    let service = service::check(raw, &lookup, catalog, errors);
     check_storage_refs(&exporters, &extensions, &service, errors);
     Some(Config {
         receivers,
@@ -316,8 +289,8 @@ fn parse(root: &Value, errors: &mut Vec<ConfigError>) -> Option<Config> {
 
 /// A persistent sending queue needs a `file_storage` extension that the service enables.
 fn check_storage_refs(
-    exporters: &BTreeMap<ComponentId, ExporterConfig>,
-    extensions: &BTreeMap<ComponentId, ExtensionConfig>,
+    exporters: &Components,
+    extensions: &Components,
     service: &ServiceConfig,
     errors: &mut Vec<ConfigError>,
 ) {
@@ -334,7 +307,7 @@ fn check_storage_refs(
                 path,
                 format!("references extension `{sid}` which is not configured"),
             )),
-            Some(ExtensionConfig::FileStorage(_)) => {
+            Some(e) if e.provides_storage() => {
                 if !service.extensions.contains(&sid) {
                     errors.push(ConfigError::new(
                         path,
@@ -349,6 +322,3 @@ fn check_storage_refs(
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -6,10 +6,7 @@ use std::fmt;
 use pdata::Signal;
 use serde::Deserialize;
 
-use super::{ComponentConfig, ComponentId, ConfigError};
-use crate::components::{
-    self, ExporterConfig, ExtensionConfig, Kind, ProcessorConfig, ReceiverConfig,
-};
+use super::{Catalog, ComponentConfig, ComponentId, Components, ConfigError, Kind};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -228,10 +225,10 @@ impl MetricsConfig {
 }
 
 pub(super) struct Lookup<'a> {
-    pub receivers: &'a BTreeMap<ComponentId, ReceiverConfig>,
-    pub processors: &'a BTreeMap<ComponentId, ProcessorConfig>,
-    pub exporters: &'a BTreeMap<ComponentId, ExporterConfig>,
-    pub extensions: &'a BTreeMap<ComponentId, ExtensionConfig>,
+    pub receivers: &'a Components,
+    pub processors: &'a Components,
+    pub exporters: &'a Components,
+    pub extensions: &'a Components,
     /// Components whose own config was invalid (already reported): references to them
     /// are not reported again.
     pub invalid: &'a [ComponentId],
@@ -253,14 +250,7 @@ impl Lookup<'_> {
         if self.has(wanted, id) {
             return Some(wanted);
         }
-        [
-            Kind::Receiver,
-            Kind::Processor,
-            Kind::Exporter,
-            Kind::Extension,
-        ]
-        .into_iter()
-        .find(|k| self.has(*k, id))
+        Kind::ALL.into_iter().find(|k| self.has(*k, id))
     }
 
     fn names(&self, kind: Kind) -> String {
@@ -326,6 +316,7 @@ impl Lookup<'_> {
 pub(super) fn check(
     raw: RawService,
     lookup: &Lookup<'_>,
+    catalog: &dyn Catalog,
     errors: &mut Vec<ConfigError>,
 ) -> ServiceConfig {
     let mut extensions = Vec::new();
@@ -371,7 +362,7 @@ pub(super) fn check(
             for (i, raw_id) in list.iter().enumerate() {
                 let path = format!("{base}.{field}[{i}]");
                 if let Some(id) = lookup.resolve(raw_id, kind, &path, errors) {
-                    if !components::supports(kind, &id.ty, signal) {
+                    if !catalog.supports(kind, &id.ty, signal) {
                         errors.push(ConfigError::new(
                             path,
                             format!("{} `{id}` does not support {signal}", kind.as_str()),

@@ -2,6 +2,7 @@
 //! (`basic`), one line per item (`normal`, default) or every field (`detailed`).
 
 use std::fmt::Write;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use pdata::otlp::common::v1::{AnyValue, KeyValue, any_value};
@@ -9,7 +10,8 @@ use pdata::{Batch, ConsumeError, Consumer, Payload};
 use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 
-use crate::config::ComponentConfig;
+use crate::config::{AnyConfig, ComponentConfig};
+use crate::factory::{Exporter, ExporterContext};
 
 /// `exporters.debug`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -168,4 +170,16 @@ fn render(p: &Payload, detailed: bool) -> String {
         }
     }
     out
+}
+
+impl AnyConfig for DebugConfig {}
+
+impl Exporter for DebugConfig {
+    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
+        Ok(Arc::new(DebugExporter {
+            id: ctx.id.to_string(),
+            verbosity: self.verbosity,
+            sent: super::sent_counter(&ctx),
+        }))
+    }
 }

@@ -3,14 +3,16 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use pdata::{Batch, ConsumeError, Consumer};
 use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ConfigError};
+use crate::factory::{Exporter, ExporterContext};
+use crate::telemetry::ExporterLabels;
 
 /// `exporters.file`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -121,5 +123,29 @@ impl Consumer for FileExporter {
                 Err(ConsumeError::retryable(format!("file exporter: {e}")))
             }
         }
+    }
+}
+
+impl AnyConfig for FileExporterConfig {}
+
+impl Exporter for FileExporterConfig {
+    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
+        // Truncated once per id: the instances of every signal append to the one file.
+        if ctx.first_of_id {
+            FileExporter::truncate(self)?;
+        }
+        let failed = ctx
+            .metrics
+            .exporter_send_failed
+            .get(ctx.signal)
+            .get_or_create(&ExporterLabels {
+                exporter: ctx.id.to_string(),
+            })
+            .clone();
+        Ok(Arc::new(FileExporter::open(
+            self,
+            super::sent_counter(&ctx),
+            failed,
+        )?))
     }
 }

@@ -44,8 +44,9 @@ use super::otlp::{OtlpExporterConfig, OtlpSender};
 use super::queue::{self, Queue, QueueConfig};
 use super::retry::RetryConfig;
 use super::{Counters, SendError, Sender};
-use crate::config::{ComponentConfig, ConfigError};
-use crate::extensions::file_storage::DirStore;
+use crate::config::{AnyConfig, ComponentConfig, ConfigError};
+use crate::factory::{Exporter, ExporterContext};
+use crate::storage::DirStore;
 use crate::telemetry::{
     BackendLabels, BackendOutcomeLabels, ResolutionLabels, ResolverLabels, SelfMetrics,
 };
@@ -692,6 +693,25 @@ impl Consumer for LoadBalancingExporter {
         {
             tracing::info!(exporter = %self.shared.id, batches = q.len(), "Queued data kept in storage for the next start.");
         }
+    }
+}
+
+impl AnyConfig for LoadBalancingConfig {
+    fn queue_storage(&self) -> Option<(&'static str, &str)> {
+        let (path, queue) = self.queue();
+        queue.persistent_storage().map(|s| (path, s))
+    }
+}
+
+impl Exporter for LoadBalancingConfig {
+    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
+        Ok(Arc::new(LoadBalancingExporter::new(
+            &ctx.id.to_string(),
+            ctx.signal,
+            self,
+            ctx.storage,
+            ctx.metrics,
+        )?))
     }
 }
 

@@ -24,9 +24,39 @@ use tokio_util::sync::CancellationToken;
 
 use prometheus_client::metrics::family::Family;
 
+use crate::factory::ExporterContext;
 use crate::telemetry::{ExporterLabels, PerSignal, SelfMetrics};
 use queue::{Queue, QueueConfig};
 use retry::RetryConfig;
+
+/// The `sent` counter of an exporter instance.
+fn sent_counter(ctx: &ExporterContext<'_>) -> Counter {
+    ctx.metrics
+        .exporter_sent
+        .get(ctx.signal)
+        .get_or_create(&ExporterLabels {
+            exporter: ctx.id.to_string(),
+        })
+        .clone()
+}
+
+/// A network exporter: `sender` behind a sending queue and retries.
+fn queued(
+    ctx: ExporterContext<'_>,
+    sender: Arc<dyn Sender>,
+    queue: &QueueConfig,
+    retry: &RetryConfig,
+) -> anyhow::Result<Arc<dyn Consumer>> {
+    Ok(Arc::new(QueuedExporter::new(
+        &ctx.id.to_string(),
+        ctx.signal,
+        sender,
+        queue,
+        retry,
+        ctx.storage,
+        ctx.metrics,
+    )?))
+}
 
 /// Why one attempt to send failed.
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +200,7 @@ impl QueuedExporter {
         sender: Arc<dyn Sender>,
         queue_cfg: &QueueConfig,
         retry: &RetryConfig,
-        storage: Option<crate::extensions::file_storage::DirStore>,
+        storage: Option<crate::storage::DirStore>,
         metrics: &SelfMetrics,
     ) -> std::io::Result<QueuedExporter> {
         let Counters {

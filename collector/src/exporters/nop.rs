@@ -5,7 +5,10 @@ use pdata::{Batch, ConsumeError, Consumer};
 use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 
-use crate::config::ComponentConfig;
+use std::sync::Arc;
+
+use crate::config::{AnyConfig, ComponentConfig};
+use crate::factory::{Exporter, ExporterContext};
 
 /// `exporters.nop` takes no settings.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -23,5 +26,15 @@ impl Consumer for NopExporter {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
         self.sent.inc_by(batch.item_count() as u64);
         Ok(())
+    }
+}
+
+impl AnyConfig for NopConfig {}
+
+impl Exporter for NopConfig {
+    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
+        Ok(Arc::new(NopExporter {
+            sent: super::sent_counter(&ctx),
+        }))
     }
 }

@@ -2,11 +2,12 @@
 //! received bytes when nothing changed them), gzip-compressed by default as in otelcol.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use http::uri::PathAndQuery;
-use pdata::{Batch, Signal};
+use pdata::{Batch, Consumer, Signal};
 use prost::Message;
 use serde::Deserialize;
 use tonic::codec::CompressionEncoding;
@@ -18,7 +19,8 @@ use super::queue::QueueConfig;
 use super::retry::RetryConfig;
 use super::tls::TlsClientConfig;
 use super::{SendError, Sender};
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ConfigError};
+use crate::factory::{Exporter, ExporterContext};
 use crate::grpc_codec::RawCodec;
 
 /// `exporters.otlp`.
@@ -239,4 +241,220 @@ pub(crate) fn rejected_items(signal: Signal, body: bytes::Bytes) -> usize {
             .map(|p| p.rejected_data_points),
     };
     usize::try_from(n.unwrap_or(0)).unwrap_or(0)
+}
+
+impl AnyConfig for OtlpExporterConfig {
+    fn queue_storage(&self) -> Option<(&'static str, &str)> {
+        self.sending_queue
+            .persistent_storage()
+            .map(|s| ("sending_queue", s))
+    }
+}
+
+impl Exporter for OtlpExporterConfig {
+    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
+        let sender = OtlpSender::new(self, ctx.signal).map_err(|e| anyhow::anyhow!(e))?;
+        super::queued(
+            ctx,
+            Arc::new(sender),
+            &self.sending_queue,
+            &self.retry_on_failure,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use pdata::ConsumeError;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::receivers::otlp::GrpcConfig;
+    use crate::receivers::{Consumers, Ingest};
+    use crate::telemetry::SelfMetrics;
+    use crate::testenv::logs;
+
+    /// The pipeline behind the test server: records what arrives, or refuses it.
+    struct Sink {
+        received: Mutex<Vec<usize>>,
+        refuse: Option<fn() -> ConsumeError>,
+    }
+
+    #[async_trait]
+    impl Consumer for Sink {
+        async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+            if let Some(refuse) = self.refuse {
+                return Err(refuse());
+            }
+            self.received
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(batch.item_count());
+            Ok(())
+        }
+    }
+
+    /// The collector's own OTLP gRPC receiver on a loopback port, feeding `sink`.
+    async fn server(sink: Arc<Sink>, stop: &CancellationToken) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut consumers = Consumers::default();
+        consumers.set(Signal::Logs, sink);
+        let ingest = Arc::new(Ingest::new("otlp", "grpc", consumers, &SelfMetrics::new()));
+        crate::receivers::otlp::grpc::serve_listener(
+            listener,
+            &GrpcConfig::default(),
+            ingest,
+            stop.clone(),
+        );
+        addr
+    }
+
+    fn sender(addr: SocketAddr, compression: Compression) -> OtlpSender {
+        let cfg = OtlpExporterConfig {
+            endpoint: addr.to_string(),
+            tls: TlsClientConfig {
+                insecure: true,
+                ..Default::default()
+            },
+            compression,
+            headers: [("X-Tenant".to_string(), "a".to_string())].into(),
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        };
+        OtlpSender::new(&cfg, Signal::Logs).expect("sender")
+    }
+
+    #[tokio::test]
+    async fn batches_reach_a_grpc_server_with_each_compression() {
+        let stop = CancellationToken::new();
+        let sink = Arc::new(Sink {
+            received: Mutex::new(Vec::new()),
+            refuse: None,
+        });
+        let addr = server(sink.clone(), &stop).await;
+        for (n, compression) in [
+            (1, Compression::None),
+            (2, Compression::Gzip),
+            (3, Compression::Zstd),
+        ] {
+            let rejected = sender(addr, compression)
+                .send(&logs(n))
+                .await
+                .expect("sent");
+            assert_eq!(rejected, 0);
+        }
+        assert_eq!(
+            *sink.received.lock().unwrap_or_else(|e| e.into_inner()),
+            [1, 2, 3]
+        );
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_retryable_or_permanent_as_the_server_says() {
+        let stop = CancellationToken::new();
+        let busy: fn() -> ConsumeError = || ConsumeError::retryable("busy");
+        let bad: fn() -> ConsumeError = || ConsumeError::permanent("bad data");
+        for (refuse, retryable) in [(busy, true), (bad, false)] {
+            let sink = Arc::new(Sink {
+                received: Mutex::new(Vec::new()),
+                refuse: Some(refuse),
+            });
+            let addr = server(sink, &stop).await;
+            let err = sender(addr, Compression::None)
+                .send(&logs(1))
+                .await
+                .expect_err("refused");
+            assert_eq!(
+                matches!(err, SendError::Retryable { .. }),
+                retryable,
+                "{err}"
+            );
+        }
+        stop.cancel();
+    }
+
+    #[tokio::test]
+    async fn no_server_is_retryable() {
+        // Bound and closed: nothing listens there now.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("addr");
+        let err = sender(addr, Compression::None)
+            .send(&logs(1))
+            .await
+            .expect_err("no server");
+        assert!(matches!(err, SendError::Retryable { .. }), "{err}");
+    }
+
+    #[test]
+    fn the_otlp_spec_lists_which_codes_are_retryable() {
+        for code in [
+            Code::Cancelled,
+            Code::DeadlineExceeded,
+            Code::Aborted,
+            Code::OutOfRange,
+            Code::Unavailable,
+            Code::DataLoss,
+        ] {
+            assert!(
+                matches!(
+                    classify(Status::new(code, "x")),
+                    SendError::Retryable { .. }
+                ),
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::InvalidArgument,
+            Code::PermissionDenied,
+            Code::Unauthenticated,
+            Code::Unimplemented,
+            Code::ResourceExhausted,
+        ] {
+            assert!(
+                matches!(classify(Status::new(code, "x")), SendError::Permanent(_)),
+                "{code:?}"
+            );
+        }
+        let throttled = Status::with_details(
+            Code::ResourceExhausted,
+            "slow down",
+            bytes::Bytes::from_static(b"type.googleapis.com/google.rpc.RetryInfo"),
+        );
+        let err = classify(throttled);
+        assert!(matches!(err, SendError::Retryable { .. }));
+        assert_eq!(err.to_string(), "ResourceExhausted: slow down");
+    }
+
+    #[test]
+    fn endpoints_become_uris_by_tls_setting() {
+        let mut cfg = OtlpExporterConfig {
+            endpoint: "backend:4317".into(),
+            ..Default::default()
+        };
+        assert_eq!(cfg.uri().as_deref(), Ok("https://backend:4317"));
+        cfg.tls.insecure = true;
+        assert_eq!(cfg.uri().as_deref(), Ok("http://backend:4317"));
+        cfg.endpoint = "https://b:1".into();
+        assert_eq!(cfg.uri().as_deref(), Ok("https://b:1"));
+        cfg.endpoint = "http://".into();
+        assert!(cfg.uri().is_err());
+    }
+
+    #[test]
+    fn validation_names_each_key() {
+        let cfg = OtlpExporterConfig {
+            headers: [("bad key".to_string(), "v".to_string())].into(),
+            ..Default::default()
+        };
+        let paths: Vec<String> = cfg.validate().into_iter().map(|e| e.path).collect();
+        assert_eq!(paths, ["endpoint", "headers.bad key"]);
+    }
 }

@@ -2,17 +2,19 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pdata::{Batch, Signal};
+use pdata::{Batch, Consumer, Signal};
 use serde::Deserialize;
 
 use super::queue::QueueConfig;
 use super::retry::RetryConfig;
 use super::tls::TlsClientConfig;
 use super::{SendError, Sender};
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ConfigError};
+use crate::factory::{Exporter, ExporterContext};
 
 /// `exporters.otlphttp`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -227,4 +229,254 @@ fn rejected_from_json(bytes: &[u8]) -> usize {
         })
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0)
+}
+
+impl AnyConfig for OtlpHttpExporterConfig {
+    fn queue_storage(&self) -> Option<(&'static str, &str)> {
+        self.sending_queue
+            .persistent_storage()
+            .map(|s| ("sending_queue", s))
+    }
+}
+
+impl Exporter for OtlpHttpExporterConfig {
+    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
+        let sender = OtlpHttpSender::new(self, ctx.signal).map_err(|e| anyhow::anyhow!(e))?;
+        super::queued(
+            ctx,
+            Arc::new(sender),
+            &self.sending_queue,
+            &self.retry_on_failure,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::net::SocketAddr;
+    use std::sync::Mutex;
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::routing::post;
+    use pdata::otlp::collector::logs::v1::{
+        ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    };
+    use prost::Message;
+
+    use super::*;
+    use crate::exporters::otlp::Compression;
+    use crate::testenv::logs;
+
+    /// One request as the server saw it, its body decompressed.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        path: String,
+        content_type: String,
+        encoding: Option<String>,
+        tenant: Option<String>,
+        body: Vec<u8>,
+    }
+
+    /// What the server answers: status, `Retry-After`, body and its content type.
+    #[derive(Clone)]
+    struct Answer {
+        status: StatusCode,
+        retry_after: Option<&'static str>,
+        body: Vec<u8>,
+        content_type: &'static str,
+    }
+
+    #[derive(Clone)]
+    struct Server {
+        seen: Arc<Mutex<Vec<Seen>>>,
+        answer: Answer,
+    }
+
+    async fn handle(
+        State(s): State<Server>,
+        uri: axum::http::Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::response::Response {
+        let header = |k: &str| {
+            headers
+                .get(k)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let encoding = header("content-encoding");
+        let body = match encoding.as_deref() {
+            Some("gzip") => {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(&body[..])
+                    .read_to_end(&mut out)
+                    .map(|_| out)
+                    .unwrap_or_default()
+            }
+            Some("zstd") => zstd::decode_all(&body[..]).unwrap_or_default(),
+            _ => body.to_vec(),
+        };
+        s.seen.lock().unwrap_or_else(|e| e.into_inner()).push(Seen {
+            path: uri.path().to_string(),
+            content_type: header("content-type").unwrap_or_default(),
+            encoding,
+            tenant: header("x-tenant"),
+            body,
+        });
+        let mut response = axum::response::Response::new(axum::body::Body::from(s.answer.body));
+        *response.status_mut() = s.answer.status;
+        let h = response.headers_mut();
+        h.insert(
+            "content-type",
+            s.answer.content_type.parse().expect("value"),
+        );
+        if let Some(r) = s.answer.retry_after {
+            h.insert("retry-after", r.parse().expect("value"));
+        }
+        response
+    }
+
+    /// An HTTP server on a loopback port that answers every request with `answer`.
+    async fn server(answer: Answer) -> (SocketAddr, Arc<Mutex<Vec<Seen>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let app = Router::new()
+            .route("/{*path}", post(handle))
+            .with_state(Server {
+                seen: seen.clone(),
+                answer,
+            });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (addr, seen)
+    }
+
+    fn ok_rejecting(n: i64) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            retry_after: None,
+            body: ExportLogsServiceResponse {
+                partial_success: Some(ExportLogsPartialSuccess {
+                    rejected_log_records: n,
+                    error_message: String::new(),
+                }),
+            }
+            .encode_to_vec(),
+            content_type: "application/x-protobuf",
+        }
+    }
+
+    fn sender(cfg: OtlpHttpExporterConfig) -> OtlpHttpSender {
+        OtlpHttpSender::new(&cfg, Signal::Logs).expect("sender")
+    }
+
+    fn config(addr: SocketAddr, compression: Compression) -> OtlpHttpExporterConfig {
+        OtlpHttpExporterConfig {
+            endpoint: format!("http://{addr}/"),
+            compression,
+            headers: [("X-Tenant".to_string(), "a".to_string())].into(),
+            timeout: Duration::from_secs(10),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn protobuf_batches_arrive_compressed_with_headers_and_partial_success_counts() {
+        let (addr, seen) = server(ok_rejecting(2)).await;
+        for compression in [Compression::Gzip, Compression::Zstd, Compression::None] {
+            let rejected = sender(config(addr, compression))
+                .send(&logs(3))
+                .await
+                .expect("sent");
+            assert_eq!(rejected, 2);
+        }
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let encodings: Vec<Option<&str>> = seen.iter().map(|s| s.encoding.as_deref()).collect();
+        assert_eq!(encodings, [Some("gzip"), Some("zstd"), None]);
+        for s in &seen {
+            assert_eq!(s.path, "/v1/logs");
+            assert_eq!(s.content_type, "application/x-protobuf");
+            assert_eq!(s.tenant.as_deref(), Some("a"));
+            let request = ExportLogsServiceRequest::decode(&s.body[..]).expect("protobuf");
+            assert_eq!(request.resource_logs[0].scope_logs[0].log_records.len(), 3);
+        }
+    }
+
+    #[tokio::test]
+    async fn json_encoding_and_a_signal_endpoint_override() {
+        let (addr, seen) = server(Answer {
+            status: StatusCode::OK,
+            retry_after: None,
+            body: br#"{"partialSuccess":{"rejectedLogRecords":"1"}}"#.to_vec(),
+            content_type: "application/json",
+        })
+        .await;
+        let cfg = OtlpHttpExporterConfig {
+            encoding: HttpEncoding::Json,
+            logs_endpoint: Some(format!("http://{addr}/custom/logs")),
+            ..config(addr, Compression::None)
+        };
+        assert_eq!(sender(cfg).send(&logs(2)).await.expect("sent"), 1);
+        let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert_eq!(seen[0].path, "/custom/logs");
+        assert_eq!(seen[0].content_type, "application/json");
+        let json: serde_json::Value = serde_json::from_slice(&seen[0].body).expect("json");
+        assert!(json["resourceLogs"].is_array(), "{json}");
+    }
+
+    #[tokio::test]
+    async fn the_otlp_http_spec_statuses_decide_retrying() {
+        for (status, retry_after, retryable, after) in [
+            (StatusCode::SERVICE_UNAVAILABLE, Some("7"), true, Some(7)),
+            (StatusCode::TOO_MANY_REQUESTS, None, true, None),
+            (StatusCode::BAD_GATEWAY, None, true, None),
+            (StatusCode::GATEWAY_TIMEOUT, None, true, None),
+            (StatusCode::BAD_REQUEST, None, false, None),
+            (StatusCode::UNAUTHORIZED, None, false, None),
+            (StatusCode::INTERNAL_SERVER_ERROR, None, false, None),
+        ] {
+            let (addr, _) = server(Answer {
+                status,
+                retry_after,
+                body: b"no".to_vec(),
+                content_type: "text/plain",
+            })
+            .await;
+            let err = sender(config(addr, Compression::None))
+                .send(&logs(1))
+                .await
+                .expect_err("refused");
+            match err {
+                SendError::Retryable { message, after: a } => {
+                    assert!(retryable, "{status}: {message}");
+                    assert_eq!(a, after.map(Duration::from_secs), "{status}");
+                    assert!(message.contains(status.as_str()), "{message}");
+                }
+                SendError::Permanent(message) => {
+                    assert!(!retryable, "{status}: {message}");
+                    assert!(message.ends_with(": no"), "{message}");
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn no_server_is_retryable() {
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("addr");
+        let err = sender(config(addr, Compression::None))
+            .send(&logs(1))
+            .await
+            .expect_err("no server");
+        assert!(matches!(err, SendError::Retryable { .. }), "{err}");
+    }
 }

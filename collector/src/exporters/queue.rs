@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::config::{ComponentId, ConfigError};
-use crate::extensions::file_storage::DirStore;
+use crate::storage::DirStore;
 use crate::telemetry::{ExporterLabels, SelfMetrics};
 
 /// `sending_queue`.
@@ -37,6 +37,13 @@ pub struct QueueConfig {
     /// A `file_storage` extension id; when set the queue is persisted on disk.
     #[serde(default)]
     pub storage: Option<String>,
+}
+
+impl QueueConfig {
+    /// The storage extension id when the queue is enabled and persistent.
+    pub fn persistent_storage(&self) -> Option<&str> {
+        self.storage.as_deref().filter(|_| self.enabled)
+    }
 }
 
 fn yes() -> bool {
@@ -295,5 +302,161 @@ impl Queue {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+
+    use super::*;
+    use crate::storage::FileStorage;
+    use crate::testenv::logs;
+
+    async fn pop_count(q: &Queue) -> Option<(u64, usize)> {
+        q.pop().await.map(|e| (e.seq, e.batch.item_count()))
+    }
+
+    fn store(dir: &std::path::Path) -> DirStore {
+        FileStorage::open(dir, false, false)
+            .and_then(|s| s.client("exporter_otlp_logs"))
+            .expect("store")
+    }
+
+    #[tokio::test]
+    async fn batches_come_out_in_order_and_a_full_queue_refuses() {
+        let size = Gauge::default();
+        let q = Queue::new(Signal::Logs, 2, None, size.clone()).expect("queue");
+        q.push(logs(1)).expect("first");
+        q.push(logs(2)).expect("second");
+        assert!(matches!(q.push(logs(3)), Err(PushError::Full(2))));
+        assert_eq!(size.get(), 2);
+        assert_eq!(pop_count(&q).await, Some((0, 1)));
+        q.push(logs(3)).expect("room again");
+        assert_eq!(pop_count(&q).await, Some((1, 2)));
+        assert_eq!(pop_count(&q).await, Some((2, 3)));
+        assert_eq!(size.get(), 0);
+        assert!(q.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_closed_memory_queue_drains_then_ends_and_refuses() {
+        let q = Queue::new(Signal::Logs, 4, None, Gauge::default()).expect("queue");
+        q.push(logs(1)).expect("push");
+        q.close();
+        assert!(matches!(q.push(logs(2)), Err(PushError::Closed)));
+        assert_eq!(pop_count(&q).await, Some((0, 1)));
+        assert_eq!(pop_count(&q).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_consumer_wakes_on_push_and_on_close() {
+        let q = Arc::new(Queue::new(Signal::Logs, 4, None, Gauge::default()).expect("queue"));
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { pop_count(&q).await }
+        });
+        tokio::task::yield_now().await;
+        q.push(logs(5)).expect("push");
+        assert_eq!(waiter.await.expect("joined"), Some((0, 5)));
+        let waiter = tokio::spawn({
+            let q = q.clone();
+            async move { pop_count(&q).await }
+        });
+        tokio::task::yield_now().await;
+        q.close();
+        assert_eq!(waiter.await.expect("joined"), None);
+    }
+
+    #[tokio::test]
+    async fn a_persistent_queue_survives_a_reopen_without_acknowledged_batches() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let q =
+            Queue::new(Signal::Logs, 8, Some(store(dir.path())), Gauge::default()).expect("queue");
+        assert!(q.is_persistent());
+        for n in 1..=3 {
+            q.push(logs(n)).expect("push");
+        }
+        let (seq, n) = pop_count(&q).await.expect("first");
+        assert_eq!((seq, n), (0, 1));
+        q.ack(seq);
+        // At close a persistent queue hands out nothing more: the rest stays on disk.
+        q.close();
+        assert_eq!(pop_count(&q).await, None);
+        drop(q);
+
+        let size = Gauge::default();
+        let q =
+            Queue::new(Signal::Logs, 8, Some(store(dir.path())), size.clone()).expect("reopened");
+        assert_eq!(size.get(), 2);
+        assert_eq!(pop_count(&q).await, Some((1, 2)));
+        assert_eq!(pop_count(&q).await, Some((2, 3)));
+        // New entries continue after the highest sequence found on disk.
+        q.push(logs(4)).expect("push");
+        assert_eq!(pop_count(&q).await, Some((3, 4)));
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_persisted_batch_is_set_aside_and_the_rest_resume() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = store(dir.path());
+        s.put(0, &logs(2).to_protobuf()).expect("good entry");
+        s.put(7, b"\xff\xff not protobuf").expect("corrupt entry");
+        let q = Queue::new(Signal::Logs, 8, Some(s), Gauge::default()).expect("queue");
+        assert_eq!(q.len(), 1);
+        let client = dir.path().join("exporter_otlp_logs");
+        assert!(client.join("00000000000000000007.corrupt").exists());
+        assert!(!client.join("00000000000000000007.otlp").exists());
+        assert_eq!(pop_count(&q).await, Some((0, 2)));
+        q.push(logs(1)).expect("push");
+        assert_eq!(pop_count(&q).await, Some((8, 1)));
+    }
+
+    #[test]
+    fn every_refusal_is_retryable() {
+        for e in [
+            PushError::Full(3),
+            PushError::Closed,
+            PushError::Storage(std::io::Error::other("disk full")),
+        ] {
+            let text = e.to_string();
+            let c = e.into_consume_error();
+            assert!(c.is_retryable(), "{text}");
+        }
+    }
+
+    #[test]
+    fn validation_names_each_key() {
+        let cfg = QueueConfig {
+            enabled: true,
+            num_consumers: 0,
+            queue_size: 0,
+            storage: Some("file_storage/".into()),
+        };
+        let paths: Vec<String> = cfg
+            .validate("sending_queue")
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "sending_queue.num_consumers",
+                "sending_queue.queue_size",
+                "sending_queue.storage"
+            ]
+        );
+        let disabled = QueueConfig {
+            enabled: false,
+            num_consumers: 0,
+            queue_size: 0,
+            storage: None,
+        };
+        assert!(disabled.validate("q").is_empty());
+        assert_eq!(disabled.persistent_storage(), None);
+        let persistent = QueueConfig {
+            storage: Some("file_storage".into()),
+            ..QueueConfig::default()
+        };
+        assert_eq!(persistent.persistent_storage(), Some("file_storage"));
     }
 }

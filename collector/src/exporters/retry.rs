@@ -122,3 +122,96 @@ impl Backoff {
         Duration::from_secs_f64(wait.max(0.0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(randomization_factor: f64) -> RetryConfig {
+        RetryConfig {
+            enabled: true,
+            initial_interval: Duration::from_secs(1),
+            randomization_factor,
+            multiplier: 2.0,
+            max_interval: Duration::from_secs(5),
+            max_elapsed_time: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn without_jitter_the_wait_grows_by_the_multiplier_up_to_the_bound() {
+        let mut b = cfg(0.0).backoff();
+        let waits: Vec<f64> = (0..6).map(|_| b.next_wait().as_secs_f64()).collect();
+        assert_eq!(waits, [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]);
+    }
+
+    #[test]
+    fn jitter_stays_within_the_randomization_factor() {
+        for _ in 0..200 {
+            let mut b = cfg(0.5).backoff();
+            for base in [1.0, 2.0, 4.0, 5.0, 5.0] {
+                let w = b.next_wait().as_secs_f64();
+                assert!(
+                    (base * 0.5..=base * 1.5).contains(&w),
+                    "wait {w} outside [{}, {}]",
+                    base * 0.5,
+                    base * 1.5
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn defaults_are_otelcols() {
+        let d = RetryConfig::default();
+        assert!(d.enabled);
+        assert_eq!(d.initial_interval, Duration::from_secs(5));
+        assert_eq!(d.randomization_factor, 0.5);
+        assert_eq!(d.multiplier, 1.5);
+        assert_eq!(d.max_interval, Duration::from_secs(30));
+        assert_eq!(d.max_elapsed_time, Duration::from_secs(300));
+        assert!(d.validate("retry_on_failure").is_empty());
+    }
+
+    #[test]
+    fn each_rule_names_its_key() {
+        let bad = RetryConfig {
+            enabled: true,
+            initial_interval: Duration::ZERO,
+            randomization_factor: 1.5,
+            multiplier: 0.5,
+            max_interval: Duration::ZERO,
+            max_elapsed_time: Duration::ZERO,
+        };
+        let paths: Vec<String> = bad
+            .validate("retry_on_failure")
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "retry_on_failure.randomization_factor",
+                "retry_on_failure.multiplier",
+                "retry_on_failure.initial_interval",
+            ]
+        );
+        let inverted = RetryConfig {
+            max_interval: Duration::from_millis(500),
+            ..cfg(0.0)
+        };
+        let errors = inverted.validate("r");
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "r.max_interval");
+        assert_eq!(errors[0].message, "must be at least initial_interval");
+    }
+
+    #[test]
+    fn yaml_durations_are_strings() {
+        let c: RetryConfig =
+            serde_yaml::from_str("initial_interval: 200ms\nmax_interval: 2s").expect("parses");
+        assert_eq!(c.initial_interval, Duration::from_millis(200));
+        assert_eq!(c.max_interval, Duration::from_secs(2));
+        assert!(serde_yaml::from_str::<RetryConfig>("initial: 1s").is_err());
+    }
+}

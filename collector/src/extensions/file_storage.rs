@@ -1,16 +1,15 @@
 //! The `file_storage` extension: a directory where components (the persistent sending
-//! queue) keep data that must survive a restart. Each client gets its own subdirectory;
-//! each entry is one file, written to a temporary name and renamed so a crash never
-//! leaves a half-written entry.
+//! queue) keep data that must survive a restart; the store itself is
+//! [`crate::storage`].
 
-use std::fs;
-use std::io::Write;
 use std::path::PathBuf;
 
-use bytes::Bytes;
+use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::factory::{Extension, ExtensionContext, StartedExtension};
+use crate::storage::FileStorage;
 
 /// `extensions.file_storage`.
 #[derive(Debug, Clone, Deserialize)]
@@ -50,114 +49,134 @@ impl ComponentConfig for FileStorageConfig {
     }
 }
 
-/// A started `file_storage` extension.
-#[derive(Debug, Clone)]
-pub struct FileStorage {
-    directory: PathBuf,
-    fsync: bool,
+impl AnyConfig for FileStorageConfig {
+    fn provides_storage(&self) -> bool {
+        true
+    }
 }
 
-impl FileStorage {
-    pub fn start(cfg: &FileStorageConfig) -> std::io::Result<FileStorage> {
-        if cfg.create_directory {
-            fs::create_dir_all(&cfg.directory)?;
-        }
-        let meta = fs::metadata(&cfg.directory).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("storage directory {}: {e}", cfg.directory.display()),
-            )
-        })?;
-        if !meta.is_dir() {
-            return Err(std::io::Error::other(format!(
-                "{} is not a directory",
-                cfg.directory.display()
-            )));
-        }
-        Ok(FileStorage {
-            directory: cfg.directory.clone(),
-            fsync: cfg.fsync,
-        })
-    }
-
-    /// Storage for one component, e.g. `exporter_otlp_backend_traces`.
-    pub fn client(&self, name: &str) -> std::io::Result<DirStore> {
-        let safe: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        let dir = self.directory.join(safe);
-        fs::create_dir_all(&dir)?;
-        Ok(DirStore {
-            dir,
-            fsync: self.fsync,
+#[async_trait]
+impl Extension for FileStorageConfig {
+    async fn start(
+        &self,
+        _id: &ComponentId,
+        _ctx: &ExtensionContext,
+    ) -> anyhow::Result<StartedExtension> {
+        let storage = FileStorage::open(&self.directory, self.create_directory, self.fsync)?;
+        Ok(StartedExtension {
+            task: None,
+            storage: Some(storage),
         })
     }
 }
 
-/// A directory of numbered entries.
-#[derive(Debug, Clone)]
-pub struct DirStore {
-    dir: PathBuf,
-    fsync: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::Health;
 
-impl DirStore {
-    fn path(&self, seq: u64) -> PathBuf {
-        self.dir.join(format!("{seq:020}.otlp"))
-    }
-
-    pub fn put(&self, seq: u64, data: &[u8]) -> std::io::Result<()> {
-        let tmp = self.dir.join(format!("{seq:020}.tmp"));
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        if self.fsync {
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, self.path(seq))?;
-        if self.fsync {
-            fs::File::open(&self.dir)?.sync_all()?;
-        }
-        Ok(())
-    }
-
-    pub fn remove(&self, seq: u64) -> std::io::Result<()> {
-        match fs::remove_file(self.path(seq)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+    fn context() -> ExtensionContext {
+        ExtensionContext {
+            health: std::sync::Arc::new(Health::default()),
+            stop: tokio_util::sync::CancellationToken::new(),
         }
     }
 
-    /// Moves an unreadable entry aside so it is neither lost nor retried forever.
-    pub fn quarantine(&self, seq: u64) {
-        let _ = fs::rename(self.path(seq), self.dir.join(format!("{seq:020}.corrupt")));
+    fn id() -> ComponentId {
+        ComponentId::parse("file_storage").expect("id")
     }
 
-    /// Every complete entry, oldest first. Leftover temporary files are removed.
-    pub fn load(&self) -> std::io::Result<Vec<(u64, Bytes)>> {
-        let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let path = entry?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name.ends_with(".tmp") {
-                let _ = fs::remove_file(&path);
-                continue;
-            }
-            let Some(seq) = name
-                .strip_suffix(".otlp")
-                .and_then(|s| s.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            out.push((seq, Bytes::from(fs::read(&path)?)));
+    #[test]
+    fn defaults_are_otelcols_and_an_empty_directory_is_refused() {
+        let d = FileStorageConfig::default();
+        assert_eq!(d.directory, PathBuf::from("/var/lib/otelcol/file_storage"));
+        assert!(!d.create_directory && !d.fsync);
+        assert!(d.validate().is_empty());
+        assert!(d.provides_storage());
+        let empty = FileStorageConfig {
+            directory: PathBuf::new(),
+            ..Default::default()
+        };
+        let errors = empty.validate();
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].path, "directory");
+    }
+
+    #[tokio::test]
+    async fn starts_on_a_directory_it_may_create_and_offers_storage() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nested = dir.path().join("a/b");
+        let cfg = FileStorageConfig {
+            directory: nested.clone(),
+            create_directory: true,
+            fsync: true,
+        };
+        let started = cfg.start(&id(), &context()).await.expect("started");
+        assert!(started.task.is_none());
+        let storage = started.storage.expect("storage");
+        let store = storage.client("exporter_otlp/a_traces").expect("client");
+        store.put(1, b"x").expect("put");
+        // Client names become one safe directory each.
+        assert!(nested.join("exporter_otlp_a_traces").is_dir());
+    }
+
+    #[tokio::test]
+    async fn a_missing_directory_or_a_file_is_refused_with_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = FileStorageConfig {
+            directory: dir.path().join("missing"),
+            ..Default::default()
+        };
+        let err = missing
+            .start(&id(), &context())
+            .await
+            .err()
+            .expect("refused");
+        assert!(
+            err.to_string().contains("missing"),
+            "{err:#} should name the directory"
+        );
+        let file = dir.path().join("file");
+        std::fs::write(&file, b"not a directory").expect("write");
+        let err = FileStorageConfig {
+            directory: file,
+            ..Default::default()
         }
-        out.sort_by_key(|(s, _)| *s);
-        Ok(out)
+        .start(&id(), &context())
+        .await
+        .err()
+        .expect("refused");
+        assert!(err.to_string().contains("is not a directory"), "{err:#}");
+    }
+
+    #[tokio::test]
+    async fn entries_survive_a_restart_and_crash_leftovers_are_cleaned() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = FileStorageConfig {
+            directory: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        let first = cfg.start(&id(), &context()).await.expect("started");
+        let store = first.storage.expect("storage").client("q").expect("client");
+        store.put(2, b"second").expect("put");
+        store.put(1, b"first").expect("put");
+        store.put(3, b"third").expect("put");
+        store.remove(3).expect("remove");
+        store.remove(3).expect("removing twice is fine");
+        let q = dir.path().join("q");
+        // A write cut short by a crash, a corrupt entry set aside, and a stranger.
+        std::fs::write(q.join("00000000000000000004.tmp"), b"half").expect("write");
+        std::fs::write(q.join("00000000000000000005.otlp"), b"corrupt").expect("write");
+        std::fs::write(q.join("notes.txt"), b"not an entry").expect("write");
+
+        let again = cfg.start(&id(), &context()).await.expect("restarted");
+        let store = again.storage.expect("storage").client("q").expect("client");
+        store.quarantine(5);
+        let entries = store.load().expect("load");
+        let found: Vec<(u64, &[u8])> = entries.iter().map(|(s, b)| (*s, &b[..])).collect();
+        assert_eq!(found, [(1, &b"first"[..]), (2, &b"second"[..])]);
+        assert!(!q.join("00000000000000000004.tmp").exists());
+        assert!(q.join("00000000000000000005.corrupt").exists());
+        assert!(q.join("notes.txt").exists());
     }
 }

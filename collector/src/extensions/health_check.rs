@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -11,7 +12,8 @@ use serde::Deserialize;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::factory::{Extension, ExtensionContext, StartedExtension};
 use crate::telemetry::Health;
 
 /// `extensions.health_check`.
@@ -52,6 +54,24 @@ impl ComponentConfig for HealthCheckConfig {
             errors.push(ConfigError::new("path", "must start with `/`"));
         }
         errors
+    }
+}
+
+impl AnyConfig for HealthCheckConfig {}
+
+#[async_trait]
+impl Extension for HealthCheckConfig {
+    async fn start(
+        &self,
+        id: &ComponentId,
+        ctx: &ExtensionContext,
+    ) -> anyhow::Result<StartedExtension> {
+        let task = start(self, ctx.health.clone(), ctx.stop.clone()).await?;
+        tracing::info!(extension = %id, endpoint = %self.endpoint, "Started health_check extension.");
+        Ok(StartedExtension {
+            task: Some(task),
+            storage: None,
+        })
     }
 }
 

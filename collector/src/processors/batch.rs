@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
 use crate::telemetry::{ProcessorLabels, SelfMetrics};
 
 /// `processors.batch`.
@@ -252,6 +253,37 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+impl AnyConfig for BatchConfig {}
+
+impl Processor for BatchConfig {
+    fn prepare(
+        &self,
+        _id: &ComponentId,
+        _env: &PrepareEnv<'_>,
+    ) -> Result<Box<dyn Prepared>, PrepareError> {
+        Ok(Box::new(self.clone()))
+    }
+}
+
+/// Each pipeline gets its own batcher; nothing is shared.
+impl Prepared for BatchConfig {
+    fn build(
+        &self,
+        id: &ComponentId,
+        signal: Signal,
+        next: Arc<dyn Consumer>,
+        metrics: &SelfMetrics,
+    ) -> anyhow::Result<Arc<dyn Consumer>> {
+        Ok(Arc::new(BatchProcessor::new(
+            &id.to_string(),
+            signal,
+            self,
+            next,
+            metrics,
+        )))
     }
 }
 

@@ -3,8 +3,8 @@
 //! status instead of the collector running out of memory. Memory is the resident set
 //! size, checked every `check_interval`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +14,8 @@ use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
 use crate::telemetry::{ProcessorLabels, SelfMetrics};
 
 /// `processors.memory_limiter`.
@@ -249,5 +250,191 @@ impl ProtobufIntake for MemoryLimiter {
             .await?;
         self.incoming.inc_by(items as u64);
         Some((items, result))
+    }
+}
+
+impl AnyConfig for MemoryLimiterConfig {}
+
+impl Processor for MemoryLimiterConfig {
+    fn prepare(
+        &self,
+        _id: &ComponentId,
+        _env: &PrepareEnv<'_>,
+    ) -> Result<Box<dyn Prepared>, PrepareError> {
+        Ok(Box::new(PreparedLimiter {
+            config: self.clone(),
+            gauge: OnceLock::new(),
+        }))
+    }
+}
+
+/// One gauge per component id, shared by the pipelines that list it; started with the
+/// first pipeline's limiter (inside the runtime) and stopped at shutdown.
+struct PreparedLimiter {
+    config: MemoryLimiterConfig,
+    gauge: OnceLock<Arc<MemoryGauge>>,
+}
+
+impl Prepared for PreparedLimiter {
+    fn build(
+        &self,
+        id: &ComponentId,
+        signal: Signal,
+        next: Arc<dyn Consumer>,
+        metrics: &SelfMetrics,
+    ) -> anyhow::Result<Arc<dyn Consumer>> {
+        let name = id.to_string();
+        let gauge = self
+            .gauge
+            .get_or_init(|| MemoryGauge::start(&name, &self.config))
+            .clone();
+        Ok(Arc::new(MemoryLimiter::new(
+            &name, signal, gauge, next, metrics,
+        )))
+    }
+
+    fn stop(&self) {
+        if let Some(g) = self.gauge.get() {
+            g.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::testenv::logs;
+
+    const MIB: u64 = 1024 * 1024;
+
+    fn limiter_config(limit_mib: u64) -> MemoryLimiterConfig {
+        MemoryLimiterConfig {
+            check_interval: Some(Duration::from_millis(250)),
+            limit_mib,
+            ..Default::default()
+        }
+    }
+
+    /// Counts what the limiter lets through.
+    #[derive(Default)]
+    struct Count(Mutex<usize>);
+
+    #[async_trait]
+    impl Consumer for Count {
+        async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+            *self.0.lock().unwrap_or_else(|e| e.into_inner()) += batch.item_count();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_soft_limit_is_the_hard_limit_less_the_spike() {
+        assert_eq!(limiter_config(100).limits(), (100 * MIB, 80 * MIB));
+        let with_spike = MemoryLimiterConfig {
+            spike_limit_mib: 30,
+            ..limiter_config(100)
+        };
+        assert_eq!(with_spike.limits(), (100 * MIB, 70 * MIB));
+        let by_share = MemoryLimiterConfig {
+            check_interval: Some(Duration::from_secs(1)),
+            limit_percentage: 50,
+            spike_limit_percentage: 10,
+            ..Default::default()
+        };
+        let total = crate::memory::total_bytes().expect("this machine's memory");
+        let (hard, soft) = by_share.limits();
+        assert_eq!(hard, total / 100 * 50);
+        assert_eq!(soft, hard - total / 100 * 10);
+    }
+
+    #[test]
+    fn each_rule_names_its_key() {
+        let paths = |c: MemoryLimiterConfig| -> Vec<String> {
+            c.validate().into_iter().map(|e| e.path).collect()
+        };
+        assert!(paths(limiter_config(100)).is_empty());
+        assert_eq!(
+            paths(MemoryLimiterConfig::default()),
+            ["check_interval", "limit_mib"]
+        );
+        assert_eq!(
+            paths(MemoryLimiterConfig {
+                check_interval: Some(Duration::ZERO),
+                ..limiter_config(100)
+            }),
+            ["check_interval"]
+        );
+        assert_eq!(
+            paths(MemoryLimiterConfig {
+                spike_limit_mib: 100,
+                ..limiter_config(100)
+            }),
+            ["spike_limit_mib"]
+        );
+        assert_eq!(
+            paths(MemoryLimiterConfig {
+                limit_percentage: 101,
+                ..limiter_config(0)
+            }),
+            ["limit_percentage"]
+        );
+        assert_eq!(
+            paths(MemoryLimiterConfig {
+                limit_percentage: 50,
+                spike_limit_percentage: 50,
+                ..limiter_config(0)
+            }),
+            ["spike_limit_percentage"]
+        );
+    }
+
+    #[tokio::test]
+    async fn below_the_soft_limit_data_passes() {
+        // A terabyte: this process is far below it.
+        let gauge = MemoryGauge::start("memory_limiter", &limiter_config(1 << 20));
+        let next = Arc::new(Count::default());
+        let metrics = SelfMetrics::new();
+        let limiter = MemoryLimiter::new(
+            "memory_limiter",
+            Signal::Logs,
+            gauge.clone(),
+            next.clone(),
+            &metrics,
+        );
+        limiter.consume(logs(3)).await.expect("accepted");
+        assert_eq!(*next.0.lock().unwrap_or_else(|e| e.into_inner()), 3);
+        gauge.stop();
+    }
+
+    #[tokio::test]
+    async fn above_the_soft_limit_data_is_refused_retryably_and_counted() {
+        // One MiB: this process's resident memory is always above it.
+        let gauge = MemoryGauge::start("memory_limiter", &limiter_config(1));
+        let next = Arc::new(Count::default());
+        let metrics = SelfMetrics::new();
+        let limiter = MemoryLimiter::new(
+            "memory_limiter",
+            Signal::Logs,
+            gauge.clone(),
+            next.clone(),
+            &metrics,
+        );
+        let err = limiter.consume(logs(4)).await.expect_err("refused");
+        assert!(err.is_retryable());
+        assert_eq!(err.retry_after, Some(Duration::from_millis(250)));
+        assert!(err.message.contains("high memory usage"), "{}", err.message);
+        assert_eq!(*next.0.lock().unwrap_or_else(|e| e.into_inner()), 0);
+        let labels = ProcessorLabels {
+            processor: "memory_limiter".into(),
+        };
+        let refused = metrics
+            .processor_refused
+            .get(Signal::Logs)
+            .get_or_create(&labels)
+            .get();
+        assert_eq!(refused, 4);
+        gauge.stop();
     }
 }

@@ -15,7 +15,6 @@
 //! component id, before any receiver opens, so an unknown policy type, `ottl_condition`
 //! or a bad regex stops `tracemend validate` and startup with the processor's YAML path.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -25,7 +24,7 @@ use ::processors::tail_sampling::{
     load_sampler,
 };
 use ::processors::wasm::builtin::{self, ModuleRef, World};
-use ::processors::wasm::{Health as PluginHealth, WasmRuntime, WasmSampler};
+use ::processors::wasm::{Health as PluginHealth, WasmSampler};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pdata::{Batch, ConsumeError, Consumer, Signal};
@@ -33,9 +32,8 @@ use prometheus_client::metrics::counter::Counter;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::wasm::{LoadFailure, load_each};
-use crate::components::ProcessorConfig;
-use crate::config::{ComponentConfig, ComponentId, Config, ConfigError, ConfigErrors};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
 use crate::telemetry::{Health, ProcessorLabels, SelfMetrics};
 
 /// Most bytes of kept spans waiting for the next consumer before new batches are
@@ -52,7 +50,6 @@ impl ComponentConfig for TailSamplingConfig {
             .err()
             .unwrap_or_default()
             .into_iter()
-            .map(|e| ConfigError::new(e.key, e.message))
             .collect();
         if let Some(module) = &self.module {
             match builtin::resolve(module) {
@@ -74,33 +71,77 @@ impl ComponentConfig for TailSamplingConfig {
     }
 }
 
-/// Loads the sampler guest of every `tail_sampling` processor in `ids` (once per id), or
-/// reports every one that cannot start (e.g. a policy the guest refuses), located in the
-/// config like any config error.
-pub fn load_all<'a>(
-    config: &Config,
-    ids: impl IntoIterator<Item = &'a ComponentId>,
-    runtime: &WasmRuntime,
-) -> Result<BTreeMap<ComponentId, Arc<WasmSampler>>, ConfigErrors> {
-    load_each(
-        config,
-        ids,
-        |c| match c {
-            ProcessorConfig::TailSampling(cfg) => Some(&**cfg),
-            _ => None,
-        },
-        |name, cfg| {
-            load_sampler(name, cfg, runtime, None).map_err(|e| match e {
-                TailSamplingError::Module(m) => LoadFailure::Module(m),
-                e => LoadFailure::Other(e.to_string()),
-            })
-        },
-    )
+impl AnyConfig for TailSamplingConfig {}
+
+/// Loads the sampler guest once per id (a policy the guest refuses is reported with the
+/// processor's YAML path); each pipeline gets its own buffer around it.
+impl Processor for TailSamplingConfig {
+    fn prepare(
+        &self,
+        id: &ComponentId,
+        env: &PrepareEnv<'_>,
+    ) -> Result<Box<dyn Prepared>, PrepareError> {
+        let runtime = super::wasm::runtime(env)?;
+        let sampler = load_sampler(&id.to_string(), self, &runtime, None).map_err(|e| match e {
+            TailSamplingError::Module(m) => PrepareError::Module(m),
+            e => PrepareError::Other(e.to_string()),
+        })?;
+        let sampler = Arc::new(sampler);
+        // The metric families of every `tail_sampling` processor, registered once.
+        let metrics = match env.metrics {
+            Some(m) => Some(
+                env.shared(|| Ok(m.with_registry(TailSamplingMetrics::register)))
+                    .map_err(PrepareError::Fatal)?,
+            ),
+            None => None,
+        };
+        if let Some(health) = env.health {
+            watch_health(health, id, sampler.clone());
+            tracing::info!(processor = %id, "Loaded tail sampler.");
+        }
+        Ok(Box::new(LoadedSampler {
+            config: self.clone(),
+            sampler,
+            metrics,
+        }))
+    }
+}
+
+/// A loaded sampler guest and the metric families its buffers report to.
+struct LoadedSampler {
+    config: TailSamplingConfig,
+    sampler: Arc<WasmSampler>,
+    /// `None` only under `validate`, which builds no pipeline.
+    metrics: Option<Arc<TailSamplingMetrics>>,
+}
+
+impl Prepared for LoadedSampler {
+    fn build(
+        &self,
+        id: &ComponentId,
+        _signal: Signal,
+        next: Arc<dyn Consumer>,
+        metrics: &SelfMetrics,
+    ) -> anyhow::Result<Arc<dyn Consumer>> {
+        let ts_metrics = self
+            .metrics
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("prepared without the collector's metrics"))?;
+        let stage = TailSamplingStage::start(
+            id,
+            &self.config,
+            self.sampler.clone(),
+            ts_metrics,
+            next,
+            metrics,
+        )?;
+        Ok(Arc::new(stage))
+    }
 }
 
 /// Makes the `health_check` extension report the processor unhealthy while its sampler's
 /// circuit is open (traces are then kept, not sampled: see the host's fault handling).
-pub fn watch_health(health: &Health, id: &ComponentId, sampler: Arc<WasmSampler>) {
+fn watch_health(health: &Health, id: &ComponentId, sampler: Arc<WasmSampler>) {
     health.add_probe(
         &id.to_string(),
         Box::new(move || match sampler.health() {
@@ -113,11 +154,6 @@ pub fn watch_health(health: &Health, id: &ComponentId, sampler: Arc<WasmSampler>
             _ => None,
         }),
     );
-}
-
-/// The metric families of every `tail_sampling` processor, registered once.
-pub fn register_metrics(metrics: &SelfMetrics) -> TailSamplingMetrics {
-    metrics.with_registry(TailSamplingMetrics::register)
 }
 
 /// Kept spans between the buffer's sink and the forwarder task.

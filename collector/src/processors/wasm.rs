@@ -6,7 +6,6 @@
 //! holds no per-pipeline state, and loading it (compile, instantiate, `configure`) once
 //! keeps startup fast.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ::processors::wasm::builtin::{self, ModuleRef, World};
@@ -22,8 +21,8 @@ use pdata::{Batch, ConsumeError, Consumer, Payload, ProtobufIntake, Signal};
 use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 
-use crate::components::ProcessorConfig;
-use crate::config::{ComponentConfig, ComponentId, Config, ConfigError, ConfigErrors};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
 use crate::telemetry::{Health, ProcessorLabels, SelfMetrics};
 
 /// `processors.wasm/<name>`: the host's [`WasmProcessorConfig`], required (there is no
@@ -45,7 +44,6 @@ impl ComponentConfig for WasmConfig {
             .err()
             .unwrap_or_default()
             .into_iter()
-            .map(|e| ConfigError::new(e.key, e.message))
             .collect();
         match builtin::resolve(&cfg.module) {
             Ok(ModuleRef::Builtin(b)) if b.world != World::Processor => {
@@ -66,91 +64,75 @@ impl ComponentConfig for WasmConfig {
 }
 
 /// The process's one WASM runtime, its metric families registered with the collector's
-/// own metrics (or none, for `validate`).
-pub fn runtime(metrics: Option<&SelfMetrics>) -> anyhow::Result<WasmRuntime> {
-    let options = WasmRuntimeOptions::default();
-    let rt = match metrics {
-        Some(m) => m.with_registry(|r| WasmRuntime::new(options, r))?,
-        None => WasmRuntime::without_registry(options)?,
-    };
-    Ok(rt)
+/// own metrics (or none, for `validate`). Shared by every WASM-backed processor through
+/// [`PrepareEnv::shared`].
+pub fn runtime(env: &PrepareEnv<'_>) -> Result<Arc<WasmRuntime>, PrepareError> {
+    env.shared(|| {
+        let options = WasmRuntimeOptions::default();
+        match env.metrics {
+            Some(m) => m.with_registry(|r| WasmRuntime::new(options, r)),
+            None => WasmRuntime::without_registry(options),
+        }
+        .map_err(|e| anyhow::anyhow!("cannot start the WebAssembly runtime: {e:#}"))
+    })
+    .map_err(PrepareError::Fatal)
 }
 
-/// Loads (compiles, instantiates, configures) every `wasm/*` processor in `ids`, or
-/// reports every one that cannot start, located in the config like any config error.
-pub fn load_all<'a>(
-    config: &Config,
-    ids: impl IntoIterator<Item = &'a ComponentId>,
-    runtime: &WasmRuntime,
-) -> Result<BTreeMap<ComponentId, Arc<WasmProcessor>>, ConfigErrors> {
-    load_each(
-        config,
-        ids,
-        |c| match c {
-            ProcessorConfig::Wasm(WasmConfig(Some(cfg))) => Some(cfg),
-            _ => None,
-        },
-        |name, cfg| {
-            let loaded = match builtin::resolve(&cfg.module) {
-                Ok(ModuleRef::Builtin(b)) => WasmProcessor::load_bytes(name, cfg, b.bytes, runtime),
-                Ok(ModuleRef::File(_)) => WasmProcessor::load(name, cfg, runtime),
-                Err(e) => return Err(LoadFailure::Module(e)),
-            };
-            loaded.map_err(|e| LoadFailure::Other(e.to_string()))
-        },
-    )
-}
+impl AnyConfig for WasmConfig {}
 
-/// Why one guest could not be loaded, by where the config error points.
-pub(crate) enum LoadFailure {
-    /// `module:` names nothing loadable (`processors.<id>.module`).
-    Module(String),
-    /// Anything else: compile, instantiate, the guest refusing its config
-    /// (`processors.<id>`).
-    Other(String),
-}
-
-/// The loader every WASM-backed processor kind shares: for each id in `ids` whose config
-/// `pick` selects, `load(name, config)` once (an id listed by several pipelines is loaded
-/// once and shared), gathering every failure as a located config error so one startup
-/// reports them all.
-pub(crate) fn load_each<'a, C, T>(
-    config: &Config,
-    ids: impl IntoIterator<Item = &'a ComponentId>,
-    pick: impl Fn(&ProcessorConfig) -> Option<&C>,
-    mut load: impl FnMut(&str, &C) -> Result<T, LoadFailure>,
-) -> Result<BTreeMap<ComponentId, Arc<T>>, ConfigErrors> {
-    let mut loaded = BTreeMap::new();
-    let mut errors = Vec::new();
-    for id in ids {
-        let Some(cfg) = config.processors.get(id).and_then(&pick) else {
-            continue;
+/// Loads (compiles, instantiates, configures) the module once per id; every pipeline
+/// shares it.
+impl Processor for WasmConfig {
+    fn prepare(
+        &self,
+        id: &ComponentId,
+        env: &PrepareEnv<'_>,
+    ) -> Result<Box<dyn Prepared>, PrepareError> {
+        let Some(cfg) = &self.0 else {
+            // Config validation refuses a `wasm` processor without a module.
+            return Err(PrepareError::Module(
+                "is required: a path to a .wasm component, or `builtin:<name>`".into(),
+            ));
         };
-        if loaded.contains_key(id) {
-            continue;
+        let runtime = runtime(env)?;
+        let name = id.to_string();
+        let loaded = match builtin::resolve(&cfg.module) {
+            Ok(ModuleRef::Builtin(b)) => WasmProcessor::load_bytes(&name, cfg, b.bytes, &runtime),
+            Ok(ModuleRef::File(_)) => WasmProcessor::load(&name, cfg, &runtime),
+            Err(e) => return Err(PrepareError::Module(e)),
+        };
+        let processor = Arc::new(loaded.map_err(|e| PrepareError::Other(e.to_string()))?);
+        if let Some(health) = env.health {
+            watch_health(health, id, processor.clone());
+            tracing::info!(processor = %id, "Loaded WASM processor.");
         }
-        match load(&id.to_string(), cfg) {
-            Ok(p) => {
-                loaded.insert(id.clone(), Arc::new(p));
-            }
-            Err(LoadFailure::Module(e)) => {
-                errors.push(config.locate(ConfigError::new(format!("processors.{id}.module"), e)));
-            }
-            Err(LoadFailure::Other(e)) => {
-                errors.push(config.locate(ConfigError::new(format!("processors.{id}"), e)));
-            }
-        }
+        Ok(Box::new(LoadedWasm(processor)))
     }
-    if errors.is_empty() {
-        Ok(loaded)
-    } else {
-        Err(ConfigErrors(errors))
+}
+
+/// A loaded module, shared by the pipelines that list it.
+struct LoadedWasm(Arc<WasmProcessor>);
+
+impl Prepared for LoadedWasm {
+    fn build(
+        &self,
+        _id: &ComponentId,
+        signal: Signal,
+        next: Arc<dyn Consumer>,
+        metrics: &SelfMetrics,
+    ) -> anyhow::Result<Arc<dyn Consumer>> {
+        Ok(Arc::new(WasmStage::new(
+            self.0.clone(),
+            signal,
+            next,
+            metrics,
+        )))
     }
 }
 
 /// Makes the `health_check` extension report the plugin unhealthy while its circuit is
 /// open.
-pub fn watch_health(health: &Health, id: &ComponentId, processor: Arc<WasmProcessor>) {
+fn watch_health(health: &Health, id: &ComponentId, processor: Arc<WasmProcessor>) {
     health.add_probe(
         &id.to_string(),
         Box::new(move || match processor.health() {

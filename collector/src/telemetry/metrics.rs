@@ -53,10 +53,7 @@ pub struct ResolutionLabels {
     pub success: String,
 }
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProcessorLabels {
-    pub processor: String,
-}
+pub use component::ProcessorLabels;
 
 /// One family per signal, since otelcol names the item in the metric name.
 #[derive(Debug, Clone, Default)]

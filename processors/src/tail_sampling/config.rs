@@ -134,27 +134,15 @@ fn int<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
-/// One problem with a config, with the YAML key it is about.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct ConfigError {
-    /// The key, e.g. `num_traces`.
-    pub key: String,
-    /// What is wrong and what was expected.
-    pub message: String,
-}
+/// One problem with a config; its path is the YAML key it is about (e.g. `num_traces`).
+pub use component::ConfigError;
 
 impl TailSamplingConfig {
     /// Checks what serde cannot; returns every problem found. The policies
     /// themselves are checked by the guest's `configure` when it loads.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errs = Vec::new();
-        let mut err = |key: &str, message: &str| {
-            errs.push(ConfigError {
-                key: key.to_owned(),
-                message: message.to_owned(),
-            })
-        };
+        let mut err = |key: &str, message: &str| errs.push(ConfigError::new(key, message));
         if self.decision_wait.is_zero() {
             err("decision_wait", "must be greater than 0, e.g. `30s`");
         }
@@ -224,7 +212,7 @@ mod tests {
             .validate()
             .expect_err("invalid")
             .into_iter()
-            .map(|e| e.key)
+            .map(|e| e.path)
             .collect();
         assert_eq!(keys, ["decision_wait", "num_traces", "policies"]);
     }

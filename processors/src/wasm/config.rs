@@ -190,26 +190,15 @@ impl Default for CircuitBreakerConfig {
     }
 }
 
-/// One rule a [`WasmProcessorConfig`] breaks, naming its YAML key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct ConfigError {
-    /// The YAML key, relative to the processor (e.g. `limits.memory_mib`).
-    pub key: String,
-    /// What is wrong and what is expected.
-    pub message: String,
-}
+/// One rule a [`WasmProcessorConfig`] breaks; its path is the YAML key relative to the
+/// processor (e.g. `limits.memory_mib`).
+pub use component::ConfigError;
 
 impl WasmProcessorConfig {
     /// Checks every rule and returns every violation at once.
     pub fn validate(&self) -> Result<(), Vec<ConfigError>> {
         let mut errors = Vec::new();
-        let mut bad = |key: &str, message: String| {
-            errors.push(ConfigError {
-                key: key.to_owned(),
-                message,
-            })
-        };
+        let mut bad = |key: &str, message: String| errors.push(ConfigError::new(key, message));
         if self.module.as_os_str().is_empty() {
             bad("module", "required: the path to a .wasm component".into());
         }
@@ -362,7 +351,7 @@ mod tests {
         assert!(c.validate().is_ok());
         let c = parse("module: a.wasm\ngrants: { data: { k: 'env:' } }\n").expect("parses");
         let errs = c.validate().expect_err("empty variable name");
-        assert_eq!(errs[0].key, "grants.data.k");
+        assert_eq!(errs[0].path, "grants.data.k");
     }
 
     #[test]
@@ -386,7 +375,7 @@ mod tests {
             .validate()
             .expect_err("invalid")
             .into_iter()
-            .map(|e| e.key)
+            .map(|e| e.path)
             .collect();
         for key in [
             "module",

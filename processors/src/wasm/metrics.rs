@@ -10,12 +10,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// `{processor}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ProcessorLabels {
-    /// Component id, e.g. `wasm/redact`.
-    pub processor: String,
-}
+/// `{processor}`, the label set the collector's own processor metrics use too.
+pub use component::ProcessorLabels;
 
 /// `{processor, kind}` for faults.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

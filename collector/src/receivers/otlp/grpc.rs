@@ -28,6 +28,16 @@ pub async fn serve(
     stop: CancellationToken,
 ) -> std::io::Result<JoinHandle<()>> {
     let listener = crate::net::bind(&cfg.endpoint).await?;
+    Ok(serve_listener(listener, cfg, ingest, stop))
+}
+
+/// Serves on a bound `listener` (tests bind port 0 and read the address back).
+pub(crate) fn serve_listener(
+    listener: tokio::net::TcpListener,
+    cfg: &GrpcConfig,
+    ingest: Arc<Ingest>,
+    stop: CancellationToken,
+) -> JoinHandle<()> {
     let max = (cfg.max_recv_msg_size_mib as usize).saturating_mul(1024 * 1024);
     let mut builder =
         tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
@@ -41,14 +51,14 @@ pub async fn serve(
     // Without TCP_NODELAY a small response waits behind Nagle's algorithm for the peer's
     // delayed ACK (~40 ms): measured as 145K logs/s at 18% CPU before, see BENCHMARKS.md.
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Ok(tokio::spawn(async move {
+    tokio::spawn(async move {
         if let Err(e) = router
             .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
             .await
         {
             tracing::error!(error = %e, "OTLP gRPC server failed.");
         }
-    }))
+    })
 }
 
 /// Which OTLP service a [`OtlpService`] answers.

@@ -6,18 +6,20 @@
 //! refuses data retryably (memory limit, full queue) the client gets the retryable status
 //! the OTLP spec names: gRPC `UNAVAILABLE`, HTTP 503 with `Retry-After`.
 
-mod grpc;
+pub(crate) mod grpc;
 mod http;
 mod response;
 
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use serde::{Deserialize, Deserializer};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Consumers, Ingest};
-use crate::config::{ComponentConfig, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::factory::{Receiver, Running};
 use crate::telemetry::SelfMetrics;
 
 /// `receivers.otlp`.
@@ -187,6 +189,29 @@ impl RunningReceiver {
         for t in self.tasks {
             let _ = t.await;
         }
+    }
+}
+
+impl AnyConfig for OtlpReceiverConfig {}
+
+#[async_trait]
+impl Receiver for OtlpReceiverConfig {
+    async fn start(
+        &self,
+        id: &ComponentId,
+        consumers: Consumers,
+        metrics: &SelfMetrics,
+    ) -> anyhow::Result<Box<dyn Running>> {
+        Ok(Box::new(
+            start(&id.to_string(), self, consumers, metrics).await?,
+        ))
+    }
+}
+
+#[async_trait]
+impl Running for RunningReceiver {
+    async fn stop(self: Box<Self>) {
+        RunningReceiver::stop(*self).await;
     }
 }
 
