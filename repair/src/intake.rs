@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use crate::envelope::{self, EnvelopeError, Violation};
+use envelope::{EnvelopeError, Violation};
 use crate::health::Health;
 use crate::sandbox::Sandbox;
 use crate::store::{Store, StoreError};
@@ -175,7 +175,7 @@ async fn post_envelope(
             IntakeError::Body(e.body_text())
         }
     })?;
-    let (envelope, _) = envelope::parse(&body)?;
+    let envelope = envelope::parse(&body)?;
     let raw = String::from_utf8_lossy(&body).into_owned();
     let store = state.store.clone();
     let env = envelope.clone();

@@ -3,8 +3,9 @@
 //! A request's path through the engine:
 //!
 //! 1. [`intake`]: `POST /v1/envelopes` with a bearer token. The body (size-limited) is
-//!    validated against the Failure Envelope JSON Schema ([`envelope`], contract in
-//!    `config/envelope.schema.json`); a violation is a 400 naming the JSON path.
+//!    parsed once and validated against the Failure Envelope JSON Schema (the shared
+//!    `envelope` crate, contract in `config/envelope.schema.json`); a violation is a 400
+//!    naming the JSON path.
 //! 2. [`store`]: the envelope is stored in SQLite (WAL), idempotent on its id; envelopes
 //!    with the same fingerprint join one incident, which counts occurrences. A new
 //!    incident queues a job, and intake answers 202 with the incident id.
@@ -20,7 +21,6 @@
 
 pub mod cli;
 pub mod config;
-pub mod envelope;
 pub mod health;
 pub mod intake;
 pub mod pipeline;

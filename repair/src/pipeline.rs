@@ -206,7 +206,6 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::envelope;
     use crate::stage::StageFuture;
 
     /// A stage that answers from a script of outcomes and counts its runs.
@@ -282,7 +281,7 @@ mod tests {
         v["envelope_id"] = json!(id);
         v["symptom"]["fingerprint"] = json!(format!("{:0>16}", id.len()));
         let raw = v.to_string();
-        let (env, _) = envelope::parse(raw.as_bytes()).expect("valid");
+        let env = envelope::parse(raw.as_bytes()).expect("valid");
         store.accept(&env, &raw).expect("accept");
         store.claim_next().expect("claim").expect("job")
     }
@@ -412,7 +411,7 @@ mod tests {
                 .expect("json");
         v["envelope_id"] = json!("env-panic-0001");
         let raw = v.to_string();
-        let (env, _) = envelope::parse(raw.as_bytes()).expect("valid");
+        let env = envelope::parse(raw.as_bytes()).expect("valid");
         let accepted = store.accept(&env, &raw).expect("accept");
         let worker = tokio::spawn(p.clone().worker(0));
         let mut view = None;

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::envelope::{Exception, Frame};
+use envelope::{Exception, Frame};
 
 /// An exception as observed in the sandbox.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-use crate::envelope::Envelope;
+use envelope::Envelope;
 
 /// Everything a stage may read.
 pub struct StageContext<'a> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::Synchronous;
-use crate::envelope::Envelope;
+use envelope::Envelope;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -561,7 +561,6 @@ fn incident_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IncidentView> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope;
 
     fn envelope(id: &str, fingerprint: &str) -> (Envelope, String) {
         let mut v: Value =
@@ -570,7 +569,7 @@ mod tests {
         v["envelope_id"] = Value::from(id);
         v["symptom"]["fingerprint"] = Value::from(fingerprint);
         let raw = v.to_string();
-        let (env, _) = envelope::parse(raw.as_bytes()).expect("valid");
+        let env = envelope::parse(raw.as_bytes()).expect("valid");
         (env, raw)
     }
 

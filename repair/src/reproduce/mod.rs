@@ -22,7 +22,7 @@ use tracing::info;
 pub use replay::{evaluate, runner_spec};
 
 use crate::config::{ReproduceConfig, ServiceConfig};
-use crate::envelope::Frame;
+use envelope::Frame;
 use crate::repo::{Repo, RepoError};
 use crate::sandbox::{ImageInfo, RunOutput, RunSpec, Sandbox, SandboxError};
 use crate::stage::{Stage, StageContext, StageError, StageFuture, StageOutcome};

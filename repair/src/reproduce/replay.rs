@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{ObservedSummary, RunRecord, Verdict};
 use crate::config::{ClockMode, ReproduceConfig, ServiceConfig};
-use crate::envelope::{Envelope, Exception};
+use envelope::{Envelope, Exception};
 use crate::sandbox::RunOutput;
 use crate::signature::{Observed, differences, parse_python_traceback};
 
@@ -78,8 +78,11 @@ pub fn runner_spec(
             serde_json::to_string(&env.feature_flags).unwrap_or_default(),
         );
     }
-    if let Some(fixtures) = envelope.state.as_ref().and_then(|s| s.get("fixtures")) {
-        service_env.insert("TRACEMEND_FIXTURES".into(), fixtures.to_string());
+    if let Some(fixtures) = envelope.state.as_ref().and_then(|s| s.fixtures.as_ref()) {
+        service_env.insert(
+            "TRACEMEND_FIXTURES".into(),
+            serde_json::to_string(fixtures).unwrap_or_default(),
+        );
     }
     for (k, v) in &service.env {
         service_env.insert(k.clone(), v.clone());
@@ -231,7 +234,7 @@ fn summary(observed: &Observed) -> ObservedSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::Frame;
+    use envelope::Frame;
     use crate::reproduce::summarize;
 
     fn exception(ty: &str) -> Exception {
@@ -317,7 +320,7 @@ mod tests {
 
     #[test]
     fn runner_spec_carries_clock_seed_timezone_and_request() {
-        let (env, _) = crate::envelope::parse(
+        let env = envelope::parse(
             include_str!("../../../config/examples/envelopes/checkout-keyerror.json").as_bytes(),
         )
         .expect("example");
@@ -375,7 +378,7 @@ mod tests {
 
     #[test]
     fn large_specs_are_split_into_env_chunks_that_reassemble() {
-        let (mut env, _) = crate::envelope::parse(
+        let mut env = envelope::parse(
             include_str!("../../../config/examples/envelopes/minimal.json").as_bytes(),
         )
         .expect("example");
