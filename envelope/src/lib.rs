@@ -24,6 +24,6 @@ pub use schema::{
     EnvelopeError, SCHEMA_JSON, SCHEMA_VERSION, Violation, from_value, parse, validate_value,
 };
 pub use types::{
-    Environment, Envelope, Exception, Frame, Identity, Inputs, QueryValue, Runtime, Service,
+    Envelope, Environment, Exception, Frame, Identity, Inputs, QueryValue, Runtime, Service,
     SpanTiming, State, Symptom, Timing,
 };

@@ -21,6 +21,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod dependency;
 pub mod health;
 pub mod intake;
 pub mod pipeline;
@@ -30,4 +31,5 @@ pub mod sandbox;
 pub mod serve;
 pub mod signature;
 pub mod stage;
+pub mod status;
 pub mod store;
