@@ -8,7 +8,8 @@
 //! fails with the cause), `not_attempted` (unknown service or commit: rejected). The
 //! stage depends on the Docker engine (checked by the pipeline before it starts); an
 //! engine lost mid-stage, or a git remote that keeps failing, makes the job wait and
-//! retry. The image build's log is kept as `image-build.log`.
+//! retry. The log of a build from the repository's own Dockerfile (of any build that
+//! fails) is kept as `image-build.log`.
 
 mod image;
 mod replay;
@@ -168,7 +169,10 @@ impl Reproduce {
             .map_err(|e| sandbox_error(e, result.clone()))?;
         let image: ImageInfo = match self.sandbox.ensure_image(&image_spec).await {
             Ok(image) => {
-                if !image.build_log.is_empty() {
+                // A repository's own Dockerfile is the service's build, worth keeping;
+                // the engine's two-line Dockerfile onto a base image is kept only when
+                // it fails.
+                if service.dockerfile.is_some() && !image.build_log.is_empty() {
                     artifacts.extend(keep_build_log(&ctx.artifacts_dir, &image.build_log).await);
                 }
                 image
