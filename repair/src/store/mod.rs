@@ -551,6 +551,39 @@ mod tests {
     }
 
     #[test]
+    fn bodies_stored_before_canonical_storage_still_count_as_duplicates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        let a = envelope("env-oldrow-0001", "00000000000000ee");
+        store.accept(&a).expect("accept");
+        // An older engine stored the request body as sent: other key order and spacing.
+        let raw = serde_json::to_value(&a).expect("json");
+        let pretty = serde_json::to_string_pretty(&raw).expect("json");
+        assert_ne!(pretty, serde_json::to_string(&a).expect("json"));
+        store
+            .conn()
+            .expect("conn")
+            .execute(
+                "UPDATE envelopes SET body = ?1 WHERE envelope_id = ?2",
+                params![pretty, a.envelope_id],
+            )
+            .expect("rewrite");
+        let again = store.accept(&a).expect("accept");
+        assert!(again.duplicate, "same envelope, other text: a duplicate");
+        let mut other = a.clone();
+        other.inputs.path = "/ratio/1".into();
+        assert!(matches!(
+            store.accept(&other),
+            Err(StoreError::EnvelopeIdConflict(_))
+        ));
+        let job = store.claim_next().expect("claim").expect("job");
+        assert_eq!(
+            job.envelope, a,
+            "the stored text reads back into the envelope"
+        );
+    }
+
+    #[test]
     fn the_store_is_in_wal_mode() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("s.db")).expect("open");
