@@ -40,6 +40,12 @@ const GUESTS: &[Guest] = &[
         about: "PII and secret redaction with HMAC tokens (docs/redaction.md)",
     },
     Guest {
+        name: "symbolize",
+        package: "symbolize",
+        world: "processor",
+        about: "stack traces and code.* resolved to symbols, owners and commits (docs/symbolize.md)",
+    },
+    Guest {
         name: "tail_sampling",
         package: "tail-sampling",
         world: "sampler",

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod net;
 pub mod processors;
 pub mod receivers;
+pub mod repair_cli;
 pub mod service;
 pub mod telemetry;
 

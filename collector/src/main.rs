@@ -30,8 +30,9 @@ enum Command {
     Validate,
     /// List every supported component type.
     Components,
-    /// The repair engine: `tracemend repair serve --config repair.yaml`, `schema`,
-    /// `validate-envelope FILE`, `build-base-image` (see `tracemend repair --help`).
+    /// The repair engine (runs the `tracemend-repair` binary): `tracemend repair serve
+    /// --config repair.yaml`, `schema`, `validate-envelope FILE`, `build-base-image` (see
+    /// `tracemend repair --help`).
     #[command(disable_help_flag = true)]
     Repair {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -43,7 +44,7 @@ fn main() -> ExitCode {
     // The repair engine has its own command line (its `--config` is its own file).
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some("repair") {
-        return repair_main(&argv);
+        return repair_main(&argv[2..]);
     }
     let cli = Cli::parse();
     match cli.command {
@@ -52,7 +53,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Some(Command::Validate) => validate(&cli),
-        Some(Command::Repair { .. }) => repair_main(&argv),
+        Some(Command::Repair { args }) => repair_main(&args),
         None => run(&cli),
     }
 }
@@ -94,25 +95,14 @@ fn validate(cli: &Cli) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn repair_main(argv: &[String]) -> ExitCode {
-    use clap::Parser as _;
-    let args = std::iter::once("tracemend repair".to_string()).chain(argv.iter().skip(2).cloned());
-    let cli = repair::cli::RepairCli::parse_from(args);
-    collector::telemetry::init_logs(&collector::config::LogsConfig::default());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
+/// Runs `tracemend repair ...` as the separate `tracemend-repair` binary, so the edge
+/// collector does not link the repair engine (SQLite, the Docker client). Arguments pass
+/// through unchanged and the engine's exit status comes back.
+fn repair_main<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(args: I) -> ExitCode {
+    match collector::repair_cli::run(args) {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(repair::cli::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }

@@ -25,6 +25,12 @@ _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 _I64 = struct.Struct("<q")
 _F64 = struct.Struct("<d")
+# An edit row (op, target, padding, index, text start and length, value,
+# code) and a value node's head (kind, parent, key start and length): the
+# fields at the offsets of EDIT and VALUE below (held equal by
+# tests/e2e/test_python_sdk_layout.py).
+_EDIT_ROW = struct.Struct("<BBHIIIII8x")
+_VALUE_HEAD = struct.Struct("<B3xIII")
 
 # Row sizes and field offsets (wit/layout.rs).
 RESOURCE = dict(size=20, attrs=0, dropped=8, schema_url=12)
@@ -36,9 +42,11 @@ EVENT = dict(size=32, span=0, name=4, attrs=12, dropped=20, time=24)
 LINK = dict(size=48, span=0, trace_id=4, span_id=12, trace_state=20, attrs=28, dropped=36, flags=40)
 LOG = dict(size=80, scope=0, severity_number=4, time=8, observed_time=16, severity_text=24,
            body=32, attrs=36, dropped=44, flags=48, trace_id=52, span_id=60, event_name=68)
-VALUE_SIZE = 24
+VALUE = dict(size=24, kind=0, parent=4, key=8, payload=16)
+VALUE_SIZE = VALUE["size"]
 KIND_EMPTY, KIND_STRING, KIND_BOOL, KIND_INT, KIND_DOUBLE, KIND_BYTES, KIND_ARRAY, KIND_KVLIST = range(8)
-EDIT_SIZE = 32
+EDIT = dict(size=32, op=0, target=1, index=4, text=8, value=16, code=20)
+EDIT_SIZE = EDIT["size"]
 OP_SET_ATTRIBUTE, OP_REMOVE_ATTRIBUTE, OP_SET_BODY, OP_RENAME_SPAN, OP_SET_STATUS, OP_DROP_SPAN, OP_DROP_LOG = range(1, 8)
 TARGET_RESOURCE, TARGET_SCOPE, TARGET_SPAN, TARGET_EVENT, TARGET_LINK, TARGET_LOG = range(6)
 
@@ -65,9 +73,9 @@ class Batch:
         """Decodes value node `index` into (key, python value)."""
         buf = self.raw.values
         base = index * VALUE_SIZE
-        kind = buf[base]
-        key = self._str(buf, base + 8)
-        p = base + 16
+        kind = buf[base + VALUE["kind"]]
+        key = self._str(buf, base + VALUE["key"])
+        p = base + VALUE["payload"]
         if kind == KIND_STRING:
             return key, self._str(buf, p)
         if kind == KIND_BOOL:
@@ -280,7 +288,7 @@ class Edits:
         return off, len(data)
 
     def _row(self, op, target, index, text=(0, 0), value=NONE, code=0):
-        self.rows += struct.pack("<BBHIIIII8x", op, target, 0, index, text[0], text[1], value, code)
+        self.rows += _EDIT_ROW.pack(op, target, 0, index, text[0], text[1], value, code)
 
     def _reserve(self, n):
         first = len(self.values) // VALUE_SIZE
@@ -313,7 +321,7 @@ class Edits:
         else:
             raise TypeError(f"cannot encode {type(value).__name__} as an AnyValue")
         base = index * VALUE_SIZE
-        self.values[base:base + VALUE_SIZE] = struct.pack("<B3xIII", kind, parent, key[0], key[1]) + payload
+        self.values[base:base + VALUE_SIZE] = _VALUE_HEAD.pack(kind, parent, key[0], key[1]) + payload
 
     def _value(self, value):
         root = self._reserve(1)

@@ -254,4 +254,28 @@ mod tests {
             }
         }
     }
+
+    /// The SWAR compares agree with the byte tests on every byte value.
+    #[test]
+    fn swar_compares_match_bytes() {
+        for b in 0..=255u8 {
+            let word = u64::from_le_bytes([b, 0, b'9', b, 0x80, b, 0xff, b]);
+            let t = word & !HIGH;
+            let ascii = !word & HIGH;
+            for c in 0..0x80u8 {
+                let want = |f: &dyn Fn(u8) -> bool| {
+                    word.to_le_bytes()
+                        .iter()
+                        .enumerate()
+                        .fold(0u64, |m, (i, &v)| m | (u64::from(f(v)) << (8 * i + 7)))
+                };
+                assert_eq!(lanes_eq(t, c) & ascii, want(&|v| v == c), "eq {b} {c}");
+                assert_eq!(
+                    lanes_ge(t, c) & ascii,
+                    want(&|v| v < 0x80 && v >= c),
+                    "ge {b} {c}"
+                );
+            }
+        }
+    }
 }

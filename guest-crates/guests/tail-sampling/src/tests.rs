@@ -1,9 +1,8 @@
-//! Unit tests of the parts that need no batch (config parsing, hashing,
-//! thresholds, rate buckets, trace state). Whole-trace behaviour is tested
-//! through the host in `processors/tests/tail_sampling/`.
+//! Unit tests of the configuration (parsing, validation, evaluation order).
+//! Each policy's own tests are in its file under `policy/`; whole-trace
+//! behaviour is tested through the host in `processors/tests/tail_sampling/`.
 
 use crate::config;
-use crate::policy::{Policy, TokenBucket, fnv1a64, threshold};
 
 fn parse_err(json: &str) -> String {
     match config::parse(json) {
@@ -116,68 +115,6 @@ fn drop_policies_are_evaluated_first() {
     .expect("valid");
     let names: Vec<&str> = c.policies.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["d", "a"]);
-}
-
-#[test]
-fn composite_order_and_allocation() {
-    // The contrib README's composite example: 50% and 25%, and an
-    // unallocated always_sample that gets the remaining 25%.
-    let c = config::parse(
-        r#"{"policies":[{"name":"c","type":"composite","composite":{
-            "max_total_spans_per_second":1000,
-            "policy_order":["p3","p1"],
-            "composite_sub_policy":[
-              {"name":"p1","type":"numeric_attribute","numeric_attribute":{"key":"key1","min_value":50}},
-              {"name":"p2","type":"string_attribute","string_attribute":{"key":"key2","values":["value1"]}},
-              {"name":"p3","type":"always_sample"}],
-            "rate_allocation":[{"policy":"p1","percent":50},{"policy":"p2","percent":25}]}}]}"#,
-    )
-    .expect("valid");
-    let Policy::Composite(comp) = &c.policies[0].policy else {
-        panic!("not a composite")
-    };
-    assert_eq!(comp.order(), [("p3", 250), ("p1", 500), ("p2", 250)]);
-}
-
-#[test]
-fn fnv1a64_matches_reference_vectors() {
-    // Published FNV-1a 64 test vectors.
-    assert_eq!(fnv1a64(b"", b""), 0xcbf29ce484222325);
-    assert_eq!(fnv1a64(b"a", b""), 0xaf63dc4c8601ec8c);
-    assert_eq!(fnv1a64(b"foo", b""), 0xdcb27518fed9d577);
-    assert_eq!(fnv1a64(b"fo", b"o"), 0xdcb27518fed9d577);
-}
-
-#[test]
-fn thresholds() {
-    assert_eq!(threshold(0.0), 0);
-    assert_eq!(threshold(-1.0), 0);
-    assert_eq!(threshold(1.0), u64::MAX);
-    assert_eq!(threshold(2.0), u64::MAX);
-    // (2^64-1)/2 = 2^63 - 0.5 has exactly 64 significant bits, so no
-    // rounding; truncation gives 2^63 - 1.
-    assert_eq!(threshold(0.5), (1u64 << 63) - 1);
-    let t = threshold(0.1);
-    let approx = (u64::MAX as f64 * 0.1) as u64;
-    assert!(t.abs_diff(approx) < 1 << 12, "{t} vs {approx}");
-}
-
-#[test]
-fn token_bucket_starts_full_and_refills() {
-    let s = 1_000_000_000u64;
-    let mut b = TokenBucket::new(10, 0); // burst 20
-    assert!(b.allow(s, 20.0));
-    assert!(!b.allow(s, 1.0));
-    // Half a second later: 5 tokens.
-    assert!(b.allow(s + s / 2, 5.0));
-    assert!(!b.allow(s + s / 2, 1.0));
-    // Much later: capped at the burst.
-    assert!(!b.allow(100 * s, 21.0));
-    assert!(b.allow(100 * s, 20.0));
-    // More than the burst never passes.
-    let mut b = TokenBucket::new(10, 15);
-    assert!(!b.allow(s, 16.0));
-    assert!(b.allow(s, 15.0));
 }
 
 #[test]
