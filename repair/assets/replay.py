@@ -17,10 +17,18 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 
-MAX_OUTPUT = 128 * 1024
+# The result line must reach the engine whole: the engine keeps the last 256 KiB of the
+# runner's stdout, so the line is kept well under that however much the service wrote
+# (a framework's debug 500 page, a chatty log). Service output is cut from the front:
+# the failure is at the end.
+MAX_OUTPUT = 64 * 1024
+MAX_BODY = 16 * 1024
+MAX_RESULT_LINE = 192 * 1024
+SHRINKABLE = ("service_stdout", "service_stderr", "response")
 
 
 def has_time_machine():
@@ -39,13 +47,62 @@ def read_tail(path):
     return data[-MAX_OUTPUT:].decode("utf-8", "replace")
 
 
+def result_line(result):
+    """The result as one line no longer than MAX_RESULT_LINE bytes (UTF-8)."""
+
+    def text_of(key):
+        value = result.get(key)
+        return value.get("body", "") if isinstance(value, dict) else (value or "")
+
+    while True:
+        line = "TRACEMEND_RESULT " + json.dumps(result, ensure_ascii=False)
+        if len(line.encode("utf-8")) <= MAX_RESULT_LINE:
+            return line
+        # Halve the longest text field, keeping its end (where the failure is), and say so.
+        key = max(SHRINKABLE, key=lambda k: len(text_of(k)))
+        text = text_of(key)
+        if len(text) < 64:
+            # Nothing left worth cutting: the rest of the result is what is too large.
+            keep = ("ready", "clock_faked", "uid", "service_exit")
+            result = {k: result[k] for k in keep if k in result}
+            result["request_error"] = "the replay result was too large to report"
+            continue
+        kept = text[len(text) // 2:]
+        if isinstance(result.get(key), dict):
+            result[key] = dict(result[key], body=kept)
+        else:
+            result[key] = kept
+        if key not in result.setdefault("truncated", []):
+            result["truncated"].append(key)
+
+
+def emit(result):
+    # Bytes, not print(): the line is UTF-8 whatever the container's locale says.
+    sys.stdout.buffer.write((result_line(result) + "\n").encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
+def python_path(env, site_dir):
+    """Our sitecustomize first, then whatever the image or the service config set."""
+    parts = [site_dir] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != site_dir]
+    return os.pathsep.join(parts)
+
+
 def main():
     # The spec arrives in chunks: one environment variable is capped at 128 KiB.
     chunks = int(os.environ["TRACEMEND_REPRO_SPEC_CHUNKS"])
     spec = json.loads("".join(os.environ[f"TRACEMEND_REPRO_SPEC_{i}"] for i in range(chunks)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRACEMEND_REPRO_SPEC")}
     env.update(spec.get("service_env", {}))
-    result = {"ready": False, "clock_faked": False}
+    env["PYTHONPATH"] = python_path(env, spec["site_dir"])
+    result = {"ready": False, "clock_faked": False, "uid": os.getuid()}
+    if os.getuid() == 0 and not spec.get("allow_root", False):
+        result["start_error"] = (
+            "refusing to run the service as root (uid 0): the image's user or sandbox.user "
+            "maps to root; set sandbox.allow_root: true to allow it"
+        )
+        emit(result)
+        return
     clock = spec.get("clock")
     if clock:
         if has_time_machine():
@@ -55,7 +112,8 @@ def main():
         else:
             result["clock_note"] = "time-machine is not installed in the image; the clock is real"
 
-    out_path, err_path = "/tmp/tracemend-service.stdout", "/tmp/tracemend-service.stderr"
+    out_dir = tempfile.mkdtemp(prefix="tracemend-service-")
+    out_path, err_path = os.path.join(out_dir, "stdout"), os.path.join(out_dir, "stderr")
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         try:
             proc = subprocess.Popen(
@@ -64,7 +122,7 @@ def main():
             )
         except OSError as e:
             result["start_error"] = f"{type(e).__name__}: {e}"
-            print("TRACEMEND_RESULT " + json.dumps(result), flush=True)
+            emit(result)
             return
 
     port = int(spec["port"])
@@ -95,7 +153,7 @@ def main():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=float(spec["request_timeout_s"]))
             conn.request(req["method"], path, body=body, headers=headers)
             resp = conn.getresponse()
-            data = resp.read(MAX_OUTPUT)
+            data = resp.read(MAX_BODY)
             result["response"] = {"status": resp.status, "body": data.decode("utf-8", "replace")}
             conn.close()
         except Exception as e:  # the failure itself may close the connection
@@ -116,7 +174,7 @@ def main():
     result["service_exit"] = proc.returncode
     result["service_stdout"] = read_tail(out_path)
     result["service_stderr"] = read_tail(err_path)
-    print("TRACEMEND_RESULT " + json.dumps(result), flush=True)
+    emit(result)
 
 
 if __name__ == "__main__":

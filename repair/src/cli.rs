@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::config::RepairConfig;
-use crate::envelope;
 
 /// The script that builds the Python base image (also in `repair/images/`).
 pub const BUILD_PYTHON_BASE_SH: &str = include_str!("../images/build-python-base.sh");

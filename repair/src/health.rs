@@ -1,47 +1,100 @@
 //! What the engine knows about its dependencies, for `GET /healthz`.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde::Serialize;
 
-/// Last known state of the sandbox engine.
+use crate::dependency::DOCKER;
+
+/// Last known state of one dependency.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct SandboxHealth {
-    /// `None` until the engine was tried once.
+pub struct DependencyHealth {
+    /// `None` until the dependency was tried once.
     pub reachable: Option<bool>,
+    /// Why it is down.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// Jobs parked until the engine answers again.
+    /// Jobs parked until the engine answers again (filled in by `GET /healthz`).
     pub waiting_jobs: u64,
 }
 
+/// Shared by the workers (which learn about dependencies as stages run) and `GET /healthz`.
 #[derive(Debug, Default)]
 pub struct Health {
-    sandbox: Mutex<SandboxHealth>,
+    dependencies: Mutex<BTreeMap<&'static str, DependencyHealth>>,
 }
 
 impl Health {
-    pub fn sandbox(&self) -> SandboxHealth {
-        self.sandbox.lock().map(|s| s.clone()).unwrap_or_default()
+    /// The state of dependency `name` (default: never tried).
+    pub fn dependency(&self, name: &str) -> DependencyHealth {
+        self.dependencies
+            .lock()
+            .ok()
+            .and_then(|d| d.get(name).cloned())
+            .unwrap_or_default()
     }
 
+    /// Every dependency tried so far.
+    pub fn all(&self) -> BTreeMap<&'static str, DependencyHealth> {
+        self.dependencies
+            .lock()
+            .map(|d| d.clone())
+            .unwrap_or_default()
+    }
+
+    /// The Docker engine's state.
+    pub fn sandbox(&self) -> DependencyHealth {
+        self.dependency(DOCKER)
+    }
+
+    /// Records that `name` answered.
+    pub fn up(&self, name: &'static str) {
+        if let Ok(mut d) = self.dependencies.lock() {
+            let entry = d.entry(name).or_default();
+            entry.reachable = Some(true);
+            entry.error = None;
+        }
+    }
+
+    /// Records that `name` is down and why.
+    pub fn down(&self, name: &'static str, error: &str) {
+        if let Ok(mut d) = self.dependencies.lock() {
+            let entry = d.entry(name).or_default();
+            entry.reachable = Some(false);
+            entry.error = Some(error.to_string());
+        }
+    }
+
+    /// Shorthand for `up(DOCKER)`.
     pub fn sandbox_up(&self) {
-        if let Ok(mut s) = self.sandbox.lock() {
-            s.reachable = Some(true);
-            s.error = None;
-        }
+        self.up(DOCKER);
     }
 
+    /// Shorthand for `down(DOCKER, error)`.
     pub fn sandbox_down(&self, error: &str) {
-        if let Ok(mut s) = self.sandbox.lock() {
-            s.reachable = Some(false);
-            s.error = Some(error.to_string());
-        }
+        self.down(DOCKER, error);
     }
+}
 
-    pub fn set_waiting(&self, n: u64) {
-        if let Ok(mut s) = self.sandbox.lock() {
-            s.waiting_jobs = n;
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dependencies_go_down_and_up_with_their_reason() {
+        let h = Health::default();
+        assert_eq!(h.sandbox().reachable, None);
+        h.down("git_remote", "fetch failed");
+        h.sandbox_up();
+        assert_eq!(h.sandbox().reachable, Some(true));
+        let git = h.dependency("git_remote");
+        assert_eq!(
+            (git.reachable, git.error.as_deref()),
+            (Some(false), Some("fetch failed"))
+        );
+        h.up("git_remote");
+        assert_eq!(h.dependency("git_remote").error, None);
+        assert_eq!(h.all().len(), 2);
     }
 }

@@ -21,10 +21,11 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use crate::envelope::{self, EnvelopeError, Violation};
 use crate::health::Health;
 use crate::sandbox::Sandbox;
+use crate::status::JobStatus;
 use crate::store::{Store, StoreError};
+use envelope::{EnvelopeError, Violation};
 
 /// Why a request was refused. Each variant picks its status code.
 #[derive(Debug, thiserror::Error)]
@@ -175,13 +176,17 @@ async fn post_envelope(
             IntakeError::Body(e.body_text())
         }
     })?;
-    let (envelope, _) = envelope::parse(&body)?;
-    let raw = String::from_utf8_lossy(&body).into_owned();
+    // The one parse: the typed envelope is what the store keeps.
+    let envelope = envelope::parse(&body)?;
+    drop(body);
     let store = state.store.clone();
-    let env = envelope.clone();
-    let accepted = tokio::task::spawn_blocking(move || store.accept(&env, &raw))
-        .await
-        .map_err(|e| IntakeError::Internal(e.to_string()))??;
+    let (envelope, accepted) = tokio::task::spawn_blocking(move || {
+        let accepted = store.accept(&envelope);
+        (envelope, accepted)
+    })
+    .await
+    .map_err(|e| IntakeError::Internal(e.to_string()))?;
+    let accepted = accepted?;
     if accepted.new_incident {
         state.notify.notify_one();
     }
@@ -266,14 +271,17 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         Err(e) => (false, json!(e.to_string())),
     };
     let mut sandbox = state.health.sandbox();
-    let waiting = counts.get("waiting").and_then(|w| w.as_u64()).unwrap_or(0);
-    state.health.set_waiting(waiting);
+    let waiting = counts
+        .get(JobStatus::Waiting.as_str())
+        .and_then(|w| w.as_u64())
+        .unwrap_or(0);
     sandbox.waiting_jobs = waiting;
     let ok = store_ok && sandbox.reachable == Some(true);
     Json(json!({
         "status": if ok { "ok" } else { "degraded" },
         "store": if store_ok { json!("ok") } else { counts.clone() },
         "sandbox": sandbox,
+        "dependencies": state.health.all(),
         "jobs": counts,
     }))
     .into_response()

@@ -14,7 +14,7 @@ use crate::config::{ConfigError, RepairConfig};
 use crate::health::Health;
 use crate::intake::{self, AppState};
 use crate::pipeline::{Backoff, Pipeline};
-use crate::reproduce::Reproduce;
+use crate::reproduce::{Reproduce, ReproduceParts};
 use crate::sandbox::{DockerSandbox, Sandbox};
 use crate::stage::Stage;
 use crate::store::{Store, StoreError};
@@ -98,14 +98,16 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         Err(_) => health.sandbox_down("docker engine did not answer within 10s"),
     }
 
-    let stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce {
+    let stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce::new(ReproduceParts {
         services: config.services.clone(),
         sandbox: sandbox.clone(),
         config: config.reproduce.clone(),
         sandbox_timeout: config.sandbox.timeout,
+        sandbox_user: config.sandbox.user.clone(),
+        allow_root: config.sandbox.allow_root,
         repos_dir: data_dir.join("repos"),
         owner: owner.clone(),
-    })];
+    }))];
     let notify = Arc::new(Notify::new());
     let pipeline = Arc::new(Pipeline {
         store: store.clone(),

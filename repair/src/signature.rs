@@ -1,11 +1,13 @@
-//! Failure signatures: parse what a service printed when it failed (a Python traceback),
-//! and compare it with the envelope's symptom. A failure reproduces when the exception
+//! Failure signatures: find what a service printed when it failed (a Python traceback,
+//! as text or inside a JSON log line, on stderr or stdout), and compare it with the
+//! envelope's symptom. A failure reproduces when the exception
 //! type is the same and the top in-app frame (innermost frame of the service's own code)
 //! is the same function in the same file (and line, when both sides know it).
 
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::envelope::{Exception, Frame};
+use envelope::{Exception, Frame};
 
 /// An exception as observed in the sandbox.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -22,10 +24,71 @@ impl Observed {
     }
 }
 
+const TRACEBACK: &str = "Traceback (most recent call last):";
+
+/// The failure a service reported: the last traceback on stderr, else the last one on
+/// stdout (frameworks and JSON loggers often write there). In each stream, tracebacks
+/// are read from plain text and from JSON log lines (any string field holding one, e.g.
+/// `exc_info` of python-json-logger or `exception` of structlog), the latest one wins.
+pub fn find_python_traceback(stderr: &str, stdout: &str, app_root: &str) -> Option<Observed> {
+    last_traceback(stderr, app_root).or_else(|| last_traceback(stdout, app_root))
+}
+
+/// The latest traceback in one stream, plain or in a JSON log line.
+fn last_traceback(text: &str, app_root: &str) -> Option<Observed> {
+    if !text.contains(TRACEBACK) {
+        return None;
+    }
+    // JSON lines are taken out of the text, so a traceback escaped inside one is never
+    // misread as plain text; `plain_lines` maps the remaining lines back to their index.
+    let mut plain = String::new();
+    let mut plain_lines = Vec::new();
+    let mut in_json: Option<(usize, Observed)> = None;
+    for (index, line) in text.lines().enumerate() {
+        if let Some(embedded) = json_traceback(line) {
+            if let Some(observed) = parse_python_traceback(&embedded, app_root) {
+                in_json = Some((index, observed));
+            }
+            continue;
+        }
+        plain.push_str(line);
+        plain.push('\n');
+        plain_lines.push(index);
+    }
+    let in_text = plain.rfind(TRACEBACK).and_then(|at| {
+        let line = plain[..at].matches('\n').count();
+        parse_python_traceback(&plain[at..], app_root)
+            .map(|o| (plain_lines.get(line).copied().unwrap_or(0), o))
+    });
+    match (in_text, in_json) {
+        (Some(text), Some(json)) => Some(if json.0 > text.0 { json.1 } else { text.1 }),
+        (text, json) => text.or(json).map(|(_, o)| o),
+    }
+}
+
+/// The traceback held by a JSON log line, if the line is a JSON object with one.
+fn json_traceback(line: &str) -> Option<String> {
+    let line = line.trim();
+    if !line.starts_with('{') || !line.contains(TRACEBACK) {
+        return None;
+    }
+    let value: Value = serde_json::from_str(line).ok()?;
+    find_string_with(&value, TRACEBACK).map(str::to_string)
+}
+
+fn find_string_with<'a>(value: &'a Value, needle: &str) -> Option<&'a str> {
+    match value {
+        Value::String(s) if s.contains(needle) => Some(s),
+        Value::Object(map) => map.values().find_map(|v| find_string_with(v, needle)),
+        Value::Array(items) => items.iter().find_map(|v| find_string_with(v, needle)),
+        _ => None,
+    }
+}
+
 /// Parses the last Python traceback in `text`. Frames under `app_root` (the repository
 /// in the container) and outside `site-packages`/`dist-packages` are in-app.
 pub fn parse_python_traceback(text: &str, app_root: &str) -> Option<Observed> {
-    let start = text.rfind("Traceback (most recent call last):")?;
+    let start = text.rfind(TRACEBACK)?;
     let block = &text[start..];
     let root = format!("{}/", app_root.trim_end_matches('/'));
     let mut frames = Vec::new();
@@ -235,5 +298,44 @@ KeyError: 'postcode'
     fn qualified_types_match_their_short_name() {
         assert!(same_type("JSONDecodeError", "json.decoder.JSONDecodeError"));
         assert!(!same_type("Error", "KeyError"));
+    }
+
+    #[test]
+    fn tracebacks_are_found_on_stdout_and_in_json_log_lines() {
+        // Plain text on stdout (a framework logging to stdout), nothing on stderr.
+        let o = find_python_traceback("GET /quote 500\n", TRACE, "/app").expect("stdout");
+        assert_eq!(o.exception_type, "KeyError");
+        // stderr wins when both have one.
+        let other = "Traceback (most recent call last):\n  File \"/app/x.py\", line 2, in f\n    g()\nValueError: v\n";
+        let o = find_python_traceback(other, TRACE, "/app").expect("stderr");
+        assert_eq!(o.exception_type, "ValueError");
+        // A JSON log line (python-json-logger style) with the traceback in `exc_info`,
+        // between ordinary JSON lines.
+        let json_line = serde_json::json!({
+            "levelname": "ERROR",
+            "message": "Exception on /quote [POST]",
+            "exc_info": TRACE.trim_start_matches(|c| c != 'T'),
+        })
+        .to_string();
+        let stdout = format!(
+            "{{\"levelname\": \"INFO\", \"message\": \"started\"}}\n{json_line}\n{{\"message\": \"GET /quote 500\"}}\n"
+        );
+        let o = find_python_traceback("", &stdout, "/app").expect("json line");
+        assert_eq!(o.exception_type, "KeyError");
+        assert_eq!(
+            o.top_in_app_frame().map(|f| f.function.as_str()),
+            Some("shipping_quote")
+        );
+        // Nested (structlog's `event` dict) and the latest of text and JSON wins.
+        let nested = serde_json::json!({ "event": { "exception": other } }).to_string();
+        let mixed = format!("{TRACE}{nested}\n");
+        let o = find_python_traceback("", &mixed, "/app").expect("mixed");
+        assert_eq!(o.exception_type, "ValueError");
+        let mixed = format!("{nested}\n{TRACE}");
+        let o = find_python_traceback("", &mixed, "/app").expect("mixed");
+        assert_eq!(o.exception_type, "KeyError");
+        // A JSON line mentioning tracebacks without one, and broken JSON, are not failures.
+        let noise = "{\"message\": \"Traceback (most recent call last): none\"}\n{broken Traceback (most recent call last):\n";
+        assert!(find_python_traceback(noise, "", "/app").is_none());
     }
 }

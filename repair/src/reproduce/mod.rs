@@ -5,80 +5,94 @@
 //!
 //! Verdicts: `reproduced` (the stage completes; `stable` says whether every run agreed),
 //! `not_reproduced` (the job is rejected with what differed), `sandbox_error` (the stage
-//! fails with the cause). An unreachable engine makes the job wait and retry.
+//! fails with the cause), `not_attempted` (unknown service or commit: rejected). The
+//! stage depends on the Docker engine (checked by the pipeline before it starts); an
+//! engine lost mid-stage, or a git remote that keeps failing, makes the job wait and
+//! retry. The log of a build from the repository's own Dockerfile (of any build that
+//! fails) is kept as `image-build.log`.
 
 mod image;
 mod replay;
+mod result;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 use tracing::info;
 
-pub use replay::{evaluate, runner_spec};
+pub use replay::{evaluate, runner_env, runner_spec};
+pub use result::{Expected, ObservedSummary, ReproduceResult, RunRecord, SandboxFacts, Verdict};
 
 use crate::config::{ReproduceConfig, ServiceConfig};
-use crate::envelope::Frame;
+use crate::dependency::{DOCKER, Dependency, DockerEngine, GIT_REMOTE, docker_reason};
 use crate::repo::{Repo, RepoError};
 use crate::sandbox::{ImageInfo, RunOutput, RunSpec, Sandbox, SandboxError};
-use crate::stage::{Stage, StageContext, StageError, StageFuture, StageOutcome};
+use crate::stage::{Stage, StageContext, StageError, StageFuture, StageOutcome, StageResult};
 
-/// Outcome of one replay, or of the stage.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Reproduced,
-    NotReproduced,
-    SandboxError,
-}
-
-/// The exception seen in one run, summarized.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct ObservedSummary {
-    pub exception_type: String,
-    pub message: String,
-    pub top_in_app_frame: Option<Frame>,
-}
-
-/// One replay in one fresh container.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct RunRecord {
-    pub run: u32,
-    pub verdict: Verdict,
-    pub duration_ms: u64,
-    pub exit_code: Option<i64>,
-    pub timed_out: bool,
-    pub clock_faked: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub clock_note: Option<String>,
-    pub response_status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_error: Option<String>,
-    pub observed: Option<ObservedSummary>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub differences: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
-}
+/// The stage's name: the key of its stored result.
+pub const STAGE: &str = "reproduce";
 
 /// The stage.
 pub struct Reproduce {
+    services: BTreeMap<String, ServiceConfig>,
+    sandbox: Arc<dyn Sandbox>,
+    config: ReproduceConfig,
+    sandbox_timeout: Duration,
+    sandbox_user: String,
+    allow_root: bool,
+    repos_dir: PathBuf,
+    owner: String,
+    dependencies: Vec<Arc<dyn Dependency>>,
+}
+
+/// What the stage is built from.
+pub struct ReproduceParts {
+    /// `service.name` -> how to build and run it.
     pub services: BTreeMap<String, ServiceConfig>,
+    /// Where images are built and replays run.
     pub sandbox: Arc<dyn Sandbox>,
+    /// `reproduce` settings.
     pub config: ReproduceConfig,
+    /// `sandbox.timeout`.
     pub sandbox_timeout: Duration,
+    /// `sandbox.user` (recorded with the result).
+    pub sandbox_user: String,
+    /// `sandbox.allow_root`: the runner refuses to start the service as uid 0 without it.
+    pub allow_root: bool,
+    /// Where remote repositories are mirrored.
     pub repos_dir: PathBuf,
     /// Scopes container names (and leftovers cleanup) to this engine.
     pub owner: String,
 }
 
+impl Reproduce {
+    /// The stage; it depends on the Docker engine behind `parts.sandbox`.
+    pub fn new(parts: ReproduceParts) -> Self {
+        let docker: Arc<dyn Dependency> = Arc::new(DockerEngine(parts.sandbox.clone()));
+        Self {
+            services: parts.services,
+            sandbox: parts.sandbox,
+            config: parts.config,
+            sandbox_timeout: parts.sandbox_timeout,
+            sandbox_user: parts.sandbox_user,
+            allow_root: parts.allow_root,
+            repos_dir: parts.repos_dir,
+            owner: parts.owner,
+            dependencies: vec![docker],
+        }
+    }
+}
+
 impl Stage for Reproduce {
     fn name(&self) -> &'static str {
-        "reproduce"
+        STAGE
+    }
+
+    fn dependencies(&self) -> &[Arc<dyn Dependency>] {
+        &self.dependencies
     }
 
     fn run<'a>(&'a self, ctx: &'a StageContext<'a>) -> StageFuture<'a> {
@@ -86,22 +100,35 @@ impl Stage for Reproduce {
     }
 }
 
-fn sandbox_error(cause: String, mut result: Value) -> StageError {
-    result["verdict"] = json!(Verdict::SandboxError);
-    result["cause"] = json!(cause);
+fn sandbox_error(cause: String, mut result: ReproduceResult) -> StageError {
+    result.verdict = Verdict::SandboxError;
+    result.cause = Some(cause.clone());
     StageError::Failed {
         error: format!("sandbox_error: {cause}"),
-        result,
+        result: Some(StageResult::Reproduce(Box::new(result))),
         artifacts: Vec::new(),
     }
 }
 
-fn from_sandbox(e: SandboxError, result: Value) -> StageError {
+fn from_sandbox(e: SandboxError, result: &ReproduceResult) -> StageError {
     match e {
-        SandboxError::Unreachable(m) => {
-            StageError::Unavailable(format!("docker engine unreachable: {m}"))
-        }
-        other => sandbox_error(other.to_string(), result),
+        SandboxError::Unreachable(_) => StageError::Unavailable {
+            dependency: DOCKER,
+            reason: docker_reason(&e),
+        },
+        other => sandbox_error(other.to_string(), result.clone()),
+    }
+}
+
+/// A remote that keeps failing makes the job wait (like an unreachable engine); any
+/// other repository problem is the stage's failure.
+fn from_repo(e: RepoError, result: &ReproduceResult) -> StageError {
+    match e {
+        RepoError::Remote { .. } => StageError::Unavailable {
+            dependency: GIT_REMOTE,
+            reason: format!("repository: {e}"),
+        },
+        other => sandbox_error(format!("repository: {other}"), result.clone()),
     }
 }
 
@@ -109,65 +136,74 @@ impl Reproduce {
     async fn reproduce(&self, ctx: &StageContext<'_>) -> Result<StageOutcome, StageError> {
         let envelope = ctx.envelope;
         let name = &envelope.identity.service.name;
-        let mut result = json!({
-            "service": name,
-            "expected": {
-                "exception_type": envelope.symptom.exception.exception_type,
-                "top_in_app_frame": envelope.symptom.exception.top_in_app_frame(),
-            },
-        });
+        let mut result = ReproduceResult::new(name, &envelope.symptom.exception);
         let Some(service) = self.services.get(name) else {
-            result["verdict"] = json!("not_attempted");
             return Ok(StageOutcome::Rejected {
                 reason: format!("service {name} is not in the services map"),
-                result,
+                result: StageResult::Reproduce(Box::new(result)),
                 artifacts: Vec::new(),
             });
         };
         let repo = Repo::open(&service.repository, &self.repos_dir)
             .await
-            .map_err(|e| sandbox_error(format!("repository: {e}"), result.clone()))?;
+            .map_err(|e| from_repo(e, &result))?;
         let commit = match repo.resolve_commit(&envelope.identity.commit).await {
             Ok(c) => c,
             Err(e @ RepoError::UnknownCommit { .. }) => {
-                result["verdict"] = json!("not_attempted");
                 return Ok(StageOutcome::Rejected {
                     reason: e.to_string(),
-                    result,
+                    result: StageResult::Reproduce(Box::new(result)),
                     artifacts: Vec::new(),
                 });
             }
-            Err(e) => return Err(sandbox_error(format!("repository: {e}"), result)),
+            Err(e) => return Err(from_repo(e, &result)),
         };
-        result["commit"] = json!(commit);
+        result.commit = Some(commit.clone());
 
-        let image_spec = image::image_spec(&repo, name, service, &commit)
-            .await
-            .map_err(|e| sandbox_error(e, result.clone()))?;
-        let image: ImageInfo = self
-            .sandbox
-            .ensure_image(&image_spec)
-            .await
-            .map_err(|e| from_sandbox(e, result.clone()))?;
-        result["image"] = json!(image);
-        result["sandbox"] = json!({
-            "network": "none",
-            "read_only_root": true,
-            "tmpfs": "/tmp",
-            "capabilities": "all dropped",
-            "no_new_privileges": true,
-            "timeout_ms": self.sandbox_timeout.as_millis() as u64,
-            "seed": self.config.seed,
-            "clock": self.config.clock,
-        });
-
-        let env = replay::runner_env(envelope, service, &self.config)
-            .map_err(|e| sandbox_error(e, result.clone()))?;
         tokio::fs::create_dir_all(&ctx.artifacts_dir)
             .await
             .map_err(|e| sandbox_error(format!("artifacts directory: {e}"), result.clone()))?;
-        let mut runs = Vec::new();
         let mut artifacts = Vec::new();
+        let image_spec = image::image_spec(&repo, name, service, &commit)
+            .await
+            .map_err(|e| sandbox_error(e, result.clone()))?;
+        let image: ImageInfo = match self.sandbox.ensure_image(&image_spec).await {
+            Ok(image) => {
+                // A repository's own Dockerfile is the service's build, worth keeping;
+                // the engine's two-line Dockerfile onto a base image is kept only when
+                // it fails.
+                if service.dockerfile.is_some() && !image.build_log.is_empty() {
+                    artifacts.extend(keep_build_log(&ctx.artifacts_dir, &image.build_log).await);
+                }
+                image
+            }
+            Err(e) => {
+                if let SandboxError::Build { log, .. } = &e {
+                    artifacts.extend(keep_build_log(&ctx.artifacts_dir, log).await);
+                }
+                let mut err = from_sandbox(e, &result);
+                if let StageError::Failed { artifacts: a, .. } = &mut err {
+                    *a = artifacts;
+                }
+                return Err(err);
+            }
+        };
+        result.image = Some(image.clone());
+        result.sandbox = Some(SandboxFacts {
+            network: "none".into(),
+            read_only_root: true,
+            tmpfs: "/tmp".into(),
+            capabilities: "all dropped".into(),
+            no_new_privileges: true,
+            timeout_ms: self.sandbox_timeout.as_millis() as u64,
+            seed: self.config.seed,
+            clock: self.config.clock,
+            user: self.sandbox_user.clone(),
+        });
+
+        let env = replay::runner_env(envelope, service, &self.config, self.allow_root)
+            .map_err(|e| sandbox_error(e, result.clone()))?;
+        let mut runs = Vec::new();
         for run in 1..=self.config.runs {
             let spec = RunSpec {
                 image: image.tag.clone(),
@@ -191,12 +227,12 @@ impl Reproduce {
                     self.sandbox
                         .ensure_image(&image_spec)
                         .await
-                        .map_err(|e| from_sandbox(e, result.clone()))?;
+                        .map_err(|e| from_sandbox(e, &result))?;
                     self.sandbox.run(&spec).await
                 }
                 other => other,
             }
-            .map_err(|e| from_sandbox(e, result.clone()))?;
+            .map_err(|e| from_sandbox(e, &result))?;
             let record = evaluate(run, &envelope.symptom.exception, &output, &service.workdir);
             info!(incident = ctx.incident_id, run, verdict = ?record.verdict, "Replay finished.");
             let artifact = format!("reproduce-run-{run}.json");
@@ -205,25 +241,29 @@ impl Reproduce {
             runs.push(record);
         }
         let (verdict, stable) = summarize(&runs);
-        result["verdict"] = json!(verdict);
-        result["stable"] = json!(stable);
-        result["runs"] = json!(runs);
+        result.verdict = verdict;
+        result.stable = Some(stable);
+        result.runs = runs;
         match verdict {
-            Verdict::Reproduced => Ok(StageOutcome::Completed { result, artifacts }),
-            Verdict::NotReproduced => {
-                let diffs = runs
+            Verdict::Reproduced => Ok(StageOutcome::Completed {
+                result: StageResult::Reproduce(Box::new(result)),
+                artifacts,
+            }),
+            Verdict::NotReproduced | Verdict::NotAttempted => {
+                result.differences = result
+                    .runs
                     .first()
-                    .map(|r| r.differences.join("; "))
+                    .map(|r| r.differences.clone())
                     .unwrap_or_default();
-                result["differences"] = json!(runs.first().map(|r| r.differences.clone()));
                 Ok(StageOutcome::Rejected {
-                    reason: format!("not_reproduced: {diffs}"),
-                    result,
+                    reason: format!("not_reproduced: {}", result.differences.join("; ")),
+                    result: StageResult::Reproduce(Box::new(result)),
                     artifacts,
                 })
             }
             Verdict::SandboxError => {
-                let cause = runs
+                let cause = result
+                    .runs
                     .iter()
                     .find_map(|r| r.cause.clone())
                     .unwrap_or_else(|| "unknown".into());
@@ -250,6 +290,18 @@ pub fn summarize(runs: &[RunRecord]) -> (Verdict, bool) {
         Verdict::NotReproduced
     };
     (verdict, stable)
+}
+
+/// Writes the image build's log as the incident's `image-build.log`; its name, if written.
+async fn keep_build_log(dir: &Path, log: &str) -> Option<String> {
+    let name = "image-build.log";
+    match tokio::fs::write(dir.join(name), log).await {
+        Ok(()) => Some(name.to_string()),
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "Cannot keep the image build log.");
+            None
+        }
+    }
 }
 
 async fn write_artifact(path: &Path, record: &RunRecord, output: &RunOutput) {

@@ -9,21 +9,27 @@ use serde_json::{Value, json};
 
 use super::{ObservedSummary, RunRecord, Verdict};
 use crate::config::{ClockMode, ReproduceConfig, ServiceConfig};
-use crate::envelope::{Envelope, Exception};
 use crate::sandbox::RunOutput;
-use crate::signature::{Observed, differences, parse_python_traceback};
+use crate::signature::{Observed, differences, find_python_traceback};
+use envelope::{Envelope, Exception};
 
 const RESULT_MARKER: &str = "TRACEMEND_RESULT ";
 /// Largest piece of the replay spec in one environment variable (Linux caps one at 128 KiB).
 const ENV_CHUNK: usize = 64 * 1024;
 
-/// Environment of the runner: the replay spec, in chunks.
+/// Where the runner's `sitecustomize.py` lives in the image (first on `PYTHONPATH`).
+const SITE_DIR: &str = "/opt/tracemend/site";
+
+/// Environment of the runner: the replay spec, in chunks. `allow_root` is
+/// `sandbox.allow_root`: without it the runner refuses to start the service as uid 0.
 pub fn runner_env(
     envelope: &Envelope,
     service: &ServiceConfig,
     config: &ReproduceConfig,
+    allow_root: bool,
 ) -> Result<Vec<String>, String> {
-    let spec = runner_spec(envelope, service, config)?;
+    let mut spec = runner_spec(envelope, service, config)?;
+    spec["allow_root"] = json!(allow_root);
     let text = spec.to_string();
     let mut env = Vec::new();
     let mut rest = text.as_str();
@@ -64,7 +70,6 @@ pub fn runner_spec(
     );
     service_env.insert("PYTHONHASHSEED".into(), config.seed.to_string());
     service_env.insert("TRACEMEND_SEED".into(), config.seed.to_string());
-    service_env.insert("PYTHONPATH".into(), "/opt/tracemend/site".into());
     service_env.insert("PYTHONDONTWRITEBYTECODE".into(), "1".into());
     service_env.insert("PYTHONUNBUFFERED".into(), "1".into());
     service_env.insert("HOME".into(), "/tmp".into());
@@ -78,8 +83,11 @@ pub fn runner_spec(
             serde_json::to_string(&env.feature_flags).unwrap_or_default(),
         );
     }
-    if let Some(fixtures) = envelope.state.as_ref().and_then(|s| s.get("fixtures")) {
-        service_env.insert("TRACEMEND_FIXTURES".into(), fixtures.to_string());
+    if let Some(fixtures) = envelope.state.as_ref().and_then(|s| s.fixtures.as_ref()) {
+        service_env.insert(
+            "TRACEMEND_FIXTURES".into(),
+            serde_json::to_string(fixtures).unwrap_or_default(),
+        );
     }
     for (k, v) in &service.env {
         service_env.insert(k.clone(), v.clone());
@@ -88,6 +96,10 @@ pub fn runner_spec(
     Ok(json!({
         "command": service.command,
         "workdir": service.workdir,
+        // Prepended to the PYTHONPATH the image and the service config set, not
+        // replacing it (the runner sees the image's environment, the engine does not).
+        "site_dir": SITE_DIR,
+        "allow_root": false,
         "port": service.port,
         "ready_timeout_s": config.ready_timeout.as_secs_f64(),
         "request_timeout_s": config.request_timeout.as_secs_f64(),
@@ -120,7 +132,12 @@ struct RunnerResult {
     #[serde(default)]
     service_exit: Option<i64>,
     #[serde(default)]
+    service_stdout: String,
+    #[serde(default)]
     service_stderr: String,
+    /// Fields the runner cut to keep its result line whole.
+    #[serde(default)]
+    truncated: Vec<String>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -196,7 +213,10 @@ pub fn evaluate(run: u32, expected: &Exception, output: &RunOutput, workdir: &st
         ));
         return record;
     }
-    match parse_python_traceback(&result.service_stderr, workdir) {
+    if !result.truncated.is_empty() {
+        tracing::debug!(run, fields = ?result.truncated, "The runner cut service output to fit its result line.");
+    }
+    match find_python_traceback(&result.service_stderr, &result.service_stdout, workdir) {
         Some(observed) => {
             record.differences = differences(expected, &observed);
             record.observed = Some(summary(&observed));
@@ -231,8 +251,8 @@ fn summary(observed: &Observed) -> ObservedSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::envelope::Frame;
     use crate::reproduce::summarize;
+    use envelope::Frame;
 
     fn exception(ty: &str) -> Exception {
         Exception {
@@ -255,6 +275,8 @@ mod tests {
             timed_out: false,
             stdout: format!("noise\n{RESULT_MARKER}{result}\n"),
             stderr: String::new(),
+            stdout_dropped: 0,
+            stderr_dropped: 0,
             duration_ms: 10,
         }
     }
@@ -317,7 +339,7 @@ mod tests {
 
     #[test]
     fn runner_spec_carries_clock_seed_timezone_and_request() {
-        let (env, _) = crate::envelope::parse(
+        let env = envelope::parse(
             include_str!("../../../config/examples/envelopes/checkout-keyerror.json").as_bytes(),
         )
         .expect("example");
@@ -343,6 +365,11 @@ mod tests {
         assert_eq!(spec["request"]["method"], "POST");
         assert_eq!(spec["request"]["query"]["currency"], "EUR");
         assert_eq!(spec["workdir"], "/app");
+        // The runner prepends its directory to the image's PYTHONPATH; the spec does not
+        // set one that would replace it.
+        assert_eq!(spec["site_dir"], "/opt/tracemend/site");
+        assert!(spec["service_env"].get("PYTHONPATH").is_none(), "{spec}");
+        assert_eq!(spec["allow_root"], false);
     }
 
     #[test]
@@ -375,7 +402,7 @@ mod tests {
 
     #[test]
     fn large_specs_are_split_into_env_chunks_that_reassemble() {
-        let (mut env, _) = crate::envelope::parse(
+        let mut env = envelope::parse(
             include_str!("../../../config/examples/envelopes/minimal.json").as_bytes(),
         )
         .expect("example");
@@ -384,7 +411,7 @@ mod tests {
             "repository: /r\nbase_image: b\ncommand: [python3, app.py]\nport: 8080\ntest_command: [python3, -m, unittest]\n",
         )
         .expect("service");
-        let vars = runner_env(&env, &service, &ReproduceConfig::default()).expect("env");
+        let vars = runner_env(&env, &service, &ReproduceConfig::default(), false).expect("env");
         assert_eq!(
             vars.last().map(String::as_str),
             Some("TRACEMEND_REPRO_SPEC_CHUNKS=4")

@@ -179,12 +179,49 @@ pub struct SandboxConfig {
     #[serde(default = "default_sandbox_timeout", with = "humantime_serde")]
     pub timeout: Duration,
     /// User the service runs as inside the container. Default `65534:65534` (nobody).
+    /// Root (`0`, `root`, `0:...`) and the empty string (the image's own user) are
+    /// refused unless `allow_root` is set; the runner also refuses to start the service
+    /// when it finds itself running as uid 0 anyway (a named user that is root).
     #[serde(default = "default_user")]
     pub user: String,
+    /// Let the service run as root inside the sandbox. Default `false`.
+    #[serde(default)]
+    pub allow_root: bool,
     /// Service images kept per service (one per commit; the newest stay, older ones this
     /// engine built are removed after each build). `0` keeps every image. Default 5.
     #[serde(default = "default_images_per_service")]
     pub images_per_service: usize,
+    /// Limits of image builds from a repository's Dockerfile.
+    #[serde(default)]
+    pub build: BuildConfig,
+}
+
+/// Limits of one image build. Builds keep network access (they may install
+/// dependencies) but not unbounded memory, CPU or time; the build log is kept with the
+/// incident as `image-build.log`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildConfig {
+    /// Memory limit of each build step's container in MiB (swap included), at most 2047
+    /// (the Engine API's limit for builds). Default 1536.
+    #[serde(default = "default_build_memory_mib")]
+    pub memory_mib: u64,
+    /// CPU limit of each build step in cores. Default 1.0.
+    #[serde(default = "default_cpus")]
+    pub cpus: f64,
+    /// Wall-clock limit of the whole build; it is cancelled after it. Default `10m`.
+    #[serde(default = "default_build_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for BuildConfig {
+    fn default() -> Self {
+        Self {
+            memory_mib: default_build_memory_mib(),
+            cpus: default_cpus(),
+            timeout: default_build_timeout(),
+        }
+    }
 }
 
 impl Default for SandboxConfig {
@@ -196,7 +233,9 @@ impl Default for SandboxConfig {
             tmpfs_mib: default_tmpfs_mib(),
             timeout: default_sandbox_timeout(),
             user: default_user(),
+            allow_root: false,
             images_per_service: default_images_per_service(),
+            build: BuildConfig::default(),
         }
     }
 }
@@ -309,6 +348,12 @@ fn default_sandbox_timeout() -> Duration {
 fn default_user() -> String {
     "65534:65534".to_string()
 }
+fn default_build_memory_mib() -> u64 {
+    1536
+}
+fn default_build_timeout() -> Duration {
+    Duration::from_secs(600)
+}
 fn default_images_per_service() -> usize {
     5
 }
@@ -323,6 +368,12 @@ fn default_request_timeout() -> Duration {
 }
 fn default_workdir() -> String {
     "/app".to_string()
+}
+
+/// `user` (Docker's `user[:group]`) is root, or empty (the image decides, often root).
+fn is_root_user(user: &str) -> bool {
+    let name = user.split(':').next().unwrap_or_default().trim();
+    name.is_empty() || name == "root" || name.parse::<u32>() == Ok(0)
 }
 
 impl RepairConfig {
@@ -396,6 +447,22 @@ impl RepairConfig {
         }
         if self.sandbox.timeout.is_zero() {
             errors.push("sandbox.timeout: must be positive".to_string());
+        }
+        if is_root_user(&self.sandbox.user) && !self.sandbox.allow_root {
+            errors.push(format!(
+                "sandbox.user: {:?} runs the service as root (or as the image's own user, which may be root); use an unprivileged uid:gid such as 65534:65534, or set sandbox.allow_root: true",
+                self.sandbox.user
+            ));
+        }
+        let build = &self.sandbox.build;
+        if !(16..=2047).contains(&build.memory_mib) {
+            errors.push("sandbox.build.memory_mib: must be between 16 and 2047".to_string());
+        }
+        if !(build.cpus > 0.0 && build.cpus <= 64.0) {
+            errors.push("sandbox.build.cpus: must be in (0, 64]".to_string());
+        }
+        if build.timeout.is_zero() {
+            errors.push("sandbox.build.timeout: must be positive".to_string());
         }
         if self.reproduce.runs == 0 || self.reproduce.runs > 20 {
             errors.push("reproduce.runs: must be between 1 and 20".to_string());
@@ -476,133 +543,4 @@ impl RepairConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(text: &str) -> Result<RepairConfig, ConfigError> {
-        RepairConfig::from_yaml(text, Path::new("test.yaml"))
-    }
-
-    fn errors(text: &str) -> Vec<String> {
-        match parse(text) {
-            Err(ConfigError::Invalid { errors, .. }) => errors,
-            other => panic!("expected invalid config, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults_apply() {
-        let c = parse("auth: {token_env: T}\n").expect("valid");
-        assert_eq!(c.listen, default_listen());
-        assert_eq!(c.workers, 2);
-        assert_eq!(c.reproduce.runs, 3);
-        assert_eq!(c.reproduce.clock, ClockMode::StartAt);
-        assert_eq!(c.sandbox.user, "65534:65534");
-        assert_eq!(c.sandbox.images_per_service, 5);
-        assert_eq!(c.store.synchronous, Synchronous::Full);
-        assert_eq!(c.data_dir(), PathBuf::from("repair-data"));
-    }
-
-    #[test]
-    fn example_config_is_valid() {
-        let c = parse(include_str!("../../config/repair.yaml")).expect("example valid");
-        assert!(c.services.contains_key("checkout"));
-    }
-
-    #[test]
-    fn unknown_key_is_rejected() {
-        let err = parse("auth: {token_env: T}\nlisen: 1\n").expect_err("unknown key");
-        assert!(err.to_string().contains("lisen"), "{err}");
-    }
-
-    #[test]
-    fn token_source_is_required_once() {
-        assert!(errors("auth: {}\n")[0].starts_with("auth:"));
-        assert!(errors("auth: {token_env: A, token_file: /x}\n")[0].contains("only one"));
-    }
-
-    #[test]
-    fn every_error_is_reported_with_its_path() {
-        let errs = errors(
-            "auth: {token_env: T}\nworkers: 0\nreproduce: {runs: 0}\ndocker: {host: 'ftp://x'}\nservices:\n  web:\n    repository: ''\n    command: []\n    port: 0\n    workdir: app\n    test_command: ['']\n    env: {'A=B': x}\n",
-        );
-        for want in [
-            "workers:",
-            "reproduce.runs:",
-            "services.web.repository:",
-            "services.web: set one of dockerfile, base_image",
-            "services.web.command:",
-            "services.web.port:",
-            "services.web.workdir:",
-            "services.web.test_command:",
-            "services.web.env:",
-            "docker.host:",
-        ] {
-            assert!(
-                errs.iter().any(|e| e.starts_with(want)),
-                "{want} missing in {errs:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_service_needs_its_test_command() {
-        let err = parse(
-            "auth: {token_env: T}\nservices:\n  web:\n    repository: /r\n    base_image: b\n    command: [python3, app.py]\n    port: 8080\n",
-        )
-        .expect_err("test_command is required");
-        let text = err.to_string();
-        assert!(
-            text.contains("services") && text.contains("missing field `test_command`"),
-            "{text}"
-        );
-        let errs = errors(
-            "auth: {token_env: T}\nservices:\n  web:\n    repository: /r\n    base_image: b\n    command: [python3, app.py]\n    port: 8080\n    test_command: []\n",
-        );
-        assert_eq!(
-            errs,
-            vec![
-                "services.web.test_command: must name the program that runs the repository's tests"
-            ]
-        );
-        let c = parse(
-            "auth: {token_env: T}\nservices:\n  web:\n    repository: /r\n    base_image: b\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, pytest, -q]\n",
-        )
-        .expect("valid");
-        assert_eq!(
-            c.services["web"].test_command,
-            ["python3", "-m", "pytest", "-q"]
-        );
-    }
-
-    #[test]
-    fn wrong_types_and_broken_yaml_name_the_place() {
-        let err = parse("auth: {token_env: T}\nworkers: many\n").expect_err("type");
-        assert!(err.to_string().contains("workers"), "{err}");
-        let err = parse("auth: {token_env: T}\nsandbox: {timeout: soon}\n").expect_err("duration");
-        assert!(err.to_string().contains("sandbox.timeout"), "{err}");
-        let err = parse("auth: [token_env\n").expect_err("yaml syntax");
-        assert!(err.to_string().starts_with("test.yaml: "), "{err}");
-        assert!(err.to_string().contains("line"), "{err}");
-    }
-
-    #[test]
-    fn durations_are_humantime() {
-        let c =
-            parse("auth: {token_env: T}\nsandbox: {timeout: 90s}\nreproduce: {clock: frozen}\n")
-                .expect("valid");
-        assert_eq!(c.sandbox.timeout, Duration::from_secs(90));
-        assert_eq!(c.reproduce.clock, ClockMode::Frozen);
-    }
-
-    #[test]
-    fn short_token_is_rejected() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("token");
-        std::fs::write(&file, "short\n").expect("write");
-        let c = parse(&format!("auth: {{token_file: {}}}\n", file.display())).expect("valid");
-        assert!(c.read_token().is_err());
-        std::fs::write(&file, "0123456789abcdef0123\n").expect("write");
-        assert_eq!(c.read_token().expect("token"), "0123456789abcdef0123");
-    }
-}
+mod tests;

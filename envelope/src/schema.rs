@@ -1,19 +1,20 @@
-//! The Failure Envelope: the JSON Schema contract (`config/envelope.schema.json`, compiled
-//! into the binary) and the typed view the repair engine works with.
+//! The schema side of the contract: the one compiled validator, the checks a schema
+//! cannot express, and parsing into the typed [`Envelope`].
 //!
 //! Validation runs against the schema first, so every violation is reported with the JSON
 //! pointer of the offending value; only a valid document is turned into [`Envelope`].
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::types::Envelope;
 
 /// The schema text, exactly as shipped in `config/envelope.schema.json`.
 pub const SCHEMA_JSON: &str = include_str!("../../config/envelope.schema.json");
 
-/// The contract version this engine accepts.
+/// The contract version this crate reads and writes.
 pub const SCHEMA_VERSION: &str = "1";
 
 /// Why a document is not a valid envelope.
@@ -22,7 +23,7 @@ pub enum EnvelopeError {
     /// The bytes are not JSON at all.
     #[error("body is not valid JSON: {0}")]
     NotJson(#[source] serde_json::Error),
-    /// The JSON breaks the schema; every violation is listed.
+    /// The JSON breaks the schema; every violation is listed, sorted by path.
     #[error("envelope violates the schema at {}: {}", .0[0].path, .0[0].message)]
     Schema(Vec<Violation>),
     /// The schema itself does not compile (a build defect, not bad input).
@@ -37,116 +38,6 @@ pub struct Violation {
     pub path: String,
     /// What is wrong there.
     pub message: String,
-}
-
-/// A validated Failure Envelope. Fields mirror the schema; see `docs/repair.md`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Envelope {
-    pub schema_version: String,
-    pub envelope_id: String,
-    pub identity: Identity,
-    pub symptom: Symptom,
-    pub inputs: Inputs,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<Environment>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timing: Option<Value>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Identity {
-    pub trace_id: String,
-    pub span_id: String,
-    pub service: Service,
-    pub commit: String,
-    pub timestamp: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Service {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Symptom {
-    pub exception: Exception,
-    pub fingerprint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<u16>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Exception {
-    #[serde(rename = "type")]
-    pub exception_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_redacted: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message_hash: Option<String>,
-    /// Innermost first.
-    pub frames: Vec<Frame>,
-}
-
-/// One stack frame, as in the envelope or as parsed from the sandbox's error output.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Frame {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line: Option<u32>,
-    pub function: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub module: Option<String>,
-    pub in_app: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Inputs {
-    pub protocol: String,
-    pub method: String,
-    pub route: String,
-    pub path: String,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub query: BTreeMap<String, QueryValue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
-}
-
-/// A query parameter: one value or a repeated parameter.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
-pub enum QueryValue {
-    One(String),
-    Many(Vec<String>),
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct Environment {
-    #[serde(default)]
-    pub feature_flags: BTreeMap<String, Value>,
-    #[serde(default)]
-    pub config_hashes: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timezone: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime: Option<Value>,
-}
-
-impl Exception {
-    /// The innermost frame that is the service's own code: where the failure is located.
-    pub fn top_in_app_frame(&self) -> Option<&Frame> {
-        self.frames.iter().find(|f| f.in_app)
-    }
 }
 
 fn validator() -> Result<&'static jsonschema::Validator, EnvelopeError> {
@@ -207,20 +98,26 @@ fn check_semantics(value: &Value) -> Result<(), EnvelopeError> {
     }
 }
 
-/// Parses and validates an envelope from raw bytes.
-pub fn parse(bytes: &[u8]) -> Result<(Envelope, Value), EnvelopeError> {
+/// Parses raw bytes, validates them and returns the typed envelope: the one parse an
+/// envelope needs (the typed value is what is stored and worked on).
+pub fn parse(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     let value: Value = serde_json::from_slice(bytes).map_err(EnvelopeError::NotJson)?;
+    from_value(value)
+}
+
+/// Validates a JSON document (e.g. one the collector assembled) and converts it into the
+/// typed envelope.
+pub fn from_value(value: Value) -> Result<Envelope, EnvelopeError> {
     validate_value(&value)?;
     check_semantics(&value)?;
-    let envelope: Envelope = serde_json::from_value(value.clone()).map_err(|e| {
+    serde_json::from_value(value).map_err(|e| {
         // The schema admits only what the typed view reads; a mismatch here is reported
         // like a schema violation so the sender still learns what to fix.
         EnvelopeError::Schema(vec![Violation {
             path: "/".to_string(),
             message: e.to_string(),
         }])
-    })?;
-    Ok((envelope, value))
+    })
 }
 
 #[cfg(test)]
@@ -243,7 +140,7 @@ mod tests {
 
     #[test]
     fn shipped_examples_are_valid() {
-        let (env, _) = parse(EXAMPLE.as_bytes()).expect("example validates");
+        let env = parse(EXAMPLE.as_bytes()).expect("example validates");
         assert_eq!(env.identity.service.name, "checkout");
         let top = env
             .symptom
@@ -251,7 +148,7 @@ mod tests {
             .top_in_app_frame()
             .expect("in-app frame");
         assert_eq!(top.function, "shipping_quote");
-        let (min, _) = parse(MINIMAL.as_bytes()).expect("minimal validates");
+        let min = parse(MINIMAL.as_bytes()).expect("minimal validates");
         assert!(min.inputs.body.is_none());
     }
 
@@ -346,5 +243,27 @@ mod tests {
         // Larger than the typed view holds: still named by its path, not as "/".
         v["symptom"]["exception"]["frames"][0]["line"] = Value::from(5_000_000_000u64);
         assert_eq!(violations(&v)[0].path, "/symptom/exception/frames/0/line");
+    }
+
+    #[test]
+    fn the_typed_envelope_loses_nothing() {
+        // Every field of the full example survives the typed view: what intake stores
+        // (the typed envelope, serialized) is what the sender sent.
+        let env = parse(EXAMPLE.as_bytes()).expect("example validates");
+        assert_eq!(serde_json::to_value(&env).expect("serializes"), example());
+        let min = parse(MINIMAL.as_bytes()).expect("minimal validates");
+        let text = serde_json::to_string(&min).expect("serializes");
+        assert_eq!(parse(text.as_bytes()).expect("still valid"), min);
+    }
+
+    #[test]
+    fn from_value_validates_like_parse() {
+        let mut v = example();
+        v["identity"]["span_id"] = Value::from("nope");
+        match from_value(v) {
+            Err(EnvelopeError::Schema(errs)) => assert_eq!(errs[0].path, "/identity/span_id"),
+            other => panic!("expected a violation, got {other:?}"),
+        }
+        assert!(from_value(example()).is_ok());
     }
 }

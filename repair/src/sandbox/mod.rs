@@ -21,16 +21,20 @@ use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, CreateContainerOptionsBuilder, KillContainerOptionsBuilder,
-    ListContainersOptionsBuilder, ListImagesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use crate::config::{DockerConfig, SandboxConfig};
+
+mod build;
+mod output;
+
+use output::Tail;
 
 /// Label put on every container and image the engine creates: the owner id of the
 /// engine (see `serve::owner_id`).
@@ -39,9 +43,6 @@ pub const LABEL_OWNER: &str = "org.tracemend.repair.owner";
 /// bounded image cache).
 pub const LABEL_SERVICE: &str = "org.tracemend.repair.service";
 
-/// Largest amount of stdout or stderr kept from one run.
-const MAX_OUTPUT: usize = 256 * 1024;
-
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -49,9 +50,15 @@ pub enum SandboxError {
     /// The engine cannot be reached; the work should be retried later.
     #[error("sandbox engine unreachable: {0}")]
     Unreachable(String),
-    /// Building the image failed (a property of the repository, not of the engine).
-    #[error("image build failed: {0}")]
-    Build(String),
+    /// Building the image failed or timed out (a property of the repository, not of
+    /// the engine). `log` is the build's whole output, kept with the incident.
+    #[error("image build failed: {message}")]
+    Build {
+        /// What failed, with the end of the log.
+        message: String,
+        /// The build's output.
+        log: String,
+    },
     /// The engine answered with an error.
     #[error("sandbox engine error: {0}")]
     Engine(String),
@@ -73,16 +80,22 @@ pub struct ImageSpec {
     pub dockerfile: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+/// The image a run uses, and whether it had to be built.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ImageInfo {
+    /// The image's tag.
     pub tag: String,
     /// The image existed already; nothing was built.
     pub cached: bool,
+    /// Build time (0 when cached).
     pub build_ms: u64,
     /// Older images of the same service removed after this build to keep the cache
     /// within `sandbox.images_per_service`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pruned: Vec<String>,
+    /// The build's output (empty when cached); kept as an artifact, not in the result.
+    #[serde(skip)]
+    pub build_log: String,
 }
 
 /// One command in one fresh container.
@@ -96,14 +109,29 @@ pub struct RunSpec {
     pub timeout: Duration,
 }
 
+/// What one run printed and how it ended.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RunOutput {
     /// Exit code, `None` when the container was killed on timeout.
     pub exit_code: Option<i64>,
+    /// Killed at the run's timeout.
     pub timed_out: bool,
+    /// The last 256 KiB of stdout (the replay runner's result line is its last line).
     pub stdout: String,
+    /// The last 256 KiB of stderr.
     pub stderr: String,
+    /// Bytes of stdout dropped from the front to keep the tail.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stdout_dropped: u64,
+    /// Bytes of stderr dropped from the front to keep the tail.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stderr_dropped: u64,
+    /// Wall-clock time of the container.
     pub duration_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Where reproduction commands run.
@@ -203,141 +231,16 @@ impl DockerSandbox {
         }
     }
 
-    async fn ensure_image_inner(&self, spec: &ImageSpec) -> Result<ImageInfo, SandboxError> {
-        let docker = self.client().await?;
-        match docker.inspect_image(&spec.tag).await {
-            Ok(_) => {
-                return Ok(ImageInfo {
-                    tag: spec.tag.clone(),
-                    cached: true,
-                    build_ms: 0,
-                    pruned: Vec::new(),
-                });
-            }
-            Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(classify(e)),
-        }
-        let started = Instant::now();
-        info!(image = %spec.tag, "Building sandbox image.");
-        let labels = HashMap::from([
-            (LABEL_OWNER, self.owner.as_str()),
-            (LABEL_SERVICE, spec.service.as_str()),
-        ]);
-        let options = BuildImageOptionsBuilder::default()
-            .t(&spec.tag)
-            .dockerfile(&spec.dockerfile)
-            .rm(true)
-            .forcerm(true)
-            .labels(&labels)
-            .build();
-        let mut stream = docker.build_image(
-            options,
-            None,
-            Some(bollard::body_full(spec.context.clone().into())),
-        );
-        let mut log = String::new();
-        while let Some(item) = stream.next().await {
-            let info = match item {
-                Ok(info) => info,
-                Err(DockerError::DockerStreamError { error }) => {
-                    return Err(SandboxError::Build(format!(
-                        "{error}\n{}",
-                        tail(&log, 4000)
-                    )));
-                }
-                Err(e) => {
-                    return Err(match classify(e) {
-                        SandboxError::Engine(m) => SandboxError::Build(m),
-                        other => other,
-                    });
-                }
-            };
-            if let Some(s) = info.stream {
-                log.push_str(&s);
-            }
-            if let Some(detail) = info.error_detail {
-                let message = detail.message.unwrap_or_default();
-                return Err(SandboxError::Build(format!(
-                    "{message}\n{}",
-                    tail(&log, 4000)
-                )));
-            }
-        }
-        // The stream can end without an error detail on old engines: confirm the tag exists.
-        docker.inspect_image(&spec.tag).await.map_err(|e| {
-            SandboxError::Build(format!(
-                "image {} missing after build: {e}\n{}",
-                spec.tag,
-                tail(&log, 4000)
-            ))
-        })?;
-        let build_ms = started.elapsed().as_millis() as u64;
-        let pruned = self.prune_images(&docker, &spec.service, &spec.tag).await;
-        Ok(ImageInfo {
-            tag: spec.tag.clone(),
-            cached: false,
-            build_ms,
-            pruned,
-        })
-    }
-
-    /// Keeps at most `sandbox.images_per_service` images of `service` built by this
-    /// engine: the one just built (`current`) and the newest others. Without it every
-    /// commit that ever failed would keep an image forever. Only this engine's images
-    /// are touched, removal is not forced (the engine refuses while a container uses an
-    /// image), and a failure here is logged, never the build's failure: the cache is an
-    /// optimization.
-    async fn prune_images(&self, docker: &Docker, service: &str, current: &str) -> Vec<String> {
-        let keep = self.limits.images_per_service;
-        if keep == 0 {
-            return Vec::new();
-        }
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![
-                format!("{LABEL_OWNER}={}", self.owner),
-                format!("{LABEL_SERVICE}={service}"),
-            ],
-        )]);
-        let options = ListImagesOptionsBuilder::default()
-            .filters(&filters)
-            .build();
-        let mut images = match docker.list_images(Some(options)).await {
-            Ok(images) => images,
-            Err(e) => {
-                warn!(service, error = %e, "Cannot list images to prune the cache.");
-                return Vec::new();
-            }
-        };
-        images.retain(|i| !i.repo_tags.iter().any(|t| t == current));
-        images.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
-        let mut pruned = Vec::new();
-        for image in images.into_iter().skip(keep - 1) {
-            let name = image
-                .repo_tags
-                .first()
-                .cloned()
-                .unwrap_or_else(|| image.id.clone());
-            let options = RemoveImageOptionsBuilder::default().force(false).build();
-            match docker.remove_image(&image.id, Some(options), None).await {
-                Ok(_) => {
-                    info!(image = %name, service, "Pruned an old sandbox image.");
-                    pruned.push(name);
-                }
-                Err(e) => debug!(image = %name, error = %e, "Old sandbox image kept."),
-            }
-        }
-        pruned
-    }
-
     async fn run_inner(&self, docker: &Docker, spec: &RunSpec) -> Result<RunOutput, SandboxError> {
         let started = Instant::now();
         let labels = HashMap::from([(LABEL_OWNER.to_string(), self.owner.clone())]);
         let body = ContainerCreateBody {
             image: Some(spec.image.clone()),
-            cmd: Some(spec.cmd.clone()),
+            // The command is the entrypoint: an image's own ENTRYPOINT would otherwise
+            // wrap it (`ENTRYPOINT ["gunicorn"]` + our argv = gunicorn python3 ...), and
+            // an empty CMD keeps the image's CMD from being appended.
+            entrypoint: Some(spec.cmd.clone()),
+            cmd: Some(Vec::new()),
             env: Some(spec.env.clone()),
             working_dir: Some(spec.workdir.clone()),
             user: Some(self.limits.user.clone()),
@@ -395,23 +298,23 @@ impl DockerSandbox {
             .stderr(true)
             .build();
         let mut logs = docker.logs(&spec.name, Some(logs_options));
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let (mut stdout, mut stderr) = (Tail::default(), Tail::default());
         while let Some(item) = logs.next().await {
             match item.map_err(classify)? {
-                bollard::container::LogOutput::StdOut { message } => {
-                    push_capped(&mut stdout, &message)
-                }
-                bollard::container::LogOutput::StdErr { message } => {
-                    push_capped(&mut stderr, &message)
-                }
+                bollard::container::LogOutput::StdOut { message } => stdout.push(&message),
+                bollard::container::LogOutput::StdErr { message } => stderr.push(&message),
                 _ => {}
             }
         }
+        let (stdout, stdout_dropped) = stdout.finish();
+        let (stderr, stderr_dropped) = stderr.finish();
         Ok(RunOutput {
             exit_code,
             timed_out,
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            stdout,
+            stderr,
+            stdout_dropped,
+            stderr_dropped,
             duration_ms: started.elapsed().as_millis() as u64,
         })
     }
@@ -453,19 +356,6 @@ impl DockerSandbox {
         }
         Ok(removed)
     }
-}
-
-fn push_capped(buf: &mut Vec<u8>, bytes: &[u8]) {
-    let room = MAX_OUTPUT.saturating_sub(buf.len());
-    buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
-}
-
-fn tail(s: &str, n: usize) -> &str {
-    let mut start = s.len().saturating_sub(n);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
 }
 
 impl Sandbox for DockerSandbox {
@@ -546,13 +436,5 @@ mod tests {
             message: "boom".into(),
         };
         assert!(matches!(classify(e), SandboxError::Engine(_)));
-    }
-
-    #[test]
-    fn output_is_capped_and_tail_is_char_safe() {
-        let mut buf = Vec::new();
-        push_capped(&mut buf, &vec![b'x'; MAX_OUTPUT + 10]);
-        assert_eq!(buf.len(), MAX_OUTPUT);
-        assert_eq!(tail("héllo", 4), "llo");
     }
 }
