@@ -48,7 +48,7 @@ pub enum EncodeError {
     Gzip(#[from] std::io::Error),
     /// The encoded body could not be walked to find its trace ids.
     #[error("reading back the encoded body: {0}")]
-    Wire(#[from] crate::wire::WireError),
+    Wire(#[from] pdata::wire::WireError),
 }
 
 /// Encodes `request` as `encoding`.

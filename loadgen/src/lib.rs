@@ -23,4 +23,3 @@ pub mod rekey;
 pub mod run;
 pub mod sink;
 pub mod stats;
-pub mod wire;

@@ -16,7 +16,8 @@ use bytes::Bytes;
 use crate::encode::Encoding;
 use crate::generate::Signal;
 use crate::ids::mix;
-use crate::wire::{WireError, for_each_field, for_each_item};
+use pdata::wire::field::{log_record, span};
+use pdata::wire::{WireError, for_each_field, for_each_item};
 
 /// Where a body's trace ids are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -30,9 +31,6 @@ pub enum TraceIdSlots {
     Json(Vec<usize>),
 }
 
-/// Protobuf field number of `trace_id` in a span and in a log record.
-const SPAN_TRACE_ID: u64 = 1;
-const LOG_RECORD_TRACE_ID: u64 = 9;
 const JSON_KEY: &[u8] = br#""traceId":""#;
 
 impl TraceIdSlots {
@@ -41,18 +39,18 @@ impl TraceIdSlots {
         match encoding {
             Encoding::Proto => {
                 let field = match signal {
-                    Signal::Traces => SPAN_TRACE_ID,
-                    Signal::Logs => LOG_RECORD_TRACE_ID,
+                    Signal::Traces => span::TRACE_ID,
+                    Signal::Logs => log_record::TRACE_ID,
                 };
                 let mut offsets = Vec::new();
-                for_each_item(body, &mut |item| {
-                    for_each_field(item, field, &mut |id| {
+                for_each_item(body, |item| {
+                    for_each_field(item, field, |id| {
                         if id.len() == 16 {
                             // The id is a sub-slice of `body`: its distance from the start
                             // is its offset.
                             offsets.push(id.as_ptr() as usize - body.as_ptr() as usize);
                         }
-                        Ok(())
+                        Ok::<(), WireError>(())
                     })
                 })?;
                 Ok(Self::Proto(offsets))

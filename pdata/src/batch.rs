@@ -57,7 +57,7 @@ pub struct Batch {
     /// Encoded request fragments whose concatenation is the request. `None` once the
     /// decoded payload has been modified.
     encoded: Option<Vec<Bytes>>,
-    /// Every fragment of `encoded` was accepted by the validating scan (`wire::scan`),
+    /// Every fragment of `encoded` was accepted by the validating scan (`wire::scan::scan`),
     /// so readers of the bytes may skip what it checked; see [`Batch::validated`].
     scanned: bool,
     decoded: Option<Payload>,
@@ -69,7 +69,7 @@ impl Batch {
     pub fn from_protobuf(signal: Signal, body: Bytes) -> Result<Received, DecodeError> {
         // Fast path: a validating scan, no decode. Anything it does not accept, and
         // requests with invalid items to remove, take the full decode below.
-        if let Ok(scan) = crate::wire::scan(signal, &body)
+        if let Ok(scan) = crate::wire::scan::scan(signal, &body)
             && scan.invalid == 0
         {
             return Ok(Received {

@@ -1,10 +1,21 @@
-//! Host-side processors of tracemend.
+//! The WASM side of tracemend's processors: everything that runs guests, and the
+//! processors built on them. The native processors (`batch`, `memory_limiter`) and the
+//! pipeline wiring live in the `collector` crate.
 //!
-//! Today this crate holds the WASM processor host ([`wasm`]): the engine and
-//! its on-disk component cache, the sandbox, the batch view handed to guests,
-//! edit validation and application, the instance pool, fault handling with a
-//! circuit breaker, and the per-plugin metrics. The collector core wires a
-//! [`wasm::WasmProcessor`] into a pipeline like any other processor.
+//! - [`wasm`]: the WASM processor host for the `tracemend:plugin` WIT package: one
+//!   engine and its on-disk component cache, the sandbox and limits, the batch view
+//!   handed to guests (built from decoded requests or straight from the received bytes
+//!   with `pdata::wire`), edit validation and application, the instance pool, fault
+//!   handling with a circuit breaker and per-plugin metrics. Beside the `processor`
+//!   world's [`wasm::WasmProcessor`], it hosts the `sampler` world
+//!   ([`wasm::WasmSampler`]) and the `envelope-assembler` world
+//!   ([`wasm::WasmAssembler`]), and embeds the built-in guests ([`wasm::builtin`]).
+//! - [`tail_sampling`]: the `tail_sampling` processor, which holds spans by trace
+//!   (protobuf-encoded, grouped with `pdata::group`) and asks a sampler guest to keep
+//!   or drop each whole trace.
+//!
+//! The collector wires a [`wasm::WasmProcessor`] or a
+//! [`tail_sampling::TailSampling`] into a pipeline like any other processor.
 
 pub mod tail_sampling;
 pub mod wasm;

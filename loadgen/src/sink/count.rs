@@ -1,7 +1,7 @@
 //! Counts spans and log records in an export request without decoding it.
 //!
 //! Protobuf: walks only the three levels of length-delimited fields down to the items
-//! (`wire::for_each_item`) and skips everything else by length. This touches a few bytes per item instead of allocating every string,
+//! (`pdata::wire::for_each_item`) and skips everything else by length. This touches a few bytes per item instead of allocating every string,
 //! which is what keeps the sink from being the bottleneck (see `examples/count_cost.rs`).
 //!
 //! JSON: deserializes into shapes that keep only the arrays, ignoring all other fields.
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use crate::generate::Signal;
-use crate::wire::{WireError, for_each_item};
+use pdata::wire::{WireError, for_each_item};
 
 /// A body that is not a well-formed export request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -26,9 +26,9 @@ pub enum CountError {
 /// Spans or log records in a protobuf export request.
 pub fn count_proto(body: &[u8]) -> Result<u64, CountError> {
     let mut count = 0;
-    for_each_item(body, &mut |_item| {
+    for_each_item(body, |_item| {
         count += 1;
-        Ok(())
+        Ok::<(), WireError>(())
     })?;
     Ok(count)
 }

@@ -32,6 +32,7 @@
 //! Components are compiled once per engine and cached on disk by content hash
 //! and engine version ([`cache`]), so a second start skips compilation.
 
+pub mod assembler;
 mod bindings;
 pub mod builtin;
 pub mod cache;
@@ -51,12 +52,13 @@ pub mod sandbox;
 pub mod view;
 pub mod view_wire;
 
+pub use assembler::WasmAssembler;
 pub use circuit::Health;
 pub use config::{CircuitBreakerConfig, Grants, Limits, OnError, WasmProcessorConfig};
 pub use engine::{WasmRuntime, WasmRuntimeOptions};
 pub use load::LoadError;
 pub use processor::{Applied, BatchAccess, Fault, FaultKind, WasmProcessor};
-pub use sampler::{Decision, SampleError, WasmAssembler, WasmSampler};
+pub use sampler::{Decision, SampleError, WasmSampler};
 pub use view_wire::WireFallback;
 
 /// The version of the `tracemend:plugin` WIT package this host implements.

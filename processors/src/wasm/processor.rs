@@ -98,15 +98,20 @@ impl BatchAccess<ExportLogsServiceRequest> for ExportLogsServiceRequest {
 
 /// What differs between the traces and the logs path of a call.
 trait Request: Message + Default + Sized {
+    const SIGNAL: pdata::Signal;
     fn fill(view: &mut BatchView, req: &Self);
     /// `validated`: see [`BatchAccess::validated`].
     fn fill_encoded(
         view: &mut BatchView,
         chunks: &[Bytes],
         validated: bool,
-    ) -> Result<(), WireFallback>;
+    ) -> Result<(), WireFallback> {
+        view.fill_wire(Self::SIGNAL, chunks, validated)
+    }
     /// See [`BatchAccess::unchecked`]: the view, and the item count.
-    fn fill_checked(view: &mut BatchView, chunks: &[Bytes]) -> Result<usize, WireFallback>;
+    fn fill_checked(view: &mut BatchView, chunks: &[Bytes]) -> Result<usize, WireFallback> {
+        view.fill_wire_checked(Self::SIGNAL, chunks)
+    }
     fn call(
         world: &ProcessorWorld,
         store: &mut Store<HostState>,
@@ -121,22 +126,9 @@ trait Request: Message + Default + Sized {
 }
 
 impl Request for ExportTraceServiceRequest {
+    const SIGNAL: pdata::Signal = pdata::Signal::Traces;
     fn fill(view: &mut BatchView, req: &Self) {
         view.fill_traces(req);
-    }
-    fn fill_encoded(
-        view: &mut BatchView,
-        chunks: &[Bytes],
-        validated: bool,
-    ) -> Result<(), WireFallback> {
-        if validated {
-            view.fill_traces_validated(chunks)
-        } else {
-            view.fill_traces_encoded(chunks)
-        }
-    }
-    fn fill_checked(view: &mut BatchView, chunks: &[Bytes]) -> Result<usize, WireFallback> {
-        view.fill_traces_checked(chunks)
     }
     fn call(
         world: &ProcessorWorld,
@@ -158,22 +150,9 @@ impl Request for ExportTraceServiceRequest {
 }
 
 impl Request for ExportLogsServiceRequest {
+    const SIGNAL: pdata::Signal = pdata::Signal::Logs;
     fn fill(view: &mut BatchView, req: &Self) {
         view.fill_logs(req);
-    }
-    fn fill_encoded(
-        view: &mut BatchView,
-        chunks: &[Bytes],
-        validated: bool,
-    ) -> Result<(), WireFallback> {
-        if validated {
-            view.fill_logs_validated(chunks)
-        } else {
-            view.fill_logs_encoded(chunks)
-        }
-    }
-    fn fill_checked(view: &mut BatchView, chunks: &[Bytes]) -> Result<usize, WireFallback> {
-        view.fill_logs_checked(chunks)
     }
     fn call(
         world: &ProcessorWorld,
@@ -515,5 +494,4 @@ const _: () = {
 };
 
 #[cfg(test)]
-#[path = "processor/tests.rs"]
 mod tests;

@@ -13,6 +13,7 @@
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::bindings::types;
 use super::edits::u32_at;
@@ -148,25 +149,32 @@ impl BatchView {
         self.index.logs.len()
     }
 
+    /// Appends a resource row (its attributes' nodes first), as both signals
+    /// write it.
+    fn push_resource(&mut self, resource: Option<&Resource>, schema_url: &str) {
+        use layout::resource as r;
+        let (attrs, dropped) = match resource {
+            Some(res) => (res.attributes.as_slice(), res.dropped_attributes_count),
+            None => (&[][..], 0),
+        };
+        let (af, ac) = self.attrs(attrs);
+        let url = self.str(schema_url.as_bytes());
+        let mut row = Row::<{ r::SIZE }>::new();
+        row.u32(r::ATTRS_FIRST, af)
+            .u32(r::ATTRS_COUNT, ac)
+            .u32(r::DROPPED_ATTRS, dropped);
+        row.str(r::SCHEMA_URL, url);
+        self.resources.extend_from_slice(&row.0);
+        self.index.resources += 1;
+    }
+
     /// Replaces the contents with the view of `req`.
     pub fn fill_traces(&mut self, req: &ExportTraceServiceRequest) {
-        use layout::{event as e, link as l, resource as r, span as sp};
+        use layout::{event as e, link as l, span as sp};
         self.clear();
         for (ri, rs) in req.resource_spans.iter().enumerate() {
             let ri = ri as u32;
-            let (attrs, dropped) = match &rs.resource {
-                Some(res) => (res.attributes.as_slice(), res.dropped_attributes_count),
-                None => (&[][..], 0),
-            };
-            let (af, ac) = self.attrs(attrs);
-            let url = self.str(rs.schema_url.as_bytes());
-            let mut row = Row::<{ r::SIZE }>::new();
-            row.u32(r::ATTRS_FIRST, af)
-                .u32(r::ATTRS_COUNT, ac)
-                .u32(r::DROPPED_ATTRS, dropped);
-            row.str(r::SCHEMA_URL, url);
-            self.resources.extend_from_slice(&row.0);
-            self.index.resources += 1;
+            self.push_resource(rs.resource.as_ref(), &rs.schema_url);
             for (si, ss) in rs.scope_spans.iter().enumerate() {
                 let scope_row = len32(self.index.scopes.len());
                 self.push_scope(ri, ss.scope.as_ref(), &ss.schema_url);
@@ -233,23 +241,11 @@ impl BatchView {
 
     /// Replaces the contents with the view of `req`.
     pub fn fill_logs(&mut self, req: &ExportLogsServiceRequest) {
-        use layout::{log as lg, resource as r};
+        use layout::log as lg;
         self.clear();
         for (ri, rl) in req.resource_logs.iter().enumerate() {
             let ri = ri as u32;
-            let (attrs, dropped) = match &rl.resource {
-                Some(res) => (res.attributes.as_slice(), res.dropped_attributes_count),
-                None => (&[][..], 0),
-            };
-            let (af, ac) = self.attrs(attrs);
-            let url = self.str(rl.schema_url.as_bytes());
-            let mut row = Row::<{ r::SIZE }>::new();
-            row.u32(r::ATTRS_FIRST, af)
-                .u32(r::ATTRS_COUNT, ac)
-                .u32(r::DROPPED_ATTRS, dropped);
-            row.str(r::SCHEMA_URL, url);
-            self.resources.extend_from_slice(&row.0);
-            self.index.resources += 1;
+            self.push_resource(rl.resource.as_ref(), &rl.schema_url);
             for (si, sl) in rl.scope_logs.iter().enumerate() {
                 let scope_row = len32(self.index.scopes.len());
                 self.push_scope(ri, sl.scope.as_ref(), &sl.schema_url);

@@ -1,9 +1,12 @@
 //! Splitting a batch into one part per backend: every span (and log record) of a trace
-//! in one part, or every resource of a service with `routing_key: service`.
+//! in one part, or every resource of a service with `routing_key: service`. Items are
+//! grouped by trace with pdata's group-by-trace (the one the tail-sampling buffer uses)
+//! and each trace routed once.
 
 use std::collections::BTreeMap;
 
 use pdata::Payload;
+use pdata::group::{ByTrace, trace_id};
 use pdata::otlp::collector::logs::v1::ExportLogsServiceRequest;
 use pdata::otlp::collector::trace::v1::ExportTraceServiceRequest;
 use pdata::otlp::common::v1::{KeyValue, any_value};
@@ -75,19 +78,7 @@ fn split_resource_spans<'r>(
     }
     let mut parts: BTreeMap<&'r str, ResourceSpans> = BTreeMap::new();
     for ss in rs.scope_spans {
-        let mut by_backend: BTreeMap<&'r str, Vec<_>> = BTreeMap::new();
-        for span in ss.spans {
-            // A span without a trace id cannot be part of a sampled trace; keep the
-            // service's spans together.
-            let b = if span.trace_id.is_empty() {
-                service_backend
-            } else {
-                ring.route(&span.trace_id)
-            };
-            if let Some(b) = b {
-                by_backend.entry(b).or_default().push(span);
-            }
-        }
+        let by_backend = by_backend(ss.spans, |s| &s.trace_id, ring, service_backend);
         for (b, spans) in by_backend {
             parts
                 .entry(b)
@@ -119,17 +110,7 @@ fn split_resource_logs<'r>(
     }
     let mut parts: BTreeMap<&'r str, ResourceLogs> = BTreeMap::new();
     for sl in rl.scope_logs {
-        let mut by_backend: BTreeMap<&'r str, Vec<_>> = BTreeMap::new();
-        for rec in sl.log_records {
-            let b = if rec.trace_id.is_empty() {
-                service_backend
-            } else {
-                ring.route(&rec.trace_id)
-            };
-            if let Some(b) = b {
-                by_backend.entry(b).or_default().push(rec);
-            }
-        }
+        let by_backend = by_backend(sl.log_records, |r| &r.trace_id, ring, service_backend);
         for (b, log_records) in by_backend {
             parts
                 .entry(b)
@@ -147,4 +128,45 @@ fn split_resource_logs<'r>(
         }
     }
     parts.into_iter().collect()
+}
+
+/// `items` (spans or log records) by backend: grouped by trace, each trace routed once
+/// by its id. An item without a trace id cannot be part of a sampled trace: it goes
+/// with its service's items.
+fn by_backend<'r, T>(
+    items: Vec<T>,
+    id: impl Fn(&T) -> &[u8],
+    ring: &'r Ring,
+    service_backend: Option<&'r str>,
+) -> BTreeMap<&'r str, Vec<T>> {
+    let mut traces = ByTrace::new();
+    for item in items {
+        traces.push(trace_id(id(&item)), item);
+    }
+    let mut out: BTreeMap<&'r str, Vec<T>> = BTreeMap::new();
+    for (trace, items) in traces.into_groups() {
+        match trace {
+            Some(t) => {
+                if let Some(b) = ring.route(&t) {
+                    out.entry(b).or_default().extend(items);
+                }
+            }
+            // Ids that are not 16 bytes (receivers reject them, other sources may
+            // not): each item by its own bytes, the empty ones by service.
+            None => {
+                for item in items {
+                    let raw = id(&item);
+                    let b = if raw.is_empty() {
+                        service_backend
+                    } else {
+                        ring.route(raw)
+                    };
+                    if let Some(b) = b {
+                        out.entry(b).or_default().push(item);
+                    }
+                }
+            }
+        }
+    }
+    out
 }

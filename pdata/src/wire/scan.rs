@@ -1,0 +1,298 @@
+//! A validating scan of OTLP trace and log requests in protobuf wire format: counts
+//! items and checks ids without decoding into owned structs (no allocation per string).
+//!
+//! The scan is stricter than prost, never more lenient: whatever it accepts, prost
+//! decodes, so a batch kept as bytes can always be decoded later. Anything it does not
+//! accept (malformed input, groups, odd nesting) falls back to a full prost decode, which
+//! either accepts it or produces the precise error for the client.
+
+use super::field::{
+    any_value as av, entity_ref as er, event as ev, key_value as kv, link as ln, log_record as lr,
+    request, resource as res, resource_items as ri, scope as sc, scope_items as si, span as sp,
+    status as st,
+};
+use super::reader::{I32, I64, LEN, Reader, VARINT, WireError, WireResult as R};
+use crate::Signal;
+
+/// What a successful scan found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scan {
+    pub items: usize,
+    /// Items with ids the OTLP spec says can never be valid.
+    pub invalid: usize,
+}
+
+/// Below prost's recursion limit (100), so deep nesting is prost's to judge. Depth
+/// counts messages as prost does: a list value (`ArrayValue`, `KeyValueList`) and its
+/// element are two levels.
+const MAX_DEPTH: u32 = 64;
+
+/// Scans a trace or log export request. Metrics always take the prost path.
+pub(crate) fn scan(signal: Signal, buf: &[u8]) -> R<Scan> {
+    let mut out = Scan {
+        items: 0,
+        invalid: 0,
+    };
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match (signal, tag) {
+            (Signal::Traces, request::RESOURCES) => resource_items(r.message(wt)?, &mut out, span)?,
+            (Signal::Logs, request::RESOURCES) => {
+                resource_items(r.message(wt)?, &mut out, log_record)?
+            }
+            (Signal::Metrics, _) => return Err(WireError::Unsupported),
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(out)
+}
+
+/// A `ResourceSpans` or `ResourceLogs`; `item` scans a span or a log record.
+#[inline]
+fn resource_items(buf: &[u8], out: &mut Scan, item: impl Fn(&[u8]) -> R<bool> + Copy) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            ri::RESOURCE => resource(r.message(wt)?)?,
+            ri::SCOPES => scope_items(r.message(wt)?, out, item)?,
+            ri::SCHEMA_URL => {
+                r.string(wt)?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+/// A `ScopeSpans` or `ScopeLogs`.
+#[inline]
+fn scope_items(buf: &[u8], out: &mut Scan, item: impl Fn(&[u8]) -> R<bool>) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            si::SCOPE => scope(r.message(wt)?)?,
+            si::ITEMS => {
+                out.items += 1;
+                if !item(r.message(wt)?)? {
+                    out.invalid += 1;
+                }
+            }
+            si::SCHEMA_URL => {
+                r.string(wt)?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn resource(buf: &[u8]) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            res::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            res::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
+            res::ENTITY_REFS => entity_ref(r.message(wt)?)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn entity_ref(buf: &[u8]) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            er::SCHEMA_URL | er::TYPE | er::ID_KEYS | er::DESCRIPTION_KEYS => {
+                r.string(wt)?;
+            }
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn scope(buf: &[u8]) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            sc::NAME | sc::VERSION => {
+                r.string(wt)?;
+            }
+            sc::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            sc::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn key_value(buf: &[u8], depth: u32) -> R<()> {
+    if depth > MAX_DEPTH {
+        return Err(WireError::Unsupported);
+    }
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            kv::KEY => {
+                r.string(wt)?;
+            }
+            kv::VALUE => any_value(r.message(wt)?, depth + 1)?,
+            kv::KEY_STRINDEX => r.scalar(wt, VARINT)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn any_value(buf: &[u8], depth: u32) -> R<()> {
+    if depth > MAX_DEPTH {
+        return Err(WireError::Unsupported);
+    }
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            av::STRING => {
+                r.string(wt)?;
+            }
+            av::BOOL | av::INT | av::STRING_STRINDEX => r.scalar(wt, VARINT)?,
+            av::DOUBLE => r.scalar(wt, I64)?,
+            av::ARRAY | av::KVLIST => {
+                // ArrayValue and KeyValueList: one repeated field 1.
+                let list = r.message(wt)?;
+                let mut inner = Reader::new(list);
+                while !inner.done() {
+                    let (t, w) = inner.key()?;
+                    match (tag, t) {
+                        (av::ARRAY, av::LIST_VALUES) => any_value(inner.message(w)?, depth + 2)?,
+                        (av::KVLIST, av::LIST_VALUES) => key_value(inner.message(w)?, depth + 2)?,
+                        _ => inner.skip(w)?,
+                    }
+                }
+            }
+            av::BYTES => r.scalar(wt, LEN)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn valid_id(id: Option<&[u8]>, len: usize) -> bool {
+    id.is_some_and(|id| id.len() == len && id.iter().any(|b| *b != 0))
+}
+
+fn optional_id(id: Option<&[u8]>, len: usize) -> bool {
+    id.is_none_or(|id| id.is_empty() || id.len() == len)
+}
+
+/// Scans a span; `Ok(false)` when its ids make it invalid.
+fn span(buf: &[u8]) -> R<bool> {
+    let (mut trace_id, mut span_id, mut parent) = (None, None, None);
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            sp::TRACE_ID => trace_id = Some(r.message(wt)?),
+            sp::SPAN_ID => span_id = Some(r.message(wt)?),
+            sp::PARENT_SPAN_ID => parent = Some(r.message(wt)?),
+            sp::TRACE_STATE | sp::NAME => {
+                r.string(wt)?;
+            }
+            sp::KIND
+            | sp::DROPPED_ATTRIBUTES_COUNT
+            | sp::DROPPED_EVENTS_COUNT
+            | sp::DROPPED_LINKS_COUNT => r.scalar(wt, VARINT)?,
+            sp::START_TIME | sp::END_TIME => r.scalar(wt, I64)?,
+            sp::FLAGS => r.scalar(wt, I32)?,
+            sp::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            sp::EVENTS => event(r.message(wt)?)?,
+            sp::LINKS => link(r.message(wt)?)?,
+            sp::STATUS => status(r.message(wt)?)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(valid_id(trace_id, 16) && valid_id(span_id, 8) && optional_id(parent, 8))
+}
+
+fn event(buf: &[u8]) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            ev::TIME => r.scalar(wt, I64)?,
+            ev::NAME => {
+                r.string(wt)?;
+            }
+            ev::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            ev::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn link(buf: &[u8]) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            ln::TRACE_ID | ln::SPAN_ID => r.scalar(wt, LEN)?,
+            ln::TRACE_STATE => {
+                r.string(wt)?;
+            }
+            ln::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            ln::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
+            ln::FLAGS => r.scalar(wt, I32)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn status(buf: &[u8]) -> R<()> {
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            st::MESSAGE => {
+                r.string(wt)?;
+            }
+            st::CODE => r.scalar(wt, VARINT)?,
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(())
+}
+
+fn log_record(buf: &[u8]) -> R<bool> {
+    let (mut trace_id, mut span_id) = (None, None);
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            lr::TIME | lr::OBSERVED_TIME => r.scalar(wt, I64)?,
+            lr::SEVERITY_NUMBER | lr::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
+            lr::SEVERITY_TEXT | lr::EVENT_NAME => {
+                r.string(wt)?;
+            }
+            lr::BODY => any_value(r.message(wt)?, 1)?,
+            lr::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            lr::FLAGS => r.scalar(wt, I32)?,
+            lr::TRACE_ID => trace_id = Some(r.message(wt)?),
+            lr::SPAN_ID => span_id = Some(r.message(wt)?),
+            _ => r.skip(wt)?,
+        }
+    }
+    Ok(optional_id(trace_id, 16) && optional_id(span_id, 8))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,197 @@
+//! A batch's way in: split by trace on the wire, then each trace's spans of each
+//! scope routed: forwarded (no trace id), following a cached decision (late
+//! spans), waiting beside a decision in progress, or held, deciding the oldest
+//! traces early when the buffer is full.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+
+use super::buffer::{Charge, State};
+use super::decide::{Out, take};
+use super::wire::{self, Group, ResourceCtx, ScopeCtx};
+use super::{Inner, TailSampling, TailSamplingError, TraceId, lock};
+
+impl TailSampling {
+    /// Takes one batch. Waits for space first when `block_on_overflow` is set
+    /// and the buffer is full (the timer must be running to make space).
+    pub async fn consume(
+        &self,
+        batch: &ExportTraceServiceRequest,
+    ) -> Result<(), TailSamplingError> {
+        self.consume_encoded(&batch.encode_to_vec()).await
+    }
+
+    /// Takes one batch, an encoded `ExportTraceServiceRequest` (as received:
+    /// it is never decoded here). Waits for space first as
+    /// [`TailSampling::consume`].
+    pub async fn consume_encoded(&self, request: &[u8]) -> Result<(), TailSamplingError> {
+        if self.inner.config.block_on_overflow {
+            loop {
+                let notified = self.inner.space.notified();
+                if !self.full() || lock(&self.inner.state).stopped {
+                    break;
+                }
+                notified.await;
+            }
+        }
+        self.consume_encoded_at(request, Instant::now())
+    }
+
+    /// Takes one batch as if it arrived at `now` (a test or an embedder with
+    /// its own clock). Never waits: a full buffer decides its oldest traces
+    /// early.
+    pub fn consume_at(
+        &self,
+        batch: &ExportTraceServiceRequest,
+        now: Instant,
+    ) -> Result<(), TailSamplingError> {
+        self.consume_encoded_at(&batch.encode_to_vec(), now)
+    }
+
+    /// [`TailSampling::consume_at`] for an encoded request.
+    pub fn consume_encoded_at(
+        &self,
+        request: &[u8],
+        now: Instant,
+    ) -> Result<(), TailSamplingError> {
+        let inner = &self.inner;
+        // Splitting and building the contexts need no lock.
+        let canonical;
+        let parts = match wire::split(request) {
+            Ok(parts) => parts,
+            Err(e) => {
+                // The split reads only what OTLP writes; prost also accepts a few
+                // encodings it does not (e.g. unknown fields of the deprecated group
+                // type). Such a request is held as prost re-encodes it.
+                let Ok(decoded) = ExportTraceServiceRequest::decode(request) else {
+                    return Err(e.into());
+                };
+                canonical = decoded.encode_to_vec();
+                wire::split(&canonical)?
+            }
+        };
+        let mut scopes = Vec::new();
+        for rs in parts {
+            // 64: the context's own allocation, roughly.
+            let bytes = rs.resource.as_ref().map_or(0, Vec::len) + rs.schema_url.len() + 64;
+            let res = Arc::new(ResourceCtx {
+                resource: rs.resource,
+                schema_url: rs.schema_url.to_owned(),
+                _charge: Some(Charge::new(&inner.contexts, bytes as u64)),
+            });
+            for ss in rs.scopes {
+                let bytes = ss.scope.as_ref().map_or(0, Vec::len) + ss.schema_url.len() + 64;
+                let ctx = Arc::new(ScopeCtx {
+                    resource: res.clone(),
+                    scope: ss.scope,
+                    schema_url: ss.schema_url.to_owned(),
+                    _charge: Some(Charge::new(&inner.contexts, bytes as u64)),
+                });
+                scopes.push((ctx, ss.traces));
+            }
+        }
+        let mut out = Out::default();
+        {
+            let mut st = lock(&inner.state);
+            if st.stopped {
+                return Err(TailSamplingError::Stopped);
+            }
+            for (ctx, traces) in &scopes {
+                for (id, spans) in traces {
+                    inner.route(&mut st, *id, ctx, spans, now, &mut out);
+                }
+            }
+            inner.begin(&mut st, &out);
+            inner.publish(&mut st);
+        }
+        inner.finish(out, now);
+        Ok(())
+    }
+}
+
+impl Inner {
+    /// Sends one scope's spans of one trace where they belong.
+    fn route(
+        &self,
+        st: &mut State,
+        id: Option<TraceId>,
+        ctx: &Arc<ScopeCtx>,
+        spans: &[&[u8]],
+        now: Instant,
+        out: &mut Out,
+    ) {
+        let Some(id) = id else {
+            // No trace to sample them with: forward rather than lose them.
+            let (request, n) = self.release_spans(ctx, spans, None);
+            out.release(request, n);
+            return;
+        };
+        if let Some(policy) = st.sampled.get(&id).cloned() {
+            self.count_late(true, spans.len() as u64);
+            let (request, n) = self.release_spans(ctx, spans, Some(&policy));
+            out.release(request, n);
+            return;
+        }
+        if st.not_sampled.get(&id).is_some() {
+            self.count_late(false, spans.len() as u64);
+            return;
+        }
+        if let Some(waiting) = st.deciding.get_mut(&id) {
+            // Being decided outside the lock: follow that decision.
+            waiting.push(Group::of(ctx, spans));
+            return;
+        }
+        let is_new = !st.traces.contains_key(&id);
+        if is_new {
+            while st.traces.len() as u64 >= self.config.num_traces {
+                let Some((old, held)) = st.pop_oldest(None) else {
+                    break;
+                };
+                self.count_early("num_traces");
+                take(st, old, held, out);
+            }
+        }
+        let size = st.append(id, ctx, spans, now);
+        let max = self.config.maximum_trace_size_bytes;
+        if max > 0 && size > max {
+            if st.remove(&id).is_some() {
+                self.count_decided("(too_large)", false);
+                st.not_sampled.insert(id, ());
+            }
+            return;
+        }
+        while st.bytes() > self.config.max_buffered_bytes {
+            let Some((old, held)) = st.pop_oldest(None) else {
+                break;
+            };
+            self.count_early("max_buffered_bytes");
+            take(st, old, held, out);
+        }
+    }
+
+    /// `spans` of one scope as an encoded request, with the policy attribute
+    /// if asked; and their count.
+    fn release_spans(
+        &self,
+        ctx: &Arc<ScopeCtx>,
+        spans: &[&[u8]],
+        policy: Option<&str>,
+    ) -> (Vec<u8>, u64) {
+        let g = Group::of(ctx, spans);
+        (
+            wire::encode_request(&[&g], &self.policy_extra(policy)),
+            g.count,
+        )
+    }
+
+    /// The encoded policy attribute for spans kept by `policy`, or nothing.
+    pub(super) fn policy_extra(&self, policy: Option<&str>) -> Vec<u8> {
+        match policy {
+            Some(p) if self.config.record_policy && !p.is_empty() => wire::policy_attribute(p),
+            _ => Vec::new(),
+        }
+    }
+}
