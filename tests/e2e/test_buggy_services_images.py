@@ -92,6 +92,8 @@ def test_service_reproduces_in_its_image(name, base_image, tmp_path):
     spec = {
         "command": config["command"],
         "workdir": config.get("workdir", "/app"),
+        # Where the engine mounts its sitecustomize; prepended to the image's PYTHONPATH.
+        "site_dir": "/opt/tracemend/site",
         "port": config["port"],
         "ready_timeout_s": 60,
         "request_timeout_s": 30,
