@@ -25,6 +25,8 @@ pub mod config;
 pub mod dependency;
 pub mod health;
 pub mod intake;
+pub mod localize;
+pub mod minimize;
 pub mod pipeline;
 pub mod repo;
 pub mod reproduce;

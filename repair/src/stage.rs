@@ -16,6 +16,8 @@ use envelope::Envelope;
 use serde::Serialize;
 
 use crate::dependency::Dependency;
+use crate::localize::LocalizeResult;
+use crate::minimize::MinimizeResult;
 use crate::reproduce::ReproduceResult;
 
 /// One stage's result: one variant, and one type, per stage. Serialized without a tag
@@ -25,6 +27,10 @@ use crate::reproduce::ReproduceResult;
 pub enum StageResult {
     /// Stage `reproduce` (boxed: results differ much in size).
     Reproduce(Box<ReproduceResult>),
+    /// Stage `minimize`.
+    Minimize(Box<MinimizeResult>),
+    /// Stage `localize`.
+    Localize(Box<LocalizeResult>),
     /// A result used by the pipeline's own tests, for stages that are not real ones.
     #[cfg(test)]
     Test(tests_support::TestResult),
@@ -52,6 +58,8 @@ impl StageResult {
     pub fn stage(&self) -> &str {
         match self {
             StageResult::Reproduce(_) => crate::reproduce::STAGE,
+            StageResult::Minimize(_) => crate::minimize::STAGE,
+            StageResult::Localize(_) => crate::localize::STAGE,
             #[cfg(test)]
             StageResult::Test(t) => &t.stage,
         }
@@ -66,6 +74,12 @@ impl StageResult {
         match stage {
             crate::reproduce::STAGE => serde_json::from_str(text)
                 .map(|r| StageResult::Reproduce(Box::new(r)))
+                .map_err(corrupt),
+            crate::minimize::STAGE => serde_json::from_str(text)
+                .map(|r| StageResult::Minimize(Box::new(r)))
+                .map_err(corrupt),
+            crate::localize::STAGE => serde_json::from_str(text)
+                .map(|r| StageResult::Localize(Box::new(r)))
                 .map_err(corrupt),
             #[cfg(test)]
             other => serde_json::from_str(text)
@@ -110,6 +124,22 @@ impl StageResults {
     pub fn reproduce(&self) -> Option<&ReproduceResult> {
         match self.by_stage.get(crate::reproduce::STAGE) {
             Some(StageResult::Reproduce(r)) => Some(r.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The minimize stage's result.
+    pub fn minimize(&self) -> Option<&MinimizeResult> {
+        match self.by_stage.get(crate::minimize::STAGE) {
+            Some(StageResult::Minimize(r)) => Some(r.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The localize stage's result.
+    pub fn localize(&self) -> Option<&LocalizeResult> {
+        match self.by_stage.get(crate::localize::STAGE) {
+            Some(StageResult::Localize(r)) => Some(r.as_ref()),
             _ => None,
         }
     }
@@ -236,7 +266,7 @@ mod tests {
         })
         .expect("json");
         assert!(matches!(
-            StageResult::from_json("minimize", &other),
+            StageResult::from_json("no_such_stage", &other),
             Err(StageResultError::UnknownStage(_))
         ));
     }
