@@ -54,7 +54,7 @@ const KEYWORDS: &[(usize, &[&str])] = &[
         &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"],
     ),
     (GOOGLE, &["AIza", "ya29.", "GOCSPX-"]),
-    (EMAIL, &["@"]),
+    (EMAIL, &["@", "%40"]),
 ];
 
 /// The keyword automaton over the built-ins' keywords, then
