@@ -568,3 +568,84 @@ fn pseudonymize_config_errors() {
         "{e}"
     );
 }
+
+/// Issue 25's categories, with the shapes it names, and their hard
+/// negatives.
+#[test]
+fn issue_25_categories_and_negatives() {
+    let e = engine("{}");
+    let gone = |text: &str, secret: &str| {
+        let out = red(&e, text);
+        assert!(!out.contains(secret), "{secret} left in {out:?}");
+        out
+    };
+    let kept = |text: &str| assert_eq!(red(&e, text), text);
+    for mac in ["a4:5e:60:d1:22:7f", "A4-5E-60-D1-22-7F", "a45e.60d1.227f"] {
+        assert_eq!(
+            gone(&format!("client {mac} joined"), mac),
+            "client [REDACTED:mac] joined"
+        );
+    }
+    assert_eq!(
+        gone("open /home/alice/app/config.yml", "alice"),
+        "open /home/[REDACTED:home_user]/app/config.yml"
+    );
+    gone("cwd /Users/alice", "alice");
+    gone(r"C:\Users\alice\AppData\Local", "alice");
+    let imei = luhn_complete("35209900176148");
+    gone(&format!("IMEI: {imei}"), &imei);
+    gone("handset 35-209900-176148-1 lost", "35-209900-176148-1");
+    assert!(matches!(e.key_verdict("device.imei"), KeyVerdict::Rule(_)));
+    gone("login failed for user with password hunter2", "hunter2");
+    gone("pwd Tr0ub4dor&3 rejected", "Tr0ub4dor&3");
+    gone("passphrase was 'correct horse'", "correct horse");
+    for p in [
+        "(0161) 496 0123",
+        "(06221) 554321",
+        "04931 524468",
+        "+44 20 7946 0958",
+        "001-415-555-0132",
+        "415-555-0199x1234",
+    ] {
+        gone(&format!("call {p} now"), p);
+    }
+    let c19 = luhn_complete("453201511283036");
+    let c19 = format!("{c19}123");
+    let c19 = luhn_complete(&c19[..18]);
+    let grouped = format!(
+        "{}-{}-{}-{}-{}",
+        &c19[..4],
+        &c19[4..8],
+        &c19[8..12],
+        &c19[12..16],
+        &c19[16..]
+    );
+    gone(&format!("card {grouped} declined"), &grouped);
+    let card = luhn_complete("411111111111111");
+    let dotted = format!(
+        "{}.{}.{}.{}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    gone(&format!("card {dotted}"), &dotted);
+    let mixed = format!(
+        "{} {}-{} {}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    gone(&format!("card {mixed}"), &mixed);
+
+    kept("driver 9.9.9.120 loaded");
+    kept("sdk=7.1.22.39");
+    kept("fingerprint a4:5e:60:d1:22:7f:00:11:22:33");
+    kept("order 352099001761482 of 12 (no Luhn)");
+    kept("order 352099001761481 shipped");
+    kept("open /home/app/config.yml and /Users/Shared/x");
+    kept("GET /api/users/42");
+    kept("password reset email sent");
+    kept("the password is incorrect");
+}

@@ -6,8 +6,8 @@ use aho_corasick::MatchKind;
 use aho_corasick::dfa::DFA;
 
 use super::{
-    AWS_AK, AWS_SK, BASIC, BEARER, EMAIL, GITHUB, GITLAB, GOOGLE, INLINE, JWT, PRIVATE_KEY, SLACK,
-    STRIPE, URL_PASSWORD,
+    AWS_AK, AWS_SK, BASIC, BEARER, EMAIL, GITHUB, GITLAB, GOOGLE, HOME_USER, IMEI,
+    IMEI_KEYWORD_BIT, INLINE, JWT, PASSWORD_TEXT, PRIVATE_KEY, SLACK, STRIPE, URL_PASSWORD,
 };
 use crate::keywords::KeywordTable;
 
@@ -55,6 +55,18 @@ const KEYWORDS: &[(usize, &[&str])] = &[
     ),
     (GOOGLE, &["AIza", "ya29.", "GOCSPX-"]),
     (EMAIL, &["@", "%40"]),
+    (HOME_USER, &["/home/", "/users/", "\\users\\", ":/users/"]),
+    (
+        PASSWORD_TEXT,
+        &[
+            "password",
+            "passwd",
+            "pwd",
+            "passphrase",
+            "passcode",
+            "pass phrase",
+        ],
+    ),
 ];
 
 /// The keyword automaton over the built-ins' keywords, then
@@ -73,6 +85,9 @@ pub(super) fn automaton(
             ac_rule.push(1u128 << rule);
         }
     }
+    // `imei` gates the IMEI rule and says the keyword form may match.
+    pats.push("imei".to_owned());
+    ac_rule.push(1u128 << IMEI | 1u128 << IMEI_KEYWORD_BIT);
     for (rule, kws) in custom_keywords {
         for k in kws {
             pats.push(k.clone());

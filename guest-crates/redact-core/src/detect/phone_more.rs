@@ -1,0 +1,83 @@
+//! Phone shapes beyond `phone`'s three, each with a shape no other number
+//! has: a parenthesized trunk prefix (`(0161) 496 0123`, `(06221) 554321`),
+//! an international call prefix instead of `+` (`001-415-555-0132`,
+//! `0049 30 1234567`, `011 44 20 7946 0958`) and a US number with an
+//! extension glued on (`415-555-0199x1234`, `(415) 555-0199 ext. 12`).
+//! Apart from `phone`'s scans so that its gate keeps describing exactly
+//! its three shapes.
+
+use super::{Detectors, Match, PHONE, isolated};
+
+/// `(0` + area code + `)`, then the subscriber number in groups.
+pub(super) const PAREN_TRUNK: &str = r"\(0\d{1,5}\)[ \-]?\d{2,8}(?:[ \-]\d{2,8}){0,3}\b";
+/// `00` or `011`, a country code, then groups; at least one separator.
+pub(super) const CALL_PREFIX: &str = r"\b(?:00|011)[ \-.]?[1-9]\d{0,3}(?:[ .\-]\d{1,8}){1,6}\b";
+/// A US number and its extension.
+pub(super) const US_EXTENSION: &str =
+    r"(?:\(\d{3}\)\s?|\b\d{3}[.\-])\d{3}[.\-]\d{4}\s*(?i:x|ext\.?|extension)\s*\d{1,6}\b";
+
+fn digits(s: &[u8]) -> usize {
+    s.iter().filter(|b| b.is_ascii_digit()).count()
+}
+
+/// Could any of the three shapes be here? `(0`, a digit run starting
+/// `00`/`011` after a non-word byte, or an `x`/`ext` right after digits.
+pub(super) fn more_shape(text: &[u8]) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    text.windows(3).enumerate().any(|(i, w)| {
+        (w[0] == b'(' && w[1] == b'0' && w[2].is_ascii_digit())
+            || (w[0] == b'0'
+                && (w[1] == b'0' || w[1] == b'1' && w[2] == b'1')
+                && (i == 0 || !word(text[i - 1])))
+            || (w[0].is_ascii_digit() && matches!(w[1] | 0x20, b'x' | b'e'))
+            || (w[0].is_ascii_digit() && w[1] == b' ' && matches!(w[2] | 0x20, b'x' | b'e'))
+    })
+}
+
+impl Detectors {
+    #[inline(never)]
+    pub(super) fn more_phones(&self, text: &[u8], out: &mut Vec<Match>) {
+        for (re, lo, hi) in [
+            (&self.phone_paren, 9, 12),
+            (&self.phone_call_prefix, 10, 18),
+            (&self.phone_ext, 11, 16),
+        ] {
+            for m in re.find_iter(text) {
+                let n = digits(m.as_bytes());
+                if (lo..=hi).contains(&n) && isolated(text, m.start(), m.end()) {
+                    out.push(Match {
+                        start: m.start(),
+                        end: m.end(),
+                        rule: PHONE,
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Detectors;
+    use super::*;
+
+    fn found(t: &str) -> Vec<String> {
+        let d = Detectors::new(Vec::new(), &[], &[]);
+        let mut out = Vec::new();
+        assert!(more_shape(t.as_bytes()) || t.is_empty(), "{t}");
+        d.more_phones(t.as_bytes(), &mut out);
+        out.iter().map(|m| t[m.start..m.end].to_owned()).collect()
+    }
+
+    #[test]
+    fn the_three_shapes() {
+        assert_eq!(found("call (0161) 496 0123 now"), ["(0161) 496 0123"]);
+        assert_eq!(found("Tel. (06221) 554321"), ["(06221) 554321"]);
+        assert_eq!(found("dial 001-415-555-0132."), ["001-415-555-0132"]);
+        assert_eq!(found("0049 30 12345678"), ["0049 30 12345678"]);
+        assert_eq!(found("415-555-0199x1234"), ["415-555-0199x1234"]);
+        assert_eq!(found("(415) 555-0199 ext. 12"), ["(415) 555-0199 ext. 12"]);
+        assert!(found("order 0012-3 ok (0) 12").is_empty());
+        assert!(found("id 001.2.3").is_empty());
+    }
+}
