@@ -3,11 +3,13 @@
 //!
 //! The critical path is the chain of spans that determines the trace's
 //! end-to-end latency, found as Jaeger's trace view finds it: start at the
-//! root that ends last; within a span, walk back from its end, each time
-//! taking the child that ends last before the cursor (clamped to the
-//! cursor) and moving the cursor to that child's start; descend into each
-//! child taken. Time in a span not covered by a taken child is the span's
-//! own work. Spans whose parent is not in the trace are roots.
+//! root that ends last; within a span, children are clamped to its end and,
+//! walking back from that end, each child that ends at or before the cursor
+//! (the latest first) is taken and moves the cursor to its start; descend
+//! into each child taken. A child still running at the cursor overlaps one
+//! taken after it: it is not on the path. Time in a span not covered by a
+//! taken child is the span's own work. Spans whose parent is not in the
+//! trace are roots.
 
 use std::collections::{HashMap, HashSet};
 
@@ -102,27 +104,27 @@ pub(crate) fn critical_path(spans: &[Span<'_>]) -> HashSet<usize> {
     else {
         return on_path;
     };
-    // (span, the cursor its walk starts from): an explicit stack, as a
-    // deep trace must not exhaust the guest's call stack.
+    // (span, the end its walk starts from): an explicit stack, as a deep
+    // trace must not exhaust the guest's call stack.
     let mut stack = vec![(root, spans[root].end)];
-    while let Some((i, limit)) = stack.pop() {
+    while let Some((i, end)) = stack.pop() {
         if !on_path.insert(i) {
             continue; // A parent-id cycle: each span once.
         }
-        let mut cursor = spans[i].end.min(limit);
-        let mut kids: Vec<usize> = children.get(&i).cloned().unwrap_or_default();
-        loop {
-            // The child that ends last before the cursor, among those that
-            // start before it.
-            let next = kids
-                .iter()
-                .copied()
-                .filter(|&c| spans[c].start < cursor && !on_path.contains(&c))
-                .max_by_key(|&c| (spans[c].end.min(cursor), spans[c].start));
-            let Some(c) = next else { break };
-            stack.push((c, cursor));
-            cursor = spans[c].start;
-            kids.retain(|&k| k != c);
+        // Children clamped to the parent's end, latest end first (the
+        // longer of two ending together first): one pass, as the cursor
+        // only moves back.
+        let mut kids: Vec<(u64, usize)> = children
+            .get(&i)
+            .map(|k| k.iter().map(|&c| (spans[c].end.min(end), c)).collect())
+            .unwrap_or_default();
+        kids.sort_by_key(|&(e, c)| (std::cmp::Reverse(e), spans[c].start, c));
+        let mut cursor = end;
+        for (child_end, c) in kids {
+            if child_end <= cursor && !on_path.contains(&c) {
+                stack.push((c, child_end));
+                cursor = spans[c].start.min(cursor);
+            }
         }
     }
     on_path
@@ -178,17 +180,40 @@ mod tests {
     }
 
     #[test]
-    fn descends_and_walks_back() {
-        // root 0..100; a 0..60 with a1 5..55; b 50..95 overlaps a's end.
-        // From 100: b (ends 95) taken, cursor 50; a ends at 60 > 50, clamped
-        // to 50 and still the last: taken, its walk limited to 50: a1.
+    fn descends_and_skips_overlaps() {
+        // root 0..100; a 0..40 with a1 5..35 and a2 30..38; b 60..95 with
+        // b1 50..120 (past its parent: clamped to 95); c 45..70 overlaps b.
+        // From 100: b (95) taken, cursor 60; c ends at 70 > 60: not on the
+        // path; a (40) taken. In b: b1 (clamped 95) taken. In a: a2 (38),
+        // then a1 ends at 35 > 30: not on the path.
         let spans = [
             span(1, 0, 0, 100),
-            span(2, 1, 0, 60),
-            span(3, 2, 5, 55),
-            span(4, 1, 50, 95),
+            span(2, 1, 0, 40),
+            span(3, 2, 5, 35),
+            span(4, 2, 30, 38),
+            span(5, 1, 60, 95),
+            span(6, 5, 50, 120),
+            span(7, 1, 45, 70),
         ];
-        assert_eq!(ids(&spans), [1, 2, 3, 4]);
+        assert_eq!(ids(&spans), [1, 2, 4, 5, 6]);
+    }
+
+    #[test]
+    fn wide_fan_outs_stay_linear() {
+        // 50 000 sequential children of one span: one sort, one pass.
+        let n = 50_000u64;
+        let mut spans = vec![span(1, 0, 0, 10 * n + 10)];
+        for i in 0..n {
+            let id: &'static [u8] = Box::leak((i + 2).to_be_bytes().to_vec().into_boxed_slice());
+            spans.push(Span {
+                span_id: id,
+                parent_span_id: &[1; 8],
+                start: 10 * i,
+                end: 10 * i + 9,
+                ..Span::default()
+            });
+        }
+        assert_eq!(critical_path(&spans).len(), n as usize + 1);
     }
 
     #[test]
