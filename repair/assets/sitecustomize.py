@@ -47,9 +47,9 @@ if _cov_out:
 
         _source = _os.environ.get("TRACEMEND_COVERAGE_SOURCE", _os.getcwd())
         _context = _os.environ.get("TRACEMEND_COVERAGE_CONTEXT") or None
-        _cov = _coverage.Coverage(
-            data_file=None, source=[_source], config_file=False, dynamic_context=_context
-        )
+        _cov = _coverage.Coverage(data_file=None, source=[_source], config_file=False)
+        if _context:
+            _cov.set_option("run:dynamic_context", _context)
         _cov.start()
 
         def _tracemend_write_coverage():

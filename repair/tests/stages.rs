@@ -17,7 +17,7 @@ fn stage<'a>(incident: &'a Value, name: &str) -> Option<&'a Value> {
     incident["stages"]
         .as_array()?
         .iter()
-        .find(|s| s["stage"] == name)
+        .find(|s| s["name"] == name)
 }
 
 fn functions(localize: &Value) -> Vec<String> {
@@ -79,7 +79,7 @@ async fn reproduced_incidents_are_minimized_and_localized() {
             .as_array()
             .expect("stages")
             .iter()
-            .filter_map(|s| s["stage"].as_str())
+            .filter_map(|s| s["name"].as_str())
             .collect();
         assert_eq!(names, ["reproduce", "minimize", "localize"], "{incident:#}");
 
@@ -105,7 +105,10 @@ async fn reproduced_incidents_are_minimized_and_localized() {
         let fault = b.truth["fault"]["function"].as_str().expect("fault");
         let ranked = functions(l);
         assert!(
-            ranked.iter().take(3).any(|f| f == fault),
+            ranked
+                .iter()
+                .take(3)
+                .any(|f| f == fault || f.ends_with(&format!(".{fault}"))),
             "{}: {fault} not in the first three of {ranked:?}\n{l:#}",
             b.name
         );
@@ -128,16 +131,19 @@ async fn reproduced_incidents_are_minimized_and_localized() {
             "{top:#}"
         );
     }
-    // flask-orders: the body shrinks to the address without a country.
+    // flask-orders: the body shrinks to an address without a country; the oracle
+    // holds the message too, so a missing `customer` (also a KeyError there) does not do.
     let orders = engine.wait_done(ids[0], timeout).await;
     let m = &stage(&orders, "minimize").expect("minimize")["result"];
+    assert_eq!(m["oracle_message"], "'country'", "{m:#}");
     assert!(
         m["reduction"]["leaves_before"].as_u64() >= Some(20),
         "{m:#}"
     );
     assert!(m["reduction"]["leaves_after"].as_u64() <= Some(3), "{m:#}");
+    let address = &m["minimized"]["request"]["body"]["customer"]["address"];
     assert!(
-        m["minimized"]["request"]["body"]["customer"]["address"].is_object(),
+        address.is_object() && address.get("country").is_none(),
         "{m:#}"
     );
     // wsgi-shipping: the crash is in cost_per_parcel, the fault in parcel_count.

@@ -72,8 +72,30 @@ pub fn neighbourhood(index: &Index<'_>, def: &Def, radius: u32) -> Vec<(Def, u32
         .neighbourhood(def.index, radius, 200)
         .unwrap_or_default()
         .into_iter()
-        .filter(|(d, _)| d.kind.is_callable() && d.kind != DefKind::Module)
+        .filter(|(d, _)| d.kind.is_callable() && d.kind != DefKind::Module && !is_test_file(d.path))
         .map(|(d, dist)| (own(&d), dist))
+        .collect()
+}
+
+/// Whether `path` is a test file (`test_*.py`, `*_test.py`, `conftest.py`, under
+/// `tests/`): the repository's tests are runs for the spectrum, never suspects.
+pub fn is_test_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || name == "conftest.py"
+        || path.starts_with("tests/")
+        || path.contains("/tests/")
+}
+
+/// The callable definitions `def` may call (by name).
+pub fn callees(index: &Index<'_>, def: &Def) -> Vec<Def> {
+    index
+        .callees(def.index)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.kind.is_callable() && !is_test_file(d.path))
+        .map(|d| own(&d))
         .collect()
 }
 
@@ -97,5 +119,21 @@ mod tests {
         assert!((recency(100, 100.0) - 0.5).abs() < 1e-12);
         assert!((recency(-5, 100.0) - 1.0).abs() < 1e-12);
         assert!(recency(1000, 100.0) < 0.001);
+    }
+
+    #[test]
+    fn test_files_are_recognised() {
+        for p in [
+            "test_app.py",
+            "tests/test_x.py",
+            "pkg/tests/util.py",
+            "conftest.py",
+            "a/b_test.py",
+        ] {
+            assert!(is_test_file(p), "{p}");
+        }
+        for p in ["app.py", "invoice/totals.py", "contest.py", "testing.py"] {
+            assert!(!is_test_file(p), "{p}");
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! class and intervention ([`cause`]).
 
 pub mod cause;
+pub mod flow;
 pub mod graph;
 mod hypothesis;
 pub mod score;
@@ -251,6 +252,29 @@ impl Localize {
                 graph_used = true;
             }
         }
+        // Producers of the values passed down the crashing call chain (code graph too:
+        // data edges rather than call edges).
+        let mut sources = BTreeMap::new();
+        for (file, _) in &frames {
+            if !sources.contains_key(file)
+                && let Ok(bytes) = prepared.repo.show(&prepared.commit, file).await
+            {
+                sources.insert(file.clone(), String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        for p in flow::producers(&index, &frames, &sources) {
+            let c = candidates.entry(p.def.index).or_insert_with(|| Candidate {
+                def: p.def.clone(),
+                evidence: BTreeMap::new(),
+                crash_depth: None,
+            });
+            c.add(
+                Signal::CodeGraph,
+                p.value,
+                format!("produces a value the crash consumes: {}", p.detail),
+            );
+            graph_used = true;
+        }
         if graph_used {
             used.push(Signal::CodeGraph);
         }
@@ -261,6 +285,9 @@ impl Localize {
         if failing_runs > 0 && passing_runs > 0 {
             used.push(Signal::Spectrum);
             for (file, lines) in &scores {
+                if graph::is_test_file(file) {
+                    continue;
+                }
                 for line in lines.keys() {
                     if let Some(def) = graph::callable_at(&index, file, *line) {
                         candidates.entry(def.index).or_insert_with(|| Candidate {
@@ -429,9 +456,13 @@ impl Localize {
             coverage: true,
             stateless: false,
         };
+        let message = ctx
+            .previous
+            .reproduce()
+            .and_then(|r| probe::stable_message(ctx.envelope, r));
         let (judged, _) = self
             .bench
-            .run_batch(ctx, STAGE, prepared, &probes, options)
+            .run_batch(ctx, STAGE, prepared, &probes, options, message.as_deref())
             .await?;
         for j in judged {
             if j.is_failing() && runs.observed.is_none() {

@@ -64,6 +64,7 @@ struct BenchProber<'a> {
     ctx: &'a StageContext<'a>,
     prepared: &'a Prepared<'a>,
     stateless: bool,
+    message: Option<String>,
 }
 
 impl Prober for BenchProber<'_> {
@@ -76,9 +77,10 @@ impl Prober for BenchProber<'_> {
             stateless: self.stateless,
         };
         let (bench, ctx, prepared) = (self.bench, self.ctx, self.prepared);
+        let message = self.message.clone();
         async move {
             bench
-                .run_batch(ctx, STAGE, prepared, &batch, options)
+                .run_batch(ctx, STAGE, prepared, &batch, options, message.as_deref())
                 .await
                 .map(|(judged, _)| judged)
         }
@@ -104,6 +106,7 @@ pub fn skipped(original: ProbeInput, why: &str) -> MinimizeResult {
         probes: ProbeStats::default(),
         passing_neighbours: Vec::new(),
         note: Some(why.to_string()),
+        oracle_message: None,
     }
 }
 
@@ -140,7 +143,9 @@ impl Minimize {
             ctx,
             prepared: &prepared,
             stateless: prepared.service.stateless,
+            message: probe::stable_message(ctx.envelope, repro),
         };
+        let oracle_message = prober.message.clone();
         let budget = ddmin::Budget {
             max_probes: self.config.max_probes,
             time: self.config.time_budget,
@@ -176,6 +181,7 @@ impl Minimize {
             probes: stats,
             passing_neighbours: found.neighbours,
             note: found.note,
+            oracle_message,
         };
         Ok(StageOutcome::Completed {
             result: StageResult::Minimize(Box::new(result)),

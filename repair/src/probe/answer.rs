@@ -80,8 +80,14 @@ impl Judgement {
     }
 }
 
-/// Judges one answer: the strict signature of the reproduce stage decides.
-pub fn judge(expected: &Exception, answer: &Answer, workdir: &str) -> Judgement {
+/// Judges one answer: the strict signature of the reproduce stage decides, and the
+/// exception message too when `message` is given.
+pub fn judge(
+    expected: &Exception,
+    message: Option<&str>,
+    answer: &Answer,
+    workdir: &str,
+) -> Judgement {
     if let Some(e) = &answer.start_error {
         return Judgement::error(&format!("the service could not start: {e}"));
     }
@@ -97,7 +103,11 @@ pub fn judge(expected: &Exception, answer: &Answer, workdir: &str) -> Judgement 
         .as_ref()
         .and_then(|runs| runs.get("").cloned());
     let (outcome, other_failure) = match &observed {
-        Some(o) if differences(expected, o).is_empty() => (Outcome::Failing, None),
+        Some(o)
+            if differences(expected, o).is_empty() && message.is_none_or(|m| m == o.message) =>
+        {
+            (Outcome::Failing, None)
+        }
         Some(o) => (
             Outcome::Passing,
             Some(format!("{}: {}", o.exception_type, o.message)),
@@ -142,7 +152,7 @@ mod tests {
             m = super::super::PROBE_MARKER,
             tb = serde_json::to_string(TB).expect("json")
         );
-        let got = super::super::judge_batch(&expected(), &stdout, 3, "/app");
+        let got = super::super::judge_batch(&expected(), None, &stdout, 3, "/app");
         assert!(got[0].is_failing(), "{:?}", got[0]);
         assert_eq!(
             got[0].coverage.as_ref().and_then(|c| c.get("app.py")),
@@ -162,10 +172,22 @@ mod tests {
             service_stderr: tb,
             ..Answer::default()
         };
-        let j = judge(&expected(), &answer, "/app");
+        let j = judge(&expected(), None, &answer, "/app");
         assert_eq!(j.outcome, Outcome::Passing);
         assert_eq!(j.other_failure.as_deref(), Some("ValueError: bad"));
-        let down = judge(&expected(), &Answer::default(), "/app");
+        let down = judge(&expected(), None, &Answer::default(), "/app");
+        assert!(matches!(down.outcome, Outcome::Error(_)));
+        // With the message required, the same type and frame with another key passes.
+        let other_key = Answer {
+            index: 0,
+            ready: true,
+            service_stderr: TB.replace("KeyError: 'k'", "KeyError: 'j'"),
+            ..Answer::default()
+        };
+        assert!(judge(&expected(), None, &other_key, "/app").is_failing());
+        let j = judge(&expected(), Some("'k'"), &other_key, "/app");
+        assert_eq!(j.outcome, Outcome::Passing);
+        assert_eq!(j.other_failure.as_deref(), Some("KeyError: 'j'"));
         assert!(matches!(down.outcome, Outcome::Error(_)));
     }
 }

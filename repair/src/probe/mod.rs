@@ -31,6 +31,18 @@ pub struct BatchOptions {
     pub stateless: bool,
 }
 
+/// The exception message the oracle also requires: the envelope's, when the
+/// reproduction printed exactly it (a key name, a fixed text). Otherwise (a redacted or
+/// varying message) type and top in-app frame alone decide.
+pub fn stable_message(
+    envelope: &Envelope,
+    reproduce: &crate::reproduce::ReproduceResult,
+) -> Option<String> {
+    let expected = envelope.symptom.exception.message_redacted.as_deref()?;
+    let observed = reproduce.reproduced_failure()?;
+    (observed.message == expected).then(|| expected.to_string())
+}
+
 /// The runner spec for a batch of probes: the reproduction's spec with the request
 /// replaced by `probes`, each carrying its own flags and fixtures.
 pub fn batch_spec(
@@ -115,6 +127,7 @@ pub fn envelope_input(envelope: &Envelope) -> ProbeInput {
 /// runner never answered (the container died or timed out) is an error.
 pub fn judge_batch(
     expected: &Exception,
+    message: Option<&str>,
     stdout: &str,
     count: usize,
     workdir: &str,
@@ -133,7 +146,7 @@ pub fn judge_batch(
     answers
         .into_iter()
         .map(|a| match a {
-            Some(a) => judge(expected, &a, workdir),
+            Some(a) => judge(expected, message, &a, workdir),
             None => Judgement::error("the runner gave no answer for this probe"),
         })
         .collect()

@@ -139,6 +139,7 @@ impl Workbench {
         prepared: &Prepared<'_>,
         probes: &[ProbeInput],
         options: BatchOptions,
+        message: Option<&str>,
     ) -> Result<(Vec<Judgement>, u64), StageError> {
         let service = prepared.service;
         let spec = batch_spec(
@@ -165,6 +166,7 @@ impl Workbench {
         }
         let judged = judge_batch(
             &ctx.envelope.symptom.exception,
+            message,
             &output.stdout,
             probes.len(),
             &service.workdir,
