@@ -10,8 +10,8 @@ use super::phone::{phone_shape, zero_lead};
 use super::phone_more::more_shape;
 use super::ssn::digit_sep_digit;
 use super::{
-    CARD, Detectors, ENTROPY, IBAN, IMEI, INLINE, IPV4, IPV6, MAC, PHONE, PHONE_MORE_BIT, SSN,
-    URL_PASSWORD,
+    CARD, Detectors, ENTROPY, IBAN, IMEI, INLINE, IPV4, IPV6, MAC, PHONE, PHONE_MORE_BIT,
+    PHONE_WORD_BIT, SSN, URL_PASSWORD,
 };
 use crate::swar::{HIGH, LANES, lanes_eq, lanes_ge, word_at};
 
@@ -95,7 +95,7 @@ impl Detectors {
             gate::<false>(text)
         };
         // Dotted groups (`4111.1111.1111.1111`) are not `plain` runs.
-        if plain >= 13 || any >= 13 && dots >= 3 {
+        if plain >= 13 || any >= 13 && dots >= 1 {
             want |= 1 << CARD;
         }
         // Grouped IMEIs (`35-209900-176148-1`); after the word `imei` the
@@ -108,7 +108,10 @@ impl Detectors {
         if colons >= 5 || dots >= 2 || longest >= 17 {
             want |= 1 << MAC;
         }
-        if plain >= 6 && iban_head(text) {
+        // Letters in the account number (`RO81 VZAT 4MPX ...`) leave
+        // short digit runs: then the `XX00` head alone decides (the
+        // shortest spaced IBAN, Norway's, is 18 bytes and a separator).
+        if (plain >= 6 || text.len() >= 19) && iban_head(text) {
             want |= 1 << IBAN;
         }
         // Without a `+`, the US and national phone patterns need the shapes
@@ -118,6 +121,9 @@ impl Detectors {
         }
         if any >= 8 && more_shape(text) {
             want |= 1 << PHONE_MORE_BIT;
+        }
+        if any < 7 {
+            want &= !(1 << PHONE_WORD_BIT);
         }
         // `ddd-dd-dddd`: a digit, a separator and a digit in a row.
         if plain >= 9 && digit_sep_digit(text) {

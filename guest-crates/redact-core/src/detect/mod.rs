@@ -48,6 +48,7 @@ pub const BUILTIN_VALUE_RULES: &[&str] = &[
     "slack_token",
     "stripe_key",
     "google_api_key",
+    "vendor_token",
     "email",
     "card",
     "iban",
@@ -101,6 +102,7 @@ const GITLAB: usize = id("gitlab_token");
 const SLACK: usize = id("slack_token");
 const STRIPE: usize = id("stripe_key");
 const GOOGLE: usize = id("google_api_key");
+const VENDOR: usize = id("vendor_token");
 const EMAIL: usize = id("email");
 const CARD: usize = id("card");
 const IBAN: usize = id("iban");
@@ -122,8 +124,11 @@ const ENTROPY: usize = id("high_entropy");
 const IMEI_KEYWORD_BIT: u32 = 127;
 /// Another: the text may hold one of `phone_more`'s shapes.
 const PHONE_MORE_BIT: u32 = 126;
+/// Another: a phone word is in the text (cleared again by the gate when
+/// too few digits follow anywhere).
+const PHONE_WORD_BIT: u32 = 125;
 /// The bits of the gating pass's answer that are no rule.
-const FLAG_BITS: u128 = 1 << IMEI_KEYWORD_BIT | 1 << PHONE_MORE_BIT;
+const FLAG_BITS: u128 = 1 << IMEI_KEYWORD_BIT | 1 << PHONE_MORE_BIT | 1 << PHONE_WORD_BIT;
 
 /// A value rule defined in the config: a regex, optionally gated by
 /// keywords.
@@ -159,6 +164,7 @@ pub struct Detectors {
     phone_paren: Regex,
     phone_call_prefix: Regex,
     phone_ext: Regex,
+    phone_after_word: Regex,
     imei_after_keyword: Regex,
     imei_grouped: Regex,
     home: Regex,
@@ -215,6 +221,7 @@ impl Detectors {
             phone_call_prefix: bytes_re(phone_more::CALL_PREFIX)
                 .expect("built-in pattern compiles"),
             phone_ext: bytes_re(phone_more::US_EXTENSION).expect("built-in pattern compiles"),
+            phone_after_word: bytes_re(phone_more::AFTER_WORD).expect("built-in pattern compiles"),
             imei_after_keyword: bytes_re(imei::AFTER_KEYWORD).expect("built-in pattern compiles"),
             imei_grouped: bytes_re(imei::GROUPED).expect("built-in pattern compiles"),
             home: bytes_re(home::PATTERN).expect("built-in pattern compiles"),
@@ -240,10 +247,7 @@ impl Detectors {
     ) {
         let on = self.enabled & !skip;
         let want = self.may_match(text) & (on | FLAG_BITS);
-        if want & !FLAG_BITS == 0
-            && want >> PHONE_MORE_BIT & 1 == 0
-            && self.custom.iter().all(|c| c.gated)
-        {
+        if want & !(1 << IMEI_KEYWORD_BIT) == 0 && self.custom.iter().all(|c| c.gated) {
             return;
         }
         self.run(text, want, on, is_sensitive_key, is_token, out);
@@ -293,6 +297,7 @@ impl Detectors {
             | 1 << SLACK
             | 1 << STRIPE
             | 1 << GOOGLE
+            | 1 << VENDOR
             | 1 << EMAIL;
         let mut by_regex = want as u64 & BY_REGEX;
         while by_regex != 0 {
@@ -323,7 +328,7 @@ impl Detectors {
         if has(PHONE) {
             self.phones(text, out);
         }
-        if want >> PHONE_MORE_BIT & 1 != 0 && on >> PHONE & 1 != 0 {
+        if want & (1 << PHONE_MORE_BIT | 1 << PHONE_WORD_BIT) != 0 && on >> PHONE & 1 != 0 {
             self.more_phones(text, out);
         }
         if has(MAC) {
