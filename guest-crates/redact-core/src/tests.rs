@@ -649,3 +649,26 @@ fn issue_25_categories_and_negatives() {
     kept("password reset email sent");
     kept("the password is incorrect");
 }
+
+/// A value a key rule marks inside a request body (`inline_secret`) is
+/// pseudonymized by its form: a date stays a date of the same year.
+#[test]
+fn body_values_of_key_rules_keep_their_form() {
+    let e = keyed(&format!(
+        r#"{{{HASH_KEY}, "key_rules": [{{"name": "birth_date", "keys": ["birth date"]}}]}}"#
+    ));
+    let body = r#"{"email": "bob@corp.example.org", "birth_date": "1988-02-29"}"#;
+    let out = red_under(&e, "tracemend.http.request.body", body);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+    let date = doc["birth_date"].as_str().unwrap_or_default();
+    assert!(
+        date.starts_with("1988-") && date.len() == 10 && date != "1988-02-29",
+        "{out}"
+    );
+    assert!(
+        doc["email"]
+            .as_str()
+            .is_some_and(pseudonym::is_pseudonym_email),
+        "{out}"
+    );
+}
