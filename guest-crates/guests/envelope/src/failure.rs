@@ -69,7 +69,9 @@ pub(crate) fn find<'t, 'a>(trace: &'t Trace<'a>) -> Option<Failure<'t, 'a>> {
         if text(&log.attrs, EXCEPTION_TYPE).is_none() {
             continue;
         }
-        if let Some(span) = trace.span(log.span_id) {
+        // A record with only the trace id (a logger outside any span) is
+        // the request's: the trace's entry span.
+        if let Some(span) = trace.span(log.span_id).or_else(|| entry_span(trace)) {
             consider(span, Recorded::from_attrs(&log.attrs, log.time));
         }
     }
@@ -79,6 +81,18 @@ pub(crate) fn find<'t, 'a>(trace: &'t Trace<'a>) -> Option<Failure<'t, 'a>> {
             exception: None,
         })
     })
+}
+
+/// The span a trace entered the system by: the first server span whose
+/// parent is not in the trace, else the first span without one.
+fn entry_span<'t, 'a>(trace: &'t Trace<'a>) -> Option<&'t Span<'a>> {
+    let is_root = |s: &&Span<'a>| trace.span(s.parent_span_id).is_none();
+    trace
+        .spans
+        .iter()
+        .filter(is_root)
+        .find(|s| s.kind == KIND_SERVER)
+        .or_else(|| trace.spans.iter().find(is_root))
 }
 
 /// The request span of `failing`: itself when it is a server span, else its
@@ -162,6 +176,22 @@ mod tests {
         };
         let f = find(&trace).unwrap_or_else(|| panic!("a failure"));
         assert_eq!(f.exception.and_then(|e| e.ty), Some("KeyError"));
+    }
+
+    #[test]
+    fn exception_logs_outside_any_span_belong_to_the_entry_span() {
+        let trace = Trace {
+            spans: vec![span(2, Some(1), 1), span(1, Some(9), KIND_SERVER)],
+            logs: vec![Log {
+                span_id: &[],
+                time: 5,
+                attrs: vec![(EXCEPTION_TYPE, Attr::Str("KeyError"))],
+                ..Log::default()
+            }],
+            ..Trace::default()
+        };
+        let f = find(&trace).unwrap_or_else(|| panic!("a failure"));
+        assert_eq!(f.span.span_id, [1; 8]);
     }
 
     #[test]
