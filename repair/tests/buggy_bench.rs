@@ -6,8 +6,9 @@
 //! `buggy_set`: every service's envelope; reproduction, minimization (leaves and bytes
 //! before/after, probes, containers, time) and localization (rank of the truth's faulty
 //! function) per service, then the totals: reproduction rate, top-1 and top-3 accuracy.
-//! `probe_cost`: a 53-leaf body (flask-orders with more items) minimized with batched
-//! probes and with one container per probe: the time of each and the cost per probe.
+//! `probe_cost`: a 53-leaf body (flask-orders with more items) minimized three ways:
+//! batched with the service declared stateless (one service answers the batch), batched
+//! with the service restarted before each probe, and one container per probe.
 //! Tables go to stdout and, when `BENCH_OUT` names a file, are appended there.
 
 mod common;
@@ -71,7 +72,12 @@ async fn buggy_set() {
     cleanup
         .commits
         .extend(services.iter().map(|b| b.commit.clone()));
-    let map: String = services.iter().map(buggy::service_yaml).collect();
+    // Every service of the set keeps no state between requests: probes share one
+    // running service (see `probe_cost` for the cost of restarting it per probe).
+    let map: String = services
+        .iter()
+        .map(|b| buggy::service_yaml(b) + "    stateless: true\n")
+        .collect();
     write_config(tmp.path(), &config(&map, ""));
     let engine = Engine::start(tmp.path()).await;
     let mut ids = Vec::new();
@@ -155,9 +161,10 @@ async fn buggy_set() {
 #[ignore = "minutes of Docker work; run by hand for BENCHMARKS.md"]
 async fn probe_cost() {
     ensure_base_image();
-    for (label, batch) in [
-        ("batched (32 a container)", 32),
-        ("one container per probe", 1),
+    for (label, batch, stateless) in [
+        ("batched, stateless (one service for the batch)", 32, true),
+        ("batched, service restarted per probe", 32, false),
+        ("one container per probe", 1, false),
     ] {
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut cleanup = Cleanup::new(tmp.path());
@@ -166,7 +173,11 @@ async fn probe_cost() {
         let extra = format!(
             "minimize:\n  batch_size: {batch}\n  max_probes: 400\n  time_budget: 20m\nlocalize:\n  coverage: false\n"
         );
-        write_config(tmp.path(), &config(&buggy::service_yaml(&b), &extra));
+        let mut service = buggy::service_yaml(&b);
+        if stateless {
+            service.push_str("    stateless: true\n");
+        }
+        write_config(tmp.path(), &config(&service, &extra));
         let engine = Engine::start(tmp.path()).await;
         let mut envelope = buggy::envelope(&b);
         let items = envelope["inputs"]["body"]["items"]

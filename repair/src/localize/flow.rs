@@ -77,12 +77,142 @@ const KEYWORDS: &[&str] = &[
     "False", "lambda", "yield",
 ];
 
+/// The parameter names of the `def` on `line` (1-based) of `text`, in order.
+fn params(text: &str, line: u32) -> Option<Vec<String>> {
+    let rest: String = text
+        .lines()
+        .skip(line.saturating_sub(1) as usize)
+        .take(8)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let open = rest.find('(')?;
+    let args = split_args(&rest[open + 1..]);
+    Some(
+        args.iter()
+            .filter_map(|a| {
+                let name = a.split([':', '=']).next()?.trim().trim_start_matches('*');
+                (!name.is_empty() && name != "self" && name != "cls").then(|| name.to_string())
+            })
+            .collect(),
+    )
+}
+
+/// The top-level comma-separated arguments from just after an opening parenthesis up to
+/// its closing one (or the end of the text).
+fn split_args(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut depth = 0i32;
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        if let Some(q) = quote {
+            cur.push(c);
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => {
+                quote = Some(c);
+                cur.push(c);
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                cur.push(c);
+            }
+            ')' | ']' | '}' if depth == 0 => break,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                cur.push(c);
+            }
+            ',' if depth == 0 => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// The names the failing operation read on the crash line: the divisors of a
+/// `ZeroDivisionError`, else every name on the line.
+fn operands(crash_line: &str, exception_type: &str) -> Vec<String> {
+    if exception_type.ends_with("ZeroDivisionError") {
+        let mut out = Vec::new();
+        for (i, _) in crash_line.match_indices(['/', '%']) {
+            let after = crash_line[i + 1..].trim_start_matches(['/', ' ', '(']);
+            if let Some((name, _)) = identifiers(after).into_iter().next() {
+                out.push(name);
+            }
+        }
+        if !out.is_empty() {
+            return out;
+        }
+    }
+    identifiers(crash_line)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| !KEYWORDS.contains(&n.as_str()))
+        .collect()
+}
+
+/// The arguments of the call to `callee` on `line` that feed the callee's parameters in
+/// `wanted` (all of them when the parameters or the call cannot be read).
+fn feeding_args(
+    line: &str,
+    callee: &str,
+    callee_params: Option<&[String]>,
+    wanted: &[String],
+) -> String {
+    let Some(at) = line.match_indices(callee).find_map(|(i, _)| {
+        let before_ok = line[..i]
+            .chars()
+            .last()
+            .is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after = &line[i + callee.len()..];
+        (before_ok && after.trim_start().starts_with('('))
+            .then(|| i + callee.len() + after.find('(').unwrap_or(0) + 1)
+    }) else {
+        return line.to_string();
+    };
+    let args = split_args(&line[at..]);
+    let Some(params) = callee_params else {
+        return args.join(",");
+    };
+    let mut picked = Vec::new();
+    for (i, arg) in args.iter().enumerate() {
+        let keyword = arg.split_once('=').filter(|(k, v)| {
+            !v.starts_with('=') && k.trim().chars().all(|c| c.is_alphanumeric() || c == '_')
+        });
+        let param = match keyword {
+            Some((k, _)) => Some(k.trim().to_string()),
+            None => params.get(i).cloned(),
+        };
+        if param.is_none_or(|p| wanted.contains(&p)) {
+            picked.push(
+                keyword
+                    .map(|(_, v)| v.to_string())
+                    .unwrap_or_else(|| arg.clone()),
+            );
+        }
+    }
+    if picked.is_empty() {
+        args.join(",")
+    } else {
+        picked.join(",")
+    }
+}
+
 /// The producers for a traceback's in-app frames (innermost first) given each frame's
-/// file text.
+/// file text: the failing operands are followed up the call chain, argument by
+/// argument, to the calls that made them.
 pub fn producers(
     index: &Index<'_>,
     frames: &[(String, u32)],
     sources: &BTreeMap<String, String>,
+    exception_type: &str,
 ) -> Vec<Producer> {
     let mut found: BTreeMap<u32, Producer> = BTreeMap::new();
     let mut add = |def: Def, value: f64, detail: String| {
@@ -94,19 +224,30 @@ pub fn producers(
             found.insert(def.index, Producer { def, value, detail });
         }
     };
+    let line_of = |file: &str, line: u32| -> Option<String> {
+        sources
+            .get(file)?
+            .lines()
+            .nth((line as usize).saturating_sub(1))
+            .map(str::to_string)
+    };
+    let Some(crash_line) = frames.first().and_then(|(f, l)| line_of(f, *l)) else {
+        return Vec::new();
+    };
+    let mut tainted = operands(&crash_line, exception_type);
     for k in 1..frames.len() {
         let (file, line) = &frames[k];
-        let Some(text) = sources.get(file) else {
-            continue;
-        };
+        let Some(text) = sources.get(file) else { break };
         let lines: Vec<&str> = text.lines().collect();
         let Some(call_line) = lines.get((*line as usize).saturating_sub(1)) else {
-            continue;
+            break;
         };
         let Some(caller) = graph::callable_at(index, file, *line) else {
-            continue;
+            break;
         };
-        let callee_name = graph::callable_at(index, &frames[k - 1].0, frames[k - 1].1)
+        let callee = graph::callable_at(index, &frames[k - 1].0, frames[k - 1].1);
+        let callee_name = callee
+            .as_ref()
             .map(|d| {
                 d.qualified_name
                     .rsplit('.')
@@ -115,11 +256,17 @@ pub fn producers(
                     .to_string()
             })
             .unwrap_or_default();
+        let callee_params = callee
+            .as_ref()
+            .and_then(|d| params(sources.get(&d.path)?, d.start_line));
+        let region = feeding_args(call_line, &callee_name, callee_params.as_deref(), &tainted);
+        let mut next = Vec::new();
         let mut calls: Vec<(String, String)> = Vec::new();
-        for (name, is_call) in identifiers(call_line) {
+        for (name, is_call) in identifiers(&region) {
             if KEYWORDS.contains(&name.as_str()) || name == callee_name {
                 continue;
             }
+            next.push(name.clone());
             if is_call {
                 calls.push((name, format!("called in the arguments at {file}:{line}")));
                 continue;
@@ -129,6 +276,7 @@ pub fn producers(
             for l in (from..(*line as usize).saturating_sub(1)).rev() {
                 if let Some(rhs) = lines.get(l).and_then(|t| assigned(t, &name)) {
                     for (n, c) in identifiers(&rhs) {
+                        next.push(n.clone());
                         if c {
                             calls.push((
                                 n,
@@ -161,6 +309,7 @@ pub fn producers(
                 add(def, 0.8, detail.clone());
             }
         }
+        tainted = next;
     }
     found.into_values().collect()
 }
@@ -187,6 +336,39 @@ mod tests {
                 ("plan", false)
             ]
         );
+    }
+
+    #[test]
+    fn the_arguments_feeding_the_failing_operand_are_picked() {
+        assert_eq!(
+            operands("    return round(total / parcels, 2)", "ZeroDivisionError"),
+            ["parcels"]
+        );
+        assert_eq!(operands("    return a * b", "TypeError"), ["a", "b"]);
+        let params = params("def cost_per_parcel(total, parcels):\n    pass\n", 1).expect("params");
+        assert_eq!(params, ["total", "parcels"]);
+        let line = "    return {**plan, \"per\": cost_per_parcel(total, plan[\"parcels\"])}";
+        assert_eq!(
+            feeding_args(
+                line,
+                "cost_per_parcel",
+                Some(&params),
+                &["parcels".to_string()]
+            )
+            .trim(),
+            "plan[\"parcels\"]"
+        );
+        assert_eq!(
+            feeding_args(
+                "x = f(a, rate=g(b))",
+                "f",
+                Some(&["p".to_string(), "rate".to_string()]),
+                &["rate".to_string()]
+            ),
+            "g(b)"
+        );
+        // A call that cannot be found: the whole line.
+        assert_eq!(feeding_args("y = z", "f", None, &[]), "y = z");
     }
 
     #[test]

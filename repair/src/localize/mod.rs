@@ -262,7 +262,7 @@ impl Localize {
                 sources.insert(file.clone(), String::from_utf8_lossy(&bytes).into_owned());
             }
         }
-        for p in flow::producers(&index, &frames, &sources) {
+        for p in flow::producers(&index, &frames, &sources, &exception_type) {
             let c = candidates.entry(p.def.index).or_insert_with(|| Candidate {
                 def: p.def.clone(),
                 evidence: BTreeMap::new(),
