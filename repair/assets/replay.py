@@ -278,11 +278,15 @@ def run_probes(spec, env, result):
         answer["ready"] = True
         out_at, err_at = os.path.getsize(out_path), os.path.getsize(err_path)
         send(spec, probe["request"], answer)
-        time.sleep(0.05)
-        if coverage:
-            stop(proc, 10)
+        if restart:
+            # The service's last words (a traceback logged after the 500 was sent) are
+            # all written once it has stopped.
+            stop(proc, 10 if coverage else 3)
             answer["service_exit"] = proc.returncode
             proc = None
+        else:
+            settle(out_path, err_path, out_at, err_at, answer)
+        if coverage:
             answer["coverage"] = read_coverage(cov_path)
         answer["service_stdout"] = probe_text(read_from(out_path, out_at))
         answer["service_stderr"] = probe_text(read_from(err_path, err_at))
@@ -295,6 +299,26 @@ def run_probes(spec, env, result):
     result["probes"] = len(spec["probes"])
     result["service_starts"] = starts
     emit(result)
+
+
+def settle(out_path, err_path, out_at, err_at, answer):
+    """Waits for a still-running service to finish writing about the last request: until
+    its output stops growing for 150 ms, and after a failure (5xx or no answer) until a
+    traceback has appeared too; at most 3 s after a failure, 0.5 s otherwise."""
+    failed = answer.get("request_error") or (answer.get("response") or {}).get("status", 0) >= 500
+    deadline = time.monotonic() + (3.0 if failed else 0.5)
+    last, still_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        sizes = (os.path.getsize(out_path), os.path.getsize(err_path))
+        if sizes != last:
+            last, still_since = sizes, time.monotonic()
+        elif time.monotonic() - still_since >= 0.15:
+            if not failed:
+                return
+            new = read_from(err_path, err_at) + read_from(out_path, out_at)
+            if "Traceback (most recent call last):" in new:
+                return
+        time.sleep(0.03)
 
 
 def run_tests(spec, env, result):
