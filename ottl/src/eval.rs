@@ -76,13 +76,16 @@ pub(crate) fn holds(b: &CBool, tc: &mut TransformContext<'_>) -> Result<bool, Ev
     })
 }
 
-fn keys(keys: &[CKey], tc: &mut TransformContext<'_>) -> Result<Vec<KeyValueRef>, EvalError> {
+fn keys<'k>(
+    keys: &'k [CKey],
+    tc: &mut TransformContext<'_>,
+) -> Result<Vec<KeyValueRef<'k>>, EvalError> {
     keys.iter()
         .map(|k| match k {
-            CKey::Str(s) => Ok(KeyValueRef::Str(s.clone())),
+            CKey::Str(s) => Ok(KeyValueRef::Str(std::borrow::Cow::Borrowed(s))),
             CKey::Int(i) => Ok(KeyValueRef::Int(*i)),
             CKey::Expr(e) => match eval(e, tc)? {
-                Value::Str(s) => Ok(KeyValueRef::Str(s)),
+                Value::Str(s) => Ok(KeyValueRef::Str(std::borrow::Cow::Owned(s))),
                 Value::Int(i) => Ok(KeyValueRef::Int(i)),
                 other => Err(EvalError::new(format!(
                     "a key must be a string or an int, got {}",

@@ -174,7 +174,8 @@ fn owner(ctx: ContextKind) -> Owner {
 
 /// A resolved key: evaluated before the path is read or written.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum KeyValueRef {
-    Str(String),
+pub(crate) enum KeyValueRef<'k> {
+    /// Borrowed from the statement for literal keys.
+    Str(std::borrow::Cow<'k, str>),
     Int(i64),
 }

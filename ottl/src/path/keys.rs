@@ -8,7 +8,7 @@ use crate::value::Value;
 
 /// Reads `keys` inside `v`: a missing map key is `Nil`; an index out of range or a
 /// key of the wrong kind is an error (as otelcol's `GetMapValue`).
-pub(crate) fn index(mut v: Value, keys: &[KeyValueRef]) -> Result<Value, EvalError> {
+pub(crate) fn index(mut v: Value, keys: &[KeyValueRef<'_>]) -> Result<Value, EvalError> {
     for k in keys {
         v = match (v, k) {
             (Value::Map(m), KeyValueRef::Str(s)) => m
@@ -44,7 +44,7 @@ pub(crate) fn index(mut v: Value, keys: &[KeyValueRef]) -> Result<Value, EvalErr
 }
 
 /// Reads `kvs[keys[0]]...` without converting the whole list.
-pub(crate) fn get_in_kvs(kvs: &[KeyValue], keys: &[KeyValueRef]) -> Result<Value, EvalError> {
+pub(crate) fn get_in_kvs(kvs: &[KeyValue], keys: &[KeyValueRef<'_>]) -> Result<Value, EvalError> {
     match keys.split_first() {
         None => Ok(Value::from_attributes(kvs)),
         Some((KeyValueRef::Str(k), rest)) => {
@@ -64,7 +64,7 @@ pub(crate) fn get_in_kvs(kvs: &[KeyValue], keys: &[KeyValueRef]) -> Result<Value
 /// keys that are missing.
 pub(crate) fn set_in_kvs(
     kvs: &mut Vec<KeyValue>,
-    keys: &[KeyValueRef],
+    keys: &[KeyValueRef<'_>],
     v: Value,
 ) -> Result<(), EvalError> {
     let Some((first, rest)) = keys.split_first() else {
@@ -86,7 +86,7 @@ pub(crate) fn set_in_kvs(
         Some(p) => p,
         None => {
             kvs.push(KeyValue {
-                key: k.clone(),
+                key: k.to_string(),
                 value: Some(AnyValue { value: None }),
                 ..Default::default()
             });
@@ -100,7 +100,7 @@ pub(crate) fn set_in_kvs(
 /// Writes `v` at `keys` inside an `AnyValue`.
 pub(crate) fn set_in_any(
     slot: &mut AnyValue,
-    keys: &[KeyValueRef],
+    keys: &[KeyValueRef<'_>],
     v: Value,
 ) -> Result<(), EvalError> {
     let Some((first, rest)) = keys.split_first() else {
