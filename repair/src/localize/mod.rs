@@ -304,10 +304,10 @@ impl Localize {
                 {
                     c.add(
                         Signal::Spectrum,
-                        s.ochiai,
+                        runs.spectrum.lift(s.ochiai),
                         format!(
-                            "ochiai {:.2}: {} of {failing_runs} failing, {} of {passing_runs} passing runs cover line {line}",
-                            s.ochiai, s.ef, s.ep
+                            "ochiai {:.2} (a line every run covers: {:.2}): {} of {failing_runs} failing, {} of {passing_runs} passing runs cover line {line}",
+                            s.ochiai, runs.spectrum.baseline(), s.ef, s.ep
                         ),
                     );
                 }

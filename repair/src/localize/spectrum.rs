@@ -35,6 +35,23 @@ impl Spectrum {
         }
     }
 
+    /// The Ochiai of a line every run covers, `sqrt(F / (F + P))`: with few runs it is
+    /// high, and it says nothing (import-time lines, a function's `def` line).
+    pub fn baseline(&self) -> f64 {
+        let (f, p) = (self.failing.len() as f64, self.passing.len() as f64);
+        if f == 0.0 { 0.0 } else { (f / (f + p)).sqrt() }
+    }
+
+    /// Ochiai above the baseline, rescaled to `[0, 1]`: 0 for a line every run covers.
+    pub fn lift(&self, ochiai: f64) -> f64 {
+        let base = self.baseline();
+        if base >= 1.0 {
+            0.0
+        } else {
+            ((ochiai - base) / (1.0 - base)).max(0.0)
+        }
+    }
+
     /// Failing and passing runs.
     pub fn counts(&self) -> (u32, u32) {
         (self.failing.len() as u32, self.passing.len() as u32)
@@ -127,6 +144,11 @@ mod tests {
         assert_eq!(best_in(&scores, "app.py", 1, 3).map(|(l, _)| l), Some(3));
         assert_eq!(best_in(&scores, "other.py", 1, 3), None);
         assert_eq!(s.counts(), (2, 2));
+        // Line 1 is covered by every run: no lift; line 3 only by failing runs: full.
+        assert!((s.baseline() - 0.5f64.sqrt()).abs() < 1e-12);
+        assert_eq!(s.lift(app[&1].ochiai), 0.0);
+        assert!((s.lift(app[&3].ochiai) - 1.0).abs() < 1e-12);
+        assert!(s.lift(app[&2].ochiai) == 0.0);
     }
 
     #[test]
