@@ -229,9 +229,11 @@ def test_pseudonyms_keep_replays_on_the_crashing_path(tmp_path, collectors, caps
             want = 500 if cls != "ok" else 200
             assert r.status_code == want, (cls, r.status_code, r.text)
             sent.append((cls, method, target, doc))
-        provider.shutdown()
+        # A request's span ends after its response is sent (in the server's thread), and
+        # the SDK's simple processor exports it then: wait for all before shutting down.
         wait_for(lambda: all(len(spans_in(p)) >= len(sent) for p in out.values()), timeout=120,
                  what="every request's span in both outputs")
+        provider.shutdown()
         assert c.metric("tracemend_wasm_faults_total") == 0, c.log()
 
         planted = {v for _, _, _, doc in sent for k, v in doc.items()

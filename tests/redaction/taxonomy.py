@@ -126,9 +126,10 @@ class TaxGen(Gen):
 
     def iban_intl(self) -> str:
         cc = self.pick(sorted(IBAN_LAYOUTS))
-        bban = "".join(self.pick(string.ascii_uppercase) if k == "a" else
-                       self.pick(string.digits) if k == "n" else self.pick(string.ascii_uppercase + string.digits)
-                       for k in IBAN_LAYOUTS[cc])
+        # `c` (alphanumeric) positions hold an account number: mostly digits in
+        # real IBANs (letters are bank codes, check letters, a few account ids).
+        bban = "".join(self.pick(string.ascii_uppercase) if k == "a" or k == "c" and self.r.random() < 0.15
+                       else self.pick(string.digits) for k in IBAN_LAYOUTS[cc])
         num = "".join(str(int(ch, 36)) for ch in bban + cc + "00")
         iban = f"{cc}{98 - int(num) % 97:02d}{bban}"
         if self.r.random() < 0.5:

@@ -6,6 +6,7 @@
 
 use super::iban::iban_head;
 use super::inline::kv_follows;
+use super::mac::mac_shape;
 use super::phone::{phone_shape, zero_lead};
 use super::phone_more::more_shape;
 use super::ssn::digit_sep_digit;
@@ -105,13 +106,12 @@ impl Detectors {
         }
         // `a4:5e:60:d1:22:7f`, `a45e.60d1.227f`, and `A4-5E-60-D1-22-7F`
         // (one 17-byte run of the `longest` class).
-        if colons >= 5 || dots >= 2 || longest >= 17 {
+        if colons >= 5 || (dots >= 2 || longest >= 17) && mac_shape(text) {
             want |= 1 << MAC;
         }
-        // Letters in the account number (`RO81 VZAT 4MPX ...`) leave
-        // short digit runs: then the `XX00` head alone decides (the
-        // shortest spaced IBAN, Norway's, is 18 bytes and a separator).
-        if (plain >= 6 || text.len() >= 19) && iban_head(text) {
+        // Letters in the account number (`RO81VZAT4MPX...`) leave short
+        // digit runs: unspaced, the IBAN is one long run.
+        if (plain >= 6 || longest >= 15) && iban_head(text) {
             want |= 1 << IBAN;
         }
         // Without a `+`, the US and national phone patterns need the shapes

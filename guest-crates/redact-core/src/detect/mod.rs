@@ -329,7 +329,12 @@ impl Detectors {
             self.phones(text, out);
         }
         if want & (1 << PHONE_MORE_BIT | 1 << PHONE_WORD_BIT) != 0 && on >> PHONE & 1 != 0 {
-            self.more_phones(text, out);
+            self.more_phones(
+                text,
+                want >> PHONE_MORE_BIT & 1 != 0,
+                want >> PHONE_WORD_BIT & 1 != 0,
+                out,
+            );
         }
         if has(MAC) {
             self.macs(text, out);

@@ -17,8 +17,7 @@ pub(super) const PAREN_TRUNK: &str = r"\(0\d{1,5}\)[ \-]?\d{2,8}(?:[ \-]\d{2,8})
 /// `00` or `011`, a country code, then groups; at least one separator.
 pub(super) const CALL_PREFIX: &str = r"\b(?:00|011)[ \-.]?[1-9]\d{0,3}(?:[ .\-]\d{1,8}){1,6}\b";
 /// A US number (with its country code or not) and its extension.
-pub(super) const US_EXTENSION: &str =
-    r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[.\-])\d{3}[.\-]\d{4}\s*(?i:x|ext\.?|extension)\s*\d{1,6}\b";
+pub(super) const US_EXTENSION: &str = r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[.\-])\d{3}[.\-]\d{4}\s*(?i:x|ext\.?|extension)\s*\d{1,6}\b";
 
 /// A phone word, an optional `no.`/`number`, then the number (group 1).
 pub(super) const AFTER_WORD: &str = r"(?i:\b(?:phone|telephone|tel|mobile|mob|cell|cellphone|fax|call|sms|whatsapp|contact|telefon|telefono|telefone|ph)\b)[.:#]?\s*(?i:(?:no|nr|number|to|at|on|is|was)\b\.?)?[.:#]?\s*(\(?\+?\(?\d[\d ()./\-]{5,22}\d(?:\s*(?i:x|ext\.?)\s*\d{1,6})?)";
@@ -32,28 +31,50 @@ fn digits(s: &[u8]) -> usize {
     s.iter().filter(|b| b.is_ascii_digit()).count()
 }
 
-/// Could any of the three shapes be here? `(0`, a digit run starting
-/// `00`/`011` after a non-word byte, or an `x`/`ext` right after digits.
+/// Could any of the three shapes be here? `(0` and a digit, a digit run
+/// starting `00`/`011` after a non-word byte, or an `x`/`ext` right after
+/// digits. Found by byte search (`memchr`) rather than a loop over every
+/// byte: most strings that reach this (user agents with long version
+/// numbers) have none of the three bytes in the right place.
 pub(super) fn more_shape(text: &[u8]) -> bool {
-    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
-    text.windows(3).enumerate().any(|(i, w)| {
-        (w[0] == b'(' && w[1] == b'0' && w[2].is_ascii_digit())
-            || (w[0] == b'0'
-                && (w[1] == b'0' || w[1] == b'1' && w[2] == b'1')
-                && (i == 0 || !word(text[i - 1])))
-            || (w[0].is_ascii_digit() && matches!(w[1] | 0x20, b'x' | b'e'))
-            || (w[0].is_ascii_digit() && w[1] == b' ' && matches!(w[2] | 0x20, b'x' | b'e'))
-    })
+    let at = |i: usize| text.get(i).copied().unwrap_or(0);
+    let digit_before = |p: usize| p >= 1 && at(p - 1).is_ascii_digit();
+    let paren =
+        || memchr::memchr_iter(b'(', text).any(|i| at(i + 1) == b'0' && at(i + 2).is_ascii_digit());
+    let call_prefix = || {
+        memchr::memchr_iter(b'0', text).any(|i| {
+            (at(i + 1) == b'0' || at(i + 1) == b'1' && at(i + 2) == b'1')
+                && (i == 0 || !(at(i - 1).is_ascii_alphanumeric() || at(i - 1) == b'_'))
+        })
+    };
+    let extension = || {
+        memchr::memchr2_iter(b'x', b'X', text).any(|p| {
+            // `dx`, `d x`, `dex`, `d ext`
+            let q = if p >= 1 && matches!(at(p - 1), b'e' | b'E') {
+                p - 1
+            } else {
+                p
+            };
+            digit_before(q) || q >= 2 && at(q - 1) == b' ' && digit_before(q - 1)
+        })
+    };
+    paren() || extension() || call_prefix()
 }
 
 impl Detectors {
+    /// `shapes`: [`more_shape`] said yes; `word`: a phone word is in the
+    /// text.
     #[inline(never)]
-    pub(super) fn more_phones(&self, text: &[u8], out: &mut Vec<Match>) {
+    pub(super) fn more_phones(&self, text: &[u8], shapes: bool, word: bool, out: &mut Vec<Match>) {
+        let regexes = if shapes { 3 } else { 0 };
         for (re, lo, hi) in [
             (&self.phone_paren, 9, 12),
             (&self.phone_call_prefix, 10, 18),
             (&self.phone_ext, 11, 19),
-        ] {
+        ]
+        .into_iter()
+        .take(regexes)
+        {
             for m in re.find_iter(text) {
                 let n = digits(m.as_bytes());
                 if (lo..=hi).contains(&n) && isolated(text, m.start(), m.end()) {
@@ -64,6 +85,9 @@ impl Detectors {
                     });
                 }
             }
+        }
+        if !word {
+            return;
         }
         for c in self.phone_after_word.captures_iter(text) {
             let Some(g) = c.get(1) else { continue };
@@ -99,12 +123,23 @@ mod tests {
     fn found(t: &str) -> Vec<String> {
         let d = Detectors::new(Vec::new(), &[], &[]);
         let mut out = Vec::new();
-        d.more_phones(t.as_bytes(), &mut out);
+        d.more_phones(t.as_bytes(), true, true, &mut out);
         out.iter().map(|m| t[m.start..m.end].to_owned()).collect()
     }
 
     #[test]
     fn the_three_shapes() {
+        for t in [
+            "(0161) 496 0123",
+            "001-415-555-0132",
+            "415-555-0199x1234",
+            "555-0199 ext. 12",
+        ] {
+            assert!(super::more_shape(t.as_bytes()), "{t}");
+        }
+        for t in ["Chrome/120.0.6099.109", "Mozilla/5.0 (X11; Linux x86_64)"] {
+            assert!(!super::more_shape(t.as_bytes()), "{t}");
+        }
         assert_eq!(found("call (0161) 496 0123 now"), ["(0161) 496 0123"]);
         assert_eq!(found("Tel. (06221) 554321"), ["(06221) 554321"]);
         assert_eq!(found("dial 001-415-555-0132."), ["001-415-555-0132"]);
