@@ -124,6 +124,23 @@ impl Value {
         AnyValue { value }
     }
 
+    /// Converts to an OTLP value, moving strings, bytes and containers instead of
+    /// copying them.
+    pub fn into_any(self) -> AnyValue {
+        let value = match self {
+            Value::Str(s) => Some(any_value::Value::StringValue(s)),
+            Value::Bytes(b) => Some(any_value::Value::BytesValue(b)),
+            Value::List(l) => Some(any_value::Value::ArrayValue(ArrayValue {
+                values: l.into_iter().map(Value::into_any).collect(),
+            })),
+            Value::Map(m) => Some(any_value::Value::KvlistValue(KeyValueList {
+                values: into_attributes(m),
+            })),
+            other => return other.to_any(),
+        };
+        AnyValue { value }
+    }
+
     /// The JSON form (used by `String` on maps and lists, as otelcol's `AsString`).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -164,6 +181,17 @@ pub fn to_attributes(m: &[(String, Value)]) -> Vec<KeyValue> {
         .map(|(k, v)| KeyValue {
             key: k.clone(),
             value: Some(v.to_any()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Converts a map into OTLP key-values, moving its contents.
+pub fn into_attributes(m: Vec<(String, Value)>) -> Vec<KeyValue> {
+    m.into_iter()
+        .map(|(key, v)| KeyValue {
+            key,
+            value: Some(v.into_any()),
             ..Default::default()
         })
         .collect()

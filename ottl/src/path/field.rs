@@ -273,7 +273,7 @@ pub(crate) fn set(tc: &mut TransformContext<'_>, field: Field, v: Value) -> Resu
     use Field as F;
     match field {
         F::Attributes(o) => match v {
-            Value::Map(m) => *kvs_mut(tc, o)? = crate::value::to_attributes(&m),
+            Value::Map(m) => *kvs_mut(tc, o)? = crate::value::into_attributes(m),
             other => {
                 return Err(EvalError::new(format!(
                     "attributes take a map, got {}",
@@ -355,8 +355,10 @@ pub(crate) fn set(tc: &mut TransformContext<'_>, field: Field, v: Value) -> Resu
         }
         F::SeverityNumber => log_mut(tc)?.severity_number = want_i32("severity_number", &v)?,
         F::SeverityText => log_mut(tc)?.severity_text = want_str("severity_text", v)?,
-        F::Body => log_mut(tc)?.body = Some(v.to_any()),
-        F::BodyString => log_mut(tc)?.body = Some(Value::Str(want_str("body.string", v)?).to_any()),
+        F::Body => log_mut(tc)?.body = Some(v.into_any()),
+        F::BodyString => {
+            log_mut(tc)?.body = Some(Value::Str(want_str("body.string", v)?).into_any())
+        }
         F::LogFlags => log_mut(tc)?.flags = want_u32("flags", &v)?,
         F::LogEventName => log_mut(tc)?.event_name = want_str("event_name", v)?,
         F::MetricName => metric_mut(tc)?.name = want_str("name", v)?,

@@ -70,7 +70,7 @@ pub(crate) fn set_in_kvs(
     let Some((first, rest)) = keys.split_first() else {
         return match v {
             Value::Map(m) => {
-                *kvs = crate::value::to_attributes(&m);
+                *kvs = crate::value::into_attributes(m);
                 Ok(())
             }
             other => Err(EvalError::new(format!(
@@ -104,7 +104,7 @@ pub(crate) fn set_in_any(
     v: Value,
 ) -> Result<(), EvalError> {
     let Some((first, rest)) = keys.split_first() else {
-        *slot = v.to_any();
+        *slot = v.into_any();
         return Ok(());
     };
     match first {
