@@ -9,7 +9,8 @@
 //! `probe_cost`: a 53-leaf body (flask-orders with more items) minimized three ways:
 //! batched with the service declared stateless (one service answers the batch), batched
 //! with the service restarted before each probe, and one container per probe.
-//! Tables go to stdout and, when `BENCH_OUT` names a file, are appended there.
+//! Tables go to stdout and, when `BENCH_OUT` names a file, are appended there;
+//! `BUGGY_SERVICES=a,b` limits `buggy_set` to those services.
 
 mod common;
 
@@ -64,7 +65,12 @@ async fn buggy_set() {
     ensure_base_image();
     let tmp = tempfile::tempdir().expect("tempdir");
     let mut cleanup = Cleanup::new(tmp.path());
-    let names = buggy::names();
+    // `BUGGY_SERVICES=a,b` measures only those.
+    let only = std::env::var("BUGGY_SERVICES").unwrap_or_default();
+    let names: Vec<String> = buggy::names()
+        .into_iter()
+        .filter(|n| only.is_empty() || only.split(',').any(|o| o == n))
+        .collect();
     let services: Vec<buggy::Buggy> = names
         .iter()
         .map(|n| buggy::setup(&tmp.path().join("repos"), n))
