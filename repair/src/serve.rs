@@ -102,7 +102,7 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
     }
 
     // coverage.py for the localize stage's spectrum, vendored into every service image.
-    let vendor = if config.localize.coverage {
+    let vendor = if config.localize.enabled && config.localize.coverage {
         match crate::vendor::vendor_coverage(
             &data_dir.join("vendor"),
             &config.localize.coverage_requirement,
@@ -130,21 +130,26 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         owner: owner.clone(),
         vendor: vendor.clone(),
     }));
-    let stages: Vec<Arc<dyn Stage>> = vec![
-        Arc::new(Reproduce::new(ReproduceParts {
-            services: config.services.clone(),
-            sandbox: sandbox.clone(),
-            config: config.reproduce.clone(),
-            sandbox_timeout: config.sandbox.timeout,
-            sandbox_user: config.sandbox.user.clone(),
-            allow_root: config.sandbox.allow_root,
-            repos_dir: data_dir.join("repos"),
-            owner: owner.clone(),
-            vendor,
-        })),
-        Arc::new(Minimize::new(bench.clone(), config.minimize.clone())),
-        Arc::new(Localize::new(bench, config.localize.clone())),
-    ];
+    let mut stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce::new(ReproduceParts {
+        services: config.services.clone(),
+        sandbox: sandbox.clone(),
+        config: config.reproduce.clone(),
+        sandbox_timeout: config.sandbox.timeout,
+        sandbox_user: config.sandbox.user.clone(),
+        allow_root: config.sandbox.allow_root,
+        repos_dir: data_dir.join("repos"),
+        owner: owner.clone(),
+        vendor,
+    }))];
+    if config.minimize.enabled {
+        stages.push(Arc::new(Minimize::new(
+            bench.clone(),
+            config.minimize.clone(),
+        )));
+    }
+    if config.localize.enabled {
+        stages.push(Arc::new(Localize::new(bench, config.localize.clone())));
+    }
     let notify = Arc::new(Notify::new());
     let pipeline = Arc::new(Pipeline {
         store: store.clone(),

@@ -84,7 +84,7 @@ async fn buggy_set() {
         .iter()
         .map(|b| buggy::service_yaml(b) + "    stateless: true\n")
         .collect();
-    write_config(tmp.path(), &config(&map, ""));
+    write_config(tmp.path(), &config(&map, "minimize:\n  max_probes: 400\n"));
     let engine = Engine::start(tmp.path()).await;
     let mut ids = Vec::new();
     for b in &services {
