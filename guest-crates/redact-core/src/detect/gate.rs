@@ -119,7 +119,9 @@ impl Detectors {
         if any >= 8 && (plus || any >= 10 || zero_lead(text)) && (plus || phone_shape(text)) {
             want |= 1 << PHONE;
         }
-        if any >= 8 && more_shape(text) {
+        // Not where dots abound (user agents' version numbers make long
+        // digit runs); a number with an extension has at most two.
+        if any >= 8 && dots <= 2 && more_shape(text) {
             want |= 1 << PHONE_MORE_BIT;
         }
         if any < 7 {
