@@ -23,7 +23,9 @@ use crate::factory::{
     receiver,
 };
 use crate::processors::batch::BatchConfig;
+use crate::processors::filter::FilterConfig;
 use crate::processors::memory_limiter::MemoryLimiterConfig;
+use crate::processors::transform::TransformConfig;
 use crate::processors::wasm::WasmConfig;
 use crate::receivers::otlp::OtlpReceiverConfig;
 use ::processors::tail_sampling::TailSamplingConfig;
@@ -56,6 +58,12 @@ pub const PROCESSORS: &[Factory<dyn Processor>] = &[
         &[Signal::Traces],
         "holds traces for decision_wait, keeps those the contrib policies sample",
     ),
+    processor::<TransformConfig>(
+        "transform",
+        ALL,
+        "modifies data with OTTL statements (set, delete_key, replace_pattern, ...)",
+    ),
+    processor::<FilterConfig>("filter", ALL, "drops data matching OTTL conditions"),
 ];
 
 /// Exporter types.
