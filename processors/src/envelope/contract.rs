@@ -147,14 +147,19 @@ impl Contract {
     }
 
     fn walk(&self, value: Value, path: &mut Vec<String>) -> Result<Option<Value>, Refusal> {
-        if let Some(label) = self.label(path) {
-            if label == Label::Sensitive {
-                check_sensitive(&value, path)?;
-            }
-            return Ok(Some(value));
-        }
-        if !self.leads_below(path) {
-            return Ok(None);
+        let label = self.label(path);
+        // A longer pointer below this one decides for its part: descend.
+        let descend = self.leads_below(path) && (value.is_object() || value.is_array());
+        if !descend {
+            return match label {
+                Some(l) => {
+                    if l == Label::Sensitive {
+                        check_sensitive(&value, path)?;
+                    }
+                    Ok(Some(value))
+                }
+                None => Ok(None),
+            };
         }
         let kept = match value {
             Value::Object(map) => {
@@ -167,7 +172,7 @@ impl Contract {
                         out.insert(k, v);
                     }
                 }
-                (!out.is_empty()).then_some(Value::Object(out))
+                (!out.is_empty() || label.is_some()).then_some(Value::Object(out))
             }
             Value::Array(items) => {
                 let mut out = Vec::new();
@@ -177,7 +182,7 @@ impl Contract {
                     path.pop();
                     out.extend(kept);
                 }
-                (!out.is_empty()).then_some(Value::Array(out))
+                (!out.is_empty() || label.is_some()).then_some(Value::Array(out))
             }
             // A scalar where the contract expected structure: not named, dropped.
             _ => None,

@@ -112,3 +112,5 @@ pub enum HolderError {
     #[error("envelope exporter: start needs a tokio runtime")]
     NoRuntime,
 }
+#[cfg(test)]
+mod tests;
