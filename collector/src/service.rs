@@ -119,7 +119,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             };
             let first_of_id = !exporters.keys().any(|(built, _)| built == id);
             let e = build_exporter(
-                &registry,
                 id,
                 pid.signal,
                 &**cfg,
@@ -290,7 +289,6 @@ pub fn prepare_processors<'a>(
 }
 
 fn build_exporter(
-    registry: &Registry,
     id: &ComponentId,
     signal: Signal,
     cfg: &dyn AnyConfig,
@@ -299,7 +297,7 @@ fn build_exporter(
     metrics: &SelfMetrics,
     health: &Arc<Health>,
 ) -> anyhow::Result<Arc<dyn Consumer>> {
-    let exporter = registry
+    let exporter = Registry
         .exporter(id, cfg)
         .ok_or_else(|| anyhow!("`{}` is not an exporter type", id.ty))?;
     // Config validation has checked the reference; this guards the service's own wiring.
