@@ -6,6 +6,7 @@
 
 #[allow(dead_code)]
 mod common;
+mod envelope;
 mod hostile;
 mod python;
 mod redact;
