@@ -5,6 +5,7 @@
 pub mod debug;
 pub mod file;
 pub mod loadbalancing;
+pub mod logging;
 pub mod nop;
 pub mod otlp;
 pub mod otlphttp;
