@@ -88,7 +88,10 @@ def pki(tmp_path):
     return d
 
 
-def test_tls_and_mutual_tls_on_both_protocols(tmp_path, collectors, pki):
+def test_tls_and_mutual_tls_on_both_protocols(tmp_path, collectors, pki, monkeypatch):
+    # requests lets these override a session's CA file, which the SDK's exporter sets.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     out = tmp_path / "out.jsonl"
     c = collectors(exporters={"file": {"path": str(out)}},
                    pipelines={"traces": {"receivers": ["otlp"], "exporters": ["file"]}})
