@@ -20,10 +20,7 @@ fn warning_paths(c: &Config) -> Vec<String> {
     c.warnings.iter().map(|w| w.path.clone()).collect()
 }
 
-fn exporter<T: 'static>(c: &Config, id: &str) -> T
-where
-    T: Clone,
-{
+fn exporter<T: Clone + 'static>(c: &Config, id: &str) -> T {
     c.exporters
         .get(&ComponentId::parse(id).expect("id"))
         .and_then(|e| e.downcast_ref::<T>())

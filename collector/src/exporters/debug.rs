@@ -120,7 +120,7 @@ impl Sampler {
         }
         t.1 += 1;
         let n = t.1;
-        n <= self.initial || (n - self.initial) % self.thereafter == 0
+        n <= self.initial || (n - self.initial).is_multiple_of(self.thereafter)
     }
 }
 
