@@ -10,6 +10,7 @@ use crate::config::{
     self, AnyConfig, Catalog, ComponentId, Config, ConfigError, ConfigErrors, Kind,
 };
 use crate::exporters::debug::DebugConfig;
+use crate::exporters::envelope::EnvelopeExporterConfig;
 use crate::exporters::file::FileExporterConfig;
 use crate::exporters::loadbalancing::LoadBalancingConfig;
 use crate::exporters::logging::LoggingConfig;
@@ -23,7 +24,9 @@ use crate::factory::{
     receiver,
 };
 use crate::processors::batch::BatchConfig;
+use crate::processors::filter::FilterConfig;
 use crate::processors::memory_limiter::MemoryLimiterConfig;
+use crate::processors::transform::TransformConfig;
 use crate::processors::wasm::WasmConfig;
 use crate::receivers::otlp::OtlpReceiverConfig;
 use ::processors::tail_sampling::TailSamplingConfig;
@@ -56,6 +59,12 @@ pub const PROCESSORS: &[Factory<dyn Processor>] = &[
         &[Signal::Traces],
         "holds traces for decision_wait, keeps those the contrib policies sample",
     ),
+    processor::<TransformConfig>(
+        "transform",
+        ALL,
+        "modifies data with OTTL statements (set, delete_key, replace_pattern, ...)",
+    ),
+    processor::<FilterConfig>("filter", ALL, "drops data matching OTTL conditions"),
 ];
 
 /// Exporter types.
@@ -80,6 +89,11 @@ pub const EXPORTERS: &[Factory<dyn Exporter>] = &[
         "logging",
         ALL,
         "deprecated name of debug (a warning at load)",
+    ),
+    exporter::<EnvelopeExporterConfig>(
+        "envelope",
+        TRACES_LOGS,
+        "turns failing traces and their logs into Failure Envelopes for the repair engine",
     ),
 ];
 

@@ -120,13 +120,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
             };
             let first_of_id = !exporters.keys().any(|(built, _)| built == id);
             let e = build_exporter(
-                &registry,
                 id,
                 pid.signal,
                 &**cfg,
                 first_of_id,
                 &storages,
                 &metrics,
+                &health,
             )
             .with_context(|| format!("exporters.{id}"))?;
             exporters.insert(key, e);
@@ -290,15 +290,15 @@ pub fn prepare_processors<'a>(
 }
 
 fn build_exporter(
-    registry: &Registry,
     id: &ComponentId,
     signal: Signal,
     cfg: &dyn AnyConfig,
     first_of_id: bool,
     storages: &BTreeMap<ComponentId, FileStorage>,
     metrics: &SelfMetrics,
+    health: &Arc<Health>,
 ) -> anyhow::Result<Arc<dyn Consumer>> {
-    let exporter = registry
+    let exporter = Registry
         .exporter(id, cfg)
         .ok_or_else(|| anyhow!("`{}` is not an exporter type", id.ty))?;
     // Config validation has checked the reference; this guards the service's own wiring.
@@ -318,5 +318,6 @@ fn build_exporter(
         first_of_id,
         storage,
         metrics,
+        health,
     })
 }

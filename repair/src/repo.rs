@@ -251,6 +251,11 @@ impl Repo {
             })
     }
 
+    /// The repository's git directory (a local work tree or the bare mirror).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The tree at `commit` as a tar, under `prefix` (e.g. `src/`, or empty), plus `extra`
     /// generated files (path, content) at the top level.
     pub async fn archive(

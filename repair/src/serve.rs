@@ -13,7 +13,10 @@ use tracing::{info, warn};
 use crate::config::{ConfigError, RepairConfig};
 use crate::health::Health;
 use crate::intake::{self, AppState};
+use crate::localize::Localize;
+use crate::minimize::Minimize;
 use crate::pipeline::{Backoff, Pipeline};
+use crate::probe::{Workbench, WorkbenchParts};
 use crate::reproduce::{Reproduce, ReproduceParts};
 use crate::sandbox::{DockerSandbox, Sandbox};
 use crate::stage::Stage;
@@ -98,7 +101,36 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         Err(_) => health.sandbox_down("docker engine did not answer within 10s"),
     }
 
-    let stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce::new(ReproduceParts {
+    // coverage.py for the localize stage's spectrum, vendored into every service image.
+    let vendor = if config.localize.enabled && config.localize.coverage {
+        match crate::vendor::vendor_coverage(
+            &data_dir.join("vendor"),
+            &config.localize.coverage_requirement,
+            Duration::from_secs(300),
+        )
+        .await
+        {
+            Ok(files) => files,
+            Err(e) => {
+                warn!(error = %e, "coverage.py could not be vendored; localization runs without the spectrum signal.");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let vendor = Arc::new(vendor);
+    let bench = Arc::new(Workbench::new(WorkbenchParts {
+        services: config.services.clone(),
+        sandbox: sandbox.clone(),
+        reproduce: config.reproduce.clone(),
+        sandbox_timeout: config.sandbox.timeout,
+        allow_root: config.sandbox.allow_root,
+        repos_dir: data_dir.join("repos"),
+        owner: owner.clone(),
+        vendor: vendor.clone(),
+    }));
+    let mut stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce::new(ReproduceParts {
         services: config.services.clone(),
         sandbox: sandbox.clone(),
         config: config.reproduce.clone(),
@@ -107,7 +139,17 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         allow_root: config.sandbox.allow_root,
         repos_dir: data_dir.join("repos"),
         owner: owner.clone(),
+        vendor,
     }))];
+    if config.minimize.enabled {
+        stages.push(Arc::new(Minimize::new(
+            bench.clone(),
+            config.minimize.clone(),
+        )));
+    }
+    if config.localize.enabled {
+        stages.push(Arc::new(Localize::new(bench, config.localize.clone())));
+    }
     let notify = Arc::new(Notify::new());
     let pipeline = Arc::new(Pipeline {
         store: store.clone(),

@@ -2,6 +2,8 @@
 //! `processors` crate.
 
 pub mod batch;
+pub mod filter;
 pub mod memory_limiter;
 pub mod tail_sampling;
+pub mod transform;
 pub mod wasm;

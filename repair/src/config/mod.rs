@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod stages;
+
+pub use stages::{LocalizeConfig, MinimizeConfig, Weights};
+
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -58,6 +62,12 @@ pub struct RepairConfig {
     /// The reproduce stage.
     #[serde(default)]
     pub reproduce: ReproduceConfig,
+    /// The minimize stage.
+    #[serde(default)]
+    pub minimize: MinimizeConfig,
+    /// The localize stage.
+    #[serde(default)]
+    pub localize: LocalizeConfig,
     /// `service.name` -> how to build and run that service.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceConfig>,
@@ -307,6 +317,10 @@ pub struct ServiceConfig {
     /// Extra environment for the service.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The service keeps no state between requests: the minimize stage's probes reuse
+    /// one running service instead of restarting it for each. Default false.
+    #[serde(default)]
+    pub stateless: bool,
 }
 
 fn default_listen() -> SocketAddr {
@@ -464,6 +478,8 @@ impl RepairConfig {
         if build.timeout.is_zero() {
             errors.push("sandbox.build.timeout: must be positive".to_string());
         }
+        self.minimize.validate(&mut errors);
+        self.localize.validate(&mut errors);
         if self.reproduce.runs == 0 || self.reproduce.runs > 20 {
             errors.push("reproduce.runs: must be between 1 and 20".to_string());
         }

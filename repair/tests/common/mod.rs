@@ -3,6 +3,7 @@
 //! checks the real Docker engine for leftover containers.
 #![allow(dead_code)]
 
+pub mod buggy;
 pub mod sample;
 
 use std::path::{Path, PathBuf};
@@ -90,8 +91,16 @@ pub struct Engine {
     pub client: reqwest::Client,
 }
 
-/// Writes a config for an engine whose state lives in `dir`.
+/// Writes a config for an engine whose state lives in `dir`. Unless `extra_yaml`
+/// configures `minimize:` or `localize:`, both stages are switched off: the tests of
+/// the reproduce stage end there, as they did before those stages existed.
 pub fn write_config(dir: &Path, extra_yaml: &str) -> PathBuf {
+    let stages = if extra_yaml.contains("minimize:") || extra_yaml.contains("localize:") {
+        ""
+    } else {
+        "minimize:\n  enabled: false\nlocalize:\n  enabled: false\n"
+    };
+    let extra_yaml = format!("{extra_yaml}\n{stages}");
     let config = format!(
         "listen: 127.0.0.1:0\nauth:\n  token_env: TRACEMEND_REPAIR_TOKEN\nstore:\n  path: {}\ndata_dir: {}\n{extra_yaml}",
         dir.join("repair.db").display(),

@@ -26,10 +26,29 @@ fn remove_attr(attrs: &mut Vec<KeyValue>, key: &str) {
     attrs.retain(|kv| kv.key != key);
 }
 
-/// Validates `raw` against the view `index` was built with and, if every
-/// edit is valid, applies them all to `req`.
-pub fn apply_traces(
-    req: &mut ExportTraceServiceRequest,
+/// The request types edits apply to: where an edit's attributes live, how an
+/// item-level edit (rename, status, body) lands, and which rows a drop removes.
+/// One [`apply`] loop serves both signals.
+trait EditRows {
+    /// Rows of the items (spans or log records) drop edits address.
+    fn item_rows(index: &RowIndex) -> usize;
+    /// The attribute list an attribute edit addresses.
+    fn attrs<'r>(
+        &'r mut self,
+        index: &RowIndex,
+        target: Target,
+        row: u32,
+    ) -> Option<&'r mut Vec<KeyValue>>;
+    /// Applies an edit of an item's own fields; returns the row a drop edit
+    /// marks instead of applying it.
+    fn apply_item(&mut self, index: &RowIndex, edit: Edit<'_>) -> Option<u32>;
+    /// Removes the marked rows; records how many in `stats`.
+    fn drop_marked(&mut self, dropped: &[bool], stats: &mut EditStats);
+}
+
+/// Checks every edit, then applies them in list order and the drops last.
+fn apply<R: EditRows>(
+    req: &mut R,
     index: &RowIndex,
     raw: &RawEdits<'_>,
     max_edits: usize,
@@ -39,7 +58,7 @@ pub fn apply_traces(
         applied: edits.len(),
         ..Default::default()
     };
-    let mut dropped = vec![false; index.spans.len()];
+    let mut dropped = vec![false; R::item_rows(index)];
     for edit in edits {
         match edit {
             Edit::SetAttribute {
@@ -48,7 +67,7 @@ pub fn apply_traces(
                 key,
                 value,
             } => {
-                if let Some(attrs) = trace_attrs(req, index, target, i) {
+                if let Some(attrs) = req.attrs(index, target, i) {
                     set_attr(attrs, key, value);
                 }
             }
@@ -57,12 +76,62 @@ pub fn apply_traces(
                 index: i,
                 key,
             } => {
-                if let Some(attrs) = trace_attrs(req, index, target, i) {
+                if let Some(attrs) = req.attrs(index, target, i) {
                     remove_attr(attrs, key);
                 }
             }
+            other => {
+                if let Some(row) = req.apply_item(index, other)
+                    && let Some(mark) = dropped.get_mut(row as usize)
+                {
+                    *mark = true;
+                }
+            }
+        }
+    }
+    req.drop_marked(&dropped, &mut stats);
+    Ok(stats)
+}
+
+/// Validates `raw` against the view `index` was built with and, if every
+/// edit is valid, applies them all to `req`.
+pub fn apply_traces(
+    req: &mut ExportTraceServiceRequest,
+    index: &RowIndex,
+    raw: &RawEdits<'_>,
+    max_edits: usize,
+) -> Result<EditStats, EditError> {
+    apply(req, index, raw, max_edits)
+}
+
+/// As [`apply_traces`], for a logs batch.
+pub fn apply_logs(
+    req: &mut ExportLogsServiceRequest,
+    index: &RowIndex,
+    raw: &RawEdits<'_>,
+    max_edits: usize,
+) -> Result<EditStats, EditError> {
+    apply(req, index, raw, max_edits)
+}
+
+impl EditRows for ExportTraceServiceRequest {
+    fn item_rows(index: &RowIndex) -> usize {
+        index.spans.len()
+    }
+
+    fn attrs<'r>(
+        &'r mut self,
+        index: &RowIndex,
+        target: Target,
+        row: u32,
+    ) -> Option<&'r mut Vec<KeyValue>> {
+        trace_attrs(self, index, target, row)
+    }
+
+    fn apply_item(&mut self, index: &RowIndex, edit: Edit<'_>) -> Option<u32> {
+        match edit {
             Edit::RenameSpan { index: i, name } => {
-                if let Some(span) = span_at(req, index, i) {
+                if let Some(span) = span_at(self, index, i) {
                     name.clone_into(&mut span.name);
                 }
             }
@@ -71,26 +140,74 @@ pub fn apply_traces(
                 code,
                 message,
             } => {
-                if let Some(span) = span_at(req, index, i) {
+                if let Some(span) = span_at(self, index, i) {
                     span.status = Some(Status {
                         code,
                         message: message.to_owned(),
                     });
                 }
             }
-            Edit::DropSpan { index: i } => dropped[i as usize] = true,
+            Edit::DropSpan { index: i } => return Some(i),
             // Log edits against a traces batch address no row: the range
             // check already refused them (the log table is empty).
-            Edit::SetBody { .. } | Edit::DropLog { .. } => {}
+            Edit::SetBody { .. }
+            | Edit::DropLog { .. }
+            | Edit::SetAttribute { .. }
+            | Edit::RemoveAttribute { .. } => {}
         }
+        None
     }
-    stats.spans_dropped = drop_rows(
-        &mut req.resource_spans,
-        &dropped,
-        |rs| &mut rs.scope_spans,
-        |ss| &mut ss.spans,
-    );
-    Ok(stats)
+
+    fn drop_marked(&mut self, dropped: &[bool], stats: &mut EditStats) {
+        stats.spans_dropped = drop_rows(
+            &mut self.resource_spans,
+            dropped,
+            |rs| &mut rs.scope_spans,
+            |ss| &mut ss.spans,
+        );
+    }
+}
+
+impl EditRows for ExportLogsServiceRequest {
+    fn item_rows(index: &RowIndex) -> usize {
+        index.logs.len()
+    }
+
+    fn attrs<'r>(
+        &'r mut self,
+        index: &RowIndex,
+        target: Target,
+        row: u32,
+    ) -> Option<&'r mut Vec<KeyValue>> {
+        log_attrs(self, index, target, row)
+    }
+
+    fn apply_item(&mut self, index: &RowIndex, edit: Edit<'_>) -> Option<u32> {
+        match edit {
+            Edit::SetBody { index: i, value } => {
+                if let Some(rec) = log_at(self, index, i) {
+                    rec.body = value.value.is_some().then_some(value);
+                }
+            }
+            Edit::DropLog { index: i } => return Some(i),
+            // Span edits against a logs batch: refused by the range check.
+            Edit::RenameSpan { .. }
+            | Edit::SetStatus { .. }
+            | Edit::DropSpan { .. }
+            | Edit::SetAttribute { .. }
+            | Edit::RemoveAttribute { .. } => {}
+        }
+        None
+    }
+
+    fn drop_marked(&mut self, dropped: &[bool], stats: &mut EditStats) {
+        stats.logs_dropped = drop_rows(
+            &mut self.resource_logs,
+            dropped,
+            |rl| &mut rl.scope_logs,
+            |sl| &mut sl.log_records,
+        );
+    }
 }
 
 // Indices were range-checked against `index`, which was built from the same
@@ -169,59 +286,6 @@ fn trace_attrs<'r>(
         }
         Target::Log => None,
     }
-}
-
-/// As [`apply_traces`], for a logs batch.
-pub fn apply_logs(
-    req: &mut ExportLogsServiceRequest,
-    index: &RowIndex,
-    raw: &RawEdits<'_>,
-    max_edits: usize,
-) -> Result<EditStats, EditError> {
-    let edits = check(raw, index, max_edits)?;
-    let mut stats = EditStats {
-        applied: edits.len(),
-        ..Default::default()
-    };
-    let mut dropped = vec![false; index.logs.len()];
-    for edit in edits {
-        match edit {
-            Edit::SetAttribute {
-                target,
-                index: i,
-                key,
-                value,
-            } => {
-                if let Some(attrs) = log_attrs(req, index, target, i) {
-                    set_attr(attrs, key, value);
-                }
-            }
-            Edit::RemoveAttribute {
-                target,
-                index: i,
-                key,
-            } => {
-                if let Some(attrs) = log_attrs(req, index, target, i) {
-                    remove_attr(attrs, key);
-                }
-            }
-            Edit::SetBody { index: i, value } => {
-                if let Some(rec) = log_at(req, index, i) {
-                    rec.body = value.value.is_some().then_some(value);
-                }
-            }
-            Edit::DropLog { index: i } => dropped[i as usize] = true,
-            // Span edits against a logs batch: refused by the range check.
-            Edit::RenameSpan { .. } | Edit::SetStatus { .. } | Edit::DropSpan { .. } => {}
-        }
-    }
-    stats.logs_dropped = drop_rows(
-        &mut req.resource_logs,
-        &dropped,
-        |rl| &mut rl.scope_logs,
-        |sl| &mut sl.log_records,
-    );
-    Ok(stats)
 }
 
 fn log_at<'r>(
