@@ -13,6 +13,7 @@ use crate::exporters::debug::DebugConfig;
 use crate::exporters::envelope::EnvelopeExporterConfig;
 use crate::exporters::file::FileExporterConfig;
 use crate::exporters::loadbalancing::LoadBalancingConfig;
+use crate::exporters::logging::LoggingConfig;
 use crate::exporters::nop::NopConfig;
 use crate::exporters::otlp::OtlpExporterConfig;
 use crate::exporters::otlphttp::OtlpHttpExporterConfig;
@@ -78,6 +79,17 @@ pub const EXPORTERS: &[Factory<dyn Exporter>] = &[
     exporter::<DebugConfig>("debug", ALL, "writes data to the collector's log"),
     exporter::<NopConfig>("nop", ALL, "accepts and discards data"),
     exporter::<FileExporterConfig>("file", ALL, "writes OTLP JSON lines to a file"),
+    exporter::<OtlpExporterConfig>("otlp_grpc", ALL, "otlp under its otelcol >= 0.144 name"),
+    exporter::<OtlpHttpExporterConfig>(
+        "otlp_http",
+        ALL,
+        "otlphttp under its otelcol >= 0.144 name",
+    ),
+    exporter::<LoggingConfig>(
+        "logging",
+        ALL,
+        "deprecated name of debug (a warning at load)",
+    ),
     exporter::<EnvelopeExporterConfig>(
         "envelope",
         TRACES_LOGS,

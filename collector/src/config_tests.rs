@@ -9,6 +9,9 @@ use crate::processors::batch::BatchConfig;
 use crate::processors::memory_limiter::MemoryLimiterConfig;
 use crate::receivers::otlp::OtlpReceiverConfig;
 
+#[path = "config_dropin_tests.rs"]
+mod dropin;
+
 fn load_text(text: &str) -> Result<Config, ConfigErrors> {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("c.yaml");
@@ -216,7 +219,7 @@ fn unknown_pipeline_signal_and_empty_pipeline() {
     let e = errors_of(&GOOD.replace("    logs:\n      receivers: [otlp]\n      exporters: [debug]\n", "    profiles:\n      receivers: [otlp]\n      exporters: [debug]\n    metrics:\n      receivers: [otlp]\n"));
     assert!(
         e.iter()
-            .any(|e| e.message.contains("unknown pipeline type `profiles`")),
+            .any(|e| e.message.contains("feature gate `service.profilesSupport`")),
         "{e:?}"
     );
     assert!(

@@ -69,6 +69,9 @@ fn validate(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    for w in &config.warnings {
+        eprintln!("warning: {w}");
+    }
     let env = collector::factory::PrepareEnv::new(None, None);
     match collector::service::prepare_processors(&config, config.processors.keys(), &env) {
         Ok(_) => {
@@ -108,6 +111,9 @@ fn run(cli: &Cli) -> ExitCode {
         }
     };
     collector::telemetry::init_logs(&config.service.telemetry.logs);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -63,6 +63,7 @@ fn fan_out(mut list: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let registry = Registry;
     let metrics = Arc::new(SelfMetrics::new());
+    metrics.set_resource(&config.service.telemetry.resource);
     let health = Arc::new(Health::default());
     let stop_servers = CancellationToken::new();
     let mut server_tasks = Vec::new();

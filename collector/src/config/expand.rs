@@ -38,6 +38,8 @@ pub fn expand(value: &mut Value, path: &str, errors: &mut Vec<ConfigError>) {
 pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
         key.to_string()
+    } else if key.is_empty() {
+        path.to_string()
     } else {
         format!("{path}.{key}")
     }
@@ -64,6 +66,7 @@ fn expand_str(s: &str) -> Result<Expanded, String> {
         let typed = serde_yaml::from_str::<Value>(&resolved)
             .ok()
             .filter(|v| !matches!(v, Value::Mapping(_) | Value::Sequence(_) | Value::Null))
+            .filter(|v| keeps_text(v, &resolved))
             .unwrap_or(Value::String(resolved));
         return Ok(Expanded::Typed(typed));
     }
@@ -88,6 +91,17 @@ fn expand_str(s: &str) -> Result<Expanded, String> {
     }
     out.push_str(rest);
     Ok(Expanded::Text(out))
+}
+
+/// Whether typing `text` as `v` loses nothing: an integer whose text is not its
+/// canonical form (`007`, `+5`, `0x1F`) stays a string, so an API key of digits keeps its
+/// leading zeros. Strings where otelcol expects strings also take numbers
+/// ([`super::lenient`]).
+fn keeps_text(v: &Value, text: &str) -> bool {
+    match v {
+        Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string() == text.trim(),
+        _ => true,
+    }
 }
 
 fn resolve(reference: &str) -> Result<String, String> {
@@ -150,6 +164,16 @@ mod tests {
         assert_eq!(v["b"], Value::String("host:4317".into()));
         assert_eq!(v["c"], Value::String("dflt".into()));
         assert_eq!(v["d"], Value::String("$HOME".into()));
+    }
+
+    #[test]
+    fn an_integer_that_would_change_stays_text() {
+        crate::testenv::set("TM_EXPAND_ZEROS", "007");
+        crate::testenv::set("TM_EXPAND_PLAIN", "12345");
+        let (v, errors) = run("a: ${env:TM_EXPAND_ZEROS}\nb: ${env:TM_EXPAND_PLAIN}\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(v["a"], Value::String("007".into()));
+        assert_eq!(v["b"], Value::Number(12345.into()));
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! configs, and check the service graph. Every error found is reported at once, each with
 //! its source, YAML path and line.
 
+pub mod auth;
 mod expand;
+pub mod ignored;
+pub mod lenient;
 mod locate;
 mod service;
 mod source;
@@ -16,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_yaml::{Mapping, Value};
 
 pub use component::{ComponentId, ConfigError, ConfigErrors, Kind};
+pub use ignored::Ignored;
 pub use service::{
     LogEncoding, LogsConfig, MetricsConfig, PipelineConfig, PipelineId, ServiceConfig,
     TelemetryConfig,
@@ -46,6 +50,12 @@ pub trait AnyConfig: Any + fmt::Debug + Send + Sync + 'static {
     /// Whether this extension offers storage to persistent sending queues.
     fn provides_storage(&self) -> bool {
         false
+    }
+
+    /// Keys that loaded but have no effect here (otelcol keys tracemend does not act on,
+    /// deprecated names), each with its path relative to the component and why.
+    fn warnings(&self) -> Vec<ConfigError> {
+        Vec::new()
     }
 }
 
@@ -91,7 +101,7 @@ pub fn parse_component<T: ComponentConfig>(
             } else {
                 expand::join(path, &inner)
             };
-            vec![ConfigError::new(full, e.into_inner().to_string())]
+            vec![ConfigError::new(full, user_message(e.into_inner()))]
         })?
     };
     let errors: Vec<ConfigError> = parsed
@@ -109,6 +119,17 @@ pub fn parse_component<T: ComponentConfig>(
     }
 }
 
+/// serde_yaml's message for a deserialization error, without the names of its internal
+/// types: an enum key given a non-string value says what was expected instead.
+fn user_message(e: serde_yaml::Error) -> String {
+    e.to_string()
+        .replace(
+            "expected a Value::Tagged enum",
+            "expected one of this key's names, as a string",
+        )
+        .replace("Value::Tagged", "tagged value")
+}
+
 /// A fully parsed and checked configuration.
 #[derive(Debug)]
 pub struct Config {
@@ -117,6 +138,9 @@ pub struct Config {
     pub exporters: Components,
     pub extensions: Components,
     pub service: ServiceConfig,
+    /// Keys that loaded but have no effect here, located in their source; the caller
+    /// logs them (`run`) or prints them (`validate`).
+    pub warnings: Vec<ConfigError>,
     /// Where each part came from, to locate errors found after parsing (a WASM module
     /// that does not load).
     origin: Merged,
@@ -163,6 +187,10 @@ fn from_merged(mut merged: Merged, catalog: &dyn Catalog) -> Result<Config, Conf
     if errors.is_empty()
         && let Some(mut c) = config
     {
+        c.warnings = std::mem::take(&mut c.warnings)
+            .into_iter()
+            .map(|w| merged.locate(w))
+            .collect();
         c.origin = Merged {
             value: Value::Null,
             sources: merged.sources,
@@ -227,16 +255,21 @@ fn parse(root: &Value, catalog: &dyn Catalog, errors: &mut Vec<ConfigError>) -> 
         };
 
     let mut invalid = Vec::new();
+    let mut warnings = Vec::new();
     let mut parsed: Vec<Components> = Vec::new();
     for kind in Kind::ALL {
         let mut components = Components::new();
         for (id, path, v) in section(kind.section(), errors) {
             match catalog.parse(kind, &id, &v, &path) {
                 Ok(c) => {
+                    warnings.extend(c.warnings().into_iter().map(|mut w| {
+                        w.path = expand::join(&path, &w.path);
+                        w
+                    }));
                     components.insert(id, c);
                 }
                 Err(e) => {
-                    invalid.push(id);
+                    invalid.push((kind, id));
                     errors.extend(e);
                 }
             }
@@ -252,6 +285,9 @@ fn parse(root: &Value, catalog: &dyn Catalog, errors: &mut Vec<ConfigError>) -> 
                 id.ty
             ),
         ));
+        // Already reported: its uses as a pipeline's receiver or exporter are not.
+        invalid.push((Kind::Receiver, id.clone()));
+        invalid.push((Kind::Exporter, id));
     }
 
     let service_value = map
@@ -272,6 +308,7 @@ fn parse(root: &Value, catalog: &dyn Catalog, errors: &mut Vec<ConfigError>) -> 
         extensions: &extensions,
         invalid: &invalid,
     };
+    warnings.extend(raw.warnings());
     let service = service::check(raw, &lookup, catalog, errors);
     check_storage_refs(&exporters, &extensions, &service, errors);
     Some(Config {
@@ -280,6 +317,7 @@ fn parse(root: &Value, catalog: &dyn Catalog, errors: &mut Vec<ConfigError>) -> 
         exporters,
         extensions,
         service,
+        warnings,
         origin: Merged {
             value: Value::Null,
             sources: Vec::new(),

@@ -6,6 +6,7 @@ use std::fmt;
 use pdata::Signal;
 use serde::Deserialize;
 
+use super::ignored::{self, Ignored};
 use super::{Catalog, ComponentConfig, ComponentId, Components, ConfigError, Kind};
 
 #[derive(Debug, Default, Deserialize)]
@@ -22,6 +23,13 @@ pub(super) struct RawService {
 impl ComponentConfig for RawService {
     fn validate(&self) -> Vec<ConfigError> {
         self.telemetry.validate("telemetry")
+    }
+}
+
+impl RawService {
+    /// Keys of `service` that loaded but have no effect here, with full paths.
+    pub(super) fn warnings(&self) -> Vec<ConfigError> {
+        self.telemetry.warnings("service.telemetry")
     }
 }
 
@@ -74,6 +82,13 @@ pub struct TelemetryConfig {
     pub logs: LogsConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// Resource attributes of the collector's own telemetry; served as the labels of the
+    /// `target_info` metric, as otelcol's Prometheus reader does.
+    #[serde(default, deserialize_with = "super::lenient::string_map")]
+    pub resource: BTreeMap<String, String>,
+    /// The collector's own traces: tracemend does not trace itself.
+    #[serde(default)]
+    pub traces: Ignored,
 }
 
 impl TelemetryConfig {
@@ -95,6 +110,20 @@ impl TelemetryConfig {
         }
         errors
     }
+
+    fn warnings(&self, path: &str) -> Vec<ConfigError> {
+        let mut w = ignored::warnings(
+            path,
+            &[(
+                "traces",
+                &self.traces,
+                "tracemend does not trace its own work",
+            )],
+        );
+        w.extend(self.logs.warnings(&format!("{path}.logs")));
+        w.extend(self.metrics.warnings(&format!("{path}.metrics")));
+        w
+    }
 }
 
 /// `service.telemetry.logs`: the collector's own log output.
@@ -107,6 +136,24 @@ pub struct LogsConfig {
     /// `console` (default) or `json`.
     #[serde(default)]
     pub encoding: LogEncoding,
+    /// The zap logger's options below have no counterpart in tracemend's log output
+    /// (stderr through `tracing`); each is accepted and reported.
+    #[serde(default)]
+    pub development: Ignored,
+    #[serde(default)]
+    pub disable_caller: Ignored,
+    #[serde(default)]
+    pub disable_stacktrace: Ignored,
+    #[serde(default)]
+    pub sampling: Ignored,
+    #[serde(default)]
+    pub output_paths: Ignored,
+    #[serde(default)]
+    pub error_output_paths: Ignored,
+    #[serde(default)]
+    pub initial_fields: Ignored,
+    #[serde(default)]
+    pub processors: Ignored,
 }
 
 fn default_level() -> String {
@@ -118,7 +165,65 @@ impl Default for LogsConfig {
         LogsConfig {
             level: default_level(),
             encoding: LogEncoding::Console,
+            development: Ignored::default(),
+            disable_caller: Ignored::default(),
+            disable_stacktrace: Ignored::default(),
+            sampling: Ignored::default(),
+            output_paths: Ignored::default(),
+            error_output_paths: Ignored::default(),
+            initial_fields: Ignored::default(),
+            processors: Ignored::default(),
         }
+    }
+}
+
+impl LogsConfig {
+    fn warnings(&self, path: &str) -> Vec<ConfigError> {
+        ignored::warnings(
+            path,
+            &[
+                (
+                    "development",
+                    &self.development,
+                    "tracemend's logs have no development mode",
+                ),
+                (
+                    "disable_caller",
+                    &self.disable_caller,
+                    "tracemend's log lines carry no caller",
+                ),
+                (
+                    "disable_stacktrace",
+                    &self.disable_stacktrace,
+                    "tracemend's log lines carry no stack traces",
+                ),
+                (
+                    "sampling",
+                    &self.sampling,
+                    "tracemend writes every log line at or above `level`",
+                ),
+                (
+                    "output_paths",
+                    &self.output_paths,
+                    "tracemend logs to stderr",
+                ),
+                (
+                    "error_output_paths",
+                    &self.error_output_paths,
+                    "tracemend logs to stderr",
+                ),
+                (
+                    "initial_fields",
+                    &self.initial_fields,
+                    "tracemend's log lines carry no extra fields",
+                ),
+                (
+                    "processors",
+                    &self.processors,
+                    "tracemend's own logs go to stderr, not over OTLP",
+                ),
+            ],
+        )
     }
 }
 
@@ -159,10 +264,15 @@ impl Default for MetricsConfig {
     }
 }
 
+/// One of `readers`: `pull` (a Prometheus endpoint, served) or `periodic` (a push to an
+/// OTLP endpoint, accepted and reported: tracemend serves its metrics for pull only).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricReader {
-    pub pull: PullReader,
+    #[serde(default)]
+    pub pull: Option<PullReader>,
+    #[serde(default)]
+    pub periodic: Ignored,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,6 +294,18 @@ pub struct PrometheusReader {
     pub host: String,
     #[serde(default = "default_prom_port")]
     pub port: u16,
+    /// Name-translation options of otelcol's Prometheus reader: tracemend's metric names
+    /// are fixed (otelcol's, with units and `_total`).
+    #[serde(default)]
+    pub without_units: Ignored,
+    #[serde(default)]
+    pub without_type_suffix: Ignored,
+    #[serde(default)]
+    pub without_scope_info: Ignored,
+    #[serde(default)]
+    pub with_resource_constant_labels: Ignored,
+    #[serde(default)]
+    pub translation_strategy: Ignored,
 }
 
 fn default_prom_host() -> String {
@@ -205,22 +327,72 @@ impl MetricsConfig {
                 ));
             }
         }
-        if self.address.is_some() && !self.readers.is_empty() {
-            return Err("set either `address` or `readers`, not both".to_string());
+        for (i, r) in self.readers.iter().enumerate() {
+            if r.pull.is_some() == r.periodic.is_set() {
+                return Err(format!(
+                    "readers[{i}] must set exactly one of `pull` and `periodic`"
+                ));
+            }
         }
-        if self.readers.len() > 1 {
+        let pulls: Vec<&PullReader> = self
+            .readers
+            .iter()
+            .filter_map(|r| r.pull.as_ref())
+            .collect();
+        if self.address.is_some() && !pulls.is_empty() {
+            return Err("set either `address` or a `pull` reader, not both".to_string());
+        }
+        if pulls.len() > 1 {
             return Err("only one Prometheus pull reader is supported".to_string());
         }
-        let addr = match (&self.address, self.readers.first()) {
+        let addr = match (&self.address, pulls.first()) {
             (Some(a), _) => a.clone(),
             (None, Some(r)) => {
-                let p = &r.pull.exporter.prometheus;
+                let p = &r.exporter.prometheus;
                 format!("{}:{}", p.host, p.port)
             }
+            // Only push readers: otelcol serves no Prometheus endpoint then.
+            (None, None) if !self.readers.is_empty() => return Ok(None),
             (None, None) => "localhost:8888".to_string(),
         };
         crate::net::check_endpoint(&addr)?;
         Ok(Some(addr))
+    }
+}
+
+impl MetricsConfig {
+    fn warnings(&self, path: &str) -> Vec<ConfigError> {
+        let mut w = Vec::new();
+        for (i, r) in self.readers.iter().enumerate() {
+            let at = format!("{path}.readers[{i}]");
+            w.extend(ignored::warnings(
+                &at,
+                &[(
+                    "periodic",
+                    &r.periodic,
+                    "tracemend serves its own metrics for Prometheus to pull (a `pull` reader or `address`), it does not push them",
+                )],
+            ));
+            if let Some(p) = &r.pull {
+                let p = &p.exporter.prometheus;
+                let why = "tracemend's own metric names are fixed";
+                w.extend(ignored::warnings(
+                    &format!("{at}.pull.exporter.prometheus"),
+                    &[
+                        ("without_units", &p.without_units, why),
+                        ("without_type_suffix", &p.without_type_suffix, why),
+                        ("without_scope_info", &p.without_scope_info, why),
+                        (
+                            "with_resource_constant_labels",
+                            &p.with_resource_constant_labels,
+                            "the resource is served as `target_info`",
+                        ),
+                        ("translation_strategy", &p.translation_strategy, why),
+                    ],
+                ));
+            }
+        }
+        w
     }
 }
 
@@ -229,9 +401,9 @@ pub(super) struct Lookup<'a> {
     pub processors: &'a Components,
     pub exporters: &'a Components,
     pub extensions: &'a Components,
-    /// Components whose own config was invalid (already reported): references to them
-    /// are not reported again.
-    pub invalid: &'a [ComponentId],
+    /// Components whose own config was invalid, by the kind they were configured as
+    /// (already reported): references to them are not reported again.
+    pub invalid: &'a [(Kind, ComponentId)],
 }
 
 impl Lookup<'_> {
@@ -260,10 +432,22 @@ impl Lookup<'_> {
             Kind::Exporter => self.exporters.keys().map(ToString::to_string).collect(),
             Kind::Extension => self.extensions.keys().map(ToString::to_string).collect(),
         };
-        if ids.is_empty() {
-            format!("no {}s are configured", kind.as_str())
-        } else {
-            format!("configured {}s: {}", kind.as_str(), ids.join(", "))
+        let refused: Vec<String> = self
+            .invalid
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, id)| id.to_string())
+            .collect();
+        let kinds = format!("{}s", kind.as_str());
+        match (ids.is_empty(), refused.is_empty()) {
+            (true, true) => format!("no {kinds} are configured"),
+            (false, true) => format!("configured {kinds}: {}", ids.join(", ")),
+            (true, false) => format!("no valid {kinds}: {} refused above", refused.join(", ")),
+            (false, false) => format!(
+                "configured {kinds}: {}; refused above: {}",
+                ids.join(", "),
+                refused.join(", ")
+            ),
         }
     }
 
@@ -282,8 +466,12 @@ impl Lookup<'_> {
                 return None;
             }
         };
+        // Its own error was reported; the same id as another kind (`otlp` is both a
+        // receiver and an exporter) must not be offered instead.
+        if self.invalid.iter().any(|(k, i)| *k == kind && *i == id) {
+            return None;
+        }
         match self.kind_of(&id, kind) {
-            None if self.invalid.contains(&id) => None,
             Some(k) if k == kind => Some(id),
             Some(other) => {
                 errors.push(ConfigError::new(
@@ -343,6 +531,14 @@ pub(super) fn check(
             Some((s, n)) => (s, Some(n.to_string())),
             None => (key.as_str(), None),
         };
+        if sig == "profiles" {
+            errors.push(ConfigError::new(
+                base,
+                "profiles pipelines are not supported: tracemend handles traces, logs and metrics \
+                 (otelcol needs the feature gate `service.profilesSupport` for them)",
+            ));
+            continue;
+        }
         let Some(signal) = Signal::parse(sig) else {
             errors.push(ConfigError::new(
                 base,

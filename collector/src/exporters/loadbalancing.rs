@@ -697,6 +697,23 @@ impl Consumer for LoadBalancingExporter {
 }
 
 impl AnyConfig for LoadBalancingConfig {
+    fn warnings(&self) -> Vec<ConfigError> {
+        let mut w: Vec<ConfigError> = self
+            .protocol
+            .otlp
+            .ignored()
+            .into_iter()
+            .map(|mut e| {
+                e.path = crate::config::ignored::join("protocol.otlp", &e.path);
+                e
+            })
+            .collect();
+        if let Some(q) = &self.sending_queue {
+            w.extend(q.warnings("sending_queue"));
+        }
+        w
+    }
+
     fn queue_storage(&self) -> Option<(&'static str, &str)> {
         let (path, queue) = self.queue();
         queue.persistent_storage().map(|s| (path, s))

@@ -6,6 +6,7 @@ pub mod debug;
 pub mod envelope;
 pub mod file;
 pub mod loadbalancing;
+pub mod logging;
 pub mod nop;
 pub mod otlp;
 pub mod otlphttp;

@@ -19,7 +19,9 @@ use super::queue::QueueConfig;
 use super::retry::RetryConfig;
 use super::tls::TlsClientConfig;
 use super::{SendError, Sender};
+use crate::config::auth::{self, AuthConfig};
 use crate::config::{AnyConfig, ComponentConfig, ConfigError};
+use crate::config::{Ignored, ignored};
 use crate::factory::{Exporter, ExporterContext};
 use crate::grpc_codec::RawCodec;
 
@@ -32,8 +34,8 @@ pub struct OtlpExporterConfig {
     pub endpoint: String,
     #[serde(default)]
     pub tls: TlsClientConfig,
-    /// Extra gRPC metadata sent with every request.
-    #[serde(default)]
+    /// Extra gRPC metadata sent with every request (numbers are taken as text).
+    #[serde(default, deserialize_with = "crate::config::lenient::string_map")]
     pub headers: BTreeMap<String, String>,
     /// `gzip` (default), `zstd` or `none`.
     #[serde(default)]
@@ -45,10 +47,95 @@ pub struct OtlpExporterConfig {
     pub sending_queue: QueueConfig,
     #[serde(default)]
     pub retry_on_failure: RetryConfig,
+    /// HTTP/2 pings on the connection.
+    #[serde(default)]
+    pub keepalive: Option<ClientKeepalive>,
+    /// Refused: needs an authenticator extension.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    #[serde(default)]
+    pub read_buffer_size: Ignored,
+    #[serde(default)]
+    pub write_buffer_size: Ignored,
+    #[serde(default)]
+    pub wait_for_ready: Ignored,
+    #[serde(default)]
+    pub balancer_name: Ignored,
+    #[serde(default)]
+    pub authority: Ignored,
+    #[serde(default)]
+    pub middlewares: Ignored,
+    /// otelcol's deprecated exporter-side batching.
+    #[serde(default)]
+    pub batcher: Ignored,
+}
+
+/// `keepalive` of a gRPC client.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientKeepalive {
+    /// Ping after this long without activity.
+    #[serde(default, with = "humantime_serde")]
+    pub time: Option<Duration>,
+    /// Close the connection when a ping is not answered within this.
+    #[serde(default, with = "humantime_serde")]
+    pub timeout: Option<Duration>,
+    /// Ping even with no request in flight. Default false.
+    #[serde(default)]
+    pub permit_without_stream: bool,
 }
 
 fn default_timeout() -> Duration {
     Duration::from_secs(5)
+}
+
+impl OtlpExporterConfig {
+    /// Keys accepted without effect, relative to the exporter.
+    pub(crate) fn ignored(&self) -> Vec<ConfigError> {
+        let mut w = ignored::warnings(
+            "",
+            &[
+                (
+                    "read_buffer_size",
+                    &self.read_buffer_size,
+                    "socket buffer sizes are left to the operating system",
+                ),
+                (
+                    "write_buffer_size",
+                    &self.write_buffer_size,
+                    "socket buffer sizes are left to the operating system",
+                ),
+                (
+                    "wait_for_ready",
+                    &self.wait_for_ready,
+                    "a request waits for the connection (within `timeout`) and is retried",
+                ),
+                (
+                    "balancer_name",
+                    &self.balancer_name,
+                    "one connection to the endpoint is used (use the loadbalancing exporter to spread)",
+                ),
+                (
+                    "authority",
+                    &self.authority,
+                    "the :authority is the endpoint's host",
+                ),
+                (
+                    "middlewares",
+                    &self.middlewares,
+                    "tracemend has no middleware extensions",
+                ),
+                (
+                    "batcher",
+                    &self.batcher,
+                    "the exporter does not batch; add the `batch` processor to the pipeline",
+                ),
+            ],
+        );
+        w.extend(self.tls.warnings("tls"));
+        w.extend(self.sending_queue.warnings("sending_queue"));
+        w
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -83,6 +170,19 @@ impl ComponentConfig for OtlpExporterConfig {
             }
         }
         errors.extend(self.tls.validate("tls"));
+        for (key, set) in [
+            ("insecure_skip_verify", self.tls.insecure_skip_verify),
+            ("min_version", self.tls.min_version.is_some()),
+            ("max_version", self.tls.max_version.is_some()),
+        ] {
+            if set {
+                errors.push(ConfigError::new(
+                    format!("tls.{key}"),
+                    "is not supported by the gRPC exporter (its TLS client offers no such setting); give the server's CA in ca_file, or use otlphttp",
+                ));
+            }
+        }
+        errors.extend(auth::refuse(&self.auth, "auth"));
         errors.extend(self.sending_queue.validate("sending_queue"));
         errors.extend(self.retry_on_failure.validate("retry_on_failure"));
         errors
@@ -124,16 +224,22 @@ impl OtlpSender {
             .map_err(|e| format!("invalid endpoint: {e}"))?
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout);
+        if let Some(k) = &cfg.keepalive {
+            if let Some(t) = k.time {
+                endpoint = endpoint.http2_keep_alive_interval(t);
+            }
+            if let Some(t) = k.timeout {
+                endpoint = endpoint.keep_alive_timeout(t);
+            }
+            endpoint = endpoint.keep_alive_while_idle(k.permit_without_stream);
+        }
         if uri.starts_with("https://") {
             let mut tls = ClientTlsConfig::new().with_native_roots();
             let io = |e: std::io::Error| e.to_string();
-            if let Some(ca) = TlsClientConfig::read(&cfg.tls.ca_file).map_err(io)? {
+            if let Some(ca) = cfg.tls.ca().map_err(io)? {
                 tls = tls.ca_certificate(Certificate::from_pem(ca));
             }
-            if let (Some(cert), Some(key)) = (
-                TlsClientConfig::read(&cfg.tls.cert_file).map_err(io)?,
-                TlsClientConfig::read(&cfg.tls.key_file).map_err(io)?,
-            ) {
+            if let Some((cert, key)) = cfg.tls.identity().map_err(io)? {
                 tls = tls.identity(Identity::from_pem(cert, key));
             }
             if let Some(name) = &cfg.tls.server_name_override {
@@ -244,6 +350,10 @@ pub(crate) fn rejected_items(signal: Signal, body: bytes::Bytes) -> usize {
 }
 
 impl AnyConfig for OtlpExporterConfig {
+    fn warnings(&self) -> Vec<ConfigError> {
+        self.ignored()
+    }
+
     fn queue_storage(&self) -> Option<(&'static str, &str)> {
         self.sending_queue
             .persistent_storage()
@@ -311,7 +421,8 @@ mod tests {
             &GrpcConfig::default(),
             ingest,
             stop.clone(),
-        );
+        )
+        .expect("plain-text server");
         addr
     }
 

@@ -13,7 +13,8 @@ use super::queue::QueueConfig;
 use super::retry::RetryConfig;
 use super::tls::TlsClientConfig;
 use super::{SendError, Sender};
-use crate::config::{AnyConfig, ComponentConfig, ConfigError};
+use crate::config::auth::{self, AuthConfig};
+use crate::config::{AnyConfig, ComponentConfig, ConfigError, Ignored, ignored};
 use crate::factory::{Exporter, ExporterContext};
 
 /// `exporters.otlphttp`.
@@ -38,7 +39,8 @@ pub struct OtlpHttpExporterConfig {
     /// `gzip` (default), `zstd` or `none`.
     #[serde(default)]
     pub compression: super::otlp::Compression,
-    #[serde(default)]
+    /// Headers sent with every request (numbers are taken as text).
+    #[serde(default, deserialize_with = "crate::config::lenient::string_map")]
     pub headers: BTreeMap<String, String>,
     /// Per-request timeout. Default `30s`.
     #[serde(default = "default_timeout", with = "humantime_serde")]
@@ -49,6 +51,113 @@ pub struct OtlpHttpExporterConfig {
     pub sending_queue: QueueConfig,
     #[serde(default)]
     pub retry_on_failure: RetryConfig,
+    /// HTTP(S) proxy every request goes through, e.g. `http://proxy:3128`.
+    #[serde(default)]
+    pub proxy_url: Option<String>,
+    /// Idle connections kept per host. Default: the HTTP client's.
+    #[serde(default)]
+    pub max_idle_conns_per_host: Option<usize>,
+    /// Close a pooled connection idle this long. Default `90s`.
+    #[serde(default, with = "humantime_serde")]
+    pub idle_conn_timeout: Option<Duration>,
+    /// Refused: needs an authenticator extension.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Profiles are not handled (no profiles pipelines).
+    #[serde(default)]
+    pub profiles_endpoint: Ignored,
+    #[serde(default)]
+    pub compression_params: Ignored,
+    #[serde(default)]
+    pub read_buffer_size: Ignored,
+    #[serde(default)]
+    pub write_buffer_size: Ignored,
+    #[serde(default)]
+    pub max_idle_conns: Ignored,
+    #[serde(default)]
+    pub max_conns_per_host: Ignored,
+    #[serde(default)]
+    pub disable_keep_alives: Ignored,
+    #[serde(default)]
+    pub http2_read_idle_timeout: Ignored,
+    #[serde(default)]
+    pub http2_ping_timeout: Ignored,
+    #[serde(default)]
+    pub force_attempt_http2: Ignored,
+    #[serde(default)]
+    pub cookies: Ignored,
+    #[serde(default)]
+    pub middlewares: Ignored,
+}
+
+impl OtlpHttpExporterConfig {
+    fn ignored(&self) -> Vec<ConfigError> {
+        let pool = "the HTTP client's connection pool manages this";
+        let mut w = ignored::warnings(
+            "",
+            &[
+                (
+                    "profiles_endpoint",
+                    &self.profiles_endpoint,
+                    "tracemend has no profiles pipelines",
+                ),
+                (
+                    "compression_params",
+                    &self.compression_params,
+                    "each compression runs at its fast level",
+                ),
+                (
+                    "read_buffer_size",
+                    &self.read_buffer_size,
+                    "socket buffer sizes are left to the operating system",
+                ),
+                (
+                    "write_buffer_size",
+                    &self.write_buffer_size,
+                    "socket buffer sizes are left to the operating system",
+                ),
+                ("max_idle_conns", &self.max_idle_conns, pool),
+                ("max_conns_per_host", &self.max_conns_per_host, pool),
+                ("disable_keep_alives", &self.disable_keep_alives, pool),
+                (
+                    "http2_read_idle_timeout",
+                    &self.http2_read_idle_timeout,
+                    "requests use HTTP/1.1",
+                ),
+                (
+                    "http2_ping_timeout",
+                    &self.http2_ping_timeout,
+                    "requests use HTTP/1.1",
+                ),
+                (
+                    "force_attempt_http2",
+                    &self.force_attempt_http2,
+                    "requests use HTTP/1.1",
+                ),
+                (
+                    "cookies",
+                    &self.cookies,
+                    "cookies are not kept between requests",
+                ),
+                (
+                    "middlewares",
+                    &self.middlewares,
+                    "tracemend has no middleware extensions",
+                ),
+            ],
+        );
+        if self.tls.server_name_override.is_some() {
+            w.push(ConfigError::new(
+                "tls.server_name_override",
+                crate::config::ignored::ignored_message(
+                    "the HTTP exporter verifies the URL's host name",
+                ),
+            ));
+        }
+        w.extend(self.tls.warnings("tls"));
+        w.extend(self.sending_queue.warnings("sending_queue"));
+        w
+    }
 }
 
 fn default_timeout() -> Duration {
@@ -93,6 +202,15 @@ impl ComponentConfig for OtlpHttpExporterConfig {
             }
         }
         errors.extend(self.tls.validate("tls"));
+        if let Some(p) = &self.proxy_url
+            && reqwest::Proxy::all(p).is_err()
+        {
+            errors.push(ConfigError::new(
+                "proxy_url",
+                format!("{p:?} is not a proxy URL"),
+            ));
+        }
+        errors.extend(auth::refuse(&self.auth, "auth"));
         errors.extend(self.sending_queue.validate("sending_queue"));
         errors.extend(self.retry_on_failure.validate("retry_on_failure"));
         errors
@@ -123,19 +241,40 @@ impl OtlpHttpSender {
         };
         let mut builder = reqwest::Client::builder().timeout(cfg.timeout);
         let io = |e: std::io::Error| e.to_string();
-        if let Some(ca) = TlsClientConfig::read(&cfg.tls.ca_file).map_err(io)? {
+        if let Some(ca) = cfg.tls.ca().map_err(io)? {
             let cert =
                 reqwest::Certificate::from_pem(&ca).map_err(|e| format!("tls.ca_file: {e}"))?;
             builder = builder.add_root_certificate(cert);
         }
-        if let (Some(mut cert), Some(key)) = (
-            TlsClientConfig::read(&cfg.tls.cert_file).map_err(io)?,
-            TlsClientConfig::read(&cfg.tls.key_file).map_err(io)?,
-        ) {
+        if let Some((mut cert, key)) = cfg.tls.identity().map_err(io)? {
+            cert.push(b'\n');
             cert.extend_from_slice(&key);
             let id = reqwest::Identity::from_pem(&cert)
                 .map_err(|e| format!("tls client identity: {e}"))?;
             builder = builder.identity(id);
+        }
+        if cfg.tls.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let version = |v: &str| match v {
+            "1.3" => reqwest::tls::Version::TLS_1_3,
+            _ => reqwest::tls::Version::TLS_1_2,
+        };
+        if let Some(v) = &cfg.tls.min_version {
+            builder = builder.min_tls_version(version(v));
+        }
+        if let Some(v) = &cfg.tls.max_version {
+            builder = builder.max_tls_version(version(v));
+        }
+        if let Some(p) = &cfg.proxy_url {
+            let proxy = reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?;
+            builder = builder.proxy(proxy);
+        }
+        if let Some(n) = cfg.max_idle_conns_per_host {
+            builder = builder.pool_max_idle_per_host(n);
+        }
+        if let Some(t) = cfg.idle_conn_timeout {
+            builder = builder.pool_idle_timeout(t);
         }
         let client = builder.build().map_err(|e| format!("HTTP client: {e}"))?;
         Ok(OtlpHttpSender {
@@ -232,6 +371,10 @@ fn rejected_from_json(bytes: &[u8]) -> usize {
 }
 
 impl AnyConfig for OtlpHttpExporterConfig {
+    fn warnings(&self) -> Vec<ConfigError> {
+        self.ignored()
+    }
+
     fn queue_storage(&self) -> Option<(&'static str, &str)> {
         self.sending_queue
             .persistent_storage()

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::config::{ComponentId, ConfigError};
+use crate::config::{ComponentId, ConfigError, Ignored, ignored};
 use crate::storage::DirStore;
 use crate::telemetry::{ExporterLabels, SelfMetrics};
 
@@ -37,6 +37,23 @@ pub struct QueueConfig {
     /// A `file_storage` extension id; when set the queue is persisted on disk.
     #[serde(default)]
     pub storage: Option<String>,
+    /// What `queue_size` counts: `requests` (default, batches) only; `items` and
+    /// `bytes` are refused rather than read as a number of batches.
+    #[serde(default)]
+    pub sizer: Option<String>,
+    /// Exporter-side batching: the queue sends batches as they come; the `batch`
+    /// processor batches.
+    #[serde(default)]
+    pub batch: Ignored,
+    /// The receiver's caller gets its answer once the data is queued (a full queue is a
+    /// retryable refusal), never after the export.
+    #[serde(default)]
+    pub wait_for_result: Ignored,
+    #[serde(default)]
+    pub block_on_overflow: Ignored,
+    /// otelcol's older name of `block_on_overflow`.
+    #[serde(default)]
+    pub blocking: Ignored,
 }
 
 impl QueueConfig {
@@ -63,6 +80,11 @@ impl Default for QueueConfig {
             num_consumers: default_consumers(),
             queue_size: default_queue_size(),
             storage: None,
+            sizer: None,
+            batch: Ignored::default(),
+            wait_for_result: Ignored::default(),
+            block_on_overflow: Ignored::default(),
+            blocking: Ignored::default(),
         }
     }
 }
@@ -87,7 +109,37 @@ impl QueueConfig {
         {
             errors.push(ConfigError::new(format!("{path}.storage"), e));
         }
+        match self.sizer.as_deref() {
+            None | Some("requests") => {}
+            Some(s @ ("items" | "bytes")) => errors.push(ConfigError::new(
+                format!("{path}.sizer"),
+                format!("sizer {s:?} is not supported: tracemend's queue counts batches (`requests`); set queue_size as a number of batches"),
+            )),
+            Some(other) => errors.push(ConfigError::new(
+                format!("{path}.sizer"),
+                format!("unknown sizer {other:?}, expected requests, items or bytes"),
+            )),
+        }
         errors
+    }
+
+    /// Keys accepted without effect, at paths under `path`.
+    pub fn warnings(&self, path: &str) -> Vec<ConfigError> {
+        let answered =
+            "the caller is answered once the data is queued; a full queue refuses retryably";
+        ignored::warnings(
+            path,
+            &[
+                (
+                    "batch",
+                    &self.batch,
+                    "the sending queue does not batch; add the `batch` processor to the pipeline",
+                ),
+                ("wait_for_result", &self.wait_for_result, answered),
+                ("block_on_overflow", &self.block_on_overflow, answered),
+                ("blocking", &self.blocking, answered),
+            ],
+        )
     }
 }
 
@@ -431,6 +483,8 @@ mod tests {
             num_consumers: 0,
             queue_size: 0,
             storage: Some("file_storage/".into()),
+            sizer: Some("items".into()),
+            ..QueueConfig::default()
         };
         let paths: Vec<String> = cfg
             .validate("sending_queue")
@@ -442,14 +496,15 @@ mod tests {
             [
                 "sending_queue.num_consumers",
                 "sending_queue.queue_size",
-                "sending_queue.storage"
+                "sending_queue.storage",
+                "sending_queue.sizer"
             ]
         );
         let disabled = QueueConfig {
             enabled: false,
             num_consumers: 0,
             queue_size: 0,
-            storage: None,
+            ..QueueConfig::default()
         };
         assert!(disabled.validate("q").is_empty());
         assert_eq!(disabled.persistent_storage(), None);
@@ -458,5 +513,16 @@ mod tests {
             ..QueueConfig::default()
         };
         assert_eq!(persistent.persistent_storage(), Some("file_storage"));
+    }
+
+    #[test]
+    fn otelcol_queue_keys_load_and_warn() {
+        let q: QueueConfig = serde_yaml::from_str(
+            "batch:\nwait_for_result: true\nsizer: requests\nqueue_size: 10\n",
+        )
+        .expect("parses");
+        assert!(q.validate("q").is_empty());
+        let w: Vec<String> = q.warnings("q").into_iter().map(|w| w.path).collect();
+        assert_eq!(w, ["q.batch", "q.wait_for_result"]);
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError, Ignored, ignored};
 use crate::factory::{Extension, ExtensionContext, StartedExtension};
 use crate::storage::FileStorage;
 
@@ -24,6 +24,16 @@ pub struct FileStorageConfig {
     /// fsync every write (and the directory) before acknowledging. Default false.
     #[serde(default)]
     pub fsync: bool,
+    /// bbolt's lock timeout: the store here is one file per entry, with no lock.
+    #[serde(default)]
+    pub timeout: Ignored,
+    /// bbolt's compaction: entries are files, deleted once sent; nothing to compact.
+    #[serde(default)]
+    pub compaction: Ignored,
+    #[serde(default)]
+    pub directory_permissions: Ignored,
+    #[serde(default)]
+    pub recreate: Ignored,
 }
 
 fn default_directory() -> PathBuf {
@@ -36,6 +46,10 @@ impl Default for FileStorageConfig {
             directory: default_directory(),
             create_directory: false,
             fsync: false,
+            timeout: Ignored::default(),
+            compaction: Ignored::default(),
+            directory_permissions: Ignored::default(),
+            recreate: Ignored::default(),
         }
     }
 }
@@ -52,6 +66,34 @@ impl ComponentConfig for FileStorageConfig {
 impl AnyConfig for FileStorageConfig {
     fn provides_storage(&self) -> bool {
         true
+    }
+
+    fn warnings(&self) -> Vec<ConfigError> {
+        ignored::warnings(
+            "",
+            &[
+                (
+                    "timeout",
+                    &self.timeout,
+                    "the store (a file per entry) takes no lock to wait for",
+                ),
+                (
+                    "compaction",
+                    &self.compaction,
+                    "entries are files deleted once sent; there is nothing to compact",
+                ),
+                (
+                    "directory_permissions",
+                    &self.directory_permissions,
+                    "directories are created with the process's umask",
+                ),
+                (
+                    "recreate",
+                    &self.recreate,
+                    "entries left from the last run are sent, not dropped",
+                ),
+            ],
+        )
     }
 }
 
@@ -110,6 +152,7 @@ mod tests {
             directory: nested.clone(),
             create_directory: true,
             fsync: true,
+            ..Default::default()
         };
         let started = cfg.start(&id(), &context()).await.expect("started");
         assert!(started.task.is_none());

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError, Ignored, ignored};
 use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
 use crate::telemetry::{ProcessorLabels, SelfMetrics};
 
@@ -36,6 +36,12 @@ pub struct BatchConfig {
     /// Send whatever is buffered after this long. Default `200ms`; `0s` sends at once.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
+    /// Batching per value of these client metadata keys: receivers keep no client
+    /// metadata here, so every item is in the one batch.
+    #[serde(default)]
+    pub metadata_keys: Ignored,
+    #[serde(default)]
+    pub metadata_cardinality_limit: Ignored,
 }
 
 fn default_send_batch_size() -> usize {
@@ -51,6 +57,8 @@ impl Default for BatchConfig {
             send_batch_size: default_send_batch_size(),
             send_batch_max_size: 0,
             timeout: default_timeout(),
+            metadata_keys: Ignored::default(),
+            metadata_cardinality_limit: Ignored::default(),
         }
     }
 }
@@ -256,7 +264,22 @@ impl Worker {
     }
 }
 
-impl AnyConfig for BatchConfig {}
+impl AnyConfig for BatchConfig {
+    fn warnings(&self) -> Vec<ConfigError> {
+        let why = "receivers keep no client metadata, so data is not batched per metadata value";
+        ignored::warnings(
+            "",
+            &[
+                ("metadata_keys", &self.metadata_keys, why),
+                (
+                    "metadata_cardinality_limit",
+                    &self.metadata_cardinality_limit,
+                    why,
+                ),
+            ],
+        )
+    }
+}
 
 impl Processor for BatchConfig {
     fn prepare(
@@ -355,6 +378,7 @@ mod tests {
             send_batch_size: 10,
             send_batch_max_size: 10,
             timeout: Duration::from_secs(60),
+            ..Default::default()
         });
         p.consume(spans(25)).await.expect("accepted");
         tokio::time::sleep(Duration::from_millis(100)).await;

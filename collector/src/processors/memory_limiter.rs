@@ -14,7 +14,7 @@ use prometheus_client::metrics::counter::Counter;
 use serde::Deserialize;
 use tokio::task::JoinHandle;
 
-use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError, Ignored, ignored};
 use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
 use crate::telemetry::{ProcessorLabels, SelfMetrics};
 
@@ -38,6 +38,11 @@ pub struct MemoryLimiterConfig {
     /// Headroom as a percentage of available memory.
     #[serde(default)]
     pub spike_limit_percentage: u64,
+    /// Go garbage-collector pacing: tracemend has no garbage collector.
+    #[serde(default)]
+    pub min_gc_interval_when_soft_limited: Ignored,
+    #[serde(default)]
+    pub min_gc_interval_when_hard_limited: Ignored,
 }
 
 impl ComponentConfig for MemoryLimiterConfig {
@@ -253,7 +258,26 @@ impl ProtobufIntake for MemoryLimiter {
     }
 }
 
-impl AnyConfig for MemoryLimiterConfig {}
+impl AnyConfig for MemoryLimiterConfig {
+    fn warnings(&self) -> Vec<ConfigError> {
+        let why = "tracemend has no garbage collector to run";
+        ignored::warnings(
+            "",
+            &[
+                (
+                    "min_gc_interval_when_soft_limited",
+                    &self.min_gc_interval_when_soft_limited,
+                    why,
+                ),
+                (
+                    "min_gc_interval_when_hard_limited",
+                    &self.min_gc_interval_when_hard_limited,
+                    why,
+                ),
+            ],
+        )
+    }
+}
 
 impl Processor for MemoryLimiterConfig {
     fn prepare(

@@ -281,6 +281,26 @@ impl SelfMetrics {
         }
     }
 
+    /// Serves `service.telemetry.resource` as the `target_info` metric (value 1, one label
+    /// per attribute, `.` and other characters Prometheus refuses in label names turned
+    /// into `_`), as otelcol's Prometheus reader does. Nothing is served for an empty map.
+    pub fn set_resource(&self, resource: &std::collections::BTreeMap<String, String>) {
+        if resource.is_empty() {
+            return;
+        }
+        let labels: Vec<(String, String)> = resource
+            .iter()
+            .map(|(k, v)| (prometheus_label(k), v.clone()))
+            .collect();
+        self.with_registry(|r| {
+            r.register(
+                "target",
+                "Target metadata",
+                prometheus_client::metrics::info::Info::new(labels),
+            )
+        });
+    }
+
     /// Lets a component register metrics of its own (e.g. WASM plugins).
     pub fn with_registry<R>(&self, f: impl FnOnce(&mut Registry) -> R) -> R {
         let mut reg = self.registry.lock().unwrap_or_else(|e| e.into_inner());
@@ -300,8 +320,49 @@ impl SelfMetrics {
     }
 }
 
+/// A Prometheus label name for an attribute key: `[a-zA-Z0-9_]`, not starting with a digit.
+fn prometheus_label(key: &str) -> String {
+    let mut out: String = key
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    if out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
 impl Default for SelfMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_resource_is_served_as_target_info() {
+        let m = SelfMetrics::new();
+        m.set_resource(&std::collections::BTreeMap::from([
+            ("host.name".to_string(), "node-1".to_string()),
+            ("1x".to_string(), "y".to_string()),
+        ]));
+        let text = m.encode();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("target_info{"))
+            .unwrap_or_else(|| panic!("no target_info in:\n{text}"));
+        assert!(line.contains("host_name=\"node-1\""), "{line}");
+        assert!(line.contains("_1x=\"y\""), "{line}");
+        assert!(line.ends_with(" 1"), "{line}");
+    }
+
+    #[test]
+    fn no_resource_serves_no_target_info() {
+        let m = SelfMetrics::new();
+        m.set_resource(&std::collections::BTreeMap::new());
+        assert!(!m.encode().contains("target_info"));
     }
 }

@@ -328,7 +328,22 @@ async fn queued_data_of_a_backend_that_dns_drops_goes_to_the_others() {
     assert_eq!(lb.backends(), std::slice::from_ref(&live));
 
     // Per-backend metrics: what the live backend took, failed sends to the gone one, and
-    // the ring's size and changes.
+    // the ring's size and changes. The receiver hands data on before it answers, so the
+    // exporter counts the last send a moment after the sink has it: wait for the count.
+    let sent = format!(
+        "otelcol_loadbalancer_backend_sent_spans_total{{exporter=\"loadbalancing\",endpoint=\"{live}\"}} "
+    );
+    let all_counted = || {
+        metrics.encode().lines().any(|l| {
+            l.strip_prefix(&sent)
+                .and_then(|v| v.parse::<f64>().ok())
+                .is_some_and(|v| v >= 90.0)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !all_counted() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let text = metrics.encode();
     let line = |prefix: &str| {
         text.lines()

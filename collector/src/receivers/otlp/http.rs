@@ -1,15 +1,17 @@
 //! OTLP/HTTP: `POST` protobuf or JSON bodies, optionally gzip/zstd/deflate compressed.
 
 use std::io::Read;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::serve::ListenerExt;
+use axum::serve::{Listener, ListenerExt};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use pdata::{ErrorKind, Signal};
@@ -37,7 +39,7 @@ pub async fn serve(
         ingest,
         max_body: usize::try_from(cfg.max_request_body_size).unwrap_or(usize::MAX),
     };
-    let app = Router::new()
+    let mut app = Router::new()
         .route(
             &cfg.traces_url_path,
             post(|s, h, b| export(Signal::Traces, s, h, b)),
@@ -51,20 +53,88 @@ pub async fn serve(
             post(|s, h, b| export(Signal::Metrics, s, h, b)),
         )
         .with_state(shared);
-    Ok(tokio::spawn(async move {
-        // TCP_NODELAY, as on the gRPC receiver: a small response must not wait for an ACK.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "Cannot set TCP_NODELAY on an OTLP HTTP connection.");
-            }
-        });
-        if let Err(e) = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await
-        {
-            tracing::error!(error = %e, "OTLP HTTP server failed.");
+    if !cfg.response_headers.is_empty() {
+        let mut extra = HeaderMap::new();
+        for (k, v) in &cfg.response_headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| {
+                std::io::Error::other(format!("protocols.http.response_headers.{k}: {e}"))
+            })?;
+            let value = HeaderValue::from_str(v).map_err(|e| {
+                std::io::Error::other(format!("protocols.http.response_headers.{k}: {e}"))
+            })?;
+            extra.insert(name, value);
         }
-    }))
+        app = app.layer(middleware::from_fn_with_state(Arc::new(extra), add_headers));
+    }
+    if let Some(c) = cfg.cors.clone().filter(super::cors::CorsConfig::enabled) {
+        app = app.layer(middleware::from_fn_with_state(
+            Arc::new(c),
+            super::cors::layer,
+        ));
+    }
+    if let Some(tls) = &cfg.tls {
+        let acceptor = tls
+            .acceptor(&[b"http/1.1"])
+            .map_err(|e| std::io::Error::other(format!("protocols.http.tls: {e}")))?;
+        let addr = listener.local_addr()?;
+        let ready = super::tls::accept(listener, acceptor, stop.clone());
+        return Ok(tokio::spawn(run(TlsListener { ready, addr }, app, stop)));
+    }
+    // TCP_NODELAY, as on the gRPC receiver: a small response must not wait for an ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "Cannot set TCP_NODELAY on an OTLP HTTP connection.");
+        }
+    });
+    Ok(tokio::spawn(run(listener, app, stop)))
+}
+
+async fn run<L>(listener: L, app: Router, stop: CancellationToken)
+where
+    L: Listener,
+    L::Addr: std::fmt::Debug,
+{
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await
+    {
+        tracing::error!(error = %e, "OTLP HTTP server failed.");
+    }
+}
+
+/// `response_headers` on every answer.
+async fn add_headers(State(extra): State<Arc<HeaderMap>>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    for (k, v) in extra.iter() {
+        resp.headers_mut().insert(k.clone(), v.clone());
+    }
+    resp
+}
+
+/// Connections whose TLS handshake finished, as axum's listener.
+struct TlsListener {
+    ready: tokio::sync::mpsc::Receiver<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>,
+    addr: SocketAddr,
+}
+
+impl Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(conn) => {
+                let peer = conn.get_ref().0.peer_addr().unwrap_or(self.addr);
+                (conn, peer)
+            }
+            // The accept task ended (shutdown): graceful shutdown ends the server.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.addr)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

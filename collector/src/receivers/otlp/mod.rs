@@ -6,10 +6,14 @@
 //! refuses data retryably (memory limit, full queue) the client gets the retryable status
 //! the OTLP spec names: gRPC `UNAVAILABLE`, HTTP 503 with `Retry-After`.
 
+pub mod cors;
 pub(crate) mod grpc;
 mod http;
+pub mod keepalive;
 mod response;
+pub mod tls;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -18,7 +22,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{Consumers, Ingest};
-use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
+use crate::config::auth::{self, AuthConfig};
+use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError, Ignored, ignored};
 use crate::factory::{Receiver, Running};
 use crate::telemetry::SelfMetrics;
 
@@ -62,7 +67,47 @@ pub struct GrpcConfig {
     /// Concurrent HTTP/2 streams per connection. Default: unlimited.
     #[serde(default)]
     pub max_concurrent_streams: Option<u32>,
+    /// Serve TLS (and mTLS with `client_ca_file`). Default: plain text.
+    #[serde(default)]
+    pub tls: Option<tls::ServerTlsConfig>,
+    /// HTTP/2 pings and connection age.
+    #[serde(default)]
+    pub keepalive: Option<keepalive::KeepaliveConfig>,
+    /// `tcp` (the default) only.
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// Refused: needs an authenticator extension.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Client metadata is not kept with the data (so `batch.metadata_keys` has none).
+    #[serde(default)]
+    pub include_metadata: Ignored,
+    #[serde(default)]
+    pub read_buffer_size: Ignored,
+    #[serde(default)]
+    pub write_buffer_size: Ignored,
+    #[serde(default)]
+    pub middlewares: Ignored,
 }
+
+fn default_transport() -> String {
+    "tcp".to_string()
+}
+
+/// The checks both protocols share: transport, auth.
+fn check_transport(transport: &str, path: &str, errors: &mut Vec<ConfigError>) {
+    if transport != "tcp" {
+        errors.push(ConfigError::new(
+            format!("{path}.transport"),
+            format!("transport {transport:?} is not supported: tracemend listens on tcp"),
+        ));
+    }
+}
+
+const INCLUDE_METADATA: &str =
+    "request metadata is not kept with the data, so processors cannot group by it";
+const BUFFER_SIZE: &str = "socket buffer sizes are left to the operating system";
+const MIDDLEWARES: &str = "tracemend has no middleware extensions";
 
 fn default_grpc_endpoint() -> String {
     "localhost:4317".to_string()
@@ -77,7 +122,36 @@ impl Default for GrpcConfig {
             endpoint: default_grpc_endpoint(),
             max_recv_msg_size_mib: default_max_recv_msg_size_mib(),
             max_concurrent_streams: None,
+            tls: None,
+            keepalive: None,
+            transport: default_transport(),
+            auth: None,
+            include_metadata: Ignored::default(),
+            read_buffer_size: Ignored::default(),
+            write_buffer_size: Ignored::default(),
+            middlewares: Ignored::default(),
         }
+    }
+}
+
+impl GrpcConfig {
+    fn warnings(&self, path: &str) -> Vec<ConfigError> {
+        let mut w = ignored::warnings(
+            path,
+            &[
+                ("include_metadata", &self.include_metadata, INCLUDE_METADATA),
+                ("read_buffer_size", &self.read_buffer_size, BUFFER_SIZE),
+                ("write_buffer_size", &self.write_buffer_size, BUFFER_SIZE),
+                ("middlewares", &self.middlewares, MIDDLEWARES),
+            ],
+        );
+        if let Some(t) = &self.tls {
+            w.extend(t.warnings(&format!("{path}.tls")));
+        }
+        if let Some(k) = &self.keepalive {
+            w.extend(k.warnings(&format!("{path}.keepalive")));
+        }
+        w
     }
 }
 
@@ -100,6 +174,39 @@ pub struct HttpConfig {
     /// Default `/v1/metrics`.
     #[serde(default = "default_metrics_path")]
     pub metrics_url_path: String,
+    /// Serve TLS (and mTLS with `client_ca_file`). Default: plain text.
+    #[serde(default)]
+    pub tls: Option<tls::ServerTlsConfig>,
+    /// Let browsers send from these origins.
+    #[serde(default)]
+    pub cors: Option<cors::CorsConfig>,
+    /// Headers added to every answer.
+    #[serde(default, deserialize_with = "crate::config::lenient::string_map")]
+    pub response_headers: BTreeMap<String, String>,
+    /// `tcp` (the default) only.
+    #[serde(default = "default_transport")]
+    pub transport: String,
+    /// Refused: needs an authenticator extension.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
+    /// Client metadata is not kept with the data.
+    #[serde(default)]
+    pub include_metadata: Ignored,
+    /// Which request encodings are accepted: gzip, zstd and deflate always are.
+    #[serde(default)]
+    pub compression_algorithms: Ignored,
+    #[serde(default)]
+    pub read_timeout: Ignored,
+    #[serde(default)]
+    pub read_header_timeout: Ignored,
+    #[serde(default)]
+    pub write_timeout: Ignored,
+    #[serde(default)]
+    pub idle_timeout: Ignored,
+    #[serde(default)]
+    pub keep_alives_enabled: Ignored,
+    #[serde(default)]
+    pub middlewares: Ignored,
 }
 
 fn default_http_endpoint() -> String {
@@ -126,7 +233,52 @@ impl Default for HttpConfig {
             traces_url_path: default_traces_path(),
             logs_url_path: default_logs_path(),
             metrics_url_path: default_metrics_path(),
+            tls: None,
+            cors: None,
+            response_headers: BTreeMap::new(),
+            transport: default_transport(),
+            auth: None,
+            include_metadata: Ignored::default(),
+            compression_algorithms: Ignored::default(),
+            read_timeout: Ignored::default(),
+            read_header_timeout: Ignored::default(),
+            write_timeout: Ignored::default(),
+            idle_timeout: Ignored::default(),
+            keep_alives_enabled: Ignored::default(),
+            middlewares: Ignored::default(),
         }
+    }
+}
+
+impl HttpConfig {
+    fn warnings(&self, path: &str) -> Vec<ConfigError> {
+        let timeouts =
+            "the HTTP server's own timeouts apply (requests are bounded by max_request_body_size)";
+        let mut w = ignored::warnings(
+            path,
+            &[
+                ("include_metadata", &self.include_metadata, INCLUDE_METADATA),
+                (
+                    "compression_algorithms",
+                    &self.compression_algorithms,
+                    "gzip, zstd and deflate request bodies are always accepted",
+                ),
+                ("read_timeout", &self.read_timeout, timeouts),
+                ("read_header_timeout", &self.read_header_timeout, timeouts),
+                ("write_timeout", &self.write_timeout, timeouts),
+                ("idle_timeout", &self.idle_timeout, timeouts),
+                (
+                    "keep_alives_enabled",
+                    &self.keep_alives_enabled,
+                    "HTTP keep-alive is always on",
+                ),
+                ("middlewares", &self.middlewares, MIDDLEWARES),
+            ],
+        );
+        if let Some(t) = &self.tls {
+            w.extend(t.warnings(&format!("{path}.tls")));
+        }
+        w
     }
 }
 
@@ -149,10 +301,34 @@ impl ComponentConfig for OtlpReceiverConfig {
                     "must be greater than 0",
                 ));
             }
+            check_transport(&g.transport, "protocols.grpc", &mut errors);
+            errors.extend(auth::refuse(&g.auth, "protocols.grpc.auth"));
+            if let Some(t) = &g.tls {
+                errors.extend(t.validate("protocols.grpc.tls"));
+            }
+            if let Some(k) = &g.keepalive {
+                errors.extend(k.validate("protocols.grpc.keepalive"));
+            }
         }
         if let Some(h) = &self.protocols.http {
             if let Err(e) = crate::net::check_endpoint(&h.endpoint) {
                 errors.push(ConfigError::new("protocols.http.endpoint", e));
+            }
+            check_transport(&h.transport, "protocols.http", &mut errors);
+            errors.extend(auth::refuse(&h.auth, "protocols.http.auth"));
+            if let Some(t) = &h.tls {
+                errors.extend(t.validate("protocols.http.tls"));
+            }
+            if let Some(c) = &h.cors {
+                errors.extend(c.validate("protocols.http.cors"));
+            }
+            for k in h.response_headers.keys() {
+                if axum::http::HeaderName::from_bytes(k.as_bytes()).is_err() {
+                    errors.push(ConfigError::new(
+                        format!("protocols.http.response_headers.{k}"),
+                        "is not a valid header name",
+                    ));
+                }
             }
             if h.max_request_body_size == 0 {
                 errors.push(ConfigError::new(
@@ -192,7 +368,18 @@ impl RunningReceiver {
     }
 }
 
-impl AnyConfig for OtlpReceiverConfig {}
+impl AnyConfig for OtlpReceiverConfig {
+    fn warnings(&self) -> Vec<ConfigError> {
+        let mut w = Vec::new();
+        if let Some(g) = &self.protocols.grpc {
+            w.extend(g.warnings("protocols.grpc"));
+        }
+        if let Some(h) = &self.protocols.http {
+            w.extend(h.warnings("protocols.http"));
+        }
+        w
+    }
+}
 
 #[async_trait]
 impl Receiver for OtlpReceiverConfig {
@@ -227,12 +414,14 @@ pub async fn start(
     if let Some(g) = &cfg.protocols.grpc {
         let ingest = Arc::new(Ingest::new(id, "grpc", consumers.clone(), metrics));
         tasks.push(grpc::serve(g, ingest, stop.clone()).await?);
-        tracing::info!(receiver = id, endpoint = %g.endpoint, "Started OTLP gRPC receiver.");
+        let tls = g.tls.is_some();
+        tracing::info!(receiver = id, endpoint = %g.endpoint, tls, "Started OTLP gRPC receiver.");
     }
     if let Some(h) = &cfg.protocols.http {
         let ingest = Arc::new(Ingest::new(id, "http", consumers.clone(), metrics));
         tasks.push(http::serve(h, ingest, stop.clone()).await?);
-        tracing::info!(receiver = id, endpoint = %h.endpoint, "Started OTLP HTTP receiver.");
+        let tls = h.tls.is_some();
+        tracing::info!(receiver = id, endpoint = %h.endpoint, tls, "Started OTLP HTTP receiver.");
     }
     Ok(RunningReceiver { stop, tasks })
 }
