@@ -18,8 +18,11 @@
 //!    services map, [`repo`]), builds an image at the envelope's commit and replays the
 //!    request inside a locked-down container ([`sandbox`]: no network, read-only root,
 //!    limits, timeout, always removed), then compares the failure [`signature`] with the
-//!    envelope's. Minimize, localize, patch and verify stages come next.
+//!    envelope's. Minimize and localize come next; then [`patch`] proposes template fixes
+//!    checked by the [`policy`] gate, and [`verify`] proves one in the sandbox, commits it
+//!    on a branch and writes the evidence [`bundle`].
 
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod dependency;
@@ -27,7 +30,9 @@ pub mod health;
 pub mod intake;
 pub mod localize;
 pub mod minimize;
+pub mod patch;
 pub mod pipeline;
+pub mod policy;
 pub mod repo;
 pub mod reproduce;
 pub mod sandbox;
@@ -36,3 +41,4 @@ pub mod signature;
 pub mod stage;
 pub mod status;
 pub mod store;
+pub mod verify;

@@ -13,11 +13,14 @@ use tracing::{info, warn};
 use crate::config::{ConfigError, RepairConfig};
 use crate::health::Health;
 use crate::intake::{self, AppState};
+use crate::patch::Patch;
 use crate::pipeline::{Backoff, Pipeline};
+use crate::policy::PolicyGate;
 use crate::reproduce::{Reproduce, ReproduceParts};
 use crate::sandbox::{DockerSandbox, Sandbox};
 use crate::stage::Stage;
 use crate::store::{Store, StoreError};
+use crate::verify::{Verify, VerifyParts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -35,6 +38,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     #[error("HTTP server error: {0}")]
     Http(#[source] std::io::Error),
 }
@@ -98,7 +103,7 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         Err(_) => health.sandbox_down("docker engine did not answer within 10s"),
     }
 
-    let stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce::new(ReproduceParts {
+    let mut stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce::new(ReproduceParts {
         services: config.services.clone(),
         sandbox: sandbox.clone(),
         config: config.reproduce.clone(),
@@ -108,6 +113,24 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         repos_dir: data_dir.join("repos"),
         owner: owner.clone(),
     }))];
+    // Loaded before anything runs: a policy that does not compile stops the engine.
+    let gate = PolicyGate::new(&config.patch.policy)?;
+    stages.push(Arc::new(Patch::new(
+        config.services.clone(),
+        data_dir.join("repos"),
+        config.patch.clone(),
+        gate,
+    )));
+    stages.push(Arc::new(Verify::new(VerifyParts {
+        services: config.services.clone(),
+        sandbox: sandbox.clone(),
+        config: config.verify.clone(),
+        reproduce: config.reproduce.clone(),
+        sandbox_timeout: config.sandbox.timeout,
+        allow_root: config.sandbox.allow_root,
+        repos_dir: data_dir.join("repos"),
+        owner: owner.clone(),
+    })));
     let notify = Arc::new(Notify::new());
     let pipeline = Arc::new(Pipeline {
         store: store.clone(),
@@ -125,14 +148,17 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         workers.spawn(pipeline.clone().worker(n));
     }
 
-    let state = Arc::new(AppState::new(
-        store,
-        &token,
-        notify,
-        health,
-        sandbox.clone(),
-        config.intake.max_body_bytes,
-    ));
+    let state = Arc::new(
+        AppState::new(
+            store,
+            &token,
+            notify,
+            health,
+            sandbox.clone(),
+            config.intake.max_body_bytes,
+        )
+        .with_artifacts_root(data_dir.join("artifacts")),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {

@@ -58,6 +58,12 @@ pub struct RepairConfig {
     /// The reproduce stage.
     #[serde(default)]
     pub reproduce: ReproduceConfig,
+    /// The patch stage and its policy gate.
+    #[serde(default)]
+    pub patch: crate::patch::PatchConfig,
+    /// The verify stage.
+    #[serde(default)]
+    pub verify: crate::verify::VerifyConfig,
     /// `service.name` -> how to build and run that service.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceConfig>,
@@ -300,13 +306,18 @@ pub struct ServiceConfig {
     /// Where the repository lives in the container. Default `/app`.
     #[serde(default = "default_workdir")]
     pub workdir: String,
-    /// Required. The repository's test command (argv, run in `workdir`). Stored now and
-    /// run by the verify stage that comes next; required already so a services map
-    /// written today is complete for it.
+    /// Required. The repository's test command (argv, run in `workdir`); the verify
+    /// stage runs it with each candidate fix.
     pub test_command: Vec<String>,
     /// Extra environment for the service.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Push the verified fix's branch to `remote`. Default false.
+    #[serde(default)]
+    pub push: bool,
+    /// Where the branch is pushed (a git URL or path); required with `push: true`.
+    #[serde(default)]
+    pub remote: Option<String>,
 }
 
 fn default_listen() -> SocketAddr {
@@ -497,6 +508,14 @@ impl RepairConfig {
                     "{at}.test_command: must name the program that runs the repository's tests"
                 ));
             }
+            if service.push
+                && service
+                    .remote
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty())
+            {
+                errors.push(format!("{at}.remote: required with push: true"));
+            }
             for key in service.env.keys() {
                 if key.is_empty() || key.contains('=') || key.contains('\0') {
                     errors.push(format!(
@@ -504,6 +523,27 @@ impl RepairConfig {
                     ));
                 }
             }
+        }
+        if self.patch.max_candidates == 0 {
+            errors.push("patch.max_candidates: must be at least 1".to_string());
+        }
+        if self.patch.hypotheses == 0 {
+            errors.push("patch.hypotheses: must be at least 1".to_string());
+        }
+        if self.patch.policy.allowed_paths.is_empty() {
+            errors.push("patch.policy.allowed_paths: must list at least one glob".to_string());
+        }
+        for (i, f) in self.patch.policy.files.iter().enumerate() {
+            if f.extension().is_none_or(|e| e != "rego") {
+                errors.push(format!(
+                    "patch.policy.files[{i}]: {} is not a .rego file",
+                    f.display()
+                ));
+            }
+        }
+        if !self.patch.policy.default_policy && self.patch.policy.files.is_empty() {
+            errors
+                .push("patch.policy: default_policy is false but no files replace it".to_string());
         }
         errors
     }

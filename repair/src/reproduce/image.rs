@@ -13,7 +13,7 @@ pub(super) const REPLAY_PY: &str = include_str!("../../assets/replay.py");
 const SITECUSTOMIZE_PY: &str = include_str!("../../assets/sitecustomize.py");
 
 /// The build context and tag for `service` at `commit`.
-pub(super) async fn image_spec(
+pub async fn image_spec(
     repo: &Repo,
     name: &str,
     service: &ServiceConfig,

@@ -23,6 +23,7 @@ use std::time::Duration;
 use serde_json::json;
 use tracing::info;
 
+pub use image::image_spec;
 pub use replay::{evaluate, runner_env, runner_spec};
 pub use result::{Expected, ObservedSummary, ReproduceResult, RunRecord, SandboxFacts, Verdict};
 
