@@ -34,8 +34,8 @@ fn services_dir() -> PathBuf {
 }
 
 fn truth(name: &str) -> Value {
-    let text = std::fs::read_to_string(services_dir().join(name).join("truth.json"))
-        .expect("truth.json");
+    let text =
+        std::fs::read_to_string(services_dir().join(name).join("truth.json")).expect("truth.json");
     serde_json::from_str(&text).expect("truth is JSON")
 }
 
@@ -77,7 +77,10 @@ fn make_repo(name: &str, dir: &Path) -> (GitRepo, String) {
         }
     }
     let repo = GitRepo::new(dir.join(name));
-    let refs: Vec<(&str, &str)> = files.iter().map(|(p, c)| (p.as_str(), c.as_str())).collect();
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
     let commit = repo.commit(&refs, &format!("{name}: the service"));
     (repo, commit)
 }
@@ -109,14 +112,18 @@ fn envelope_of(name: &str, commit: &str) -> envelope::Envelope {
     let req = &t["failing_request"];
     let mut inputs = json!({"protocol": "http", "method": req["method"], "route": req["route"], "path": req["path"]});
     for key in ["headers", "query"] {
-        if req.get(key).is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
+        if req
+            .get(key)
+            .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+        {
             inputs[key] = req[key].clone();
         }
     }
     if let Some(body) = req.get("body") {
         inputs["body"] = body.clone();
     }
-    let mut environment = json!({"timezone": "UTC", "runtime": {"name": "cpython", "version": "3.11"}});
+    let mut environment =
+        json!({"timezone": "UTC", "runtime": {"name": "cpython", "version": "3.11"}});
     if let Some(env) = t.get("environment").and_then(Value::as_object) {
         for (k, v) in env {
             environment[k] = v.clone();
@@ -243,7 +250,10 @@ fn localize_result(name: &str) -> LocalizeResult {
         }],
         cause_class: cause_class(&t),
         intervention: intervention(&t),
-        exception_type: t["expected"]["exception_type"].as_str().unwrap_or_default().into(),
+        exception_type: t["expected"]["exception_type"]
+            .as_str()
+            .unwrap_or_default()
+            .into(),
     };
     let lines = (
         fault["lines"][0].as_u64().unwrap_or(1) as u32,
@@ -300,7 +310,12 @@ impl Bench {
         }
     }
 
-    fn ctx<'a>(&self, id: i64, env: &'a envelope::Envelope, previous: &'a StageResults) -> StageContext<'a> {
+    fn ctx<'a>(
+        &self,
+        id: i64,
+        env: &'a envelope::Envelope,
+        previous: &'a StageResults,
+    ) -> StageContext<'a> {
         StageContext {
             incident_id: id,
             envelope: env,
@@ -313,7 +328,10 @@ impl Bench {
         Reproduce::new(ReproduceParts {
             services: services.clone(),
             sandbox: self.sandbox.clone(),
-            config: ReproduceConfig { runs: 1, ..ReproduceConfig::default() },
+            config: ReproduceConfig {
+                runs: 1,
+                ..ReproduceConfig::default()
+            },
             sandbox_timeout: std::time::Duration::from_secs(90),
             sandbox_user: SandboxConfig::default().user,
             allow_root: false,
@@ -322,8 +340,15 @@ impl Bench {
         })
     }
 
-    fn patch_stage(&self, services: &BTreeMap<String, ServiceConfig>, policy: PolicyConfig) -> Patch {
-        let config = PatchConfig { policy: policy.clone(), ..PatchConfig::default() };
+    fn patch_stage(
+        &self,
+        services: &BTreeMap<String, ServiceConfig>,
+        policy: PolicyConfig,
+    ) -> Patch {
+        let config = PatchConfig {
+            policy: policy.clone(),
+            ..PatchConfig::default()
+        };
         Patch::new(
             services.clone(),
             self.data.join("repos"),
@@ -361,7 +386,13 @@ struct Run {
 }
 
 /// Reproduce (real), constructed minimize/localize, patch, verify.
-async fn run_service(bench: &Bench, id: i64, name: &str, tmp: &Path, push_to: Option<&Path>) -> (Run, GitRepo, String) {
+async fn run_service(
+    bench: &Bench,
+    id: i64,
+    name: &str,
+    tmp: &Path,
+    push_to: Option<&Path>,
+) -> (Run, GitRepo, String) {
     let started = Instant::now();
     let (repo, commit) = make_repo(name, tmp);
     let mut services = BTreeMap::new();
@@ -370,7 +401,11 @@ async fn run_service(bench: &Bench, id: i64, name: &str, tmp: &Path, push_to: Op
     let mut previous = StageResults::default();
     let outcome = {
         let ctx = bench.ctx(id, &env, &previous);
-        bench.reproduce_stage(&services).run(&ctx).await.expect("reproduce runs")
+        bench
+            .reproduce_stage(&services)
+            .run(&ctx)
+            .await
+            .expect("reproduce runs")
     };
     let StageOutcome::Completed { result, .. } = outcome else {
         panic!("{name}: not reproduced: {outcome:?}");
@@ -378,10 +413,19 @@ async fn run_service(bench: &Bench, id: i64, name: &str, tmp: &Path, push_to: Op
     previous.insert(result);
     previous.insert(StageResult::Minimize(Box::new(minimize_result(name, &env))));
     previous.insert(StageResult::Localize(Box::new(localize_result(name))));
-    let mut run = Run { patch: None, verify: None, rejected: None, seconds: 0.0 };
+    let mut run = Run {
+        patch: None,
+        verify: None,
+        rejected: None,
+        seconds: 0.0,
+    };
     let outcome = {
         let ctx = bench.ctx(id, &env, &previous);
-        bench.patch_stage(&services, PolicyConfig::default()).run(&ctx).await.expect("patch runs")
+        bench
+            .patch_stage(&services, PolicyConfig::default())
+            .run(&ctx)
+            .await
+            .expect("patch runs")
     };
     if let StageResult::Patch(p) = result_of(&outcome) {
         run.patch = Some(p.as_ref().clone());
@@ -394,7 +438,11 @@ async fn run_service(bench: &Bench, id: i64, name: &str, tmp: &Path, push_to: Op
     previous.insert(result_of(&outcome).clone());
     let outcome = {
         let ctx = bench.ctx(id, &env, &previous);
-        bench.verify_stage(&services).run(&ctx).await.expect("verify runs")
+        bench
+            .verify_stage(&services)
+            .run(&ctx)
+            .await
+            .expect("verify runs")
     };
     if let StageResult::Verify(v) = result_of(&outcome) {
         run.verify = Some(v.as_ref().clone());
@@ -413,15 +461,30 @@ fn remove_owned_images(owner: &str) {
         .arg(format!("label={}={owner}", repair::sandbox::LABEL_OWNER))
         .output()
         .expect("docker images");
-    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
     if !ids.is_empty() {
-        let _ = std::process::Command::new("docker").args(["rmi", "-f"]).args(&ids).output();
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f"])
+            .args(&ids)
+            .output();
     }
 }
 
 fn git_out(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).output().expect("git");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
@@ -433,12 +496,25 @@ async fn buggy_services_are_patched_verified_and_branched() {
     let _cleanup = Cleanup::new(tmp.path());
     for (id, name) in [(41, "wsgi-metrics"), (42, "wsgi-inventory")] {
         let remote = tmp.path().join(format!("{name}-remote.git"));
-        git_out(tmp.path(), &["init", "-q", "--bare", remote.to_str().expect("utf8")]);
+        git_out(
+            tmp.path(),
+            &["init", "-q", "--bare", remote.to_str().expect("utf8")],
+        );
         let (run, repo, commit) = run_service(&bench, id, name, tmp.path(), Some(&remote)).await;
-        let verify = run.verify.unwrap_or_else(|| panic!("{name}: no verify result: {:?}", run.rejected));
-        assert_eq!(verify.verdict, VerifyVerdict::Fixed, "{name}: {:#?}", verify);
+        let verify = run
+            .verify
+            .unwrap_or_else(|| panic!("{name}: no verify result: {:?}", run.rejected));
+        assert_eq!(
+            verify.verdict,
+            VerifyVerdict::Fixed,
+            "{name}: {:#?}",
+            verify
+        );
         let placebo = verify.placebo.as_ref().expect("placebo ran");
-        assert!(placebo.passed, "{name}: the test must fail on the original: {placebo:?}");
+        assert!(
+            placebo.passed,
+            "{name}: the test must fail on the original: {placebo:?}"
+        );
         let diff = verify.differential.as_ref().expect("differential ran");
         assert!(diff.variants >= 100, "{name}: {diff:?}");
         let branch = verify.branch.as_ref().expect("branch");
@@ -446,38 +522,89 @@ async fn buggy_services_are_patched_verified_and_branched() {
         assert_eq!(branch.name, name_ref);
         assert_eq!(branch.pushed_to.as_deref(), remote.to_str());
         // Two commits on the envelope's commit, in the local repository and the remote.
-        let log = git_out(&repo.dir, &["log", "--format=%H %P", &format!("{commit}..{name_ref}")]);
+        let log = git_out(
+            &repo.dir,
+            &["log", "--format=%H %P", &format!("{commit}..{name_ref}")],
+        );
         let lines: Vec<&str> = log.lines().collect();
         assert_eq!(lines.len(), 2, "{log}");
-        assert_eq!(lines[0], format!("{} {}", branch.fix_commit, branch.test_commit));
+        assert_eq!(
+            lines[0],
+            format!("{} {}", branch.fix_commit, branch.test_commit)
+        );
         assert_eq!(lines[1], format!("{} {commit}", branch.test_commit));
-        assert_eq!(git_out(&remote, &["rev-parse", &name_ref]).trim(), branch.fix_commit);
+        assert_eq!(
+            git_out(&remote, &["rev-parse", &name_ref]).trim(),
+            branch.fix_commit
+        );
         for sha in [&branch.test_commit, &branch.fix_commit] {
             let message = git_out(&repo.dir, &["log", "-1", "--format=%B", sha]);
-            assert!(message.contains("Trace-Id: ") && message.contains(&format!("Fingerprint: {}", fingerprint(name))), "{message}");
+            assert!(
+                message.contains("Trace-Id: ")
+                    && message.contains(&format!("Fingerprint: {}", fingerprint(name))),
+                "{message}"
+            );
             assert!(message.contains("INVARIANT: "), "{message}");
         }
         let fix_message = git_out(&repo.dir, &["log", "-1", "--format=%B", &branch.fix_commit]);
-        assert!(fix_message.contains("- differential: passed"), "{fix_message}");
+        assert!(
+            fix_message.contains("- differential: passed"),
+            "{fix_message}"
+        );
         // The first commit adds only the test; the second changes only application code.
-        let test_files = git_out(&repo.dir, &["diff", "--name-only", &commit, &branch.test_commit]);
-        assert!(test_files.trim().ends_with(&format!("test_tracemend_incident_{id}.py")), "{test_files}");
-        let fix_files = git_out(&repo.dir, &["diff", "--name-only", &branch.test_commit, &branch.fix_commit]);
-        assert_eq!(fix_files.trim(), truth(name)["fault"]["file"].as_str().expect("file"));
+        let test_files = git_out(
+            &repo.dir,
+            &["diff", "--name-only", &commit, &branch.test_commit],
+        );
+        assert!(
+            test_files
+                .trim()
+                .ends_with(&format!("test_tracemend_incident_{id}.py")),
+            "{test_files}"
+        );
+        let fix_files = git_out(
+            &repo.dir,
+            &[
+                "diff",
+                "--name-only",
+                &branch.test_commit,
+                &branch.fix_commit,
+            ],
+        );
+        assert_eq!(
+            fix_files.trim(),
+            truth(name)["fault"]["file"].as_str().expect("file")
+        );
         // The bundle and the audit manifest are the incident's artifacts.
         let dir = tmp.path().join("data/artifacts").join(id.to_string());
-        let bundle: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("bundle.json")).expect("bundle.json")).expect("json");
+        let bundle: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("bundle.json")).expect("bundle.json"),
+        )
+        .expect("json");
         assert_eq!(bundle["branch"]["fix_commit"], json!(branch.fix_commit));
         assert_eq!(bundle["proof_chain"].as_array().map(Vec::len), Some(6));
-        assert!(bundle["rollback"].as_str().is_some_and(|r| r.contains("git revert")));
+        assert!(
+            bundle["rollback"]
+                .as_str()
+                .is_some_and(|r| r.contains("git revert"))
+        );
         let md = std::fs::read_to_string(dir.join("bundle.md")).expect("bundle.md");
-        assert!(md.contains("### Proof chain") && md.contains("```diff"), "{md}");
-        let audit: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("model-audit.json")).expect("audit")).expect("json");
+        assert!(
+            md.contains("### Proof chain") && md.contains("```diff"),
+            "{md}"
+        );
+        let audit: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("model-audit.json")).expect("audit"),
+        )
+        .expect("json");
         assert_eq!(audit["fields_shown"], json!([]));
         remove_images_of(&commit);
     }
     remove_owned_images(&bench.owner);
-    assert!(containers_of(&bench.owner).is_empty(), "containers left behind");
+    assert!(
+        containers_of(&bench.owner).is_empty(),
+        "containers left behind"
+    );
 }
 
 /// A regression test that passes on the original code proves nothing: when the
@@ -494,7 +621,11 @@ async fn a_test_that_passes_on_the_original_is_refused_as_a_placebo() {
     services.insert(name.to_string(), service_config(name, &repo.dir, None));
     let env = envelope_of(name, &commit);
     let mut previous = StageResults::default();
-    let outcome = bench.reproduce_stage(&services).run(&bench.ctx(7, &env, &previous)).await.expect("reproduce");
+    let outcome = bench
+        .reproduce_stage(&services)
+        .run(&bench.ctx(7, &env, &previous))
+        .await
+        .expect("reproduce");
     previous.insert(result_of(&outcome).clone());
     // The minimized input is a window the parser accepts: it does not fail.
     let mut minimize = minimize_result(name, &env);
@@ -505,18 +636,35 @@ async fn a_test_that_passes_on_the_original_is_refused_as_a_placebo() {
         .insert("window".into(), envelope::QueryValue::One("600".into()));
     previous.insert(StageResult::Minimize(Box::new(minimize)));
     previous.insert(StageResult::Localize(Box::new(localize_result(name))));
-    let outcome = bench.patch_stage(&services, PolicyConfig::default()).run(&bench.ctx(7, &env, &previous)).await.expect("patch");
+    let outcome = bench
+        .patch_stage(&services, PolicyConfig::default())
+        .run(&bench.ctx(7, &env, &previous))
+        .await
+        .expect("patch");
     previous.insert(result_of(&outcome).clone());
-    let outcome = bench.verify_stage(&services).run(&bench.ctx(7, &env, &previous)).await.expect("verify");
+    let outcome = bench
+        .verify_stage(&services)
+        .run(&bench.ctx(7, &env, &previous))
+        .await
+        .expect("verify");
     let StageOutcome::Rejected { reason, result, .. } = outcome else {
         panic!("a placebo test must not verify: {outcome:?}");
     };
-    assert!(reason.starts_with("no_fix: the regression test does not fail on the original commit"), "{reason}");
-    let StageResult::Verify(v) = result else { panic!("verify result") };
+    assert!(
+        reason.starts_with("no_fix: the regression test does not fail on the original commit"),
+        "{reason}"
+    );
+    let StageResult::Verify(v) = result else {
+        panic!("verify result")
+    };
     assert_eq!(v.verdict, VerifyVerdict::NoFix);
     assert!(!v.placebo.as_ref().expect("placebo").passed);
     assert!(v.branch.is_none());
-    assert!(git_out(&repo.dir, &["branch", "--list", "tracemend/*"]).trim().is_empty());
+    assert!(
+        git_out(&repo.dir, &["branch", "--list", "tracemend/*"])
+            .trim()
+            .is_empty()
+    );
     remove_owned_images(&bench.owner);
 }
 
@@ -538,7 +686,10 @@ async fn policy_refusals_are_recorded_and_end_in_no_fix() {
         "package tracemend.patch\nimport rego.v1\ndeny contains \"app.py is owned by the metrics team\" if {\n  some f in input.files\n  f.path == \"app.py\"\n}\n",
     )
     .expect("write policy");
-    let policy = PolicyConfig { files: vec![own], ..PolicyConfig::default() };
+    let policy = PolicyConfig {
+        files: vec![own],
+        ..PolicyConfig::default()
+    };
     // The reproduce stage's result as it would be (commit and the observed exception).
     let mut reproduce = repair::reproduce::ReproduceResult::new(name, &env.symptom.exception);
     reproduce.commit = Some(commit.clone());
@@ -547,24 +698,49 @@ async fn policy_refusals_are_recorded_and_end_in_no_fix() {
     previous.insert(StageResult::Reproduce(Box::new(reproduce)));
     previous.insert(StageResult::Minimize(Box::new(minimize_result(name, &env))));
     previous.insert(StageResult::Localize(Box::new(localize_result(name))));
-    let outcome = bench.patch_stage(&services, policy).run(&bench.ctx(9, &env, &previous)).await.expect("patch");
+    let outcome = bench
+        .patch_stage(&services, policy)
+        .run(&bench.ctx(9, &env, &previous))
+        .await
+        .expect("patch");
     let StageOutcome::Rejected { reason, result, .. } = &outcome else {
         panic!("every candidate touches app.py: {outcome:?}");
     };
-    assert!(reason.starts_with("no_fix: the policy refused every candidate"), "{reason}");
-    assert!(reason.contains("app.py is owned by the metrics team"), "{reason}");
-    let StageResult::Patch(p) = result else { panic!("patch result") };
+    assert!(
+        reason.starts_with("no_fix: the policy refused every candidate"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("app.py is owned by the metrics team"),
+        "{reason}"
+    );
+    let StageResult::Patch(p) = result else {
+        panic!("patch result")
+    };
     assert!(!p.candidates.is_empty());
     for c in &p.candidates {
         assert!(!c.policy.allowed);
-        assert_eq!(c.policy.denials, vec!["app.py is owned by the metrics team"]);
+        assert_eq!(
+            c.policy.denials,
+            vec!["app.py is owned by the metrics team"]
+        );
     }
     previous.insert(result.clone());
-    let outcome = bench.verify_stage(&services).run(&bench.ctx(9, &env, &previous)).await.expect("verify");
-    let StageOutcome::Rejected { reason, result, .. } = outcome else { panic!("no_fix") };
+    let outcome = bench
+        .verify_stage(&services)
+        .run(&bench.ctx(9, &env, &previous))
+        .await
+        .expect("verify");
+    let StageOutcome::Rejected { reason, result, .. } = outcome else {
+        panic!("no_fix")
+    };
     assert_eq!(reason, "no_fix: the policy refused every candidate");
-    let StageResult::Verify(v) = result else { panic!("verify result") };
-    assert!(v.candidates.iter().all(|c| matches!(&c.outcome, CandidateOutcome::PolicyRefused { denials } if denials.len() == 1)));
+    let StageResult::Verify(v) = result else {
+        panic!("verify result")
+    };
+    assert!(v.candidates.iter().all(
+        |c| matches!(&c.outcome, CandidateOutcome::PolicyRefused { denials } if denials.len() == 1)
+    ));
     assert!(v.placebo.is_none(), "nothing runs for refused candidates");
 }
 
@@ -590,28 +766,56 @@ async fn fix_rate_over_the_buggy_services() {
     let mut fixed = 0;
     let mut table = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let (run, _repo, commit) = run_service(&bench, 100 + i as i64, name, tmp.path(), None).await;
+        let (run, _repo, commit) =
+            run_service(&bench, 100 + i as i64, name, tmp.path(), None).await;
         let verdict = run.verify.as_ref().map(|v| v.verdict);
         let winner = run.verify.as_ref().and_then(|v| v.winner).and_then(|w| {
-            run.patch.as_ref().and_then(|p| p.candidates.iter().find(|c| c.id == w)).map(|c| format!("{} in {}", c.template, c.fix.path))
+            run.patch
+                .as_ref()
+                .and_then(|p| p.candidates.iter().find(|c| c.id == w))
+                .map(|c| format!("{} in {}", c.template, c.fix.path))
         });
         if verdict == Some(VerifyVerdict::Fixed) {
             fixed += 1;
         }
         let outcomes = run.verify.as_ref().map(|v| {
-            v.candidates.iter().map(|c| format!("#{} {}: {}", c.id, c.template, repair::verify::outcome_words(&c.outcome))).collect::<Vec<_>>().join(" | ")
+            v.candidates
+                .iter()
+                .map(|c| {
+                    format!(
+                        "#{} {}: {}",
+                        c.id,
+                        c.template,
+                        repair::verify::outcome_words(&c.outcome)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
         });
         table.push(format!(
             "| {name} | {} | {} | {:.0} s | {} |",
-            if verdict == Some(VerifyVerdict::Fixed) { "fixed" } else { "no fix" },
+            if verdict == Some(VerifyVerdict::Fixed) {
+                "fixed"
+            } else {
+                "no fix"
+            },
             winner.unwrap_or_else(|| "—".into()),
             run.seconds,
-            outcomes.or(run.rejected).unwrap_or_default().replace('\n', " ").chars().take(400).collect::<String>()
+            outcomes
+                .or(run.rejected)
+                .unwrap_or_default()
+                .replace('\n', " ")
+                .chars()
+                .take(400)
+                .collect::<String>()
         ));
         let _ = commit;
     }
     remove_owned_images(&bench.owner);
-    println!("| service | result | winning candidate | envelope to branch | candidates |\n| --- | --- | --- | --- | --- |\n{}", table.join("\n"));
+    println!(
+        "| service | result | winning candidate | envelope to branch | candidates |\n| --- | --- | --- | --- | --- |\n{}",
+        table.join("\n")
+    );
     println!("fix rate: {fixed}/{} ", names.len());
     assert!(!names.is_empty());
 }

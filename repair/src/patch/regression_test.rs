@@ -137,7 +137,9 @@ def _serve():
             time.sleep(0.1)
     proc.kill()
     log.seek(0)
-    raise AssertionError("the service did not start: " + log.read().decode(errors="replace")[-4000:])
+    output = log.read().decode(errors="replace")[-4000:]
+    log.close()
+    raise AssertionError("the service did not start: " + output)
 
 
 def _send():
@@ -166,7 +168,9 @@ def _answer():
         except subprocess.TimeoutExpired:
             proc.kill()
     log.seek(0)
-    return status, body, log.read().decode(errors="replace")[-4000:]
+    output = log.read().decode(errors="replace")[-4000:]
+    log.close()
+    return status, body, output
 "#,
         trace = facts.trace_id,
         exc = facts.exception_type,

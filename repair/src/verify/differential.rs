@@ -1,8 +1,9 @@
 //! The differential check: the same inputs (passing neighbours from minimization and
 //! generated variants of the failing input) sent to the original and the patched
 //! service, each in one sandbox container running `assets/differential.py`. The fix
-//! passes when it raises on none of them (no 5xx, always an answer) and answers exactly
-//! as the original wherever the original did not fail.
+//! passes when it introduces no failure (no 5xx or missing answer where the original
+//! answered) and answers exactly as the original wherever the original did not fail.
+//! Inputs both versions fail on are counted (`still_failing`), not held against the fix.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -140,7 +141,11 @@ pub fn compare(
     };
     for ((input, o), p) in inputs.iter().zip(original).zip(patched) {
         let what = format!("{} {}", input.request.method, input.request.path);
-        if p.failed() {
+        if p.failed() && o.failed() {
+            // Failing before and after: a fault the fix does not claim to address (a
+            // different input class), not one it introduced.
+            s.still_failing += 1;
+        } else if p.failed() {
             s.new_failures += 1;
             if s.examples.len() < 5 {
                 s.examples.push(format!(
@@ -205,9 +210,24 @@ mod tests {
         ];
         let s = compare(&inputs, &orig, &patched, 1);
         assert_eq!(
-            (s.fixed, s.changed, s.new_failures, s.original_ok),
-            (1, 1, 1, 2)
+            (
+                s.fixed,
+                s.changed,
+                s.new_failures,
+                s.original_ok,
+                s.still_failing
+            ),
+            (1, 1, 0, 2, 1)
         );
+        assert!(!passes(&s));
+        let patched = vec![
+            a(Some(500), "x"),
+            a(Some(400), "bad"),
+            a(Some(200), "y"),
+            a(Some(200), ""),
+        ];
+        let s = compare(&inputs, &orig, &patched, 1);
+        assert_eq!((s.new_failures, s.changed, s.fixed), (1, 0, 2));
         assert!(!passes(&s));
         assert!(parse("x\nTRACEMEND_DIFF {\"results\": [{\"status\": 200}]}\n", 1).is_ok());
         assert!(parse("TRACEMEND_DIFF {\"results\": []}", 1).is_err());

@@ -368,12 +368,13 @@ impl Verify {
         let summary = differential::compare(&inputs, &answers[0], &answers[1], neighbours);
         let passed = differential::passes(&summary);
         let detail = format!(
-            "{} inputs ({} neighbours, {} variants): {} answered as before, {} failing ones fixed, {} changed, {} new failures{}",
+            "{} inputs ({} neighbours, {} variants): {} answered as before, {} failing ones fixed, {} fail in both, {} changed, {} new failures{}",
             summary.inputs,
             summary.neighbours,
             summary.variants,
             summary.original_ok - summary.changed,
             summary.fixed,
+            summary.still_failing,
             summary.changed,
             summary.new_failures,
             if summary.examples.is_empty() {

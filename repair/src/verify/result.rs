@@ -77,8 +77,11 @@ pub struct DifferentialSummary {
     pub original_ok: u32,
     /// Inputs the original failed on that the fix answers without a 5xx.
     pub fixed: u32,
-    /// Inputs where the fix answers 5xx or fails to answer (a new exception).
+    /// Inputs the original answered without a 5xx where the fix answers 5xx or fails
+    /// to answer (a new exception).
     pub new_failures: u32,
+    /// Inputs both versions fail on (another fault the fix does not address).
+    pub still_failing: u32,
     /// Inputs the original answered without a 5xx that the fix answers differently.
     pub changed: u32,
     /// Up to five examples of what differed.

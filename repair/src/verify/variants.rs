@@ -1,6 +1,6 @@
 //! Generated variants of the failing input for the differential check: deterministic,
 //! type-preserving changes of one leaf of the JSON body or one query value (and the
-//! removal of one key), then pairs of them until the wanted count is reached.
+//! removal of one key), then pairs and triples of them until the wanted count is reached.
 
 use serde_json::Value;
 
@@ -169,7 +169,7 @@ fn single_changes(input: &ProbeInput) -> Vec<ProbeInput> {
 }
 
 /// At least `count` variants of `input` when it has anything to vary (single changes,
-/// then pairs of single changes), without duplicates or the input itself.
+/// then pairs and triples of them), without duplicates or the input itself.
 pub fn variants(input: &ProbeInput, count: usize) -> Vec<ProbeInput> {
     let singles = single_changes(input);
     let mut out: Vec<ProbeInput> = Vec::new();
@@ -197,6 +197,21 @@ pub fn variants(input: &ProbeInput, count: usize) -> Vec<ProbeInput> {
             }
         }
     }
+    // Small inputs: triples.
+    'triples: for i in 0..n {
+        for j in (i + 1)..n {
+            for k in (j + 1)..n {
+                if out.len() >= count {
+                    break 'triples;
+                }
+                if let Some(v) = combine(input, &singles[i], &singles[j])
+                    .and_then(|ij| combine(input, &ij, &singles[k]))
+                {
+                    push(v, &mut out);
+                }
+            }
+        }
+    }
     out
 }
 
@@ -215,23 +230,42 @@ fn combine(input: &ProbeInput, a: &ProbeInput, b: &ProbeInput) -> Option<ProbeIn
             }
         }
     }
-    if let (Some(orig), Some(changed)) = (&input.request.body, &b.request.body) {
-        let mut before = Vec::new();
-        leaves(orig, &mut Vec::new(), &mut before);
-        let mut after = Vec::new();
-        leaves(changed, &mut Vec::new(), &mut after);
-        for (path, leaf) in &after {
-            let same = before
-                .iter()
-                .any(|(p, l)| format!("{p:?}") == format!("{path:?}") && l == leaf);
-            if !same {
-                if let Some(body) = v.request.body.as_mut() {
-                    set(body, path, Some(leaf.clone()));
-                }
+    if let (Some(orig), Some(changed), Some(body)) = (
+        &input.request.body,
+        &b.request.body,
+        v.request.body.as_mut(),
+    ) {
+        overlay(orig, changed, body);
+    }
+    if let (Some(orig), Some(changed)) = (&input.fixtures, &b.fixtures) {
+        if orig != changed {
+            let orig = Value::Object(orig.clone().into_iter().collect());
+            let changed = Value::Object(changed.clone().into_iter().collect());
+            let mut target =
+                Value::Object(v.fixtures.clone().unwrap_or_default().into_iter().collect());
+            overlay(&orig, &changed, &mut target);
+            if let Value::Object(map) = target {
+                v.fixtures = Some(map.into_iter().collect());
             }
         }
     }
     (v != *a).then_some(v)
+}
+
+/// Applies to `target` the leaf changes that turned `orig` into `changed`.
+fn overlay(orig: &Value, changed: &Value, target: &mut Value) {
+    let mut before = Vec::new();
+    leaves(orig, &mut Vec::new(), &mut before);
+    let mut after = Vec::new();
+    leaves(changed, &mut Vec::new(), &mut after);
+    for (path, leaf) in &after {
+        let same = before
+            .iter()
+            .any(|(p, l)| format!("{p:?}") == format!("{path:?}") && l == leaf);
+        if !same {
+            set(target, path, Some(leaf.clone()));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +290,12 @@ mod tests {
         }))
         .expect("input");
         let v = variants(&query_only, 100);
+        let fixtures_only: ProbeInput = serde_json::from_value(json!({
+            "request": {"protocol": "http", "method": "GET", "route": "/r", "path": "/r"},
+            "fixtures": {"db_rows": {"products": [{"sku": "A", "stock": 3, "level": null}]}}
+        }))
+        .expect("input");
+        assert!(variants(&fixtures_only, 100).len() >= 100);
         assert!(v.len() >= 100, "{}", v.len());
         assert_eq!(variants(&query_only, 100), v, "deterministic");
     }
