@@ -115,12 +115,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[{depth}]
 CASE = json.loads({literal})
+# The service's port; TRACEMEND_TEST_PORT moves it when that one is taken (services that
+# honour PORT).
+PORT = int(os.environ.get("TRACEMEND_TEST_PORT", CASE["port"]))
 
 
 def _serve():
     env = dict(os.environ)
     env.update(CASE["env"])
-    env.update({{"HOST": "127.0.0.1", "PORT": str(CASE["port"]), "PYTHONDONTWRITEBYTECODE": "1"}})
+    env.update({{"HOST": "127.0.0.1", "PORT": str(PORT), "PYTHONDONTWRITEBYTECODE": "1"}})
     env["TRACEMEND_FEATURE_FLAGS"] = json.dumps(CASE["feature_flags"] or {{}})
     if CASE["fixtures"] is not None:
         env["TRACEMEND_FIXTURES"] = json.dumps(CASE["fixtures"])
@@ -131,7 +134,7 @@ def _serve():
         if proc.poll() is not None:
             break
         try:
-            socket.create_connection(("127.0.0.1", CASE["port"]), timeout=1).close()
+            socket.create_connection(("127.0.0.1", PORT), timeout=1).close()
             return proc, log
         except OSError:
             time.sleep(0.1)
@@ -144,7 +147,7 @@ def _serve():
 
 def _send():
     query = urllib.parse.urlencode(CASE["query"] or {{}}, doseq=True)
-    url = "http://127.0.0.1:%d%s%s" % (CASE["port"], CASE["path"], "?" + query if query else "")
+    url = "http://127.0.0.1:%d%s%s" % (PORT, CASE["path"], "?" + query if query else "")
     data = None if CASE["body"] is None else json.dumps(CASE["body"]).encode()
     headers = dict(CASE["headers"] or {{}})
     if data is not None:

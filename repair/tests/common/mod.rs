@@ -3,6 +3,7 @@
 //! checks the real Docker engine for leftover containers.
 #![allow(dead_code)]
 
+pub mod buggy;
 pub mod sample;
 
 use std::path::{Path, PathBuf};
