@@ -225,20 +225,20 @@ pub fn guard_none_lookup(src: &PySource, f: &Failure, function: Node<'_>) -> Vec
         }
     }
     let mut out = Vec::new();
-    let crash_row = f.crash.line as usize - 1;
+    let crash_row = (f.crash.line as usize).saturating_sub(1);
     for name in used {
         // The last plain assignment `name = <call>` before the crash line.
         let assignment = src
             .nodes_of(function, "assignment")
             .into_iter()
-            .filter(|a| {
+            .rev()
+            .find(|a| {
                 a.start_position().row < crash_row
                     && a.child_by_field_name("left")
                         .is_some_and(|l| src.node_text(l) == name)
                     && a.child_by_field_name("right")
                         .is_some_and(|r| r.kind() == "call" || r.kind() == "await")
-            })
-            .last();
+            });
         let Some(stmt) = assignment.and_then(|a| a.parent()) else {
             continue;
         };

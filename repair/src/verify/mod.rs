@@ -602,10 +602,11 @@ impl Verify {
         let defs = risk::changed_definitions(&old, &candidate.fix.content);
         let mut sources = Vec::new();
         for path in job.repo.files(&job.patch.commit).await.unwrap_or_default() {
-            if path.ends_with(".py") && !path.contains("test") {
-                if let Ok(b) = job.repo.show(&job.patch.commit, &path).await {
-                    sources.push((path, String::from_utf8_lossy(&b).into_owned()));
-                }
+            if path.ends_with(".py")
+                && !path.contains("test")
+                && let Ok(b) = job.repo.show(&job.patch.commit, &path).await
+            {
+                sources.push((path, String::from_utf8_lossy(&b).into_owned()));
             }
         }
         let callers = risk::call_sites(&defs, &sources);

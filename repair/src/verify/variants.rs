@@ -237,8 +237,10 @@ fn combine(input: &ProbeInput, a: &ProbeInput, b: &ProbeInput) -> Option<ProbeIn
     ) {
         overlay(orig, changed, body);
     }
-    if let (Some(orig), Some(changed)) = (&input.fixtures, &b.fixtures) {
-        if orig != changed {
+    if let (Some(orig), Some(changed)) = (&input.fixtures, &b.fixtures)
+        && orig != changed
+    {
+        {
             let orig = Value::Object(orig.clone().into_iter().collect());
             let changed = Value::Object(changed.clone().into_iter().collect());
             let mut target =

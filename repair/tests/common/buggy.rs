@@ -22,10 +22,10 @@ pub fn truth(name: &str) -> Value {
 
 pub fn host_ca() -> Option<String> {
     for var in ["PIP_CERT", "SSL_CERT_FILE"] {
-        if let Ok(path) = std::env::var(var) {
-            if let Ok(text) = std::fs::read_to_string(path) {
-                return Some(text);
-            }
+        if let Ok(path) = std::env::var(var)
+            && let Ok(text) = std::fs::read_to_string(path)
+        {
+            return Some(text);
         }
     }
     None
@@ -52,10 +52,10 @@ fn files_of(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
 pub fn make_repo(name: &str, dir: &Path) -> (GitRepo, String) {
     let mut files = Vec::new();
     files_of(&services_dir().join(name), "", &mut files);
-    if truth(name)["service_config"].get("dockerfile").is_some() {
-        if let Some(ca) = host_ca() {
-            files.push(("pip-ca.crt".into(), ca));
-        }
+    if truth(name)["service_config"].get("dockerfile").is_some()
+        && let Some(ca) = host_ca()
+    {
+        files.push(("pip-ca.crt".into(), ca));
     }
     let repo = GitRepo::new(dir.join(name));
     let refs: Vec<(&str, &str)> = files
