@@ -348,7 +348,13 @@ impl Patch {
             .and_then(|t| t.rank);
         let boundary = boundary.into_iter().map(|d| (boundary_rank, d));
         if prefer_boundary {
-            drafts.splice(0..0, boundary);
+            // Handler-level fixes (a 404 right after a lookup) are boundary fixes too,
+            // and smaller than wrapping the statement: they stay first.
+            let at = drafts
+                .iter()
+                .take_while(|(_, d)| d.template == "guard_none_lookup")
+                .count();
+            drafts.splice(at..at, boundary);
         } else {
             drafts.extend(boundary);
         }

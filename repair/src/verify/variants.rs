@@ -1,13 +1,17 @@
-//! Generated variants of the failing input for the differential check: deterministic,
-//! type-preserving changes of one leaf of the JSON body or one query value (and the
-//! removal of one key), then pairs and triples of them until the wanted count is reached.
+//! Generated variants of the failing input for the differential check. The parts of a
+//! request that vary (route parameters of the path, query, headers, JSON body, fixtures)
+//! are one JSON document; a variant changes one of its leaves (type-preserving values:
+//! zero, one, a longer or shorter string, a flipped boolean) or removes one key, then
+//! pairs and triples of those changes until the wanted count is reached. Deterministic.
 
-use serde_json::Value;
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
 
 use crate::minimize::ProbeInput;
 
-/// One JSON path into the body.
-#[derive(Debug, Clone)]
+/// One JSON path into the document.
+#[derive(Debug, Clone, PartialEq)]
 enum Step {
     Key(String),
     Index(usize),
@@ -53,12 +57,22 @@ fn alternatives(v: &Value) -> Vec<Value> {
             }
             out
         }
-        Value::String(s) => vec![
-            Value::String(String::new()),
-            Value::String("a".into()),
-            Value::String(format!("{s}x")),
-            Value::String(s.to_uppercase()),
-        ],
+        Value::String(s) => [
+            String::new(),
+            "a".into(),
+            "0".into(),
+            "1".into(),
+            "-1".into(),
+            "abc".into(),
+            format!("{s}x"),
+            s.to_uppercase(),
+            format!("{s}{s}"),
+            s.chars().rev().collect(),
+        ]
+        .into_iter()
+        .filter(|v| v != s)
+        .map(Value::String)
+        .collect(),
         Value::Null => vec![serde_json::json!(0), Value::String(String::new())],
         _ => Vec::new(),
     }
@@ -100,70 +114,82 @@ fn set(root: &mut Value, path: &[Step], new: Option<Value>) {
     }
 }
 
-/// Single changes of `input`, in a fixed order.
-fn single_changes(input: &ProbeInput) -> Vec<ProbeInput> {
+/// The route parameters of `path` by the route template (`/users/{id}` and `/users/7`
+/// give `{"id": "7"}`), with the index of each segment.
+fn path_params(route: &str, path: &str) -> Vec<(String, usize, String)> {
+    let r: Vec<&str> = route.split('/').collect();
+    let p: Vec<&str> = path.split('/').collect();
+    if r.len() != p.len() {
+        return Vec::new();
+    }
+    r.iter()
+        .zip(&p)
+        .enumerate()
+        .filter_map(|(i, (t, v))| {
+            let name = t.strip_prefix('{')?.strip_suffix('}')?;
+            Some((name.to_string(), i, v.to_string()))
+        })
+        .collect()
+}
+
+/// The varied parts of `input` as one document.
+fn document(input: &ProbeInput) -> Value {
+    let params: serde_json::Map<String, Value> =
+        path_params(&input.request.route, &input.request.path)
+            .into_iter()
+            .map(|(name, _, value)| (name, Value::String(value)))
+            .collect();
+    json!({
+        "path": params,
+        "query": input.request.query,
+        "headers": input.request.headers,
+        "body": input.request.body,
+        "fixtures": input.fixtures,
+    })
+}
+
+/// `input` with its varied parts taken from `doc`; `None` when a part no longer fits its
+/// type (e.g. a query value turned into a number).
+fn from_document(input: &ProbeInput, doc: &Value) -> Option<ProbeInput> {
+    let mut v = input.clone();
+    let mut segments: Vec<String> = input.request.path.split('/').map(str::to_string).collect();
+    for (name, i, _) in path_params(&input.request.route, &input.request.path) {
+        // A removed parameter leaves an empty segment (`/users//card`).
+        let value = doc["path"].get(&name).and_then(Value::as_str).unwrap_or("");
+        segments[i] = value.to_string();
+    }
+    v.request.path = segments.join("/");
+    v.request.query = serde_json::from_value(doc["query"].clone()).ok()?;
+    v.request.headers = serde_json::from_value(doc["headers"].clone()).ok()?;
+    v.request.body = match &doc["body"] {
+        Value::Null => input.request.body.as_ref().map(|_| Value::Null),
+        other => Some(other.clone()),
+    };
+    v.fixtures = match &doc["fixtures"] {
+        Value::Object(map) => Some(map.clone().into_iter().collect::<BTreeMap<_, _>>()),
+        _ => input.fixtures.clone(),
+    };
+    Some(v)
+}
+
+/// Single changes of the document, in a fixed order.
+fn single_changes(doc: &Value) -> Vec<Value> {
+    let mut found = Vec::new();
+    leaves(doc, &mut Vec::new(), &mut found);
     let mut out = Vec::new();
-    if let Some(body) = &input.request.body {
-        let mut found = Vec::new();
-        leaves(body, &mut Vec::new(), &mut found);
-        for (path, leaf) in &found {
-            for alt in alternatives(leaf) {
-                let mut v = input.clone();
-                if let Some(b) = v.request.body.as_mut() {
-                    set(b, path, Some(alt));
-                }
-                out.push(v);
-            }
-            if !path.is_empty() {
-                let mut v = input.clone();
-                if let Some(b) = v.request.body.as_mut() {
-                    set(b, path, None);
-                }
-                out.push(v);
-            }
+    for (path, leaf) in &found {
+        // The top-level parts themselves (an absent body) are not varied.
+        if path.len() < 2 {
+            continue;
         }
-    }
-    if let Some(fixtures) = &input.fixtures {
-        let root = Value::Object(fixtures.clone().into_iter().collect());
-        let mut found = Vec::new();
-        leaves(&root, &mut Vec::new(), &mut found);
-        for (path, leaf) in &found {
-            let mut changes: Vec<Option<Value>> =
-                alternatives(leaf).into_iter().map(Some).collect();
-            changes.push(None);
-            for change in changes {
-                let mut changed = root.clone();
-                set(&mut changed, path, change);
-                if let Value::Object(map) = changed {
-                    let mut v = input.clone();
-                    v.fixtures = Some(map.into_iter().collect());
-                    out.push(v);
-                }
-            }
+        for alt in alternatives(leaf) {
+            let mut d = doc.clone();
+            set(&mut d, path, Some(alt));
+            out.push(d);
         }
-    }
-    for (key, value) in &input.request.query {
-        let original = match value {
-            envelope::QueryValue::One(s) => s.clone(),
-            envelope::QueryValue::Many(m) => m.first().cloned().unwrap_or_default(),
-        };
-        let derived = [
-            format!("{original}x"),
-            original.to_uppercase(),
-            format!("{original}{original}"),
-            original.chars().rev().collect(),
-        ];
-        let fixed = ["", "0", "1", "-1", "1.5", "abc", "%20"].map(String::from);
-        for alt in fixed.into_iter().chain(derived) {
-            let mut v = input.clone();
-            v.request
-                .query
-                .insert(key.clone(), envelope::QueryValue::One(alt));
-            out.push(v);
-        }
-        let mut v = input.clone();
-        v.request.query.remove(key);
-        out.push(v);
+        let mut d = doc.clone();
+        set(&mut d, path, None);
+        out.push(d);
     }
     out
 }
@@ -171,101 +197,72 @@ fn single_changes(input: &ProbeInput) -> Vec<ProbeInput> {
 /// At least `count` variants of `input` when it has anything to vary (single changes,
 /// then pairs and triples of them), without duplicates or the input itself.
 pub fn variants(input: &ProbeInput, count: usize) -> Vec<ProbeInput> {
-    let singles = single_changes(input);
-    let mut out: Vec<ProbeInput> = Vec::new();
-    let push = |v: ProbeInput, out: &mut Vec<ProbeInput>| {
-        if v != *input && !out.contains(&v) {
-            out.push(v);
+    let doc = document(input);
+    let singles = single_changes(&doc);
+    let mut docs: Vec<Value> = Vec::new();
+    let mut add = |d: Value, docs: &mut Vec<Value>| {
+        if d != doc && !docs.contains(&d) {
+            docs.push(d);
         }
     };
-    for v in &singles {
-        if out.len() >= count {
-            return out;
-        }
-        push(v.clone(), &mut out);
+    for d in &singles {
+        add(d.clone(), &mut docs);
     }
-    // Pairs: apply the j-th single change's difference on top of the i-th by replaying
-    // both on the input (changes touch different leaves, so order does not matter).
     let n = singles.len();
-    'outer: for i in 0..n {
+    'pairs: for i in 0..n {
         for j in (i + 1)..n {
-            if out.len() >= count {
-                break 'outer;
+            if docs.len() >= count * 2 {
+                break 'pairs;
             }
-            if let Some(v) = combine(input, &singles[i], &singles[j]) {
-                push(v, &mut out);
-            }
+            let mut d = singles[i].clone();
+            overlay(&doc, &singles[j], &mut d);
+            add(d, &mut docs);
         }
     }
-    // Small inputs: triples.
     'triples: for i in 0..n {
         for j in (i + 1)..n {
             for k in (j + 1)..n {
-                if out.len() >= count {
+                if docs.len() >= count * 2 {
                     break 'triples;
                 }
-                if let Some(v) = combine(input, &singles[i], &singles[j])
-                    .and_then(|ij| combine(input, &ij, &singles[k]))
-                {
-                    push(v, &mut out);
-                }
+                let mut d = singles[i].clone();
+                overlay(&doc, &singles[j], &mut d);
+                overlay(&doc, &singles[k], &mut d);
+                add(d, &mut docs);
             }
+        }
+    }
+    let mut out: Vec<ProbeInput> = Vec::new();
+    for d in &docs {
+        if out.len() >= count {
+            break;
+        }
+        if let Some(v) = from_document(input, d)
+            && v != *input
+            && !out.contains(&v)
+        {
+            out.push(v);
         }
     }
     out
 }
 
-/// `a` with the change `b` made to `input` applied on top (body leaves and query).
-fn combine(input: &ProbeInput, a: &ProbeInput, b: &ProbeInput) -> Option<ProbeInput> {
-    let mut v = a.clone();
-    if b.request.query != input.request.query {
-        for (k, val) in &b.request.query {
-            if input.request.query.get(k) != Some(val) {
-                v.request.query.insert(k.clone(), val.clone());
-            }
-        }
-        for k in input.request.query.keys() {
-            if !b.request.query.contains_key(k) {
-                v.request.query.remove(k);
-            }
-        }
-    }
-    if let (Some(orig), Some(changed), Some(body)) = (
-        &input.request.body,
-        &b.request.body,
-        v.request.body.as_mut(),
-    ) {
-        overlay(orig, changed, body);
-    }
-    if let (Some(orig), Some(changed)) = (&input.fixtures, &b.fixtures)
-        && orig != changed
-    {
-        {
-            let orig = Value::Object(orig.clone().into_iter().collect());
-            let changed = Value::Object(changed.clone().into_iter().collect());
-            let mut target =
-                Value::Object(v.fixtures.clone().unwrap_or_default().into_iter().collect());
-            overlay(&orig, &changed, &mut target);
-            if let Value::Object(map) = target {
-                v.fixtures = Some(map.into_iter().collect());
-            }
-        }
-    }
-    (v != *a).then_some(v)
-}
-
-/// Applies to `target` the leaf changes that turned `orig` into `changed`.
+/// Applies to `target` the changes that turned `orig` into `changed`: changed leaves
+/// and removed keys.
 fn overlay(orig: &Value, changed: &Value, target: &mut Value) {
     let mut before = Vec::new();
     leaves(orig, &mut Vec::new(), &mut before);
     let mut after = Vec::new();
     leaves(changed, &mut Vec::new(), &mut after);
     for (path, leaf) in &after {
-        let same = before
-            .iter()
-            .any(|(p, l)| format!("{p:?}") == format!("{path:?}") && l == leaf);
-        if !same {
+        if !before.iter().any(|(p, l)| p == path && l == leaf) {
             set(target, path, Some(leaf.clone()));
+        }
+    }
+    for (path, _) in &before {
+        if !after.iter().any(|(p, _)| p == path) && !after.iter().any(|(p, _)| p.starts_with(path))
+        {
+            set(target, path, None);
         }
     }
 }
@@ -273,32 +270,47 @@ fn overlay(orig: &Value, changed: &Value, target: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn input(v: Value) -> ProbeInput {
+        serde_json::from_value(v).expect("input")
+    }
 
     #[test]
     fn makes_at_least_the_wanted_count_of_distinct_variants() {
-        let input: ProbeInput = serde_json::from_value(json!({
+        let body = input(json!({
             "request": {"protocol": "http", "method": "POST", "route": "/o", "path": "/o",
                         "query": {"window": "15m"},
                         "body": {"a": {"b": 1, "c": "x"}, "items": [{"q": 2.5}], "f": true}}
-        }))
-        .expect("input");
-        let v = variants(&input, 100);
-        assert!(v.len() >= 100, "{}", v.len());
-        assert!(!v.contains(&input));
-        let query_only: ProbeInput = serde_json::from_value(json!({
+        }));
+        let v = variants(&body, 100);
+        assert_eq!(v.len(), 100);
+        assert!(!v.contains(&body));
+        assert_eq!(variants(&body, 100), v, "deterministic");
+        let query_only = input(json!({
             "request": {"protocol": "http", "method": "GET", "route": "/m", "path": "/m",
                         "query": {"window": "15m", "tz": "UTC"}}
-        }))
-        .expect("input");
-        let v = variants(&query_only, 100);
-        let fixtures_only: ProbeInput = serde_json::from_value(json!({
+        }));
+        assert_eq!(variants(&query_only, 100).len(), 100);
+        let fixtures_only = input(json!({
             "request": {"protocol": "http", "method": "GET", "route": "/r", "path": "/r"},
             "fixtures": {"db_rows": {"products": [{"sku": "A", "stock": 3, "level": null}]}}
-        }))
-        .expect("input");
-        assert!(variants(&fixtures_only, 100).len() >= 100);
-        assert!(v.len() >= 100, "{}", v.len());
-        assert_eq!(variants(&query_only, 100), v, "deterministic");
+        }));
+        assert_eq!(variants(&fixtures_only, 100).len(), 100);
+        let path_only = input(json!({
+            "request": {"protocol": "http", "method": "GET", "route": "/users/{id}/card",
+                        "path": "/users/u-999/card", "headers": {"accept": "application/json"}}
+        }));
+        let v = variants(&path_only, 100);
+        assert_eq!(v.len(), 100);
+        assert!(v.iter().any(|i| i.request.path == "/users/u-999x/card"));
+        assert!(v.iter().all(|i| i.request.path.starts_with("/users/") && i.request.path.ends_with("/card")));
+    }
+
+    #[test]
+    fn nothing_to_vary_gives_nothing() {
+        let bare = input(
+            json!({"request": {"protocol": "http", "method": "GET", "route": "/h", "path": "/h"}}),
+        );
+        assert!(variants(&bare, 100).is_empty());
     }
 }
