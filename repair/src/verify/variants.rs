@@ -200,7 +200,7 @@ pub fn variants(input: &ProbeInput, count: usize) -> Vec<ProbeInput> {
     let doc = document(input);
     let singles = single_changes(&doc);
     let mut docs: Vec<Value> = Vec::new();
-    let mut add = |d: Value, docs: &mut Vec<Value>| {
+    let add = |d: Value, docs: &mut Vec<Value>| {
         if d != doc && !docs.contains(&d) {
             docs.push(d);
         }
