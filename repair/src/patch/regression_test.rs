@@ -91,9 +91,16 @@ pub fn render(
         "feature_flags": input.feature_flags,
         "fixtures": input.fixtures,
     });
-    // A JSON string literal is a valid Python string literal (serde_json never writes
-    // `\/`), so the input is embedded as data, never as code.
-    let literal = serde_json::to_string(&spec.to_string()).unwrap_or_else(|_| "\"{}\"".into());
+    // The input is embedded as data, never as code: pretty JSON in a raw triple-quoted
+    // string (readable in review) unless the text could close that string, else a JSON
+    // string literal, which is a valid Python string literal (serde_json never writes
+    // `\/`).
+    let pretty = serde_json::to_string_pretty(&spec).unwrap_or_else(|_| "{}".into());
+    let literal = if pretty.contains("'''") || pretty.ends_with('\\') {
+        serde_json::to_string(&spec.to_string()).unwrap_or_else(|_| "\"{}\"".into())
+    } else {
+        format!("r'''\n{pretty}\n'''")
+    };
     let id = facts.incident_id;
     let head = format!(
         r#""""Regression test for tracemend incident {id} (trace {trace}).
@@ -256,10 +263,32 @@ mod tests {
             trace_id: "abc",
             exception_type: "KeyError",
         };
-        for fw in [TestFramework::Pytest, TestFramework::Unittest] {
-            let text = render(fw, "tests/test_t.py", &facts, &input, &service);
+        let mut tricky = input.clone();
+        tricky.request.body = Some(json!({"s": "\'\'\'; import os #", "b": "\\"}));
+        for (fw, input) in [
+            (TestFramework::Pytest, &input),
+            (TestFramework::Unittest, &tricky),
+        ] {
+            let text = render(fw, "tests/test_t.py", &facts, input, &service);
             assert!(crate::patch::source::parses_cleanly(&text), "{text}");
             assert!(text.contains("parents[1]"));
+            // Python reads back exactly the input's body.
+            let dir = tempfile::tempdir().expect("tmp");
+            let file = dir.path().join("t.py");
+            std::fs::write(&file, &text).expect("write");
+            let out = std::process::Command::new("python3")
+                .arg("-c")
+                .arg("import importlib.util, json, sys\nspec = importlib.util.spec_from_file_location('t', sys.argv[1])\nm = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\nprint(json.dumps(m.CASE['body']))")
+                .arg(&file)
+                .output()
+                .expect("python3");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let body: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            assert_eq!(Some(&body), input.request.body.as_ref());
         }
     }
 }
