@@ -3,8 +3,8 @@
 //! served at `GET /v1/incidents/{id}/bundle`. It carries the symptom, the proof chain
 //! (envelope -> reproduction -> minimized input -> hypotheses -> patch -> verification),
 //! the trace excerpt (the envelope's tokenized fields only), the diff, the test results,
-//! the risk and a rollback note. `model-audit.json` lists every envelope field shown to
-//! a model (none while the model patcher is off).
+//! the risk and a rollback note. The audit manifest of what a model was shown
+//! (`model-audit.json`) is written by the patch stage, where the model is asked.
 
 use serde_json::{Value, json};
 
@@ -16,7 +16,7 @@ use crate::verify::{CandidateOutcome, VerifyResult, outcome_words};
 pub const JSON_FILE: &str = "bundle.json";
 /// The bundle's Markdown file name.
 pub const MARKDOWN_FILE: &str = "bundle.md";
-/// The model audit manifest's file name.
+/// The model audit manifest's file name (written by the patch stage).
 pub const AUDIT_FILE: &str = "model-audit.json";
 
 /// The bundle as JSON.
@@ -109,6 +109,7 @@ pub fn bundle_json(ctx: &StageContext<'_>, patch: &PatchResult, verify: &VerifyR
         "candidates": verify.candidates.iter().map(|r| json!({
             "id": r.id, "template": r.template, "file": r.file, "outcome": outcome_words(&r.outcome)
         })).collect::<Vec<_>>(),
+        "model": patch.model,
         "rollback": verify.branch.as_ref().map(|b| format!(
             "The fix is one commit ({}) on top of the test commit ({}): revert it with `git revert {}` (the test then fails again, which is expected); nothing else (schema, config, dependencies) changes.",
             short(&b.fix_commit), short(&b.test_commit), b.fix_commit)),
@@ -243,7 +244,7 @@ pub fn bundle_markdown(b: &Value) -> String {
     md
 }
 
-/// Writes `bundle.json`, `bundle.md` and `model-audit.json`; the names written.
+/// Writes `bundle.json` and `bundle.md`; the names written.
 pub async fn write(
     ctx: &StageContext<'_>,
     patch: &PatchResult,
@@ -251,12 +252,6 @@ pub async fn write(
 ) -> Vec<String> {
     let json = bundle_json(ctx, patch, verify);
     let markdown = bundle_markdown(&json);
-    let audit = json!({
-        "incident": ctx.incident_id,
-        "model_patcher": "off",
-        "fields_shown": [],
-        "note": "no model was sent anything for this incident",
-    });
     let mut written = Vec::new();
     for (name, body) in [
         (
@@ -264,10 +259,6 @@ pub async fn write(
             serde_json::to_string_pretty(&json).unwrap_or_default(),
         ),
         (MARKDOWN_FILE, markdown),
-        (
-            AUDIT_FILE,
-            serde_json::to_string_pretty(&audit).unwrap_or_default(),
-        ),
     ] {
         match tokio::fs::write(ctx.artifacts_dir.join(name), body).await {
             Ok(()) => written.push(name.to_string()),

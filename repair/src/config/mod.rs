@@ -541,6 +541,22 @@ impl RepairConfig {
                 ));
             }
         }
+        if let Some(model) = &self.patch.model {
+            if !(model.endpoint.starts_with("http://") || model.endpoint.starts_with("https://")) {
+                errors.push(format!(
+                    "patch.model.endpoint: {:?} is not an http(s) URL",
+                    model.endpoint
+                ));
+            }
+            if model.model.trim().is_empty() {
+                errors.push("patch.model.model: must name the model".to_string());
+            }
+            if model.api_key_env.trim().is_empty() {
+                errors.push(
+                    "patch.model.api_key_env: must name the variable holding the key".to_string(),
+                );
+            }
+        }
         if !self.patch.policy.default_policy && self.patch.policy.files.is_empty() {
             errors
                 .push("patch.policy: default_policy is false but no files replace it".to_string());

@@ -189,6 +189,19 @@ fn patch_policy_and_push_settings_are_checked() {
             "{want} missing in {errs:?}"
         );
     }
+    let errs = errors(
+        "auth: {token_env: T}\npatch:\n  model: {endpoint: 'ftp://x', model: '', api_key_env: ''}\n",
+    );
+    for want in [
+        "patch.model.endpoint:",
+        "patch.model.model:",
+        "patch.model.api_key_env:",
+    ] {
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "{want} missing in {errs:?}"
+        );
+    }
     let errs = errors("auth: {token_env: T}\npatch:\n  policy: {default_policy: false}\n");
     assert!(
         errs.iter()

@@ -11,6 +11,7 @@
 
 mod diff;
 pub mod framework;
+pub mod model;
 pub mod regression_test;
 mod result;
 pub mod source;
@@ -24,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 pub use result::{
-    Candidate, ChangeKind, FileChange, Origin, PatchResult, PolicyDecision, TestFramework,
+    Candidate, ChangeKind, FileChange, ModelUse, Origin, PatchResult, PolicyDecision, TestFramework,
 };
 
 use crate::config::ServiceConfig;
@@ -53,6 +54,9 @@ pub struct PatchConfig {
     /// The policy gate.
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// The model-based patcher; off when absent.
+    #[serde(default)]
+    pub model: Option<model::ModelConfig>,
 }
 
 fn default_hypotheses() -> usize {
@@ -68,6 +72,7 @@ impl Default for PatchConfig {
             hypotheses: default_hypotheses(),
             max_candidates: default_max_candidates(),
             policy: PolicyConfig::default(),
+            model: None,
         }
     }
 }
@@ -359,6 +364,28 @@ impl Patch {
             drafts.extend(boundary);
         }
 
+        let mut model_use = None;
+        let mut artifacts = Vec::new();
+        if let Some(config) = &self.config.model {
+            let (use_, draft, written) = self
+                .ask_model(
+                    ctx,
+                    config,
+                    &failure,
+                    &targets,
+                    &mut sources,
+                    &repo,
+                    &commit,
+                )
+                .await;
+            artifacts.extend(written);
+            if let Some(d) = draft {
+                drafts.push((targets.first().and_then(|t| t.rank), d));
+            }
+            model_use = Some(use_);
+        }
+        artifacts.extend(write_audit(ctx, model_use.as_ref()).await);
+
         let framework = regression_test::framework_of(&service.test_command);
         let test_path = regression_test::test_path(&files, ctx.incident_id);
         let input = failing_input(ctx);
@@ -381,8 +408,9 @@ impl Patch {
 
         let mut candidates: Vec<Candidate> = Vec::new();
         for (rank, d) in drafts {
-            if candidates.len() >= self.config.max_candidates {
-                break;
+            // The model's candidate (asked for explicitly) is kept past the template limit.
+            if candidates.len() >= self.config.max_candidates && d.template != "model" {
+                continue;
             }
             if candidates
                 .iter()
@@ -399,7 +427,11 @@ impl Patch {
                 .collect();
             let mut candidate = Candidate {
                 id: candidates.len() as u32 + 1,
-                origin: Origin::Template,
+                origin: if d.template == "model" {
+                    Origin::Model
+                } else {
+                    Origin::Template
+                },
                 template: d.template.to_string(),
                 hypothesis_rank: rank,
                 description: d.description,
@@ -436,6 +468,7 @@ impl Patch {
             test_framework: framework,
             candidates,
             not_patched,
+            model: model_use,
         };
         let reason = if result.candidates.is_empty() {
             Some(format!(
@@ -458,7 +491,7 @@ impl Patch {
         } else {
             None
         };
-        let artifacts = write_diffs(ctx, &result).await;
+        artifacts.extend(write_diffs(ctx, &result).await);
         let result = StageResult::Patch(Box::new(result));
         Ok(match reason {
             Some(reason) => StageOutcome::Rejected {
@@ -468,6 +501,126 @@ impl Patch {
             },
             None => StageOutcome::Completed { result, artifacts },
         })
+    }
+}
+
+impl Patch {
+    /// One request to the model patcher; its use, its candidate (if any) and the
+    /// artifacts written (`model-request.json`: exactly what was sent).
+    #[allow(clippy::too_many_arguments)]
+    async fn ask_model(
+        &self,
+        ctx: &StageContext<'_>,
+        config: &model::ModelConfig,
+        failure: &Failure,
+        targets: &[Target],
+        sources: &mut BTreeMap<String, Option<String>>,
+        repo: &Repo,
+        commit: &str,
+    ) -> (ModelUse, Option<Draft>, Vec<String>) {
+        let mut suspects = Vec::new();
+        let mut files = Vec::new();
+        for t in targets {
+            let Some(text) = load(repo, commit, &t.file, sources).await else {
+                continue;
+            };
+            let code = PySource::parse(&text, &t.file)
+                .ok()
+                .and_then(|src| {
+                    src.function(&t.function, Some(t.line))
+                        .map(|f| src.node_text(f).to_string())
+                })
+                .unwrap_or_default();
+            suspects.push(model::SuspectCode {
+                file: t.file.clone(),
+                function: t.function.clone(),
+                hypothesis: t
+                    .rank
+                    .map_or("the crash frame".into(), |r| format!("hypothesis rank {r}")),
+                code,
+            });
+            if !files.iter().any(|(p, _): &(String, String)| *p == t.file) {
+                files.push((t.file.clone(), text));
+            }
+        }
+        let input = serde_json::to_value(failing_input(ctx)).unwrap_or_default();
+        let (request, fields) = model::build_request(config, failure, &input, &suspects);
+        let mut use_ = ModelUse {
+            model: config.model.clone(),
+            endpoint: config.endpoint.clone(),
+            fields_shown: Vec::new(),
+            tokens: None,
+            outcome: String::new(),
+        };
+        let key = match model::api_key(config) {
+            Ok(k) => k,
+            Err(e) => {
+                use_.outcome = e.to_string();
+                return (use_, None, Vec::new());
+            }
+        };
+        let mut written = Vec::new();
+        if tokio::fs::create_dir_all(&ctx.artifacts_dir).await.is_ok()
+            && tokio::fs::write(
+                ctx.artifacts_dir.join("model-request.json"),
+                serde_json::to_string_pretty(&request).unwrap_or_default(),
+            )
+            .await
+            .is_ok()
+        {
+            written.push("model-request.json".to_string());
+        }
+        let exchange = model::propose(config, &key, request, fields, &files).await;
+        use_.fields_shown = exchange.fields_shown;
+        use_.tokens = exchange.tokens;
+        let draft = match exchange.draft {
+            Ok(d) => {
+                use_.outcome = format!("proposed an edit of {}", d.file);
+                Some(d)
+            }
+            Err(e) => {
+                use_.outcome = e.to_string();
+                None
+            }
+        };
+        info!(incident = ctx.incident_id, outcome = %use_.outcome, "Model patcher answered.");
+        (use_, draft, written)
+    }
+}
+
+/// The audit manifest `model-audit.json`: every envelope field shown to a model.
+async fn write_audit(ctx: &StageContext<'_>, model: Option<&ModelUse>) -> Vec<String> {
+    let audit = match model {
+        Some(m) => serde_json::json!({
+            "incident": ctx.incident_id,
+            "model_patcher": "on",
+            "model": m.model,
+            "endpoint": m.endpoint,
+            "fields_shown": m.fields_shown,
+            "request": if m.fields_shown.is_empty() { serde_json::Value::Null } else { "model-request.json".into() },
+            "outcome": m.outcome,
+        }),
+        None => serde_json::json!({
+            "incident": ctx.incident_id,
+            "model_patcher": "off",
+            "fields_shown": [],
+        }),
+    };
+    let name = crate::bundle::AUDIT_FILE;
+    if tokio::fs::create_dir_all(&ctx.artifacts_dir).await.is_err() {
+        return Vec::new();
+    }
+    match tokio::fs::write(
+        ctx.artifacts_dir.join(name),
+        serde_json::to_string_pretty(&audit).unwrap_or_default(),
+    )
+    .await
+    {
+        Ok(()) => vec![name.to_string()],
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot write the model audit manifest.");
+            Vec::new()
+        }
     }
 }
 

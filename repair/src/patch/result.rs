@@ -98,6 +98,25 @@ pub struct PatchResult {
     /// Suspects no template applied to, with why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_patched: Vec<String>,
+    /// The model patcher's use, when it is configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelUse>,
+}
+
+/// What the model patcher was asked and what came of it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ModelUse {
+    /// The model.
+    pub model: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// Envelope fields shown to it (empty when nothing was sent).
+    pub fields_shown: Vec<String>,
+    /// Tokens it reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+    /// What came of it (the candidate's file, or why there was none).
+    pub outcome: String,
 }
 
 impl PatchResult {
