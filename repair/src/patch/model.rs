@@ -288,6 +288,9 @@ mod tests {
 
     const APP: &str = "def parse(raw):\n    return int(raw)\n";
 
+    /// Each request the test server saw: its body and Authorization header.
+    type Seen = Arc<Mutex<Vec<(Value, String)>>>;
+
     fn failure() -> Failure {
         let frame = FrameRef {
             file: "app.py".into(),
@@ -314,14 +317,14 @@ mod tests {
 
     /// A local server speaking the chat-completions protocol: it answers with `content`
     /// and records each request's body and Authorization header.
-    async fn server(content: String) -> (String, Arc<Mutex<Vec<(Value, String)>>>) {
-        let seen: Arc<Mutex<Vec<(Value, String)>>> = Arc::default();
+    async fn server(content: String) -> (String, Seen) {
+        let seen: Seen = Arc::default();
         let state = (seen.clone(), content);
         let app = Router::new()
             .route(
                 "/v1/chat/completions",
                 post(
-                    |State((seen, content)): State<(Arc<Mutex<Vec<(Value, String)>>>, String)>,
+                    |State((seen, content)): State<(Seen, String)>,
                      headers: HeaderMap,
                      Json(body): Json<Value>| async move {
                         let auth = headers
