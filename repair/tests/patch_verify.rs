@@ -696,3 +696,129 @@ async fn fix_rate_over_the_buggy_services() {
     println!("fix rate: {fixed}/{} ", names.len());
     assert!(!names.is_empty());
 }
+
+/// A local server speaking the chat-completions protocol, answering `content`; it
+/// counts the requests it got.
+async fn chat_server(content: String) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::routing::post;
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let content = content.clone();
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            async move {
+                axum::Json(json!({
+                    "id": "c-1", "object": "chat.completion", "model": body["model"],
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content}}],
+                    "usage": {"prompt_tokens": 800, "completion_tokens": 60, "total_tokens": 860},
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/v1/chat/completions"), hits)
+}
+
+/// The model patcher's candidate goes through the same policy and verification as a
+/// template's: here the model (a local chat-completions server) answers with the
+/// reference fix of `wsgi-inventory`, templates are left out, and the fix is verified and
+/// branched; the audit manifest lists what the model was shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_candidate_is_verified_like_a_template() {
+    ensure_base_image();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bench = Bench::new(tmp.path());
+    let _cleanup = Cleanup::new(tmp.path());
+    let name = "wsgi-inventory";
+    let reference = std::fs::read_to_string(services_dir().join("fixes/wsgi-inventory.diff"))
+        .expect("reference fix");
+    // As a model would write it: the unified diff in a fenced block, git's preamble gone.
+    let diff: String = reference
+        .lines()
+        .skip_while(|l| !l.starts_with("--- "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let (endpoint, hits) = chat_server(format!("The fix:\n```diff\n{diff}```\n")).await;
+    let key_env = "PATH"; // any set variable: the test server ignores the key
+    let (repo, commit) = make_repo(name, tmp.path());
+    let mut services = BTreeMap::new();
+    services.insert(name.to_string(), service_config(name, &repo.dir, None));
+    let env = envelope_of(name, &commit);
+    let mut previous = StageResults::default();
+    let outcome = bench
+        .reproduce_stage(&services)
+        .run(&bench.ctx(5, &env, &previous))
+        .await
+        .expect("reproduce");
+    previous.insert(result_of(&outcome).clone());
+    previous.insert(StageResult::Minimize(Box::new(minimize_result(name, &env))));
+    previous.insert(StageResult::Localize(Box::new(localize_result(name))));
+    let config = PatchConfig {
+        // No template candidates: only the model's.
+        max_candidates: 0,
+        model: Some(repair::patch::model::ModelConfig {
+            endpoint,
+            model: "local-test".into(),
+            api_key_env: key_env.into(),
+            timeout: std::time::Duration::from_secs(30),
+            max_tokens: 512,
+        }),
+        ..PatchConfig::default()
+    };
+    let patch = Patch::new(
+        services.clone(),
+        tmp.path().join("data/repos"),
+        config,
+        PolicyGate::new(&PolicyConfig::default()).expect("policy"),
+    );
+    let outcome = patch
+        .run(&bench.ctx(5, &env, &previous))
+        .await
+        .expect("patch");
+    let StageResult::Patch(p) = result_of(&outcome) else {
+        panic!("patch result: {outcome:?}")
+    };
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(p.candidates.len(), 1, "{p:#?}");
+    assert_eq!(p.candidates[0].origin, repair::patch::Origin::Model);
+    let model = p.model.as_ref().expect("model use");
+    assert_eq!(model.tokens, Some(860));
+    assert!(
+        model
+            .fields_shown
+            .iter()
+            .any(|f| f.contains("message_redacted"))
+    );
+    previous.insert(result_of(&outcome).clone());
+    let outcome = bench
+        .verify_stage(&services)
+        .run(&bench.ctx(5, &env, &previous))
+        .await
+        .expect("verify");
+    let StageResult::Verify(v) = result_of(&outcome) else {
+        panic!("verify result")
+    };
+    assert_eq!(v.verdict, VerifyVerdict::Fixed, "{v:#?}");
+    let dir = tmp.path().join("data/artifacts/5");
+    let audit: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("model-audit.json")).expect("audit"),
+    )
+    .expect("json");
+    assert_eq!(audit["model_patcher"], "on");
+    assert_eq!(audit["fields_shown"], json!(model.fields_shown));
+    let sent: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("model-request.json")).expect("request"),
+    )
+    .expect("json");
+    assert_eq!(sent["model"], "local-test");
+    remove_owned_images(&bench.owner);
+}
