@@ -146,6 +146,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(DefaultBodyLimit::max(limit));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .merge(api)
         .with_state(state)
 }
@@ -315,6 +316,18 @@ async fn get_bundle(
         ))),
         Err(e) => Err(IntakeError::Internal(format!("reading the bundle: {e}"))),
     }
+}
+
+/// Prometheus metrics (no token, like `/healthz`).
+async fn metrics() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+        .into_response()
 }
 
 /// Liveness plus what the engine knows about its sandbox; 200 even when degraded (intake

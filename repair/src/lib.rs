@@ -29,6 +29,7 @@ pub mod dependency;
 pub mod health;
 pub mod intake;
 pub mod localize;
+pub mod metrics;
 pub mod minimize;
 pub mod patch;
 pub mod pipeline;

@@ -173,6 +173,25 @@ async fn an_incident_ends_with_a_pushed_branch_and_its_bundle() {
         .await
         .expect("unauthenticated");
     assert_eq!(resp.status(), 401);
+    // Metrics: no token needed; the stages, the verdicts and the time to branch.
+    let metrics = engine
+        .client
+        .get(format!("{}/metrics", engine.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for want in [
+        "tracemend_repair_reproductions_total{verdict=\"reproduced\"} 1",
+        "tracemend_repair_fixes_total{verdict=\"fixed\"} 1",
+        "tracemend_repair_time_to_branch_seconds_count 1",
+        "tracemend_repair_stage_duration_seconds_count{stage=\"verify\",outcome=\"completed\"} 1",
+        "tracemend_repair_stage_duration_seconds_count{stage=\"patch\",outcome=\"completed\"} 1",
+    ] {
+        assert!(metrics.contains(want), "{want} missing in\n{metrics}");
+    }
     drop(engine);
     assert!(containers_of(&cleanup.owner).is_empty());
 }
