@@ -131,6 +131,9 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         repos_dir: data_dir.join("repos"),
         owner: owner.clone(),
     })));
+    // Only the configured stages run (a prefix of the pipeline, e.g. `[reproduce]`).
+    stages.retain(|s| config.stages.iter().any(|n| n == s.name()));
+    info!(stages = ?stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "Pipeline stages.");
     let notify = Arc::new(Notify::new());
     let pipeline = Arc::new(Pipeline {
         store: store.clone(),

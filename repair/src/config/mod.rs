@@ -58,6 +58,10 @@ pub struct RepairConfig {
     /// The reproduce stage.
     #[serde(default)]
     pub reproduce: ReproduceConfig,
+    /// The stages a job runs, in pipeline order. Default: every stage (reproduce,
+    /// minimize, localize, patch, verify); a prefix such as `[reproduce]` stops early.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<String>,
     /// The patch stage and its policy gate.
     #[serde(default)]
     pub patch: crate::patch::PatchConfig,
@@ -320,6 +324,19 @@ pub struct ServiceConfig {
     pub remote: Option<String>,
 }
 
+/// Every stage, in pipeline order.
+pub const PIPELINE_ORDER: [&str; 5] = [
+    crate::reproduce::STAGE,
+    crate::minimize::STAGE,
+    crate::localize::STAGE,
+    crate::patch::STAGE,
+    crate::verify::STAGE,
+];
+
+fn default_stages() -> Vec<String> {
+    PIPELINE_ORDER.iter().map(|s| s.to_string()).collect()
+}
+
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8787))
 }
@@ -523,6 +540,38 @@ impl RepairConfig {
                     ));
                 }
             }
+        }
+        let positions: Vec<Option<usize>> = self
+            .stages
+            .iter()
+            .map(|s| PIPELINE_ORDER.iter().position(|p| p == s))
+            .collect();
+        for (name, pos) in self.stages.iter().zip(&positions) {
+            if pos.is_none() {
+                errors.push(format!(
+                    "stages: unknown stage {name:?} (known: {})",
+                    PIPELINE_ORDER.join(", ")
+                ));
+            }
+        }
+        if positions
+            .iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0] >= w[1])
+        {
+            errors.push(format!(
+                "stages: must be in pipeline order without repeats ({})",
+                PIPELINE_ORDER.join(", ")
+            ));
+        }
+        if self.stages.first().map(String::as_str) != Some(crate::reproduce::STAGE) {
+            errors.push("stages: must start with reproduce".to_string());
+        }
+        let has = |name: &str| self.stages.iter().any(|s| s == name);
+        if has(crate::verify::STAGE) && !has(crate::patch::STAGE) {
+            errors.push("stages: verify needs patch before it".to_string());
         }
         if self.patch.max_candidates == 0 {
             errors.push("patch.max_candidates: must be at least 1".to_string());

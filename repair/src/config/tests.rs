@@ -209,3 +209,29 @@ fn patch_policy_and_push_settings_are_checked() {
         "{errs:?}"
     );
 }
+
+#[test]
+fn stages_are_a_known_ordered_list_starting_with_reproduce() {
+    let c = parse("auth: {token_env: T}\n").expect("valid");
+    assert_eq!(
+        c.stages,
+        vec!["reproduce", "minimize", "localize", "patch", "verify"]
+    );
+    let c = parse("auth: {token_env: T}\nstages: [reproduce]\n").expect("valid");
+    assert_eq!(c.stages, vec!["reproduce"]);
+    for (stages, want) in [
+        ("[reproduce, fix]", "stages: unknown stage \"fix\""),
+        (
+            "[reproduce, verify, patch]",
+            "stages: must be in pipeline order",
+        ),
+        ("[patch, verify]", "stages: must start with reproduce"),
+        ("[reproduce, verify]", "stages: verify needs patch"),
+    ] {
+        let errs = errors(&format!("auth: {{token_env: T}}\nstages: {stages}\n"));
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "{stages}: {want} missing in {errs:?}"
+        );
+    }
+}
