@@ -260,9 +260,21 @@ impl Patch {
             .ok_or_else(|| {
                 failed("no reproduced commit to patch (reproduce has not run)".into())
             })?;
-        let failure = failure_of(ctx).ok_or_else(|| {
-            failed("the envelope has no in-app frame with a file and line to patch".into())
-        })?;
+        let Some(failure) = failure_of(ctx) else {
+            // Nothing to point a template at: a person takes over.
+            return Ok(StageOutcome::Rejected {
+                reason: "no_fix: the envelope has no in-app frame with a file and line to patch"
+                    .into(),
+                result: StageResult::Patch(Box::new(PatchResult {
+                    commit,
+                    test_framework: regression_test::framework_of(&service.test_command),
+                    candidates: Vec::new(),
+                    not_patched: vec!["no in-app frame with a file and line".into()],
+                    model: None,
+                })),
+                artifacts: Vec::new(),
+            });
+        };
         let repo = Repo::open(&service.repository, &self.repos_dir)
             .await
             .map_err(from_repo)?;
