@@ -822,3 +822,35 @@ async fn a_model_candidate_is_verified_like_a_template() {
     assert_eq!(sent["model"], "local-test");
     remove_owned_images(&bench.owner);
 }
+
+/// Nothing to point a template at (no in-app frame with a file and line): `no_fix` with
+/// the reason, not a failed job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_envelope_without_in_app_frames_ends_no_fix() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let bench = Bench::new(tmp.path());
+    let name = "wsgi-metrics";
+    let (repo, commit) = make_repo(name, tmp.path());
+    let mut services = BTreeMap::new();
+    services.insert(name.to_string(), service_config(name, &repo.dir, None));
+    let mut env = envelope_of(name, &commit);
+    for f in &mut env.symptom.exception.frames {
+        f.in_app = false;
+    }
+    let mut reproduce = repair::reproduce::ReproduceResult::new(name, &env.symptom.exception);
+    reproduce.commit = Some(commit.clone());
+    let mut previous = StageResults::default();
+    previous.insert(StageResult::Reproduce(Box::new(reproduce)));
+    let outcome = bench
+        .patch_stage(&services, PolicyConfig::default())
+        .run(&bench.ctx(11, &env, &previous))
+        .await
+        .expect("patch runs");
+    let StageOutcome::Rejected { reason, .. } = outcome else {
+        panic!("no_fix expected: {outcome:?}")
+    };
+    assert_eq!(
+        reason,
+        "no_fix: the envelope has no in-app frame with a file and line to patch"
+    );
+}
