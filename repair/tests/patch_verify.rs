@@ -394,6 +394,17 @@ async fn buggy_services_are_patched_verified_and_branched() {
         );
         let diff = verify.differential.as_ref().expect("differential ran");
         assert!(diff.variants >= 100, "{name}: {diff:?}");
+        let risk = verify.risk.as_ref().expect("risk");
+        let coverage = risk
+            .parts
+            .iter()
+            .find(|p| p.name == "coverage")
+            .expect("coverage part");
+        assert_eq!(
+            coverage.value,
+            Some(1.0),
+            "{name}: the tests run every added line: {risk:?}"
+        );
         let branch = verify.branch.as_ref().expect("branch");
         let name_ref = format!("tracemend/incident-{id}");
         assert_eq!(branch.name, name_ref);

@@ -12,6 +12,7 @@
 //! `push: true` with a `remote`), with its risk score and the evidence [`crate::bundle`].
 
 mod commits;
+pub mod coverage;
 pub mod differential;
 mod result;
 pub mod risk;
@@ -559,7 +560,7 @@ impl Verify {
             result.verdict = VerifyVerdict::Fixed;
             result.winner = Some(candidate.id);
             result.differential = diff_summary;
-            result.risk = Some(self.risk(&job, candidate).await);
+            result.risk = Some(self.risk(&job, candidate, &image).await);
             let branch = self
                 .branch(&job, candidate, &checks, result.risk.as_ref())
                 .await?;
@@ -592,7 +593,37 @@ impl Verify {
         }
     }
 
-    async fn risk(&self, job: &Job<'_>, candidate: &Candidate) -> Risk {
+    /// The share of the fix's added lines that the regression test and the repository's
+    /// tests run (in `image`, the fix's); `None` when it cannot be measured.
+    async fn coverage(&self, job: &Job<'_>, candidate: &Candidate, image: &str) -> Option<f64> {
+        let added = coverage::added_lines(&candidate.fix.diff);
+        if added.is_empty() {
+            return None;
+        }
+        let file = format!(
+            "{}/{}",
+            job.service.workdir.trim_end_matches('/'),
+            candidate.fix.path
+        );
+        let commands = vec![
+            test_argv(job.patch.test_framework, &candidate.test.path),
+            job.service.test_command.clone(),
+        ];
+        let timeout = self.parts.config.test_timeout;
+        let mut env = self.test_env(job);
+        env.push(coverage::runner_env(&file, &commands, timeout.as_secs()));
+        let argv = vec![
+            "python3".to_string(),
+            "-c".to_string(),
+            coverage::COVER_PY.to_string(),
+        ];
+        let out = self.run_in(job, image, argv, env, timeout * 2).await.ok()?;
+        let ran = coverage::parse(&out.stdout)?;
+        let covered = added.iter().filter(|l| ran.contains(l)).count();
+        Some(covered as f64 / added.len() as f64)
+    }
+
+    async fn risk(&self, job: &Job<'_>, candidate: &Candidate, image: &str) -> Risk {
         let old = job
             .repo
             .show(&job.patch.commit, &candidate.fix.path)
@@ -610,11 +641,12 @@ impl Verify {
             }
         }
         let callers = risk::call_sites(&defs, &sources);
+        let coverage = self.coverage(job, candidate, image).await;
         risk::score(
             candidate.fix.added + candidate.fix.removed,
             &defs,
             callers,
-            None,
+            coverage,
         )
     }
 

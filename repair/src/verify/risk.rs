@@ -84,14 +84,17 @@ pub fn score(
             value: Some(c),
             contribution: W_COVERAGE * (1.0 - c.clamp(0.0, 1.0)),
             weight: W_COVERAGE,
-            detail: format!("{:.0}% of the changed lines run by the tests", c * 100.0),
+            detail: format!(
+                "{:.0}% of the lines the fix adds run by the regression test and the repository's tests",
+                c * 100.0
+            ),
         },
         None => RiskPart {
             name: "coverage".into(),
             value: None,
             contribution: W_COVERAGE,
             weight: W_COVERAGE,
-            detail: "not measured (coverage.py is not in the image); counted as uncovered".into(),
+            detail: "not measured (the tracer gave no result); counted as uncovered".into(),
         },
     };
     let parts = vec![lines, callers_part, coverage_part];
