@@ -14,10 +14,12 @@ rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 \
 # the sampler and assembler guests build in their own invocations: one cargo
 # run would unify the SDK's features across all of them.
 cargo build --release --target wasm32-wasip2 --workspace \
-    --exclude test-sampler --exclude test-assembler --exclude tail-sampling "$@"
+    --exclude test-sampler --exclude test-assembler --exclude tail-sampling \
+    --exclude envelope-assembler "$@"
 cargo build --release --target wasm32-wasip2 -p test-sampler "$@"
 cargo build --release --target wasm32-wasip2 -p tail-sampling "$@"
 cargo build --release --target wasm32-wasip2 -p test-assembler "$@"
+cargo build --release --target wasm32-wasip2 -p envelope-assembler "$@"
 ls -1 target/wasm32-wasip2/release/*.wasm
 # The Python proof of the contract (componentize-py from PyPI, pinned in
 # tests/requirements-wasm.txt): target/python/py_processor.wasm.

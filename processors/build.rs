@@ -51,6 +51,12 @@ const GUESTS: &[Guest] = &[
         world: "sampler",
         about: "the contrib tail_sampling policies; the default module of `tail_sampling`",
     },
+    Guest {
+        name: "envelope",
+        package: "envelope-assembler",
+        world: "assembler",
+        about: "Failure Envelopes from an error trace and its logs (docs/envelopes.md); the default assembler of `envelope`",
+    },
 ];
 
 type Error = Box<dyn std::error::Error>;

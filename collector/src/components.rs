@@ -10,6 +10,7 @@ use crate::config::{
     self, AnyConfig, Catalog, ComponentId, Config, ConfigError, ConfigErrors, Kind,
 };
 use crate::exporters::debug::DebugConfig;
+use crate::exporters::envelope::EnvelopeExporterConfig;
 use crate::exporters::file::FileExporterConfig;
 use crate::exporters::loadbalancing::LoadBalancingConfig;
 use crate::exporters::nop::NopConfig;
@@ -69,6 +70,11 @@ pub const EXPORTERS: &[Factory<dyn Exporter>] = &[
     exporter::<DebugConfig>("debug", ALL, "writes data to the collector's log"),
     exporter::<NopConfig>("nop", ALL, "accepts and discards data"),
     exporter::<FileExporterConfig>("file", ALL, "writes OTLP JSON lines to a file"),
+    exporter::<EnvelopeExporterConfig>(
+        "envelope",
+        TRACES_LOGS,
+        "turns failing traces and their logs into Failure Envelopes for the repair engine",
+    ),
 ];
 
 /// Extension types.

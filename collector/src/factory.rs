@@ -119,6 +119,9 @@ pub struct ExporterContext<'a> {
     pub storage: Option<DirStore>,
     /// The collector's own metrics.
     pub metrics: &'a SelfMetrics,
+    /// The health the `health_check` endpoint reports (an exporter marks itself
+    /// unhealthy when its destination refuses its credentials).
+    pub health: &'a Arc<Health>,
 }
 
 /// An exporter's config: builds the consumer at the end of a pipeline.

@@ -126,6 +126,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
                 first_of_id,
                 &storages,
                 &metrics,
+                &health,
             )
             .with_context(|| format!("exporters.{id}"))?;
             exporters.insert(key, e);
@@ -296,6 +297,7 @@ fn build_exporter(
     first_of_id: bool,
     storages: &BTreeMap<ComponentId, FileStorage>,
     metrics: &SelfMetrics,
+    health: &Arc<Health>,
 ) -> anyhow::Result<Arc<dyn Consumer>> {
     let exporter = registry
         .exporter(id, cfg)
@@ -317,5 +319,6 @@ fn build_exporter(
         first_of_id,
         storage,
         metrics,
+        health,
     })
 }

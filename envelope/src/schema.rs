@@ -152,6 +152,26 @@ mod tests {
         assert!(min.inputs.body.is_none());
     }
 
+    /// `occurrences` is optional, a positive integer, and round-trips through the type.
+    #[test]
+    fn occurrences_is_an_optional_positive_count() {
+        let mut v: Value = serde_json::from_str(MINIMAL).expect("json");
+        assert_eq!(from_value(v.clone()).expect("valid").occurrences, None);
+        v["occurrences"] = Value::from(4);
+        let env = from_value(v.clone()).expect("valid");
+        assert_eq!(env.occurrences, Some(4));
+        assert_eq!(serde_json::to_value(&env).expect("json")["occurrences"], 4);
+        for bad in [
+            Value::from(0),
+            Value::from(-1),
+            Value::from("2"),
+            Value::from(1.5),
+        ] {
+            v["occurrences"] = bad;
+            assert_eq!(violations(&v)[0].path, "/occurrences");
+        }
+    }
+
     #[test]
     fn not_json_is_rejected() {
         assert!(matches!(parse(b"{nope"), Err(EnvelopeError::NotJson(_))));

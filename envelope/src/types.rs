@@ -14,6 +14,10 @@ pub struct Envelope {
     pub schema_version: String,
     /// Unique id chosen by the sender; intake is idempotent on it.
     pub envelope_id: String,
+    /// Failures this envelope stands for (itself and those the sender deduplicated since
+    /// its last envelope of this fingerprint); absent means 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurrences: Option<u64>,
     /// Which trace, service and commit failed, and when.
     pub identity: Identity,
     /// What went wrong.

@@ -14,8 +14,14 @@
 //!   (protobuf-encoded, grouped with `pdata::group`) and asks a sampler guest to keep
 //!   or drop each whole trace.
 //!
+//! - [`envelope`]: the host side of the `envelope` exporter, which holds spans
+//!   and log records by trace in the tail-sampling buffer and turns failing
+//!   traces into Failure Envelopes through an assembler guest, the data
+//!   contract, the schema and dedupe.
+//!
 //! The collector wires a [`wasm::WasmProcessor`] or a
 //! [`tail_sampling::TailSampling`] into a pipeline like any other processor.
 
+pub mod envelope;
 pub mod tail_sampling;
 pub mod wasm;

@@ -7,6 +7,11 @@ service and prints one result line:
 
     TRACEMEND_RESULT {"ready": ..., "response": ..., "service_stderr": ...}
 
+With `probes` in the spec it answers many requests in one container instead (the
+minimize and localize stages), one `TRACEMEND_PROBE {...}` line each, restarting the
+service between probes unless it is declared stateless, optionally under coverage.py;
+with `tests` it runs the repository's own tests under coverage, one context per test.
+
 The runner itself runs with the real clock; only the service gets the fake one.
 """
 
@@ -21,7 +26,7 @@ import tempfile
 import time
 import urllib.parse
 
-# The result line must reach the engine whole: the engine keeps the last 256 KiB of the
+# The result line must reach the engine whole: the engine keeps the last 2 MiB of the
 # runner's stdout, so the line is kept well under that however much the service wrote
 # (a framework's debug 500 page, a chatty log). Service output is cut from the front:
 # the failure is at the end.
@@ -29,6 +34,9 @@ MAX_OUTPUT = 64 * 1024
 MAX_BODY = 16 * 1024
 MAX_RESULT_LINE = 192 * 1024
 SHRINKABLE = ("service_stdout", "service_stderr", "response")
+# A probe keeps the part of the service's output that holds its traceback, or the tail.
+PROBE_OUTPUT = 32 * 1024
+PROBE_TAIL = 4 * 1024
 
 
 def has_time_machine():
@@ -112,69 +120,236 @@ def main():
         else:
             result["clock_note"] = "time-machine is not installed in the image; the clock is real"
 
+    if "probes" in spec:
+        run_probes(spec, env, result)
+        return
+    if "tests" in spec:
+        run_tests(spec, env, result)
+        return
+
     out_dir = tempfile.mkdtemp(prefix="tracemend-service-")
     out_path, err_path = os.path.join(out_dir, "stdout"), os.path.join(out_dir, "stderr")
-    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+    proc = start_service(spec, env, out_path, err_path, result)
+    if proc is None:
+        emit(result)
+        return
+    result["ready"] = wait_ready(proc, int(spec["port"]), float(spec["ready_timeout_s"]))
+    if result["ready"]:
+        send(spec, spec["request"], result)
+        # Give the service a moment to finish writing its error output.
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        result["service_exited_early"] = True
+    stop(proc)
+    result["service_exit"] = proc.returncode
+    result["service_stdout"] = read_tail(out_path)
+    result["service_stderr"] = read_tail(err_path)
+    emit(result)
+
+
+def start_service(spec, env, out_path, err_path, result):
+    """The service's process, or None with `start_error` set."""
+    with open(out_path, "ab") as out, open(err_path, "ab") as err:
         try:
-            proc = subprocess.Popen(
+            return subprocess.Popen(
                 spec["command"], cwd=spec["workdir"], env=env, stdout=out, stderr=err,
                 stdin=subprocess.DEVNULL,
             )
         except OSError as e:
             result["start_error"] = f"{type(e).__name__}: {e}"
-            emit(result)
-            return
+            return None
 
-    port = int(spec["port"])
-    deadline = time.monotonic() + float(spec["ready_timeout_s"])
+
+def wait_ready(proc, port, timeout_s):
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            break
+            return False
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            result["ready"] = True
-            break
+            return True
         except OSError:
             time.sleep(0.02)
+    return False
 
-    if result["ready"]:
-        req = spec["request"]
-        path = req["path"]
-        query = req.get("query") or {}
-        if query:
-            path += "?" + urllib.parse.urlencode(query, doseq=True)
-        headers = dict(req.get("headers") or {})
-        body = None
-        if req.get("body") is not None:
-            body = json.dumps(req["body"]).encode("utf-8")
-            headers.setdefault("content-type", "application/json")
-        started = time.monotonic()
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=float(spec["request_timeout_s"]))
-            conn.request(req["method"], path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read(MAX_BODY)
-            result["response"] = {"status": resp.status, "body": data.decode("utf-8", "replace")}
-            conn.close()
-        except Exception as e:  # the failure itself may close the connection
-            result["request_error"] = f"{type(e).__name__}: {e}"
-        result["request_ms"] = round((time.monotonic() - started) * 1000, 3)
-        # Give the service a moment to finish writing its error output.
-        time.sleep(0.05)
 
+def send(spec, req, result):
+    """Replays one request; sets `response` or `request_error`, and `request_ms`."""
+    port = int(spec["port"])
+    path = req["path"]
+    query = req.get("query") or {}
+    if query:
+        path += "?" + urllib.parse.urlencode(query, doseq=True)
+    headers = dict(req.get("headers") or {})
+    body = None
+    if req.get("body") is not None:
+        body = json.dumps(req["body"]).encode("utf-8")
+        headers.setdefault("content-type", "application/json")
+    started = time.monotonic()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=float(spec["request_timeout_s"]))
+        conn.request(req["method"], path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read(MAX_BODY)
+        result["response"] = {"status": resp.status, "body": data.decode("utf-8", "replace")}
+        conn.close()
+    except Exception as e:  # the failure itself may close the connection
+        result["request_error"] = f"{type(e).__name__}: {e}"
+    result["request_ms"] = round((time.monotonic() - started) * 1000, 3)
+
+
+def stop(proc, grace_s=3):
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=3)
+            proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    else:
-        result["service_exited_early"] = True
-    result["service_exit"] = proc.returncode
-    result["service_stdout"] = read_tail(out_path)
-    result["service_stderr"] = read_tail(err_path)
+
+
+def read_from(path, offset):
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return ""
+    return data.decode("utf-8", "replace")
+
+
+def probe_text(text):
+    """A probe's share of a stream: from the start of the line holding the last
+    traceback (plain or inside a JSON log line), else the tail; at most PROBE_OUTPUT."""
+    at = text.rfind("Traceback (most recent call last):")
+    if at >= 0:
+        text = text[text.rfind("\n", 0, at) + 1:]
+        return text[:PROBE_OUTPUT]
+    return text[-PROBE_TAIL:]
+
+
+def read_coverage(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def run_probes(spec, env, result):
+    """Answers each probe in turn with one result line (TRACEMEND_PROBE). The service is
+    restarted between probes unless it is declared stateless (and then only when a
+    probe's environment differs or the service died); coverage probes always restart,
+    since coverage is written when the service exits."""
+    out_dir = tempfile.mkdtemp(prefix="tracemend-service-")
+    out_path, err_path = os.path.join(out_dir, "stdout"), os.path.join(out_dir, "stderr")
+    coverage = bool(spec.get("coverage"))
+    restart = coverage or not spec.get("stateless", False)
+    proc, proc_env = None, None
+    starts = 0
+    for index, probe in enumerate(spec["probes"]):
+        answer = {"index": index, "ready": False}
+        probe_env = dict(env)
+        for key in ("TRACEMEND_FEATURE_FLAGS", "TRACEMEND_FIXTURES"):
+            probe_env.pop(key, None)
+        probe_env.update(probe.get("service_env") or {})
+        cov_path = None
+        if coverage:
+            cov_path = os.path.join(out_dir, f"coverage-{index}.json")
+            probe_env["TRACEMEND_COVERAGE_OUT"] = cov_path
+            probe_env["TRACEMEND_COVERAGE_SOURCE"] = spec["workdir"]
+        if proc is not None and (restart or proc.poll() is not None or probe_env != proc_env):
+            stop(proc, 10 if coverage else 3)
+            proc = None
+        if proc is None:
+            proc = start_service(spec, probe_env, out_path, err_path, answer)
+            proc_env = probe_env
+            starts += 1
+            if proc is None:
+                emit_probe(answer)
+                continue
+            if not wait_ready(proc, int(spec["port"]), float(spec["ready_timeout_s"])):
+                answer["service_exit"] = proc.poll()
+                stop(proc)
+                answer["service_stderr"] = read_from(err_path, 0)[-PROBE_TAIL:]
+                proc = None
+                emit_probe(answer)
+                continue
+        answer["ready"] = True
+        out_at, err_at = os.path.getsize(out_path), os.path.getsize(err_path)
+        send(spec, probe["request"], answer)
+        if restart:
+            # The service's last words (a traceback logged after the 500 was sent) are
+            # all written once it has stopped.
+            stop(proc, 10 if coverage else 3)
+            answer["service_exit"] = proc.returncode
+            proc = None
+        else:
+            settle(out_path, err_path, out_at, err_at, answer)
+        if coverage:
+            answer["coverage"] = read_coverage(cov_path)
+        answer["service_stdout"] = probe_text(read_from(out_path, out_at))
+        answer["service_stderr"] = probe_text(read_from(err_path, err_at))
+        if isinstance(answer.get("response"), dict):
+            answer["response"]["body"] = answer["response"]["body"][:PROBE_TAIL]
+        emit_probe(answer)
+    if proc is not None:
+        stop(proc)
+    result["ready"] = True
+    result["probes"] = len(spec["probes"])
+    result["service_starts"] = starts
     emit(result)
+
+
+def settle(out_path, err_path, out_at, err_at, answer):
+    """Waits for a still-running service to finish writing about the last request: until
+    its output stops growing for 150 ms, and after a failure (5xx or no answer) until a
+    traceback has appeared too; at most 3 s after a failure, 0.5 s otherwise."""
+    failed = answer.get("request_error") or (answer.get("response") or {}).get("status", 0) >= 500
+    deadline = time.monotonic() + (3.0 if failed else 0.5)
+    last, still_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        sizes = (os.path.getsize(out_path), os.path.getsize(err_path))
+        if sizes != last:
+            last, still_since = sizes, time.monotonic()
+        elif time.monotonic() - still_since >= 0.15:
+            if not failed:
+                return
+            new = read_from(err_path, err_at) + read_from(out_path, out_at)
+            if "Traceback (most recent call last):" in new:
+                return
+        time.sleep(0.03)
+
+
+def run_tests(spec, env, result):
+    """Runs the repository's own tests under coverage, one context per test function,
+    and reports the lines each test covered (`tests_coverage`)."""
+    out_dir = tempfile.mkdtemp(prefix="tracemend-tests-")
+    cov_path = os.path.join(out_dir, "coverage.json")
+    test_env = dict(env)
+    test_env["TRACEMEND_COVERAGE_OUT"] = cov_path
+    test_env["TRACEMEND_COVERAGE_SOURCE"] = spec["workdir"]
+    test_env["TRACEMEND_COVERAGE_CONTEXT"] = "test_function"
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            spec["tests"]["command"], cwd=spec["workdir"], env=test_env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=float(spec["tests"]["timeout_s"]),
+        )
+        result["tests_exit"] = done.returncode
+        result["service_stdout"] = done.stdout[-PROBE_TAIL:].decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired) as e:
+        result["start_error"] = f"{type(e).__name__}: {e}"
+    result["tests_ms"] = round((time.monotonic() - started) * 1000, 3)
+    result["ready"] = True
+    result["tests_coverage"] = read_coverage(cov_path)
+    emit(result)
+
+
+def emit_probe(answer):
+    line = "TRACEMEND_PROBE " + json.dumps(answer, ensure_ascii=False)
+    sys.stdout.buffer.write((line + "\n").encode("utf-8"))
+    sys.stdout.buffer.flush()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ use tracing::{info, warn};
 use crate::config::{ConfigError, RepairConfig};
 use crate::health::Health;
 use crate::intake::{self, AppState};
+use crate::localize::Localize;
+use crate::minimize::Minimize;
 use crate::patch::Patch;
 use crate::pipeline::{Backoff, Pipeline};
 use crate::policy::PolicyGate;
+use crate::probe::{Workbench, WorkbenchParts};
 use crate::reproduce::{Reproduce, ReproduceParts};
 use crate::sandbox::{DockerSandbox, Sandbox};
 use crate::stage::Stage;
@@ -103,6 +106,35 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         Err(_) => health.sandbox_down("docker engine did not answer within 10s"),
     }
 
+    // coverage.py for the localize stage's spectrum, vendored into every service image.
+    let vendor = if config.runs_stage(crate::localize::STAGE) && config.localize.coverage {
+        match crate::vendor::vendor_coverage(
+            &data_dir.join("vendor"),
+            &config.localize.coverage_requirement,
+            Duration::from_secs(300),
+        )
+        .await
+        {
+            Ok(files) => files,
+            Err(e) => {
+                warn!(error = %e, "coverage.py could not be vendored; localization runs without the spectrum signal.");
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let vendor = Arc::new(vendor);
+    let bench = Arc::new(Workbench::new(WorkbenchParts {
+        services: config.services.clone(),
+        sandbox: sandbox.clone(),
+        reproduce: config.reproduce.clone(),
+        sandbox_timeout: config.sandbox.timeout,
+        allow_root: config.sandbox.allow_root,
+        repos_dir: data_dir.join("repos"),
+        owner: owner.clone(),
+        vendor: vendor.clone(),
+    }));
     let mut stages: Vec<Arc<dyn Stage>> = vec![Arc::new(Reproduce::new(ReproduceParts {
         services: config.services.clone(),
         sandbox: sandbox.clone(),
@@ -112,7 +144,13 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         allow_root: config.sandbox.allow_root,
         repos_dir: data_dir.join("repos"),
         owner: owner.clone(),
+        vendor: vendor.clone(),
     }))];
+    stages.push(Arc::new(Minimize::new(
+        bench.clone(),
+        config.minimize.clone(),
+    )));
+    stages.push(Arc::new(Localize::new(bench, config.localize.clone())));
     // Loaded before anything runs: a policy that does not compile stops the engine.
     let gate = PolicyGate::new(&config.patch.policy)?;
     stages.push(Arc::new(Patch::new(
@@ -130,6 +168,7 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         allow_root: config.sandbox.allow_root,
         repos_dir: data_dir.join("repos"),
         owner: owner.clone(),
+        vendor,
     })));
     // Only the configured stages run (a prefix of the pipeline, e.g. `[reproduce]`).
     stages.retain(|s| config.stages.iter().any(|n| n == s.name()));

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::buggy::*;
+use common::buggy_repo::*;
 use common::*;
 use serde_json::Value;
 
@@ -53,7 +53,7 @@ async fn an_incident_ends_with_a_pushed_branch_and_its_bundle() {
     write_config(
         tmp.path(),
         &format!(
-            "reproduce:\n  runs: 1\n  ready_timeout: 30s\nsandbox:\n  timeout: 90s\nservices:\n  {name}:\n    repository: {}\n    base_image: {}\n    command: [python3, app.py]\n    port: {}\n    test_command: [python3, -m, unittest]\n    push: true\n    remote: {}\n",
+            "stages: [reproduce, minimize, localize, patch, verify]\nreproduce:\n  runs: 1\n  ready_timeout: 30s\nsandbox:\n  timeout: 90s\nservices:\n  {name}:\n    repository: {}\n    base_image: {}\n    command: [python3, app.py]\n    port: {}\n    test_command: [python3, -m, unittest]\n    push: true\n    remote: {}\n",
             repo.dir.display(),
             config["base_image"].as_str().expect("base image"),
             config["port"],

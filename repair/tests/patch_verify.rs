@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::buggy::*;
+use common::buggy_repo::*;
 use common::*;
 use repair::config::{DockerConfig, ReproduceConfig, SandboxConfig, ServiceConfig};
 use repair::localize::{
@@ -74,6 +74,7 @@ fn minimize_result(name: &str, env: &envelope::Envelope) -> MinimizeResult {
         mode: ProbeMode::Batched,
         probes: ProbeStats::default(),
         passing_neighbours: neighbours,
+        oracle_message: None,
         note: Some("constructed from truth.json by the test".into()),
     }
 }
@@ -214,6 +215,7 @@ impl Bench {
             allow_root: false,
             repos_dir: self.data.join("repos"),
             owner: self.owner.clone(),
+            vendor: Default::default(),
         })
     }
 
@@ -244,6 +246,7 @@ impl Bench {
             allow_root: false,
             repos_dir: self.data.join("repos"),
             owner: self.owner.clone(),
+            vendor: Default::default(),
         })
     }
 }

@@ -3,6 +3,7 @@
 //! `sending_queue` and `retry_on_failure`.
 
 pub mod debug;
+pub mod envelope;
 pub mod file;
 pub mod loadbalancing;
 pub mod nop;

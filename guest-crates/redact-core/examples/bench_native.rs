@@ -36,8 +36,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                             let o: KeyOutcome = engine.apply_key_rule(r, v, &mut hits);
                             black_box(o);
                         }
-                        KeyVerdict::Scan { skip, .. } => {
-                            black_box(engine.redact_text(v, skip.into(), &mut hits, &mut touched));
+                        KeyVerdict::Scan { skip, pseudo, .. } => {
+                            black_box(engine.redact_text(
+                                v,
+                                skip.into(),
+                                pseudo,
+                                &mut hits,
+                                &mut touched,
+                            ));
                         }
                     }
                 }

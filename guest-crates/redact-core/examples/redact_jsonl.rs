@@ -14,7 +14,7 @@ use redact_core::{Engine, Hits, KeyOutcome, KeyVerdict};
 use serde_json::Value;
 
 fn walk(e: &Engine, key: &str, v: &Value, defuse: bool, hits: &mut Hits) -> Option<Value> {
-    let (skip, defuse_key) = match e.key_verdict(key) {
+    let (skip, defuse_key, pseudo) = match e.key_verdict(key) {
         KeyVerdict::Allow => return Some(v.clone()),
         KeyVerdict::Rule(r) => {
             let text = match v {
@@ -27,15 +27,19 @@ fn walk(e: &Engine, key: &str, v: &Value, defuse: bool, hits: &mut Hits) -> Opti
                 KeyOutcome::Set(s) => Some(Value::String(s)),
             };
         }
-        KeyVerdict::Scan { skip, defuse } => (skip.into(), defuse),
+        KeyVerdict::Scan {
+            skip,
+            defuse,
+            pseudo,
+        } => (skip.into(), defuse, pseudo),
     };
-    Some(scan(e, v, skip, defuse || defuse_key, hits))
+    Some(scan(e, v, skip, pseudo, defuse || defuse_key, hits))
 }
 
-fn scan(e: &Engine, v: &Value, skip: u128, defuse: bool, hits: &mut Hits) -> Value {
+fn scan(e: &Engine, v: &Value, skip: u128, pseudo: bool, defuse: bool, hits: &mut Hits) -> Value {
     match v {
         Value::String(s) => {
-            let red = e.redact_text(s, skip, hits, &mut Vec::new());
+            let red = e.redact_text(s, skip, pseudo, hits, &mut Vec::new());
             let cur = red.as_deref().unwrap_or(s);
             let out = if defuse {
                 e.defuse(cur, hits).map(|(t, _)| t)
@@ -49,7 +53,11 @@ fn scan(e: &Engine, v: &Value, skip: u128, defuse: bool, hits: &mut Hits) -> Val
                 .filter_map(|(k, x)| walk(e, k, x, defuse, hits).map(|n| (k.clone(), n)))
                 .collect(),
         ),
-        Value::Array(a) => Value::Array(a.iter().map(|x| scan(e, x, skip, defuse, hits)).collect()),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .map(|x| scan(e, x, skip, pseudo, defuse, hits))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -70,7 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some("log_body" | "log_struct" | "status")
         );
         let value = if whole {
-            Some(scan(&engine, &item["value"], 0, true, &mut hits))
+            Some(scan(&engine, &item["value"], 0, false, true, &mut hits))
         } else {
             walk(&engine, key, &item["value"], false, &mut hits)
         };

@@ -19,6 +19,10 @@ pub enum Action {
     /// `tok_v<version>_<16 hex>`: HMAC-SHA256 of the value under the current
     /// key, so equal values give equal tokens and join across spans.
     Hash,
+    /// A keyed, deterministic stand-in of the same shape (an email stays an
+    /// email, a card number keeps its issuer prefix and Luhn validity): see
+    /// [`crate::pseudonym`]. Needs the hash key.
+    Pseudonymize,
 }
 
 impl Action {
@@ -29,6 +33,7 @@ impl Action {
             Action::Mask { .. } => "mask",
             Action::Replace(_) => "replace",
             Action::Hash => "hash",
+            Action::Pseudonymize => "pseudonymize",
         }
     }
 }
@@ -100,6 +105,11 @@ impl Tokenizer {
         out
     }
 
+    /// The shape-keeping pseudonym of `value`, found by rule `rule`.
+    pub fn pseudonym(&self, rule: &str, value: &str) -> String {
+        crate::pseudonym::pseudonymize(&self.hmac, rule, value)
+    }
+
     /// Is `s` exactly a token of a configured version? Rotation keeps old
     /// tokens: a value that already is a token is never tokenized again.
     pub fn is_token(&self, s: &[u8]) -> bool {
@@ -121,9 +131,15 @@ pub fn token_version(s: &[u8]) -> Option<u32> {
     std::str::from_utf8(ver).ok()?.parse().ok()
 }
 
-/// Applies `action` to `value`, appending the result to `out`. `Remove`
-/// appends nothing.
-pub fn render(action: &Action, value: &str, tokenizer: Option<&Tokenizer>, out: &mut String) {
+/// Applies `action` to `value`, which rule `rule` found, appending the
+/// result to `out`. `Remove` appends nothing.
+pub fn render(
+    action: &Action,
+    rule: &str,
+    value: &str,
+    tokenizer: Option<&Tokenizer>,
+    out: &mut String,
+) {
     match action {
         Action::Remove => {}
         Action::Mask { keep_last } => {
@@ -136,6 +152,10 @@ pub fn render(action: &Action, value: &str, tokenizer: Option<&Tokenizer>, out: 
             Some(t) => out.push_str(&t.token(value.as_bytes())),
             // Configuration refuses a hash rule without a key; this is only
             // reachable through the API, and failing closed beats leaking.
+            None => out.push_str("[REDACTED]"),
+        },
+        Action::Pseudonymize => match tokenizer {
+            Some(t) => out.push_str(&t.pseudonym(rule, value)),
             None => out.push_str("[REDACTED]"),
         },
     }
@@ -174,6 +194,7 @@ mod tests {
         let mut out = String::new();
         render(
             &Action::Mask { keep_last: 4 },
+            "card",
             "4111 1111 1111 1234",
             None,
             &mut out,

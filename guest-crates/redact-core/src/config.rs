@@ -27,6 +27,24 @@ pub(crate) fn err(path: impl Into<String>, message: impl Into<String>) -> Config
 /// Name of the built-in key rule.
 pub const SENSITIVE_KEY: &str = "sensitive_key";
 
+/// The keys that carry a request's inputs, which a Failure Envelope
+/// replays: matches under them are pseudonymized (shape kept) rather than
+/// tokenized, so the replayed request passes the same validation as the
+/// original.
+///
+/// The list follows docs/envelopes.md's attribute contract, older HTTP
+/// conventions included.
+pub const DEFAULT_PSEUDONYMIZE_KEYS: &[&str] = &[
+    "url.full",
+    "url.path",
+    "url.query",
+    "http.url",
+    "http.target",
+    "http.request.header.*",
+    "tracemend.http.request.body",
+    "tracemend.fixture.*",
+];
+
 /// One rule's settings after parsing.
 #[derive(Debug, Clone)]
 pub struct RuleSpec {
@@ -68,6 +86,8 @@ pub struct Parsed {
     pub custom: Vec<CustomValueRule>,
     /// Extra allowed keys.
     pub allow_keys: Vec<String>,
+    /// Keys whose matches are pseudonymized (request inputs).
+    pub pseudonymize_keys: Vec<String>,
     /// Keep the built-in allow-list.
     pub default_allow_keys: bool,
     /// Redact private/loopback addresses too.
@@ -163,7 +183,7 @@ fn action(m: &Map<String, Value>, path: &str) -> Result<Option<Action>, ConfigEr
     let name = a.as_str().ok_or_else(|| {
         err(
             join(path, "action"),
-            "must be remove, mask, replace or hash",
+            "must be remove, mask, replace, hash or pseudonymize",
         )
     })?;
     let keep_last = match m.get("keep_last") {
@@ -190,10 +210,13 @@ fn action(m: &Map<String, Value>, path: &str) -> Result<Option<Action>, ConfigEr
         },
         "replace" => Action::Replace(with.clone().unwrap_or_default()),
         "hash" => Action::Hash,
+        "pseudonymize" => Action::Pseudonymize,
         other => {
             return Err(err(
                 join(path, "action"),
-                format!("unknown action `{other}` (expected remove, mask, replace or hash)"),
+                format!(
+                    "unknown action `{other}` (expected remove, mask, replace, hash or pseudonymize)"
+                ),
             ));
         }
     };
@@ -227,6 +250,7 @@ pub fn parse(json: &str, blob: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<Parse
             "custom_rules",
             "key_rules",
             "allow_keys",
+            "pseudonymize_keys",
             "default_allow_keys",
             "redact_private_ips",
             "prompt_injection",
@@ -450,9 +474,12 @@ pub fn parse(json: &str, blob: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<Parse
         None => None,
         Some(v) => Some(tokenizer(v, blob)?),
     };
-    // A hash action without a key is refused here, naming the rule.
-    let uses_hash = |a: &Option<Action>| {
-        matches!(a, Some(Action::Hash)) || a.is_none() && default_action == Some(Action::Hash)
+    // A hash or pseudonymize action without a key is refused here, naming
+    // the rule.
+    let keyed = |a: &Action| matches!(a, Action::Hash | Action::Pseudonymize);
+    let uses_hash = |a: &Option<Action>| match a {
+        Some(a) => keyed(a),
+        None => default_action.as_ref().is_some_and(keyed),
     };
     if tokenizer.is_none() {
         let offenders = builtins
@@ -461,10 +488,14 @@ pub fn parse(json: &str, blob: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<Parse
             .chain(key_rules.iter().map(|k| &k.spec))
             .filter(|r| r.enabled && uses_hash(&r.action));
         if let Some(r) = offenders.into_iter().next() {
+            let verb = match r.action.as_ref().or(default_action.as_ref()) {
+                Some(Action::Pseudonymize) => "pseudonymizes",
+                _ => "hashes",
+            };
             return Err(err(
                 format!("rules.{}.action", r.name),
                 format!(
-                    "rule `{}` hashes, but no key is configured: set config.hash (current version and the granted data blob holding each key, e.g. hash: {{ current: v1, keys: {{ v1: hmac_key_v1 }} }} with grants.data.hmac_key_v1: env:REDACT_KEY_V1)",
+                    "rule `{}` {verb}, but no key is configured: set config.hash (current version and the granted data blob holding each key, e.g. hash: {{ current: v1, keys: {{ v1: hmac_key_v1 }} }} with grants.data.hmac_key_v1: env:REDACT_KEY_V1)",
                     r.name
                 ),
             ));
@@ -476,6 +507,14 @@ pub fn parse(json: &str, blob: &dyn Fn(&str) -> Option<Vec<u8>>) -> Result<Parse
         key_rules,
         custom,
         allow_keys: strings(m, "allow_keys", "")?,
+        pseudonymize_keys: if m.contains_key("pseudonymize_keys") {
+            strings(m, "pseudonymize_keys", "")?
+        } else {
+            DEFAULT_PSEUDONYMIZE_KEYS
+                .iter()
+                .map(|k| (*k).to_owned())
+                .collect()
+        },
         default_allow_keys: boolean(m, "default_allow_keys", "", true)?,
         redact_private_ips: boolean(m, "redact_private_ips", "", false)?,
         min_entropy_len,

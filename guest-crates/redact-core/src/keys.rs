@@ -35,6 +35,7 @@ pub const DEFAULT_SENSITIVE: &[&str] = &[
     "bearer",
     "signature",
     "session key",
+    "imei",
 ];
 
 /// Words that, right after a sensitive word or at the end of the key, make

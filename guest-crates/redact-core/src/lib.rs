@@ -23,6 +23,7 @@ pub mod detect;
 pub mod inject;
 pub mod keys;
 mod keywords;
+pub mod pseudonym;
 mod swar;
 pub mod validate;
 
@@ -54,6 +55,10 @@ pub enum KeyVerdict {
         /// defusal is on and the key is one of its keys): decided with the
         /// rest of the verdict, once per key, not per attribute.
         defuse: bool,
+        /// Whether matches are pseudonymized (the key carries a request
+        /// input a replay needs, see `pseudonymize_keys`, and a hash key is
+        /// configured), except for rules given an action of their own.
+        pseudo: bool,
     },
 }
 
@@ -90,10 +95,14 @@ impl Hits {
 pub struct Engine {
     names: Vec<String>,
     actions: Vec<Action>,
+    /// Whether the rule's action was set on the rule itself (it then wins
+    /// over `pseudonymize_keys`).
+    explicit: Vec<bool>,
     prio: Vec<u32>,
     det: Detectors,
     key_rules: Vec<(usize, Vec<KeyPattern>)>,
     allow: AllowList,
+    pseudo_keys: AllowList,
     tokenizer: Option<Tokenizer>,
     defuser: Option<inject::Defuser>,
     defuse_keys: Vec<String>,
@@ -257,6 +266,7 @@ impl Engine {
         let p: Parsed = config::parse(json, blob)?;
         let mut names = Vec::new();
         let mut actions = Vec::new();
+        let mut explicit = Vec::new();
         let mut prio = Vec::new();
         let mut enabled: u128 = 0;
         let render_default = |spec: &config::RuleSpec, builtin_default: Option<Action>| -> Action {
@@ -277,6 +287,7 @@ impl Engine {
             let builtin_default = (spec.name == "card").then_some(Action::Mask { keep_last: 4 });
             names.push(spec.name.clone());
             actions.push(render_default(spec, builtin_default));
+            explicit.push(spec.action.is_some());
             // Built-ins keep their table order; custom value rules slot in
             // after the vendor tokens and before the generic classes.
             prio.push(if i < detect::id("email") {
@@ -297,6 +308,7 @@ impl Engine {
             }
             names.push(c.spec.name.clone());
             actions.push(render_default(&c.spec, None));
+            explicit.push(c.spec.action.is_some());
             prio.push(detect::id("email") as u32 * 10 + 50);
             if c.spec.enabled {
                 enabled |= 1 << id;
@@ -317,6 +329,7 @@ impl Engine {
             let id = names.len();
             names.push(k.spec.name.clone());
             actions.push(render_default(&k.spec, None));
+            explicit.push(k.spec.action.is_some());
             prio.push(u32::MAX);
             if k.spec.enabled {
                 for pat in &k.keys {
@@ -352,13 +365,19 @@ impl Engine {
         for k in &p.allow_keys {
             allow.add(k);
         }
+        let mut pseudo_keys = AllowList::default();
+        for k in &p.pseudonymize_keys {
+            pseudo_keys.add(k);
+        }
         Ok(Engine {
             names,
             actions,
+            explicit,
             prio,
             det,
             key_rules,
             allow,
+            pseudo_keys,
             tokenizer: p.tokenizer,
             defuser: p.defuse.then(inject::Defuser::new),
             defuse_keys: p.defuse_keys,
@@ -420,6 +439,7 @@ impl Engine {
         KeyVerdict::Scan {
             skip,
             defuse: self.defuses_key(key),
+            pseudo: self.tokenizer.is_some() && self.pseudo_keys.allows(&lower),
         }
     }
 
@@ -431,9 +451,16 @@ impl Engine {
         hits.add(rule);
         match &self.actions[rule] {
             Action::Remove => KeyOutcome::Remove,
+            Action::Pseudonymize if pseudonym::is_pseudonym_email(value) => KeyOutcome::Keep,
             a => {
                 let mut out = String::new();
-                action::render(a, value, self.tokenizer.as_ref(), &mut out);
+                action::render(
+                    a,
+                    self.rule_name(rule),
+                    value,
+                    self.tokenizer.as_ref(),
+                    &mut out,
+                );
                 KeyOutcome::Set(out)
             }
         }
@@ -448,11 +475,14 @@ impl Engine {
     }
 
     /// Redacts every value-rule match inside `text`; `None` when nothing
-    /// matched. `touched` gets the ids of the rules that fired.
+    /// matched. `touched` gets the ids of the rules that fired. `pseudo`
+    /// (from [`KeyVerdict::Scan`]) pseudonymizes the matches of every rule
+    /// without an action of its own.
     pub fn redact_text(
         &self,
         text: &str,
         skip: u128,
+        pseudo: bool,
         hits: &mut Hits,
         touched: &mut Vec<usize>,
     ) -> Option<String> {
@@ -470,7 +500,7 @@ impl Engine {
         if matches.is_empty() {
             None
         } else {
-            Some(self.render(text, &mut matches, hits, touched))
+            Some(self.render(text, &mut matches, pseudo, hits, touched))
         }
     }
 
@@ -478,6 +508,7 @@ impl Engine {
         &self,
         text: &str,
         matches: &mut [Match],
+        pseudo: bool,
         hits: &mut Hits,
         touched: &mut Vec<usize>,
     ) -> String {
@@ -501,8 +532,14 @@ impl Engine {
                 continue;
             };
             out.push_str(before);
+            let act = if pseudo && !self.explicit[m.rule] {
+                &Action::Pseudonymize
+            } else {
+                &self.actions[m.rule]
+            };
             action::render(
-                &self.actions[m.rule],
+                act,
+                self.rule_name(m.rule),
                 hit,
                 self.tokenizer.as_ref(),
                 &mut out,

@@ -10,7 +10,7 @@ fn engine(cfg: &str) -> Engine {
 fn red(e: &Engine, text: &str) -> String {
     let mut hits = Hits::default();
     let mut touched = Vec::new();
-    e.redact_text(text, 0, &mut hits, &mut touched)
+    e.redact_text(text, 0, false, &mut hits, &mut touched)
         .unwrap_or_else(|| text.to_owned())
 }
 
@@ -151,7 +151,7 @@ fn ips_public_private_and_versions() {
         panic!()
     };
     assert!(
-        e.redact_text("8.8.4.4", skip.into(), &mut hits, &mut Vec::new())
+        e.redact_text("8.8.4.4", skip.into(), false, &mut hits, &mut Vec::new())
             .is_none()
     );
 }
@@ -404,7 +404,8 @@ fn key_cache_agrees_with_the_verdict() {
     assert!(want.iter().any(|v| matches!(v, KeyVerdict::Rule(_))));
     assert!(want.contains(&KeyVerdict::Scan {
         skip: 0,
-        defuse: false
+        defuse: false,
+        pseudo: false
     }));
     assert!(
         want.iter()
@@ -429,4 +430,245 @@ fn verdict_carries_the_defuse_keys() {
     assert!(!defused(&e, "exception.message"));
     // Asked again, from the cache: the same answers.
     assert!(!defused(&e, "exception.message"));
+}
+
+fn keyed(cfg: &str) -> Engine {
+    let blob = |n: &str| (n == "k1").then(|| b"one-0123456789abcdef".to_vec());
+    Engine::from_json(cfg, &blob).expect("config")
+}
+
+fn red_under(e: &Engine, key: &str, text: &str) -> String {
+    let KeyVerdict::Scan { skip, pseudo, .. } = e.key_verdict(key) else {
+        panic!("{key} is not scanned")
+    };
+    let mut hits = Hits::default();
+    e.redact_text(text, skip.into(), pseudo, &mut hits, &mut Vec::new())
+        .unwrap_or_else(|| text.to_owned())
+}
+
+const HASH_KEY: &str = r#""hash": {"current": "v1", "keys": {"v1": "k1"}}"#;
+
+/// The action by rule: an email stays an email, a card keeps issuer and
+/// Luhn, equal values join, and a key rule pseudonymizes the whole value.
+#[test]
+fn pseudonymize_action_keeps_shapes() {
+    let e = keyed(&format!(
+        r#"{{{HASH_KEY}, "default_action": "pseudonymize"}}"#
+    ));
+    let card = luhn_complete("411111111111111");
+    let out = red(
+        &e,
+        &format!("mail bob@corp.example.org, again bob@corp.example.org, card {card}"),
+    );
+    let words: Vec<&str> = out.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    assert!(words[1].ends_with("@example.com") && pseudonym::is_pseudonym_email(words[1]));
+    assert_eq!(words[1], words[3], "equal values join: {out}");
+    let c = words[5];
+    assert!(
+        c.len() == 16 && c.starts_with("411111") && c != card,
+        "{out}"
+    );
+    assert!(validate::luhn(c.as_bytes()));
+    let KeyVerdict::Rule(r) = e.key_verdict("user.email") else {
+        panic!()
+    };
+    let KeyOutcome::Set(p) = e.apply_key_rule(r, "bob@corp.example.org", &mut Hits::default())
+    else {
+        panic!()
+    };
+    assert_eq!(p, words[1], "a key rule gives the same pseudonym");
+    assert_eq!(
+        e.apply_key_rule(r, &p, &mut Hits::default()),
+        KeyOutcome::Keep,
+        "ours stay"
+    );
+}
+
+/// Request inputs (`pseudonymize_keys`) are pseudonymized whatever the
+/// default action, unless a rule sets its own; without a hash key they keep
+/// the rules' actions.
+#[test]
+fn input_keys_pseudonymize_by_default() {
+    let q = "email=bob@corp.example.org&phone=%2B44+20+7946+0958";
+    let e = keyed(&format!("{{{HASH_KEY}}}"));
+    let out = red_under(&e, "url.query", q);
+    assert!(
+        out.starts_with("email=u_") && out.contains("@example.com&"),
+        "{out}"
+    );
+    assert_eq!(
+        red_under(&e, "app.note", "bob@corp.example.org"),
+        "[REDACTED:email]"
+    );
+    // A query string's percent-encoded `@` is an address too, and joins.
+    let enc = red_under(&e, "url.query", "ref=bob%40corp.example.org&n=1");
+    assert_eq!(
+        enc,
+        format!(
+            "ref={}&n=1",
+            &out[6..out.find('&').unwrap_or(6)].replace('@', "%40")
+        )
+    );
+    assert_eq!(
+        red(&e, "ref=bob%40corp.example.org&n=1"),
+        "ref=[REDACTED:email]&n=1"
+    );
+    let body = r#"{"card": "4111 1111 1111 1111", "note": "hi"}"#;
+    let out = red_under(&e, "tracemend.http.request.body", body);
+    assert!(
+        out.starts_with(r#"{"card": "4111 11"#) && out.len() == body.len(),
+        "{out}"
+    );
+    assert!(!out.contains("4111 1111 1111 1111"));
+    assert!(red_under(&e, "http.request.header.x-forwarded-for", "8.8.4.4") != "8.8.4.4");
+
+    let e = keyed(&format!(
+        r#"{{{HASH_KEY}, "rules": {{"email": {{"action": "hash"}}}}}}"#
+    ));
+    assert!(red_under(&e, "url.query", q).starts_with("email=tok_v1_"));
+
+    let e = keyed(&format!(
+        r#"{{{HASH_KEY}, "pseudonymize_keys": ["app.input"]}}"#
+    ));
+    assert!(red_under(&e, "app.input", "bob@corp.example.org").ends_with("@example.com"));
+    assert!(red_under(&e, "url.query", q).starts_with("email=[REDACTED:email]"));
+
+    let e = engine("{}");
+    assert!(red_under(&e, "url.query", q).starts_with("email=[REDACTED:email]"));
+}
+
+#[test]
+fn pseudonymize_config_errors() {
+    let bad = |cfg: &str| {
+        Engine::from_json(cfg, &|_| None)
+            .err()
+            .expect("rejected")
+            .to_string()
+    };
+    let e = bad(r#"{"rules": {"email": {"action": "pseudonymize"}}}"#);
+    assert!(
+        e.contains("rules.email.action: rule `email` pseudonymizes, but no key is configured"),
+        "{e}"
+    );
+    let e = bad(r#"{"default_action": "pseudonymise"}"#);
+    assert!(
+        e.contains(
+            "unknown action `pseudonymise` (expected remove, mask, replace, hash or pseudonymize)"
+        ),
+        "{e}"
+    );
+    let e = bad(r#"{"pseudonymize_keys": "url.query"}"#);
+    assert!(
+        e.contains("config.pseudonymize_keys: must be a list of strings"),
+        "{e}"
+    );
+    let e = bad(r#"{"rules": {"card": {"action": "pseudonymize", "keep_last": 4}}}"#);
+    assert!(
+        e.contains("rules.card.keep_last: only applies to action mask"),
+        "{e}"
+    );
+}
+
+/// Issue 25's categories, with the shapes it names, and their hard
+/// negatives.
+#[test]
+fn issue_25_categories_and_negatives() {
+    let e = engine("{}");
+    let gone = |text: &str, secret: &str| {
+        let out = red(&e, text);
+        assert!(!out.contains(secret), "{secret} left in {out:?}");
+        out
+    };
+    let kept = |text: &str| assert_eq!(red(&e, text), text);
+    for mac in ["a4:5e:60:d1:22:7f", "A4-5E-60-D1-22-7F", "a45e.60d1.227f"] {
+        assert_eq!(
+            gone(&format!("client {mac} joined"), mac),
+            "client [REDACTED:mac] joined"
+        );
+    }
+    assert_eq!(
+        gone("open /home/alice/app/config.yml", "alice"),
+        "open /home/[REDACTED:home_user]/app/config.yml"
+    );
+    gone("cwd /Users/alice", "alice");
+    gone(r"C:\Users\alice\AppData\Local", "alice");
+    let imei = luhn_complete("35209900176148");
+    gone(&format!("IMEI: {imei}"), &imei);
+    gone("handset 35-209900-176148-1 lost", "35-209900-176148-1");
+    assert!(matches!(e.key_verdict("device.imei"), KeyVerdict::Rule(_)));
+    gone("login failed for user with password hunter2", "hunter2");
+    gone("pwd Tr0ub4dor&3 rejected", "Tr0ub4dor&3");
+    gone("passphrase was 'correct horse'", "correct horse");
+    for p in [
+        "(0161) 496 0123",
+        "(06221) 554321",
+        "04931 524468",
+        "+44 20 7946 0958",
+        "001-415-555-0132",
+        "415-555-0199x1234",
+    ] {
+        gone(&format!("call {p} now"), p);
+    }
+    let c19 = luhn_complete("453201511283036");
+    let c19 = format!("{c19}123");
+    let c19 = luhn_complete(&c19[..18]);
+    let grouped = format!(
+        "{}-{}-{}-{}-{}",
+        &c19[..4],
+        &c19[4..8],
+        &c19[8..12],
+        &c19[12..16],
+        &c19[16..]
+    );
+    gone(&format!("card {grouped} declined"), &grouped);
+    let card = luhn_complete("411111111111111");
+    let dotted = format!(
+        "{}.{}.{}.{}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    gone(&format!("card {dotted}"), &dotted);
+    let mixed = format!(
+        "{} {}-{} {}",
+        &card[..4],
+        &card[4..8],
+        &card[8..12],
+        &card[12..]
+    );
+    gone(&format!("card {mixed}"), &mixed);
+
+    kept("driver 9.9.9.120 loaded");
+    kept("sdk=7.1.22.39");
+    kept("fingerprint a4:5e:60:d1:22:7f:00:11:22:33");
+    kept("order 352099001761482 of 12 (no Luhn)");
+    kept("order 352099001761481 shipped");
+    kept("open /home/app/config.yml and /Users/Shared/x");
+    kept("GET /api/users/42");
+    kept("password reset email sent");
+    kept("the password is incorrect");
+}
+
+/// A value a key rule marks inside a request body (`inline_secret`) is
+/// pseudonymized by its form: a date stays a date of the same year.
+#[test]
+fn body_values_of_key_rules_keep_their_form() {
+    let e = keyed(&format!(
+        r#"{{{HASH_KEY}, "key_rules": [{{"name": "birth_date", "keys": ["birth date"]}}]}}"#
+    ));
+    let body = r#"{"email": "bob@corp.example.org", "birth_date": "1988-02-29"}"#;
+    let out = red_under(&e, "tracemend.http.request.body", body);
+    let doc: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
+    let date = doc["birth_date"].as_str().unwrap_or_default();
+    assert!(
+        date.starts_with("1988-") && date.len() == 10 && date != "1988-02-29",
+        "{out}"
+    );
+    assert!(
+        doc["email"]
+            .as_str()
+            .is_some_and(pseudonym::is_pseudonym_email),
+        "{out}"
+    );
 }

@@ -1,6 +1,8 @@
-//! The held traces: spans by trace id, in arrival order, with their byte
-//! and span counts, and the decision caches. No locking or I/O here; the
-//! processor ([`super::TailSampling`]) holds this under its mutex.
+//! The held traces: spans (and, for the envelope exporter, log records) by
+//! trace id, in arrival order, with their byte and item counts, and the
+//! decision caches. No locking or I/O here; the tail-sampling processor
+//! ([`super::TailSampling`]) and the envelope holder
+//! ([`crate::envelope::Holder`]) keep it under their mutex.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -18,6 +20,15 @@ use super::wire::{self, Group, ScopeCtx};
 const TRACE_OVERHEAD: u64 = 160;
 const GROUP_OVERHEAD: u64 = 64;
 
+/// What a [`Group`] holds: spans (`ScopeSpans.spans`) or log records
+/// (`ScopeLogs.log_records`). Both are field 2 of their scope message, so one
+/// framing and one request encoder serve both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Item {
+    Span,
+    Log,
+}
+
 /// One undecided trace.
 pub(crate) struct Held {
     /// Distinguishes this holding from an earlier one of the same id in the
@@ -25,9 +36,16 @@ pub(crate) struct Held {
     pub(crate) seq: u64,
     pub(crate) first_seen: Instant,
     pub(crate) groups: Vec<Group>,
+    /// Log records of the trace, by scope (empty for tail sampling).
+    pub(crate) logs: Vec<Group>,
     pub(crate) spans: u64,
-    /// Encoded size of the spans (what `maximum_trace_size_bytes` limits).
+    pub(crate) records: u64,
+    /// Encoded size of the spans and records (what
+    /// `maximum_trace_size_bytes` limits).
     pub(crate) span_bytes: u64,
+    /// Set by the holder when an item of the trace shows an error (the
+    /// envelope exporter assembles only such traces).
+    pub(crate) error: bool,
     /// Everything charged against `max_buffered_bytes` for this trace.
     pub(crate) charged: u64,
 }
@@ -75,6 +93,8 @@ pub(crate) struct State {
     order: VecDeque<(u64, TraceId)>,
     next_seq: u64,
     pub(crate) spans: u64,
+    /// Log records held.
+    pub(crate) records: u64,
     /// Bytes charged by held traces (spans and bookkeeping).
     pub(crate) charged: u64,
     pub(crate) contexts: Arc<ContextBytes>,
@@ -102,6 +122,7 @@ impl State {
             order: VecDeque::with_capacity(expected_traces),
             next_seq: 0,
             spans: 0,
+            records: 0,
             charged: 0,
             contexts: Arc::default(),
             sampled: DecisionCache::new(sampled_cache),
@@ -128,6 +149,20 @@ impl State {
         spans: &[&[u8]],
         now: Instant,
     ) -> u64 {
+        self.append_items(id, ctx, spans, Item::Span, now)
+    }
+
+    /// Appends `items` (encoded span or log record messages, all of trace
+    /// `id`, all under `ctx`) to the trace, starting to hold it if new.
+    /// Returns the trace's item bytes after.
+    pub(crate) fn append_items(
+        &mut self,
+        id: TraceId,
+        ctx: &Arc<ScopeCtx>,
+        spans: &[&[u8]],
+        kind: Item,
+        now: Instant,
+    ) -> u64 {
         let held = match self.traces.entry(id) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(v) => {
@@ -139,26 +174,33 @@ impl State {
                     seq,
                     first_seen: now,
                     groups: Vec::new(),
+                    logs: Vec::new(),
                     spans: 0,
+                    records: 0,
                     span_bytes: 0,
+                    error: false,
                     charged: TRACE_OVERHEAD,
                 })
             }
         };
-        let gi = match held.groups.iter().position(|g| g.ctx.same_as(ctx)) {
+        let groups = match kind {
+            Item::Span => &mut held.groups,
+            Item::Log => &mut held.logs,
+        };
+        let gi = match groups.iter().position(|g| g.ctx.same_as(ctx)) {
             Some(i) => i,
             None => {
-                held.groups.push(Group {
+                groups.push(Group {
                     ctx: ctx.clone(),
                     spans: Vec::new(),
                     count: 0,
                 });
                 held.charged += GROUP_OVERHEAD;
                 self.charged += GROUP_OVERHEAD;
-                held.groups.len() - 1
+                groups.len() - 1
             }
         };
-        let group = &mut held.groups[gi];
+        let group = &mut groups[gi];
         let add: usize = spans.iter().map(|s| wire::framed_len(s.len())).sum();
         // Exact reservation: doubling growth could leave up to half of a
         // trace's buffer unused, and memory per held span is what we bound.
@@ -167,10 +209,18 @@ impl State {
             wire::push_span(&mut group.spans, s);
         }
         group.count += spans.len() as u64;
-        held.spans += spans.len() as u64;
+        match kind {
+            Item::Span => {
+                held.spans += spans.len() as u64;
+                self.spans += spans.len() as u64;
+            }
+            Item::Log => {
+                held.records += spans.len() as u64;
+                self.records += spans.len() as u64;
+            }
+        }
         held.span_bytes += add as u64;
         held.charged += add as u64;
-        self.spans += spans.len() as u64;
         self.charged += add as u64;
         held.span_bytes
     }
@@ -179,6 +229,7 @@ impl State {
     pub(crate) fn remove(&mut self, id: &TraceId) -> Option<Held> {
         let held = self.traces.remove(id)?;
         self.spans -= held.spans;
+        self.records -= held.records;
         self.charged -= held.charged;
         Some(held)
     }

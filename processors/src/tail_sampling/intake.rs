@@ -9,9 +9,9 @@ use std::time::Instant;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-use super::buffer::{Charge, State};
+use super::buffer::State;
 use super::decide::{Out, take};
-use super::wire::{self, Group, ResourceCtx, ScopeCtx};
+use super::wire::{self, Group, ScopeCtx};
 use super::{Inner, TailSampling, TailSamplingError, TraceId, lock};
 
 impl TailSampling {
@@ -73,26 +73,7 @@ impl TailSampling {
                 wire::split(&canonical)?
             }
         };
-        let mut scopes = Vec::new();
-        for rs in parts {
-            // 64: the context's own allocation, roughly.
-            let bytes = rs.resource.as_ref().map_or(0, Vec::len) + rs.schema_url.len() + 64;
-            let res = Arc::new(ResourceCtx {
-                resource: rs.resource,
-                schema_url: rs.schema_url.to_owned(),
-                _charge: Some(Charge::new(&inner.contexts, bytes as u64)),
-            });
-            for ss in rs.scopes {
-                let bytes = ss.scope.as_ref().map_or(0, Vec::len) + ss.schema_url.len() + 64;
-                let ctx = Arc::new(ScopeCtx {
-                    resource: res.clone(),
-                    scope: ss.scope,
-                    schema_url: ss.schema_url.to_owned(),
-                    _charge: Some(Charge::new(&inner.contexts, bytes as u64)),
-                });
-                scopes.push((ctx, ss.traces));
-            }
-        }
+        let scopes = wire::scoped(parts, &inner.contexts);
         let mut out = Out::default();
         {
             let mut st = lock(&inner.state);

@@ -43,7 +43,7 @@
 //! several threads (the timer, receivers deciding early) run in parallel on
 //! the sampler's instance pool.
 
-mod buffer;
+pub(crate) mod buffer;
 mod cache;
 pub mod config;
 mod counts;
@@ -52,7 +52,7 @@ mod intake;
 mod lifecycle;
 mod load;
 pub mod metrics;
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

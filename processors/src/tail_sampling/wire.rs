@@ -23,7 +23,7 @@ use pdata::group::{self, ByTrace, TraceId};
 use pdata::wire::field::{self, resource_items, scope_items};
 use pdata::wire::{self, Reader};
 
-use super::buffer::Charge;
+use super::buffer::{Charge, ContextBytes};
 
 /// A resource, encoded once per input `ResourceSpans` and shared by the
 /// spans that came with it.
@@ -98,7 +98,7 @@ pub(crate) fn framed_len(len: usize) -> usize {
 
 /// Why an encoded request could not be split by trace.
 #[derive(Debug, thiserror::Error)]
-#[error("malformed OTLP trace request: {0}")]
+#[error("malformed OTLP request: {0}")]
 pub struct WireError(#[from] pdata::wire::WireError);
 
 /// A `string` field's text, as prost checks it.
@@ -134,7 +134,7 @@ pub(crate) struct ScopePart<'a> {
     pub(crate) schema_url: &'a str,
     /// Span messages by trace id, traces in first-seen order, spans in
     /// arrival order; spans without a 16-byte trace id under `None`.
-    pub(crate) traces: Vec<(Option<TraceId>, Vec<&'a [u8]>)>,
+    pub(crate) traces: Vec<TraceItems<'a>>,
 }
 
 /// Splits an encoded `ExportTraceServiceRequest` into resources, scopes and
@@ -146,15 +146,26 @@ pub(crate) struct ScopePart<'a> {
 /// scopes is not (the collector's receivers validate requests before they
 /// reach a processor).
 pub(crate) fn split(request: &[u8]) -> Result<Vec<ResourcePart<'_>>, WireError> {
+    split_by(request, field::span::TRACE_ID)
+}
+
+/// [`split`] for a request whose items carry their trace id in field
+/// `trace_id_field`: `Span.trace_id` (1) for an `ExportTraceServiceRequest`,
+/// `LogRecord.trace_id` (9) for an `ExportLogsServiceRequest` (the outer
+/// levels of both share their field numbers).
+pub(crate) fn split_by(
+    request: &[u8],
+    trace_id_field: u32,
+) -> Result<Vec<ResourcePart<'_>>, WireError> {
     let mut out = Vec::new();
     wire::for_each_field(request, field::request::RESOURCES, |rs| {
-        out.push(resource_spans(rs)?);
+        out.push(resource_spans(rs, trace_id_field)?);
         Ok::<(), WireError>(())
     })?;
     Ok(out)
 }
 
-fn resource_spans(buf: &[u8]) -> Result<ResourcePart<'_>, WireError> {
+fn resource_spans(buf: &[u8], trace_id_field: u32) -> Result<ResourcePart<'_>, WireError> {
     let mut resource = None;
     let mut schema_url = "";
     let mut scopes = Vec::new();
@@ -163,7 +174,7 @@ fn resource_spans(buf: &[u8]) -> Result<ResourcePart<'_>, WireError> {
         let (tag, wt) = r.key()?;
         match tag {
             resource_items::RESOURCE => merge_into(&mut resource, r.message(wt)?),
-            resource_items::SCOPES => scopes.push(scope_spans(r.message(wt)?)?),
+            resource_items::SCOPES => scopes.push(scope_spans(r.message(wt)?, trace_id_field)?),
             resource_items::SCHEMA_URL => schema_url = string(&mut r, wt)?,
             _ => r.skip(wt)?,
         }
@@ -175,7 +186,7 @@ fn resource_spans(buf: &[u8]) -> Result<ResourcePart<'_>, WireError> {
     })
 }
 
-fn scope_spans(buf: &[u8]) -> Result<ScopePart<'_>, WireError> {
+fn scope_spans(buf: &[u8], trace_id_field: u32) -> Result<ScopePart<'_>, WireError> {
     let mut scope = None;
     let mut schema_url = "";
     let mut traces = ByTrace::new();
@@ -186,7 +197,7 @@ fn scope_spans(buf: &[u8]) -> Result<ScopePart<'_>, WireError> {
             scope_items::SCOPE => merge_into(&mut scope, r.message(wt)?),
             scope_items::ITEMS => {
                 let span = r.message(wt)?;
-                traces.push(trace_id(span)?, span);
+                traces.push(trace_id(span, trace_id_field)?, span);
             }
             scope_items::SCHEMA_URL => schema_url = string(&mut r, wt)?,
             _ => r.skip(wt)?,
@@ -199,11 +210,44 @@ fn scope_spans(buf: &[u8]) -> Result<ScopePart<'_>, WireError> {
     })
 }
 
-/// A span's trace id (the last occurrence wins, as in prost), or `None` when
+/// An item's trace id (the last occurrence wins, as in prost), or `None` when
 /// it is not 16 bytes.
-fn trace_id(span: &[u8]) -> Result<Option<TraceId>, WireError> {
-    let id = wire::last_field(span, field::span::TRACE_ID)?;
+fn trace_id(span: &[u8], trace_id_field: u32) -> Result<Option<TraceId>, WireError> {
+    let id = wire::last_field(span, trace_id_field)?;
     Ok(id.and_then(group::trace_id))
+}
+
+/// Items of one trace under one scope: its id (`None` without a valid one)
+/// and the item messages.
+pub(crate) type TraceItems<'a> = (Option<TraceId>, Vec<&'a [u8]>);
+
+/// The split `parts` with their resources and scopes made into shared
+/// contexts, each charged to `pool` while it lives. No lock is needed.
+pub(crate) fn scoped<'a>(
+    parts: Vec<ResourcePart<'a>>,
+    pool: &Arc<ContextBytes>,
+) -> Vec<(Arc<ScopeCtx>, Vec<TraceItems<'a>>)> {
+    let mut scopes = Vec::new();
+    for rs in parts {
+        // 64: the context's own allocation, roughly.
+        let bytes = rs.resource.as_ref().map_or(0, Vec::len) + rs.schema_url.len() + 64;
+        let res = Arc::new(ResourceCtx {
+            resource: rs.resource,
+            schema_url: rs.schema_url.to_owned(),
+            _charge: Some(Charge::new(pool, bytes as u64)),
+        });
+        for ss in rs.scopes {
+            let bytes = ss.scope.as_ref().map_or(0, Vec::len) + ss.schema_url.len() + 64;
+            let ctx = Arc::new(ScopeCtx {
+                resource: res.clone(),
+                scope: ss.scope,
+                schema_url: ss.schema_url.to_owned(),
+                _charge: Some(Charge::new(pool, bytes as u64)),
+            });
+            scopes.push((ctx, ss.traces));
+        }
+    }
+    scopes
 }
 
 fn field_bytes(out: &mut Vec<u8>, tag: u32, bytes: &[u8]) {

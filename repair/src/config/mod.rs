@@ -11,6 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod stages;
+
+pub use stages::{LocalizeConfig, MinimizeConfig, Weights};
+
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -68,6 +72,12 @@ pub struct RepairConfig {
     /// The verify stage.
     #[serde(default)]
     pub verify: crate::verify::VerifyConfig,
+    /// The minimize stage.
+    #[serde(default)]
+    pub minimize: MinimizeConfig,
+    /// The localize stage.
+    #[serde(default)]
+    pub localize: LocalizeConfig,
     /// `service.name` -> how to build and run that service.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceConfig>,
@@ -322,6 +332,10 @@ pub struct ServiceConfig {
     /// Where the branch is pushed (a git URL or path); required with `push: true`.
     #[serde(default)]
     pub remote: Option<String>,
+    /// The service keeps no state between requests: the minimize stage's probes reuse
+    /// one running service instead of restarting it for each. Default false.
+    #[serde(default)]
+    pub stateless: bool,
 }
 
 /// Every stage, in pipeline order.
@@ -405,6 +419,11 @@ fn is_root_user(user: &str) -> bool {
 }
 
 impl RepairConfig {
+    /// Whether stage `name` is among the configured `stages`.
+    pub fn runs_stage(&self, name: &str) -> bool {
+        self.stages.iter().any(|s| s == name)
+    }
+
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -492,6 +511,8 @@ impl RepairConfig {
         if build.timeout.is_zero() {
             errors.push("sandbox.build.timeout: must be positive".to_string());
         }
+        self.minimize.validate(&mut errors);
+        self.localize.validate(&mut errors);
         if self.reproduce.runs == 0 || self.reproduce.runs > 20 {
             errors.push("reproduce.runs: must be between 1 and 20".to_string());
         }

@@ -1,12 +1,493 @@
 //! Stage `localize`: ranks suspects for the reproduced failure from several signals (the
 //! crash frames, spectrum-based localization over line coverage, the code graph, recent
 //! change, cross-service error contribution), each kept as evidence.
+//!
+//! Runs: the minimized failing input, the original one and the passing neighbours from
+//! the minimize stage, replayed in one container under coverage.py, plus the
+//! repository's own tests under coverage (each test a passing run). Suspects are the
+//! callable definitions of the symbol index (built with `codeindex` at the incident's
+//! commit) that hold a crash frame, lie within `localize.graph_radius` call edges of
+//! one, or hold a line a failing run covered. Each gets a logistic score over its
+//! evidence ([`score`]); the best `localize.max_hypotheses` are kept, each with a cause
+//! class and intervention ([`cause`]).
 
+pub mod cause;
+pub mod flow;
+pub mod graph;
 mod hypothesis;
+pub mod score;
+pub mod spectrum;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use hypothesis::{
     CauseClass, Evidence, Hypothesis, Intervention, LocalizeResult, Signal, Suspect,
 };
 
+use crate::config::LocalizeConfig;
+use crate::dependency::Dependency;
+use crate::minimize::{MinimizeVerdict, ProbeInput};
+use crate::probe::{self, BatchOptions, Outcome, Prepared, Workbench};
+use crate::reproduce::Verdict;
+use crate::signature::Observed;
+use crate::stage::{Stage, StageContext, StageError, StageFuture, StageOutcome, StageResult};
+use graph::Def;
+use spectrum::Spectrum;
+
 /// The stage's name: the key of its stored result.
 pub const STAGE: &str = "localize";
+
+/// Most passing neighbours replayed under coverage.
+const MAX_COVERAGE_NEIGHBOURS: usize = 24;
+
+/// The stage.
+pub struct Localize {
+    bench: Arc<Workbench>,
+    config: LocalizeConfig,
+}
+
+impl Localize {
+    /// The stage, probing through `bench`.
+    pub fn new(bench: Arc<Workbench>, config: LocalizeConfig) -> Self {
+        Self { bench, config }
+    }
+}
+
+impl Stage for Localize {
+    fn name(&self) -> &'static str {
+        STAGE
+    }
+
+    fn dependencies(&self) -> &[Arc<dyn Dependency>] {
+        self.bench.dependencies()
+    }
+
+    fn run<'a>(&'a self, ctx: &'a StageContext<'a>) -> StageFuture<'a> {
+        Box::pin(self.localize(ctx))
+    }
+}
+
+/// A suspect being scored.
+#[derive(Debug, Clone)]
+struct Candidate {
+    def: Def,
+    evidence: BTreeMap<Signal, Evidence>,
+    crash_depth: Option<usize>,
+}
+
+impl Candidate {
+    fn add(&mut self, signal: Signal, value: f64, detail: String) {
+        let keep = self.evidence.get(&signal).is_none_or(|e| e.value < value);
+        if keep && value > 0.0 {
+            self.evidence.insert(
+                signal,
+                Evidence {
+                    signal,
+                    value,
+                    detail,
+                },
+            );
+        }
+    }
+}
+
+/// What the runs under coverage showed.
+#[derive(Default)]
+struct Runs {
+    spectrum: Spectrum,
+    observed: Option<Observed>,
+    notes: Vec<String>,
+}
+
+fn empty_result(config: &LocalizeConfig, why: &str) -> LocalizeResult {
+    LocalizeResult {
+        hypotheses: Vec::new(),
+        signals_used: Vec::new(),
+        signals_missing: vec![why.to_string()],
+        weights: config.weights.by_name(),
+    }
+}
+
+impl Localize {
+    async fn localize(&self, ctx: &StageContext<'_>) -> Result<StageOutcome, StageError> {
+        let done = |r: LocalizeResult| {
+            Ok(StageOutcome::Completed {
+                result: StageResult::Localize(Box::new(r)),
+                artifacts: Vec::new(),
+            })
+        };
+        let Some(repro) = ctx
+            .previous
+            .reproduce()
+            .filter(|r| r.verdict == Verdict::Reproduced)
+        else {
+            return done(empty_result(&self.config, "the failure was not reproduced"));
+        };
+        let Some(commit) = repro.commit.clone() else {
+            return done(empty_result(
+                &self.config,
+                "the reproduce result names no commit",
+            ));
+        };
+        let name = &ctx.envelope.identity.service.name;
+        let prepared = self.bench.prepare(name, &commit).await?;
+        let runs = self.collect_runs(ctx, &prepared).await?;
+
+        let index_bytes = {
+            let dir = prepared.repo.dir().to_path_buf();
+            let commit = prepared.commit.clone();
+            tokio::task::spawn_blocking(move || graph::build_index(&dir, &commit))
+                .await
+                .unwrap_or_else(|e| Err(format!("the index build panicked: {e}")))
+        };
+        let mut missing: Vec<String> = runs.notes.clone();
+        let index = match &index_bytes {
+            Ok(bytes) => match symbols::Index::parse(bytes) {
+                Ok(i) => Some(i),
+                Err(e) => {
+                    missing.push(format!("code_graph: the symbol index is unreadable: {e}"));
+                    None
+                }
+            },
+            Err(e) => {
+                missing.push(format!(
+                    "code_graph: the symbol index could not be built: {e}"
+                ));
+                None
+            }
+        };
+        let Some(index) = index else {
+            missing.push("recent_change: no symbol index".into());
+            let mut r = empty_result(&self.config, "no suspects without a symbol index");
+            r.signals_missing.extend(missing);
+            return done(r);
+        };
+
+        // Crash frames: the reproduced traceback's in-app frames, else the envelope's.
+        let frames: Vec<(String, u32)> = match &runs.observed {
+            Some(o) => o
+                .frames
+                .iter()
+                .filter(|f| f.in_app)
+                .filter_map(|f| Some((f.file.clone()?, f.line?)))
+                .collect(),
+            None => ctx
+                .envelope
+                .symptom
+                .exception
+                .frames
+                .iter()
+                .filter(|f| f.in_app)
+                .filter_map(|f| Some((f.file.clone()?, f.line?)))
+                .collect(),
+        };
+        let raised_outside_app = runs
+            .observed
+            .as_ref()
+            .and_then(|o| o.frames.first())
+            .is_some_and(|f| !f.in_app);
+        let (exception_type, message) = match &runs.observed {
+            Some(o) => (o.exception_type.clone(), o.message.clone()),
+            None => (
+                ctx.envelope.symptom.exception.exception_type.clone(),
+                ctx.envelope
+                    .symptom
+                    .exception
+                    .message_redacted
+                    .clone()
+                    .unwrap_or_default(),
+            ),
+        };
+
+        let mut candidates: BTreeMap<u32, Candidate> = BTreeMap::new();
+        let mut used = Vec::new();
+        let mut crash_defs = Vec::new();
+        for (depth, (file, line)) in frames.iter().enumerate() {
+            let Some(def) = graph::callable_at(&index, file, *line) else {
+                continue;
+            };
+            let c = candidates.entry(def.index).or_insert_with(|| Candidate {
+                def: def.clone(),
+                evidence: BTreeMap::new(),
+                crash_depth: None,
+            });
+            if c.crash_depth.is_none() {
+                c.crash_depth = Some(depth);
+            }
+            c.add(
+                Signal::CrashFrame,
+                0.5f64.powi(depth as i32),
+                format!("frame {} of {}: {file}:{line}", depth + 1, frames.len()),
+            );
+            crash_defs.push((def, depth));
+        }
+        if crash_defs.is_empty() {
+            missing.push("crash_frame: no in-app frame maps to a definition".into());
+        } else {
+            used.push(Signal::CrashFrame);
+        }
+
+        // Code graph: proximity to the crash frames, the nearer frame counting more.
+        let radius = self.config.graph_radius;
+        let mut graph_used = false;
+        for (def, depth) in &crash_defs {
+            for (n, dist) in graph::neighbourhood(&index, def, radius) {
+                let value =
+                    (1.0 - f64::from(dist) / f64::from(radius + 1)) * 0.5f64.powi(*depth as i32);
+                let c = candidates.entry(n.index).or_insert_with(|| Candidate {
+                    def: n.clone(),
+                    evidence: BTreeMap::new(),
+                    crash_depth: None,
+                });
+                c.add(
+                    Signal::CodeGraph,
+                    value,
+                    format!(
+                        "{dist} call edge(s) from {} (frame {})",
+                        def.qualified_name,
+                        depth + 1
+                    ),
+                );
+                graph_used = true;
+            }
+        }
+        // Producers of the values passed down the crashing call chain (code graph too:
+        // data edges rather than call edges).
+        let mut sources = BTreeMap::new();
+        for (file, _) in &frames {
+            if !sources.contains_key(file)
+                && let Ok(bytes) = prepared.repo.show(&prepared.commit, file).await
+            {
+                sources.insert(file.clone(), String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        for p in flow::producers(&index, &frames, &sources, &exception_type) {
+            let c = candidates.entry(p.def.index).or_insert_with(|| Candidate {
+                def: p.def.clone(),
+                evidence: BTreeMap::new(),
+                crash_depth: None,
+            });
+            c.add(
+                Signal::CodeGraph,
+                p.value,
+                format!("produces a value the crash consumes: {}", p.detail),
+            );
+            graph_used = true;
+        }
+        if graph_used {
+            used.push(Signal::CodeGraph);
+        }
+
+        // Spectrum: Ochiai per line, a definition's best line.
+        let scores = runs.spectrum.scores();
+        let (failing_runs, passing_runs) = runs.spectrum.counts();
+        if failing_runs > 0 && passing_runs > 0 {
+            used.push(Signal::Spectrum);
+            for (file, lines) in &scores {
+                if graph::is_test_file(file) {
+                    continue;
+                }
+                for line in lines.keys() {
+                    if let Some(def) = graph::callable_at(&index, file, *line) {
+                        candidates.entry(def.index).or_insert_with(|| Candidate {
+                            def,
+                            evidence: BTreeMap::new(),
+                            crash_depth: None,
+                        });
+                    }
+                }
+            }
+            for c in candidates.values_mut() {
+                if let Some((line, s)) =
+                    spectrum::best_in(&scores, &c.def.path, c.def.start_line, c.def.end_line)
+                {
+                    c.add(
+                        Signal::Spectrum,
+                        runs.spectrum.lift(s.ochiai),
+                        format!(
+                            "ochiai {:.2} (a line every run covers: {:.2}): {} of {failing_runs} failing, {} of {passing_runs} passing runs cover line {line}",
+                            s.ochiai, runs.spectrum.baseline(), s.ef, s.ep
+                        ),
+                    );
+                }
+            }
+        } else if !runs.notes.iter().any(|n| n.starts_with("spectrum")) {
+            missing.push(format!(
+                "spectrum: {failing_runs} failing and {passing_runs} passing runs with coverage"
+            ));
+        }
+
+        // Recent change: informative only when definitions differ in their last change.
+        let reference = graph::commit_time(&index);
+        let distinct: std::collections::BTreeSet<&str> = candidates
+            .values()
+            .filter_map(|c| c.def.last_change.as_ref().map(|(_, sha)| sha.as_str()))
+            .collect();
+        match reference {
+            Some(at) if distinct.len() > 1 => {
+                used.push(Signal::RecentChange);
+                let half = self.config.recent_change_half_life.as_secs_f64();
+                for c in candidates.values_mut() {
+                    if let Some((time, sha)) = c.def.last_change.clone() {
+                        let age = at - time;
+                        c.add(
+                            Signal::RecentChange,
+                            graph::recency(age, half),
+                            format!(
+                                "last changed in {} {} before the commit",
+                                &sha[..sha.len().min(12)],
+                                humantime::format_duration(std::time::Duration::from_secs(
+                                    age.max(0) as u64
+                                ))
+                            ),
+                        );
+                    }
+                }
+            }
+            _ => missing
+                .push("recent_change: every suspect was last changed in the same commit".into()),
+        }
+        missing.push(
+            "cross_service: the envelope's timing.spans name no service or status per span".into(),
+        );
+
+        // Score, rank, classify.
+        let mut scored: Vec<(f64, Candidate)> = candidates
+            .into_values()
+            .map(|c| {
+                let ev: Vec<Evidence> = c.evidence.values().cloned().collect();
+                (score::score(&self.config.weights, &ev), c)
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then(
+                    a.1.crash_depth
+                        .unwrap_or(usize::MAX)
+                        .cmp(&b.1.crash_depth.unwrap_or(usize::MAX)),
+                )
+                .then(a.1.def.path.cmp(&b.1.def.path))
+                .then(a.1.def.start_line.cmp(&b.1.def.start_line))
+        });
+        scored.truncate(self.config.max_hypotheses);
+        let mut hypotheses = Vec::new();
+        for (rank, (s, c)) in scored.into_iter().enumerate() {
+            let source = match prepared.repo.show(&prepared.commit, &c.def.path).await {
+                Ok(bytes) => String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .skip(c.def.start_line.saturating_sub(2) as usize)
+                    .take((c.def.end_line + 1).saturating_sub(c.def.start_line) as usize + 1)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                Err(_) => String::new(),
+            };
+            let (cause_class, intervention) = cause::classify(cause::Shape {
+                exception_type: &exception_type,
+                message: &message,
+                is_crash_frame: c.crash_depth == Some(0),
+                raised_outside_app,
+                source: &source,
+            });
+            hypotheses.push(Hypothesis {
+                rank: rank as u32 + 1,
+                score: s,
+                suspect: Suspect {
+                    file: c.def.path.clone(),
+                    start_line: c.def.start_line,
+                    end_line: c.def.end_line,
+                    function: c.def.qualified_name.clone(),
+                    symbol_id: Some(c.def.symbol_id.clone()),
+                },
+                evidence: c.evidence.into_values().collect(),
+                cause_class,
+                intervention,
+                exception_type: exception_type.clone(),
+            });
+        }
+        tracing::info!(
+            incident = ctx.incident_id,
+            hypotheses = hypotheses.len(),
+            top = hypotheses
+                .first()
+                .map(|h| h.suspect.function.as_str())
+                .unwrap_or("-"),
+            "Localized."
+        );
+        used.sort();
+        done(LocalizeResult {
+            hypotheses,
+            signals_used: used,
+            signals_missing: missing,
+            weights: self.config.weights.by_name(),
+        })
+    }
+
+    /// The failing and passing runs under coverage, and the reproduced traceback.
+    async fn collect_runs(
+        &self,
+        ctx: &StageContext<'_>,
+        prepared: &Prepared<'_>,
+    ) -> Result<Runs, StageError> {
+        let mut runs = Runs::default();
+        if !self.config.coverage || !self.bench.has_coverage() {
+            runs.notes
+                .push("spectrum: coverage.py is not available in the sandbox".into());
+            return Ok(runs);
+        }
+        let original = probe::envelope_input(ctx.envelope);
+        let mut probes: Vec<ProbeInput> = Vec::new();
+        match ctx.previous.minimize() {
+            Some(m) if m.verdict != MinimizeVerdict::Skipped => {
+                probes.push(m.minimized.clone());
+                if m.minimized != original {
+                    probes.push(original);
+                }
+                probes.extend(
+                    m.passing_neighbours
+                        .iter()
+                        .take(MAX_COVERAGE_NEIGHBOURS)
+                        .map(|n| n.input.clone()),
+                );
+            }
+            _ => probes.push(original),
+        }
+        let options = BatchOptions {
+            coverage: true,
+            stateless: false,
+        };
+        let message = ctx
+            .previous
+            .reproduce()
+            .and_then(|r| probe::stable_message(ctx.envelope, r));
+        let (judged, _) = self
+            .bench
+            .run_batch(ctx, STAGE, prepared, &probes, options, message.as_deref())
+            .await?;
+        for j in judged {
+            if j.is_failing() && runs.observed.is_none() {
+                runs.observed = j.observed.clone();
+            }
+            match (&j.outcome, j.coverage) {
+                (Outcome::Error(_), _) => {}
+                (outcome, Some(cov)) => runs.spectrum.add(*outcome == Outcome::Failing, cov),
+                (_, None) => {}
+            }
+        }
+        match self
+            .bench
+            .run_tests(ctx, STAGE, prepared, self.config.tests_timeout)
+            .await
+        {
+            Ok(tests) => {
+                for cov in tests.into_values() {
+                    runs.spectrum.add(false, cov);
+                }
+            }
+            Err(e) => runs.notes.push(format!(
+                "spectrum: the repository's tests gave no coverage ({e})"
+            )),
+        }
+        Ok(runs)
+    }
+}

@@ -116,4 +116,9 @@ pub struct MinimizeResult {
     /// Why the stage did not run or stopped early.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The exception message the oracle required besides type and top in-app frame:
+    /// the envelope's, when the reproduction printed exactly it (so `{"items": []}`
+    /// failing with `KeyError: 'customer'` does not stand in for `KeyError: 'country'`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oracle_message: Option<String>,
 }

@@ -12,15 +12,25 @@ use crate::sandbox::ImageSpec;
 pub(super) const REPLAY_PY: &str = include_str!("../../assets/replay.py");
 const SITECUSTOMIZE_PY: &str = include_str!("../../assets/sitecustomize.py");
 
+/// Files vendored into the sandbox beside the runner (coverage.py), as (path under
+/// `/opt/tracemend/vendor/`, content).
+pub type Vendor = Vec<(String, String)>;
+
 /// The build context and tag for `service` at `commit`.
 pub async fn image_spec(
     repo: &Repo,
     name: &str,
     service: &ServiceConfig,
     commit: &str,
+    vendor: &Vendor,
 ) -> Result<ImageSpec, String> {
+    let vendor_line = if vendor.is_empty() {
+        ""
+    } else {
+        "COPY .tracemend-repro/vendor/ /opt/tracemend/vendor/\n"
+    };
     let runner_lines = format!(
-        "COPY .tracemend-repro/replay.py /opt/tracemend/replay.py\nCOPY .tracemend-repro/sitecustomize.py /opt/tracemend/site/sitecustomize.py\nLABEL org.tracemend.repair.commit={commit}\n"
+        "COPY .tracemend-repro/replay.py /opt/tracemend/replay.py\nCOPY .tracemend-repro/sitecustomize.py /opt/tracemend/site/sitecustomize.py\n{vendor_line}LABEL org.tracemend.repair.commit={commit}\n"
     );
     let (dockerfile, prefix) = match (&service.dockerfile, &service.base_image) {
         (Some(path), _) => {
@@ -49,8 +59,14 @@ pub async fn image_spec(
         hash.update(part.as_bytes());
         hash.update([0]);
     }
+    for (path, content) in vendor {
+        hash.update(path.as_bytes());
+        hash.update([0]);
+        hash.update(content.as_bytes());
+        hash.update([0]);
+    }
     let hash = hex::encode(hash.finalize());
-    let extra = vec![
+    let mut extra = vec![
         (".tracemend-repro/Dockerfile".to_string(), dockerfile),
         (
             ".tracemend-repro/replay.py".to_string(),
@@ -61,6 +77,11 @@ pub async fn image_spec(
             SITECUSTOMIZE_PY.to_string(),
         ),
     ];
+    extra.extend(
+        vendor
+            .iter()
+            .map(|(path, content)| (format!(".tracemend-repro/vendor/{path}"), content.clone())),
+    );
     let context = repo
         .archive(commit, prefix, &extra)
         .await

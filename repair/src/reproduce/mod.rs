@@ -23,9 +23,12 @@ use std::time::Duration;
 use serde_json::json;
 use tracing::info;
 
-pub use image::image_spec;
-pub use replay::{evaluate, runner_env, runner_spec};
-pub use result::{Expected, ObservedSummary, ReproduceResult, RunRecord, SandboxFacts, Verdict};
+pub use image::{Vendor, image_spec};
+pub use replay::{evaluate, runner_env, runner_spec, spec_env};
+pub use result::{
+    EmptyInput, Expected, ObservedSummary, ReproduceResult, RunRecord, SandboxFacts, Verdict,
+    empty_inputs,
+};
 
 use crate::config::{ReproduceConfig, ServiceConfig};
 use crate::dependency::{DOCKER, Dependency, DockerEngine, GIT_REMOTE, docker_reason};
@@ -46,6 +49,7 @@ pub struct Reproduce {
     allow_root: bool,
     repos_dir: PathBuf,
     owner: String,
+    vendor: Arc<Vendor>,
     dependencies: Vec<Arc<dyn Dependency>>,
 }
 
@@ -67,6 +71,9 @@ pub struct ReproduceParts {
     pub repos_dir: PathBuf,
     /// Scopes container names (and leftovers cleanup) to this engine.
     pub owner: String,
+    /// Files vendored into the image (coverage.py for the localize stage), so one image
+    /// serves every stage.
+    pub vendor: Arc<Vendor>,
 }
 
 impl Reproduce {
@@ -82,6 +89,7 @@ impl Reproduce {
             allow_root: parts.allow_root,
             repos_dir: parts.repos_dir,
             owner: parts.owner,
+            vendor: parts.vendor,
             dependencies: vec![docker],
         }
     }
@@ -165,7 +173,7 @@ impl Reproduce {
             .await
             .map_err(|e| sandbox_error(format!("artifacts directory: {e}"), result.clone()))?;
         let mut artifacts = Vec::new();
-        let image_spec = image::image_spec(&repo, name, service, &commit)
+        let image_spec = image::image_spec(&repo, name, service, &commit, &self.vendor)
             .await
             .map_err(|e| sandbox_error(e, result.clone()))?;
         let image: ImageInfo = match self.sandbox.ensure_image(&image_spec).await {
@@ -256,6 +264,7 @@ impl Reproduce {
                     .first()
                     .map(|r| r.differences.clone())
                     .unwrap_or_default();
+                result.empty_inputs = empty_inputs(envelope);
                 Ok(StageOutcome::Rejected {
                     reason: format!("not_reproduced: {}", result.differences.join("; ")),
                     result: StageResult::Reproduce(Box::new(result)),

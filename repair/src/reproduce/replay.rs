@@ -30,6 +30,11 @@ pub fn runner_env(
 ) -> Result<Vec<String>, String> {
     let mut spec = runner_spec(envelope, service, config)?;
     spec["allow_root"] = json!(allow_root);
+    Ok(spec_env(&spec))
+}
+
+/// A runner spec as the runner's environment: the JSON in chunks of at most 64 KiB.
+pub fn spec_env(spec: &Value) -> Vec<String> {
     let text = spec.to_string();
     let mut env = Vec::new();
     let mut rest = text.as_str();
@@ -44,7 +49,7 @@ pub fn runner_env(
         i += 1;
     }
     env.push(format!("TRACEMEND_REPRO_SPEC_CHUNKS={i}"));
-    Ok(env)
+    env
 }
 
 /// Everything the in-container runner needs, as JSON.

@@ -128,6 +128,72 @@ pub struct ReproduceResult {
     /// For `sandbox_error`: the cause.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<String>,
+    /// For `not_reproduced`: the envelope fields the replay uses that were empty (the
+    /// instrumentation that may be missing), e.g. `state.fixtures`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub empty_inputs: Vec<EmptyInput>,
+}
+
+/// An envelope field the replay uses that the envelope left empty.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct EmptyInput {
+    /// The field's path in the envelope (`inputs.body`, `state.fixtures`).
+    pub field: String,
+    /// What the replay does without it.
+    pub effect: String,
+}
+
+/// The envelope fields the replay uses that are empty in `envelope`.
+pub fn empty_inputs(envelope: &envelope::Envelope) -> Vec<EmptyInput> {
+    let mut out = Vec::new();
+    let mut push = |field: &str, effect: &str| {
+        out.push(EmptyInput {
+            field: field.to_string(),
+            effect: effect.to_string(),
+        })
+    };
+    let inputs = &envelope.inputs;
+    let sends_body = matches!(
+        inputs.method.to_ascii_uppercase().as_str(),
+        "POST" | "PUT" | "PATCH"
+    );
+    if sends_body && inputs.body.is_none() {
+        push("inputs.body", "the request was replayed without a body");
+    }
+    if inputs.headers.is_empty() {
+        push(
+            "inputs.headers",
+            "the request was replayed with no headers but content-type",
+        );
+    }
+    if inputs.query.is_empty() && inputs.route.contains('?') {
+        push(
+            "inputs.query",
+            "the request was replayed without query parameters",
+        );
+    }
+    if envelope
+        .state
+        .as_ref()
+        .and_then(|s| s.fixtures.as_ref())
+        .is_none_or(|f| f.is_empty())
+    {
+        push(
+            "state.fixtures",
+            "the service ran against its own seed data, not the failure's",
+        );
+    }
+    let env = envelope.environment.as_ref();
+    if env.is_none_or(|e| e.feature_flags.is_empty()) {
+        push(
+            "environment.feature_flags",
+            "the service ran with its default flags",
+        );
+    }
+    if env.is_none_or(|e| e.timezone.is_none()) {
+        push("environment.timezone", "the service ran in UTC");
+    }
+    out
 }
 
 impl ReproduceResult {
@@ -147,6 +213,7 @@ impl ReproduceResult {
             runs: Vec::new(),
             differences: Vec::new(),
             cause: None,
+            empty_inputs: Vec::new(),
         }
     }
 

@@ -116,9 +116,10 @@ pub struct RunOutput {
     pub exit_code: Option<i64>,
     /// Killed at the run's timeout.
     pub timed_out: bool,
-    /// The last 256 KiB of stdout (the replay runner's result line is its last line).
+    /// The last 2 MiB of stdout (the replay runner's result line is its last line; a
+    /// batch of probes prints one line per probe).
     pub stdout: String,
-    /// The last 256 KiB of stderr.
+    /// The last 2 MiB of stderr.
     pub stderr: String,
     /// Bytes of stdout dropped from the front to keep the tail.
     #[serde(default, skip_serializing_if = "is_zero")]

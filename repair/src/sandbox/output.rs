@@ -3,7 +3,7 @@
 //! output, so a service that writes a lot loses its beginning, never its verdict.
 
 /// Largest amount of stdout or stderr kept from one run.
-pub(super) const MAX_OUTPUT: usize = 256 * 1024;
+pub(super) const MAX_OUTPUT: usize = 2 * 1024 * 1024;
 
 /// The last [`MAX_OUTPUT`] bytes of a stream, and how many came before them.
 #[derive(Debug, Default)]

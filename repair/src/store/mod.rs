@@ -200,24 +200,27 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?;
+        // An envelope may stand for several failures the sender deduplicated.
+        let count = i64::try_from(envelope.occurrences.unwrap_or(1).max(1)).unwrap_or(i64::MAX);
         let (incident_id, new_incident) = match existing {
             Some(id) => {
                 tx.execute(
-                    "UPDATE incidents SET occurrences = occurrences + 1, last_seen_ms = ?2, updated_ms = ?2 WHERE id = ?1",
-                    params![id, now],
+                    "UPDATE incidents SET occurrences = occurrences + ?3, last_seen_ms = ?2, updated_ms = ?2 WHERE id = ?1",
+                    params![id, now, count],
                 )?;
                 (id, false)
             }
             None => {
                 tx.execute(
                     "INSERT INTO incidents (fingerprint, service, envelope_id, status, occurrences, next_attempt_ms, first_seen_ms, last_seen_ms, updated_ms)
-                     VALUES (?1, ?2, ?3, ?5, 1, ?4, ?4, ?4, ?4)",
+                     VALUES (?1, ?2, ?3, ?5, ?6, ?4, ?4, ?4, ?4)",
                     params![
                         envelope.symptom.fingerprint,
                         envelope.identity.service.name,
                         envelope.envelope_id,
                         now,
-                        JobStatus::Queued
+                        JobStatus::Queued,
+                        count
                     ],
                 )?;
                 (tx.last_insert_rowid(), true)
@@ -490,6 +493,23 @@ mod tests {
             older.iter().map(|v| v.id).collect::<Vec<_>>(),
             vec![first.incident_id]
         );
+    }
+
+    /// An envelope standing for deduplicated failures adds them all to its incident.
+    #[test]
+    fn occurrences_carried_by_an_envelope_are_added() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("open");
+        let mut a = envelope("env-occ-aaaaaa", "00000000000000dd");
+        a.occurrences = Some(3);
+        assert_eq!(store.accept(&a).expect("accept").occurrences, 3);
+        let mut b = envelope("env-occ-bbbbbb", "00000000000000dd");
+        b.occurrences = Some(5);
+        assert_eq!(store.accept(&b).expect("accept").occurrences, 8);
+        let c = envelope("env-occ-cccccc", "00000000000000dd");
+        assert_eq!(store.accept(&c).expect("accept").occurrences, 9);
+        // A resent envelope (same id) counts nothing again.
+        assert_eq!(store.accept(&b).expect("accept").occurrences, 9);
     }
 
     #[test]

@@ -90,6 +90,9 @@ pub struct VerifyParts {
     pub repos_dir: PathBuf,
     /// Scopes container names to this engine.
     pub owner: String,
+    /// Files vendored into the image, as for the reproduce stage, so the images the
+    /// earlier stages built are reused.
+    pub vendor: Arc<crate::reproduce::Vendor>,
 }
 
 /// The stage.
@@ -201,7 +204,7 @@ impl Verify {
     /// Builds (or reuses) the service image at `commit`.
     async fn image(&self, job: &Job<'_>, commit: &str) -> Result<String, StageError> {
         let name = &job.ctx.envelope.identity.service.name;
-        let spec = image_spec(&job.repo, name, job.service, commit)
+        let spec = image_spec(&job.repo, name, job.service, commit, &self.parts.vendor)
             .await
             .map_err(|e| failed(format!("image: {e}")))?;
         match self.parts.sandbox.ensure_image(&spec).await {

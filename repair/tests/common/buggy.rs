@@ -1,61 +1,71 @@
-//! The project's buggy services (tests/buggy-services) as test repositories: each
-//! service's tree (minus its answer key, `truth.json`) committed to a fresh git
-//! repository, its services-map entry, and the envelope the collector would send for its
-//! failing request (as tests/buggy-services/make_envelope.py builds it).
+//! The buggy-service set (`tests/buggy-services/`) as the engine meets it: each service's
+//! directory committed to its own git repository (without `truth.json`, with the host's
+//! CA bundle as `pip-ca.crt` for services whose Dockerfile installs from PyPI), its
+//! services-map entry from `truth.json`, and the envelope `make_envelope.py` would write.
 
 use std::path::{Path, PathBuf};
 
-use repair::config::ServiceConfig;
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::GitRepo;
 
-pub fn services_dir() -> PathBuf {
+/// `tests/buggy-services`.
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/buggy-services")
 }
 
-pub fn truth(name: &str) -> Value {
-    let text =
-        std::fs::read_to_string(services_dir().join(name).join("truth.json")).expect("truth.json");
-    serde_json::from_str(&text).expect("truth is JSON")
+/// Every service with a `truth.json`, by name.
+pub fn names() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir(root())
+        .expect("tests/buggy-services")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("truth.json").is_file())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect();
+    out.sort();
+    out
 }
 
-pub fn host_ca() -> Option<String> {
-    for var in ["PIP_CERT", "SSL_CERT_FILE"] {
-        if let Ok(path) = std::env::var(var)
-            && let Ok(text) = std::fs::read_to_string(path)
-        {
-            return Some(text);
-        }
-    }
-    None
+/// One service as a repository.
+pub struct Buggy {
+    pub name: String,
+    pub truth: Value,
+    pub repo: GitRepo,
+    pub commit: String,
 }
 
-fn files_of(dir: &Path, prefix: &str, out: &mut Vec<(String, String)>) {
-    for entry in std::fs::read_dir(dir).expect("read_dir") {
+fn copy_tree(from: &Path, rel: &Path, files: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(from.join(rel)).expect("read service dir") {
         let entry = entry.expect("entry");
         let name = entry.file_name().to_string_lossy().to_string();
-        let path = entry.path();
         if name == "truth.json" || name == "__pycache__" || name.starts_with('.') {
             continue;
         }
-        let rel = format!("{prefix}{name}");
-        if path.is_dir() {
-            files_of(&path, &format!("{rel}/"), out);
+        let path = rel.join(&name);
+        if entry.path().is_dir() {
+            copy_tree(from, &path, files);
         } else {
-            out.push((rel, std::fs::read_to_string(&path).expect("text file")));
+            let text = std::fs::read_to_string(entry.path()).expect("service file is text");
+            files.push((path.to_string_lossy().to_string(), text));
         }
     }
 }
 
-/// The service's repository (its tree minus the answer key), committed.
-pub fn make_repo(name: &str, dir: &Path) -> (GitRepo, String) {
+/// Commits service `name` into a repository under `dir`.
+pub fn setup(dir: &Path, name: &str) -> Buggy {
+    let src = root().join(name);
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(src.join("truth.json")).expect("truth.json"))
+            .expect("truth.json parses");
     let mut files = Vec::new();
-    files_of(&services_dir().join(name), "", &mut files);
-    if truth(name)["service_config"].get("dockerfile").is_some()
-        && let Some(ca) = host_ca()
-    {
-        files.push(("pip-ca.crt".into(), ca));
+    copy_tree(&src, Path::new(""), &mut files);
+    if src.join("Dockerfile").is_file() {
+        let ca = std::env::var("SSL_CERT_FILE")
+            .unwrap_or_else(|_| "/etc/ssl/certs/ca-certificates.crt".to_string());
+        if let Ok(text) = std::fs::read_to_string(ca) {
+            files.push(("pip-ca.crt".into(), text));
+        }
     }
     let repo = GitRepo::new(dir.join(name));
     let refs: Vec<(&str, &str)> = files
@@ -63,50 +73,63 @@ pub fn make_repo(name: &str, dir: &Path) -> (GitRepo, String) {
         .map(|(p, c)| (p.as_str(), c.as_str()))
         .collect();
     let commit = repo.commit(&refs, &format!("{name}: the service"));
-    (repo, commit)
-}
-
-pub fn service_config(name: &str, repo: &Path, push_to: Option<&Path>) -> ServiceConfig {
-    let mut config = truth(name)["service_config"].clone();
-    config["repository"] = json!(repo.display().to_string());
-    if let Some(remote) = push_to {
-        config["push"] = json!(true);
-        config["remote"] = json!(remote.display().to_string());
+    Buggy {
+        name: name.to_string(),
+        truth,
+        repo,
+        commit,
     }
-    serde_json::from_value(config).expect("service config")
 }
 
-pub fn fingerprint(name: &str) -> String {
-    use sha2::Digest;
-    hex::encode(&sha2::Sha256::digest(name.as_bytes())[..8])
+/// The services-map entry (YAML, indented under `services:`).
+pub fn service_yaml(b: &Buggy) -> String {
+    let mut c = b.truth["service_config"].clone();
+    c["repository"] = json!(b.repo.dir.display().to_string());
+    let yaml = serde_yaml::to_string(&json!({ b.name.clone(): c })).expect("yaml");
+    yaml.lines().map(|l| format!("  {l}\n")).collect()
 }
 
-/// The envelope the collector would send (as tests/buggy-services/make_envelope.py).
-pub fn envelope_of(name: &str, commit: &str) -> envelope::Envelope {
-    envelope::parse(envelope_json(name, commit).to_string().as_bytes()).expect("a valid envelope")
+fn hex(parts: &[&str], len: usize) -> String {
+    let digest = hex::encode(Sha256::digest(parts.join("\u{0}").as_bytes()));
+    digest[..len].to_string()
 }
 
-/// The envelope as JSON.
-pub fn envelope_json(name: &str, commit: &str) -> Value {
-    let t = truth(name);
+/// The envelope `make_envelope.py` writes for the service at its commit.
+pub fn envelope(b: &Buggy) -> Value {
+    let t = &b.truth;
+    let name = b.name.as_str();
+    let commit = b.commit.as_str();
+    let expected = &t["expected"];
     let frames: Vec<Value> = t["frames"]
         .as_array()
         .expect("frames")
         .iter()
         .map(|f| json!({"file": f["file"], "line": f["line"], "function": f["function"], "in_app": true}))
         .collect();
-    let req = &t["failing_request"];
-    let mut inputs = json!({"protocol": "http", "method": req["method"], "route": req["route"], "path": req["path"]});
+    let message = expected["message"].as_str().unwrap_or_default();
+    let ty = expected["exception_type"].as_str().expect("exception_type");
+    let top: Vec<String> = frames
+        .iter()
+        .take(3)
+        .map(|f| {
+            format!(
+                "{}:{}",
+                f["file"].as_str().unwrap_or(""),
+                f["function"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    let mut fp_parts = vec![ty];
+    fp_parts.extend(top.iter().map(String::as_str));
+    let request = &t["failing_request"];
+    let mut inputs = json!({"protocol": "http", "method": request["method"], "route": request["route"], "path": request["path"]});
     for key in ["headers", "query"] {
-        if req
-            .get(key)
-            .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-        {
-            inputs[key] = req[key].clone();
+        if request[key].as_object().is_some_and(|m| !m.is_empty()) {
+            inputs[key] = request[key].clone();
         }
     }
-    if let Some(body) = req.get("body") {
-        inputs["body"] = body.clone();
+    if request.get("body").is_some() {
+        inputs["body"] = request["body"].clone();
     }
     let mut environment =
         json!({"timezone": "UTC", "runtime": {"name": "cpython", "version": "3.11"}});
@@ -115,26 +138,31 @@ pub fn envelope_json(name: &str, commit: &str) -> Value {
             environment[k] = v.clone();
         }
     }
-    let mut e = json!({
+    let mut envelope = json!({
         "schema_version": "1",
         "envelope_id": format!("bugsvc-{name}-{}", &commit[..12]),
         "identity": {
-            "trace_id": format!("{:0>32}", &commit[..24]),
-            "span_id": format!("{:0>16}", &commit[..12]),
+            "trace_id": hex(&[name, commit, "trace"], 32),
+            "span_id": hex(&[name, commit, "span"], 16),
             "service": {"name": name, "version": &commit[..12]},
             "commit": commit,
-            "timestamp": "2026-11-30T10:00:00Z",
+            "timestamp": "2026-12-01T09:30:00Z",
         },
         "symptom": {
-            "exception": {"type": t["expected"]["exception_type"], "message_redacted": t["expected"]["message"], "frames": frames},
-            "fingerprint": fingerprint(name),
-            "status_code": 500,
+            "exception": {
+                "type": ty,
+                "message_redacted": message,
+                "message_hash": format!("sha256:{}", hex::encode(Sha256::digest(message.as_bytes()))),
+                "frames": frames,
+            },
+            "fingerprint": hex(&fp_parts, 16),
+            "status_code": expected.get("status").cloned().unwrap_or(json!(500)),
         },
         "inputs": inputs,
         "environment": environment,
     });
     if let Some(state) = t.get("state") {
-        e["state"] = state.clone();
+        envelope["state"] = state.clone();
     }
-    e
+    envelope
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod buggy;
+pub mod buggy_repo;
 pub mod sample;
 
 use std::path::{Path, PathBuf};
@@ -91,8 +92,18 @@ pub struct Engine {
     pub client: reqwest::Client,
 }
 
-/// Writes a config for an engine whose state lives in `dir`.
+/// Writes a config for an engine whose state lives in `dir`. Unless `extra_yaml` names
+/// its `stages:`, the pipeline ends after localize when it configures `minimize:` or
+/// `localize:`, and after reproduce otherwise (the reproduce stage's tests end there).
 pub fn write_config(dir: &Path, extra_yaml: &str) -> PathBuf {
+    let stages = if extra_yaml.contains("stages:") {
+        ""
+    } else if extra_yaml.contains("minimize:") || extra_yaml.contains("localize:") {
+        "stages: [reproduce, minimize, localize]\n"
+    } else {
+        "stages: [reproduce]\n"
+    };
+    let extra_yaml = format!("{extra_yaml}\n{stages}");
     let config = format!(
         "listen: 127.0.0.1:0\nauth:\n  token_env: TRACEMEND_REPAIR_TOKEN\nstore:\n  path: {}\ndata_dir: {}\n{extra_yaml}",
         dir.join("repair.db").display(),

@@ -131,8 +131,9 @@ impl Redact {
             KeyVerdict::Scan {
                 skip,
                 defuse: defuse_key,
+                pseudo,
             } if let Value::String(s) = value => self
-                .scan_str(key, s, skip.into(), defuse || defuse_key, w, rep)
+                .scan_str(key, s, skip.into(), pseudo, defuse || defuse_key, w, rep)
                 .map(Change::Set),
             _ => self.value_other(key, value, verdict, defuse, w, rep),
         }
@@ -149,7 +150,7 @@ impl Redact {
         w: &mut Work,
         rep: &mut RowReport,
     ) -> Option<Change> {
-        let (skip, defuse_key) = match verdict {
+        let (skip, defuse_key, pseudo) = match verdict {
             KeyVerdict::Allow => return None,
             KeyVerdict::Rule(rule) => {
                 if matches!(value, Value::Empty) {
@@ -170,19 +171,26 @@ impl Redact {
                     }
                 };
             }
-            KeyVerdict::Scan { skip, defuse } => (skip.into(), defuse),
+            KeyVerdict::Scan {
+                skip,
+                defuse,
+                pseudo,
+            } => (skip.into(), defuse, pseudo),
         };
-        self.scan(key, value, skip, defuse || defuse_key, w, rep)
+        self.scan(key, value, skip, pseudo, defuse || defuse_key, w, rep)
             .map(Change::Set)
     }
 
-    /// Scans one string; `None` when nothing in it changed.
+    /// Scans one string; `None` when nothing in it changed. `pseudo`
+    /// pseudonymizes what it finds (a request input, see the verdict).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn scan_str(
         &self,
         key: &str,
         s: &str,
         skip: u128,
+        pseudo: bool,
         defuse: bool,
         w: &mut Work,
         rep: &mut RowReport,
@@ -190,7 +198,7 @@ impl Redact {
         w.touched.clear();
         let redacted = self
             .engine
-            .redact_text(s, skip, &mut w.hits, &mut w.touched);
+            .redact_text(s, skip, pseudo, &mut w.hits, &mut w.touched);
         if redacted.is_some() {
             rep.note(key, &w.touched, self.engine.summary());
         }
@@ -214,17 +222,19 @@ impl Redact {
     }
 
     /// Scans a value tree; `None` when nothing in it changed.
+    #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
         key: &str,
         value: Value<'_>,
         skip: u128,
+        pseudo: bool,
         defuse: bool,
         w: &mut Work,
         rep: &mut RowReport,
     ) -> Option<NewValue> {
         match value {
-            Value::String(s) => self.scan_str(key, s, skip, defuse, w, rep),
+            Value::String(s) => self.scan_str(key, s, skip, pseudo, defuse, w, rep),
             Value::KvList(kv) => {
                 let mut changed: Vec<Option<Change>> = Vec::with_capacity(kv.len());
                 let mut any = false;
@@ -250,7 +260,7 @@ impl Redact {
                 let mut changed: Vec<Option<NewValue>> = Vec::with_capacity(a.len());
                 let mut any = false;
                 for v in a.iter() {
-                    let c = self.scan(key, v, skip, defuse, w, rep);
+                    let c = self.scan(key, v, skip, pseudo, defuse, w, rep);
                     any |= c.is_some();
                     changed.push(c);
                 }
@@ -357,6 +367,7 @@ impl Processor for Redact {
                     "status.message",
                     Value::String(msg),
                     0,
+                    false,
                     true,
                     &mut w,
                     &mut rep,
@@ -394,7 +405,7 @@ impl Processor for Redact {
             rep.clear();
             self.attributes(&log, log.attributes(), edits, &mut w, &mut rep);
             if let Some(body) = log.body()
-                && let Some(new) = self.scan("body", body, 0, true, &mut w, &mut rep)
+                && let Some(new) = self.scan("body", body, 0, false, true, &mut w, &mut rep)
             {
                 edits.set_body(&log, new);
             }

@@ -6,8 +6,8 @@ use aho_corasick::MatchKind;
 use aho_corasick::dfa::DFA;
 
 use super::{
-    AWS_AK, AWS_SK, BASIC, BEARER, EMAIL, GITHUB, GITLAB, GOOGLE, INLINE, JWT, PRIVATE_KEY, SLACK,
-    STRIPE, URL_PASSWORD,
+    AWS_AK, AWS_SK, BASIC, BEARER, EMAIL, GITHUB, GITLAB, GOOGLE, HOME_USER, IMEI,
+    IMEI_KEYWORD_BIT, INLINE, JWT, PASSWORD_TEXT, PRIVATE_KEY, SLACK, STRIPE, URL_PASSWORD, VENDOR,
 };
 use crate::keywords::KeywordTable;
 
@@ -54,7 +54,46 @@ const KEYWORDS: &[(usize, &[&str])] = &[
         &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"],
     ),
     (GOOGLE, &["AIza", "ya29.", "GOCSPX-"]),
-    (EMAIL, &["@"]),
+    (
+        VENDOR,
+        &[
+            "sk-proj-",
+            "sk-svcacct-",
+            "sk-admin-",
+            "sk-ant-",
+            "npm_",
+            "pypi-",
+            "SG.",
+            "shpat_",
+            "shpss_",
+            "shpca_",
+            "shppa_",
+            "_v1_",
+            "hvs.",
+            "hvb.",
+            "hf_",
+            "dapi",
+            "lin_api_",
+            "PMAK-",
+            "glsa_",
+            "dp.",
+            "pul-",
+            "rubygems_",
+        ],
+    ),
+    (EMAIL, &["@", "%40"]),
+    (HOME_USER, &["/home/", "/users/", "\\users\\", ":/users/"]),
+    (
+        PASSWORD_TEXT,
+        &[
+            "password",
+            "passwd",
+            "pwd",
+            "passphrase",
+            "passcode",
+            "pass phrase",
+        ],
+    ),
 ];
 
 /// The keyword automaton over the built-ins' keywords, then
@@ -73,6 +112,13 @@ pub(super) fn automaton(
             ac_rule.push(1u128 << rule);
         }
     }
+    for k in super::phone_more::WORDS {
+        pats.push((*k).to_owned());
+        ac_rule.push(1u128 << super::PHONE_WORD_BIT);
+    }
+    // `imei` gates the IMEI rule and says the keyword form may match.
+    pats.push("imei".to_owned());
+    ac_rule.push(1u128 << IMEI | 1u128 << IMEI_KEYWORD_BIT);
     for (rule, kws) in custom_keywords {
         for k in kws {
             pats.push(k.clone());

@@ -4,8 +4,9 @@
 use super::{CARD, Detectors, Match, isolated};
 use crate::validate;
 
-/// A card number's shapes: one run, `4-4-4-(1-4)(-1-3)` or `4-6-4/5`.
-pub(super) const PATTERN: &str = r"\b(?:\d{13,19}|\d{4}[ \-]\d{4}[ \-]\d{4}[ \-]\d{1,4}(?:[ \-]\d{1,3})?|\d{4}[ \-]\d{6}[ \-]\d{4,5})\b";
+/// A card number's shapes: one run, `4-4-4-(1-4)(-1-3)` or `4-6-4/5`,
+/// separated by spaces, dashes or dots (mixed too).
+pub(super) const PATTERN: &str = r"\b(?:\d{13,19}|\d{4}[ \-.]\d{4}[ \-.]\d{4}[ \-.]\d{1,4}(?:[ \-.]\d{1,3})?|\d{4}[ \-.]\d{6}[ \-.]\d{4,5})\b";
 
 impl Detectors {
     #[inline(never)]
@@ -33,7 +34,10 @@ impl Detectors {
                     });
                     break;
                 }
-                match s[..end].iter().rposition(|b| *b == b' ' || *b == b'-') {
+                match s[..end]
+                    .iter()
+                    .rposition(|b| matches!(b, b' ' | b'-' | b'.'))
+                {
                     Some(p) => end = p,
                     None => break,
                 }

@@ -6,9 +6,14 @@
 
 use super::iban::iban_head;
 use super::inline::kv_follows;
+use super::mac::mac_shape;
 use super::phone::{phone_shape, zero_lead};
+use super::phone_more::more_shape;
 use super::ssn::digit_sep_digit;
-use super::{CARD, Detectors, ENTROPY, IBAN, INLINE, IPV4, IPV6, PHONE, SSN, URL_PASSWORD};
+use super::{
+    CARD, Detectors, ENTROPY, IBAN, IMEI, INLINE, IPV4, IPV6, MAC, PHONE, PHONE_MORE_BIT,
+    PHONE_WORD_BIT, SSN, URL_PASSWORD,
+};
 use crate::swar::{HIGH, LANES, lanes_eq, lanes_ge, word_at};
 
 /// Class bits of the byte-at-a-time gating pass ([`gate_bytes`]; [`gate`]
@@ -90,16 +95,37 @@ impl Detectors {
         } else {
             gate::<false>(text)
         };
-        if plain >= 13 {
+        // Dotted groups (`4111.1111.1111.1111`) are not `plain` runs.
+        if plain >= 13 || any >= 13 && dots >= 1 {
             want |= 1 << CARD;
         }
-        if plain >= 6 && iban_head(text) {
+        // Grouped IMEIs (`35-209900-176148-1`); after the word `imei` the
+        // keyword gates them in.
+        if plain >= 15 {
+            want |= 1 << IMEI;
+        }
+        // `a4:5e:60:d1:22:7f`, `a45e.60d1.227f`, and `A4-5E-60-D1-22-7F`
+        // (one 17-byte run of the `longest` class).
+        if colons >= 5 || (dots >= 2 || longest >= 17) && mac_shape(text) {
+            want |= 1 << MAC;
+        }
+        // Letters in the account number (`RO81VZAT4MPX...`) leave short
+        // digit runs: unspaced, the IBAN is one long run.
+        if (plain >= 6 || longest >= 15) && iban_head(text) {
             want |= 1 << IBAN;
         }
         // Without a `+`, the US and national phone patterns need the shapes
         // `phone_shape` looks for (user agents pass the counts on every span).
         if any >= 8 && (plus || any >= 10 || zero_lead(text)) && (plus || phone_shape(text)) {
             want |= 1 << PHONE;
+        }
+        // Not where dots abound (user agents' version numbers make long
+        // digit runs); a number with an extension has at most two.
+        if any >= 8 && dots <= 2 && more_shape(text) {
+            want |= 1 << PHONE_MORE_BIT;
+        }
+        if any < 7 {
+            want &= !(1 << PHONE_WORD_BIT);
         }
         // `ddd-dd-dddd`: a digit, a separator and a digit in a row.
         if plain >= 9 && digit_sep_digit(text) {

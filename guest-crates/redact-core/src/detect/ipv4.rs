@@ -140,7 +140,8 @@ fn version_context(before: &[u8]) -> bool {
         _ => t,
     };
     [
-        "version", "ver", "build", "release", "firmware", "kernel", "rev", "v",
+        "version", "ver", "build", "release", "firmware", "kernel", "rev", "v", "driver", "sdk",
+        "bios", "fw", "patch", "runtime", "plugin", "pkg", "package", "jdk", "os",
     ]
     .iter()
     .any(|w| {

@@ -20,11 +20,16 @@ mod card;
 mod email;
 mod entropy;
 mod gate;
+mod home;
 mod iban;
+mod imei;
 mod inline;
 mod ipv4;
 mod ipv6;
+mod mac;
+mod password;
 mod phone;
+mod phone_more;
 mod secrets;
 mod ssn;
 
@@ -43,13 +48,18 @@ pub const BUILTIN_VALUE_RULES: &[&str] = &[
     "slack_token",
     "stripe_key",
     "google_api_key",
+    "vendor_token",
     "email",
     "card",
     "iban",
+    "imei",
     "ssn",
     "phone",
+    "mac",
     "ipv4",
     "ipv6",
+    "home_user",
+    "password_text",
     "inline_secret",
     "high_entropy",
 ];
@@ -92,16 +102,33 @@ const GITLAB: usize = id("gitlab_token");
 const SLACK: usize = id("slack_token");
 const STRIPE: usize = id("stripe_key");
 const GOOGLE: usize = id("google_api_key");
+const VENDOR: usize = id("vendor_token");
 const EMAIL: usize = id("email");
 const CARD: usize = id("card");
 const IBAN: usize = id("iban");
+const IMEI: usize = id("imei");
 const SSN: usize = id("ssn");
 const PHONE: usize = id("phone");
+const MAC: usize = id("mac");
 const IPV4: usize = id("ipv4");
 const IPV6: usize = id("ipv6");
+const HOME_USER: usize = id("home_user");
+const PASSWORD_TEXT: usize = id("password_text");
 /// `key=value` pairs inside text whose key is sensitive.
 pub const INLINE: usize = id("inline_secret");
 const ENTROPY: usize = id("high_entropy");
+
+/// A bit of the gating pass's answer that is no rule: the word `imei` is
+/// in the text (IMEIs after the keyword, not only grouped ones). Rule ids
+/// stop below 127 (at most 100 custom rules after the built-ins).
+const IMEI_KEYWORD_BIT: u32 = 127;
+/// Another: the text may hold one of `phone_more`'s shapes.
+const PHONE_MORE_BIT: u32 = 126;
+/// Another: a phone word is in the text (cleared again by the gate when
+/// too few digits follow anywhere).
+const PHONE_WORD_BIT: u32 = 125;
+/// The bits of the gating pass's answer that are no rule.
+const FLAG_BITS: u128 = 1 << IMEI_KEYWORD_BIT | 1 << PHONE_MORE_BIT | 1 << PHONE_WORD_BIT;
 
 /// A value rule defined in the config: a regex, optionally gated by
 /// keywords.
@@ -134,6 +161,14 @@ pub struct Detectors {
     private_end: Regex,
     phone_us: Regex,
     phone_national: Regex,
+    phone_paren: Regex,
+    phone_call_prefix: Regex,
+    phone_ext: Regex,
+    phone_after_word: Regex,
+    imei_after_keyword: Regex,
+    imei_grouped: Regex,
+    home: Regex,
+    password_text: Regex,
     inline_kv: Regex,
     custom: Vec<CustomDetector>,
     /// Which rules are enabled (bit = rule id).
@@ -169,6 +204,7 @@ impl Detectors {
             (CARD, card::PATTERN),
             (IBAN, iban::PATTERN),
             (PHONE, phone::E164_PATTERN),
+            (MAC, mac::PATTERN),
         ]);
         for &(rule, p) in builtin {
             re[rule] = Some(bytes_re(p).expect("built-in pattern compiles"));
@@ -181,6 +217,15 @@ impl Detectors {
                 .expect("built-in pattern compiles"),
             phone_us: bytes_re(phone::US_PATTERN).expect("built-in pattern compiles"),
             phone_national: bytes_re(phone::NATIONAL_PATTERN).expect("built-in pattern compiles"),
+            phone_paren: bytes_re(phone_more::PAREN_TRUNK).expect("built-in pattern compiles"),
+            phone_call_prefix: bytes_re(phone_more::CALL_PREFIX)
+                .expect("built-in pattern compiles"),
+            phone_ext: bytes_re(phone_more::US_EXTENSION).expect("built-in pattern compiles"),
+            phone_after_word: bytes_re(phone_more::AFTER_WORD).expect("built-in pattern compiles"),
+            imei_after_keyword: bytes_re(imei::AFTER_KEYWORD).expect("built-in pattern compiles"),
+            imei_grouped: bytes_re(imei::GROUPED).expect("built-in pattern compiles"),
+            home: bytes_re(home::PATTERN).expect("built-in pattern compiles"),
+            password_text: bytes_re(password::PATTERN).expect("built-in pattern compiles"),
             inline_kv: bytes_re(inline::KEY_PATTERN).expect("built-in pattern compiles"),
             custom,
             enabled: u128::MAX,
@@ -201,8 +246,8 @@ impl Detectors {
         out: &mut Vec<Match>,
     ) {
         let on = self.enabled & !skip;
-        let want = self.may_match(text) & on;
-        if want == 0 && self.custom.iter().all(|c| c.gated) {
+        let want = self.may_match(text) & (on | FLAG_BITS);
+        if want & !(1 << IMEI_KEYWORD_BIT) == 0 && self.custom.iter().all(|c| c.gated) {
             return;
         }
         self.run(text, want, on, is_sensitive_key, is_token, out);
@@ -252,6 +297,7 @@ impl Detectors {
             | 1 << SLACK
             | 1 << STRIPE
             | 1 << GOOGLE
+            | 1 << VENDOR
             | 1 << EMAIL;
         let mut by_regex = want as u64 & BY_REGEX;
         while by_regex != 0 {
@@ -273,11 +319,31 @@ impl Detectors {
         if has(IBAN) {
             self.ibans(text, out);
         }
+        if has(IMEI) {
+            self.imeis(text, want >> IMEI_KEYWORD_BIT & 1 != 0, out);
+        }
         if has(SSN) {
             self.ssns(text, out);
         }
         if has(PHONE) {
             self.phones(text, out);
+        }
+        if want & (1 << PHONE_MORE_BIT | 1 << PHONE_WORD_BIT) != 0 && on >> PHONE & 1 != 0 {
+            self.more_phones(
+                text,
+                want >> PHONE_MORE_BIT & 1 != 0,
+                want >> PHONE_WORD_BIT & 1 != 0,
+                out,
+            );
+        }
+        if has(MAC) {
+            self.macs(text, out);
+        }
+        if has(HOME_USER) {
+            self.home_users(text, out);
+        }
+        if has(PASSWORD_TEXT) {
+            self.passwords(text, is_token, out);
         }
         if has(IPV4) {
             self.ipv4s(text, out);

@@ -5,7 +5,7 @@
 
 use super::{
     AWS_AK, AWS_SK, BASIC, BEARER, Detectors, GITHUB, GITLAB, GOOGLE, JWT, Match, PRIVATE_KEY,
-    SLACK, STRIPE, URL_PASSWORD, spans,
+    SLACK, STRIPE, URL_PASSWORD, VENDOR, spans,
 };
 use crate::validate;
 
@@ -56,6 +56,14 @@ pub(super) const PATTERNS: &[(usize, &str)] = &[
     (
         GOOGLE,
         r"\bAIza[0-9A-Za-z_\-]{35}|\bya29\.[0-9A-Za-z_\-]{20,}|\bGOCSPX-[0-9A-Za-z_\-]{20,}",
+    ),
+    // Secret types of gitleaks' default config, by their documented
+    // prefixes and lengths: OpenAI, Anthropic, npm, PyPI, SendGrid,
+    // Shopify, DigitalOcean, Vault, Hugging Face, Databricks, Linear,
+    // Postman, Grafana, Doppler, Pulumi, RubyGems.
+    (
+        VENDOR,
+        r"\b(?:sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{20,}|sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_\-]{80,}|npm_[A-Za-z0-9]{36}|pypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}|SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|do[opr]_v1_[a-f0-9]{64}|hv[sb]\.[A-Za-z0-9_\-]{90,}|hf_[A-Za-z]{34}|dapi[a-f0-9]{32}(?:-\d)?|lin_api_[A-Za-z0-9]{40}|PMAK-[a-f0-9]{24}-[a-f0-9]{34}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|dp\.(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}|pul-[a-f0-9]{40}|rubygems_[a-f0-9]{48})",
     ),
 ];
 

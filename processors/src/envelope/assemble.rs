@@ -1,0 +1,195 @@
+//! From a failing trace to queued envelopes: the commit check, the assembler
+//! guest, then for each envelope it returns the data contract, the schema
+//! and dedupe.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prometheus_client::metrics::counter::Counter;
+use prost::Message;
+use serde_json::Value;
+use tracing::{debug, warn};
+
+use super::dedupe::Dedupe;
+use super::holder::lock;
+use super::signals::{COMMIT_ATTRIBUTE, resource_has_commit};
+use super::{Assemble, Contract, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink};
+use crate::tail_sampling::TraceId;
+use crate::tail_sampling::buffer::Held;
+use crate::tail_sampling::wire::{self, Group};
+
+/// The counters of one exporter, looked up once.
+pub(super) struct Counters {
+    assembled: Counter,
+    refused: Counter,
+    invalid: Counter,
+    deduplicated: Counter,
+    queued: Counter,
+    no_commit: Counter,
+    faults: Counter,
+}
+
+impl Counters {
+    pub(super) fn new(m: &EnvelopeMetrics, labels: &EnvelopeLabels) -> Self {
+        let c = |f: &prometheus_client::metrics::family::Family<EnvelopeLabels, Counter>| {
+            f.get_or_create(labels).clone()
+        };
+        Counters {
+            assembled: c(&m.assembled),
+            refused: c(&m.refused),
+            invalid: c(&m.invalid),
+            deduplicated: c(&m.deduplicated),
+            queued: c(&m.queued),
+            no_commit: c(&m.no_commit),
+            faults: c(&m.faults),
+        }
+    }
+}
+
+/// Everything after the buffer.
+pub(super) struct Assembly {
+    pub(super) name: String,
+    pub(super) assembler: Box<dyn Assemble>,
+    pub(super) contract: Contract,
+    pub(super) dedupe: Mutex<Dedupe>,
+    pub(super) sink: EnvelopeSink,
+    pub(super) counters: Counters,
+}
+
+impl Assembly {
+    /// Assembles each failing trace of `traces` (no lock held).
+    pub(super) fn run(&self, traces: Vec<(TraceId, Held)>, now: Instant) {
+        for (id, held) in traces {
+            self.one(&id, &held, now);
+        }
+    }
+
+    fn one(&self, id: &TraceId, held: &Held, now: Instant) {
+        let trace_id = hex::encode(id);
+        if !has_commit(held) {
+            self.counters.no_commit.inc();
+            warn!(
+                exporter = %self.name,
+                trace_id,
+                attribute = COMMIT_ATTRIBUTE,
+                "A failing trace has no commit: set the resource attribute `{COMMIT_ATTRIBUTE}` to the commit the service runs; no envelope is built without it."
+            );
+            return;
+        }
+        let spans: Vec<&Group> = held.groups.iter().collect();
+        let logs: Vec<&Group> = held.logs.iter().collect();
+        // The bytes were framed by the buffer from scanned input.
+        let decoded = ExportTraceServiceRequest::decode(&wire::encode_request(&spans, &[])[..])
+            .and_then(|t| {
+                ExportLogsServiceRequest::decode(&wire::encode_request(&logs, &[])[..])
+                    .map(|l| (t, l))
+            });
+        let (trace, logs) = match decoded {
+            Ok(both) => both,
+            Err(e) => {
+                self.counters.faults.inc();
+                warn!(exporter = %self.name, trace_id, error = %e, "A held trace does not decode; it is dropped.");
+                return;
+            }
+        };
+        let output = match self.assembler.assemble(&trace, &logs) {
+            Ok(Some(text)) => text,
+            Ok(None) => {
+                debug!(exporter = %self.name, trace_id, "The assembler built no envelope for a failing trace.");
+                return;
+            }
+            Err(e) => {
+                self.counters.faults.inc();
+                warn!(exporter = %self.name, trace_id, error = %e, "The envelope assembler faulted; the trace yields no envelope.");
+                return;
+            }
+        };
+        let envelopes = match serde_json::from_str::<Value>(&output) {
+            Ok(Value::Array(items)) => items,
+            Ok(one @ Value::Object(_)) => vec![one],
+            Ok(other) => {
+                self.counters.invalid.inc();
+                warn!(exporter = %self.name, trace_id, path = "/", found = json_kind(&other), "The assembler returned neither an envelope object nor an array of them; nothing is sent.");
+                return;
+            }
+            Err(e) => {
+                self.counters.invalid.inc();
+                warn!(exporter = %self.name, trace_id, path = "/", error = %e, "The assembler returned text that is not JSON; nothing is sent.");
+                return;
+            }
+        };
+        for envelope in envelopes {
+            self.counters.assembled.inc();
+            self.gate(&trace_id, envelope, now);
+        }
+    }
+
+    /// Contract, schema, dedupe; then the sink.
+    fn gate(&self, trace_id: &str, envelope: Value, now: Instant) {
+        let kept = match self.contract.apply(envelope) {
+            Ok(v) => v,
+            Err(refusal) => {
+                self.counters.refused.inc();
+                warn!(exporter = %self.name, trace_id, path = %refusal.pointer, found = refusal.found, "The data contract refused an envelope: a field labelled sensitive is not a token or a hash. Tokenize it in the redaction processor, or relabel it in `contract`.");
+                return;
+            }
+        };
+        let mut typed = match envelope::from_value(kept) {
+            Ok(e) => e,
+            Err(e) => {
+                self.counters.invalid.inc();
+                let paths = match &e {
+                    envelope::EnvelopeError::Schema(v) => v
+                        .iter()
+                        .map(|v| format!("{}: {}", v.path, v.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                };
+                warn!(exporter = %self.name, trace_id, violations = %paths, "An assembled envelope breaks the schema; it is not sent.");
+                return;
+            }
+        };
+        let admitted = lock(&self.dedupe).admit(&typed.symptom.fingerprint, now);
+        let Some(count) = admitted else {
+            self.counters.deduplicated.inc();
+            return;
+        };
+        let total = typed.occurrences.unwrap_or(1) + (count - 1);
+        typed.occurrences = (total > 1).then_some(total);
+        match serde_json::to_string(&typed) {
+            Ok(text) => {
+                self.counters.queued.inc();
+                (self.sink)(text);
+            }
+            Err(e) => {
+                self.counters.invalid.inc();
+                warn!(exporter = %self.name, trace_id, error = %e, "A valid envelope did not serialize; it is not sent.");
+            }
+        }
+    }
+}
+
+/// Whether any resource of the trace (its spans' or its logs') names the commit.
+fn has_commit(held: &Held) -> bool {
+    held.groups.iter().chain(&held.logs).any(|g| {
+        g.ctx
+            .resource
+            .resource
+            .as_deref()
+            .is_some_and(|r| resource_has_commit(r).unwrap_or(false))
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}

@@ -1,0 +1,305 @@
+//! The holder: batches in (split by trace on the wire, held in the
+//! tail-sampling buffer), traces out when their `join_window` has passed, a
+//! bound is reached, or at shutdown.
+
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use pdata::wire::field::{log_record, span};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use tracing::warn;
+
+use super::assemble::Assembly;
+use super::dedupe::Dedupe;
+use super::signals::{log_has_exception, span_has_error};
+use super::{Assemble, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink, HolderError, HolderSettings};
+use crate::tail_sampling::TraceId;
+use crate::tail_sampling::buffer::{ContextBytes, Held, Item, State};
+use crate::tail_sampling::wire;
+
+/// Trace ids remembered after their trace was let go, so late items are
+/// dropped (counted) instead of starting a second holding.
+const DONE_CACHE: usize = 100_000;
+
+/// A poisoned lock means a panic mid-update elsewhere; the state is still
+/// counts and buffers, so keep serving.
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the holder holds now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HolderStats {
+    /// Traces held.
+    pub traces_held: u64,
+    /// Spans held.
+    pub spans_held: u64,
+    /// Log records held.
+    pub records_held: u64,
+    /// Bytes held (items, bookkeeping, shared contexts).
+    pub bytes_held: u64,
+}
+
+/// One envelope exporter's holder. Cheap to clone (a handle).
+#[derive(Clone)]
+pub struct Holder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: HolderSettings,
+    assembly: Assembly,
+    state: Mutex<State>,
+    contexts: Arc<ContextBytes>,
+    late: Counter,
+    early: Counter,
+    traces_held: Gauge,
+    bytes_held: Gauge,
+    timer: Mutex<Option<Timer>>,
+}
+
+struct Timer {
+    task: tokio::task::JoinHandle<()>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Holder {
+    /// A holder named `name` (the exporter id, for metrics and logs) whose
+    /// envelopes go to `sink`.
+    pub fn new(
+        name: &str,
+        settings: HolderSettings,
+        assembler: Box<dyn Assemble>,
+        metrics: &EnvelopeMetrics,
+        sink: EnvelopeSink,
+    ) -> Self {
+        let labels = EnvelopeLabels {
+            exporter: name.to_owned(),
+        };
+        let state = State::new(0, 0, DONE_CACHE);
+        let assembly = Assembly {
+            name: name.to_owned(),
+            assembler,
+            contract: settings.contract.clone(),
+            dedupe: Mutex::new(Dedupe::new(settings.dedupe_window)),
+            sink,
+            counters: super::assemble::Counters::new(metrics, &labels),
+        };
+        Holder {
+            inner: Arc::new(Inner {
+                assembly,
+                contexts: state.contexts.clone(),
+                state: Mutex::new(state),
+                late: metrics.late_items.get_or_create(&labels).clone(),
+                early: metrics.early.get_or_create(&labels).clone(),
+                traces_held: metrics.traces_held.get_or_create(&labels).clone(),
+                bytes_held: metrics.bytes_held.get_or_create(&labels).clone(),
+                settings,
+                timer: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Takes an encoded `ExportTraceServiceRequest`.
+    pub fn consume_spans(&self, request: &[u8]) -> Result<(), HolderError> {
+        self.consume_at(request, Item::Span, Instant::now())
+    }
+
+    /// Takes an encoded `ExportLogsServiceRequest`. Records without a trace id
+    /// belong to no trace and are not held.
+    pub fn consume_logs(&self, request: &[u8]) -> Result<(), HolderError> {
+        self.consume_at(request, Item::Log, Instant::now())
+    }
+
+    /// Spans as if they arrived at `now` (tests with their own clock).
+    pub fn consume_spans_at(&self, request: &[u8], now: Instant) -> Result<(), HolderError> {
+        self.consume_at(request, Item::Span, now)
+    }
+
+    /// Log records as if they arrived at `now`.
+    pub fn consume_logs_at(&self, request: &[u8], now: Instant) -> Result<(), HolderError> {
+        self.consume_at(request, Item::Log, now)
+    }
+
+    fn consume_at(&self, request: &[u8], kind: Item, now: Instant) -> Result<(), HolderError> {
+        let inner = &self.inner;
+        let field = match kind {
+            Item::Span => span::TRACE_ID,
+            Item::Log => log_record::TRACE_ID,
+        };
+        let parts = wire::split_by(request, field)?;
+        let scopes = wire::scoped(parts, &inner.contexts);
+        // Error markers are read without the lock.
+        let mut marked = Vec::new();
+        for (ctx, traces) in &scopes {
+            for (id, items) in traces {
+                let Some(id) = id else { continue };
+                let mut error = false;
+                for item in items {
+                    let hit = match kind {
+                        Item::Span => span_has_error(item),
+                        Item::Log => log_has_exception(item),
+                    };
+                    error |= hit.map_err(|e| HolderError::Malformed(e.into()))?;
+                }
+                marked.push((ctx, *id, items, error));
+            }
+        }
+        let mut out = Vec::new();
+        {
+            let mut st = lock(&inner.state);
+            if st.stopped {
+                return Err(HolderError::Stopped);
+            }
+            for (ctx, id, items, error) in marked {
+                if st.not_sampled.get(&id).is_some() {
+                    inner.late.inc_by(items.len() as u64);
+                    continue;
+                }
+                if !st.traces.contains_key(&id) {
+                    while st.traces.len() as u64 >= inner.settings.num_traces {
+                        let Some(old) = st.pop_oldest(None) else {
+                            break;
+                        };
+                        inner.early.inc();
+                        done(&mut st, old, &mut out);
+                    }
+                }
+                st.append_items(id, ctx, items, kind, now);
+                if error && let Some(h) = st.traces.get_mut(&id) {
+                    h.error = true;
+                }
+                while st.bytes() > inner.settings.max_buffered_bytes {
+                    let Some(old) = st.pop_oldest(None) else {
+                        break;
+                    };
+                    inner.early.inc();
+                    done(&mut st, old, &mut out);
+                }
+            }
+            inner.publish(&st);
+        }
+        inner.assembly.run(out, now);
+        Ok(())
+    }
+
+    /// Starts the timer that lets traces go when their `join_window` has
+    /// passed. Needs a tokio runtime. Calling it again does nothing.
+    pub fn start(&self) -> Result<(), HolderError> {
+        let handle = tokio::runtime::Handle::try_current().map_err(|_| HolderError::NoRuntime)?;
+        let mut timer = lock(&self.inner.timer);
+        if timer.is_some() {
+            return Ok(());
+        }
+        let period = (self.inner.settings.join_window / 10)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let stopped = stop.clone();
+        let task = handle.spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.notified() => return,
+                }
+                let Some(inner) = weak.upgrade() else { return };
+                let holder = Holder { inner };
+                // Guest calls are CPU work: off the async workers.
+                let run = tokio::task::spawn_blocking(move || holder.tick_at(Instant::now()));
+                if run.await.is_err() {
+                    return;
+                }
+            }
+        });
+        *timer = Some(Timer { task, stop });
+        Ok(())
+    }
+
+    /// Lets go every trace first seen `join_window` or more before `now`,
+    /// assembling the failing ones. The timer calls this.
+    pub fn tick_at(&self, now: Instant) {
+        let inner = &self.inner;
+        let Some(due) = now.checked_sub(inner.settings.join_window) else {
+            return;
+        };
+        loop {
+            let mut out = Vec::new();
+            {
+                let mut st = lock(&inner.state);
+                while out.len() < 64 {
+                    let Some(old) = st.pop_oldest(Some(due)) else {
+                        break;
+                    };
+                    done(&mut st, old, &mut out);
+                }
+                inner.publish(&st);
+            }
+            if out.is_empty() {
+                return;
+            }
+            inner.assembly.run(out, now);
+        }
+    }
+
+    /// Stops the timer and assembles every failing trace still held (their
+    /// window cut short rather than lost). Later batches are refused.
+    pub async fn shutdown(&self) {
+        let timer = lock(&self.inner.timer).take();
+        if let Some(t) = timer {
+            t.stop.notify_one();
+            let _ = t.task.await;
+        }
+        let holder = self.clone();
+        let drained = tokio::task::spawn_blocking(move || holder.shutdown_now(Instant::now()));
+        if drained.await.is_err() {
+            warn!("The envelope holder's shutdown drain panicked; traces still held are lost.");
+        }
+    }
+
+    /// The synchronous part of [`Holder::shutdown`].
+    pub fn shutdown_now(&self, now: Instant) {
+        let inner = &self.inner;
+        let mut out = Vec::new();
+        {
+            let mut st = lock(&inner.state);
+            st.stopped = true;
+            while let Some(old) = st.pop_oldest(None) {
+                done(&mut st, old, &mut out);
+            }
+            inner.publish(&st);
+        }
+        inner.assembly.run(out, now);
+    }
+
+    /// What the holder holds now.
+    pub fn stats(&self) -> HolderStats {
+        let st = lock(&self.inner.state);
+        HolderStats {
+            traces_held: st.traces.len() as u64,
+            spans_held: st.spans,
+            records_held: st.records,
+            bytes_held: st.bytes(),
+        }
+    }
+}
+
+impl Inner {
+    fn publish(&self, st: &State) {
+        self.traces_held
+            .set(i64::try_from(st.traces.len()).unwrap_or(i64::MAX));
+        self.bytes_held
+            .set(i64::try_from(st.bytes()).unwrap_or(i64::MAX));
+    }
+}
+
+/// Records a trace as let go (late items are dropped) and keeps it for
+/// assembly when it failed.
+fn done(st: &mut State, (id, held): (TraceId, Held), out: &mut Vec<(TraceId, Held)>) {
+    st.not_sampled.insert(id, ());
+    if held.error {
+        out.push((id, held));
+    }
+}
