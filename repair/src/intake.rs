@@ -103,6 +103,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     pub sandbox: Arc<dyn Sandbox>,
     pub max_body_bytes: usize,
+    /// Per-incident artifact directories (the evidence bundle is read from there).
+    pub artifacts_root: Option<std::path::PathBuf>,
 }
 
 impl AppState {
@@ -121,7 +123,14 @@ impl AppState {
             health,
             sandbox,
             max_body_bytes,
+            artifacts_root: None,
         }
+    }
+
+    /// Serves evidence bundles from the incidents' artifact directories under `root`.
+    pub fn with_artifacts_root(mut self, root: std::path::PathBuf) -> Self {
+        self.artifacts_root = Some(root);
+        self
     }
 }
 
@@ -132,10 +141,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/envelopes", post(post_envelope))
         .route("/v1/incidents", get(list_incidents))
         .route("/v1/incidents/{id}", get(get_incident))
+        .route("/v1/incidents/{id}/bundle", get(get_bundle))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(DefaultBodyLimit::max(limit));
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .merge(api)
         .with_state(state)
 }
@@ -251,6 +262,72 @@ async fn get_incident(
         .map_err(|e| IntakeError::Internal(e.to_string()))??
         .ok_or(IntakeError::NotFound(id))?;
     Ok(Json(incident).into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BundleQuery {
+    /// `json` (default) or `markdown`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// The incident's evidence bundle (written by the verify stage for a verified fix), as
+/// JSON or as Markdown (`?format=markdown`).
+async fn get_bundle(
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    query: Result<Query<BundleQuery>, QueryRejection>,
+) -> Result<Response, IntakeError> {
+    let Query(query) = query.map_err(|e| IntakeError::BadQuery(e.body_text()))?;
+    let markdown = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("markdown" | "md") => true,
+        Some(other) => {
+            return Err(IntakeError::BadQuery(format!(
+                "format must be json or markdown, not {other:?}"
+            )));
+        }
+    };
+    let n: i64 = id.parse().map_err(|_| IntakeError::NotFound(id.clone()))?;
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store.incident(n))
+        .await
+        .map_err(|e| IntakeError::Internal(e.to_string()))??
+        .ok_or_else(|| IntakeError::NotFound(id.clone()))?;
+    let root = state
+        .artifacts_root
+        .as_ref()
+        .ok_or_else(|| IntakeError::Internal("no artifacts directory configured".into()))?;
+    let file = if markdown {
+        crate::bundle::MARKDOWN_FILE
+    } else {
+        crate::bundle::JSON_FILE
+    };
+    match tokio::fs::read_to_string(root.join(n.to_string()).join(file)).await {
+        Ok(text) if markdown => Ok((
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            text,
+        )
+            .into_response()),
+        Ok(text) => Ok(([(header::CONTENT_TYPE, "application/json")], text).into_response()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(IntakeError::NotFound(format!(
+            "{n} bundle: the incident has no verified fix (yet)"
+        ))),
+        Err(e) => Err(IntakeError::Internal(format!("reading the bundle: {e}"))),
+    }
+}
+
+/// Prometheus metrics (no token, like `/healthz`).
+async fn metrics() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        crate::metrics::render(),
+    )
+        .into_response()
 }
 
 /// Liveness plus what the engine knows about its sandbox; 200 even when degraded (intake

@@ -18,16 +18,22 @@
 //!    services map, [`repo`]), builds an image at the envelope's commit and replays the
 //!    request inside a locked-down container ([`sandbox`]: no network, read-only root,
 //!    limits, timeout, always removed), then compares the failure [`signature`] with the
-//!    envelope's. Minimize, localize, patch and verify stages come next.
+//!    envelope's. Minimize and localize come next; then [`patch`] proposes template fixes
+//!    checked by the [`policy`] gate, and [`verify`] proves one in the sandbox, commits it
+//!    on a branch and writes the evidence [`bundle`].
 
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod dependency;
 pub mod health;
 pub mod intake;
 pub mod localize;
+pub mod metrics;
 pub mod minimize;
+pub mod patch;
 pub mod pipeline;
+pub mod policy;
 pub mod probe;
 pub mod repo;
 pub mod reproduce;
@@ -38,3 +44,4 @@ pub mod stage;
 pub mod status;
 pub mod store;
 pub mod vendor;
+pub mod verify;

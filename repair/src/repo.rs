@@ -241,6 +241,25 @@ impl Repo {
         })
     }
 
+    /// The repository's git directory (the mirror of a remote, or the local repository).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Paths of every file in the tree at `commit`.
+    pub async fn files(&self, commit: &str) -> Result<Vec<String>, RepoError> {
+        let out = git(
+            Some(&self.dir),
+            &["ls-tree", "-r", "--name-only", "-z", commit],
+        )
+        .await?;
+        Ok(out
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect())
+    }
+
     /// A file's content at a commit.
     pub async fn show(&self, commit: &str, path: &str) -> Result<Vec<u8>, RepoError> {
         git(Some(&self.dir), &["show", &format!("{commit}:{path}")])
@@ -249,11 +268,6 @@ impl Repo {
                 path: path.to_string(),
                 commit: commit.to_string(),
             })
-    }
-
-    /// The repository's git directory (a local work tree or the bare mirror).
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The tree at `commit` as a tar, under `prefix` (e.g. `src/`, or empty), plus `extra`

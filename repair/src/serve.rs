@@ -15,12 +15,15 @@ use crate::health::Health;
 use crate::intake::{self, AppState};
 use crate::localize::Localize;
 use crate::minimize::Minimize;
+use crate::patch::Patch;
 use crate::pipeline::{Backoff, Pipeline};
+use crate::policy::PolicyGate;
 use crate::probe::{Workbench, WorkbenchParts};
 use crate::reproduce::{Reproduce, ReproduceParts};
 use crate::sandbox::{DockerSandbox, Sandbox};
 use crate::stage::Stage;
 use crate::store::{Store, StoreError};
+use crate::verify::{Verify, VerifyParts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -38,6 +41,8 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Policy(#[from] crate::policy::PolicyError),
     #[error("HTTP server error: {0}")]
     Http(#[source] std::io::Error),
 }
@@ -102,7 +107,7 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
     }
 
     // coverage.py for the localize stage's spectrum, vendored into every service image.
-    let vendor = if config.localize.enabled && config.localize.coverage {
+    let vendor = if config.runs_stage(crate::localize::STAGE) && config.localize.coverage {
         match crate::vendor::vendor_coverage(
             &data_dir.join("vendor"),
             &config.localize.coverage_requirement,
@@ -139,17 +144,35 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         allow_root: config.sandbox.allow_root,
         repos_dir: data_dir.join("repos"),
         owner: owner.clone(),
-        vendor,
+        vendor: vendor.clone(),
     }))];
-    if config.minimize.enabled {
-        stages.push(Arc::new(Minimize::new(
-            bench.clone(),
-            config.minimize.clone(),
-        )));
-    }
-    if config.localize.enabled {
-        stages.push(Arc::new(Localize::new(bench, config.localize.clone())));
-    }
+    stages.push(Arc::new(Minimize::new(
+        bench.clone(),
+        config.minimize.clone(),
+    )));
+    stages.push(Arc::new(Localize::new(bench, config.localize.clone())));
+    // Loaded before anything runs: a policy that does not compile stops the engine.
+    let gate = PolicyGate::new(&config.patch.policy)?;
+    stages.push(Arc::new(Patch::new(
+        config.services.clone(),
+        data_dir.join("repos"),
+        config.patch.clone(),
+        gate,
+    )));
+    stages.push(Arc::new(Verify::new(VerifyParts {
+        services: config.services.clone(),
+        sandbox: sandbox.clone(),
+        config: config.verify.clone(),
+        reproduce: config.reproduce.clone(),
+        sandbox_timeout: config.sandbox.timeout,
+        allow_root: config.sandbox.allow_root,
+        repos_dir: data_dir.join("repos"),
+        owner: owner.clone(),
+        vendor,
+    })));
+    // Only the configured stages run (a prefix of the pipeline, e.g. `[reproduce]`).
+    stages.retain(|s| config.stages.iter().any(|n| n == s.name()));
+    info!(stages = ?stages.iter().map(|s| s.name()).collect::<Vec<_>>(), "Pipeline stages.");
     let notify = Arc::new(Notify::new());
     let pipeline = Arc::new(Pipeline {
         store: store.clone(),
@@ -167,14 +190,17 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         workers.spawn(pipeline.clone().worker(n));
     }
 
-    let state = Arc::new(AppState::new(
-        store,
-        &token,
-        notify,
-        health,
-        sandbox.clone(),
-        config.intake.max_body_bytes,
-    ));
+    let state = Arc::new(
+        AppState::new(
+            store,
+            &token,
+            notify,
+            health,
+            sandbox.clone(),
+            config.intake.max_body_bytes,
+        )
+        .with_artifacts_root(data_dir.join("artifacts")),
+    );
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {

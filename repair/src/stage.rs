@@ -18,7 +18,9 @@ use serde::Serialize;
 use crate::dependency::Dependency;
 use crate::localize::LocalizeResult;
 use crate::minimize::MinimizeResult;
+use crate::patch::PatchResult;
 use crate::reproduce::ReproduceResult;
+use crate::verify::VerifyResult;
 
 /// One stage's result: one variant, and one type, per stage. Serialized without a tag
 /// (the stage's name says which it is), so the API shows the stage's own fields.
@@ -31,6 +33,10 @@ pub enum StageResult {
     Minimize(Box<MinimizeResult>),
     /// Stage `localize`.
     Localize(Box<LocalizeResult>),
+    /// Stage `patch`.
+    Patch(Box<PatchResult>),
+    /// Stage `verify`.
+    Verify(Box<VerifyResult>),
     /// A result used by the pipeline's own tests, for stages that are not real ones.
     #[cfg(test)]
     Test(tests_support::TestResult),
@@ -60,6 +66,8 @@ impl StageResult {
             StageResult::Reproduce(_) => crate::reproduce::STAGE,
             StageResult::Minimize(_) => crate::minimize::STAGE,
             StageResult::Localize(_) => crate::localize::STAGE,
+            StageResult::Patch(_) => crate::patch::STAGE,
+            StageResult::Verify(_) => crate::verify::STAGE,
             #[cfg(test)]
             StageResult::Test(t) => &t.stage,
         }
@@ -80,6 +88,12 @@ impl StageResult {
                 .map_err(corrupt),
             crate::localize::STAGE => serde_json::from_str(text)
                 .map(|r| StageResult::Localize(Box::new(r)))
+                .map_err(corrupt),
+            crate::patch::STAGE => serde_json::from_str(text)
+                .map(|r| StageResult::Patch(Box::new(r)))
+                .map_err(corrupt),
+            crate::verify::STAGE => serde_json::from_str(text)
+                .map(|r| StageResult::Verify(Box::new(r)))
                 .map_err(corrupt),
             #[cfg(test)]
             other => serde_json::from_str(text)
@@ -140,6 +154,22 @@ impl StageResults {
     pub fn localize(&self) -> Option<&LocalizeResult> {
         match self.by_stage.get(crate::localize::STAGE) {
             Some(StageResult::Localize(r)) => Some(r.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The patch stage's result.
+    pub fn patch(&self) -> Option<&PatchResult> {
+        match self.by_stage.get(crate::patch::STAGE) {
+            Some(StageResult::Patch(r)) => Some(r.as_ref()),
+            _ => None,
+        }
+    }
+
+    /// The verify stage's result.
+    pub fn verify(&self) -> Option<&VerifyResult> {
+        match self.by_stage.get(crate::verify::STAGE) {
+            Some(StageResult::Verify(r)) => Some(r.as_ref()),
             _ => None,
         }
     }

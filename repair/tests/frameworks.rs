@@ -141,7 +141,7 @@ async fn flask_and_fastapi_services_are_reproduced() {
     write_config(
         tmp.path(),
         &format!(
-            "workers: 2\nreproduce:\n  runs: 1\n  ready_timeout: 60s\n  request_timeout: 30s\nsandbox:\n  timeout: 120s\n  build:\n    timeout: 15m\nservices:\n  shop:\n    repository: {}\n    dockerfile: Dockerfile\n    command: [python3, -m, flask, --app, shop, run, --debug, --no-reload, --host, 127.0.0.1, --port, '5000']\n    port: 5000\n    workdir: /srv/shop\n    test_command: [python3, -m, pytest]\n  pricing:\n    repository: {}\n    dockerfile: Dockerfile\n    command: [python3, main.py]\n    port: 8000\n    workdir: /srv/api\n    test_command: [python3, -m, pytest]\n    env:\n      PORT: '8000'\n",
+            "workers: 2\nstages: [reproduce]\nreproduce:\n  runs: 1\n  ready_timeout: 60s\n  request_timeout: 30s\nsandbox:\n  timeout: 120s\n  build:\n    timeout: 15m\nservices:\n  shop:\n    repository: {}\n    dockerfile: Dockerfile\n    command: [python3, -m, flask, --app, shop, run, --debug, --no-reload, --host, 127.0.0.1, --port, '5000']\n    port: 5000\n    workdir: /srv/shop\n    test_command: [python3, -m, pytest]\n  pricing:\n    repository: {}\n    dockerfile: Dockerfile\n    command: [python3, main.py]\n    port: 8000\n    workdir: /srv/api\n    test_command: [python3, -m, pytest]\n    env:\n      PORT: '8000'\n",
             flask.dir.display(),
             api.dir.display()
         ),

@@ -62,6 +62,16 @@ pub struct RepairConfig {
     /// The reproduce stage.
     #[serde(default)]
     pub reproduce: ReproduceConfig,
+    /// The stages a job runs, in pipeline order. Default: every stage (reproduce,
+    /// minimize, localize, patch, verify); a prefix such as `[reproduce]` stops early.
+    #[serde(default = "default_stages")]
+    pub stages: Vec<String>,
+    /// The patch stage and its policy gate.
+    #[serde(default)]
+    pub patch: crate::patch::PatchConfig,
+    /// The verify stage.
+    #[serde(default)]
+    pub verify: crate::verify::VerifyConfig,
     /// The minimize stage.
     #[serde(default)]
     pub minimize: MinimizeConfig,
@@ -310,17 +320,35 @@ pub struct ServiceConfig {
     /// Where the repository lives in the container. Default `/app`.
     #[serde(default = "default_workdir")]
     pub workdir: String,
-    /// Required. The repository's test command (argv, run in `workdir`). Stored now and
-    /// run by the verify stage that comes next; required already so a services map
-    /// written today is complete for it.
+    /// Required. The repository's test command (argv, run in `workdir`); the verify
+    /// stage runs it with each candidate fix.
     pub test_command: Vec<String>,
     /// Extra environment for the service.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Push the verified fix's branch to `remote`. Default false.
+    #[serde(default)]
+    pub push: bool,
+    /// Where the branch is pushed (a git URL or path); required with `push: true`.
+    #[serde(default)]
+    pub remote: Option<String>,
     /// The service keeps no state between requests: the minimize stage's probes reuse
     /// one running service instead of restarting it for each. Default false.
     #[serde(default)]
     pub stateless: bool,
+}
+
+/// Every stage, in pipeline order.
+pub const PIPELINE_ORDER: [&str; 5] = [
+    crate::reproduce::STAGE,
+    crate::minimize::STAGE,
+    crate::localize::STAGE,
+    crate::patch::STAGE,
+    crate::verify::STAGE,
+];
+
+fn default_stages() -> Vec<String> {
+    PIPELINE_ORDER.iter().map(|s| s.to_string()).collect()
 }
 
 fn default_listen() -> SocketAddr {
@@ -391,6 +419,11 @@ fn is_root_user(user: &str) -> bool {
 }
 
 impl RepairConfig {
+    /// Whether stage `name` is among the configured `stages`.
+    pub fn runs_stage(&self, name: &str) -> bool {
+        self.stages.iter().any(|s| s == name)
+    }
+
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -513,6 +546,14 @@ impl RepairConfig {
                     "{at}.test_command: must name the program that runs the repository's tests"
                 ));
             }
+            if service.push
+                && service
+                    .remote
+                    .as_deref()
+                    .is_none_or(|r| r.trim().is_empty())
+            {
+                errors.push(format!("{at}.remote: required with push: true"));
+            }
             for key in service.env.keys() {
                 if key.is_empty() || key.contains('=') || key.contains('\0') {
                     errors.push(format!(
@@ -520,6 +561,75 @@ impl RepairConfig {
                     ));
                 }
             }
+        }
+        let positions: Vec<Option<usize>> = self
+            .stages
+            .iter()
+            .map(|s| PIPELINE_ORDER.iter().position(|p| p == s))
+            .collect();
+        for (name, pos) in self.stages.iter().zip(&positions) {
+            if pos.is_none() {
+                errors.push(format!(
+                    "stages: unknown stage {name:?} (known: {})",
+                    PIPELINE_ORDER.join(", ")
+                ));
+            }
+        }
+        if positions
+            .iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w[0] >= w[1])
+        {
+            errors.push(format!(
+                "stages: must be in pipeline order without repeats ({})",
+                PIPELINE_ORDER.join(", ")
+            ));
+        }
+        if self.stages.first().map(String::as_str) != Some(crate::reproduce::STAGE) {
+            errors.push("stages: must start with reproduce".to_string());
+        }
+        let has = |name: &str| self.stages.iter().any(|s| s == name);
+        if has(crate::verify::STAGE) && !has(crate::patch::STAGE) {
+            errors.push("stages: verify needs patch before it".to_string());
+        }
+        if self.patch.max_candidates == 0 {
+            errors.push("patch.max_candidates: must be at least 1".to_string());
+        }
+        if self.patch.hypotheses == 0 {
+            errors.push("patch.hypotheses: must be at least 1".to_string());
+        }
+        if self.patch.policy.allowed_paths.is_empty() {
+            errors.push("patch.policy.allowed_paths: must list at least one glob".to_string());
+        }
+        for (i, f) in self.patch.policy.files.iter().enumerate() {
+            if f.extension().is_none_or(|e| e != "rego") {
+                errors.push(format!(
+                    "patch.policy.files[{i}]: {} is not a .rego file",
+                    f.display()
+                ));
+            }
+        }
+        if let Some(model) = &self.patch.model {
+            if !(model.endpoint.starts_with("http://") || model.endpoint.starts_with("https://")) {
+                errors.push(format!(
+                    "patch.model.endpoint: {:?} is not an http(s) URL",
+                    model.endpoint
+                ));
+            }
+            if model.model.trim().is_empty() {
+                errors.push("patch.model.model: must name the model".to_string());
+            }
+            if model.api_key_env.trim().is_empty() {
+                errors.push(
+                    "patch.model.api_key_env: must name the variable holding the key".to_string(),
+                );
+            }
+        }
+        if !self.patch.policy.default_policy && self.patch.policy.files.is_empty() {
+            errors
+                .push("patch.policy: default_policy is false but no files replace it".to_string());
         }
         errors
     }

@@ -9,9 +9,6 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MinimizeConfig {
-    /// Run the stage after `reproduce`. Default true.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
     /// Probes the stage may ask for (cached answers included). Default 400.
     #[serde(default = "default_max_probes")]
     pub max_probes: u32,
@@ -26,7 +23,6 @@ pub struct MinimizeConfig {
 impl Default for MinimizeConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
             max_probes: default_max_probes(),
             time_budget: default_time_budget(),
             batch_size: default_batch_size(),
@@ -38,9 +34,6 @@ impl Default for MinimizeConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalizeConfig {
-    /// Run the stage after `minimize` (or `reproduce`). Default true.
-    #[serde(default = "default_true")]
-    pub enabled: bool,
     /// Weights of the logistic scoring function.
     #[serde(default)]
     pub weights: Weights,
@@ -69,7 +62,6 @@ pub struct LocalizeConfig {
 impl Default for LocalizeConfig {
     fn default() -> Self {
         Self {
-            enabled: true,
             weights: Weights::default(),
             max_hypotheses: default_max_hypotheses(),
             graph_radius: default_graph_radius(),

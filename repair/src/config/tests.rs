@@ -167,3 +167,71 @@ fn build_limits_have_defaults_and_bounds() {
         );
     }
 }
+
+#[test]
+fn patch_policy_and_push_settings_are_checked() {
+    let c = parse("auth: {token_env: T}\n").expect("valid");
+    assert_eq!(c.patch.max_candidates, 6);
+    assert_eq!(c.patch.policy.max_changed_lines, 30);
+    assert!(c.patch.policy.default_policy);
+    assert_eq!(c.verify.variants, 100);
+    let errs = errors(
+        "auth: {token_env: T}\npatch:\n  max_candidates: 0\n  policy: {default_policy: false, files: [own.txt], allowed_paths: []}\nservices:\n  web:\n    repository: /r\n    base_image: b\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3]\n    push: true\n",
+    );
+    for want in [
+        "patch.max_candidates:",
+        "patch.policy.allowed_paths:",
+        "patch.policy.files[0]: own.txt is not a .rego file",
+        "services.web.remote: required with push: true",
+    ] {
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "{want} missing in {errs:?}"
+        );
+    }
+    let errs = errors(
+        "auth: {token_env: T}\npatch:\n  model: {endpoint: 'ftp://x', model: '', api_key_env: ''}\n",
+    );
+    for want in [
+        "patch.model.endpoint:",
+        "patch.model.model:",
+        "patch.model.api_key_env:",
+    ] {
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "{want} missing in {errs:?}"
+        );
+    }
+    let errs = errors("auth: {token_env: T}\npatch:\n  policy: {default_policy: false}\n");
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("default_policy is false but no files replace it")),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn stages_are_a_known_ordered_list_starting_with_reproduce() {
+    let c = parse("auth: {token_env: T}\n").expect("valid");
+    assert_eq!(
+        c.stages,
+        vec!["reproduce", "minimize", "localize", "patch", "verify"]
+    );
+    let c = parse("auth: {token_env: T}\nstages: [reproduce]\n").expect("valid");
+    assert_eq!(c.stages, vec!["reproduce"]);
+    for (stages, want) in [
+        ("[reproduce, fix]", "stages: unknown stage \"fix\""),
+        (
+            "[reproduce, verify, patch]",
+            "stages: must be in pipeline order",
+        ),
+        ("[patch, verify]", "stages: must start with reproduce"),
+        ("[reproduce, verify]", "stages: verify needs patch"),
+    ] {
+        let errs = errors(&format!("auth: {{token_env: T}}\nstages: {stages}\n"));
+        assert!(
+            errs.iter().any(|e| e.starts_with(want)),
+            "{stages}: {want} missing in {errs:?}"
+        );
+    }
+}

@@ -130,6 +130,7 @@ impl Pipeline {
         let id = job.incident_id;
         info!(incident = id, service = %job.envelope.identity.service.name, "Working on incident.");
         let mut previous = StageResults::default();
+        let job_started = std::time::Instant::now();
         for (seq, stage) in self.stages.iter().enumerate() {
             let name = stage.name();
             let store = self.store.clone();
@@ -161,7 +162,14 @@ impl Pipeline {
                 previous: &previous,
                 artifacts_dir: self.artifacts_root.join(id.to_string()),
             };
+            let stage_started = std::time::Instant::now();
             let outcome = stage.run(&ctx).await.and_then(|o| own_result(name, o));
+            crate::metrics::stage_ran(
+                name,
+                &outcome,
+                stage_started.elapsed(),
+                job_started.elapsed(),
+            );
             let store = self.store.clone();
             match outcome {
                 Ok(StageOutcome::Completed { result, artifacts }) => {

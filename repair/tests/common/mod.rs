@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod buggy;
+pub mod buggy_repo;
 pub mod sample;
 
 use std::path::{Path, PathBuf};
@@ -91,14 +92,16 @@ pub struct Engine {
     pub client: reqwest::Client,
 }
 
-/// Writes a config for an engine whose state lives in `dir`. Unless `extra_yaml`
-/// configures `minimize:` or `localize:`, both stages are switched off: the tests of
-/// the reproduce stage end there, as they did before those stages existed.
+/// Writes a config for an engine whose state lives in `dir`. Unless `extra_yaml` names
+/// its `stages:`, the pipeline ends after localize when it configures `minimize:` or
+/// `localize:`, and after reproduce otherwise (the reproduce stage's tests end there).
 pub fn write_config(dir: &Path, extra_yaml: &str) -> PathBuf {
-    let stages = if extra_yaml.contains("minimize:") || extra_yaml.contains("localize:") {
+    let stages = if extra_yaml.contains("stages:") {
         ""
+    } else if extra_yaml.contains("minimize:") || extra_yaml.contains("localize:") {
+        "stages: [reproduce, minimize, localize]\n"
     } else {
-        "minimize:\n  enabled: false\nlocalize:\n  enabled: false\n"
+        "stages: [reproduce]\n"
     };
     let extra_yaml = format!("{extra_yaml}\n{stages}");
     let config = format!(

@@ -96,9 +96,12 @@ if __name__ == "__main__":
     HTTPServer(("127.0.0.1", int(os.environ.get("PORT", "8080"))), Handler).serve_forever()
 "#;
 
+/// Config for the sample service. The pipeline stops after reproduce (`stages`): these
+/// tests are about reproduction, and the sample (a bare `http.server`) has no fix the
+/// patch templates know.
 pub fn service_yaml(repo: &std::path::Path, runs: u32) -> String {
     format!(
-        "workers: 3\nreproduce:\n  runs: {runs}\n  ready_timeout: 20s\nsandbox:\n  timeout: 60s\nservices:\n  checkout:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n    env:\n      PORT: \"8080\"\n",
+        "workers: 3\nstages: [reproduce]\nreproduce:\n  runs: {runs}\n  ready_timeout: 20s\nsandbox:\n  timeout: 60s\nservices:\n  checkout:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n    env:\n      PORT: \"8080\"\n",
         repo.display()
     )
 }
