@@ -240,32 +240,7 @@ impl OtlpHttpSender {
             ),
         };
         let mut builder = reqwest::Client::builder().timeout(cfg.timeout);
-        let io = |e: std::io::Error| e.to_string();
-        if let Some(ca) = cfg.tls.ca().map_err(io)? {
-            let cert =
-                reqwest::Certificate::from_pem(&ca).map_err(|e| format!("tls.ca_file: {e}"))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        if let Some((mut cert, key)) = cfg.tls.identity().map_err(io)? {
-            cert.push(b'\n');
-            cert.extend_from_slice(&key);
-            let id = reqwest::Identity::from_pem(&cert)
-                .map_err(|e| format!("tls client identity: {e}"))?;
-            builder = builder.identity(id);
-        }
-        if cfg.tls.insecure_skip_verify {
-            builder = builder.danger_accept_invalid_certs(true);
-        }
-        let version = |v: &str| match v {
-            "1.3" => reqwest::tls::Version::TLS_1_3,
-            _ => reqwest::tls::Version::TLS_1_2,
-        };
-        if let Some(v) = &cfg.tls.min_version {
-            builder = builder.min_tls_version(version(v));
-        }
-        if let Some(v) = &cfg.tls.max_version {
-            builder = builder.max_tls_version(version(v));
-        }
+        builder = cfg.tls.apply_to(builder)?;
         if let Some(p) = &cfg.proxy_url {
             let proxy = reqwest::Proxy::all(p).map_err(|e| format!("proxy_url: {e}"))?;
             builder = builder.proxy(proxy);

@@ -164,6 +164,41 @@ impl TlsClientConfig {
         )
     }
 
+    /// Applies the block to an HTTP client: the CA, the client identity,
+    /// `insecure_skip_verify` and the version bounds (`otlphttp` and `envelope`).
+    pub fn apply_to(
+        &self,
+        mut builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, String> {
+        let io = |e: std::io::Error| e.to_string();
+        if let Some(ca) = self.ca().map_err(io)? {
+            let cert =
+                reqwest::Certificate::from_pem(&ca).map_err(|e| format!("tls.ca_file: {e}"))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        if let Some((mut cert, key)) = self.identity().map_err(io)? {
+            cert.push(b'\n');
+            cert.extend_from_slice(&key);
+            let id = reqwest::Identity::from_pem(&cert)
+                .map_err(|e| format!("tls client identity: {e}"))?;
+            builder = builder.identity(id);
+        }
+        if self.insecure_skip_verify {
+            builder = builder.danger_accept_invalid_certs(true);
+        }
+        let version = |v: &str| match v {
+            "1.3" => reqwest::tls::Version::TLS_1_3,
+            _ => reqwest::tls::Version::TLS_1_2,
+        };
+        if let Some(v) = &self.min_version {
+            builder = builder.min_tls_version(version(v));
+        }
+        if let Some(v) = &self.max_version {
+            builder = builder.max_tls_version(version(v));
+        }
+        Ok(builder)
+    }
+
     /// The CA certificate PEM, from `ca_file` or `ca_pem`.
     pub fn ca(&self) -> std::io::Result<Option<Vec<u8>>> {
         read_either(&self.ca_file, &self.ca_pem, "ca_file")

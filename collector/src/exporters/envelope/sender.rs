@@ -72,22 +72,7 @@ pub struct HealthSlot {
 impl EngineSender {
     /// The HTTP client with `tls` and `timeout`, as `otlphttp` builds it.
     pub fn client(tls: &TlsClientConfig, timeout: Duration) -> Result<reqwest::Client, String> {
-        let mut builder = reqwest::Client::builder().timeout(timeout);
-        let io = |e: std::io::Error| e.to_string();
-        if let Some(ca) = TlsClientConfig::read(&tls.ca_file).map_err(io)? {
-            let cert =
-                reqwest::Certificate::from_pem(&ca).map_err(|e| format!("tls.ca_file: {e}"))?;
-            builder = builder.add_root_certificate(cert);
-        }
-        if let (Some(mut cert), Some(key)) = (
-            TlsClientConfig::read(&tls.cert_file).map_err(io)?,
-            TlsClientConfig::read(&tls.key_file).map_err(io)?,
-        ) {
-            cert.extend_from_slice(&key);
-            let id = reqwest::Identity::from_pem(&cert)
-                .map_err(|e| format!("tls client identity: {e}"))?;
-            builder = builder.identity(id);
-        }
+        let builder = tls.apply_to(reqwest::Client::builder().timeout(timeout))?;
         builder.build().map_err(|e| format!("HTTP client: {e}"))
     }
 
