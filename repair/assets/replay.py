@@ -173,6 +173,10 @@ def wait_ready(proc, port, timeout_s):
     return False
 
 
+# Headers that describe the original message's framing, not the request.
+FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection"}
+
+
 def send(spec, req, result):
     """Replays one request; sets `response` or `request_error`, and `request_ms`."""
     port = int(spec["port"])
@@ -180,7 +184,14 @@ def send(spec, req, result):
     query = req.get("query") or {}
     if query:
         path += "?" + urllib.parse.urlencode(query, doseq=True)
-    headers = dict(req.get("headers") or {})
+    # The body is re-serialized (and its de-identified values may differ in length from
+    # the originals), so the recorded framing headers no longer describe it: a stale
+    # content-length would leave the service waiting for bytes that never come.
+    headers = {
+        k: v
+        for k, v in (req.get("headers") or {}).items()
+        if k.lower() not in FRAMING_HEADERS
+    }
     body = None
     if req.get("body") is not None:
         body = json.dumps(req["body"]).encode("utf-8")
