@@ -58,7 +58,7 @@ RUN tracemend validate --config /etc/tracemend/config.yaml
 
 # ---- builder: a release build with the cargo registry and target dirs cached ----
 FROM ${RUST_IMAGE} AS builder
-# processors/build.rs compiles the embedded guests for wasm32-wasip2.
+# wasm-host/build.rs compiles the embedded guests for wasm32-wasip2.
 RUN rustup target add wasm32-wasip2
 WORKDIR /src
 COPY . .

@@ -3,7 +3,7 @@
 # of its executable, for the scripts that run it under valgrind or perf.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo bench -q -p processors --bench redact --no-run --message-format=json \
+cargo bench -q -p wasm-host --bench redact --no-run --message-format=json \
     | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)

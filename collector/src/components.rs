@@ -29,7 +29,7 @@ use crate::processors::memory_limiter::MemoryLimiterConfig;
 use crate::processors::transform::TransformConfig;
 use crate::processors::wasm::WasmConfig;
 use crate::receivers::otlp::OtlpReceiverConfig;
-use ::processors::tail_sampling::TailSamplingConfig;
+use ::wasm_host::tail_sampling::TailSamplingConfig;
 
 const ALL: &[Signal] = &Signal::ALL;
 const TRACES_LOGS: &[Signal] = &[Signal::Traces, Signal::Logs];
@@ -245,7 +245,7 @@ pub fn describe() -> String {
             .collect();
         sections.push((format!("{}s:", kind.as_str()), rows));
     }
-    let modules = ::processors::wasm::builtin::all()
+    let modules = ::wasm_host::wasm::builtin::all()
         .iter()
         .map(|b| (b.name, format!("[{} world]", b.world.as_str()), b.about))
         .collect();
@@ -280,7 +280,7 @@ mod tests {
         let types: Vec<Info> = Kind::ALL.into_iter().flat_map(table).collect();
         assert_eq!(
             rows.len(),
-            types.len() + ::processors::wasm::builtin::all().len()
+            types.len() + ::wasm_host::wasm::builtin::all().len()
         );
         for t in &types {
             assert!(
@@ -295,7 +295,7 @@ mod tests {
                 - types
                     .iter()
                     .map(|t| t.about)
-                    .chain(::processors::wasm::builtin::all().iter().map(|b| b.about))
+                    .chain(::wasm_host::wasm::builtin::all().iter().map(|b| b.about))
                     .find(|a| r.ends_with(a))
                     .map_or(0, str::len)
         };

@@ -1,7 +1,7 @@
 """`tail_sampling` in the real binary: a generated stream with a known answer, a flood
 beyond `num_traces`, and the contrib README's policy examples through `tracemend validate`.
 
-The sampler is the built-in guest (embedded by processors/build.rs), so the configs here
+The sampler is the built-in guest (embedded by wasm-host/build.rs), so the configs here
 are contrib YAML with no `module:`.
 """
 

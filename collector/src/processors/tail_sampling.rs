@@ -1,5 +1,5 @@
 //! `tail_sampling`: the contrib `tail_sampling` processor's YAML, run by the host buffer
-//! in `processors::tail_sampling` with the policies evaluated by a sampler guest (the
+//! in `wasm_host::tail_sampling` with the policies evaluated by a sampler guest (the
 //! built-in `builtin:tail_sampling` unless `module:` names another). Traces only.
 //!
 //! A batch's path: [`TailSamplingStage::consume`] hands the received (encoded) request to
@@ -19,12 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ::processors::tail_sampling::{
+use ::wasm_host::tail_sampling::{
     Released, Sink, TailSampling, TailSamplingConfig, TailSamplingError, TailSamplingMetrics,
     load_sampler,
 };
-use ::processors::wasm::builtin::{self, ModuleRef, World};
-use ::processors::wasm::{Health as PluginHealth, WasmSampler};
+use ::wasm_host::wasm::builtin::{self, ModuleRef, World};
+use ::wasm_host::wasm::{Health as PluginHealth, WasmSampler};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pdata::{Batch, ConsumeError, Consumer, Signal};
@@ -366,7 +366,7 @@ impl Consumer for TailSamplingStage {
 mod tests {
     use super::*;
     use crate::config::parse_component;
-    use ::processors::tail_sampling::BUILTIN_MODULE;
+    use ::wasm_host::tail_sampling::BUILTIN_MODULE;
 
     fn parse(yaml: &str) -> Result<TailSamplingConfig, Vec<ConfigError>> {
         let v: serde_yaml::Value = serde_yaml::from_str(yaml).expect("yaml");

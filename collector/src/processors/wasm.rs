@@ -1,5 +1,5 @@
 //! `wasm/<name>`: a span/log processor that runs as a sandboxed WebAssembly component
-//! (the host is `processors::wasm`). `module:` is a path to a `.wasm` component or
+//! (the host is `wasm_host::wasm`). `module:` is a path to a `.wasm` component or
 //! `builtin:<name>` for a guest embedded in the binary.
 //!
 //! One [`WasmProcessor`] per component id is shared by every pipeline that lists it: it
@@ -8,11 +8,11 @@
 
 use std::sync::Arc;
 
-use ::processors::wasm::builtin::{self, ModuleRef, World};
-use ::processors::wasm::{
+use ::wasm_host::wasm::builtin::{self, ModuleRef, World};
+use ::wasm_host::wasm::{
     Applied, BatchAccess, Fault, Health as PluginHealth, WasmProcessor, WasmProcessorConfig,
 };
-use ::processors::wasm::{WasmRuntime, WasmRuntimeOptions};
+use ::wasm_host::wasm::{WasmRuntime, WasmRuntimeOptions};
 use async_trait::async_trait;
 use bytes::Bytes;
 use pdata::otlp::collector::logs::v1::ExportLogsServiceRequest;

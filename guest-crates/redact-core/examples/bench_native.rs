@@ -1,6 +1,6 @@
 //! Native half of the guest-vs-native benchmark: the engine over the same
 //! attributes the host benchmark sends through the guest
-//! (`processors/benches/redact.rs`), walked as the guest walks them (key
+//! (`wasm-host/benches/redact.rs`), walked as the guest walks them (key
 //! verdict, then value rules). Prints MB/s of attribute value text on one
 //! core: the fastest of 25 rounds of ~20 ms.
 //!

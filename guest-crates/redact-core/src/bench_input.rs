@@ -2,7 +2,7 @@
 //! attributes a span, the mix a web service emits (routes, URLs, SQL, user
 //! agents, peer addresses, ids, messages), about one span in eight carrying
 //! an email, card or phone number. Dependency-free so the host benchmark
-//! (`processors/benches/redact.rs`) includes this same file by path and both
+//! (`wasm-host/benches/redact.rs`) includes this same file by path and both
 //! sides measure identical text.
 
 /// `spans` spans of `(key, value)` attributes, from `seed`.

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use ::processors::wasm::builtin::{self, ModuleRef, World};
-use ::processors::wasm::{WasmAssembler, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
+use ::wasm_host::wasm::builtin::{self, ModuleRef, World};
+use ::wasm_host::wasm::{WasmAssembler, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
 
 use super::EnvelopeExporterConfig;
 

@@ -6,7 +6,7 @@
 //! `retry_on_failure`.
 //!
 //! The holding, the assembler call, the data contract, the schema check and dedupe are
-//! `processors::envelope` (the holder shares the tail-sampling buffer); this module is
+//! `wasm_host::envelope` (the holder shares the tail-sampling buffer); this module is
 //! the YAML, the wiring of the two signals to one holder, and the HTTP side
 //! ([`sender`]). Envelopes wait in the queue as one-record log batches, so the queue, its
 //! persistence and its retries are the ones every network exporter uses.
@@ -19,8 +19,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::processors::envelope::{Contract, ContractConfig, EnvelopeMetrics, Holder, HolderSettings};
-use ::processors::wasm::Limits;
+use ::wasm_host::envelope::{Contract, ContractConfig, EnvelopeMetrics, Holder, HolderSettings};
+use ::wasm_host::wasm::Limits;
 use async_trait::async_trait;
 use pdata::{Batch, ConsumeError, Consumer, Signal};
 use serde::Deserialize;
@@ -266,7 +266,7 @@ impl Running {
         let token = TokenSource::resolve(cfg.token_env.as_deref(), cfg.token_file.as_ref())
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let metrics = ctx.metrics.with_registry(EnvelopeMetrics::register);
-        let labels = ::processors::envelope::EnvelopeLabels {
+        let labels = ::wasm_host::envelope::EnvelopeLabels {
             exporter: id.clone(),
         };
         let health = Some(Arc::new(HealthSlot {

@@ -2,7 +2,7 @@
 //! `tail_sampling` processor on one complete trace and answers keep or drop,
 //! with the name of the deciding policy as the reason.
 //!
-//! The host (`processors/src/tail_sampling`) buffers spans by trace id and
+//! The host (`wasm-host/src/tail_sampling`) buffers spans by trace id and
 //! hands each trace over when `decision_wait` has passed; it passes the
 //! processor's `policies` block (and `sample_on_first_match`) to `configure`
 //! as JSON. The decision time and the trace's protobuf size, which the rate

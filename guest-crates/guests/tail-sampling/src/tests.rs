@@ -1,6 +1,6 @@
 //! Unit tests of the configuration (parsing, validation, evaluation order).
 //! Each policy's own tests are in its file under `policy/`; whole-trace
-//! behaviour is tested through the host in `processors/tests/tail_sampling/`.
+//! behaviour is tested through the host in `wasm-host/tests/tail_sampling/`.
 
 use crate::config;
 

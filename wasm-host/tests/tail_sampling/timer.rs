@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use processors::tail_sampling::{TailSampling, TailSamplingError, TailSamplingMetrics};
+use wasm_host::tail_sampling::{TailSampling, TailSamplingError, TailSamplingMetrics};
 
 use crate::common::*;
 
@@ -11,7 +11,7 @@ fn build(
     extra: &str,
 ) -> (
     TailSampling,
-    std::sync::Arc<std::sync::Mutex<Vec<processors::tail_sampling::Released>>>,
+    std::sync::Arc<std::sync::Mutex<Vec<wasm_host::tail_sampling::Released>>>,
 ) {
     let config = yaml(&format!(
         "decision_wait: 200ms\n{extra}\npolicies: [{{name: all, type: always_sample}}]"

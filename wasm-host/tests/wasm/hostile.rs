@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use processors::wasm::{FaultKind, Health, OnError, WasmProcessor};
+use wasm_host::wasm::{FaultKind, Health, OnError, WasmProcessor};
 
 use crate::common::*;
 

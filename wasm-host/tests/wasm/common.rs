@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::span::{Event, Link};
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-use processors::wasm::{WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
+use wasm_host::wasm::{WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
 
 /// Path of a guest built by `guest-crates/build.sh`.
 pub fn guest(name: &str) -> PathBuf {

@@ -1,4 +1,4 @@
-//! First-party guests embedded in the binary (built by `processors/build.rs`
+//! First-party guests embedded in the binary (built by `wasm-host/build.rs`
 //! from `guest-crates/`), selected in YAML with `module: builtin:<name>`.
 
 use std::path::Path;

@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use processors::tail_sampling::{
+use prost::Message;
+use wasm_host::tail_sampling::{
     TailSampling, TailSamplingError, TailSamplingMetrics, TraceSampler,
 };
-use processors::wasm::Decision;
-use processors::wasm::sampler::SampleContext;
-use prost::Message;
+use wasm_host::wasm::Decision;
+use wasm_host::wasm::sampler::SampleContext;
 
 use crate::common::*;
 
@@ -57,7 +57,7 @@ fn reentrant_buffer(
 ) -> (
     TailSampling,
     Arc<Reentrant>,
-    Arc<Mutex<Vec<processors::tail_sampling::Released>>>,
+    Arc<Mutex<Vec<wasm_host::tail_sampling::Released>>>,
 ) {
     let config = yaml("decision_wait: 1s\npolicies: [{name: all, type: always_sample}]");
     let sampler = Arc::new(Reentrant {

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use processors::tail_sampling::{TailSampling, TailSamplingMetrics};
+use wasm_host::tail_sampling::{TailSampling, TailSamplingMetrics};
 
 use crate::common::*;
 

@@ -3,7 +3,7 @@
 //! straight from the encoded bytes, and plugin load time cold (compile) and
 //! from the disk cache.
 //!
-//! Run: `guest-crates/build.sh && cargo bench -p processors --bench wasm_overhead`.
+//! Run: `guest-crates/build.sh && cargo bench -p wasm-host --bench wasm_overhead`.
 //! A plain harness (no criterion) keeps the build small on two cores; each
 //! figure is the median over 7 rounds of the mean time per iteration.
 
@@ -17,12 +17,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use processors::wasm::view::BatchView;
-use processors::wasm::{
-    BatchAccess, WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions,
-};
 use prost::Message;
 use prost::bytes::Bytes;
+use wasm_host::wasm::view::BatchView;
+use wasm_host::wasm::{
+    BatchAccess, WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions,
+};
 
 /// Median over rounds of the mean per-iteration time of `f`.
 fn measure(mut f: impl FnMut()) -> Duration {
@@ -269,7 +269,7 @@ fn main() {
     let trap = WasmProcessor::load(
         "wasm/trap",
         &WasmProcessorConfig {
-            circuit_breaker: processors::wasm::CircuitBreakerConfig {
+            circuit_breaker: wasm_host::wasm::CircuitBreakerConfig {
                 consecutive_faults: u32::MAX,
                 ..Default::default()
             },
@@ -290,7 +290,7 @@ fn main() {
         .join("../guest-crates/target/python/py_processor.wasm");
     if py.is_file() {
         let pycfg = WasmProcessorConfig {
-            limits: processors::wasm::Limits {
+            limits: wasm_host::wasm::Limits {
                 memory_mib: 256,
                 ..Default::default()
             },

@@ -3,8 +3,8 @@
 //! with chosen decision times and trace sizes for the rate policies.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use processors::wasm::sampler::SampleContext;
-use processors::wasm::{Decision, WasmSampler};
+use wasm_host::wasm::sampler::SampleContext;
+use wasm_host::wasm::{Decision, WasmSampler};
 
 use crate::common::*;
 
@@ -204,7 +204,7 @@ fn plain(id: u64, n: u64) -> ExportTraceServiceRequest {
 
 /// `EXAMPLE` with only the named policies (by `name:` line), so each one's
 /// documented behaviour is seen on its own.
-fn only(names: &[&str]) -> processors::tail_sampling::TailSamplingConfig {
+fn only(names: &[&str]) -> wasm_host::tail_sampling::TailSamplingConfig {
     let mut c = yaml(EXAMPLE);
     c.policies.retain(|p| {
         p.get("name")

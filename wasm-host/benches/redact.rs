@@ -3,7 +3,7 @@
 //! identical attribute text: `bench_input.rs` is included from the engine
 //! crate by path.
 //!
-//! Run: `guest-crates/build.sh && cargo bench -p processors --bench redact`,
+//! Run: `guest-crates/build.sh && cargo bench -p wasm-host --bench redact`,
 //! then `cd guest-crates && cargo run --release -p redact-core --example
 //! bench_native` for the native side. Figures: the fastest of 25 interleaved
 //! rounds of ~20 ms (see `measure`). "guest engine" is the redact call minus the noop guest's
@@ -32,7 +32,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
-use processors::wasm::{WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
+use wasm_host::wasm::{WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
 
 /// Per-call time of each closure: rounds of about 20 ms each, interleaved
 /// across the closures so that all of them see the same background load,

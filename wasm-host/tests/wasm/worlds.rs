@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use processors::wasm::{
+use prometheus_client::registry::Registry;
+use wasm_host::wasm::{
     WasmAssembler, WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions, WasmSampler,
 };
-use prometheus_client::registry::Registry;
 
 use crate::common::*;
 
@@ -54,7 +54,7 @@ fn metrics_are_exported_per_processor() {
     .unwrap();
     let p = WasmProcessor::load("wasm/edit_all", &config("edit_all"), &rt).unwrap();
     let mut cfg = config("hostile_trap_first_call");
-    cfg.on_error = processors::wasm::OnError::Drop;
+    cfg.on_error = wasm_host::wasm::OnError::Drop;
     let bad = WasmProcessor::load("wasm/trap", &cfg, &rt).unwrap();
     p.process_traces(&mut traces(1)).unwrap();
     let _ = bad.process_traces(&mut traces(1));

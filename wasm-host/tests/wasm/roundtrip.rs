@@ -3,7 +3,7 @@
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue};
-use processors::wasm::WasmProcessor;
+use wasm_host::wasm::WasmProcessor;
 
 use crate::common::*;
 

@@ -1,4 +1,4 @@
-//! The WASM side of tracemend's processors: everything that runs guests, and the
+//! The WASM side of tracemend: everything that runs guests, and the
 //! processors built on them. The native processors (`batch`, `memory_limiter`) and the
 //! pipeline wiring live in the `collector` crate.
 //!

@@ -9,8 +9,8 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
-use processors::tail_sampling::{Released, Sink, TailSamplingConfig, load_sampler};
-use processors::wasm::{WasmRuntime, WasmRuntimeOptions, WasmSampler};
+use wasm_host::tail_sampling::{Released, Sink, TailSamplingConfig, load_sampler};
+use wasm_host::wasm::{WasmRuntime, WasmRuntimeOptions, WasmSampler};
 
 /// The tail-sampling guest.
 pub fn guest() -> PathBuf {

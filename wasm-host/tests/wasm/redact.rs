@@ -9,8 +9,8 @@ use opentelemetry_proto::tonic::trace::v1::span::Event;
 use opentelemetry_proto::tonic::trace::v1::{Status, status::StatusCode};
 use std::sync::{Mutex, OnceLock};
 
-use processors::wasm::config::DataSource;
-use processors::wasm::{
+use wasm_host::wasm::config::DataSource;
+use wasm_host::wasm::{
     LoadError, WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions,
 };
 

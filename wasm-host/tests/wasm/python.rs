@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use processors::wasm::{WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
+use wasm_host::wasm::{WasmProcessor, WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
 
 use crate::common::*;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use processors::tail_sampling::{TailSampling, TailSamplingMetrics};
+use wasm_host::tail_sampling::{TailSampling, TailSamplingMetrics};
 
 use crate::common::*;
 

@@ -1,10 +1,10 @@
 //! Startup errors: each names what is wrong and what to do.
 
-use processors::wasm::{LoadError, WasmProcessor, WasmSampler};
+use wasm_host::wasm::{LoadError, WasmProcessor, WasmSampler};
 
 use crate::common::*;
 
-fn load_err(cfg: &processors::wasm::WasmProcessorConfig) -> LoadError {
+fn load_err(cfg: &wasm_host::wasm::WasmProcessorConfig) -> LoadError {
     match WasmProcessor::load("wasm/t", cfg, &runtime()) {
         Ok(_) => panic!("expected a load error"),
         Err(e) => e,
@@ -13,7 +13,7 @@ fn load_err(cfg: &processors::wasm::WasmProcessorConfig) -> LoadError {
 
 #[test]
 fn missing_module() {
-    let e = load_err(&processors::wasm::WasmProcessorConfig::for_module(
+    let e = load_err(&wasm_host::wasm::WasmProcessorConfig::for_module(
         "/nonexistent/x.wasm",
     ));
     assert!(matches!(e, LoadError::ModuleUnreadable { .. }), "{e}");
@@ -25,7 +25,7 @@ fn not_webassembly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("x.wasm");
     std::fs::write(&path, "hello").unwrap();
-    let e = load_err(&processors::wasm::WasmProcessorConfig::for_module(&path));
+    let e = load_err(&wasm_host::wasm::WasmProcessorConfig::for_module(&path));
     assert!(matches!(e, LoadError::NotWasm { .. }), "{e}");
 }
 
@@ -34,7 +34,7 @@ fn core_module_is_not_a_component() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("core.wasm");
     std::fs::write(&path, b"\0asm\x01\0\0\0").unwrap();
-    let e = load_err(&processors::wasm::WasmProcessorConfig::for_module(&path));
+    let e = load_err(&wasm_host::wasm::WasmProcessorConfig::for_module(&path));
     assert!(matches!(e, LoadError::CoreModule { .. }), "{e}");
     assert!(e.to_string().contains("not a component"), "{e}");
 }
@@ -61,7 +61,7 @@ fn incompatible_wit_version_names_both() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("future.wasm");
     std::fs::write(&path, &bytes).unwrap();
-    let e = load_err(&processors::wasm::WasmProcessorConfig::for_module(&path));
+    let e = load_err(&wasm_host::wasm::WasmProcessorConfig::for_module(&path));
     let msg = e.to_string();
     assert!(matches!(e, LoadError::IncompatibleWit { .. }), "{msg}");
     assert!(msg.contains("0.2.0") && msg.contains("0.1.0"), "{msg}");
