@@ -20,6 +20,7 @@ import argparse
 import json
 import string
 import sys
+from urllib.parse import quote, quote_plus, unquote, unquote_plus
 
 from faker import Faker
 
@@ -35,7 +36,17 @@ PII_CLASSES = {
     "iban_intl": "Presidio IBAN_CODE / Relay @iban (25 countries)",
     "card_grouped": "Presidio CREDIT_CARD / Relay @creditcard (groupings)",
     "gitleaks_secret": "gitleaks default rules (vendor tokens)",
+    # The national categories as a browser or an HTTP client sends them in a query
+    # string or a form body (WHATWG application/x-www-form-urlencoded: `+` for a space,
+    # `%2B` for a plus) and percent-encoded (RFC 3986, `%20` for a space).
+    "phone_intl_form": "PHONE_NUMBER, form-encoded (`%2B49+30+...`)",
+    "phone_intl_pct": "PHONE_NUMBER, percent-encoded (`%2B49%2030%20...`)",
+    "iban_intl_form": "IBAN_CODE, spaced and form-encoded",
+    "iban_intl_pct": "IBAN_CODE, spaced and percent-encoded",
 }
+# Planted classes whose value is sent encoded: scored on the text as sent and decoded.
+ENCODED = {"phone_intl_form": "form", "phone_intl_pct": "pct", "iban_intl_form": "form",
+           "iban_intl_pct": "pct"}
 NEGATIVE_CLASSES = {
     "hex_groups": "colon/dash hex that is no MAC (fingerprints, EUI-64, short runs)",
     "order_15": "15-digit numbers failing Luhn",
@@ -43,6 +54,7 @@ NEGATIVE_CLASSES = {
     "version_4part": "four-part versions in a version context",
     "password_prose": "sentences about passwords with no password",
     "phone_like": "dates, times, durations and ids beside phone words",
+    "query_values": "form- and percent-encoded query values that are no PII (search terms, dates, paging)",
 }
 
 PHONE_LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "nl_NL", "es_ES", "it_IT", "pt_PT", "pt_BR",
@@ -124,7 +136,11 @@ class TaxGen(Gen):
     def phone_intl(self) -> str:
         return self.pick(self.phone_fakers).phone_number()
 
-    def iban_intl(self) -> str:
+    def encoded(self, v: str, how: str) -> str:
+        """`v` as a form value (`quote_plus`: space `+`, plus `%2B`) or percent-encoded."""
+        return quote_plus(v) if how == "form" else quote(v, safe="")
+
+    def iban_intl(self, spaced: bool | None = None) -> str:
         cc = self.pick(sorted(IBAN_LAYOUTS))
         # `c` (alphanumeric) positions hold an account number: mostly digits in
         # real IBANs (letters are bank codes, check letters, a few account ids).
@@ -132,7 +148,7 @@ class TaxGen(Gen):
                        else self.pick(string.digits) for k in IBAN_LAYOUTS[cc])
         num = "".join(str(int(ch, 36)) for ch in bban + cc + "00")
         iban = f"{cc}{98 - int(num) % 97:02d}{bban}"
-        if self.r.random() < 0.5:
+        if spaced if spaced is not None else self.r.random() < 0.5:
             iban = " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
         return iban
 
@@ -214,6 +230,16 @@ class TaxGen(Gen):
                 lambda: f"{r.randint(1, 59)}:{r.randint(10, 59)}",
                 lambda: f"#{r.randint(1000, 99999)}",
             ])()
+        if cls == "query_values":
+            term = " ".join(self.fake.words(r.randint(1, 3)))
+            return self.pick([
+                lambda: f"q={quote_plus(term)}&page={r.randint(1, 40)}&per_page={self.pick([20, 50, 100])}",
+                lambda: f"from={quote(self.fake.date_time().isoformat(), safe='')}&tz=Europe%2FBerlin",
+                lambda: f"amount={r.randint(1, 99999)}.{r.randint(0, 99):02d}&currency=EUR",
+                lambda: f"utm_campaign={quote_plus(term)}+{r.randint(2019, 2026)}&utm_source=mail",
+                lambda: f"sort=created_at&order=desc&limit={r.randint(1, 500)}",
+                lambda: f"redirect={quote('/account/orders/' + str(r.randint(1, 99999)), safe='')}",
+            ])()
         raise ValueError(cls)
 
     def negative_in_context(self, cls: str) -> tuple[str, str]:
@@ -226,6 +252,8 @@ class TaxGen(Gen):
                               "kernel {v}", "build {v}", "os {v}"],
             "password_prose": ["{v}", "audit: {v}", "{v} for user id 42"],
             "phone_like": ["call at {v}", "call took {v}", "contact since {v}", "phone ticket {v}"],
+            "query_values": ["GET /search?{v} 200", "https://shop.example.com/list?{v}", "{v}",
+                             "POST /api/v1/orders body {v}"],
         }[cls]
         return self.pick(ctx).format(v=v), v
 
@@ -262,6 +290,20 @@ def planted(g: TaxGen, cls: str) -> tuple[str, str, str]:
     if cls == "iban_intl":
         v = g.iban_intl()
         return g.pick(["iban {v}", "transfer to {v}", "account {v}", "IBAN: {v}."]).format(v=v), v, "app.note"
+    if cls in ENCODED:
+        how = ENCODED[cls]
+        raw = g.phone_intl() if cls.startswith("phone") else g.iban_intl(spaced=True)
+        name = g.pick(["phone", "tel", "mobile", "contact_number"] if cls.startswith("phone")
+                      else ["iban", "account", "payout_iban", "bank_account"])
+        v = g.encoded(raw, how)
+        text = g.pick([
+            lambda: (f"{name}={v}&lang=de", "url.query"),
+            lambda: (f"https://shop.example.com/account?{name}={v}&step=2", "url.full"),
+            lambda: (f"/api/v1/profile?{name}={v}", "http.target"),
+            lambda: (f"first_name=Bob&{name}={v}&submit=Save", "body"),
+            lambda: (f"GET /signup?{name}={v}&ref=mail HTTP/1.1 200", "message"),
+        ])()
+        return text[0], v, text[1]
     if cls == "card_grouped":
         v = g.card_grouped()
         return g.pick(["card {v}", "charged {v}", "pan={v}", "number {v} declined"]).format(v=v), v, "app.note"
@@ -298,6 +340,11 @@ def generate(seed: int = 11, count: int = 4000) -> list[Item]:
             # A value held by its key (`device.imei`, `device.mac`): an attribute, as sent.
             items.append(Item(i, g.pick(["span_attr", "log_attr"]), key, text, plants, []))
             continue
+        if plants and plants[0][0] in ENCODED and key != "message":
+            # A URL attribute or a form body, as instrumentations record them.
+            carrier = "log_body" if key == "body" else g.pick(["span_attr", "log_attr"])
+            items.append(Item(i, carrier, key, text, plants, negs))
+            continue
         if carrier == "event_exception":
             key = "exception.message"
         elif carrier in ("log_body", "status"):
@@ -316,7 +363,9 @@ def score(items, outputs: dict) -> dict:
         out = flatten(outputs[it["id"]])
         for cls, v in it["planted"]:
             res[cls]["n"] += 1
-            if leaked(v, out):
+            # An encoded value leaks as sent, or as any decoding of it.
+            dec = {"form": unquote_plus, "pct": unquote}.get(ENCODED.get(cls, ""))
+            if leaked(v, out) or dec is not None and leaked(dec(v), dec(out)):
                 res[cls]["misses"].append((it["id"], v, out[:300]))
             else:
                 res[cls]["ok"] += 1

@@ -20,6 +20,7 @@ pub mod action;
 pub mod bench_input;
 pub mod config;
 pub mod detect;
+pub mod form;
 pub mod inject;
 pub mod keys;
 mod keywords;
@@ -113,6 +114,23 @@ pub struct Engine {
     /// key inside a string happens while the matches are borrowed).
     matches: RefCell<Vec<Match>>,
     words: RefCell<Vec<String>>,
+}
+
+/// What [`Engine::render`] replaces in: the text, and the matches found in
+/// its decoded view ([`form::View`]) with their spans there.
+struct Found<'a> {
+    text: &'a str,
+    view: Option<&'a form::View>,
+    decoded: &'a [(Match, usize, usize)],
+}
+
+impl Found<'_> {
+    /// The decoded value of `m`, when it was found in the decoded view.
+    fn decoded_value(&self, m: &Match) -> Option<(&form::View, &str)> {
+        let view = self.view?;
+        let &(_, start, end) = self.decoded.iter().find(|(d, _, _)| d == m)?;
+        Some((view, view.text.get(start..end)?))
+    }
 }
 
 /// The key-verdict cache: direct-mapped, `1 << CACHE_BITS` slots, a slot
@@ -292,6 +310,11 @@ impl Engine {
             // after the vendor tokens and before the generic classes.
             prio.push(if i < detect::id("email") {
                 i as u32 * 10
+            } else if i == detect::id("iban") {
+                // Before `card`: an IBAN's account number may hold a
+                // Luhn-valid run of card length, and masking that run alone
+                // leaves the rest of the IBAN in clear.
+                detect::id("card") as u32 * 10 + 95
             } else {
                 i as u32 * 10 + 100
             });
@@ -497,21 +520,55 @@ impl Engine {
             &is_token,
             &mut matches,
         );
+        // Percent- and form-encoded text (a query string, a form body) is
+        // scanned decoded too: `%2B49+30+90182736` is a phone number.
+        let view = form::View::of(text);
+        let mut decoded = Vec::new();
+        if let Some(v) = &view {
+            let mut found = Vec::new();
+            self.det.find(
+                v.text.as_bytes(),
+                skip,
+                &mut sensitive,
+                &is_token,
+                &mut found,
+            );
+            let plain = matches.len();
+            for m in found {
+                let (start, end) = v.original(m.start, m.end);
+                let at = Match {
+                    start,
+                    end,
+                    rule: m.rule,
+                };
+                // Found in the text as it is already: rendered from there.
+                if !matches[..plain].contains(&at) {
+                    matches.push(at);
+                    decoded.push((at, m.start, m.end));
+                }
+            }
+        }
         if matches.is_empty() {
             None
         } else {
-            Some(self.render(text, &mut matches, pseudo, hits, touched))
+            let found = Found {
+                text,
+                view: view.as_ref(),
+                decoded: &decoded,
+            };
+            Some(self.render(&found, &mut matches, pseudo, hits, touched))
         }
     }
 
     fn render(
         &self,
-        text: &str,
+        found: &Found<'_>,
         matches: &mut [Match],
         pseudo: bool,
         hits: &mut Hits,
         touched: &mut Vec<usize>,
     ) -> String {
+        let text = found.text;
         // Highest priority first; a match overlapping an accepted one is
         // dropped (e.g. the email-shaped `pass@host` of a URL password).
         matches.sort_by_key(|m| (self.prio[m.rule], m.start, usize::MAX - m.end));
@@ -537,13 +594,28 @@ impl Engine {
             } else {
                 &self.actions[m.rule]
             };
-            action::render(
-                act,
-                self.rule_name(m.rule),
-                hit,
-                self.tokenizer.as_ref(),
-                &mut out,
-            );
+            match found.decoded_value(&m) {
+                // Rendered from the decoded value (equal values, equal
+                // tokens, however encoded), then encoded for its place.
+                Some((view, value)) => {
+                    let mut plain = String::new();
+                    action::render(
+                        act,
+                        self.rule_name(m.rule),
+                        value,
+                        self.tokenizer.as_ref(),
+                        &mut plain,
+                    );
+                    view.encode(m.start, &plain, &mut out);
+                }
+                None => action::render(
+                    act,
+                    self.rule_name(m.rule),
+                    hit,
+                    self.tokenizer.as_ref(),
+                    &mut out,
+                ),
+            }
             hits.add(m.rule);
             if !touched.contains(&m.rule) {
                 touched.push(m.rule);

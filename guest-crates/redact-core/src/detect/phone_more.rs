@@ -20,7 +20,9 @@ pub(super) const CALL_PREFIX: &str = r"\b(?:00|011)[ \-.]?[1-9]\d{0,3}(?:[ .\-]\
 pub(super) const US_EXTENSION: &str = r"(?:\+\d{1,3}[ .\-]?)?(?:\(\d{3}\)\s?|\b\d{3}[.\-])\d{3}[.\-]\d{4}\s*(?i:x|ext\.?|extension)\s*\d{1,6}\b";
 
 /// A phone word, an optional `no.`/`number`, then the number (group 1).
-pub(super) const AFTER_WORD: &str = r"(?i:\b(?:phone|telephone|tel|mobile|mob|cell|cellphone|fax|call|sms|whatsapp|contact|telefon|telefono|telefone|ph)\b)[.:#]?\s*(?i:(?:no|nr|number|to|at|on|is|was)\b\.?)?[.:#]?\s*(\(?\+?\(?\d[\d ()./\-]{5,22}\d(?:\s*(?i:x|ext\.?)\s*\d{1,6})?)";
+/// The word may also be a key (`phone=`, `contact_number=`, `user_phone:`,
+/// as in a query string or a form body) whose value is the number.
+pub(super) const AFTER_WORD: &str = r"(?i:(?:\b|_)(?:phone|telephone|tel|mobile|mob|cell|cellphone|fax|call|sms|whatsapp|contact|telefon|telefono|telefone|ph)(?:[_\-]?(?:number|num|no|nr))?\b)[.:#=]?\s*(?i:(?:no|nr|number|to|at|on|is|was)\b\.?)?[.:#]?\s*(\(?\+?\(?\d[\d ()./\-]{5,22}\d(?:\s*(?i:x|ext\.?)\s*\d{1,6})?)";
 
 /// Words that gate [`AFTER_WORD`].
 pub(super) const WORDS: &[&str] = &[
@@ -157,6 +159,10 @@ mod tests {
             found("contact +43 (0) 5369 07439150"),
             ["+43 (0) 5369 07439150"]
         );
+        assert_eq!(found("phone=0885270258&x=1"), ["0885270258"]);
+        assert_eq!(found("contact_number=040 80 30"), ["040 80 30"]);
+        assert_eq!(found("user_phone: 3941 5379"), ["3941 5379"]);
+        assert!(found("call_id=12345678 smartphone=1234567 hotel=7654321").is_empty());
         assert!(found("call on 2024-01-05 10").is_empty());
         assert!(found("telemetry 1234567 and hotel 7654321").is_empty());
         assert!(found("order 0012-3 ok (0) 12").is_empty());
