@@ -525,6 +525,7 @@ impl Engine {
         let view = form::View::of(text);
         let mut decoded = Vec::new();
         if let Some(v) = &view {
+            let plain = matches.len();
             let mut found = Vec::new();
             self.det.find(
                 v.text.as_bytes(),
@@ -533,7 +534,7 @@ impl Engine {
                 &is_token,
                 &mut found,
             );
-            let plain = matches.len();
+            // The decoded pass's matches, moved to the original's offsets.
             for m in found {
                 let (start, end) = v.original(m.start, m.end);
                 let at = Match {

@@ -110,8 +110,9 @@ impl Detectors {
             want |= 1 << MAC;
         }
         // Letters in the account number (`RO81VZAT4MPX...`) leave short
-        // digit runs: unspaced, the IBAN is one long run.
-        if (plain >= 6 || longest >= 15) && iban_head(text) {
+        // digit runs: unspaced, the IBAN is one long run; spaced, one group
+        // of four digits at least (`RO27 SAUG U4B2 6867 F46A 9295`).
+        if (plain >= 4 || longest >= 15) && iban_head(text) {
             want |= 1 << IBAN;
         }
         // Without a `+`, the US and national phone patterns need the shapes
@@ -150,7 +151,7 @@ impl Detectors {
 
 /// What the gating pass of [`Detectors::find`] counts over one string.
 /// `plain`, `any` and `longest` are exact from the smallest value `find`
-/// compares them with (6, 4, and 7 or the candidate length) up; below that
+/// compares them with (4, 4, and 7 or the candidate length) up; below that
 /// they may fall short (see [`digit_runs`], [`class_runs`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Gate {
@@ -347,8 +348,8 @@ impl GateState {
                 self.cur_any = 0;
             }
         } else {
-            // `find` tests `plain >= 6` and `any >= 4` at the least.
-            digit_runs(plain, digit, 6, &mut self.cur_plain, &mut g.plain);
+            // `find` tests `plain >= 4` and `any >= 4` at the least.
+            digit_runs(plain, digit, 4, &mut self.cur_plain, &mut g.plain);
             digit_runs(any, digit, 4, &mut self.cur_any, &mut g.any);
         }
         // A run inside one word is six bytes at most: it matters only to a
@@ -460,7 +461,7 @@ mod tests {
         // Below the smallest count `find` tests, the maxima may be short
         // (runs inside one word are skipped there), never over.
         let seen = |g: Gate, cand_len: usize| Gate {
-            plain: if g.plain >= 6 { g.plain } else { 0 },
+            plain: if g.plain >= 4 { g.plain } else { 0 },
             any: if g.any >= 4 { g.any } else { 0 },
             longest: if cand_len <= 6 || g.longest >= 7 {
                 g.longest
