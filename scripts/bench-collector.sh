@@ -45,14 +45,20 @@ Options (defaults in brackets):
   --loadgen-core N         core for loadgen and the sink [1]
   --no-baseline            skip the loadgen -> sink baseline
   --settle SECONDS         wait after sending before stopping the collector [3]
-Environment: LOADGEN=path to tracemend-loadgen (else built with cargo --release).
+  --loadgen-arg ARG        one more argument for every loadgen run (repeatable), e.g.
+                           --loadgen-arg=--http-attributes
+  --scrape                 at the end of the measured run, save the collector's
+                           metrics from BENCH_METRICS (the config must serve them
+                           there) and print the tracemend_*_held gauges and the envelope counters
+Environment: LOADGEN=path to tracemend-loadgen (else built with cargo --release);
+BENCH_METRICS, the metrics address for --scrape [127.0.0.1:18888].
 EOF
 }
 
 SIGNAL=traces PROTOCOL=grpc DURATION=20s WARMUP=3s WORKERS=4 BATCH=512 ATTRS=10 RATE=0
 ERROR_RATIO=0 SPANS_PER_TRACE=5
-COLLECTOR_CORE=0 LOADGEN_CORE=1 BASELINE=1 SETTLE=3
-POSITIONAL=()
+COLLECTOR_CORE=0 LOADGEN_CORE=1 BASELINE=1 SETTLE=3 SCRAPE=0
+POSITIONAL=() LOADGEN_ARGS=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --signal) SIGNAL=$2; shift 2 ;;
@@ -69,6 +75,9 @@ while [[ $# -gt 0 ]]; do
         --loadgen-core) LOADGEN_CORE=$2; shift 2 ;;
         --no-baseline) BASELINE=0; shift ;;
         --settle) SETTLE=$2; shift 2 ;;
+        --loadgen-arg) LOADGEN_ARGS+=("$2"); shift 2 ;;
+        --loadgen-arg=*) LOADGEN_ARGS+=("${1#--loadgen-arg=}"); shift ;;
+        --scrape) SCRAPE=1; shift ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "unknown option $1" >&2; usage >&2; exit 2 ;;
         *) POSITIONAL+=("$1"); shift ;;
@@ -97,6 +106,7 @@ export BENCH_COLLECTOR_GRPC=${BENCH_COLLECTOR_GRPC:-127.0.0.1:4317}
 export BENCH_COLLECTOR_HTTP=${BENCH_COLLECTOR_HTTP:-127.0.0.1:4318}
 export BENCH_SINK_GRPC=${BENCH_SINK_GRPC:-127.0.0.1:14317}
 export BENCH_SINK_HTTP=${BENCH_SINK_HTTP:-127.0.0.1:14318}
+export BENCH_METRICS=${BENCH_METRICS:-127.0.0.1:18888}
 BENCH_TMPDIR=$(mktemp -d -t bench-collector.XXXXXX)
 export BENCH_TMPDIR
 export RUST_LOG=${RUST_LOG:-warn}
@@ -145,7 +155,7 @@ load() {
     taskset -c "$LOADGEN_CORE" "$LOADGEN" "$SIGNAL" --protocol "$PROTOCOL" --endpoint "$1" \
         --workers "$WORKERS" --batch-size "$BATCH" --attributes "$ATTRS" --rate "$RATE" \
         --error-ratio "$ERROR_RATIO" --spans-per-trace "$SPANS_PER_TRACE" \
-        --duration "$2" --json >"$3"
+        --duration "$2" --json ${LOADGEN_ARGS[@]+"${LOADGEN_ARGS[@]}"} >"$3"
 }
 
 # cpu_ticks PID: user + system clock ticks the process has used.
@@ -190,6 +200,11 @@ load "$(collector_endpoint)" "$DURATION" "$BENCH_TMPDIR/collector.json"
 T1=$(date +%s.%N)
 CPU1=$(cpu_ticks "$COLLECTOR_PID")
 HWM_KB=$(awk '/^VmHWM:/ {print $2}' "/proc/$COLLECTOR_PID/status")
+if [[ $SCRAPE == 1 ]]; then
+    # While the collector still holds the last window's traces.
+    curl -fsS "http://$BENCH_METRICS/metrics" >"$BENCH_TMPDIR/metrics.txt" \
+        || echo "could not read metrics from $BENCH_METRICS" >&2
+fi
 # Let the last batches leave the collector before stopping it.
 sleep "$SETTLE"
 kill -TERM "$COLLECTOR_PID"
@@ -198,7 +213,7 @@ wait "$COLLECTOR_PID" || COLLECTOR_EXIT=$?
 COLLECTOR_PID=''
 stop_sink
 
-export BENCH_TMPDIR ITEM_KEY CPU0 CPU1 T0 T1 HWM_KB CLK_TCK COLLECTOR_EXIT BASELINE
+export BENCH_TMPDIR ITEM_KEY CPU0 CPU1 T0 T1 HWM_KB CLK_TCK COLLECTOR_EXIT BASELINE SCRAPE
 python3 - <<'PY'
 import json, os
 env = os.environ
@@ -245,7 +260,19 @@ result = {
     "collector_vmhwm_mib": int(env["HWM_KB"]) / 1024,
     "acknowledged": sent,
     "reached_sink": sink[env["ITEM_KEY"]],
+    # Protobuf bytes per item as sent (the mean request body over its items).
+    "wire_bytes_per_item": run["request_bytes"] / max(run["batch_size"], 1),
 }
+if env["SCRAPE"] == "1" and os.path.exists(os.path.join(tmp, "metrics.txt")):
+    held = {}
+    with open(os.path.join(tmp, "metrics.txt")) as f:
+        for line in f:
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            if name.startswith("tracemend_") and (name.endswith("_held") or name.startswith("tracemend_envelope_")):
+                held[name] = held.get(name, 0) + float(line.rsplit(" ", 1)[1])
+    for name, value in sorted(held.items()):
+        print(f"{name} at the end of the measured run: {value:.0f}")
+    result["held"] = held
 if len(rows) == 2:
     base = rows[0][1]
     result.update(baseline_items_per_s=base["items_per_s"],

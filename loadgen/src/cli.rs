@@ -80,6 +80,18 @@ pub struct SendArgs {
     /// Bytes in each log record body.
     #[arg(long, default_value_t = 100)]
     pub body_size: usize,
+    /// An extra resource attribute, `KEY=VALUE` (repeatable), e.g.
+    /// `vcs.ref.head.revision=<sha>` for envelope assembly and `symbolize`.
+    #[arg(long = "resource-attribute", value_name = "KEY=VALUE")]
+    pub resource_attributes: Vec<String>,
+    /// Give each trace's root (server) span `http.request.method`, `url.path` and
+    /// `http.route`, as an HTTP server instrumentation does.
+    #[arg(long)]
+    pub http_attributes: bool,
+    /// Read the `exception.stacktrace` of every error from this file (default: a
+    /// one-frame Python traceback).
+    #[arg(long, value_name = "FILE")]
+    pub stacktrace_file: Option<std::path::PathBuf>,
     /// Distinct pre-encoded requests to cycle through; later passes re-key trace ids
     /// (except in gzip bodies, which repeat them).
     #[arg(long, default_value_t = 64)]
@@ -130,12 +142,15 @@ pub enum CliError {
         /// The flag, without dashes.
         flag: &'static str,
         /// What is expected.
-        reason: &'static str,
+        reason: std::borrow::Cow<'static, str>,
     },
 }
 
-fn invalid(flag: &'static str, reason: &'static str) -> CliError {
-    CliError::Invalid { flag, reason }
+fn invalid(flag: &'static str, reason: impl Into<std::borrow::Cow<'static, str>>) -> CliError {
+    CliError::Invalid {
+        flag,
+        reason: reason.into(),
+    }
 }
 
 /// Everything a send run needs, validated.
@@ -181,6 +196,36 @@ impl SendArgs {
         if self.timeout.is_zero() {
             return Err(invalid("timeout", "must be positive"));
         }
+        let mut resource_attributes = Vec::new();
+        for attr in &self.resource_attributes {
+            match attr.split_once('=') {
+                Some((k, v)) if !k.is_empty() => resource_attributes.push((k.into(), v.into())),
+                _ => {
+                    return Err(invalid(
+                        "resource-attribute",
+                        format!("{attr:?} is not KEY=VALUE"),
+                    ));
+                }
+            }
+        }
+        let stacktrace = match &self.stacktrace_file {
+            None => None,
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) if !text.trim().is_empty() => Some(text),
+                Ok(_) => {
+                    return Err(invalid(
+                        "stacktrace-file",
+                        format!("{} is empty", path.display()),
+                    ));
+                }
+                Err(e) => {
+                    return Err(invalid(
+                        "stacktrace-file",
+                        format!("cannot read {}: {e}", path.display()),
+                    ));
+                }
+            },
+        };
         let stop = match (self.count, self.duration) {
             (Some(_), _) => Stop::Count,
             (None, Some(d)) => Stop::After(d),
@@ -203,6 +248,9 @@ impl SendArgs {
                 attribute_value_size: self.attribute_value_size,
                 error_ratio: self.error_ratio,
                 body_size: self.body_size,
+                resource_attributes,
+                http_attributes: self.http_attributes,
+                stacktrace,
             },
             pool: PoolPlan {
                 signal,
@@ -302,6 +350,7 @@ mod tests {
                 attribute_value_size: 40,
                 error_ratio: 0.5,
                 body_size: 2000,
+                ..Shape::default()
             }
         );
         Ok(())
@@ -324,6 +373,9 @@ mod tests {
             &["traces", "--batch-size=0"],
             &["traces", "--workers=0"],
             &["traces", "--rate=-1"],
+            &["traces", "--resource-attribute=novalue"],
+            &["traces", "--resource-attribute==v"],
+            &["traces", "--stacktrace-file=/nonexistent/stack.txt"],
         ] {
             assert!(send_args(args)?.plan(Signal::Traces).is_err(), "{args:?}");
         }

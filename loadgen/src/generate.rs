@@ -58,6 +58,14 @@ pub struct Shape {
     pub error_ratio: f64,
     /// Length in bytes of every log record body.
     pub body_size: usize,
+    /// Extra resource attributes (key, value), after the built-in ones: e.g. the
+    /// commit (`vcs.ref.head.revision`) that envelope assembly and `symbolize` read.
+    pub resource_attributes: Vec<(String, String)>,
+    /// Give each trace's root (server) span the HTTP request attributes
+    /// (`http.request.method`, `url.path`, `http.route`) a request span carries.
+    pub http_attributes: bool,
+    /// The `exception.stacktrace` of every error; `None`: a one-frame Python traceback.
+    pub stacktrace: Option<String>,
 }
 
 impl Default for Shape {
@@ -68,6 +76,9 @@ impl Default for Shape {
             attribute_value_size: 16,
             error_ratio: 0.0,
             body_size: 100,
+            resource_attributes: Vec::new(),
+            http_attributes: false,
+            stacktrace: None,
         }
     }
 }
@@ -190,7 +201,10 @@ impl Generator {
                     &format!("{:016x}", self.ids.run_id()),
                 ),
                 kv("telemetry.sdk.name", "tracemend-loadgen"),
-            ],
+            ]
+            .into_iter()
+            .chain(self.shape.resource_attributes.iter().map(|(k, v)| kv(k, v)))
+            .collect(),
             dropped_attributes_count: 0,
             entity_refs: Vec::new(),
         }
@@ -236,11 +250,19 @@ impl Generator {
                     message: "loadgen injected error".into(),
                     code: StatusCode::Error as i32,
                 },
-                vec![exception_event(end)],
+                vec![exception_event(end, self.shape.stacktrace.as_deref())],
             )
         } else {
             (Status::default(), Vec::new())
         };
+        let mut attributes = self.attributes(i);
+        if root && self.shape.http_attributes {
+            attributes.extend([
+                kv("http.request.method", "GET"),
+                kv("url.path", &format!("/api/v1/items/{}", i % 1000)),
+                kv("http.route", "/api/v1/items/{id}"),
+            ]);
+        }
         Span {
             trace_id: self.trace_id.to_vec(),
             span_id: span_id.to_vec(),
@@ -252,7 +274,7 @@ impl Generator {
             kind: kind as i32,
             start_time_unix_nano: start,
             end_time_unix_nano: end,
-            attributes: self.attributes(i),
+            attributes,
             dropped_attributes_count: 0,
             events,
             dropped_events_count: 0,
@@ -269,7 +291,7 @@ impl Generator {
         let error = self.is_error(i);
         let mut attributes = self.attributes(i);
         let (severity, text) = if error {
-            attributes.extend(exception_attributes());
+            attributes.extend(exception_attributes(self.shape.stacktrace.as_deref()));
             (SeverityNumber::Error, "ERROR")
         } else {
             (SeverityNumber::Info, "INFO")
@@ -313,26 +335,26 @@ fn scope() -> InstrumentationScope {
     }
 }
 
-fn exception_event(time: u64) -> Event {
+fn exception_event(time: u64, stacktrace: Option<&str>) -> Event {
     Event {
         time_unix_nano: time,
         name: "exception".into(),
-        attributes: exception_attributes(),
+        attributes: exception_attributes(stacktrace),
         dropped_attributes_count: 0,
     }
 }
 
-fn exception_attributes() -> Vec<KeyValue> {
+/// The default `exception.stacktrace`: one frame of Python.
+const STACKTRACE: &str = "Traceback (most recent call last):\n  File \"/app/shop/views.py\", line 42, in get_item\n    item_id = int(raw_id)\nValueError: invalid literal for int() with base 10: 'abc'";
+
+fn exception_attributes(stacktrace: Option<&str>) -> Vec<KeyValue> {
     vec![
         kv("exception.type", "ValueError"),
         kv(
             "exception.message",
             "invalid literal for int() with base 10: 'abc'",
         ),
-        kv(
-            "exception.stacktrace",
-            "Traceback (most recent call last):\n  File \"/app/shop/views.py\", line 42, in get_item\n    item_id = int(raw_id)\nValueError: invalid literal for int() with base 10: 'abc'",
-        ),
+        kv("exception.stacktrace", stacktrace.unwrap_or(STACKTRACE)),
     ]
 }
 
@@ -376,6 +398,7 @@ mod tests {
             attribute_value_size: 33,
             error_ratio: 0.25,
             body_size: 77,
+            ..Shape::default()
         }
     }
 
@@ -500,6 +523,65 @@ mod tests {
                 .count();
             assert_eq!(errors, expected);
         }
+    }
+
+    #[test]
+    fn resource_http_and_stacktrace_options_shape_the_request() {
+        let stack =
+            "Traceback (most recent call last):\n  File \"/app/a.py\", line 1, in f\nKeyError: 1";
+        let mut g = Generator::new(
+            Shape {
+                spans_per_trace: 2,
+                error_ratio: 1.0,
+                resource_attributes: vec![("vcs.ref.head.revision".into(), "9fceb02".into())],
+                http_attributes: true,
+                stacktrace: Some(stack.into()),
+                ..Shape::default()
+            },
+            1,
+            0,
+        );
+        let req = g.traces(4);
+        let rs = &req.resource_spans[0];
+        let text = |kvs: &[KeyValue], key: &str| {
+            kvs.iter()
+                .find(|kv| kv.key == key)
+                .and_then(|kv| kv.value.as_ref())
+                .and_then(|v| match &v.value {
+                    Some(Value::StringValue(s)) => Some(s.clone()),
+                    _ => None,
+                })
+        };
+        let resource = rs
+            .resource
+            .as_ref()
+            .map(|r| r.attributes.as_slice())
+            .unwrap_or(&[]);
+        assert_eq!(
+            text(resource, "vcs.ref.head.revision").as_deref(),
+            Some("9fceb02")
+        );
+        assert_eq!(text(resource, "service.name").as_deref(), Some("loadgen"));
+        for (n, span) in rs.scope_spans[0].spans.iter().enumerate() {
+            let root = n % 2 == 0;
+            assert_eq!(
+                text(&span.attributes, "http.request.method").is_some(),
+                root,
+                "{n}"
+            );
+            assert_eq!(
+                text(&span.attributes, "http.route").as_deref(),
+                root.then_some("/api/v1/items/{id}")
+            );
+            assert_eq!(
+                text(&span.events[0].attributes, "exception.stacktrace").as_deref(),
+                Some(stack)
+            );
+        }
+        // Without the options, nothing of them.
+        let plain = Generator::new(Shape::default(), 1, 0).traces(2);
+        let span = &plain.resource_spans[0].scope_spans[0].spans[0];
+        assert!(text(&span.attributes, "http.request.method").is_none());
     }
 
     #[test]
