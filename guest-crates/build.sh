@@ -15,10 +15,10 @@ rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2 \
 # run would unify the SDK's features across all of them.
 cargo build --release --target wasm32-wasip2 --workspace \
     --exclude test-sampler --exclude test-assembler --exclude tail-sampling \
-    --exclude envelope-assembler "$@"
+    --exclude envelope-assembler --exclude test-hostile-assembler "$@"
 cargo build --release --target wasm32-wasip2 -p test-sampler "$@"
 cargo build --release --target wasm32-wasip2 -p tail-sampling "$@"
-cargo build --release --target wasm32-wasip2 -p test-assembler "$@"
+cargo build --release --target wasm32-wasip2 -p test-assembler -p test-hostile-assembler "$@"
 cargo build --release --target wasm32-wasip2 -p envelope-assembler "$@"
 ls -1 target/wasm32-wasip2/release/*.wasm
 # The Python proof of the contract (componentize-py from PyPI, pinned in

@@ -8,17 +8,18 @@ use std::time::Instant;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prost::Message;
 use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::dedupe::Dedupe;
-use super::holder::lock;
-use super::signals::{COMMIT_ATTRIBUTE, resource_has_commit};
+use super::metrics::FaultLabels;
+use super::signals::resource_has_commit;
 use super::{Assemble, Contract, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink};
-use crate::tail_sampling::TraceId;
 use crate::tail_sampling::buffer::Held;
 use crate::tail_sampling::wire::{self, Group};
+use crate::tail_sampling::{TraceId, lock};
 
 /// The counters of one exporter, looked up once.
 pub(super) struct Counters {
@@ -28,14 +29,14 @@ pub(super) struct Counters {
     deduplicated: Counter,
     queued: Counter,
     no_commit: Counter,
-    faults: Counter,
+    /// By kind, made on the first fault of each (faults are rare).
+    faults: Family<FaultLabels, Counter>,
+    exporter: String,
 }
 
 impl Counters {
     pub(super) fn new(m: &EnvelopeMetrics, labels: &EnvelopeLabels) -> Self {
-        let c = |f: &prometheus_client::metrics::family::Family<EnvelopeLabels, Counter>| {
-            f.get_or_create(labels).clone()
-        };
+        let c = |f: &Family<EnvelopeLabels, Counter>| f.get_or_create(labels).clone();
         Counters {
             assembled: c(&m.assembled),
             refused: c(&m.refused),
@@ -43,8 +44,18 @@ impl Counters {
             deduplicated: c(&m.deduplicated),
             queued: c(&m.queued),
             no_commit: c(&m.no_commit),
-            faults: c(&m.faults),
+            faults: m.faults.clone(),
+            exporter: labels.exporter.clone(),
         }
+    }
+
+    fn fault(&self, kind: &str) {
+        self.faults
+            .get_or_create(&FaultLabels {
+                exporter: self.exporter.clone(),
+                kind: kind.to_owned(),
+            })
+            .inc();
     }
 }
 
@@ -53,6 +64,7 @@ pub(super) struct Assembly {
     pub(super) name: String,
     pub(super) assembler: Box<dyn Assemble>,
     pub(super) contract: Contract,
+    pub(super) commit_attributes: Vec<String>,
     pub(super) dedupe: Mutex<Dedupe>,
     pub(super) sink: EnvelopeSink,
     pub(super) counters: Counters,
@@ -68,13 +80,14 @@ impl Assembly {
 
     fn one(&self, id: &TraceId, held: &Held, now: Instant) {
         let trace_id = hex::encode(id);
-        if !has_commit(held) {
+        if !has_commit(held, &self.commit_attributes) {
             self.counters.no_commit.inc();
+            let attribute = self.commit_attributes.join("` or `");
             warn!(
                 exporter = %self.name,
                 trace_id,
-                attribute = COMMIT_ATTRIBUTE,
-                "A failing trace has no commit: set the resource attribute `{COMMIT_ATTRIBUTE}` to the commit the service runs; no envelope is built without it."
+                attribute,
+                "A failing trace has no commit: set the resource attribute `{attribute}` to the commit the service runs; no envelope is built without it."
             );
             return;
         }
@@ -89,7 +102,7 @@ impl Assembly {
         let (trace, logs) = match decoded {
             Ok(both) => both,
             Err(e) => {
-                self.counters.faults.inc();
+                self.counters.fault("undecodable");
                 warn!(exporter = %self.name, trace_id, error = %e, "A held trace does not decode; it is dropped.");
                 return;
             }
@@ -101,8 +114,8 @@ impl Assembly {
                 return;
             }
             Err(e) => {
-                self.counters.faults.inc();
-                warn!(exporter = %self.name, trace_id, error = %e, "The envelope assembler faulted; the trace yields no envelope.");
+                self.counters.fault(e.kind);
+                warn!(exporter = %self.name, trace_id, kind = e.kind, error = %e.message, "The envelope assembler faulted; the trace yields no envelope (other traces are not affected).");
                 return;
             }
         };
@@ -172,18 +185,19 @@ impl Assembly {
     }
 }
 
-/// Whether any resource of the trace (its spans' or its logs') names the commit.
-fn has_commit(held: &Held) -> bool {
+/// Whether any resource of the trace (its spans' or its logs') names the
+/// commit under one of `keys`.
+fn has_commit(held: &Held, keys: &[String]) -> bool {
     held.groups.iter().chain(&held.logs).any(|g| {
         g.ctx
             .resource
             .resource
             .as_deref()
-            .is_some_and(|r| resource_has_commit(r).unwrap_or(false))
+            .is_some_and(|r| resource_has_commit(r, keys).unwrap_or(false))
     })
 }
 
-fn json_kind(v: &Value) -> &'static str {
+pub(super) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

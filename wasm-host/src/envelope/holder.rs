@@ -2,8 +2,8 @@
 //! tail-sampling buffer), traces out when their `join_window` has passed, a
 //! bound is reached, or at shutdown.
 
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use pdata::wire::field::{log_record, span};
 use prometheus_client::metrics::counter::Counter;
@@ -14,19 +14,13 @@ use super::assemble::Assembly;
 use super::dedupe::Dedupe;
 use super::signals::{log_has_exception, span_has_error};
 use super::{Assemble, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink, HolderError, HolderSettings};
-use crate::tail_sampling::TraceId;
 use crate::tail_sampling::buffer::{ContextBytes, Held, Item, State};
-use crate::tail_sampling::wire;
+use crate::tail_sampling::timer::Timer;
+use crate::tail_sampling::{TraceId, lock, wire};
 
 /// Trace ids remembered after their trace was let go, so late items are
 /// dropped (counted) instead of starting a second holding.
 const DONE_CACHE: usize = 100_000;
-
-/// A poisoned lock means a panic mid-update elsewhere; the state is still
-/// counts and buffers, so keep serving.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// What the holder holds now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,13 +49,10 @@ struct Inner {
     late: Counter,
     early: Counter,
     traces_held: Gauge,
+    spans_held: Gauge,
+    records_held: Gauge,
     bytes_held: Gauge,
-    timer: Mutex<Option<Timer>>,
-}
-
-struct Timer {
-    task: tokio::task::JoinHandle<()>,
-    stop: Arc<tokio::sync::Notify>,
+    timer: Timer,
 }
 
 impl Holder {
@@ -82,6 +73,7 @@ impl Holder {
             name: name.to_owned(),
             assembler,
             contract: settings.contract.clone(),
+            commit_attributes: settings.commit_attributes.clone(),
             dedupe: Mutex::new(Dedupe::new(settings.dedupe_window)),
             sink,
             counters: super::assemble::Counters::new(metrics, &labels),
@@ -94,9 +86,11 @@ impl Holder {
                 late: metrics.late_items.get_or_create(&labels).clone(),
                 early: metrics.early.get_or_create(&labels).clone(),
                 traces_held: metrics.traces_held.get_or_create(&labels).clone(),
+                spans_held: metrics.spans_held.get_or_create(&labels).clone(),
+                records_held: metrics.records_held.get_or_create(&labels).clone(),
                 bytes_held: metrics.bytes_held.get_or_create(&labels).clone(),
                 settings,
-                timer: Mutex::new(None),
+                timer: Timer::default(),
             }),
         }
     }
@@ -187,35 +181,14 @@ impl Holder {
     /// Starts the timer that lets traces go when their `join_window` has
     /// passed. Needs a tokio runtime. Calling it again does nothing.
     pub fn start(&self) -> Result<(), HolderError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| HolderError::NoRuntime)?;
-        let mut timer = lock(&self.inner.timer);
-        if timer.is_some() {
-            return Ok(());
-        }
-        let period = (self.inner.settings.join_window / 10)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let stop = Arc::new(tokio::sync::Notify::new());
-        let stopped = stop.clone();
-        let task = handle.spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stopped.notified() => return,
-                }
-                let Some(inner) = weak.upgrade() else { return };
-                let holder = Holder { inner };
-                // Guest calls are CPU work: off the async workers.
-                let run = tokio::task::spawn_blocking(move || holder.tick_at(Instant::now()));
-                if run.await.is_err() {
-                    return;
-                }
-            }
-        });
-        *timer = Some(Timer { task, stop });
-        Ok(())
+        self.inner
+            .timer
+            .start(
+                self.inner.settings.join_window,
+                &self.inner,
+                |inner, now| Holder { inner }.tick_at(now),
+            )
+            .map_err(|_| HolderError::NoRuntime)
     }
 
     /// Lets go every trace first seen `join_window` or more before `now`,
@@ -247,11 +220,7 @@ impl Holder {
     /// Stops the timer and assembles every failing trace still held (their
     /// window cut short rather than lost). Later batches are refused.
     pub async fn shutdown(&self) {
-        let timer = lock(&self.inner.timer).take();
-        if let Some(t) = timer {
-            t.stop.notify_one();
-            let _ = t.task.await;
-        }
+        self.inner.timer.stop().await;
         let holder = self.clone();
         let drained = tokio::task::spawn_blocking(move || holder.shutdown_now(Instant::now()));
         if drained.await.is_err() {
@@ -288,10 +257,11 @@ impl Holder {
 
 impl Inner {
     fn publish(&self, st: &State) {
-        self.traces_held
-            .set(i64::try_from(st.traces.len()).unwrap_or(i64::MAX));
-        self.bytes_held
-            .set(i64::try_from(st.bytes()).unwrap_or(i64::MAX));
+        let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        self.traces_held.set(gauge(st.traces.len() as u64));
+        self.spans_held.set(gauge(st.spans));
+        self.records_held.set(gauge(st.records));
+        self.bytes_held.set(gauge(st.bytes()));
     }
 }
 

@@ -14,6 +14,16 @@ pub struct EnvelopeLabels {
     pub exporter: String,
 }
 
+/// `{exporter, kind}`: an assembler fault by kind (`trap`, `timeout`, `memory`,
+/// `guest_error`, `circuit_open`, ...; the WASM host's fault kinds).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FaultLabels {
+    /// Component id.
+    pub exporter: String,
+    /// What went wrong.
+    pub kind: String,
+}
+
 /// Every metric family of the envelope exporters.
 #[derive(Clone, Default)]
 pub struct EnvelopeMetrics {
@@ -31,16 +41,22 @@ pub struct EnvelopeMetrics {
     pub sent: Family<EnvelopeLabels, Counter>,
     /// Envelopes given up on (the engine refused them, or retries ran out).
     pub failed: Family<EnvelopeLabels, Counter>,
-    /// Error traces without the commit attribute (no envelope).
+    /// Error traces without any commit attribute (no envelope).
     pub no_commit: Family<EnvelopeLabels, Counter>,
-    /// Assembler calls that faulted (trap, timeout, guest error).
-    pub faults: Family<EnvelopeLabels, Counter>,
+    /// Assembler calls that faulted, by kind (trap, timeout, memory, guest
+    /// error, circuit open); also a held trace that no longer decodes
+    /// (`undecodable`).
+    pub faults: Family<FaultLabels, Counter>,
     /// Items that came after their trace was assembled or let go (dropped).
     pub late_items: Family<EnvelopeLabels, Counter>,
     /// Traces let go before `join_window` because a bound was reached.
     pub early: Family<EnvelopeLabels, Counter>,
     /// Traces held.
     pub traces_held: Family<EnvelopeLabels, Gauge>,
+    /// Spans held.
+    pub spans_held: Family<EnvelopeLabels, Gauge>,
+    /// Log records held.
+    pub records_held: Family<EnvelopeLabels, Gauge>,
     /// Bytes held.
     pub bytes_held: Family<EnvelopeLabels, Gauge>,
 }
@@ -79,13 +95,8 @@ impl EnvelopeMetrics {
             ),
             (
                 "traces_without_commit",
-                "Error traces whose resource has no vcs.ref.head.revision (no envelope)",
+                "Error traces whose resource has none of the commit attributes (no envelope)",
                 &m.no_commit,
-            ),
-            (
-                "assembler_faults",
-                "Assembler guest calls that trapped, timed out or returned an error",
-                &m.faults,
             ),
             (
                 "late_items",
@@ -102,9 +113,24 @@ impl EnvelopeMetrics {
             registry.register(format!("tracemend_envelope_{name}"), help, family.clone());
         }
         registry.register(
+            "tracemend_envelope_assembler_faults",
+            "Assembler guest calls that faulted (trap, timeout, memory, guest_error, circuit_open, ...), by kind; the trace yields no envelope",
+            m.faults.clone(),
+        );
+        registry.register(
             "tracemend_envelope_traces_held",
             "Traces held waiting for join_window",
             m.traces_held.clone(),
+        );
+        registry.register(
+            "tracemend_envelope_spans_held",
+            "Spans held waiting for join_window",
+            m.spans_held.clone(),
+        );
+        registry.register(
+            "tracemend_envelope_log_records_held",
+            "Log records held waiting for join_window",
+            m.records_held.clone(),
         );
         registry.register(
             "tracemend_envelope_bytes_held",

@@ -12,11 +12,13 @@
 //!
 //! A trace fails when a span has status `ERROR`, an `exception` event, or a
 //! log record of the trace carries `exception.type`; traces without one are
-//! let go unread. A failing trace whose resources lack
-//! `vcs.ref.head.revision` is counted and logged with that name, and not
+//! let go unread. A failing trace whose resources lack every commit attribute
+//! (`commit`: the guest's `commit_attributes`, by default
+//! `vcs.ref.head.revision`) is counted and logged with those names, and not
 //! assembled (the engine needs the commit to reproduce).
 
 mod assemble;
+pub mod commit;
 pub mod contract;
 mod dedupe;
 mod holder;
@@ -30,10 +32,10 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::wasm::WasmAssembler;
+pub use commit::{COMMIT_ATTRIBUTE, COMMIT_ATTRIBUTES_KEY, commit_attributes};
 pub use contract::{Contract, ContractConfig, ContractError, Label, Refusal};
 pub use holder::{Holder, HolderStats};
-pub use metrics::{EnvelopeLabels, EnvelopeMetrics};
-pub use signals::COMMIT_ATTRIBUTE;
+pub use metrics::{EnvelopeLabels, EnvelopeMetrics, FaultLabels};
 
 /// Builds envelopes from one failing trace and its logs. [`WasmAssembler`] is
 /// the real one.
@@ -44,7 +46,17 @@ pub trait Assemble: Send + Sync + 'static {
         &self,
         trace: &ExportTraceServiceRequest,
         logs: &ExportLogsServiceRequest,
-    ) -> Result<Option<String>, String>;
+    ) -> Result<Option<String>, AssembleFault>;
+}
+
+/// Why an assembler gave no output for a trace.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct AssembleFault {
+    /// The metric label (`trap`, `timeout`, `memory`, `guest_error`, ...).
+    pub kind: &'static str,
+    /// What happened, for the log.
+    pub message: String,
 }
 
 impl Assemble for WasmAssembler {
@@ -52,8 +64,11 @@ impl Assemble for WasmAssembler {
         &self,
         trace: &ExportTraceServiceRequest,
         logs: &ExportLogsServiceRequest,
-    ) -> Result<Option<String>, String> {
-        WasmAssembler::assemble(self, trace, logs).map_err(|f| f.to_string())
+    ) -> Result<Option<String>, AssembleFault> {
+        WasmAssembler::assemble(self, trace, logs).map_err(|f| AssembleFault {
+            kind: f.kind.as_str(),
+            message: f.to_string(),
+        })
     }
 }
 
@@ -62,7 +77,7 @@ impl<T: Assemble> Assemble for Arc<T> {
         &self,
         trace: &ExportTraceServiceRequest,
         logs: &ExportLogsServiceRequest,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, AssembleFault> {
         (**self).assemble(trace, logs)
     }
 }
@@ -85,6 +100,9 @@ pub struct HolderSettings {
     pub dedupe_window: Duration,
     /// The data contract.
     pub contract: Contract,
+    /// Resource attributes naming the commit, any of which lets a failing
+    /// trace be assembled: the guest's own list ([`commit_attributes`]).
+    pub commit_attributes: Vec<String>,
 }
 
 impl Default for HolderSettings {
@@ -95,6 +113,7 @@ impl Default for HolderSettings {
             max_buffered_bytes: 128 << 20,
             dedupe_window: Duration::from_secs(60),
             contract: Contract::default(),
+            commit_attributes: vec![COMMIT_ATTRIBUTE.to_owned()],
         }
     }
 }

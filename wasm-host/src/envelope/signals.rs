@@ -1,12 +1,9 @@
 //! What the holder reads of held items on the wire, without decoding them:
 //! whether a span or log record shows an error, and whether a resource names
-//! the commit the service runs.
+//! the commit the service runs (under one of the configured attributes).
 
 use pdata::wire::field::{self, key_value, log_record, resource, span, status};
 use pdata::wire::{self, Reader, WireError};
-
-/// The resource attribute that names the commit (semantic conventions).
-pub const COMMIT_ATTRIBUTE: &str = "vcs.ref.head.revision";
 
 /// `Status.code` of an error.
 const STATUS_CODE_ERROR: u64 = 2;
@@ -42,18 +39,25 @@ pub(crate) fn log_has_exception(record: &[u8]) -> Result<bool, WireError> {
     has_attribute(record, log_record::ATTRIBUTES, "exception.type")
 }
 
-/// Whether an encoded `Resource` carries [`COMMIT_ATTRIBUTE`].
-pub(crate) fn resource_has_commit(res: &[u8]) -> Result<bool, WireError> {
-    has_attribute(res, resource::ATTRIBUTES, COMMIT_ATTRIBUTE)
+/// Whether an encoded `Resource` carries one of `keys` (the commit
+/// attributes, [`super::commit::commit_attributes`]).
+pub(crate) fn resource_has_commit(res: &[u8], keys: &[String]) -> Result<bool, WireError> {
+    has_any_attribute(res, resource::ATTRIBUTES, keys)
 }
 
 /// Whether the message `msg` has an attribute (`KeyValue` in field `tag`)
 /// named `key`.
 fn has_attribute(msg: &[u8], tag: u32, key: &str) -> Result<bool, WireError> {
+    has_any_attribute(msg, tag, std::slice::from_ref(&key))
+}
+
+/// Whether the message `msg` has an attribute (`KeyValue` in field `tag`)
+/// named one of `keys`.
+fn has_any_attribute<K: AsRef<str>>(msg: &[u8], tag: u32, keys: &[K]) -> Result<bool, WireError> {
     let mut found = false;
     wire::for_each_field(msg, tag, |kv| {
-        if !found && wire::last_field(kv, key_value::KEY)? == Some(key.as_bytes()) {
-            found = true;
+        if !found && let Some(name) = wire::last_field(kv, key_value::KEY)? {
+            found = keys.iter().any(|k| k.as_ref().as_bytes() == name);
         }
         Ok::<(), WireError>(())
     })?;
@@ -69,6 +73,7 @@ mod tests {
     use prost::Message;
 
     use super::*;
+    use crate::envelope::commit::COMMIT_ATTRIBUTE;
 
     fn kv(k: &str, v: &str) -> KeyValue {
         KeyValue {
@@ -120,15 +125,25 @@ mod tests {
         let mut exc = plain.clone();
         exc.attributes.push(kv("exception.type", "KeyError"));
         assert!(log_has_exception(&exc.encode_to_vec()).expect("reads"));
+        let default = [COMMIT_ATTRIBUTE.to_owned()];
         let res = Resource {
             attributes: vec![kv("service.name", "a"), kv(COMMIT_ATTRIBUTE, "9fceb02")],
             ..Default::default()
         };
-        assert!(resource_has_commit(&res.encode_to_vec()).expect("reads"));
+        assert!(resource_has_commit(&res.encode_to_vec(), &default).expect("reads"));
         let bare = Resource {
             attributes: vec![kv("service.name", "a")],
             ..Default::default()
         };
-        assert!(!resource_has_commit(&bare.encode_to_vec()).expect("reads"));
+        assert!(!resource_has_commit(&bare.encode_to_vec(), &default).expect("reads"));
+        // Another configured name: found under it, and the default alone no longer counts.
+        let git = Resource {
+            attributes: vec![kv("service.name", "a"), kv("git.commit.sha", "9fceb02")],
+            ..Default::default()
+        };
+        let custom = ["git.commit.sha".to_owned()];
+        assert!(resource_has_commit(&git.encode_to_vec(), &custom).expect("reads"));
+        assert!(!resource_has_commit(&git.encode_to_vec(), &default).expect("reads"));
+        assert!(!resource_has_commit(&res.encode_to_vec(), &custom).expect("reads"));
     }
 }

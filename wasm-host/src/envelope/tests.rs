@@ -23,6 +23,10 @@ const TEST_ASSEMBLER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../guest-crates/target/wasm32-wasip2/release/test_assembler.wasm"
 );
+const HOSTILE_ASSEMBLER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../guest-crates/target/wasm32-wasip2/release/test_hostile_assembler.wasm"
+);
 
 fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
@@ -131,12 +135,17 @@ fn runtime() -> WasmRuntime {
 }
 
 fn builtin_envelope() -> WasmAssembler {
+    builtin_envelope_with(serde_json::json!({}))
+}
+
+/// `builtin:envelope` with `config` as its settings.
+fn builtin_envelope_with(config: serde_json::Value) -> WasmAssembler {
     let Ok(ModuleRef::Builtin(b)) = builtin::resolve(std::path::Path::new("builtin:envelope"))
     else {
         panic!("builtin:envelope is not embedded");
     };
     let mut cfg = WasmProcessorConfig::for_module("builtin:envelope");
-    cfg.config = serde_json::json!({});
+    cfg.config = config;
     WasmAssembler::load_bytes("envelope", &cfg, b.bytes, &runtime()).expect("loads")
 }
 
@@ -241,6 +250,49 @@ fn a_failing_trace_without_a_commit_is_counted_and_not_assembled() {
 }
 
 #[test]
+fn the_guests_commit_attributes_decide_which_traces_are_assembled() {
+    // The service names its commit under another attribute than the convention's.
+    let spans = |t: u8| {
+        let mut req =
+            ExportTraceServiceRequest::decode(&traces(vec![server_span(t, true)], false)[..])
+                .expect("decodes");
+        if let Some(res) = req.resource_spans[0].resource.as_mut() {
+            res.attributes.push(kv("git.commit.sha", COMMIT));
+        }
+        req.encode_to_vec()
+    };
+    let guest_config = serde_json::json!({"commit_attributes": ["git.commit.sha"]});
+    let (h, out, m) = holder(
+        builtin_envelope_with(guest_config.clone()),
+        HolderSettings {
+            commit_attributes: commit_attributes(&guest_config).expect("a valid list"),
+            ..settings()
+        },
+    );
+    let t0 = Instant::now();
+    h.consume_spans_at(&spans(16), t0).expect("takes");
+    // The convention's attribute alone is not one the guest reads any more.
+    h.consume_spans_at(&traces(vec![server_span(17, true)], true), t0)
+        .expect("takes");
+    h.tick_at(t0 + WINDOW);
+    let sent = out.lock().expect("out").clone();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let env = envelope::parse(sent[0].as_bytes()).expect("a valid envelope");
+    assert_eq!(
+        (env.identity.trace_id.as_str(), env.identity.commit.as_str()),
+        ("10".repeat(16).as_str(), COMMIT)
+    );
+    assert_eq!((count(&m.no_commit), count(&m.assembled)), (1, 1));
+
+    // With the default list, the same trace is counted as without a commit.
+    let (h, out, m) = holder(builtin_envelope(), settings());
+    h.consume_spans_at(&spans(18), t0).expect("takes");
+    h.tick_at(t0 + WINDOW);
+    assert!(out.lock().expect("out").is_empty());
+    assert_eq!((count(&m.no_commit), count(&m.assembled)), (1, 0));
+}
+
+#[test]
 fn bounds_let_the_oldest_trace_go_early_and_shutdown_drains() {
     let (h, out, m) = holder(
         builtin_envelope(),
@@ -337,6 +389,80 @@ fn output_that_is_not_an_envelope_is_counted_invalid_and_not_sent() {
     h.tick_at(t0 + WINDOW);
     assert!(out.lock().expect("out").is_empty());
     assert_eq!((count(&m.assembled), count(&m.invalid)), (1, 1));
+}
+
+fn fault_count(m: &EnvelopeMetrics, kind: &str) -> u64 {
+    m.faults
+        .get_or_create(&FaultLabels {
+            exporter: "envelope".into(),
+            kind: kind.into(),
+        })
+        .get()
+}
+
+#[test]
+fn a_hostile_assembler_costs_only_the_traces_it_faults_on() {
+    let bytes = std::fs::read(HOSTILE_ASSEMBLER)
+        .expect("guest-crates/build.sh builds the hostile test assembler");
+    let mut cfg = WasmProcessorConfig::for_module(HOSTILE_ASSEMBLER);
+    // Short, so the loop ends quickly; the memory hoard meets the 16 MiB limit first.
+    cfg.limits.call_timeout = Duration::from_secs(2);
+    cfg.limits.memory_mib = 16;
+    let guest = WasmAssembler::load_bytes("hostile", &cfg, &bytes, &runtime()).expect("loads");
+    let (h, out, m) = holder(guest, settings());
+    let t0 = Instant::now();
+    // Each hostile trace between two ordinary ones: the circuit never sees two
+    // faults in a row, and every ordinary trace must still give its envelope.
+    let names = [
+        "ok",
+        "hostile.trap",
+        "ok",
+        "hostile.loop",
+        "ok",
+        "hostile.memory",
+        "ok",
+        "hostile.error",
+        "ok",
+        "hostile.garbage",
+        "ok",
+        "hostile.mixed",
+        "ok",
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let mut span = server_span(40 + i as u8, true);
+        span.name = (*name).into();
+        h.consume_spans_at(&traces(vec![span], true), t0)
+            .expect("takes");
+    }
+    h.tick_at(t0 + WINDOW);
+    let sent = out.lock().expect("out").clone();
+    let ids: Vec<String> = sent
+        .iter()
+        .map(|e| {
+            envelope::parse(e.as_bytes())
+                .expect("valid")
+                .identity
+                .trace_id
+        })
+        .collect();
+    let expected: Vec<String> = names
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| matches!(**n, "ok" | "hostile.mixed"))
+        .map(|(i, _)| format!("{:02x}", 40 + i).repeat(16))
+        .collect();
+    assert_eq!(
+        ids, expected,
+        "every ordinary trace and the valid half of the mixed one"
+    );
+    for kind in ["trap", "timeout", "memory", "guest_error"] {
+        assert_eq!(fault_count(&m, kind), 1, "{kind}");
+    }
+    assert_eq!(fault_count(&m, "circuit_open"), 0);
+    // The garbage and the broken half of the mixed output.
+    assert_eq!(count(&m.invalid), 2);
+    assert_eq!((count(&m.assembled), count(&m.queued)), (9, 8));
+    assert_eq!(h.stats().traces_held, 0);
 }
 
 #[test]

@@ -1,14 +1,15 @@
 //! Building the processor, its decision timer, shutdown and what it holds.
 
-use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
 use crate::wasm::metrics::ProcessorLabels;
 
 use super::buffer::State;
+use super::timer::Timer;
 use super::{
     Handles, Inner, Sink, Stats, TailSampling, TailSamplingConfig, TailSamplingError,
-    TailSamplingMetrics, Timer, TraceSampler, lock,
+    TailSamplingMetrics, TraceSampler, lock,
 };
 
 impl TailSampling {
@@ -49,7 +50,7 @@ impl TailSampling {
                 state: Mutex::new(state),
                 idle: Condvar::new(),
                 space: tokio::sync::Notify::new(),
-                timer: Mutex::new(None),
+                timer: Timer::default(),
             }),
         })
     }
@@ -57,38 +58,14 @@ impl TailSampling {
     /// Starts the timer that decides traces when their `decision_wait` has
     /// passed. Needs a tokio runtime. Calling it again does nothing.
     pub fn start(&self) -> Result<(), TailSamplingError> {
-        let handle =
-            tokio::runtime::Handle::try_current().map_err(|_| TailSamplingError::NoRuntime)?;
-        let mut timer = lock(&self.inner.timer);
-        if timer.is_some() {
-            return Ok(());
-        }
-        // A tenth of decision_wait keeps decisions within ~10% of it late.
-        let period = (self.inner.config.decision_wait / 10)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let stop = Arc::new(tokio::sync::Notify::new());
-        let stopped = stop.clone();
-        let task = handle.spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => {}
-                    _ = stopped.notified() => return,
-                }
-                let Some(inner) = weak.upgrade() else { return };
-                let ts = TailSampling { inner };
-                // A tick's decisions are milliseconds of CPU: on a blocking
-                // thread, the async workers (receivers) keep running.
-                let run = tokio::task::spawn_blocking(move || ts.tick_at(Instant::now()));
-                if run.await.is_err() {
-                    return;
-                }
-            }
-        });
-        *timer = Some(Timer { task, stop });
-        Ok(())
+        self.inner
+            .timer
+            .start(
+                self.inner.config.decision_wait,
+                &self.inner,
+                |inner, now| TailSampling { inner }.tick_at(now),
+            )
+            .map_err(|_| TailSamplingError::NoRuntime)
     }
 
     /// Decides every trace whose first span came `decision_wait` or more
@@ -105,12 +82,7 @@ impl TailSampling {
     /// counted, with `drop_pending_traces_on_shutdown`). Later batches are
     /// refused. Safe to call twice.
     pub async fn shutdown(&self) {
-        let timer = lock(&self.inner.timer).take();
-        if let Some(t) = timer {
-            // Let a tick in progress finish rather than abandon its thread.
-            t.stop.notify_one();
-            let _ = t.task.await;
-        }
+        self.inner.timer.stop().await;
         self.shutdown_now(Instant::now());
     }
 

@@ -5,7 +5,8 @@
 //!
 //! The parts: `intake` splits batches and routes each trace's spans (held,
 //! late, or forwarded), `buffer` holds them, `decide` takes traces out and
-//! asks the sampler, `lifecycle` starts the timer and shuts down, `counts`
+//! asks the sampler, `lifecycle` starts the timer (`timer`, shared with the
+//! envelope holder) and shuts down, `counts`
 //! keeps the metrics, `load` loads the sampler guest, `wire` reads and writes
 //! the held bytes.
 //!
@@ -52,6 +53,7 @@ mod intake;
 mod lifecycle;
 mod load;
 pub mod metrics;
+pub(crate) mod timer;
 pub(crate) mod wire;
 
 use std::collections::HashMap;
@@ -182,7 +184,7 @@ struct Inner {
     idle: Condvar,
     /// Signalled whenever decisions free space (for `block_on_overflow`).
     space: tokio::sync::Notify,
-    timer: Mutex<Option<Timer>>,
+    timer: timer::Timer,
 }
 
 /// Metric handles of one processor (clones share the registered metric).
@@ -203,14 +205,8 @@ impl Handles {
     }
 }
 
-/// The running decision timer.
-struct Timer {
-    task: tokio::task::JoinHandle<()>,
-    stop: Arc<tokio::sync::Notify>,
-}
-
 /// A poisoned lock means a panic mid-update elsewhere; the state is still
 /// counts and buffers, so keep serving rather than cascade the panic.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -6,42 +6,18 @@ use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use super::bindings::assembler::EnvelopeAssembler as AssemblerWorld;
-use super::circuit::Health;
-use super::config::WasmProcessorConfig;
-use super::engine::WasmRuntime;
 use super::instance::{CallError, Plugin};
-use super::load::LoadError;
 use super::processor::Fault;
+use super::typed_guest::typed_guest;
 
 /// A WASM envelope assembler.
 pub struct WasmAssembler {
     plugin: Plugin<AssemblerWorld>,
 }
 
+typed_guest!(WasmAssembler, "envelope-assembler");
+
 impl WasmAssembler {
-    /// Loads and configures a component of the `envelope-assembler` world.
-    pub fn load(
-        name: &str,
-        config: &WasmProcessorConfig,
-        runtime: &WasmRuntime,
-    ) -> Result<Self, LoadError> {
-        Ok(WasmAssembler {
-            plugin: Plugin::load(name, config, None, runtime)?,
-        })
-    }
-
-    /// As [`WasmAssembler::load`] with the component bytes given.
-    pub fn load_bytes(
-        name: &str,
-        config: &WasmProcessorConfig,
-        module: &[u8],
-        runtime: &WasmRuntime,
-    ) -> Result<Self, LoadError> {
-        Ok(WasmAssembler {
-            plugin: Plugin::load(name, config, Some(module), runtime)?,
-        })
-    }
-
     /// Builds the envelope JSON for one error trace and its logs, or `None`.
     pub fn assemble(
         &self,
@@ -61,10 +37,5 @@ impl WasmAssembler {
             inst.view2.restore(l);
             out?.map_err(CallError::Guest)
         })
-    }
-
-    /// The plugin's health.
-    pub fn health(&self) -> Health {
-        self.plugin.circuit.health()
     }
 }

@@ -49,6 +49,7 @@ mod pool;
 pub mod processor;
 pub mod sampler;
 pub mod sandbox;
+mod typed_guest;
 pub mod view;
 pub mod view_wire;
 

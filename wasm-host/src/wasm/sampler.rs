@@ -8,13 +8,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
 use super::bindings::sampler::Sampler as SamplerWorld;
-use super::circuit::Health;
-use super::config::WasmProcessorConfig;
-use super::engine::WasmRuntime;
 use super::instance::{CallError, Instance, Plugin};
-use super::load::LoadError;
 use super::processor::Fault;
 pub use super::sandbox::SampleContext;
+use super::typed_guest::typed_guest;
 #[cfg(debug_assertions)]
 use super::view::BatchView;
 
@@ -33,30 +30,9 @@ pub struct WasmSampler {
     plugin: Plugin<SamplerWorld>,
 }
 
+typed_guest!(WasmSampler, "sampler");
+
 impl WasmSampler {
-    /// Loads and configures a component of the `sampler` world.
-    pub fn load(
-        name: &str,
-        config: &WasmProcessorConfig,
-        runtime: &WasmRuntime,
-    ) -> Result<Self, LoadError> {
-        Ok(WasmSampler {
-            plugin: Plugin::load(name, config, None, runtime)?,
-        })
-    }
-
-    /// As [`WasmSampler::load`] with the component bytes given.
-    pub fn load_bytes(
-        name: &str,
-        config: &WasmProcessorConfig,
-        module: &[u8],
-        runtime: &WasmRuntime,
-    ) -> Result<Self, LoadError> {
-        Ok(WasmSampler {
-            plugin: Plugin::load(name, config, Some(module), runtime)?,
-        })
-    }
-
     /// Decides one complete trace (all spans of one trace id), now: the
     /// `sampler-context` import answers the wall clock and the trace's
     /// encoded size.
@@ -115,11 +91,6 @@ impl WasmSampler {
             call_sample(inst).map(Ok)
         })?;
         decision.map_err(SampleError::Malformed)
-    }
-
-    /// The plugin's health.
-    pub fn health(&self) -> Health {
-        self.plugin.circuit.health()
     }
 }
 

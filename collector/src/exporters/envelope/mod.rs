@@ -19,7 +19,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use ::wasm_host::envelope::{Contract, ContractConfig, EnvelopeMetrics, Holder, HolderSettings};
+use ::wasm_host::envelope::{
+    COMMIT_ATTRIBUTES_KEY, Contract, ContractConfig, EnvelopeMetrics, Holder, HolderSettings,
+    commit_attributes,
+};
 use ::wasm_host::wasm::Limits;
 use async_trait::async_trait;
 use pdata::{Batch, ConsumeError, Consumer, Signal};
@@ -191,6 +194,14 @@ impl ComponentConfig for EnvelopeExporterConfig {
         if let Err(e) = assembler::check(&self.assembler.module) {
             errors.push(ConfigError::new("assembler.module", e));
         }
+        // The guest checks its whole config when it starts; this key is read by the
+        // holder as well, so its errors are named here, before anything runs.
+        if let Err(e) = commit_attributes(&self.assembler.config) {
+            errors.push(ConfigError::new(
+                format!("assembler.config.{COMMIT_ATTRIBUTES_KEY}"),
+                e,
+            ));
+        }
         if self.join_window.is_zero() {
             errors.push(ConfigError::new("join_window", "must be greater than 0"));
         }
@@ -300,6 +311,10 @@ impl Running {
                 Some(c) => Contract::compile(c).map_err(|e| anyhow::anyhow!("{e}"))?,
                 None => Contract::default(),
             },
+            // The guest's list, so the holder skips exactly the traces it cannot read a
+            // commit from.
+            commit_attributes: commit_attributes(&cfg.assembler.config)
+                .map_err(|e| anyhow::anyhow!("assembler.config.{COMMIT_ATTRIBUTES_KEY}: {e}"))?,
         };
         // The holder's sink runs on its blocking threads: a channel to the forwarder.
         let (tx, rx) = mpsc::unbounded_channel::<String>();
