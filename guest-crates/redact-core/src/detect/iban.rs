@@ -59,8 +59,15 @@ impl Detectors {
 #[inline(never)]
 pub(super) fn iban_head(text: &[u8]) -> bool {
     any_window(text, 4, |w| {
-        let (u, d) = (upper_bytes(w), digit_bytes(w));
-        u & u >> 8 & d >> 16 & d >> 24
+        // Two capitals in a row are rare in most text (lowercase URLs, hex
+        // ids, UUIDs): the digits are classified only after them.
+        let u = upper_bytes(w);
+        let uu = u & u >> 8;
+        if uu == 0 {
+            return 0;
+        }
+        let d = digit_bytes(w);
+        uu & d >> 16 & d >> 24
     })
 }
 
