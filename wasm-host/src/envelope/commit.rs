@@ -73,7 +73,8 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let err = |v: Value| commit_attributes(&json!({ "commit_attributes": v })).unwrap_err();
+        let err =
+            |v: Value| commit_attributes(&json!({ "commit_attributes": v })).expect_err("refused");
         assert!(err(json!("git.commit.sha")).contains("not a string"));
         assert!(err(json!([])).contains("at least one"));
         assert_eq!(err(json!(["a", " "])), "[1] must not be empty");
