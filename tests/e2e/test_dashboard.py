@@ -31,9 +31,10 @@ from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from conftest import ROOT, binary, free_port, wait_for
+from conftest import ROOT, free_port, wait_for
 
 BASE_IMAGE = "tracemend/python-base:bookworm"
 TOKEN = "e2e-dashboard-token-" + secrets.token_hex(8)
@@ -132,6 +133,16 @@ def envelope(n: int, service: str, commit: str, *, crash: bool) -> dict:
     return env
 
 
+def repair_binary() -> pathlib.Path:
+    """`$TRACEMEND_REPAIR_BIN`, else `tracemend-repair` beside the collector binary."""
+    path = os.environ.get("TRACEMEND_REPAIR_BIN") or os.path.join(
+        os.path.dirname(os.environ.get("TRACEMEND_BIN") or str(ROOT / "target" / "debug" / "tracemend")),
+        "tracemend-repair")
+    if not os.path.exists(path):
+        pytest.fail(f"{path} does not exist: cargo build --bins -p repair")
+    return pathlib.Path(path)
+
+
 class Engine:
     def __init__(self, tmp_path: pathlib.Path, repo: pathlib.Path):
         self.port = free_port()
@@ -153,9 +164,7 @@ class Engine:
                                      "command": ["python3", "app.py"], "port": 8080,
                                      "test_command": ["python3", "-m", "unittest"]}},
         }))
-        engine_bin = pathlib.Path(binary()).with_name("tracemend-repair")
-        if not engine_bin.exists():
-            pytest.fail(f"{engine_bin} does not exist: cargo build --bins -p repair")
+        engine_bin = repair_binary()
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(engine_bin), "serve", "--config", str(config)], stdout=log, stderr=subprocess.STDOUT,
@@ -200,6 +209,13 @@ def chromium() -> webdriver.Chrome:
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(executable_path=driver), options=options)
+
+
+def click_and_wait(driver, css: str):
+    """Clicks a form's button and waits for the page it loads (a click returns before)."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(By.CSS_SELECTOR, css).click()
+    WebDriverWait(driver, 30).until(staleness_of(page))
 
 
 def shot(driver, name: str):
@@ -262,10 +278,10 @@ def test_dashboard_pages_in_chromium_run_no_planted_script(tmp_path):
         assert driver.current_url.startswith(f"{engine.url}/ui/login?next="), driver.current_url
         shot(driver, "login")
         driver.find_element(By.ID, "token").send_keys("not-the-token-at-all")
-        driver.find_element(By.CSS_SELECTOR, "form[action='/ui/login'] button").click()
+        click_and_wait(driver, "form[action='/ui/login'] button")
         assert "That token is not valid." in driver.find_element(By.TAG_NAME, "main").text
         driver.find_element(By.ID, "token").send_keys(TOKEN)
-        driver.find_element(By.CSS_SELECTOR, "form[action='/ui/login'] button").click()
+        click_and_wait(driver, "form[action='/ui/login'] button")
         assert driver.current_url == f"{engine.url}/ui/incidents/{crash_id}", driver.current_url
         cookie = driver.get_cookie("tracemend_session")
         assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict", cookie
@@ -280,7 +296,8 @@ def test_dashboard_pages_in_chromium_run_no_planted_script(tmp_path):
         assert "Traceback (most recent call last)" in traceback and "KeyError" in traceback
         assert PAYLOADS[0] in traceback, traceback
         assert driver.find_element(By.ID, "message").text == f"boom {PAYLOADS[0]}"
-        assert PAYLOADS[1] in driver.find_element(By.ID, "original-input").text
+        # The input is shown as JSON text (its quotes escaped the JSON way).
+        assert json.dumps(PAYLOADS[1]) in driver.find_element(By.ID, "original-input").text
         assert len(driver.find_elements(By.CSS_SELECTOR, "#timeline svg rect.bar")) == 2
         assert_nothing_ran(driver, f"Incident {crash_id} · tracemend")
         shot(driver, "incident-reproduced")
@@ -293,7 +310,7 @@ def test_dashboard_pages_in_chromium_run_no_planted_script(tmp_path):
         shot(driver, "incidents")
         Select(driver.find_element(By.ID, "service")).select_by_value("ghost")
         Select(driver.find_element(By.ID, "status")).select_by_value("rejected")
-        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        click_and_wait(driver, "form.filters button")
         assert "service=ghost" in driver.current_url and "status=rejected" in driver.current_url
         rows = driver.find_elements(By.CSS_SELECTOR, "table.incidents tbody tr")
         assert len(rows) == len(ghost_ids), [r.text for r in rows]
@@ -324,14 +341,14 @@ def test_dashboard_pages_in_chromium_run_no_planted_script(tmp_path):
         assert violations == [], violations
 
         # Logout ends the session: the list sends the browser back to the login.
-        driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
+        click_and_wait(driver, "form.logout button")
         assert driver.current_url == f"{engine.url}/ui/login"
         driver.get(f"{engine.url}/ui/")
         assert driver.current_url.startswith(f"{engine.url}/ui/login")
 
         # The read-only token logs in too.
         driver.find_element(By.ID, "token").send_keys(READ_TOKEN)
-        driver.find_element(By.CSS_SELECTOR, "form[action='/ui/login'] button").click()
+        click_and_wait(driver, "form[action='/ui/login'] button")
         assert driver.current_url == f"{engine.url}/ui/"
         assert "read-only" in driver.find_element(By.CSS_SELECTOR, "header .who").text
         assert csp_violations(driver) == []

@@ -94,9 +94,13 @@ pub fn line_chart(
 ) -> Chart {
     let right = WIDTH - RIGHT;
     let bottom = HEIGHT - BOTTOM;
+    let top = values.iter().flatten().copied().fold(0.0, f64::max);
     let max = match axis {
         Axis::Ratio => 1.0,
-        _ => nice_ceiling(values.iter().flatten().copied().fold(0.0, f64::max)),
+        // At least a second, so an empty axis does not read `0 ms, 1 ms, 1 ms`.
+        Axis::Millis => nice_ceiling(top.max(1000.0)),
+        // Whole numbers at each of the four ticks.
+        Axis::Count => (nice_ceiling(top) / 4.0).ceil().max(1.0) * 4.0,
     };
     let n = values.len().max(1);
     let step = (right - LEFT) / n as f64;
@@ -191,6 +195,11 @@ mod tests {
         assert_eq!(c.y_ticks.last().map(|t| t.label.as_str()), Some("100 %"));
         assert!(!c.empty);
         assert!(line_chart("x", Axis::Count, &[None, None], &labels).empty);
+        let counts = line_chart("n", Axis::Count, &[Some(7.0)], &labels);
+        let ticks: Vec<&str> = counts.y_ticks.iter().map(|t| t.label.as_str()).collect();
+        assert_eq!(ticks, ["0", "3", "6", "9", "12"]);
+        let empty = line_chart("t", Axis::Millis, &[None], &labels);
+        assert_eq!(empty.y_ticks[4].label, "1.0 s");
     }
 
     #[test]

@@ -144,17 +144,32 @@ fn diff_lines(diff: &str) -> Vec<DiffLine> {
         .collect()
 }
 
-/// The tail of what run `run` printed (stderr, else stdout), from its artifact.
+/// The tail of what the service printed in run `run` (its stderr, else its stdout, as
+/// the replay runner's result line reports them), else what the container printed.
 async fn run_output(dir: &std::path::Path, run: u32) -> Option<(String, bool)> {
     let text = tokio::fs::read_to_string(dir.join(format!("reproduce-run-{run}.json")))
         .await
         .ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     let container = &v["container"];
-    let out = [&container["stderr"], &container["stdout"]]
-        .into_iter()
-        .filter_map(Value::as_str)
-        .find(|s| !s.trim().is_empty())?;
+    let result: Value = container["stdout"]
+        .as_str()
+        .and_then(|out| {
+            out.lines()
+                .rev()
+                .find_map(|l| l.strip_prefix(crate::reproduce::RESULT_MARKER))
+        })
+        .and_then(|line| serde_json::from_str(line).ok())
+        .unwrap_or(Value::Null);
+    let out = [
+        &result["service_stderr"],
+        &result["service_stdout"],
+        &container["stderr"],
+        &container["stdout"],
+    ]
+    .into_iter()
+    .filter_map(Value::as_str)
+    .find(|s| !s.trim().is_empty())?;
     let (tail, cut) = text::tail(out, TRACEBACK_BYTES);
     Some((tail.to_string(), cut))
 }
@@ -246,12 +261,20 @@ pub async fn page(
             _ => {}
         }
     }
+    // The same shape as minimize's inputs (request, fixtures, feature flags).
     let original_input = envelope.as_ref().map(|e| {
-        text::pretty(&json!({
-            "request": e.inputs,
-            "fixtures": e.state.as_ref().and_then(|s| s.fixtures.as_ref()),
-            "feature_flags": e.environment.as_ref().map(|env| &env.feature_flags),
-        }))
+        let mut input = json!({ "request": e.inputs });
+        if let Some(f) = e.state.as_ref().and_then(|s| s.fixtures.as_ref()) {
+            input["fixtures"] = json!(f);
+        }
+        if let Some(env) = e
+            .environment
+            .as_ref()
+            .filter(|env| !env.feature_flags.is_empty())
+        {
+            input["feature_flags"] = json!(env.feature_flags);
+        }
+        text::pretty(&input)
     });
     let bundle = match &dir {
         Some(d) => tokio::fs::read_to_string(d.join(crate::bundle::MARKDOWN_FILE))

@@ -10,9 +10,18 @@ pub fn duration(ms: i64) -> String {
     match ms {
         0..1_000 => format!("{ms} ms"),
         1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
-        60_000..3_600_000 => format!("{} min {} s", s / 60, s % 60),
-        3_600_000..86_400_000 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
-        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+        60_000..3_600_000 => two_units(s / 60, "min", s % 60, "s"),
+        3_600_000..86_400_000 => two_units(s / 3600, "h", (s % 3600) / 60, "min"),
+        _ => two_units(s / 86_400, "d", (s % 86_400) / 3600, "h"),
+    }
+}
+
+/// `3 min 10 s`, or `3 min` when the smaller unit is zero.
+fn two_units(big: i64, big_unit: &str, small: i64, small_unit: &str) -> String {
+    if small == 0 {
+        format!("{big} {big_unit}")
+    } else {
+        format!("{big} {big_unit} {small} {small_unit}")
     }
 }
 
@@ -55,6 +64,8 @@ mod tests {
         assert_eq!(duration(190_000), "3 min 10 s");
         assert_eq!(duration(7_500_000), "2 h 5 min");
         assert_eq!(duration(-5), "0 ms");
+        assert_eq!(duration(3_600_000), "1 h");
+        assert_eq!(duration(3 * 86_400_000), "3 d");
         assert_eq!(age(100_000, 88_000), "12 s");
         assert_eq!(age(10_000_000, 0), "2 h");
         assert_eq!(tail("abc", 10), ("abc", false));
