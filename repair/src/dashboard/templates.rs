@@ -33,6 +33,8 @@ fn environment() -> Result<&'static Environment<'static>, minijinja::Error> {
         let mut env = Environment::new();
         // A misspelt variable is an error when printed or iterated, not an empty string.
         env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        // Milliseconds in words: `{{ check.duration_ms|duration }}`.
+        env.add_filter("duration", |ms: i64| super::text::duration(ms));
         for (name, source) in TEMPLATES {
             env.add_template(name, source)
                 .map_err(|e| format!("{name}: {e}"))?;
