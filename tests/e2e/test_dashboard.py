@@ -215,7 +215,9 @@ def click_and_wait(driver, css: str):
     """Clicks a form's button and waits for the page it loads (a click returns before)."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, css).click()
-    WebDriverWait(driver, 30).until(staleness_of(page))
+    WebDriverWait(driver, 60).until(staleness_of(page))
+    WebDriverWait(driver, 60).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def shot(driver, name: str):
