@@ -342,6 +342,16 @@ def test_dashboard_pages_in_chromium_run_no_planted_script(tmp_path):
         violations = csp_violations(driver)
         assert violations == [], violations
 
+        # The control: the browser does enforce our policy and the check above sees what
+        # it refuses. A script element added to the page (by WebDriver, which the policy
+        # does not govern) is refused, and the refusal is logged.
+        driver.execute_script(
+            "var s = document.createElement('script'); s.textContent = 'window.__pwned = 7';"
+            "document.body.appendChild(s);")
+        assert driver.execute_script("return window.__pwned") is None, "the CSP did not refuse it"
+        refused = wait_for(lambda: csp_violations(driver), timeout=10, what="the CSP refusal in the log")
+        assert any("script" in m for m in refused), refused
+
         # Logout ends the session: the list sends the browser back to the login.
         click_and_wait(driver, "form.logout button")
         assert driver.current_url == f"{engine.url}/ui/login"
