@@ -197,6 +197,15 @@ class Engine:
         self.proc.wait(timeout=60)
 
 
+def remove_images_of(commit: str):
+    """The service images built for this run's commit (every run makes a fresh one)."""
+    ids = subprocess.run(["docker", "images", "-q", "--filter",
+                          f"label=org.tracemend.repair.commit={commit}"],
+                         capture_output=True, text=True).stdout.split()
+    if ids:
+        subprocess.run(["docker", "rmi", "-f", *ids], capture_output=True)
+
+
 def chromium() -> webdriver.Chrome:
     browser = shutil.which("chromium")
     driver = shutil.which("chromedriver")
@@ -368,3 +377,4 @@ def test_dashboard_pages_in_chromium_run_no_planted_script(tmp_path):
         if driver is not None:
             driver.quit()
         engine.stop()
+        remove_images_of(commit)
