@@ -127,11 +127,24 @@ impl AppState {
         }
     }
 
+    /// Whether `token` is the engine's token. The digests are compared in constant time,
+    /// so the answer's timing says nothing about how much of a guess was right.
+    pub fn token_matches(&self, token: &str) -> bool {
+        digest_matches(&self.token_digest, token)
+    }
+
     /// Serves evidence bundles from the incidents' artifact directories under `root`.
     pub fn with_artifacts_root(mut self, root: std::path::PathBuf) -> Self {
         self.artifacts_root = Some(root);
         self
     }
+}
+
+/// Whether `token`'s SHA-256 is `digest`, compared in constant time.
+pub fn digest_matches(digest: &[u8; 32], token: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let candidate: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    candidate.ct_eq(digest).into()
 }
 
 /// The service's routes.
@@ -166,8 +179,7 @@ async fn authenticate(
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or(IntakeError::Unauthorized)?;
-    let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-    if digest != state.token_digest {
+    if !state.token_matches(token.trim()) {
         warn!("Refused a request with an invalid token.");
         return Err(IntakeError::Forbidden);
     }

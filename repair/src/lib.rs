@@ -21,10 +21,12 @@
 //!    envelope's. Minimize and localize come next; then [`patch`] proposes template fixes
 //!    checked by the [`policy`] gate, and [`verify`] proves one in the sandbox, commits it
 //!    on a branch and writes the evidence [`bundle`].
+//! 5. [`dashboard`]: the browser's view of all of it under `/ui/`, behind a login.
 
 pub mod bundle;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod dependency;
 pub mod health;
 pub mod intake;

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 use tracing::{info, warn};
 
 use crate::config::{ConfigError, RepairConfig};
+use crate::dashboard::Dashboard;
 use crate::health::Health;
 use crate::intake::{self, AppState};
 use crate::localize::Localize;
@@ -65,6 +66,7 @@ pub fn owner_id(store_path: &Path) -> String {
 /// Runs the service until SIGINT or SIGTERM.
 pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
     let token = config.read_token()?;
+    let read_token = config.dashboard.read_token()?;
     let store_path = config.store.path.clone();
     let store = Store::open_with(&store_path, config.store.synchronous).map_err(|source| {
         ServeError::Store {
@@ -211,7 +213,12 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
     // Printed on stdout so scripts and tests can find the port when `listen` ends in `:0`.
     println!("tracemend-repair listening on {local}");
     info!(addr = %local, workers = config.workers, "Repair engine started.");
-    axum::serve(listener, intake::router(state))
+    let mut app = intake::router(state.clone());
+    if config.dashboard.enabled {
+        let dash = Dashboard::new(state, &config.dashboard, read_token.as_deref());
+        app = app.merge(crate::dashboard::router(Arc::new(dash)));
+    }
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(ServeError::Http)?;

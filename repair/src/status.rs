@@ -110,6 +110,16 @@ status_enum!(
 );
 
 impl JobStatus {
+    /// Every job status, in the order a job goes through them.
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Waiting,
+        JobStatus::Succeeded,
+        JobStatus::Rejected,
+        JobStatus::Failed,
+    ];
+
     /// The job ended (`succeeded`, `rejected` or `failed`).
     pub fn is_terminal(self) -> bool {
         matches!(

@@ -192,6 +192,40 @@ async fn an_incident_ends_with_a_pushed_branch_and_its_bundle() {
     ] {
         assert!(metrics.contains(want), "{want} missing in\n{metrics}");
     }
+
+    // The dashboard's page of the repaired incident: every stage's part, the diff, the
+    // branch and the bundle to copy; the bundle download is the API's Markdown.
+    let cookie = engine.ui_login().await;
+    let (status, page) = engine.ui_get(&format!("/ui/incidents/{id}"), &cookie).await;
+    assert_eq!(status, 200, "{page}");
+    for want in [
+        "id=\"timeline\"",
+        "Reproduction: <span class=\"verdict v-reproduced\">reproduced</span>",
+        "id=\"minimized-input\"",
+        "id=\"hypotheses\"",
+        "class=\"d-add\">+",
+        "+++ b&#x2f;app.py",
+        "Verification: <span class=\"verdict v-fixed\">fixed</span>",
+        &format!("<code>tracemend&#x2f;incident-{id}</code>"),
+        "id=\"bundle\"",
+        "## Fix for incident",
+    ] {
+        assert!(
+            page.contains(want),
+            "{want} missing in the incident page:\n{page}"
+        );
+    }
+    let (status, download) = engine
+        .ui_get(&format!("/ui/incidents/{id}/bundle.md"), &cookie)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(download, md);
+    let (status, overview) = engine.ui_get("/ui/overview?range=24h", &cookie).await;
+    assert_eq!(status, 200);
+    assert!(
+        overview.contains("<dd id=\"total-fix-rate\">100 %</dd>"),
+        "{overview}"
+    );
     drop(engine);
     assert!(containers_of(&cleanup.owner).is_empty());
 }

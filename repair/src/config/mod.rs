@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod dashboard;
 mod stages;
 
+pub use dashboard::{DashboardConfig, SecureCookie};
 pub use stages::{LocalizeConfig, MinimizeConfig, Weights};
 
 /// Why a configuration cannot be used.
@@ -78,6 +80,9 @@ pub struct RepairConfig {
     /// The localize stage.
     #[serde(default)]
     pub localize: LocalizeConfig,
+    /// The dashboard under `/ui/`.
+    #[serde(default)]
+    pub dashboard: DashboardConfig,
     /// `service.name` -> how to build and run that service.
     #[serde(default)]
     pub services: BTreeMap<String, ServiceConfig>,
@@ -513,6 +518,7 @@ impl RepairConfig {
         }
         self.minimize.validate(&mut errors);
         self.localize.validate(&mut errors);
+        self.dashboard.validate(&mut errors);
         if self.reproduce.runs == 0 || self.reproduce.runs > 20 {
             errors.push("reproduce.runs: must be between 1 and 20".to_string());
         }

@@ -235,3 +235,42 @@ fn stages_are_a_known_ordered_list_starting_with_reproduce() {
         );
     }
 }
+
+#[test]
+fn dashboard_settings_are_checked() {
+    let c = parse("auth: {token_env: T}\n").expect("defaults");
+    assert!(c.dashboard.enabled);
+    assert_eq!(c.dashboard.session_ttl, Duration::from_secs(12 * 3600));
+    assert_eq!(c.dashboard.secure_cookie, crate::config::SecureCookie::Auto);
+    assert_eq!(c.dashboard.read_token().expect("none"), None);
+    let e = errors(
+        "auth: {token_env: T}\ndashboard: {read_token_env: A, read_token_file: /x, session_ttl: 5s}\n",
+    );
+    assert!(
+        e.iter().any(|m| m.starts_with("dashboard: set only one")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().any(|m| m.starts_with("dashboard.session_ttl:")),
+        "{e:?}"
+    );
+    assert!(
+        errors("auth: {token_env: T}\ndashboard: {read_token_env: ''}\n")[0]
+            .starts_with("dashboard.read_token_env: must not be empty")
+    );
+    let err = parse("auth: {token_env: T}\ndashboard: {secure_cookie: sometimes}\n")
+        .expect_err("unknown word");
+    assert!(err.to_string().contains("sometimes"), "{err}");
+    let short = parse(
+        "auth: {token_env: T}\ndashboard: {read_token_env: TRACEMEND_TEST_SHORT_DASH_TOKEN_UNSET}\n",
+    )
+    .expect("valid");
+    assert!(
+        short
+            .dashboard
+            .read_token()
+            .expect_err("unset")
+            .to_string()
+            .contains("TRACEMEND_TEST_SHORT_DASH_TOKEN_UNSET is not set")
+    );
+}

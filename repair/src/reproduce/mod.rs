@@ -24,7 +24,7 @@ use serde_json::json;
 use tracing::info;
 
 pub use image::{Vendor, image_spec};
-pub use replay::{evaluate, runner_env, runner_spec, spec_env};
+pub use replay::{RESULT_MARKER, evaluate, runner_env, runner_spec, spec_env};
 pub use result::{
     EmptyInput, Expected, ObservedSummary, ReproduceResult, RunRecord, SandboxFacts, Verdict,
     empty_inputs,

@@ -13,7 +13,8 @@ use crate::sandbox::RunOutput;
 use crate::signature::{Observed, differences, find_python_traceback};
 use envelope::{Envelope, Exception};
 
-const RESULT_MARKER: &str = "TRACEMEND_RESULT ";
+/// How the replay runner's result line starts (the dashboard reads it back too).
+pub const RESULT_MARKER: &str = "TRACEMEND_RESULT ";
 /// Largest piece of the replay spec in one environment variable (Linux caps one at 128 KiB).
 const ENV_CHUNK: usize = 64 * 1024;
 

@@ -23,8 +23,12 @@ use crate::config::Synchronous;
 use crate::stage::{StageResult, StageResultError};
 use crate::status::{JobStatus, StageStatus};
 
+mod history;
+mod listing;
 mod views;
 
+pub use history::IncidentTimes;
+pub use listing::{IncidentFilter, IncidentSummary};
 pub use views::{IncidentView, StageView};
 
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +95,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn rfc3339(ms: i64) -> String {
+pub(crate) fn rfc3339(ms: i64) -> String {
     let t = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(t).to_string()
 }
@@ -433,6 +437,19 @@ impl Store {
         let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM incidents GROUP BY status")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, JobStatus>(0)?, r.get::<_, i64>(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A stored envelope, read back into its type.
+    pub fn envelope(&self, envelope_id: &str) -> Result<Option<Envelope>, StoreError> {
+        let conn = self.conn()?;
+        let body: Option<String> = conn
+            .query_row(
+                "SELECT body FROM envelopes WHERE envelope_id = ?1",
+                [envelope_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(body.map(|b| serde_json::from_str(&b)).transpose()?)
     }
 
     /// Counts of envelopes and incidents (for health and tests).

@@ -207,6 +207,38 @@ impl Engine {
         (status, resp.json::<Value>().await.unwrap_or(Value::Null))
     }
 
+    /// Logs into the dashboard with the engine's token; the `name=value` of its session
+    /// cookie.
+    pub async fn ui_login(&self) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let resp = client
+            .post(format!("{}/ui/login", self.base))
+            .header("origin", &self.base)
+            .form(&[("token", TOKEN)])
+            .send()
+            .await
+            .expect("POST /ui/login");
+        assert_eq!(resp.status().as_u16(), 303);
+        let set = resp.headers()["set-cookie"].to_str().expect("ascii");
+        set.split(';').next().expect("cookie").to_string()
+    }
+
+    /// A dashboard page with a session cookie: status and HTML.
+    pub async fn ui_get(&self, path: &str, cookie: &str) -> (u16, String) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("GET");
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
     /// Polls an incident until `done` holds or `timeout` passes.
     pub async fn wait_incident(
         &self,
