@@ -20,6 +20,9 @@ import urllib.request
 
 SKUS = ["BK-101", "BK-202", "MG-310", "ST-007"]
 COUNTRIES = ["DE", "FR", "NL", "DE", "DE"]
+# Shoppers' addresses for the receipt: personal data that the collector's redact
+# processor turns into pseudonyms before anything leaves the edge.
+SHOPPERS = ["ada.lovelace", "grace.hopper", "edsger.dijkstra", "barbara.liskov", "donald.knuth"]
 
 
 def cart(rng, mobile):
@@ -28,7 +31,8 @@ def cart(rng, mobile):
         # The mobile app's release 5.2 serializes quantities from a text field.
         for item in items:
             item["qty"] = str(item["qty"])
-    return {"items": items, "country": rng.choice(COUNTRIES), "currency": "EUR"}
+    return {"items": items, "country": rng.choice(COUNTRIES), "currency": "EUR",
+            "receipt_email": f"{rng.choice(SHOPPERS)}@shopper.example.org"}
 
 
 def next_request(rng, mobile_share):

@@ -22,10 +22,14 @@ def _reproduce(r: dict) -> list:
 def _minimize(r: dict) -> list:
     red = r.get("reduction") or {}
     probes = r.get("probes") or {}
+    original = ((r.get("original") or {}).get("request") or {}).get("body")
     body = ((r.get("minimized") or {}).get("request") or {}).get("body")
     lines = [f"{r.get('verdict')}: {red.get('leaves_before')} -> {red.get('leaves_after')} leaves, "
              f"{red.get('bytes_before')} -> {red.get('bytes_after')} bytes; {probes.get('executed')} probes "
              f"in {probes.get('containers')} container(s)"]
+    if original is not None:
+        # As the envelope carried it: personal data already pseudonymized at the edge.
+        lines.append(f"envelope body:  {_compact(original, 240)}")
     if body is not None:
         lines.append(f"minimized body: {_compact(body)}")
     return lines

@@ -14,6 +14,7 @@ specific errors.
 import json
 import os
 import pathlib
+import re
 import shutil
 import socket
 import subprocess
@@ -59,6 +60,10 @@ def test_the_demo_ends_with_a_verified_fix_branch(tmp_path):
     for name in ("reproduce", "minimize", "localize", "patch", "verify"):
         assert f"[{name}] completed" in out, name
     assert "verdict reproduced" in out
+    # The shoppers' addresses reached the engine as pseudonyms only.
+    envelope_body = next(line for line in out.splitlines() if "envelope body:" in line)
+    assert "shopper.example.org" not in envelope_body, envelope_body
+    assert re.search(r"u_[0-9a-f]{16}@example\.com", envelope_body), envelope_body
     # The URLs a person follows.
     port = summary["incident_url"].split(":")[2].split("/")[0]
     assert f"incident    http://127.0.0.1:{port}/v1/incidents/{summary['incident']}" in out
