@@ -53,6 +53,7 @@ class Demo:
         collector_bin, engine_bin, symbols_bin = (self.binary(n) for n in
                                                   ("tracemend", "tracemend-repair", "tracemend-symbols"))
         self.work = pathlib.Path(tempfile.mkdtemp(prefix="tracemend-demo."))
+        self.summary.update(status="running", work_dir=str(self.work))
         self.say(f"work directory {self.work}")
 
         repo, commit, remote = service_repo.make_repository(EXAMPLE, self.work, self.args.remote)
@@ -96,6 +97,7 @@ class Demo:
         store = pathlib.Path(config["store"]["path"])
         canonical = os.path.join(os.path.realpath(store.parent), store.name)
         self.owner = hashlib.sha256(canonical.encode()).hexdigest()[:12]
+        self.summary["engine_owner"] = self.owner
         env = dict(os.environ, **{configs.ENGINE_TOKEN_ENV: token}, RUST_LOG=os.environ.get("RUST_LOG", "info"))
         proc = self.spawn("repair engine", [str(engine_bin), "serve", "--config", str(path)], env=env)
         base = f"http://127.0.0.1:{port}"
@@ -177,12 +179,11 @@ class Demo:
         iid = incident["id"]
         verify = next((s.get("result") or {} for s in incident.get("stages", []) if s.get("name") == "verify"), {})
         branch = verify.get("branch") if isinstance(verify, dict) else None
-        self.summary = {"status": incident["status"], "incident": iid, "incident_url": api.incident_url(iid),
-                        "dashboard_url": f"{api.base}/ui/", "base_commit": commit, "remote": str(remote),
-                        "branch": branch, "stages": [{"name": s.get("name"), "status": s.get("status"),
-                                                      "duration_ms": s.get("duration_ms")}
-                                                     for s in incident.get("stages", [])],
-                        "engine_owner": self.owner, "elapsed_s": round(time.monotonic() - self.t0, 1)}
+        self.summary.update(
+            status=incident["status"], incident=iid, incident_url=api.incident_url(iid),
+            dashboard_url=f"{api.base}/ui/", base_commit=commit, remote=str(remote), branch=branch,
+            stages=[{k: s.get(k) for k in ("name", "status", "duration_ms")} for s in incident.get("stages", [])],
+            elapsed_s=round(time.monotonic() - self.t0, 1))
         self.say("")
         self.say(f"incident    {api.incident_url(iid)}")
         self.say(f"bundle      {api.base}/v1/incidents/{iid}/bundle?format=markdown")
@@ -203,7 +204,9 @@ class Demo:
 
     def cleanup(self) -> None:
         for proc in reversed(self.procs):
+            started = time.monotonic()
             proc.stop()
+            self.say(f"stopped the {proc.name} ({time.monotonic() - started:.1f}s)")
         if self.owner and not self.args.keep:
             # The engine removes its containers itself; its service images stay cached
             # unless removed here (a rerun builds them again in seconds).
@@ -242,6 +245,12 @@ def parse_args(argv):
     for name in ("engine_port", "otlp_port", "service_port"):
         if not 0 <= getattr(args, name) <= 65535:
             p.error(f"--{name.replace('_', '-')} must be a port number, got {getattr(args, name)}")
+    # The service runs in its repository's directory: a relative interpreter path must
+    # not depend on where the demo was started.
+    found = shutil.which(args.python)
+    if found is None:
+        p.error(f"--python {args.python}: no such executable")
+    args.python = os.path.abspath(found)
     if args.stay is None:
         args.stay = sys.stdin.isatty() and sys.stdout.isatty()
     return args
@@ -255,6 +264,9 @@ def _interrupt(signum, frame):
 def main(argv=None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
+    # Also when started with SIGINT ignored (in the background of a script): `kill -INT`
+    # stops the demo as Ctrl-C does.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     demo = Demo(args)
     code = 1
     try:
@@ -265,7 +277,9 @@ def main(argv=None) -> int:
                 time.sleep(3600)
     except KeyboardInterrupt:
         demo.say("stopping")
-        code = code if args.stay and code == 0 else 130
+        if not (args.stay and code == 0):
+            code = 130
+            demo.summary["status"] = "interrupted"
     except DemoError as e:
         demo.summary.update(status="error", error=str(e))
         demo.say(f"error: {e}")

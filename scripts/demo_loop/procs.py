@@ -56,8 +56,11 @@ class Proc:
         self.name = name
         self.log_path = log_path
         with open(log_path, "ab") as log:
-            self.popen = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                self.popen = subprocess.Popen(argv, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL, start_new_session=True)
+            except OSError as e:
+                raise DemoError(f"{name} could not start ({' '.join(map(str, argv))}): {e}") from None
 
     def check_running(self):
         code = self.popen.poll()

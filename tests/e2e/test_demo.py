@@ -7,8 +7,8 @@ branch is checked: on the envelope's commit, a test commit whose new test fails 
 original code, then a fix commit on which it and the service's own tests pass.
 
 Needs Docker and the base image (repair/images/build-python-base.sh; the demo builds it
-when missing). Also: the demo refuses clearly without Docker, and bad arguments get
-specific errors.
+when missing). Also: Ctrl-C stops everything and removes what the demo made, the demo
+refuses clearly without Docker, and bad arguments get specific errors.
 """
 
 import json
@@ -16,6 +16,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -127,6 +128,10 @@ def test_bad_arguments_get_specific_errors(tmp_path):
     assert f"{tmp_path}/tracemend is missing or not executable" in run.stdout, run.stdout + run.stderr
 
     bin_dir = str(pathlib.Path(binary()).parent)
+    run = demo("--bin-dir", bin_dir, "--python", str(tmp_path / "no-python"), timeout=300)
+    assert run.returncode == 2
+    assert f"--python {tmp_path}/no-python: no such executable" in run.stderr, run.stderr
+
     run = demo("--bin-dir", bin_dir, "--python", sys.executable, "--engine-port", "70000", timeout=300)
     assert run.returncode == 2
     assert "--engine-port must be a port number, got 70000" in run.stderr, run.stderr
@@ -146,3 +151,48 @@ def test_bad_arguments_get_specific_errors(tmp_path):
     run = demo("--bin-dir", bin_dir, "--python", sys.executable, "--no-stay", "--remote", str(not_bare), timeout=300)
     assert run.returncode == 1
     assert f"--remote {not_bare} is not a bare git repository" in run.stdout, run.stdout + run.stderr
+
+
+def test_ctrl_c_stops_everything_and_removes_what_the_demo_made(tmp_path):
+    """Ctrl-C while the engine works on the incident: the demo stops its processes,
+    removes the engine's containers and images and its work directory, and exits 130."""
+    summary_path = tmp_path / "summary.json"
+    env = dict(os.environ)
+    env.setdefault("XDG_CACHE_HOME", str(ROOT / "guest-crates" / "target" / "e2e-cache"))
+    proc = subprocess.Popen([str(DEMO), "--bin-dir", str(pathlib.Path(binary()).parent), "--python", sys.executable,
+                             "--no-stay", "--summary", str(summary_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if "[reproduce] running" in line:
+                break
+        else:
+            pytest.fail("the demo ended before the reproduce stage ran:\n" + "".join(seen))
+        # As a terminal's Ctrl-C reaches it (scripts/demo execs the driver: same pid).
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out = "".join(seen) + rest
+    assert proc.returncode == 130, out
+    assert "stopping" in out, out
+    summary = json.loads(summary_path.read_text())
+    assert summary["status"] == "interrupted", summary
+    work = summary["work_dir"]
+    assert not os.path.exists(work), f"{work} left behind"
+    # No process of the demo's left: every one ran with a path under the work directory
+    # (configs, the service's checkout) on its command line or as its working directory.
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        assert work not in cmdline and not cwd.startswith(work), f"process {pid} left: {cmdline!r} in {cwd}"
+    for kind in (["ps", "-aq"], ["image", "ls", "-q"]):
+        left = subprocess.run(["docker", *kind, "--filter", f"label=org.tracemend.repair.owner={summary['engine_owner']}"],
+                              capture_output=True, text=True, check=True).stdout.split()
+        assert left == [], (kind, left)
