@@ -273,6 +273,9 @@ def main(argv=None) -> int:
         code = demo.run()
         if args.stay:
             demo.say("everything keeps running; press Ctrl-C to stop it and clean up")
+            if not (args.keep or args.remote):
+                demo.say(f"(that removes {demo.work}, the fix branch's repository with it: "
+                         "--keep or --remote DIR keep it)")
             while True:
                 time.sleep(3600)
     except KeyboardInterrupt:

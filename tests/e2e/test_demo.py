@@ -129,7 +129,7 @@ def test_bad_arguments_get_specific_errors(tmp_path):
 
     bin_dir = str(pathlib.Path(binary()).parent)
     run = demo("--bin-dir", bin_dir, "--python", str(tmp_path / "no-python"), timeout=300)
-    assert run.returncode == 2
+    assert run.returncode == 1
     assert f"--python {tmp_path}/no-python: no such executable" in run.stderr, run.stderr
 
     run = demo("--bin-dir", bin_dir, "--python", sys.executable, "--engine-port", "70000", timeout=300)
