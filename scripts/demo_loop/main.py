@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 
+import collector_metrics
 import configs
 import service_repo
 import stages
@@ -118,6 +119,7 @@ class Demo:
         wait_until(lambda: http_ok(f"http://127.0.0.1:{ports['health']}/"), 900,
                    "the collector's health_check", proc, interval=0.5)
         self.otlp_url = f"http://127.0.0.1:{ports['otlp']}"
+        self.collector_metrics_url = f"http://127.0.0.1:{ports['metrics']}/metrics"
         self.say(f"collector on {self.otlp_url} (OTLP/HTTP): redact -> tail_sampling -> symbolize -> envelope")
 
     def start_service(self) -> str:
@@ -184,6 +186,8 @@ class Demo:
             dashboard_url=f"{api.base}/ui/", base_commit=commit, remote=str(remote), branch=branch,
             stages=[{k: s.get(k) for k in ("name", "status", "duration_ms")} for s in incident.get("stages", [])],
             elapsed_s=round(time.monotonic() - self.t0, 1))
+        edge_line, self.summary["edge"] = collector_metrics.edge_summary(self.collector_metrics_url)
+        self.say(edge_line)
         self.say("")
         self.say(f"incident    {api.incident_url(iid)}")
         self.say(f"bundle      {api.base}/v1/incidents/{iid}/bundle?format=markdown")

@@ -65,6 +65,11 @@ def test_the_demo_ends_with_a_verified_fix_branch(tmp_path):
     envelope_body = next(line for line in out.splitlines() if "envelope body:" in line)
     assert "shopper.example.org" not in envelope_body, envelope_body
     assert re.search(r"u_[0-9a-f]{16}@example\.com", envelope_body), envelope_body
+    # The edge's part: failing traces kept, the others dropped; the exception resolved
+    # with the commit's symbol index; the envelope sent.
+    edge = summary["edge"]
+    assert edge["traces_decided"] > edge["traces_kept"] >= 1, edge
+    assert edge["exceptions_symbolized"] >= 1 and edge["envelopes_sent"] >= 1, edge
     # The URLs a person follows.
     port = summary["incident_url"].split(":")[2].split("/")[0]
     assert f"incident    http://127.0.0.1:{port}/v1/incidents/{summary['incident']}" in out
