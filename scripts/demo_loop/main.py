@@ -38,6 +38,9 @@ class Demo:
         self.procs = []
         self.work = None
         self.owner = None
+        self.token = None
+        self.engine_proc = self.collector_proc = None
+        self.otlp_url = self.collector_metrics_url = None
         self.summary = {"status": "not started"}
 
     def say(self, text: str = "") -> None:
@@ -100,7 +103,8 @@ class Demo:
         self.owner = hashlib.sha256(canonical.encode()).hexdigest()[:12]
         self.summary["engine_owner"] = self.owner
         env = dict(os.environ, **{configs.ENGINE_TOKEN_ENV: token}, RUST_LOG=os.environ.get("RUST_LOG", "info"))
-        proc = self.spawn("repair engine", [str(engine_bin), "serve", "--config", str(path)], env=env)
+        proc = self.engine_proc = self.spawn("repair engine", [str(engine_bin), "serve", "--config", str(path)],
+                                             env=env)
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: http_ok(f"{base}/healthz"), 120, "the repair engine's /healthz", proc)
         self.token = token
@@ -113,7 +117,7 @@ class Demo:
         path.write_text(json.dumps(configs.collector(ports, engine_url, repo, commit, index), indent=2))
         env = dict(os.environ, **{configs.COLLECTOR_TOKEN_ENV: self.token,
                                   configs.REDACT_KEY_ENV: secrets.token_hex(24)})
-        proc = self.spawn("collector", [str(collector_bin), "--config", str(path)], env=env)
+        proc = self.collector_proc = self.spawn("collector", [str(collector_bin), "--config", str(path)], env=env)
         # The first start on a machine compiles the WASM guests (minutes for a debug
         # build); later starts load them from the cache.
         wait_until(lambda: http_ok(f"http://127.0.0.1:{ports['health']}/"), 900,
@@ -141,7 +145,7 @@ class Demo:
     def wait_for_incident(self, api: EngineApi) -> dict:
         self.say("waiting for the envelope: tail sampling decides, the trace joins, the envelope is posted")
         incident = wait_until(lambda: next(iter(api.incidents(configs.SERVICE)), None), 180,
-                              "an incident at the repair engine", self.procs[1], interval=0.5)
+                              "an incident at the repair engine", self.collector_proc, interval=0.5)
         self.say(f"incident {incident['id']}: {api.incident_url(incident['id'])} "
                  f"(fingerprint {incident['fingerprint']}, {incident['occurrences']} occurrence(s))")
         return incident
@@ -151,7 +155,7 @@ class Demo:
         job_status = None
         deadline = time.monotonic() + self.args.timeout
         while True:
-            self.procs[0].check_running()
+            self.engine_proc.check_running()
             incident = api.incident(incident_id)
             for stage in incident.get("stages", []):
                 name, status = stage.get("name"), stage.get("status")
@@ -174,7 +178,7 @@ class Demo:
                 return incident
             if time.monotonic() > deadline:
                 raise DemoError(f"incident {incident_id} did not finish within {self.args.timeout}s "
-                                f"(job {job_status}; engine log: {self.procs[0].log_path})")
+                                f"(job {job_status}; engine log: {self.engine_proc.log_path})")
             time.sleep(1)
 
     def finish(self, api: EngineApi, incident: dict, commit: str, remote: pathlib.Path) -> int:
