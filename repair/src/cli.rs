@@ -11,6 +11,10 @@ use crate::config::RepairConfig;
 /// The script that builds the Python base image (also in `repair/images/`).
 pub const BUILD_PYTHON_BASE_SH: &str = include_str!("../images/build-python-base.sh");
 
+/// The debootstrap steps it shares with the repository's other base-image script; the
+/// script sources them from beside it unless they are already defined, as here.
+const DEBOOTSTRAP_BASE_SH: &str = include_str!("../../scripts/lib/debootstrap-base.sh");
+
 /// tracemend repair engine: Failure Envelope intake and containerized reproduction.
 #[derive(Debug, Parser)]
 #[command(name = "tracemend-repair", version, about)]
@@ -89,7 +93,7 @@ pub async fn run(cli: RepairCli) -> anyhow::Result<()> {
         RepairCommand::BuildBaseImage { tag, force } => {
             let status = tokio::process::Command::new("bash")
                 .arg("-c")
-                .arg(BUILD_PYTHON_BASE_SH)
+                .arg(format!("{DEBOOTSTRAP_BASE_SH}\n{BUILD_PYTHON_BASE_SH}"))
                 .arg("build-python-base.sh")
                 .arg(&tag)
                 .env("FORCE", if force { "1" } else { "0" })
