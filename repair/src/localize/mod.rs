@@ -504,9 +504,16 @@ impl Localize {
                 runs.observed = j.observed.clone();
             }
             match (&j.outcome, j.coverage) {
-                (Outcome::Error(_), _) => {}
-                (outcome, Some(cov)) => runs.spectrum.add(*outcome == Outcome::Failing, cov),
-                (_, None) => {}
+                (Outcome::Error(_), _) | (_, None) => {}
+                (Outcome::Failing, Some(cov)) => runs.spectrum.add(true, cov),
+                // A passing run is one that went right. A neighbour that raised another
+                // exception went wrong too, often after running the fault (a key removed
+                // that is read after the bad value was made): counted as passing, it
+                // would clear the fault's lines and values.
+                (Outcome::Passing, Some(cov)) if j.other_failure.is_none() => {
+                    runs.spectrum.add(false, cov)
+                }
+                (Outcome::Passing, Some(_)) => {}
             }
         }
         match self
