@@ -13,7 +13,7 @@ the smallest change from the current value) is scored on the other half, and the
 way round. The value fitted on all services is adopted only if each fold's fitted value
 does at least as well as the current one on its held-out half.
 
-usage: fit_weights.py EVIDENCE.jsonl [SIGNAL] [CURRENT]   (default: return_value 2)
+usage: fit_weights.py EVIDENCE.jsonl [SIGNAL] [CURRENT]   (default: return_value, at its configured value)
 """
 
 import json
@@ -21,7 +21,7 @@ import math
 import sys
 
 WEIGHTS = {"bias": -4.0, "crash_frame": 2.5, "spectrum": 4.0, "code_graph": 1.5,
-           "return_value": 2.0, "recent_change": 0.5, "cross_service": 1.0}
+           "return_value": 3.0, "recent_change": 0.5, "cross_service": 1.0}
 GRID = [x / 2 for x in range(0, 17)]
 
 

@@ -90,7 +90,7 @@ pub struct Weights {
     /// Default 1.5.
     #[serde(default = "default_w_graph")]
     pub code_graph: f64,
-    /// Default 2 (fitted on the buggy-service set, see repair/BENCHMARKS.md).
+    /// Default 3 (fitted on the buggy-service set, see repair/BENCHMARKS.md).
     #[serde(default = "default_w_return_value")]
     pub return_value: f64,
     /// Default 0.5.
@@ -218,7 +218,7 @@ fn default_w_recent() -> f64 {
     0.5
 }
 fn default_w_return_value() -> f64 {
-    2.0
+    3.0
 }
 fn default_w_cross() -> f64 {
     1.0
