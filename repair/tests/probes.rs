@@ -170,30 +170,24 @@ fn app_dir() -> tempfile::TempDir {
     tmp
 }
 
-fn flags_seen(stdout: &str, index: usize) -> Option<String> {
+/// The JSON body the service answered probe `index` with.
+fn answer_body(stdout: &str, index: usize) -> Option<Value> {
     stdout
         .lines()
         .filter_map(|l| l.strip_prefix(repair::probe::PROBE_MARKER))
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|a| a["index"] == index)
-        .and_then(|a| {
-            let body = a["response"]["body"].as_str()?.to_string();
-            serde_json::from_str::<Value>(&body).ok()?["flags"]
-                .as_str()
-                .map(str::to_string)
-        })
+        .and_then(|a| serde_json::from_str(a["response"]["body"].as_str()?).ok())
+}
+
+fn flags_seen(stdout: &str, index: usize) -> Option<String> {
+    answer_body(stdout, index)?["flags"]
+        .as_str()
+        .map(str::to_string)
 }
 
 fn requests_seen(stdout: &str, index: usize) -> Option<i64> {
-    stdout
-        .lines()
-        .filter_map(|l| l.strip_prefix(repair::probe::PROBE_MARKER))
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|a| a["index"] == index)
-        .and_then(|a| {
-            let body = a["response"]["body"].as_str()?.to_string();
-            serde_json::from_str::<Value>(&body).ok()?["requests"].as_i64()
-        })
+    answer_body(stdout, index)?["requests"].as_i64()
 }
 
 #[test]

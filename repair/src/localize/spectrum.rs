@@ -184,6 +184,11 @@ fn lift(ochiai: f64, base: f64) -> f64 {
     }
 }
 
+/// The element of highest suspicion; the first of equals.
+fn most_suspicious(elements: impl Iterator<Item = Best>) -> Option<Best> {
+    elements.reduce(|best, b| if b.value > best.value { b } else { best })
+}
+
 impl Scores {
     /// The most suspicious line of `file` within `[start, end]` that a failing run
     /// covered; on equal suspicion the earlier.
@@ -194,17 +199,17 @@ impl Scores {
         start: u32,
         end: u32,
     ) -> Option<Best> {
-        let lines = self
-            .lines
-            .get(file)?
-            .range(start..=end)
-            .map(|(&line, s)| Best {
-                line,
-                predicate: None,
-                score: *s,
-                value: spectrum.suspicion(s),
-            });
-        lines.reduce(|best, b| if b.value > best.value { b } else { best })
+        most_suspicious(
+            self.lines
+                .get(file)?
+                .range(start..=end)
+                .map(|(&line, s)| Best {
+                    line,
+                    predicate: None,
+                    score: *s,
+                    value: spectrum.suspicion(s),
+                }),
+        )
     }
 
     /// The most suspicious return-value predicate of `file` within `[start, end]` that
@@ -217,19 +222,15 @@ impl Scores {
         start: u32,
         end: u32,
     ) -> Option<Best> {
-        let values = self
-            .values
-            .get(file)?
-            .range(start..=end)
-            .flat_map(|(&line, preds)| {
-                preds.iter().map(move |(p, s)| Best {
-                    line,
-                    predicate: Some(p.clone()),
-                    score: *s,
-                    value: spectrum.suspicion(s),
-                })
-            });
-        values.reduce(|best, b| if b.value > best.value { b } else { best })
+        let per_line = self.values.get(file)?.range(start..=end);
+        most_suspicious(per_line.flat_map(|(&line, preds)| {
+            preds.iter().map(move |(p, s)| Best {
+                line,
+                predicate: Some(p.clone()),
+                score: *s,
+                value: spectrum.suspicion(s),
+            })
+        }))
     }
 
     /// Every line some failing run covered or saw a return on, by file.
