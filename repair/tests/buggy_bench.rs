@@ -11,7 +11,9 @@
 //! with the service restarted before each probe (forked from the runner's fork server),
 //! and one container per probe; `PROBE_COST_MODES=restart,...` limits it to those.
 //! Tables go to stdout and, when `BENCH_OUT` names a file, are appended there;
-//! `BUGGY_SERVICES=a,b` limits `buggy_set` to those services.
+//! `BUGGY_SERVICES=a,b` limits `buggy_set` to those services; `BENCH_EVIDENCE=FILE`
+//! writes each service's localize result (every hypothesis with its evidence) for
+//! `repair/benches/fit_weights.py`.
 
 mod common;
 
