@@ -210,6 +210,9 @@ def send(spec, req, result):
 
 
 def stop(proc, grace_s=3):
+    if isinstance(proc, ForkedProc):
+        proc.stop(grace_s)
+        return
     if proc.poll() is None:
         proc.terminate()
         try:
@@ -247,6 +250,109 @@ def read_coverage(path):
         return None
 
 
+FORKSERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "forkserver.py")
+
+
+class ForkServer:
+    """The fork server (forkserver.py) of one container: a service process per probe,
+    forked after the service's imports instead of started from scratch."""
+
+    def __init__(self, spec, env, out_dir):
+        self.log_path = os.path.join(out_dir, "forkserver.log")
+        self.record = os.path.join(out_dir, "modules.json")
+        server_env = dict(env)
+        # Nothing probe-specific before the fork: flags and fixtures are each child's.
+        for key in ("TRACEMEND_FEATURE_FLAGS", "TRACEMEND_FIXTURES"):
+            server_env.pop(key, None)
+        server_env["TRACEMEND_FORKSERVER_COMMAND"] = json.dumps(spec["command"])
+        server_env["TRACEMEND_FORKSERVER_WORKDIR"] = spec["workdir"]
+        server_env["TRACEMEND_FORKSERVER_RECORD"] = self.record
+        server_env["TRACEMEND_FORKSERVER_PRELOAD"] = json.dumps(spec.get("preload") or [])
+        self.preload = list(spec.get("preload") or [])
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [spec["command"][0], FORKSERVER], cwd=spec["workdir"], env=server_env,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            )
+        # Importing the preloaded modules takes about as long as a service start.
+        ready = self.read(float(spec["ready_timeout_s"]) + 30)
+        if not (ready or {}).get("ready"):
+            self.close()
+            raise OSError("the fork server did not start: " + read_tail(self.log_path)[-2000:])
+
+    def read(self, timeout_s):
+        import select
+
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout_s)
+        if not ready:
+            return None
+        line = self.proc.stdout.readline()
+        return json.loads(line) if line else None
+
+    def ask(self, request, timeout_s=30):
+        if self.proc.poll() is not None:
+            return None
+        try:
+            self.proc.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        return self.read(timeout_s)
+
+    def fork(self, env, out_path, err_path):
+        answer = self.ask({"op": "fork", "env": env, "out": out_path, "err": err_path})
+        if not answer or "pid" not in answer:
+            return None
+        return ForkedProc(self, answer["pid"])
+
+    def modules(self):
+        """The modules a child had imported when it listened (for the next container)."""
+        try:
+            with open(self.record) as f:
+                names = json.load(f)
+            return [n for n in names if isinstance(n, str)][:4000]
+        except (OSError, ValueError):
+            return self.preload
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        stop(self.proc)
+
+
+class ForkedProc:
+    """A service process forked by the fork server, with Popen's poll and returncode."""
+
+    def __init__(self, server, pid):
+        self.server, self.pid, self.returncode = server, pid, None
+
+    def poll(self):
+        if self.returncode is None:
+            answer = self.server.ask({"op": "poll", "pid": self.pid})
+            if answer is None:
+                self.returncode = -9
+            else:
+                self.returncode = answer.get("exit")
+        return self.returncode
+
+    def stop(self, grace_s):
+        if self.returncode is None:
+            answer = self.server.ask({"op": "stop", "pid": self.pid, "grace": grace_s}, grace_s + 15)
+            self.returncode = (answer or {}).get("exit", -9)
+
+
+def forkable(spec):
+    """Whether the service starts as `python script ...` or `python -m module ...`."""
+    import re
+
+    command = spec["command"]
+    if len(command) < 2 or not re.fullmatch(r"python[0-9.]*", os.path.basename(command[0])):
+        return False
+    return (command[1] == "-m" and len(command) >= 3) or not command[1].startswith("-")
+
+
 def run_probes(spec, env, result):
     """Answers each probe in turn with one result line (TRACEMEND_PROBE). The service is
     restarted between probes unless it is declared stateless (and then only when a
@@ -258,6 +364,14 @@ def run_probes(spec, env, result):
     restart = coverage or not spec.get("stateless", False)
     proc, proc_env = None, None
     starts = 0
+    # Restarting before every probe: fork each service process from a fork server that
+    # has the service's imports done (coverage starts with the interpreter: not there).
+    server = None
+    if restart and not coverage and forkable(spec) and not spec.get("no_forkserver"):
+        try:
+            server = ForkServer(spec, env, out_dir)
+        except OSError as e:
+            result["forkserver_error"] = str(e)
     for index, probe in enumerate(spec["probes"]):
         answer = {"index": index, "ready": False}
         probe_env = dict(env)
@@ -273,7 +387,15 @@ def run_probes(spec, env, result):
             stop(proc, 10 if coverage else 3)
             proc = None
         if proc is None:
-            proc = start_service(spec, probe_env, out_path, err_path, answer)
+            if server is not None:
+                proc = server.fork(probe_env, out_path, err_path)
+                if proc is None:
+                    result["forkserver_error"] = "the fork server stopped answering: " + read_tail(
+                        server.log_path)[-2000:]
+                    server.close()
+                    server = None
+            if proc is None:
+                proc = start_service(spec, probe_env, out_path, err_path, answer)
             proc_env = probe_env
             starts += 1
             if proc is None:
@@ -299,6 +421,7 @@ def run_probes(spec, env, result):
             settle(out_path, err_path, out_at, err_at, answer)
         if coverage:
             answer["coverage"] = read_coverage(cov_path)
+            answer["values"] = read_coverage(cov_path + ".values")
         answer["service_stdout"] = probe_text(read_from(out_path, out_at))
         answer["service_stderr"] = probe_text(read_from(err_path, err_at))
         if isinstance(answer.get("response"), dict):
@@ -306,6 +429,10 @@ def run_probes(spec, env, result):
         emit_probe(answer)
     if proc is not None:
         stop(proc)
+    if server is not None:
+        result["forkserver"] = True
+        result["preload"] = server.modules()
+        server.close()
     result["ready"] = True
     result["probes"] = len(spec["probes"])
     result["service_starts"] = starts
@@ -354,6 +481,7 @@ def run_tests(spec, env, result):
     result["tests_ms"] = round((time.monotonic() - started) * 1000, 3)
     result["ready"] = True
     result["tests_coverage"] = read_coverage(cov_path)
+    result["tests_values"] = read_coverage(cov_path + ".values")
     emit(result)
 
 

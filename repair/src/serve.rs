@@ -152,7 +152,10 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         bench.clone(),
         config.minimize.clone(),
     )));
-    stages.push(Arc::new(Localize::new(bench, config.localize.clone())));
+    stages.push(Arc::new(Localize::new(
+        bench.clone(),
+        config.localize.clone(),
+    )));
     // Loaded before anything runs: a policy that does not compile stops the engine.
     let gate = PolicyGate::new(&config.patch.policy)?;
     stages.push(Arc::new(Patch::new(
@@ -162,15 +165,8 @@ pub async fn serve(config: RepairConfig) -> Result<(), ServeError> {
         gate,
     )));
     stages.push(Arc::new(Verify::new(VerifyParts {
-        services: config.services.clone(),
-        sandbox: sandbox.clone(),
+        bench,
         config: config.verify.clone(),
-        reproduce: config.reproduce.clone(),
-        sandbox_timeout: config.sandbox.timeout,
-        allow_root: config.sandbox.allow_root,
-        repos_dir: data_dir.join("repos"),
-        owner: owner.clone(),
-        vendor,
     })));
     // Only the configured stages run (a prefix of the pipeline, e.g. `[reproduce]`).
     stages.retain(|s| config.stages.iter().any(|n| n == s.name()));

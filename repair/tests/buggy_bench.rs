@@ -8,9 +8,12 @@
 //! function) per service, then the totals: reproduction rate, top-1 and top-3 accuracy.
 //! `probe_cost`: a 53-leaf body (flask-orders with more items) minimized three ways:
 //! batched with the service declared stateless (one service answers the batch), batched
-//! with the service restarted before each probe, and one container per probe.
+//! with the service restarted before each probe (forked from the runner's fork server),
+//! and one container per probe; `PROBE_COST_MODES=restart,...` limits it to those.
 //! Tables go to stdout and, when `BENCH_OUT` names a file, are appended there;
-//! `BUGGY_SERVICES=a,b` limits `buggy_set` to those services.
+//! `BUGGY_SERVICES=a,b` limits `buggy_set` to those services; `BENCH_EVIDENCE=FILE`
+//! writes each service's localize result (every hypothesis with its evidence) for
+//! `repair/benches/fit_weights.py`.
 
 mod common;
 
@@ -84,7 +87,14 @@ async fn buggy_set() {
         .iter()
         .map(|b| buggy::service_yaml(b) + "    stateless: true\n")
         .collect();
-    write_config(tmp.path(), &config(&map, "minimize:\n  max_probes: 400\n"));
+    // All hypotheses kept (not the default 10), so the ranking can be studied offline.
+    write_config(
+        tmp.path(),
+        &config(
+            &map,
+            "minimize:\n  max_probes: 400\nlocalize:\n  max_hypotheses: 60\n",
+        ),
+    );
     let engine = Engine::start(tmp.path()).await;
     let mut ids = Vec::new();
     for b in &services {
@@ -152,6 +162,17 @@ async fn buggy_set() {
         if !ok {
             eprintln!("{}: {incident:#}", b.name);
         }
+        // `BENCH_EVIDENCE=FILE`: each service's localize result (every hypothesis with
+        // its evidence), one JSON line each, to study the ranking offline.
+        if let (Ok(path), Some(l)) = (std::env::var("BENCH_EVIDENCE"), l)
+            && let Ok(mut f) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+        {
+            let line = json!({"service": b.name, "fault": fault, "rank": rank, "localize": l});
+            let _ = writeln!(f, "{line}");
+        }
     }
     let n = services.len();
     let mean_ratio = ratios.iter().sum::<f64>() / ratios.len().max(1) as f64;
@@ -167,11 +188,26 @@ async fn buggy_set() {
 #[ignore = "minutes of Docker work; run by hand for BENCHMARKS.md"]
 async fn probe_cost() {
     ensure_base_image();
-    for (label, batch, stateless) in [
-        ("batched, stateless (one service for the batch)", 32, true),
-        ("batched, service restarted per probe", 32, false),
-        ("one container per probe", 1, false),
+    // `PROBE_COST_MODES=stateless,restart,per_container` measures only those.
+    let only = std::env::var("PROBE_COST_MODES").unwrap_or_default();
+    for (mode, label, batch, stateless) in [
+        (
+            "stateless",
+            "batched, stateless (one service for the batch)",
+            32,
+            true,
+        ),
+        (
+            "restart",
+            "batched, service restarted per probe (forked)",
+            32,
+            false,
+        ),
+        ("per_container", "one container per probe", 1, false),
     ] {
+        if !only.is_empty() && !only.split(',').any(|m| m == mode) {
+            continue;
+        }
         let tmp = tempfile::tempdir().expect("tempdir");
         let mut cleanup = Cleanup::new(tmp.path());
         let b = buggy::setup(&tmp.path().join("repos"), "flask-orders");

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::buggy_repo::*;
+use common::buggy::*;
 use common::*;
 use serde_json::Value;
 

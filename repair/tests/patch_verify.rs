@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use common::buggy_repo::*;
+use common::buggy::*;
 use common::*;
 use repair::config::{DockerConfig, ReproduceConfig, SandboxConfig, ServiceConfig};
 use repair::localize::{
@@ -24,6 +24,7 @@ use repair::minimize::{
 };
 use repair::patch::{Patch, PatchConfig, PatchResult};
 use repair::policy::{PolicyConfig, PolicyGate};
+use repair::probe::{Workbench, WorkbenchParts};
 use repair::reproduce::{Reproduce, ReproduceParts};
 use repair::sandbox::{DockerSandbox, Sandbox};
 use repair::stage::{Stage, StageContext, StageOutcome, StageResult, StageResults};
@@ -237,16 +238,19 @@ impl Bench {
     }
 
     fn verify_stage(&self, services: &BTreeMap<String, ServiceConfig>) -> Verify {
-        Verify::new(VerifyParts {
+        let bench = Workbench::new(WorkbenchParts {
             services: services.clone(),
             sandbox: self.sandbox.clone(),
-            config: Default::default(),
             reproduce: ReproduceConfig::default(),
             sandbox_timeout: std::time::Duration::from_secs(90),
             allow_root: false,
             repos_dir: self.data.join("repos"),
             owner: self.owner.clone(),
             vendor: Default::default(),
+        });
+        Verify::new(VerifyParts {
+            bench: std::sync::Arc::new(bench),
+            config: Default::default(),
         })
     }
 }
@@ -638,19 +642,13 @@ async fn policy_refusals_are_recorded_and_end_in_no_fix() {
 /// The fix rate over every buggy service with templates alone (issue 24's measure).
 /// Long (it builds every service's image); run with `--ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "builds all eleven services; run explicitly to measure the fix rate"]
+#[ignore = "builds every buggy service; run explicitly to measure the fix rate"]
 async fn fix_rate_over_the_buggy_services() {
     ensure_base_image();
     let tmp = tempfile::tempdir().expect("tmp");
     let bench = Bench::new(tmp.path());
     let _cleanup = Cleanup::new(tmp.path());
-    let mut names: Vec<String> = std::fs::read_dir(services_dir())
-        .expect("services")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("truth.json").exists())
-        .map(|e| e.file_name().to_string_lossy().to_string())
-        .collect();
-    names.sort();
+    let mut names = names();
     if let Ok(only) = std::env::var("TRACEMEND_FIX_RATE_ONLY") {
         names.retain(|n| only.split(',').any(|o| o == n));
     }

@@ -39,6 +39,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         SEEN["requests"] += 1
         order = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if order.get("slow"):
+            time.sleep(60)
         try:
             total = pricing.line_total(order)
         except Exception:
@@ -53,7 +55,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_response(200)
         self.end_headers()
-        self.wfile.write(json.dumps({"total": total, "requests": SEEN["requests"]}).encode())
+        flags = os.environ.get("TRACEMEND_FEATURE_FLAGS")
+        self.wfile.write(json.dumps({"total": total, "requests": SEEN["requests"], "flags": flags}).encode())
 
 
 HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
@@ -127,6 +130,38 @@ fn run(dir: &Path, mut spec: Value, vendor: Option<&Path>) -> String {
     out
 }
 
+/// Runs the runner like [`run`] but kills it and everything it started after
+/// `deadline`, as the engine kills a batch's container at its timeout; returns what it
+/// printed until then.
+fn run_until_killed(dir: &Path, mut spec: Value, deadline: Duration) -> String {
+    use std::os::unix::process::CommandExt;
+
+    spec["site_dir"] = json!(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets"));
+    spec["allow_root"] = json!(true);
+    let mut child = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/replay.py"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env_of(&spec).iter().filter_map(|v| v.split_once('=')))
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("python3 runs");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    std::thread::sleep(deadline);
+    let group = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = child.wait();
+    reader.join().expect("reader")
+}
+
 fn app_dir() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::write(tmp.path().join("app.py"), APP_PY).expect("app");
@@ -135,16 +170,24 @@ fn app_dir() -> tempfile::TempDir {
     tmp
 }
 
-fn requests_seen(stdout: &str, index: usize) -> Option<i64> {
+/// The JSON body the service answered probe `index` with.
+fn answer_body(stdout: &str, index: usize) -> Option<Value> {
     stdout
         .lines()
         .filter_map(|l| l.strip_prefix(repair::probe::PROBE_MARKER))
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .find(|a| a["index"] == index)
-        .and_then(|a| {
-            let body = a["response"]["body"].as_str()?.to_string();
-            serde_json::from_str::<Value>(&body).ok()?["requests"].as_i64()
-        })
+        .and_then(|a| serde_json::from_str(a["response"]["body"].as_str()?).ok())
+}
+
+fn flags_seen(stdout: &str, index: usize) -> Option<String> {
+    answer_body(stdout, index)?["flags"]
+        .as_str()
+        .map(str::to_string)
+}
+
+fn requests_seen(stdout: &str, index: usize) -> Option<i64> {
+    answer_body(stdout, index)?["requests"].as_i64()
 }
 
 #[test]
@@ -171,11 +214,12 @@ fn a_batch_is_answered_probe_by_probe_restarting_unless_stateless() {
                 coverage: false,
                 stateless,
             },
+            &[],
         )
         .expect("spec");
         let out = run(tmp.path(), spec, None);
         let message = expected.message_redacted.as_deref();
-        let judged = judge_batch(expected, message, &out, probes.len(), &dir);
+        let judged = judge_batch(expected, message, &out, probes.len(), &dir, false);
         let outcomes: Vec<&Outcome> = judged.iter().map(|j| &j.outcome).collect();
         assert_eq!(
             outcomes,
@@ -192,16 +236,153 @@ fn a_batch_is_answered_probe_by_probe_restarting_unless_stateless() {
         // it counts them.
         let seen = requests_seen(&out, 2);
         assert_eq!(seen, Some(if stateless { 3 } else { 1 }), "{out}");
+        // Restarting, each service process is forked from the fork server, which has
+        // the service's imports done and reports them for the next container.
+        let result = result_of(&out);
+        assert_eq!(
+            result["service_starts"],
+            if stateless { 1 } else { 4 },
+            "{out}"
+        );
+        if stateless {
+            assert!(result.get("forkserver").is_none(), "{out}");
+        } else {
+            assert_eq!(result["forkserver"], true, "{out}");
+            let preload = repair::probe::preload_of(&out);
+            assert!(preload.iter().any(|m| m == "http.server"), "{preload:?}");
+            assert!(
+                !preload.iter().any(|m| m == "pricing"),
+                "the service's own module: {preload:?}"
+            );
+        }
         // The message is part of the oracle when given: "x" * 2.5 fails the same way
         // with the same message, so it stays failing; a message the envelope did not
         // have would not.
-        let strict = judge_batch(expected, Some("another message"), &out, probes.len(), &dir);
+        let strict = judge_batch(
+            expected,
+            Some("another message"),
+            &out,
+            probes.len(),
+            &dir,
+            false,
+        );
         assert_eq!(strict[0].outcome, Outcome::Passing);
         assert_eq!(
             strict[0].other_failure.as_deref(),
             Some("TypeError: can't multiply sequence by non-int of type 'float'")
         );
     }
+}
+
+fn result_of(out: &str) -> Value {
+    out.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("TRACEMEND_RESULT "))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("no result line: {out}"))
+}
+
+#[test]
+fn forked_services_start_fresh_with_their_flags_and_as_without_a_fork_server() {
+    let tmp = app_dir();
+    let env = envelope();
+    let expected = &env.symptom.exception;
+    let mut plain = probe(json!({"qty": 1}));
+    plain.feature_flags.clear();
+    let mut flagged = probe(json!({"qty": 2}));
+    flagged.feature_flags = [("tiered".to_string(), json!(true))].into();
+    let probes = [plain, flagged, probe(json!({"qty": "3"}))];
+    let dir = tmp.path().to_string_lossy().to_string();
+    let mut outcomes = Vec::new();
+    // The second run names the modules the first one's service imported, as the engine
+    // hands them from one batch's container to the next.
+    let mut preload: Vec<String> = Vec::new();
+    for forkserver in [true, true, false] {
+        let mut spec = batch_spec(
+            &env,
+            &service(tmp.path(), free_port()),
+            &ReproduceConfig::default(),
+            true,
+            &probes,
+            BatchOptions {
+                coverage: false,
+                stateless: false,
+            },
+            &preload,
+        )
+        .expect("spec");
+        if !forkserver {
+            spec["no_forkserver"] = json!(true);
+        }
+        let out = run(tmp.path(), spec, None);
+        let result = result_of(&out);
+        assert_eq!(
+            result.get("forkserver") == Some(&json!(true)),
+            forkserver,
+            "{out}"
+        );
+        let judged = judge_batch(expected, None, &out, probes.len(), &dir, false);
+        outcomes.push(judged.iter().map(|j| j.outcome.clone()).collect::<Vec<_>>());
+        for i in 0..probes.len() {
+            assert_eq!(requests_seen(&out, i).unwrap_or(1), 1, "probe {i}: {out}");
+        }
+        // Each process has its own flags: only the second probe's.
+        let flags: Vec<Option<String>> = (0..2).map(|i| flags_seen(&out, i)).collect();
+        assert_eq!(
+            flags,
+            [None, Some("{\"tiered\":true}".to_string())],
+            "{out}"
+        );
+        if forkserver {
+            preload = repair::probe::preload_of(&out);
+            assert!(!preload.is_empty(), "{out}");
+        }
+    }
+    assert_eq!(outcomes[0], outcomes[1]);
+    assert_eq!(outcomes[0], outcomes[2]);
+    assert_eq!(outcomes[0][2], Outcome::Failing);
+}
+
+#[test]
+fn a_batch_killed_at_its_timeout_keeps_the_answers_it_gave() {
+    let tmp = app_dir();
+    let env = envelope();
+    let expected = &env.symptom.exception;
+    let probes = [
+        probe(json!({"qty": "3"})),
+        probe(json!({"qty": 3})),
+        probe(json!({"qty": 1, "slow": true})),
+        probe(json!({"qty": 4})),
+    ];
+    let dir = tmp.path().to_string_lossy().to_string();
+    let spec = batch_spec(
+        &env,
+        &service(tmp.path(), free_port()),
+        &ReproduceConfig::default(),
+        true,
+        &probes,
+        BatchOptions {
+            coverage: false,
+            stateless: true,
+        },
+        &[],
+    )
+    .expect("spec");
+    // The slow probe sleeps a minute; the batch is killed well before that, once the
+    // first two had time to answer (generously, on a loaded machine).
+    let out = run_until_killed(tmp.path(), spec, Duration::from_secs(8));
+    let judged = judge_batch(expected, None, &out, probes.len(), &dir, true);
+    assert!(judged[0].is_failing(), "{out}");
+    assert_eq!(judged[1].outcome, Outcome::Passing, "{out}");
+    assert_eq!(judged[1].response_status, Some(200));
+    for j in &judged[2..] {
+        assert!(j.unanswered, "{j:?}");
+        assert_eq!(
+            j.outcome,
+            Outcome::Error("the batch timed out before this probe was answered".into())
+        );
+    }
+    assert!(!judged[0].unanswered && !judged[1].unanswered);
 }
 
 #[tokio::test]
@@ -240,29 +421,38 @@ async fn coverage_probes_and_tests_report_their_lines() {
             coverage: true,
             stateless: true,
         },
+        &[],
     )
     .expect("spec");
     let out = run(tmp.path(), spec, Some(vendor.path()));
     let dir = tmp.path().to_string_lossy().to_string();
-    let judged = judge_batch(expected, None, &out, probes.len(), &dir);
+    let judged = judge_batch(expected, None, &out, probes.len(), &dir, false);
     assert!(judged[0].is_failing(), "{out}");
     for j in &judged {
         let cov = j
             .coverage
             .as_ref()
             .unwrap_or_else(|| panic!("no coverage: {out}"));
-        assert_eq!(cov.get("pricing.py"), Some(&vec![1, 2]), "{cov:?}");
+        assert_eq!(cov.lines.get("pricing.py"), Some(&vec![1, 2]), "{cov:?}");
         assert!(
-            cov.get("app.py").is_some_and(|l| l.contains(&21)),
+            cov.lines.get("app.py").is_some_and(|l| l.contains(&21)),
             "{cov:?}"
         );
     }
     // The failing probe ran the except branch, the passing one the success path.
-    let failing = &judged[0].coverage.as_ref().expect("coverage")["app.py"];
-    let passing = &judged[1].coverage.as_ref().expect("coverage")["app.py"];
+    let failing = &judged[0].coverage.as_ref().expect("coverage");
+    let passing = &judged[1].coverage.as_ref().expect("coverage");
     assert!(
-        failing.contains(&25) && !passing.contains(&25),
+        failing.lines["app.py"].contains(&25) && !passing.lines["app.py"].contains(&25),
         "{failing:?} {passing:?}"
+    );
+    // What `line_total` returned: nothing when it raised, a positive float otherwise
+    // (a raise is not a return of None).
+    assert_eq!(failing.values.get("pricing.py"), None, "{failing:?}");
+    assert_eq!(
+        passing.values.get("pricing.py").and_then(|v| v.get(&2)),
+        Some(&vec!["> 0".to_string(), "type=float".to_string()]),
+        "{passing:?}"
     );
 
     let spec = tests_spec(
@@ -282,4 +472,10 @@ async fn coverage_probes_and_tests_report_their_lines() {
     assert_eq!(result["tests_exit"], 0, "{result}");
     let per_test = &result["tests_coverage"]["test_pricing.T.test_total"];
     assert_eq!(per_test["pricing.py"], json!([2]), "{result}");
+    // Return values per test too, under the same test names.
+    assert_eq!(
+        result["tests_values"]["test_pricing.T.test_total"]["pricing.py"]["2"],
+        json!(["> 0", "type=float"]),
+        "{result}"
+    );
 }

@@ -90,6 +90,9 @@ pub struct Weights {
     /// Default 1.5.
     #[serde(default = "default_w_graph")]
     pub code_graph: f64,
+    /// Default 3 (fitted on the buggy-service set, see repair/BENCHMARKS.md).
+    #[serde(default = "default_w_return_value")]
+    pub return_value: f64,
     /// Default 0.5.
     #[serde(default = "default_w_recent")]
     pub recent_change: f64,
@@ -105,6 +108,7 @@ impl Default for Weights {
             crash_frame: default_w_crash(),
             spectrum: default_w_spectrum(),
             code_graph: default_w_graph(),
+            return_value: default_w_return_value(),
             recent_change: default_w_recent(),
             cross_service: default_w_cross(),
         }
@@ -119,6 +123,7 @@ impl Weights {
             ("crash_frame", self.crash_frame),
             ("spectrum", self.spectrum),
             ("code_graph", self.code_graph),
+            ("return_value", self.return_value),
             ("recent_change", self.recent_change),
             ("cross_service", self.cross_service),
         ]
@@ -211,6 +216,9 @@ fn default_w_graph() -> f64 {
 }
 fn default_w_recent() -> f64 {
     0.5
+}
+fn default_w_return_value() -> f64 {
+    3.0
 }
 fn default_w_cross() -> f64 {
     1.0

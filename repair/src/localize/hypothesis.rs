@@ -34,6 +34,10 @@ pub enum Signal {
     /// Proximity in the call graph to the crash frames (value: 1 at distance 0, less
     /// within radius 2).
     CodeGraph,
+    /// Ochiai of what it returned (a predicate over the value: `['amount'] type=str`,
+    /// `== 0`, `is None`) in the failing runs against the passing ones: it made a value
+    /// no passing run saw.
+    ReturnValue,
     /// Changed in the commits before the envelope's commit, weighted by recency.
     RecentChange,
     /// Its service's share of the error on the trace's critical path (first fault).

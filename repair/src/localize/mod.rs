@@ -279,38 +279,65 @@ impl Localize {
             used.push(Signal::CodeGraph);
         }
 
-        // Spectrum: Ochiai per line, a definition's best line.
+        // Spectrum: Ochiai per covered line, a definition's best line; return values:
+        // Ochiai per return-value predicate, a definition's best predicate.
         let scores = runs.spectrum.scores();
         let (failing_runs, passing_runs) = runs.spectrum.counts();
         if failing_runs > 0 && passing_runs > 0 {
-            used.push(Signal::Spectrum);
-            for (file, lines) in &scores {
+            for (file, line) in scores.touched() {
                 if graph::is_test_file(file) {
                     continue;
                 }
-                for line in lines.keys() {
-                    if let Some(def) = graph::callable_at(&index, file, *line) {
-                        candidates.entry(def.index).or_insert_with(|| Candidate {
-                            def,
-                            evidence: BTreeMap::new(),
-                            crash_depth: None,
-                        });
-                    }
+                if let Some(def) = graph::callable_at(&index, file, line) {
+                    candidates.entry(def.index).or_insert_with(|| Candidate {
+                        def,
+                        evidence: BTreeMap::new(),
+                        crash_depth: None,
+                    });
                 }
             }
+            let baseline = runs.spectrum.baseline();
+            let (mut lines_used, mut values_used) = (false, false);
             for c in candidates.values_mut() {
-                if let Some((line, s)) =
-                    spectrum::best_in(&scores, &c.def.path, c.def.start_line, c.def.end_line)
-                {
+                let (path, start, end) = (c.def.path.clone(), c.def.start_line, c.def.end_line);
+                if let Some(best) = scores.best_line_in(&runs.spectrum, &path, start, end) {
+                    let s = best.score;
+                    lines_used = true;
                     c.add(
                         Signal::Spectrum,
-                        runs.spectrum.lift(s.ochiai),
+                        best.value,
                         format!(
-                            "ochiai {:.2} (a line every run covers: {:.2}): {} of {failing_runs} failing, {} of {passing_runs} passing runs cover line {line}",
-                            s.ochiai, runs.spectrum.baseline(), s.ef, s.ep
+                            "ochiai {:.2} (a line every run covers: {baseline:.2}): {} of {failing_runs} failing, {} of {passing_runs} passing runs cover line {}",
+                            s.ochiai, s.ef, s.ep, best.line
                         ),
                     );
                 }
+                if let Some(best) = scores.best_value_in(&runs.spectrum, &path, start, end) {
+                    let s = best.score;
+                    values_used = true;
+                    c.add(
+                        Signal::ReturnValue,
+                        best.value,
+                        format!(
+                            "ochiai {:.2}: {} of {failing_runs} failing, {} of {passing_runs} passing runs saw it return `{}` at line {}",
+                            s.ochiai,
+                            s.ef,
+                            s.ep,
+                            best.predicate.as_deref().unwrap_or_default(),
+                            best.line
+                        ),
+                    );
+                }
+            }
+            if lines_used {
+                used.push(Signal::Spectrum);
+            }
+            if values_used {
+                used.push(Signal::ReturnValue);
+            } else {
+                missing.push(
+                    "return_value: no failing run saw a function of the service return".into(),
+                );
             }
         } else if !runs.notes.iter().any(|n| n.starts_with("spectrum")) {
             missing.push(format!(
@@ -460,18 +487,33 @@ impl Localize {
             .previous
             .reproduce()
             .and_then(|r| probe::stable_message(ctx.envelope, r));
-        let (judged, _) = self
+        let batch = self
             .bench
-            .run_batch(ctx, STAGE, prepared, &probes, options, message.as_deref())
+            .run_batch(
+                ctx,
+                STAGE,
+                prepared,
+                &probes,
+                options,
+                message.as_deref(),
+                &[],
+            )
             .await?;
-        for j in judged {
+        for j in batch.judged {
             if j.is_failing() && runs.observed.is_none() {
                 runs.observed = j.observed.clone();
             }
             match (&j.outcome, j.coverage) {
-                (Outcome::Error(_), _) => {}
-                (outcome, Some(cov)) => runs.spectrum.add(*outcome == Outcome::Failing, cov),
-                (_, None) => {}
+                (Outcome::Error(_), _) | (_, None) => {}
+                (Outcome::Failing, Some(cov)) => runs.spectrum.add(true, cov),
+                // A passing run is one that went right. A neighbour that raised another
+                // exception went wrong too, often after running the fault (a key removed
+                // that is read after the bad value was made): counted as passing, it
+                // would clear the fault's lines and values.
+                (Outcome::Passing, Some(cov)) if j.other_failure.is_none() => {
+                    runs.spectrum.add(false, cov)
+                }
+                (Outcome::Passing, Some(_)) => {}
             }
         }
         match self
@@ -480,8 +522,8 @@ impl Localize {
             .await
         {
             Ok(tests) => {
-                for cov in tests.into_values() {
-                    runs.spectrum.add(false, cov);
+                for covered in tests.into_values() {
+                    runs.spectrum.add(false, covered);
                 }
             }
             Err(e) => runs.notes.push(format!(

@@ -11,6 +11,7 @@ pub fn weight(weights: &Weights, signal: Signal) -> f64 {
         Signal::CrashFrame => weights.crash_frame,
         Signal::Spectrum => weights.spectrum,
         Signal::CodeGraph => weights.code_graph,
+        Signal::ReturnValue => weights.return_value,
         Signal::RecentChange => weights.recent_change,
         Signal::CrossService => weights.cross_service,
     }

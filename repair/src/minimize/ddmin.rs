@@ -54,6 +54,9 @@ pub struct Found {
     pub note: Option<String>,
 }
 
+/// Rounds a probe may be the one a batch timed out on before it is given up.
+const UNANSWERED_STRIKES: usize = 2;
+
 enum Stop {
     Budget(String),
     Stage(StageError),
@@ -102,27 +105,51 @@ impl<P: Prober> Search<'_, P> {
                 todo.push(i);
             }
         }
-        for chunk in todo.chunks(self.budget.batch_size.max(1)) {
-            let batch: Vec<ProbeInput> = chunk.iter().map(|&i| inputs[i].clone()).collect();
-            let judged = self.prober.probe(batch).await.map_err(Stop::Stage)?;
-            self.stats.containers += 1;
-            for (&i, j) in chunk.iter().zip(judged) {
-                self.stats.executed += 1;
-                match j.outcome {
-                    Outcome::Failing => self.stats.failing += 1,
-                    Outcome::Passing => self.stats.passing += 1,
-                    Outcome::Error(_) => self.stats.errors += 1,
+        // Answers of this call. The probes a batch left unanswered (it timed out after
+        // answering the others) are asked again in a fresh container and never cached
+        // unanswered. The runner answers in order, so the first unanswered probe is the
+        // one the time ran out on: after UNANSWERED_STRIKES such rounds it is given up.
+        let mut fresh: HashMap<[u8; 32], Judgement> = HashMap::new();
+        let mut strikes: HashMap<usize, usize> = HashMap::new();
+        while !todo.is_empty() && self.started.elapsed() < self.budget.time {
+            let mut again = Vec::new();
+            for chunk in todo.chunks(self.budget.batch_size.max(1)) {
+                let batch: Vec<ProbeInput> = chunk.iter().map(|&i| inputs[i].clone()).collect();
+                let judged = self.prober.probe(batch).await.map_err(Stop::Stage)?;
+                self.stats.containers += 1;
+                for (&i, j) in chunk.iter().zip(judged) {
+                    self.stats.executed += 1;
+                    match j.outcome {
+                        Outcome::Failing => self.stats.failing += 1,
+                        Outcome::Passing => self.stats.passing += 1,
+                        Outcome::Error(_) => self.stats.errors += 1,
+                    }
+                    if j.unanswered {
+                        self.stats.unanswered += 1;
+                        again.push(i);
+                    } else {
+                        self.cache.insert(keys[i], j.clone());
+                    }
+                    fresh.insert(keys[i], j);
                 }
-                self.cache.insert(keys[i], j);
             }
+            if let Some(&first) = again.first() {
+                let n = strikes.entry(first).or_default();
+                *n += 1;
+                if *n >= UNANSWERED_STRIKES {
+                    again.remove(0);
+                }
+            }
+            todo = again;
         }
         Ok(keys
             .iter()
             .map(|k| {
-                self.cache
+                fresh
                     .get(k)
+                    .or_else(|| self.cache.get(k))
                     .cloned()
-                    .unwrap_or_else(|| Judgement::error("no answer"))
+                    .unwrap_or_else(|| Judgement::unanswered("no answer"))
             })
             .collect())
     }
@@ -376,13 +403,31 @@ mod tests {
         batches: Vec<usize>,
     }
 
-    impl<F: Fn(&Value) -> bool + Send> Prober for Fake<F> {
+    /// Answers at most `answered` probes of a batch, as a batch that times out does.
+    struct Cut<F: Fn(&Value) -> bool> {
+        inner: Fake<F>,
+        answered: usize,
+    }
+
+    impl<F: Fn(&Value) -> bool + Send> Prober for Cut<F> {
         fn probe(
             &mut self,
             batch: Vec<ProbeInput>,
         ) -> impl Future<Output = Result<Vec<Judgement>, StageError>> + Send {
+            let n = batch.len();
+            let mut out = self.inner.judge(&batch);
+            for j in out.iter_mut().skip(self.answered) {
+                *j = Judgement::unanswered("the batch timed out before this probe was answered");
+            }
+            assert_eq!(out.len(), n);
+            std::future::ready(Ok(out))
+        }
+    }
+
+    impl<F: Fn(&Value) -> bool> Fake<F> {
+        fn judge(&mut self, batch: &[ProbeInput]) -> Vec<Judgement> {
             self.batches.push(batch.len());
-            let out = batch
+            batch
                 .iter()
                 .map(|i| {
                     let body = i.request.body.clone().unwrap_or(Value::Null);
@@ -395,8 +440,16 @@ mod tests {
                     j.response_status = Some(if j.is_failing() { 500 } else { 200 });
                     j
                 })
-                .collect();
-            std::future::ready(Ok(out))
+                .collect()
+        }
+    }
+
+    impl<F: Fn(&Value) -> bool + Send> Prober for Fake<F> {
+        fn probe(
+            &mut self,
+            batch: Vec<ProbeInput>,
+        ) -> impl Future<Output = Result<Vec<Judgement>, StageError>> + Send {
+            std::future::ready(Ok(self.judge(&batch)))
         }
     }
 
@@ -551,6 +604,51 @@ mod tests {
         assert!(missing_price(
             found.minimized.request.body.as_ref().expect("body")
         ));
+    }
+
+    #[tokio::test]
+    async fn probes_a_timed_out_batch_left_unanswered_are_asked_again_not_cached() {
+        let items: Vec<Value> = (0..6)
+            .map(|i| json!({"sku": format!("S-{i}"), "price": i + 1}))
+            .chain([json!({"sku": "BAD"})])
+            .collect();
+        let original = input(json!({"id": "o-1", "items": items, "note": "n"}));
+        let mut whole = Fake {
+            fails: missing_price,
+            batches: Vec::new(),
+        };
+        let expected = minimize(&mut whole, &original, budget())
+            .await
+            .expect("runs");
+        // Every batch loses all but its first three answers.
+        let mut cut = Cut {
+            inner: Fake {
+                fails: missing_price,
+                batches: Vec::new(),
+            },
+            answered: 3,
+        };
+        let found = minimize(&mut cut, &original, budget()).await.expect("runs");
+        assert_eq!(found.verdict, MinimizeVerdict::Minimized);
+        assert_eq!(found.minimized, expected.minimized);
+        assert!(found.stats.unanswered > 0, "{:?}", found.stats);
+        assert_eq!(found.stats.errors, found.stats.unanswered);
+        // The answered probes were kept (not run again), the rest asked again: as many
+        // verdicts as the uncut search, in more containers.
+        assert_eq!(
+            found.stats.failing + found.stats.passing,
+            expected.stats.executed,
+            "{:?} vs {:?}",
+            found.stats,
+            expected.stats
+        );
+        assert!(found.stats.containers > expected.stats.containers);
+        assert!(
+            found
+                .neighbours
+                .iter()
+                .all(|n| !missing_price(n.input.request.body.as_ref().unwrap_or(&Value::Null)))
+        );
     }
 
     #[tokio::test]

@@ -65,6 +65,9 @@ struct BenchProber<'a> {
     prepared: &'a Prepared<'a>,
     stateless: bool,
     message: Option<String>,
+    /// The modules the service imported, learnt from the first batch that ran a fork
+    /// server: later containers import them before their first probe.
+    preload: Vec<String>,
 }
 
 impl Prober for BenchProber<'_> {
@@ -78,11 +81,23 @@ impl Prober for BenchProber<'_> {
         };
         let (bench, ctx, prepared) = (self.bench, self.ctx, self.prepared);
         let message = self.message.clone();
+        let preload = &mut self.preload;
         async move {
-            bench
-                .run_batch(ctx, STAGE, prepared, &batch, options, message.as_deref())
-                .await
-                .map(|(judged, _)| judged)
+            let done = bench
+                .run_batch(
+                    ctx,
+                    STAGE,
+                    prepared,
+                    &batch,
+                    options,
+                    message.as_deref(),
+                    preload,
+                )
+                .await?;
+            if preload.is_empty() {
+                *preload = done.preload;
+            }
+            Ok(done.judged)
         }
     }
 }
@@ -144,6 +159,7 @@ impl Minimize {
             prepared: &prepared,
             stateless: prepared.service.stateless,
             message: probe::stable_message(ctx.envelope, repro),
+            preload: Vec::new(),
         };
         let oracle_message = prober.message.clone();
         let budget = ddmin::Budget {

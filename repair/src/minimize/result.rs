@@ -73,6 +73,10 @@ pub struct ProbeStats {
     pub passing: u32,
     /// Probes the sandbox could not run.
     pub errors: u32,
+    /// Of those, probes left unanswered (their batch timed out or its container ended
+    /// before them); they are asked again when the search needs them.
+    #[serde(default)]
+    pub unanswered: u32,
     /// Containers started.
     pub containers: u32,
     /// Wall-clock time of the stage.

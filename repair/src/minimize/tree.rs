@@ -1,6 +1,8 @@
 //! The reducible part of a probe input as one JSON tree — `{"body", "query", "headers",
-//! "fixtures"}` — and the edits delta debugging makes on it: removing children of an
-//! object or array, and replacing a leaf with a smaller value of the same type.
+//! "fixtures", "flags"}` — and the edits delta debugging makes on it: removing children
+//! of an object or array, and replacing a leaf with a smaller value of the same type. A
+//! feature flag removed is a flag the service does not see set; `true -> false` turns
+//! it off.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -48,7 +50,7 @@ impl Path {
     }
 }
 
-/// The tree of `input`'s reducible parts (flags, method and path are kept as they are).
+/// The tree of `input`'s reducible parts (method and path are kept as they are).
 pub fn to_tree(input: &ProbeInput) -> Value {
     let mut root = Map::new();
     if let Some(body) = &input.request.body {
@@ -74,6 +76,9 @@ pub fn to_tree(input: &ProbeInput) -> Value {
     }
     if let Some(fixtures) = &input.fixtures {
         root.insert("fixtures".into(), json!(fixtures));
+    }
+    if !input.feature_flags.is_empty() {
+        root.insert("flags".into(), json!(input.feature_flags));
     }
     Value::Object(root)
 }
@@ -103,6 +108,10 @@ pub fn from_tree(base: &ProbeInput, tree: &Value) -> ProbeInput {
     out.fixtures = match get("fixtures") {
         Some(Value::Object(f)) => Some(f.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         _ => None,
+    };
+    out.feature_flags = match get("flags") {
+        Some(Value::Object(f)) => f.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => BTreeMap::new(),
     };
     out
 }
@@ -241,7 +250,8 @@ pub fn containers(root: &Value) -> Vec<Path> {
     out
 }
 
-/// Leaves of an input: JSON scalars of the body and fixtures, query values, headers.
+/// Leaves of an input: JSON scalars of the body and fixtures, query values, headers,
+/// feature flags.
 pub fn leaf_count(input: &ProbeInput) -> u32 {
     leaves(&to_tree(input)).len() as u32
 }
@@ -324,5 +334,36 @@ mod tests {
         assert_eq!(back.request.body, None);
         assert_eq!(back.fixtures, None);
         assert_eq!(back.request.query.len(), 2);
+    }
+
+    #[test]
+    fn feature_flags_are_reduced_like_the_rest() {
+        let mut i = input(json!({"a": 1}));
+        i.feature_flags = BTreeMap::from([
+            ("tiered_pricing".into(), json!(true)),
+            ("new_checkout".into(), json!(false)),
+        ]);
+        let t = to_tree(&i);
+        assert_eq!(from_tree(&i, &t), i);
+        assert_eq!(leaf_count(&i), 8);
+        let flags = Path(vec![Seg::Key("flags".into())]);
+        let t2 = without(&t, &flags, &[Seg::Key("new_checkout".into())]);
+        let back = from_tree(&i, &t2);
+        assert_eq!(
+            back.feature_flags,
+            BTreeMap::from([("tiered_pricing".into(), json!(true))])
+        );
+        let off = with_value(
+            &t2,
+            &flags.child(Seg::Key("tiered_pricing".into())),
+            json!(false),
+        );
+        assert_eq!(
+            from_tree(&i, &off).feature_flags["tiered_pricing"],
+            json!(false)
+        );
+        // Every flag removed: the service sees none set.
+        let none = without(&t, &Path::default(), &[Seg::Key("flags".into())]);
+        assert!(from_tree(&i, &none).feature_flags.is_empty());
     }
 }

@@ -10,6 +10,20 @@ use crate::signature::{Observed, differences, find_python_traceback};
 /// Lines covered, by file relative to the service's workdir.
 pub type Coverage = BTreeMap<String, Vec<u32>>;
 
+/// What the service's own functions returned, as predicates over the value (`type=str`,
+/// `== 0`, `is None`, `['amount'] type=str`), by file and line of the `return`
+/// (`assets/sitecustomize.py` collects them beside coverage).
+pub type Values = BTreeMap<String, BTreeMap<u32, Vec<String>>>;
+
+/// What one run under coverage covered and saw returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Covered {
+    /// Lines covered, by file.
+    pub lines: Coverage,
+    /// Return-value predicates, by file and `return` line.
+    pub values: Values,
+}
+
 /// What the runner printed for one probe.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Answer {
@@ -29,6 +43,9 @@ pub struct Answer {
     /// Coverage of the service's process (context `""`), when asked for.
     #[serde(default)]
     coverage: Option<BTreeMap<String, Coverage>>,
+    /// Return-value predicates of the service's process (context `""`), with coverage.
+    #[serde(default)]
+    values: Option<BTreeMap<String, Values>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,8 +75,11 @@ pub struct Judgement {
     pub other_failure: Option<String>,
     /// The failure observed, expected or not.
     pub observed: Option<Observed>,
-    /// Lines covered, when the batch ran under coverage.
-    pub coverage: Option<Coverage>,
+    /// Lines covered and values returned, when the batch ran under coverage.
+    pub coverage: Option<Covered>,
+    /// The runner never answered (its batch timed out or its container ended first):
+    /// nothing was learnt about the input, so the answer is not kept for it.
+    pub unanswered: bool,
 }
 
 impl Judgement {
@@ -71,6 +91,15 @@ impl Judgement {
             other_failure: None,
             observed: None,
             coverage: None,
+            unanswered: false,
+        }
+    }
+
+    /// A probe the runner never answered.
+    pub fn unanswered(why: &str) -> Self {
+        Self {
+            unanswered: true,
+            ..Self::error(why)
         }
     }
 
@@ -101,7 +130,15 @@ pub fn judge(
     let coverage = answer
         .coverage
         .as_ref()
-        .and_then(|runs| runs.get("").cloned());
+        .and_then(|runs| runs.get("").cloned())
+        .map(|lines| Covered {
+            lines,
+            values: answer
+                .values
+                .as_ref()
+                .and_then(|runs| runs.get("").cloned())
+                .unwrap_or_default(),
+        });
     let (outcome, other_failure) = match &observed {
         Some(o)
             if differences(expected, o).is_empty() && message.is_none_or(|m| m == o.message) =>
@@ -120,6 +157,7 @@ pub fn judge(
         other_failure,
         observed,
         coverage,
+        unanswered: false,
     }
 }
 
@@ -148,19 +186,29 @@ mod tests {
     #[test]
     fn answers_are_judged_by_the_strict_signature() {
         let stdout = format!(
-            "{m}{{\"index\": 1, \"ready\": true, \"response\": {{\"status\": 200}}}}\n{m}{{\"index\": 0, \"ready\": true, \"service_stderr\": {tb}, \"coverage\": {{\"\": {{\"app.py\": [1, 5]}}}}}}\nnoise\n",
+            "{m}{{\"index\": 1, \"ready\": true, \"response\": {{\"status\": 200}}}}\n{m}{{\"index\": 0, \"ready\": true, \"service_stderr\": {tb}, \"coverage\": {{\"\": {{\"app.py\": [1, 5]}}}}, \"values\": {{\"\": {{\"app.py\": {{\"2\": [\"is None\"]}}}}}}}}\nnoise\n",
             m = super::super::PROBE_MARKER,
             tb = serde_json::to_string(TB).expect("json")
         );
-        let got = super::super::judge_batch(&expected(), None, &stdout, 3, "/app");
+        let got = super::super::judge_batch(&expected(), None, &stdout, 3, "/app", false);
         assert!(got[0].is_failing(), "{:?}", got[0]);
+        let covered = got[0].coverage.as_ref().expect("coverage");
+        assert_eq!(covered.lines.get("app.py"), Some(&vec![1, 5]));
         assert_eq!(
-            got[0].coverage.as_ref().and_then(|c| c.get("app.py")),
-            Some(&vec![1, 5])
+            covered.values.get("app.py").and_then(|v| v.get(&2)),
+            Some(&vec!["is None".to_string()])
         );
         assert_eq!(got[1].outcome, Outcome::Passing);
         assert_eq!(got[1].response_status, Some(200));
         assert!(matches!(got[2].outcome, Outcome::Error(_)), "{:?}", got[2]);
+        assert!(got[2].unanswered && !got[0].unanswered);
+        // A batch that timed out keeps what it answered and says why the rest is missing.
+        let cut = super::super::judge_batch(&expected(), None, &stdout, 3, "/app", true);
+        assert!(cut[0].is_failing() && cut[1].outcome == Outcome::Passing);
+        assert_eq!(
+            cut[2].outcome,
+            Outcome::Error("the batch timed out before this probe was answered".into())
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@ use std::time::Duration;
 use envelope::{Envelope, Exception};
 use serde_json::{Value, json};
 
-pub use answer::{Answer, Coverage, Judgement, Outcome, judge};
-pub use workbench::{Prepared, TestsCoverage, Workbench, WorkbenchParts};
+pub use answer::{Answer, Coverage, Covered, Judgement, Outcome, Values, judge};
+pub use workbench::{Batch, Prepared, TestsCoverage, Workbench, WorkbenchParts};
 
 use crate::config::{ReproduceConfig, ServiceConfig};
 use crate::minimize::ProbeInput;
@@ -44,7 +44,8 @@ pub fn stable_message(
 }
 
 /// The runner spec for a batch of probes: the reproduction's spec with the request
-/// replaced by `probes`, each carrying its own flags and fixtures.
+/// replaced by `probes`, each carrying its own flags and fixtures. `preload` names the
+/// modules an earlier batch's service had imported (its fork server imports them first).
 pub fn batch_spec(
     envelope: &Envelope,
     service: &ServiceConfig,
@@ -52,11 +53,15 @@ pub fn batch_spec(
     allow_root: bool,
     probes: &[ProbeInput],
     options: BatchOptions,
+    preload: &[String],
 ) -> Result<Value, String> {
     let mut spec = runner_spec(envelope, service, config)?;
     spec["allow_root"] = json!(allow_root);
     spec["coverage"] = json!(options.coverage);
     spec["stateless"] = json!(options.stateless);
+    if !preload.is_empty() {
+        spec["preload"] = json!(preload);
+    }
     let probes: Vec<Value> = probes.iter().map(probe_json).collect();
     spec["probes"] = Value::Array(probes);
     Ok(spec)
@@ -123,14 +128,43 @@ pub fn envelope_input(envelope: &Envelope) -> ProbeInput {
     }
 }
 
-/// Judges a batch's answers against the expected exception, in probe order; a probe the
-/// runner never answered (the container died or timed out) is an error.
+/// Most module names carried from one batch's container to the next.
+const MAX_PRELOAD: usize = 4000;
+
+/// The modules the batch's fork server had the service import, from the runner's
+/// result line (empty without a fork server).
+pub fn preload_of(stdout: &str) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Result {
+        #[serde(default)]
+        preload: Vec<String>,
+    }
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("TRACEMEND_RESULT "))
+        .and_then(|l| serde_json::from_str::<Result>(l).ok())
+        .map(|r| {
+            r.preload
+                .into_iter()
+                .filter(|n| n.len() <= 200)
+                .take(MAX_PRELOAD)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Judges a batch's answers against the expected exception, in probe order. The
+/// answers the runner printed are kept whatever happened after them; a probe it never
+/// answered is an error that says why: the batch ran out of time (`timed_out`) or the
+/// container ended first.
 pub fn judge_batch(
     expected: &Exception,
     message: Option<&str>,
     stdout: &str,
     count: usize,
     workdir: &str,
+    timed_out: bool,
 ) -> Vec<Judgement> {
     let mut answers: Vec<Option<Answer>> = vec![None; count];
     for line in stdout.lines() {
@@ -147,7 +181,10 @@ pub fn judge_batch(
         .into_iter()
         .map(|a| match a {
             Some(a) => judge(expected, message, &a, workdir),
-            None => Judgement::error("the runner gave no answer for this probe"),
+            None if timed_out => {
+                Judgement::unanswered("the batch timed out before this probe was answered")
+            }
+            None => Judgement::unanswered("the runner gave no answer for this probe"),
         })
         .collect()
 }

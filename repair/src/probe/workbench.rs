@@ -1,6 +1,8 @@
-//! What the stages after reproduce share to run probes: the service's image at the
-//! reproduced commit (ensured again if it was pruned), batches of probes in one
-//! container, and the repository's tests under coverage.
+//! What the stages after reproduce share: the services map, the service's image at a
+//! commit (ensured again if it was pruned), containers named for their stage and
+//! incident, and on top of those batches of probes in one container and the
+//! repository's tests under coverage (minimize, localize) and the checks of a candidate
+//! fix (verify).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -10,13 +12,16 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{BatchOptions, Coverage, Judgement, batch_spec, env_of, judge_batch, tests_spec};
+use super::{
+    BatchOptions, Coverage, Covered, Judgement, Values, batch_spec, env_of, judge_batch,
+    preload_of, tests_spec,
+};
 use crate::config::{ReproduceConfig, ServiceConfig};
 use crate::dependency::{DOCKER, Dependency, DockerEngine, GIT_REMOTE, docker_reason};
 use crate::minimize::ProbeInput;
 use crate::repo::{Repo, RepoError};
 use crate::reproduce::{Vendor, image_spec};
-use crate::sandbox::{ImageSpec, RunOutput, RunSpec, Sandbox, SandboxError};
+use crate::sandbox::{ImageInfo, ImageSpec, RunOutput, RunSpec, Sandbox, SandboxError};
 use crate::stage::{StageContext, StageError};
 
 /// What a [`Workbench`] is built from.
@@ -59,8 +64,22 @@ pub struct Prepared<'a> {
     spec: ImageSpec,
 }
 
-/// Lines covered per test (coverage.py's dynamic context), by test name.
-pub type TestsCoverage = BTreeMap<String, Coverage>;
+/// What one batch of probes gave.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    /// The judgements, in probe order.
+    pub judged: Vec<Judgement>,
+    /// The container's wall-clock time.
+    pub duration_ms: u64,
+    /// The modules the service had imported when it listened, as the runner's fork
+    /// server recorded them: handed to the next batch, whose fork server imports them
+    /// before its first probe (empty when the batch ran without one).
+    pub preload: Vec<String>,
+}
+
+/// Lines covered and values returned per test (coverage.py's dynamic context), by test
+/// name.
+pub type TestsCoverage = BTreeMap<String, Covered>;
 
 #[derive(Debug, Default, Deserialize)]
 struct TestsResult {
@@ -70,6 +89,8 @@ struct TestsResult {
     start_error: Option<String>,
     #[serde(default)]
     tests_coverage: Option<BTreeMap<String, Coverage>>,
+    #[serde(default)]
+    tests_values: Option<BTreeMap<String, Values>>,
 }
 
 impl Workbench {
@@ -80,6 +101,62 @@ impl Workbench {
             parts,
             dependencies: vec![docker],
             containers: AtomicU64::new(0),
+        }
+    }
+
+    /// What the workbench was built from.
+    pub fn parts(&self) -> &WorkbenchParts {
+        &self.parts
+    }
+
+    /// The image spec (build context and tag) of `service` at `commit` of `repo`.
+    pub async fn image_spec(
+        &self,
+        repo: &Repo,
+        name: &str,
+        service: &ServiceConfig,
+        commit: &str,
+    ) -> Result<ImageSpec, String> {
+        image_spec(repo, name, service, commit, &self.parts.vendor).await
+    }
+
+    /// The image of `spec`, built when missing.
+    pub async fn ensure_image(&self, spec: &ImageSpec) -> Result<ImageInfo, SandboxError> {
+        self.parts.sandbox.ensure_image(spec).await
+    }
+
+    /// Runs `cmd` in a fresh container of `image`, named for `stage` and `incident`;
+    /// an image pruned by another job's build since it was ensured is built again, once.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn run_container(
+        &self,
+        stage: &str,
+        incident: i64,
+        image: &ImageSpec,
+        cmd: Vec<String>,
+        env: Vec<String>,
+        workdir: &str,
+        timeout: Duration,
+    ) -> Result<RunOutput, SandboxError> {
+        let n = self.containers.fetch_add(1, Ordering::Relaxed);
+        let spec = RunSpec {
+            image: image.tag.clone(),
+            name: format!(
+                "tracemend-{stage}-{}-{incident}-{n}-{}",
+                self.parts.owner,
+                crate::store::now_ms()
+            ),
+            cmd,
+            env,
+            workdir: workdir.to_string(),
+            timeout,
+        };
+        match self.parts.sandbox.run(&spec).await {
+            Err(SandboxError::ImageMissing(_)) => {
+                self.parts.sandbox.ensure_image(image).await?;
+                self.parts.sandbox.run(&spec).await
+            }
+            other => other,
         }
     }
 
@@ -112,15 +189,11 @@ impl Workbench {
             .await
             .map_err(from_repo)?;
         let commit = repo.resolve_commit(commit).await.map_err(from_repo)?;
-        let spec = image_spec(&repo, name, service, &commit, &self.parts.vendor)
+        let spec = self
+            .image_spec(&repo, name, service, &commit)
             .await
             .map_err(failed)?;
-        let image = self
-            .parts
-            .sandbox
-            .ensure_image(&spec)
-            .await
-            .map_err(from_sandbox)?;
+        let image = self.ensure_image(&spec).await.map_err(from_sandbox)?;
         Ok(Prepared {
             service,
             repo,
@@ -130,8 +203,10 @@ impl Workbench {
         })
     }
 
-    /// Runs `probes` in one container and judges each answer. Returns the judgements in
-    /// probe order and the container's wall-clock time.
+    /// Runs `probes` in one container and judges each answer, in probe order; the
+    /// answers given before a timeout are kept. `preload`: the modules an earlier
+    /// batch's service imported (see [`Batch::preload`]).
+    #[allow(clippy::too_many_arguments)]
     pub async fn run_batch(
         &self,
         ctx: &StageContext<'_>,
@@ -140,7 +215,8 @@ impl Workbench {
         probes: &[ProbeInput],
         options: BatchOptions,
         message: Option<&str>,
-    ) -> Result<(Vec<Judgement>, u64), StageError> {
+        preload: &[String],
+    ) -> Result<Batch, StageError> {
         let service = prepared.service;
         let spec = batch_spec(
             ctx.envelope,
@@ -149,6 +225,7 @@ impl Workbench {
             self.parts.allow_root,
             probes,
             options,
+            preload,
         )
         .map_err(failed)?;
         // Each probe may restart the service and wait for its answer.
@@ -170,8 +247,13 @@ impl Workbench {
             &output.stdout,
             probes.len(),
             &service.workdir,
+            output.timed_out,
         );
-        Ok((judged, output.duration_ms))
+        Ok(Batch {
+            judged,
+            duration_ms: output.duration_ms,
+            preload: preload_of(&output.stdout),
+        })
     }
 
     /// Runs the repository's `test_command` under coverage; the lines each test covered.
@@ -218,8 +300,16 @@ impl Workbench {
         let runs = result
             .tests_coverage
             .ok_or_else(|| format!("the tests wrote no coverage (exit {:?})", result.tests_exit))?;
+        let mut values = result.tests_values.unwrap_or_default();
         // Context "" is import-time code outside any test.
-        Ok(runs.into_iter().filter(|(k, _)| !k.is_empty()).collect())
+        Ok(runs
+            .into_iter()
+            .filter(|(k, _)| !k.is_empty())
+            .map(|(k, lines)| {
+                let values = values.remove(&k).unwrap_or_default();
+                (k, Covered { lines, values })
+            })
+            .collect())
     }
 
     async fn run(
@@ -230,32 +320,16 @@ impl Workbench {
         env: Vec<String>,
         timeout: Duration,
     ) -> Result<RunOutput, StageError> {
-        let n = self.containers.fetch_add(1, Ordering::Relaxed);
-        let spec = RunSpec {
-            image: prepared.image.clone(),
-            name: format!(
-                "tracemend-{stage}-{}-{}-{n}-{}",
-                self.parts.owner,
-                ctx.incident_id,
-                crate::store::now_ms()
-            ),
-            cmd: vec!["python3".into(), "/opt/tracemend/replay.py".into()],
+        self.run_container(
+            stage,
+            ctx.incident_id,
+            &prepared.spec,
+            vec!["python3".into(), "/opt/tracemend/replay.py".into()],
             env,
-            workdir: prepared.service.workdir.clone(),
+            &prepared.service.workdir,
             timeout,
-        };
-        match self.parts.sandbox.run(&spec).await {
-            // Pruned by another job's build since it was ensured: build it again, once.
-            Err(SandboxError::ImageMissing(_)) => {
-                self.parts
-                    .sandbox
-                    .ensure_image(&prepared.spec)
-                    .await
-                    .map_err(from_sandbox)?;
-                self.parts.sandbox.run(&spec).await
-            }
-            other => other,
-        }
+        )
+        .await
         .map_err(from_sandbox)
     }
 }

@@ -11,6 +11,7 @@ use crate::sandbox::ImageSpec;
 
 pub(super) const REPLAY_PY: &str = include_str!("../../assets/replay.py");
 const SITECUSTOMIZE_PY: &str = include_str!("../../assets/sitecustomize.py");
+const FORKSERVER_PY: &str = include_str!("../../assets/forkserver.py");
 
 /// Files vendored into the sandbox beside the runner (coverage.py), as (path under
 /// `/opt/tracemend/vendor/`, content).
@@ -30,7 +31,7 @@ pub async fn image_spec(
         "COPY .tracemend-repro/vendor/ /opt/tracemend/vendor/\n"
     };
     let runner_lines = format!(
-        "COPY .tracemend-repro/replay.py /opt/tracemend/replay.py\nCOPY .tracemend-repro/sitecustomize.py /opt/tracemend/site/sitecustomize.py\n{vendor_line}LABEL org.tracemend.repair.commit={commit}\n"
+        "COPY .tracemend-repro/replay.py .tracemend-repro/forkserver.py /opt/tracemend/\nCOPY .tracemend-repro/sitecustomize.py /opt/tracemend/site/sitecustomize.py\n{vendor_line}LABEL org.tracemend.repair.commit={commit}\n"
     );
     let (dockerfile, prefix) = match (&service.dockerfile, &service.base_image) {
         (Some(path), _) => {
@@ -55,7 +56,12 @@ pub async fn image_spec(
         }
     };
     let mut hash = Sha256::new();
-    for part in [dockerfile.as_str(), REPLAY_PY, SITECUSTOMIZE_PY] {
+    for part in [
+        dockerfile.as_str(),
+        REPLAY_PY,
+        SITECUSTOMIZE_PY,
+        FORKSERVER_PY,
+    ] {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
@@ -75,6 +81,10 @@ pub async fn image_spec(
         (
             ".tracemend-repro/sitecustomize.py".to_string(),
             SITECUSTOMIZE_PY.to_string(),
+        ),
+        (
+            ".tracemend-repro/forkserver.py".to_string(),
+            FORKSERVER_PY.to_string(),
         ),
     ];
     extra.extend(

@@ -18,8 +18,6 @@ mod result;
 pub mod risk;
 pub mod variants;
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,13 +30,14 @@ pub use result::{
     VerifyResult, VerifyVerdict,
 };
 
-use crate::config::{ReproduceConfig, ServiceConfig};
-use crate::dependency::{DOCKER, Dependency, DockerEngine, GIT_REMOTE, docker_reason};
+use crate::config::ServiceConfig;
+use crate::dependency::{DOCKER, Dependency, GIT_REMOTE, docker_reason};
 use crate::patch::regression_test::test_argv;
 use crate::patch::{Candidate, PatchResult};
+use crate::probe::Workbench;
 use crate::repo::{Repo, RepoError};
-use crate::reproduce::{evaluate, image_spec, runner_env};
-use crate::sandbox::{RunOutput, RunSpec, Sandbox, SandboxError};
+use crate::reproduce::{evaluate, runner_env};
+use crate::sandbox::{ImageSpec, RunOutput, SandboxError};
 use crate::stage::{Stage, StageContext, StageError, StageFuture, StageOutcome, StageResult};
 
 /// The stage's name: the key of its stored result.
@@ -74,41 +73,22 @@ impl Default for VerifyConfig {
 
 /// What the stage is built from.
 pub struct VerifyParts {
-    /// `service.name` -> how to build, run, test and push it.
-    pub services: BTreeMap<String, ServiceConfig>,
-    /// Where images are built and checks run.
-    pub sandbox: Arc<dyn Sandbox>,
+    /// The services, the sandbox, the images and containers the stages after
+    /// reproduce share (the same workbench as minimize's and localize's).
+    pub bench: Arc<Workbench>,
     /// `verify` settings.
     pub config: VerifyConfig,
-    /// `reproduce` settings (the replay of the original request).
-    pub reproduce: ReproduceConfig,
-    /// `sandbox.timeout` (one replay).
-    pub sandbox_timeout: Duration,
-    /// `sandbox.allow_root`.
-    pub allow_root: bool,
-    /// Where remote repositories are mirrored.
-    pub repos_dir: PathBuf,
-    /// Scopes container names to this engine.
-    pub owner: String,
-    /// Files vendored into the image, as for the reproduce stage, so the images the
-    /// earlier stages built are reused.
-    pub vendor: Arc<crate::reproduce::Vendor>,
 }
 
 /// The stage.
 pub struct Verify {
     parts: VerifyParts,
-    dependencies: Vec<Arc<dyn Dependency>>,
 }
 
 impl Verify {
-    /// The stage; it depends on the Docker engine behind `parts.sandbox`.
+    /// The stage; it depends on the Docker engine behind the workbench's sandbox.
     pub fn new(parts: VerifyParts) -> Self {
-        let docker: Arc<dyn Dependency> = Arc::new(DockerEngine(parts.sandbox.clone()));
-        Self {
-            parts,
-            dependencies: vec![docker],
-        }
+        Self { parts }
     }
 }
 
@@ -118,7 +98,7 @@ impl Stage for Verify {
     }
 
     fn dependencies(&self) -> &[Arc<dyn Dependency>] {
-        &self.dependencies
+        self.parts.bench.dependencies()
     }
 
     fn run<'a>(&'a self, ctx: &'a StageContext<'a>) -> StageFuture<'a> {
@@ -169,46 +149,42 @@ struct Job<'a> {
     repo: Repo,
     committer: Committer,
     patch: &'a PatchResult,
-    run_seq: std::sync::atomic::AtomicU32,
 }
 
 impl Verify {
     async fn run_in(
         &self,
         job: &Job<'_>,
-        image: &str,
+        image: &ImageSpec,
         cmd: Vec<String>,
         env: Vec<String>,
         timeout: Duration,
     ) -> Result<RunOutput, StageError> {
-        let n = job
-            .run_seq
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let spec = RunSpec {
-            image: image.to_string(),
-            name: format!(
-                "tracemend-verify-{}-{}-{}-{}",
-                self.parts.owner,
+        self.parts
+            .bench
+            .run_container(
+                STAGE,
                 job.ctx.incident_id,
-                n,
-                crate::store::now_ms()
-            ),
-            cmd,
-            env,
-            workdir: job.service.workdir.clone(),
-            timeout,
-        };
-        self.parts.sandbox.run(&spec).await.map_err(from_sandbox)
+                image,
+                cmd,
+                env,
+                &job.service.workdir,
+                timeout,
+            )
+            .await
+            .map_err(from_sandbox)
     }
 
     /// Builds (or reuses) the service image at `commit`.
-    async fn image(&self, job: &Job<'_>, commit: &str) -> Result<String, StageError> {
+    async fn image(&self, job: &Job<'_>, commit: &str) -> Result<ImageSpec, StageError> {
         let name = &job.ctx.envelope.identity.service.name;
-        let spec = image_spec(&job.repo, name, job.service, commit, &self.parts.vendor)
+        let bench = &self.parts.bench;
+        let spec = bench
+            .image_spec(&job.repo, name, job.service, commit)
             .await
             .map_err(|e| failed(format!("image: {e}")))?;
-        match self.parts.sandbox.ensure_image(&spec).await {
-            Ok(info) => Ok(info.tag),
+        match bench.ensure_image(&spec).await {
+            Ok(_) => Ok(spec),
             Err(SandboxError::Build { message, .. }) => {
                 Err(failed(format!("image build at {commit}: {message}")))
             }
@@ -226,7 +202,7 @@ impl Verify {
         env.extend([
             "PYTHONDONTWRITEBYTECODE=1".to_string(),
             "HOME=/tmp".to_string(),
-            format!("PYTHONHASHSEED={}", self.parts.reproduce.seed),
+            format!("PYTHONHASHSEED={}", self.parts.bench.parts().reproduce.seed),
         ]);
         env
     }
@@ -237,7 +213,7 @@ impl Verify {
         &self,
         job: &Job<'_>,
         name: &str,
-        image: &str,
+        image: &ImageSpec,
         argv: Vec<String>,
         want_pass: bool,
     ) -> Result<Check, StageError> {
@@ -270,13 +246,17 @@ impl Verify {
         })
     }
 
-    async fn original_request(&self, job: &Job<'_>, image: &str) -> Result<Check, StageError> {
+    async fn original_request(
+        &self,
+        job: &Job<'_>,
+        image: &ImageSpec,
+    ) -> Result<Check, StageError> {
         let started = Instant::now();
         let env = runner_env(
             job.ctx.envelope,
             job.service,
-            &self.parts.reproduce,
-            self.parts.allow_root,
+            &self.parts.bench.parts().reproduce,
+            self.parts.bench.parts().allow_root,
         )
         .map_err(|e| failed(format!("replay spec: {e}")))?;
         let out = self
@@ -285,7 +265,7 @@ impl Verify {
                 image,
                 vec!["python3".into(), "/opt/tracemend/replay.py".into()],
                 env,
-                self.parts.sandbox_timeout,
+                self.parts.bench.parts().sandbox_timeout,
             )
             .await?;
         let record = evaluate(
@@ -322,8 +302,8 @@ impl Verify {
     async fn differential(
         &self,
         job: &Job<'_>,
-        original: &str,
-        patched: &str,
+        original: &ImageSpec,
+        patched: &ImageSpec,
     ) -> Result<(Check, DifferentialSummary), StageError> {
         let started = Instant::now();
         let failing = crate::patch::failing_input(job.ctx);
@@ -340,7 +320,8 @@ impl Verify {
             .unwrap_or_default();
         let neighbours = inputs.len();
         inputs.extend(variants::variants(&failing, self.parts.config.variants));
-        let env = differential::runner_env(job.service, &self.parts.reproduce, &inputs);
+        let env =
+            differential::runner_env(job.service, &self.parts.bench.parts().reproduce, &inputs);
         let argv = vec![
             "python3".to_string(),
             "-c".to_string(),
@@ -348,7 +329,7 @@ impl Verify {
         ];
         // Both versions, one container each; every input's request timeout bounds it.
         let timeout = self.parts.config.test_timeout
-            + self.parts.reproduce.request_timeout * (inputs.len() as u32).min(60);
+            + self.parts.bench.parts().reproduce.request_timeout * (inputs.len() as u32).min(60);
         let mut answers = Vec::new();
         for image in [original, patched] {
             let out = self
@@ -403,14 +384,14 @@ impl Verify {
         let name = &envelope.identity.service.name;
         let service = self
             .parts
-            .services
-            .get(name)
+            .bench
+            .service(name)
             .ok_or_else(|| failed(format!("service {name} is not in the services map")))?;
         let patch = ctx
             .previous
             .patch()
             .ok_or_else(|| failed("no patch candidates (the patch stage has not run)".into()))?;
-        let repo = Repo::open(&service.repository, &self.parts.repos_dir)
+        let repo = Repo::open(&service.repository, &self.parts.bench.parts().repos_dir)
             .await
             .map_err(from_repo)?;
         tokio::fs::create_dir_all(&ctx.artifacts_dir)
@@ -423,7 +404,6 @@ impl Verify {
             repo,
             committer,
             patch,
-            run_seq: Default::default(),
         };
         let mut reports: Vec<CandidateReport> = patch
             .candidates
@@ -598,7 +578,12 @@ impl Verify {
 
     /// The share of the fix's added lines that the regression test and the repository's
     /// tests run (in `image`, the fix's); `None` when it cannot be measured.
-    async fn coverage(&self, job: &Job<'_>, candidate: &Candidate, image: &str) -> Option<f64> {
+    async fn coverage(
+        &self,
+        job: &Job<'_>,
+        candidate: &Candidate,
+        image: &ImageSpec,
+    ) -> Option<f64> {
         let added = coverage::added_lines(&candidate.fix.diff);
         if added.is_empty() {
             return None;
@@ -626,7 +611,7 @@ impl Verify {
         Some(covered as f64 / added.len() as f64)
     }
 
-    async fn risk(&self, job: &Job<'_>, candidate: &Candidate, image: &str) -> Risk {
+    async fn risk(&self, job: &Job<'_>, candidate: &Candidate, image: &ImageSpec) -> Risk {
         let old = job
             .repo
             .show(&job.patch.commit, &candidate.fix.path)

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod buggy;
-pub mod buggy_repo;
 pub mod sample;
 
 use std::path::{Path, PathBuf};
