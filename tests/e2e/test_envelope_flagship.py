@@ -150,9 +150,8 @@ def request_of(cls: str, customer: dict, crash: bool):
                 "quantity": 0 if crash else 3, "note": f"gift wrap, deliver to Dr. {customer['name']} at the side door"}
         return "POST", "/orders", headers, body
     if cls == "lookup":
-        # No phone in the query: a form-encoded international number (`%2B49+30+...`) is
-        # not yet found by the redact processor (docs/redaction.md, known gaps).
-        query = urllib.parse.urlencode({"email": customer["email"],
+        # The phone form-encoded (`phone=%2B49+30+90182736`), as a browser sends it.
+        query = urllib.parse.urlencode({"email": customer["email"], "phone": customer["phone"],
                                         "country": "ZZ" if crash else "DE"})
         return "GET", f"/customers/lookup?{query}", headers, None
     body = {"email": customer["email"], "iban": customer["iban"], "amount": 900 if crash else 40,
@@ -389,6 +388,8 @@ def test_pii_laden_crashes_become_clean_envelopes_that_reproduce(tmp_path, colle
             if cls == "lookup":
                 query = {k: v[0] if isinstance(v, list) else v for k, v in inputs["query"].items()}
                 seen.setdefault(("email", who), set()).add(query["email"])
+                # Decoded, the query's pseudonym is the header's: one set for both.
+                seen[("phone", who)].add(query["phone"])
                 assert query["country"] == "ZZ", query
             else:
                 body = inputs["body"]
