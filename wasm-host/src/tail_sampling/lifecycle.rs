@@ -7,7 +7,7 @@ use crate::wasm::metrics::ProcessorLabels;
 
 use super::buffer::State;
 use super::{
-    Handles, Inner, Sink, Stats, TailSampling, TailSamplingConfig, TailSamplingError,
+    Handles, Inner, OttlPolicies, Sink, Stats, TailSampling, TailSamplingConfig, TailSamplingError,
     TailSamplingMetrics, Timer, TraceSampler, lock,
 };
 
@@ -21,6 +21,7 @@ impl TailSampling {
         sink: Sink,
     ) -> Result<Self, TailSamplingError> {
         config.validate().map_err(TailSamplingError::Config)?;
+        let ottl = OttlPolicies::compile(&config.policies).map_err(TailSamplingError::Config)?;
         let expected = usize::try_from(
             config
                 .expected_new_traces_per_sec
@@ -43,6 +44,7 @@ impl TailSampling {
                 labels,
                 config,
                 sampler,
+                ottl,
                 sink,
                 metrics,
                 contexts: state.contexts.clone(),

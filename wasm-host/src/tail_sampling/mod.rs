@@ -52,6 +52,7 @@ mod intake;
 mod lifecycle;
 mod load;
 pub mod metrics;
+mod ottl_condition;
 pub(crate) mod wire;
 
 use std::collections::HashMap;
@@ -69,6 +70,7 @@ use buffer::{ContextBytes, State};
 pub use config::{ConfigError, DecisionCacheConfig, TailSamplingConfig};
 pub use load::{BUILTIN_MODULE, load_sampler};
 pub use metrics::TailSamplingMetrics;
+pub use ottl_condition::OttlPolicies;
 pub use wire::WireError;
 
 /// A trace id.
@@ -169,6 +171,8 @@ struct Inner {
     labels: ProcessorLabels,
     config: TailSamplingConfig,
     sampler: Box<dyn TraceSampler>,
+    /// The `ottl_condition` policies, evaluated here before each guest call.
+    ottl: OttlPolicies,
     sink: Sink,
     metrics: TailSamplingMetrics,
     /// This processor's metrics, looked up once: a lookup by labels costs
