@@ -324,7 +324,7 @@ fn invalid_actions_are_refused_with_their_path() {
             "does not use value",
         ),
         (
-            "[{key: aa, pattern: '(?P<invalid.regex>.*?)$', action: extract}]",
+            "[{key: aa, pattern: '(?P<unclosed>.*?$', action: extract}]",
             "actions[0].pattern",
             "invalid regular expression",
         ),

@@ -468,7 +468,7 @@ mod tests {
         assert_eq!(p("timeout: 0s"), "processors.resourcedetection.timeout");
         assert_eq!(
             p("system: {hostname_source: [os]}").as_str(),
-            "processors.resourcedetection.system"
+            "processors.resourcedetection.system.hostname_source"
         );
     }
 
