@@ -6,6 +6,7 @@ pub mod attributes;
 pub mod batch;
 pub mod filter;
 pub mod memory_limiter;
+pub mod modify;
 pub mod resource;
 pub mod resourcedetection;
 pub mod tail_sampling;

@@ -4,15 +4,14 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
+use pdata::Payload;
 use pdata::otlp::resource::v1::Resource;
-use pdata::{Batch, ConsumeError, Consumer, Payload, Signal};
 use serde::Deserialize;
 
 use super::attraction::{self, ActionConfig, Actions};
+use super::modify::{Modify, PreparedModify};
 use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
 use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
-use crate::telemetry::SelfMetrics;
 
 /// `processors.resource`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -60,38 +59,17 @@ impl Processor for ResourceConfig {
                 .collect();
             PrepareError::Other(format!("processors.{id}: {}", msgs.join("; ")))
         })?;
-        Ok(Box::new(PreparedResource(Arc::new(actions))))
+        Ok(Box::new(PreparedModify(Arc::new(actions))))
     }
 }
 
-struct PreparedResource(Arc<Actions>);
-
-impl Prepared for PreparedResource {
-    fn build(
-        &self,
-        _id: &ComponentId,
-        _signal: Signal,
-        next: Arc<dyn Consumer>,
-        _metrics: &SelfMetrics,
-    ) -> anyhow::Result<Arc<dyn Consumer>> {
-        Ok(Arc::new(ResourceProcessor {
-            actions: self.0.clone(),
-            next,
-        }))
+impl Modify for Actions {
+    fn apply(&self, payload: &mut Payload) {
+        apply(self, payload);
     }
-}
 
-/// One pipeline's `resource`.
-struct ResourceProcessor {
-    actions: Arc<Actions>,
-    next: Arc<dyn Consumer>,
-}
-
-#[async_trait]
-impl Consumer for ResourceProcessor {
-    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
-        batch.modify(|p| apply(&self.actions, p));
-        self.next.consume(batch).await
+    fn is_noop(&self) -> bool {
+        self.is_empty()
     }
 }
 

@@ -7,15 +7,15 @@ pub mod matching;
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use pdata::otlp::common::v1::{InstrumentationScope, KeyValue};
 use pdata::otlp::metrics::v1::{Metric, metric};
 use pdata::otlp::resource::v1::Resource;
-use pdata::{Batch, ConsumeError, Consumer, Payload, Signal};
+use pdata::{Consumer, Payload, Signal};
 use serde::Deserialize;
 
 use self::matching::{MatchProperties, Selection, Subject};
 use super::attraction::{self, ActionConfig, Actions};
+use super::modify::{Modify, ModifyConsumer};
 use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError};
 use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
 use crate::telemetry::SelfMetrics;
@@ -130,7 +130,7 @@ impl Prepared for PreparedAttributes {
                     .map_err(anyhow::Error::msg)?;
             }
         }
-        Ok(Arc::new(AttributesProcessor {
+        Ok(Arc::new(ModifyConsumer {
             work: self.work.clone(),
             next,
         }))
@@ -140,20 +140,6 @@ impl Prepared for PreparedAttributes {
 struct Work {
     actions: Actions,
     selection: Selection,
-}
-
-/// One pipeline's `attributes`.
-struct AttributesProcessor {
-    work: Arc<Work>,
-    next: Arc<dyn Consumer>,
-}
-
-#[async_trait]
-impl Consumer for AttributesProcessor {
-    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
-        batch.modify(|p| self.work.apply(p));
-        self.next.consume(batch).await
-    }
 }
 
 fn point_attributes(m: &mut Metric) -> Vec<&mut Vec<KeyValue>> {
@@ -187,7 +173,7 @@ fn point_attributes(m: &mut Metric) -> Vec<&mut Vec<KeyValue>> {
     }
 }
 
-impl Work {
+impl Modify for Work {
     fn apply(&self, payload: &mut Payload) {
         let none_r = Resource::default();
         let none_s = InstrumentationScope::default();

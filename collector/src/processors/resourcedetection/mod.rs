@@ -19,16 +19,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use pdata::Payload;
 use pdata::otlp::common::v1::{AnyValue, KeyValue, any_value};
-use pdata::{Batch, ConsumeError, Consumer, Signal};
 use serde::Deserialize;
 use serde_yaml::Value;
 
+use super::modify::{Modify, PreparedModify};
 use super::resource::for_each_resource;
 use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError, Ignored, ignored};
 use crate::factory::{PrepareEnv, PrepareError, Prepared, Processor};
-use crate::telemetry::SelfMetrics;
 
 /// Detected attributes, in detection order.
 pub type Detected = Vec<(String, String)>;
@@ -362,7 +361,7 @@ impl Processor for ResourceDetectionConfig {
                 ..Default::default()
             })
             .collect();
-        Ok(Box::new(PreparedDetection(Arc::new(Merge {
+        Ok(Box::new(PreparedModify(Arc::new(Merge {
             attributes,
             override_existing: self.override_existing.unwrap_or(true),
         }))))
@@ -377,7 +376,7 @@ pub struct Merge {
 }
 
 impl Merge {
-    fn apply(&self, attrs: &mut Vec<KeyValue>) {
+    fn merge_into(&self, attrs: &mut Vec<KeyValue>) {
         for kv in &self.attributes {
             match attrs.iter_mut().find(|a| a.key == kv.key) {
                 Some(a) if self.override_existing => a.value = kv.value.clone(),
@@ -388,36 +387,13 @@ impl Merge {
     }
 }
 
-struct PreparedDetection(Arc<Merge>);
-
-impl Prepared for PreparedDetection {
-    fn build(
-        &self,
-        _id: &ComponentId,
-        _signal: Signal,
-        next: Arc<dyn Consumer>,
-        _metrics: &SelfMetrics,
-    ) -> anyhow::Result<Arc<dyn Consumer>> {
-        Ok(Arc::new(Detection {
-            merge: self.0.clone(),
-            next,
-        }))
+impl Modify for Merge {
+    fn apply(&self, payload: &mut Payload) {
+        for_each_resource(payload, &mut |r| self.merge_into(&mut r.attributes));
     }
-}
 
-/// One pipeline's `resourcedetection`.
-struct Detection {
-    merge: Arc<Merge>,
-    next: Arc<dyn Consumer>,
-}
-
-#[async_trait]
-impl Consumer for Detection {
-    async fn consume(&self, mut batch: Batch) -> Result<(), ConsumeError> {
-        if !self.merge.attributes.is_empty() {
-            batch.modify(|p| for_each_resource(p, &mut |r| self.merge.apply(&mut r.attributes)));
-        }
-        self.next.consume(batch).await
+    fn is_noop(&self) -> bool {
+        self.attributes.is_empty()
     }
 }
 
@@ -497,13 +473,13 @@ mod tests {
             value: None,
             ..Default::default()
         }];
-        m.apply(&mut attrs);
+        m.merge_into(&mut attrs);
         assert_eq!(attrs[0].value, None, "override: false keeps what is there");
         let m = Merge {
             override_existing: true,
             ..m
         };
-        m.apply(&mut attrs);
+        m.merge_into(&mut attrs);
         assert!(attrs[0].value.is_some());
     }
 }
