@@ -23,9 +23,12 @@ use crate::factory::{
     Exporter, Extension, Factory, ParseFn, Processor, Receiver, exporter, extension, processor,
     receiver,
 };
+use crate::processors::attributes::AttributesConfig;
 use crate::processors::batch::BatchConfig;
 use crate::processors::filter::FilterConfig;
 use crate::processors::memory_limiter::MemoryLimiterConfig;
+use crate::processors::resource::ResourceConfig;
+use crate::processors::resourcedetection::ResourceDetectionConfig;
 use crate::processors::transform::TransformConfig;
 use crate::processors::wasm::WasmConfig;
 use crate::receivers::otlp::OtlpReceiverConfig;
@@ -65,6 +68,17 @@ pub const PROCESSORS: &[Factory<dyn Processor>] = &[
         "modifies data with OTTL statements (set, delete_key, replace_pattern, ...)",
     ),
     processor::<FilterConfig>("filter", ALL, "drops data matching OTTL conditions"),
+    processor::<AttributesConfig>(
+        "attributes",
+        ALL,
+        "inserts, updates, deletes, hashes, extracts or converts item attributes",
+    ),
+    processor::<ResourceConfig>("resource", ALL, "applies attribute actions to resources"),
+    processor::<ResourceDetectionConfig>(
+        "resourcedetection",
+        ALL,
+        "adds resource attributes detected from the environment, host and Docker",
+    ),
 ];
 
 /// Exporter types.

@@ -29,6 +29,7 @@ pub mod repair_cli;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;
 
 #[cfg(test)]
 mod config_tests;

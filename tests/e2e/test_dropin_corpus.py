@@ -32,7 +32,6 @@ KNOWN_MISSING = {
         "mysql", "opencensus", "file", "elasticsearch",
     },
     "processor": {
-        "resourcedetection", "resource", "attributes", "transform", "filter",
         "k8sattributes", "cumulativetodelta", "linkextractor", "metricstransform",
         "resource_detection", "k8s_attributes",
     },

@@ -5,6 +5,7 @@
 pub mod debug;
 pub mod envelope;
 pub mod file;
+mod grpc_tls;
 pub mod loadbalancing;
 pub mod logging;
 pub mod nop;

@@ -12,9 +12,10 @@ use prost::Message;
 use serde::Deserialize;
 use tonic::codec::CompressionEncoding;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
+use super::grpc_tls;
 use super::queue::QueueConfig;
 use super::retry::RetryConfig;
 use super::tls::TlsClientConfig;
@@ -170,18 +171,6 @@ impl ComponentConfig for OtlpExporterConfig {
             }
         }
         errors.extend(self.tls.validate("tls"));
-        for (key, set) in [
-            ("insecure_skip_verify", self.tls.insecure_skip_verify),
-            ("min_version", self.tls.min_version.is_some()),
-            ("max_version", self.tls.max_version.is_some()),
-        ] {
-            if set {
-                errors.push(ConfigError::new(
-                    format!("tls.{key}"),
-                    "is not supported by the gRPC exporter (its TLS client offers no such setting); give the server's CA in ca_file, or use otlphttp",
-                ));
-            }
-        }
         errors.extend(auth::refuse(&self.auth, "auth"));
         errors.extend(self.sending_queue.validate("sending_queue"));
         errors.extend(self.retry_on_failure.validate("retry_on_failure"));
@@ -220,10 +209,13 @@ pub struct OtlpSender {
 impl OtlpSender {
     pub fn new(cfg: &OtlpExporterConfig, signal: Signal) -> Result<OtlpSender, String> {
         let uri = cfg.uri()?;
-        let mut endpoint = Endpoint::from_shared(uri.clone())
-            .map_err(|e| format!("invalid endpoint: {e}"))?
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout);
+        let tls = uri.starts_with("https://");
+        let base = if tls {
+            grpc_tls::endpoint(&uri)?
+        } else {
+            Endpoint::from_shared(uri.clone()).map_err(|e| format!("invalid endpoint: {e}"))?
+        };
+        let mut endpoint = base.timeout(cfg.timeout).connect_timeout(cfg.timeout);
         if let Some(k) = &cfg.keepalive {
             if let Some(t) = k.time {
                 endpoint = endpoint.http2_keep_alive_interval(t);
@@ -233,22 +225,11 @@ impl OtlpSender {
             }
             endpoint = endpoint.keep_alive_while_idle(k.permit_without_stream);
         }
-        if uri.starts_with("https://") {
-            let mut tls = ClientTlsConfig::new().with_native_roots();
-            let io = |e: std::io::Error| e.to_string();
-            if let Some(ca) = cfg.tls.ca().map_err(io)? {
-                tls = tls.ca_certificate(Certificate::from_pem(ca));
-            }
-            if let Some((cert, key)) = cfg.tls.identity().map_err(io)? {
-                tls = tls.identity(Identity::from_pem(cert, key));
-            }
-            if let Some(name) = &cfg.tls.server_name_override {
-                tls = tls.domain_name(name.clone());
-            }
-            endpoint = endpoint
-                .tls_config(tls)
-                .map_err(|e| format!("TLS configuration: {e}"))?;
-        }
+        let channel = if tls {
+            grpc_tls::channel(&endpoint, &uri, &cfg.tls)?
+        } else {
+            endpoint.connect_lazy()
+        };
         let mut metadata = MetadataMap::new();
         for (k, v) in &cfg.headers {
             let key = MetadataKey::from_bytes(k.to_ascii_lowercase().as_bytes())
@@ -263,7 +244,7 @@ impl OtlpSender {
             Signal::Metrics => "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
         };
         Ok(OtlpSender {
-            channel: endpoint.connect_lazy(),
+            channel,
             path: PathAndQuery::from_static(path),
             metadata,
             compression: cfg.compression,

@@ -2,10 +2,15 @@
 //! `configtls.ClientConfig`, the `tls:` block).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::{DigitallySignedStruct, RootCertStore};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use serde::Deserialize;
 
 use crate::config::{ConfigError, Ignored, ignored};
+use crate::tls::{self, Pem};
 
 /// `tls`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -15,7 +20,6 @@ pub struct TlsClientConfig {
     #[serde(default)]
     pub insecure: bool,
     /// Do not verify the server's certificate (TLS still encrypts). Default false.
-    /// `otlphttp` only; `otlp` refuses it.
     #[serde(default)]
     pub insecure_skip_verify: bool,
     /// CA certificate (PEM file) to verify the server, trusted besides the system roots.
@@ -39,10 +43,10 @@ pub struct TlsClientConfig {
     /// Server name to verify instead of the endpoint's host.
     #[serde(default)]
     pub server_name_override: Option<String>,
-    /// Lowest TLS version: `1.2` or `1.3`. `otlphttp` only; `otlp` refuses it.
+    /// Lowest TLS version: `1.2` or `1.3`.
     #[serde(default)]
     pub min_version: Option<String>,
-    /// Highest TLS version: `1.2` or `1.3`. `otlphttp` only; `otlp` refuses it.
+    /// Highest TLS version: `1.2` or `1.3`.
     #[serde(default)]
     pub max_version: Option<String>,
     /// The system roots are always trusted (with `ca_file` added).
@@ -56,82 +60,28 @@ pub struct TlsClientConfig {
     pub reload_interval: Ignored,
 }
 
-/// A TLS version as otelcol writes it: `1.2` or `1.3` (`1.0` and `1.1` are refused).
-pub fn check_version(v: &str) -> Result<(), String> {
-    match v {
-        "1.2" | "1.3" => Ok(()),
-        "1.0" | "1.1" => Err(format!(
-            "TLS {v} is not supported (it is insecure): use 1.2 or 1.3"
-        )),
-        other => Err(format!(
-            "unknown TLS version {other:?}, expected 1.2 or 1.3"
-        )),
-    }
-}
-
-/// A file's bytes, or inline PEM's, with the key named in the error.
-fn read_either(
-    file: &Option<PathBuf>,
-    pem: &Option<String>,
-    key: &str,
-) -> std::io::Result<Option<Vec<u8>>> {
-    if let Some(p) = pem {
-        return Ok(Some(p.clone().into_bytes()));
-    }
-    file.as_ref()
-        .map(|p| {
-            std::fs::read(p).map_err(|e| {
-                std::io::Error::new(e.kind(), format!("tls.{key} {}: {e}", p.display()))
-            })
-        })
-        .transpose()
-}
-
 impl TlsClientConfig {
     pub fn validate(&self, path: &str) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         let at = |k: &str| ignored::join(path, k);
-        let has_cert = self.cert_file.is_some() || self.cert_pem.is_some();
-        let has_key = self.key_file.is_some() || self.key_pem.is_some();
-        if has_cert != has_key {
+        let has_cert = self.cert().is_set();
+        if has_cert != self.key().is_set() {
             errors.push(ConfigError::new(
                 path,
                 "a client certificate and key must be set together (cert_file/cert_pem and key_file/key_pem)",
             ));
         }
-        for (file, pem, name) in [
-            (&self.ca_file, &self.ca_pem, "ca"),
-            (&self.cert_file, &self.cert_pem, "cert"),
-            (&self.key_file, &self.key_pem, "key"),
-        ] {
-            if file.is_some() && pem.is_some() {
-                errors.push(ConfigError::new(
-                    at(&format!("{name}_pem")),
-                    format!("set either {name}_file or {name}_pem, not both"),
-                ));
-            }
+        for pem in [self.ca_source(), self.cert(), self.key()] {
+            errors.extend(pem.check(path));
         }
-        let has_ca = self.ca_file.is_some() || self.ca_pem.is_some();
-        if self.insecure && (has_ca || has_cert) {
+        if self.insecure && (self.ca_source().is_set() || has_cert) {
             errors.push(ConfigError::new(at("insecure"), "insecure: true turns TLS off; remove the certificate settings or set insecure: false"));
         }
-        for (key, v) in [
-            ("min_version", &self.min_version),
-            ("max_version", &self.max_version),
-        ] {
-            if let Some(v) = v
-                && let Err(e) = check_version(v)
-            {
-                errors.push(ConfigError::new(at(key), e));
-            }
-        }
-        if self.min_version.as_deref() == Some("1.3") && self.max_version.as_deref() == Some("1.2")
-        {
-            errors.push(ConfigError::new(
-                at("min_version"),
-                "is above max_version: no TLS version is left",
-            ));
-        }
+        errors.extend(tls::check_versions(
+            self.min_version.as_deref(),
+            self.max_version.as_deref(),
+            path,
+        ));
         errors
     }
 
@@ -170,13 +120,12 @@ impl TlsClientConfig {
         &self,
         mut builder: reqwest::ClientBuilder,
     ) -> Result<reqwest::ClientBuilder, String> {
-        let io = |e: std::io::Error| e.to_string();
-        if let Some(ca) = self.ca().map_err(io)? {
+        if let Some(ca) = self.ca()? {
             let cert =
                 reqwest::Certificate::from_pem(&ca).map_err(|e| format!("tls.ca_file: {e}"))?;
             builder = builder.add_root_certificate(cert);
         }
-        if let Some((mut cert, key)) = self.identity().map_err(io)? {
+        if let Some((mut cert, key)) = self.identity()? {
             cert.push(b'\n');
             cert.extend_from_slice(&key);
             let id = reqwest::Identity::from_pem(&cert)
@@ -199,16 +148,135 @@ impl TlsClientConfig {
         Ok(builder)
     }
 
+    fn ca_source(&self) -> Pem<'_> {
+        Pem {
+            name: "ca",
+            file: &self.ca_file,
+            pem: &self.ca_pem,
+        }
+    }
+
+    fn cert(&self) -> Pem<'_> {
+        Pem {
+            name: "cert",
+            file: &self.cert_file,
+            pem: &self.cert_pem,
+        }
+    }
+
+    fn key(&self) -> Pem<'_> {
+        Pem {
+            name: "key",
+            file: &self.key_file,
+            pem: &self.key_pem,
+        }
+    }
+
     /// The CA certificate PEM, from `ca_file` or `ca_pem`.
-    pub fn ca(&self) -> std::io::Result<Option<Vec<u8>>> {
-        read_either(&self.ca_file, &self.ca_pem, "ca_file")
+    pub fn ca(&self) -> Result<Option<Vec<u8>>, String> {
+        self.ca_source().bytes().map_err(|e| format!("tls.{e}"))
     }
 
     /// The client certificate and key PEM, when both are set.
-    pub fn identity(&self) -> std::io::Result<Option<(Vec<u8>, Vec<u8>)>> {
-        let cert = read_either(&self.cert_file, &self.cert_pem, "cert_file")?;
-        let key = read_either(&self.key_file, &self.key_pem, "key_file")?;
+    pub fn identity(&self) -> Result<Option<Identity>, String> {
+        let cert = self.cert().bytes().map_err(|e| format!("tls.{e}"))?;
+        let key = self.key().bytes().map_err(|e| format!("tls.{e}"))?;
         Ok(cert.zip(key))
+    }
+
+    /// The rustls client config of the block (the gRPC exporter's TLS): the system
+    /// roots plus the CA, the client identity, the version bounds, `alpn`, and no
+    /// certificate check under `insecure_skip_verify`.
+    pub fn rustls_config(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, String> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&tls::versions(
+                self.min_version.as_deref(),
+                self.max_version.as_deref(),
+            )?)
+            .map_err(|e| format!("tls versions: {e}"))?;
+        let mut roots = RootCertStore::empty();
+        // A system root that cannot be read is skipped, as Go's loader does.
+        let native = rustls_native_certs::load_native_certs();
+        roots.add_parsable_certificates(native.certs);
+        for c in self
+            .ca_source()
+            .certificates()
+            .map_err(|e| format!("tls.{e}"))?
+        {
+            roots.add(c).map_err(|e| format!("tls.ca_file: {e}"))?;
+        }
+        let builder = builder.with_root_certificates(roots);
+        let mut config = match (
+            self.cert().certificates().map_err(|e| format!("tls.{e}"))?,
+            self.key().private_key().map_err(|e| format!("tls.{e}"))?,
+        ) {
+            (certs, Some(key)) if !certs.is_empty() => builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("tls client identity: {e}"))?,
+            _ => builder.with_no_client_auth(),
+        };
+        if self.insecure_skip_verify {
+            config
+                .dangerous()
+                .set_certificate_verifier(Arc::new(SkipVerify(provider)));
+        }
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Ok(config)
+    }
+}
+
+/// A client certificate chain and its key, PEM.
+pub type Identity = (Vec<u8>, Vec<u8>);
+
+/// `insecure_skip_verify`: any server certificate is accepted; the handshake's
+/// signatures are still checked, so the connection is encrypted to whoever holds the
+/// certificate's key.
+#[derive(Debug)]
+struct SkipVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for SkipVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 

@@ -30,6 +30,13 @@ pub fn trace_size_bytes() -> u64 {
     bindings::tracemend::plugin::sampler_context::trace_size_bytes()
 }
 
+/// Whether the host found that the `ottl_condition` policy at `path` (its YAML path in
+/// `policies`, e.g. `policies[0].and.and_sub_policy[1]`) holds for the trace being
+/// decided. The host evaluates OTTL; a sampler only asks.
+pub fn ottl_condition_holds(path: &str) -> bool {
+    bindings::tracemend::plugin::sampler_context::ottl_condition_holds(path)
+}
+
 /// A tail sampler. Built once per instance by `configure`.
 pub trait Sampler: Sized + 'static {
     /// Validates the YAML `config:` block (JSON text) and builds the sampler.

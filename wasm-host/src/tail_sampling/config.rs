@@ -158,6 +158,10 @@ impl TailSamplingConfig {
                 "must be greater than 0 (bytes of spans held undecided)",
             );
         }
+        // OTTL conditions are compiled by the host (the guest asks for verdicts).
+        if let Err(e) = super::OttlPolicies::compile(&self.policies) {
+            errs.extend(e);
+        }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }
 

@@ -119,6 +119,8 @@ impl Inner {
         let context = SampleContext {
             decision_time_unix_nano: wall_clock_nanos(),
             trace_size_bytes: request.len() as u64,
+            // Decodes the trace only when there are OTTL policies.
+            ottl_holding: self.ottl.holding(&request, &self.labels.processor),
         };
         let (keep, reason) = match self.sampler.sample(&request, context) {
             Ok(d) => (d.keep, d.reason),

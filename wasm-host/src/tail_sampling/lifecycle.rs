@@ -8,7 +8,7 @@ use crate::wasm::metrics::ProcessorLabels;
 use super::buffer::State;
 use super::timer::Timer;
 use super::{
-    Handles, Inner, Sink, Stats, TailSampling, TailSamplingConfig, TailSamplingError,
+    Handles, Inner, OttlPolicies, Sink, Stats, TailSampling, TailSamplingConfig, TailSamplingError,
     TailSamplingMetrics, TraceSampler, lock,
 };
 
@@ -22,6 +22,7 @@ impl TailSampling {
         sink: Sink,
     ) -> Result<Self, TailSamplingError> {
         config.validate().map_err(TailSamplingError::Config)?;
+        let ottl = OttlPolicies::compile(&config.policies).map_err(TailSamplingError::Config)?;
         let expected = usize::try_from(
             config
                 .expected_new_traces_per_sec
@@ -44,6 +45,7 @@ impl TailSampling {
                 labels,
                 config,
                 sampler,
+                ottl,
                 sink,
                 metrics,
                 contexts: state.contexts.clone(),

@@ -53,6 +53,7 @@ mod intake;
 mod lifecycle;
 mod load;
 pub mod metrics;
+mod ottl_condition;
 pub(crate) mod timer;
 pub(crate) mod wire;
 
@@ -71,6 +72,7 @@ use buffer::{ContextBytes, State};
 pub use config::{ConfigError, DecisionCacheConfig, TailSamplingConfig};
 pub use load::{BUILTIN_MODULE, load_sampler};
 pub use metrics::TailSamplingMetrics;
+pub use ottl_condition::OttlPolicies;
 pub use wire::WireError;
 
 /// A trace id.
@@ -171,6 +173,8 @@ struct Inner {
     labels: ProcessorLabels,
     config: TailSamplingConfig,
     sampler: Box<dyn TraceSampler>,
+    /// The `ottl_condition` policies, evaluated here before each guest call.
+    ottl: OttlPolicies,
     sink: Sink,
     metrics: TailSamplingMetrics,
     /// This processor's metrics, looked up once: a lookup by labels costs

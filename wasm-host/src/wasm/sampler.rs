@@ -47,6 +47,7 @@ impl WasmSampler {
             SampleContext {
                 decision_time_unix_nano: now,
                 trace_size_bytes: size,
+                ottl_holding: Vec::new(),
             },
         )
     }
@@ -60,7 +61,7 @@ impl WasmSampler {
         context: SampleContext,
     ) -> Result<Decision, Fault> {
         self.plugin.run(|inst| {
-            inst.store.data_mut().sample = context;
+            inst.store.data_mut().sample = context.clone();
             inst.view.fill_traces(trace);
             call_sample(inst)
         })
@@ -76,7 +77,7 @@ impl WasmSampler {
         context: SampleContext,
     ) -> Result<Decision, SampleError> {
         let decision = self.plugin.run(|inst| {
-            inst.store.data_mut().sample = context;
+            inst.store.data_mut().sample = context.clone();
             if inst.view.fill_traces_encoded(&[request]).is_err() {
                 // Malformed bytes never reach the guest. The call counts as
                 // made (it is no guest fault), and the caller is told why.

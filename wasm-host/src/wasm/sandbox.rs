@@ -107,12 +107,14 @@ pub(crate) struct HostState {
 
 /// The facts a sampler may ask for about the decision in progress
 /// (`sampler-context` in the WIT package).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SampleContext {
     /// When the decision is made, Unix nanoseconds.
     pub decision_time_unix_nano: u64,
     /// Protobuf size of the trace being decided, in bytes.
     pub trace_size_bytes: u64,
+    /// The YAML paths of the `ottl_condition` policies that hold for the trace.
+    pub ottl_holding: Vec<String>,
 }
 
 struct FrozenClock;
@@ -186,6 +188,10 @@ impl super::bindings::sampler::tracemend::plugin::sampler_context::Host for Host
 
     fn trace_size_bytes(&mut self) -> u64 {
         self.sample.trace_size_bytes
+    }
+
+    fn ottl_condition_holds(&mut self, path: String) -> bool {
+        self.sample.ottl_holding.contains(&path)
     }
 }
 

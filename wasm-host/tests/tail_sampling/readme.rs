@@ -172,6 +172,7 @@ fn ctx(at: u64, size: u64) -> SampleContext {
     SampleContext {
         decision_time_unix_nano: at,
         trace_size_bytes: size,
+        ottl_holding: Vec::new(),
     }
 }
 
@@ -216,22 +217,29 @@ fn only(names: &[&str]) -> wasm_host::tail_sampling::TailSamplingConfig {
 }
 
 #[test]
-fn first_example_parses_and_ottl_condition_is_named_unsupported() {
+fn first_example_loads_with_its_ottl_condition() {
     let c = yaml(EXAMPLE);
     assert_eq!(c.policies.len(), 16);
     assert_eq!(c.decision_cache.sampled_cache_size, 100_000);
-    let e = load_error(&c);
-    assert!(
-        e.contains("ottl_condition") && e.contains("not supported"),
-        "{e}"
+    // The host compiles the OTTL conditions; the guest asks it for the verdict by path.
+    wasm_host::tail_sampling::OttlPolicies::compile(&c.policies).expect("conditions compile");
+    let s = sampler(&only(&["test-policy-13"]));
+    let trace = plain(1, 3);
+    let holds = SampleContext {
+        ottl_holding: vec!["policies[0]".into()],
+        ..ctx(T0, 100)
+    };
+    assert_eq!(
+        s.sample_with(&trace, holds).expect("decides"),
+        keep("test-policy-13")
     );
-    assert!(e.contains("test-policy-13"), "{e}");
+    assert!(
+        !decide(&s, &trace, T0, 100).keep,
+        "the host said it does not hold"
+    );
 
-    // Without it, every other policy loads, and with always_sample first the
-    // only traces not kept are the ones the drop policy matches.
-    let mut c = yaml(EXAMPLE);
-    c.policies
-        .retain(|p| p.get("type").and_then(|t| t.as_str()) != Some("ottl_condition"));
+    // The whole example: with always_sample first the only traces not kept are
+    // the ones the drop policy matches.
     let s = sampler(&c);
     assert_eq!(decide(&s, &plain(1, 3), T0, 100), keep("test-policy-1"));
     let health = request(

@@ -9,8 +9,6 @@ use std::time::Duration;
 
 use rustls::RootCertStore;
 use rustls::server::WebPkiClientVerifier;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -19,6 +17,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ConfigError, Ignored, ignored};
+use crate::tls::{self, Pem};
 
 /// `tls` of `protocols.grpc` or `protocols.http`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -63,63 +62,31 @@ pub struct ServerTlsConfig {
     pub client_ca_file_reload: Ignored,
 }
 
-/// A protocol version as otelcol writes it.
-fn version(v: &str) -> Result<&'static rustls::SupportedProtocolVersion, String> {
-    match v {
-        "1.2" => Ok(&rustls::version::TLS12),
-        "1.3" => Ok(&rustls::version::TLS13),
-        "1.0" | "1.1" => Err(format!(
-            "TLS {v} is not supported (it is insecure): use 1.2 or 1.3"
-        )),
-        other => Err(format!(
-            "unknown TLS version {other:?}, expected 1.2 or 1.3"
-        )),
-    }
-}
-
 impl ServerTlsConfig {
     /// Problems with the values, at paths under `path`.
     pub fn validate(&self, path: &str) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         let at = |k: &str| ignored::join(path, k);
-        match (&self.cert_file, &self.cert_pem) {
-            (None, None) => errors.push(ConfigError::new(
-                at("cert_file"),
+        for (pem, what) in [
+            (
+                self.cert(),
                 "a server certificate is required (cert_file or cert_pem)",
-            )),
-            (Some(_), Some(_)) => errors.push(ConfigError::new(
-                at("cert_pem"),
-                "set either cert_file or cert_pem, not both",
-            )),
-            _ => {}
-        }
-        match (&self.key_file, &self.key_pem) {
-            (None, None) => errors.push(ConfigError::new(
-                at("key_file"),
+            ),
+            (
+                self.key(),
                 "a private key is required (key_file or key_pem)",
-            )),
-            (Some(_), Some(_)) => errors.push(ConfigError::new(
-                at("key_pem"),
-                "set either key_file or key_pem, not both",
-            )),
-            _ => {}
-        }
-        for (key, v) in [
-            ("min_version", &self.min_version),
-            ("max_version", &self.max_version),
+            ),
         ] {
-            if let Some(v) = v
-                && let Err(e) = version(v)
-            {
-                errors.push(ConfigError::new(at(key), e));
+            if !pem.is_set() {
+                errors.push(ConfigError::new(at(&format!("{}_file", pem.name)), what));
             }
+            errors.extend(pem.check(path));
         }
-        if self.versions().is_ok_and(|v| v.is_empty()) {
-            errors.push(ConfigError::new(
-                at("min_version"),
-                "is above max_version: no TLS version is left",
-            ));
-        }
+        errors.extend(tls::check_versions(
+            self.min_version.as_deref(),
+            self.max_version.as_deref(),
+            path,
+        ));
         errors
     }
 
@@ -168,38 +135,33 @@ impl ServerTlsConfig {
     }
 
     fn versions(&self) -> Result<Vec<&'static rustls::SupportedProtocolVersion>, String> {
-        let min = self.min_version.as_deref().map(version).transpose()?;
-        let max = self.max_version.as_deref().map(version).transpose()?;
-        let rank = |v: &rustls::SupportedProtocolVersion| u16::from(v.version);
-        Ok([&rustls::version::TLS12, &rustls::version::TLS13]
-            .into_iter()
-            .filter(|v| min.is_none_or(|m| rank(v) >= rank(m)))
-            .filter(|v| max.is_none_or(|m| rank(v) <= rank(m)))
-            .collect())
+        tls::versions(self.min_version.as_deref(), self.max_version.as_deref())
+    }
+
+    fn cert(&self) -> Pem<'_> {
+        Pem {
+            name: "cert",
+            file: &self.cert_file,
+            pem: &self.cert_pem,
+        }
+    }
+
+    fn key(&self) -> Pem<'_> {
+        Pem {
+            name: "key",
+            file: &self.key_file,
+            pem: &self.key_pem,
+        }
     }
 
     /// Reads the certificates and key and builds the acceptor; `alpn` lists the
     /// application protocols offered (`h2` for gRPC).
     pub fn acceptor(&self, alpn: &[&[u8]]) -> Result<TlsAcceptor, String> {
-        let certs: Vec<CertificateDer<'static>> = match (&self.cert_file, &self.cert_pem) {
-            (Some(f), _) => CertificateDer::pem_file_iter(f)
-                .and_then(|i| i.collect())
-                .map_err(|e| format!("cert_file {}: {e}", f.display()))?,
-            (None, Some(pem)) => CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("cert_pem: {e}"))?,
-            (None, None) => return Err("no server certificate".to_string()),
-        };
+        let certs = self.cert().certificates()?;
         if certs.is_empty() {
             return Err("the server certificate PEM holds no certificate".to_string());
         }
-        let key = match (&self.key_file, &self.key_pem) {
-            (Some(f), _) => PrivateKeyDer::from_pem_file(f)
-                .map_err(|e| format!("key_file {}: {e}", f.display()))?,
-            (None, Some(pem)) => PrivateKeyDer::from_pem_slice(pem.as_bytes())
-                .map_err(|e| format!("key_pem: {e}"))?,
-            (None, None) => return Err("no private key".to_string()),
-        };
+        let key = self.key().private_key()?.ok_or("no private key")?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&self.versions()?)
@@ -207,11 +169,14 @@ impl ServerTlsConfig {
         let builder = match &self.client_ca_file {
             None => builder.with_no_client_auth(),
             Some(f) => {
+                let none = None;
+                let ca = Pem {
+                    name: "client_ca",
+                    file: &self.client_ca_file,
+                    pem: &none,
+                };
                 let mut roots = RootCertStore::empty();
-                for c in CertificateDer::pem_file_iter(f)
-                    .map_err(|e| format!("client_ca_file {}: {e}", f.display()))?
-                {
-                    let c = c.map_err(|e| format!("client_ca_file {}: {e}", f.display()))?;
+                for c in ca.certificates()? {
                     roots
                         .add(c)
                         .map_err(|e| format!("client_ca_file {}: {e}", f.display()))?;

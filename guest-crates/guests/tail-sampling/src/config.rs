@@ -38,11 +38,7 @@ pub(crate) struct Config {
 /// Policy types this guest evaluates, for error messages.
 const SUPPORTED: &str = "always_sample, latency, numeric_attribute, probabilistic, status_code, \
      string_attribute, rate_limiting, bytes_limiting, span_count, trace_state, trace_flags, \
-     boolean_attribute, and, not, drop, composite";
-
-/// Policy types of the contrib processor that we recognise but do not
-/// evaluate: configuring one is an error that says so, rather than "unknown".
-const KNOWN_UNSUPPORTED: &[&str] = &["ottl_condition"];
+     boolean_attribute, ottl_condition, and, not, drop, composite";
 
 /// Where a policy may appear: composite and drop only at the top, as in
 /// contrib (a rate budget or a veto nested in an `and` has no clear meaning).
@@ -133,11 +129,6 @@ fn build(path: &str, map: &Map<String, Value>, level: Level) -> Result<(String, 
         }
         Some(_) => return Err(format!("{path}.type ({name:?}): must be a string")),
     };
-    if KNOWN_UNSUPPORTED.contains(&kind) {
-        return Err(format!(
-            "{path}.type ({name:?}): policy type {kind:?} is not supported by tracemend's tail sampler; supported: {SUPPORTED}"
-        ));
-    }
     for key in map.keys() {
         if key == "name" || key == "type" {
             continue;
@@ -307,6 +298,14 @@ fn build(path: &str, map: &Map<String, Value>, level: Level) -> Result<(String, 
                 .filter(|v| !v.is_empty() && c.key.len() + v.len() < 256)
                 .collect();
             Policy::TraceState { key: c.key, values }
+        }
+        "ottl_condition" => {
+            // The host compiles and evaluates the conditions (it checked the block
+            // before loading this guest); the policy asks it by path.
+            let _: OttlCfg = block(path, &name, map, kind)?;
+            Policy::OttlCondition {
+                path: path.to_owned(),
+            }
         }
         "boolean_attribute" => {
             let c: BoolCfg = block(path, &name, map, kind)?;
@@ -555,6 +554,19 @@ struct BoolCfg {
     value: bool,
     #[serde(default)]
     invert_match: bool,
+}
+
+/// `ottl_condition`: its shape only; the host compiles the conditions.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "read by the host; the guest checks the keys")]
+struct OttlCfg {
+    #[serde(default)]
+    error_mode: Option<String>,
+    #[serde(default)]
+    span: Vec<String>,
+    #[serde(default)]
+    spanevent: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -12,12 +12,19 @@ fn parse_err(json: &str) -> String {
 }
 
 #[test]
-fn ottl_condition_is_named_as_unsupported() {
+fn ottl_condition_is_accepted_and_its_block_checked() {
+    let c = config::parse(
+        r#"{"policies":[{"name":"o","type":"ottl_condition","ottl_condition":{"error_mode":"ignore","span":["x"],"spanevent":["y"]}}]}"#,
+    )
+    .expect("accepted: the host compiles the conditions");
+    assert_eq!(c.policies[0].name, "o");
     let e = parse_err(
-        r#"{"policies":[{"name":"o","type":"ottl_condition","ottl_condition":{"span":["x"]}}]}"#,
+        r#"{"policies":[{"name":"o","type":"ottl_condition","ottl_condition":{"spans":["x"]}}]}"#,
     );
-    assert!(e.contains("policies[0].type"), "{e}");
-    assert!(e.contains("\"ottl_condition\" is not supported"), "{e}");
+    assert!(
+        e.contains("policies[0].ottl_condition") && e.contains("spans"),
+        "{e}"
+    );
 }
 
 #[test]

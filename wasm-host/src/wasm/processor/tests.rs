@@ -307,6 +307,7 @@ fn a_sampler_decides_from_bytes_as_from_the_decoded_trace() {
     let context = SampleContext {
         decision_time_unix_nano: 5,
         trace_size_bytes: 100,
+        ottl_holding: Vec::new(),
     };
     let mut ok = traces();
     for rs in &mut ok.resource_spans {
@@ -320,9 +321,11 @@ fn a_sampler_decides_from_bytes_as_from_the_decoded_trace() {
     slow.resource_spans[1].scope_spans[1].spans[3].end_time_unix_nano = 10_000_000;
     let mut reasons = Vec::new();
     for trace in [traces(), slow, ok] {
-        let want = sampler.sample_with(&trace, context).expect("decides");
+        let want = sampler
+            .sample_with(&trace, context.clone())
+            .expect("decides");
         let got = sampler
-            .sample_encoded(&trace.encode_to_vec(), context)
+            .sample_encoded(&trace.encode_to_vec(), context.clone())
             .expect("decides");
         assert_eq!(got, want);
         reasons.push(got.reason);

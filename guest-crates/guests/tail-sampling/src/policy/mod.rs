@@ -12,6 +12,7 @@ mod drop;
 mod latency;
 mod not;
 mod numeric_attribute;
+mod ottl_condition;
 mod probabilistic;
 mod rate_limiting;
 mod span_count;
@@ -124,7 +125,8 @@ pub(crate) fn attribute_keys<'p>(policies: impl IntoIterator<Item = &'p Policy>)
             | Policy::RateLimiting(_)
             | Policy::BytesLimiting(_)
             | Policy::SpanCount { .. }
-            | Policy::TraceState { .. } => {}
+            | Policy::TraceState { .. }
+            | Policy::OttlCondition { .. } => {}
         }
     }
     let mut out = Vec::new();
@@ -175,6 +177,10 @@ pub(crate) enum Policy {
         value: bool,
         invert: bool,
     },
+    /// Asks the host, which evaluates the OTTL conditions, by the policy's YAML path.
+    OttlCondition {
+        path: String,
+    },
     And(Vec<Policy>),
     Not(Box<Policy>),
     Drop(Vec<Policy>),
@@ -212,6 +218,7 @@ impl Policy {
             Policy::Boolean { key, value, invert } => {
                 boolean_attribute::evaluate(t, key, *value, *invert)
             }
+            Policy::OttlCondition { path } => ottl_condition::evaluate(path),
             Policy::And(subs) => and::evaluate(t, subs),
             Policy::Drop(subs) => drop::evaluate(t, subs),
             Policy::Not(sub) => not::evaluate(t, sub),
