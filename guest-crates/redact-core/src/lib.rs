@@ -525,29 +525,7 @@ impl Engine {
         let view = form::View::of(text);
         let mut decoded = Vec::new();
         if let Some(v) = &view {
-            let plain = matches.len();
-            let mut found = Vec::new();
-            self.det.find(
-                v.text.as_bytes(),
-                skip,
-                &mut sensitive,
-                &is_token,
-                &mut found,
-            );
-            // The decoded pass's matches, moved to the original's offsets.
-            for m in found {
-                let (start, end) = v.original(m.start, m.end);
-                let at = Match {
-                    start,
-                    end,
-                    rule: m.rule,
-                };
-                // Found in the text as it is already: rendered from there.
-                if !matches[..plain].contains(&at) {
-                    matches.push(at);
-                    decoded.push((at, m.start, m.end));
-                }
-            }
+            self.find_decoded(v, skip, &mut matches, &mut decoded);
         }
         if matches.is_empty() {
             None
@@ -558,6 +536,45 @@ impl Engine {
                 decoded: &decoded,
             };
             Some(self.render(&found, &mut matches, pseudo, hits, touched))
+        }
+    }
+
+    /// The matches found in the decoded view `v` of a text and not in the
+    /// text as it is, moved to the text's offsets (appended to `matches`),
+    /// with their spans in the view (`decoded`). Out of line and cold: most
+    /// strings have nothing to decode.
+    #[cold]
+    #[inline(never)]
+    fn find_decoded(
+        &self,
+        v: &form::View,
+        skip: u128,
+        matches: &mut Vec<Match>,
+        decoded: &mut Vec<(Match, usize, usize)>,
+    ) {
+        let is_token = |s: &[u8]| self.is_token(s);
+        let mut sensitive = |k: &str| matches!(self.key_verdict(k), KeyVerdict::Rule(_));
+        let plain = matches.len();
+        let mut found = Vec::new();
+        self.det.find(
+            v.text.as_bytes(),
+            skip,
+            &mut sensitive,
+            &is_token,
+            &mut found,
+        );
+        for m in found {
+            let (start, end) = v.original(m.start, m.end);
+            let at = Match {
+                start,
+                end,
+                rule: m.rule,
+            };
+            // Found in the text as it is already: rendered from there.
+            if !matches[..plain].contains(&at) {
+                matches.push(at);
+                decoded.push((at, m.start, m.end));
+            }
         }
     }
 

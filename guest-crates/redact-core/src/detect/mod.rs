@@ -237,6 +237,12 @@ impl Detectors {
     /// Finds every enabled rule's matches in `text`. `is_sensitive_key`
     /// decides whether a `key=` inside the text is a sensitive key;
     /// `skip` removes rules for this value (e.g. `ipv4` under a version key).
+    ///
+    /// Always inlined: `redact_text` calls it for the text and, in a cold
+    /// function of its own, for the text's decoded view; as one out-of-line
+    /// function for both, the redact guest was 10-13% slower in the
+    /// pipeline benchmark.
+    #[inline(always)]
     pub fn find(
         &self,
         text: &[u8],
