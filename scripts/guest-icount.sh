@@ -32,12 +32,12 @@ export REDACT_BENCH_CACHE=$WORK/cache REDACT_BENCH_WASM="measured=$WASM" REDACT_
 # valgrind (its instrumentation-free tool: fast) and with the perf map on, as
 # below: the CPU features wasmtime sees and the profiler setting are part of the
 # cache key, and valgrind's CPU lacks some of the host's.
-(cd "$ROOT/processors" && TRACEMEND_WASM_PERFMAP=1 REDACT_BENCH_CALLS=0 \
+(cd "$ROOT/wasm-host" && TRACEMEND_WASM_PERFMAP=1 REDACT_BENCH_CALLS=0 \
     valgrind --tool=none "$BENCH" >/dev/null 2>&1)
 for n in 0 "$CALLS"; do
     mkdir -p "$WORK/run-$n"
     # The perf map is named after the pid: valgrind's own, which `exec` keeps.
-    (cd "$ROOT/processors" && exec env TRACEMEND_WASM_PERFMAP=1 REDACT_BENCH_CALLS=$n \
+    (cd "$ROOT/wasm-host" && exec env TRACEMEND_WASM_PERFMAP=1 REDACT_BENCH_CALLS=$n \
         valgrind --tool=callgrind --dump-instr=yes --callgrind-out-file="$WORK/run-$n/out" \
         "$BENCH" >/dev/null 2>"$WORK/run-$n/log") &
     pid=$!

@@ -32,8 +32,8 @@ NATIVE=$ROOT/guest-crates/target/release/examples/bench_native
 export REDACT_BENCH_CACHE=$WORK/cache REDACT_BENCH_WASM="measured=$WASM" REDACT_BENCH_ONLY_EXTRA=1 \
     TRACEMEND_WASM_PERFMAP=1
 # Compile ahead, so the profile holds calls only.
-(cd "$ROOT/processors" && REDACT_BENCH_CALLS=0 "$BENCH" >/dev/null 2>&1)
-(cd "$ROOT/processors" && REDACT_BENCH_CALLS=$GUEST_CALLS \
+(cd "$ROOT/wasm-host" && REDACT_BENCH_CALLS=0 "$BENCH" >/dev/null 2>&1)
+(cd "$ROOT/wasm-host" && REDACT_BENCH_CALLS=$GUEST_CALLS \
     perf record -q -e cpu-clock -F 10000 -o "$WORK/guest.data" "$BENCH" >/dev/null 2>&1)
 BENCH_NATIVE_CALLS=$NATIVE_CALLS \
     perf record -q -e cpu-clock -F 10000 -o "$WORK/native.data" "$NATIVE" >/dev/null 2>&1

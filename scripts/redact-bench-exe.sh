@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the redact benchmark (processors/benches/redact.rs) if needed and prints the path
+# Builds the redact benchmark (wasm-host/benches/redact.rs) if needed and prints the path
 # of its executable, for the scripts that run it under valgrind or perf.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -39,7 +39,7 @@ for _ in $(seq "$ROUNDS"); do
         "$native" | sed -n "s|^native engine, \([0-9]*\) spans.*: \([0-9.]*\) µs/batch.*|native:$native \1 \2|p"
     done
     # "| redact | 128 | 50296 | 112 µs | 19 µs | 326 µs | 307 µs | ..." (guest engine column)
-    (cd "$ROOT/processors" && "$BENCH" --bench 2>/dev/null) |
+    (cd "$ROOT/wasm-host" && "$BENCH" --bench 2>/dev/null) |
         awk -F'|' '/^\| [a-z]/ && $3 ~ /[0-9]/ {
             gsub(/ /, "", $2); gsub(/ /, "", $3); v = $8; gsub(/[^0-9.]/, "", v)
             print "guest:" $2, $3, v }'
