@@ -330,11 +330,7 @@ pub fn describe() -> String {
     let connectors = CONNECTORS
         .iter()
         .map(|t| {
-            let pairs: Vec<String> = t
-                .pairs
-                .iter()
-                .map(|(a, b)| format!("{a}->{b}"))
-                .collect();
+            let pairs: Vec<String> = t.pairs.iter().map(|(a, b)| format!("{a}->{b}")).collect();
             (t.ty, format!("[{}]", pairs.join(", ")), t.about)
         })
         .collect();

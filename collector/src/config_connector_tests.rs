@@ -68,7 +68,10 @@ fn signals_a_connector_does_not_join_are_refused_where_used() {
         "    traces:\n      receivers: [otlp]\n      exporters: [forward]\n    metrics:\n      receivers: [forward]\n      exporters: [nop]\n",
     ));
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(e.iter().all(|m| m.starts_with("connectors.forward: ")), "{e:?}");
+    assert!(
+        e.iter().all(|m| m.starts_with("connectors.forward: ")),
+        "{e:?}"
+    );
 }
 
 #[test]

@@ -106,8 +106,11 @@ pub struct ConnectorFactory {
     pub view: fn(&dyn AnyConfig) -> Option<&dyn Connector>,
 }
 
-fn view_connector<T: Connector + AnyConfig>(c: &dyn AnyConfig) -> Option<&(dyn Connector + 'static)> {
-    c.downcast_ref::<T>().map(|t| t as &(dyn Connector + 'static))
+fn view_connector<T: Connector + AnyConfig>(
+    c: &dyn AnyConfig,
+) -> Option<&(dyn Connector + 'static)> {
+    c.downcast_ref::<T>()
+        .map(|t| t as &(dyn Connector + 'static))
 }
 
 /// The registry row of a connector type whose config is `T`.

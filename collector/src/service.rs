@@ -203,7 +203,11 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         chain.reverse();
         chains.insert(pid.clone(), chain);
         heads.insert(pid.clone(), next.clone());
-        for r in p.receivers.iter().filter(|r| !config.connectors.contains_key(*r)) {
+        for r in p
+            .receivers
+            .iter()
+            .filter(|r| !config.connectors.contains_key(*r))
+        {
             receiver_inputs
                 .entry(r.clone())
                 .or_default()

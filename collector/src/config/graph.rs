@@ -105,7 +105,10 @@ fn find_cycle(pipelines: &BTreeMap<PipelineId, PipelineConfig>, edges: &[Edge]) 
                     let start = stack.iter().position(|s| s.from == e.to).unwrap_or(0);
                     let mut text = format!("pipeline `{}`", e.to);
                     for s in &stack[start..] {
-                        text.push_str(&format!(" → connector `{}` → pipeline `{}`", s.connector, s.to));
+                        text.push_str(&format!(
+                            " → connector `{}` → pipeline `{}`",
+                            s.connector, s.to
+                        ));
                     }
                     return Some(text);
                 }

@@ -32,7 +32,8 @@ use crate::factory::{Connector, ConnectorContext};
 use crate::processors::transform::{ErrorMode, any_holds, point_count};
 
 /// The instrumentation scope of the metrics made, as otelcol names it.
-const SCOPE: &str = "github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector";
+const SCOPE: &str =
+    "github.com/open-telemetry/opentelemetry-collector-contrib/connector/countconnector";
 
 /// `connectors.count`: one map of metric name to definition per kind of item.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -119,9 +120,15 @@ impl What {
     fn default_metric(self) -> (&'static str, &'static str) {
         match self {
             What::Spans => ("trace.span.count", "The number of spans observed."),
-            What::SpanEvents => ("trace.span.event.count", "The number of span events observed."),
+            What::SpanEvents => (
+                "trace.span.event.count",
+                "The number of span events observed.",
+            ),
             What::Metrics => ("metric.count", "The number of metrics observed."),
-            What::DataPoints => ("metric.datapoint.count", "The number of data points observed."),
+            What::DataPoints => (
+                "metric.datapoint.count",
+                "The number of data points observed.",
+            ),
             What::Logs => ("log.record.count", "The number of log records observed."),
         }
     }
@@ -177,13 +184,19 @@ impl CountConfig {
         for (name, info) in section {
             let path = format!("{}.{name}", what.key());
             if name.trim().is_empty() {
-                errors.push(ConfigError::new(what.key(), "a metric name must not be empty"));
+                errors.push(ConfigError::new(
+                    what.key(),
+                    "a metric name must not be empty",
+                ));
             }
             let mut conditions = Vec::new();
             for (i, text) in info.conditions.iter().enumerate() {
                 match Condition::parse(text, ContextChoice::Given(what.context())) {
                     Ok(c) => conditions.push(c),
-                    Err(e) => errors.push(ConfigError::new(format!("{path}.conditions[{i}]"), e.to_string())),
+                    Err(e) => errors.push(ConfigError::new(
+                        format!("{path}.conditions[{i}]"),
+                        e.to_string(),
+                    )),
                 }
             }
             if what == What::Metrics && !info.attributes.is_empty() {
@@ -196,7 +209,10 @@ impl CountConfig {
             for (i, a) in info.attributes.iter().enumerate() {
                 let at = format!("{path}.attributes[{i}]");
                 if a.key.is_empty() {
-                    errors.push(ConfigError::new(format!("{at}.key"), "an attribute key must not be empty"));
+                    errors.push(ConfigError::new(
+                        format!("{at}.key"),
+                        "an attribute key must not be empty",
+                    ));
                 }
                 if a.any_depth && what != What::Logs {
                     errors.push(ConfigError::new(
@@ -223,7 +239,11 @@ impl CountConfig {
                 attributes,
             });
         }
-        if errors.is_empty() { Ok(defs) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(defs)
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -250,7 +270,10 @@ impl Connector for CountConfig {
             let d = self.defs(*w).map_err(|e| {
                 anyhow::anyhow!(
                     "{}",
-                    e.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ")
+                    e.iter()
+                        .map(|e| format!("{}: {}", e.path, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 )
             })?;
             defs.push((*w, d));
@@ -290,11 +313,21 @@ impl Counts {
             for (key, default, any_depth) in &d.attributes {
                 let mut found = attrs.iter().find(|kv| kv.key == *key);
                 if found.is_none() && *any_depth {
-                    found = outer.iter().find_map(|o| o.iter().find(|kv| kv.key == *key));
+                    found = outer
+                        .iter()
+                        .find_map(|o| o.iter().find(|kv| kv.key == *key));
                 }
                 match (found.and_then(|kv| kv.value.clone()), default) {
-                    (Some(v), _) => values.push(KeyValue { key: key.clone(), value: Some(v), key_strindex: 0 }),
-                    (None, Some(v)) => values.push(KeyValue { key: key.clone(), value: Some(v.clone()), key_strindex: 0 }),
+                    (Some(v), _) => values.push(KeyValue {
+                        key: key.clone(),
+                        value: Some(v),
+                        key_strindex: 0,
+                    }),
+                    (None, Some(v)) => values.push(KeyValue {
+                        key: key.clone(),
+                        value: Some(v.clone()),
+                        key_strindex: 0,
+                    }),
                     (None, None) => break,
                 }
             }
@@ -302,7 +335,8 @@ impl Counts {
             if values.len() != d.attributes.len() {
                 continue;
             }
-            if !d.conditions.is_empty() && !any_holds(&d.conditions, tc, ErrorMode::Propagate, id)? {
+            if !d.conditions.is_empty() && !any_holds(&d.conditions, tc, ErrorMode::Propagate, id)?
+            {
                 continue;
             }
             let key = format!("{values:?}");
@@ -351,7 +385,9 @@ impl Counts {
 }
 
 fn defs_of(defs: &[(What, Vec<Def>)], what: What) -> &[Def] {
-    defs.iter().find(|(w, _)| *w == what).map_or(&[], |(_, d)| d)
+    defs.iter()
+        .find(|(w, _)| *w == what)
+        .map_or(&[], |(_, d)| d)
 }
 
 fn now_nanos() -> u64 {
@@ -377,14 +413,18 @@ impl Counter {
                         for span in &mut ss.spans {
                             let attrs = span.attributes.clone();
                             let outer = [scope.attributes.clone(), resource.attributes.clone()];
-                            let mut tc = TransformContext::new(&mut resource, &mut scope, Item::Span(span));
+                            let mut tc =
+                                TransformContext::new(&mut resource, &mut scope, Item::Span(span));
                             counts.add(spans, &attrs, [&outer[0], &outer[1]], &mut tc, id)?;
                             for index in 0..span.events.len() {
                                 let attrs = span.events[index].attributes.clone();
                                 let mut tc = TransformContext::new(
                                     &mut resource,
                                     &mut scope,
-                                    Item::SpanEvent { span: &mut *span, index },
+                                    Item::SpanEvent {
+                                        span: &mut *span,
+                                        index,
+                                    },
                                 );
                                 counts.add(events, &attrs, [&outer[0], &outer[1]], &mut tc, id)?;
                             }
@@ -403,7 +443,8 @@ impl Counter {
                         for rec in &mut sl.log_records {
                             let attrs = rec.attributes.clone();
                             let outer = [scope.attributes.clone(), resource.attributes.clone()];
-                            let mut tc = TransformContext::new(&mut resource, &mut scope, Item::Log(rec));
+                            let mut tc =
+                                TransformContext::new(&mut resource, &mut scope, Item::Log(rec));
                             counts.add(logs, &attrs, [&outer[0], &outer[1]], &mut tc, id)?;
                         }
                     }
@@ -420,14 +461,18 @@ impl Counter {
                         let mut scope = sm.scope.clone().unwrap_or_default();
                         for m in &mut sm.metrics {
                             let outer = [scope.attributes.clone(), resource.attributes.clone()];
-                            let mut tc = TransformContext::new(&mut resource, &mut scope, Item::Metric(m));
+                            let mut tc =
+                                TransformContext::new(&mut resource, &mut scope, Item::Metric(m));
                             counts.add(metrics, &[], [&outer[0], &outer[1]], &mut tc, id)?;
                             for index in 0..point_count(m) {
                                 let attrs = point_attributes(m, index).to_vec();
                                 let mut tc = TransformContext::new(
                                     &mut resource,
                                     &mut scope,
-                                    Item::DataPoint { metric: &mut *m, index },
+                                    Item::DataPoint {
+                                        metric: &mut *m,
+                                        index,
+                                    },
                                 );
                                 counts.add(points, &attrs, [&outer[0], &outer[1]], &mut tc, id)?;
                             }
@@ -464,7 +509,9 @@ fn point_attributes(m: &Metric, index: usize) -> &[KeyValue] {
         Some(metric::Data::Gauge(g)) => g.data_points.get(index).map(|p| &p.attributes),
         Some(metric::Data::Sum(s)) => s.data_points.get(index).map(|p| &p.attributes),
         Some(metric::Data::Histogram(h)) => h.data_points.get(index).map(|p| &p.attributes),
-        Some(metric::Data::ExponentialHistogram(h)) => h.data_points.get(index).map(|p| &p.attributes),
+        Some(metric::Data::ExponentialHistogram(h)) => {
+            h.data_points.get(index).map(|p| &p.attributes)
+        }
         Some(metric::Data::Summary(s)) => s.data_points.get(index).map(|p| &p.attributes),
         None => None,
     };
@@ -481,7 +528,9 @@ impl Consumer for Counter {
         if out.resource_metrics.is_empty() {
             return Ok(());
         }
-        self.next.consume(Batch::from_payload(Payload::Metrics(out))).await
+        self.next
+            .consume(Batch::from_payload(Payload::Metrics(out)))
+            .await
     }
 }
 
@@ -512,7 +561,9 @@ mod tests {
         KeyValue {
             key: k.to_owned(),
             key_strindex: 0,
-            value: Some(AnyValue { value: Some(any_value::Value::StringValue(v.to_owned())) }),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(v.to_owned())),
+            }),
         }
     }
 
@@ -526,9 +577,16 @@ mod tests {
         };
         Payload::Traces(ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
-                resource: Some(Resource { attributes: vec![kv("service.name", "shop")], ..Default::default() }),
+                resource: Some(Resource {
+                    attributes: vec![kv("service.name", "shop")],
+                    ..Default::default()
+                }),
                 scope_spans: vec![ScopeSpans {
-                    spans: vec![span("a", Some("prod"), 2), span("b", Some("dev"), 0), span("c", None, 1)],
+                    spans: vec![
+                        span("a", Some("prod"), 2),
+                        span("b", Some("dev"), 0),
+                        span("c", None, 1),
+                    ],
                     ..Default::default()
                 }],
                 ..Default::default()
@@ -559,7 +617,13 @@ mod tests {
         let out = counter(&c).count(&mut spans()).expect("counts");
         assert_eq!(points(&out, "trace.span.count"), vec![(vec![], 3)]);
         assert_eq!(points(&out, "trace.span.event.count"), vec![(vec![], 3)]);
-        assert_eq!(out.resource_metrics[0].resource.as_ref().map(|r| r.attributes.clone()), Some(vec![kv("service.name", "shop")]));
+        assert_eq!(
+            out.resource_metrics[0]
+                .resource
+                .as_ref()
+                .map(|r| r.attributes.clone()),
+            Some(vec![kv("service.name", "shop")])
+        );
     }
 
     #[test]
@@ -572,7 +636,10 @@ mod tests {
         let mut by_env = points(&out, "by.env");
         by_env.sort_by_key(|p| format!("{:?}", p.0));
         // The span without `env` and no default is not counted.
-        assert_eq!(by_env, vec![(vec![kv("env", "dev")], 1), (vec![kv("env", "prod")], 1)]);
+        assert_eq!(
+            by_env,
+            vec![(vec![kv("env", "dev")], 1), (vec![kv("env", "prod")], 1)]
+        );
         assert_eq!(points(&out, "with.default").len(), 3);
         assert_eq!(points(&out, "named.a"), vec![(vec![], 2)]);
         // A section given with no metrics counts nothing.
@@ -583,12 +650,21 @@ mod tests {
     fn bad_configs_name_the_metric() {
         let e = config("spans:\n  x:\n    conditions: ['name ==']\n").expect_err("syntax");
         assert_eq!(e[0].path, "connectors.count.spans.x.conditions[0]");
-        let e = config("metrics:\n  m:\n    attributes: [{key: a}]\n").expect_err("metric attributes");
+        let e =
+            config("metrics:\n  m:\n    attributes: [{key: a}]\n").expect_err("metric attributes");
         assert_eq!(e[0].path, "connectors.count.metrics.m.attributes");
-        let e = config("spans:\n  x:\n    attributes: [{key: a, any_depth: true}]\n").expect_err("any_depth");
-        assert_eq!(e[0].path, "connectors.count.spans.x.attributes[0].any_depth");
-        let e = config("logs:\n  x:\n    attributes: [{key: a, default_value: [1]}]\n").expect_err("list default");
-        assert_eq!(e[0].path, "connectors.count.logs.x.attributes[0].default_value");
+        let e = config("spans:\n  x:\n    attributes: [{key: a, any_depth: true}]\n")
+            .expect_err("any_depth");
+        assert_eq!(
+            e[0].path,
+            "connectors.count.spans.x.attributes[0].any_depth"
+        );
+        let e = config("logs:\n  x:\n    attributes: [{key: a, default_value: [1]}]\n")
+            .expect_err("list default");
+        assert_eq!(
+            e[0].path,
+            "connectors.count.logs.x.attributes[0].default_value"
+        );
         let e = config("spans:\n  x:\n    condition: ['true']\n").expect_err("unknown key");
         assert!(e[0].message.contains("condition"), "{}", e[0].message);
     }

@@ -110,8 +110,14 @@ impl Route {
     /// `where` in a `statement` (`route() where ...`).
     fn condition_text(&self) -> Result<(&'static str, &str), (&'static str, String)> {
         match (&self.statement, &self.condition) {
-            (Some(_), Some(_)) => Err(("", "set either `statement` or `condition`, not both".to_owned())),
-            (None, None) => Err(("", "a route needs a `condition` (or a `statement`)".to_owned())),
+            (Some(_), Some(_)) => Err((
+                "",
+                "set either `statement` or `condition`, not both".to_owned(),
+            )),
+            (None, None) => Err((
+                "",
+                "a route needs a `condition` (or a `statement`)".to_owned(),
+            )),
             (None, Some(c)) => Ok(("condition", c)),
             (Some(s), None) => {
                 let rest = s.trim_start().strip_prefix("route()").map(str::trim_start);
@@ -121,7 +127,9 @@ impl Route {
                     }
                     _ => Err((
                         "statement",
-                        format!("a routing statement must read `route() where <condition>`, got {s:?}"),
+                        format!(
+                            "a routing statement must read `route() where <condition>`, got {s:?}"
+                        ),
                     )),
                 }
             }
@@ -146,7 +154,9 @@ impl Route {
                 None => {
                     return Err((
                         "context",
-                        format!("unknown context `{name}`, expected one of resource, span, log, metric, datapoint"),
+                        format!(
+                            "unknown context `{name}`, expected one of resource, span, log, metric, datapoint"
+                        ),
                     ));
                 }
             },
@@ -345,7 +355,12 @@ fn payload_is_empty(p: &Payload) -> bool {
 }
 
 /// Whether `cond` holds, under the error mode.
-fn holds(cond: &Condition, tc: &mut TransformContext<'_>, mode: ErrorMode, id: &str) -> Result<bool, String> {
+fn holds(
+    cond: &Condition,
+    tc: &mut TransformContext<'_>,
+    mode: ErrorMode,
+    id: &str,
+) -> Result<bool, String> {
     any_holds(std::slice::from_ref(cond), tc, mode, id)
 }
 
@@ -390,7 +405,10 @@ fn resource_holds(
 fn split<T>(items: &mut Vec<T>, matches: &[bool]) -> Vec<T> {
     let all = std::mem::take(items);
     let mut taken = Vec::new();
-    for (item, m) in all.into_iter().zip(matches.iter().copied().chain(std::iter::repeat(false))) {
+    for (item, m) in all
+        .into_iter()
+        .zip(matches.iter().copied().chain(std::iter::repeat(false)))
+    {
         if m {
             taken.push(item);
         } else {
@@ -441,11 +459,12 @@ fn take_traces(
         }
         rs.scope_spans.retain(|s| !s.spans.is_empty());
         if !moved.is_empty() {
-            out.resource_spans.push(pdata::otlp::trace::v1::ResourceSpans {
-                resource: rs.resource.clone(),
-                scope_spans: moved,
-                schema_url: rs.schema_url.clone(),
-            });
+            out.resource_spans
+                .push(pdata::otlp::trace::v1::ResourceSpans {
+                    resource: rs.resource.clone(),
+                    scope_spans: moved,
+                    schema_url: rs.schema_url.clone(),
+                });
         }
     }
     r.resource_spans.retain(|rs| !rs.scope_spans.is_empty());
@@ -550,8 +569,9 @@ fn take_metrics(
                         metrics.push(taken);
                     }
                 }
-                sm.metrics
-                    .retain(|m| crate::processors::transform::point_count(m) > 0 || m.data.is_none());
+                sm.metrics.retain(|m| {
+                    crate::processors::transform::point_count(m) > 0 || m.data.is_none()
+                });
             } else {
                 let mut flags = Vec::with_capacity(sm.metrics.len());
                 for m in &mut sm.metrics {
@@ -574,11 +594,12 @@ fn take_metrics(
         }
         rm.scope_metrics.retain(|s| !s.metrics.is_empty());
         if !moved.is_empty() {
-            out.resource_metrics.push(pdata::otlp::metrics::v1::ResourceMetrics {
-                resource: rm.resource.clone(),
-                scope_metrics: moved,
-                schema_url: rm.schema_url.clone(),
-            });
+            out.resource_metrics
+                .push(pdata::otlp::metrics::v1::ResourceMetrics {
+                    resource: rm.resource.clone(),
+                    scope_metrics: moved,
+                    schema_url: rm.schema_url.clone(),
+                });
         }
     }
     r.resource_metrics.retain(|rm| !rm.scope_metrics.is_empty());
@@ -600,19 +621,23 @@ fn split_points(m: &mut Metric, flags: &[bool]) -> Option<Metric> {
             aggregation_temporality: s.aggregation_temporality,
             is_monotonic: s.is_monotonic,
         }),
-        Some(metric::Data::Histogram(h)) => metric::Data::Histogram(pdata::otlp::metrics::v1::Histogram {
-            data_points: split(&mut h.data_points, flags),
-            aggregation_temporality: h.aggregation_temporality,
-        }),
+        Some(metric::Data::Histogram(h)) => {
+            metric::Data::Histogram(pdata::otlp::metrics::v1::Histogram {
+                data_points: split(&mut h.data_points, flags),
+                aggregation_temporality: h.aggregation_temporality,
+            })
+        }
         Some(metric::Data::ExponentialHistogram(h)) => {
             metric::Data::ExponentialHistogram(pdata::otlp::metrics::v1::ExponentialHistogram {
                 data_points: split(&mut h.data_points, flags),
                 aggregation_temporality: h.aggregation_temporality,
             })
         }
-        Some(metric::Data::Summary(s)) => metric::Data::Summary(pdata::otlp::metrics::v1::Summary {
-            data_points: split(&mut s.data_points, flags),
-        }),
+        Some(metric::Data::Summary(s)) => {
+            metric::Data::Summary(pdata::otlp::metrics::v1::Summary {
+                data_points: split(&mut s.data_points, flags),
+            })
+        }
         None => return None,
     };
     Some(Metric {
@@ -707,25 +732,30 @@ mod tests {
     fn bad_tables_are_refused_with_their_path() {
         let e = config("table: []").expect_err("empty");
         assert_eq!(e[0].path, "connectors.routing.table");
-        let e = config("table:\n  - condition: 'attributes[\"x\"] =='\n    pipelines: [traces/a]\n")
-            .expect_err("syntax");
+        let e =
+            config("table:\n  - condition: 'attributes[\"x\"] =='\n    pipelines: [traces/a]\n")
+                .expect_err("syntax");
         assert_eq!(e[0].path, "connectors.routing.table[0].condition");
         assert!(e[0].message.contains("column"), "{}", e[0].message);
-        let e = config("table:\n  - statement: set(attributes[\"x\"], 1)\n    pipelines: [traces/a]\n")
-            .expect_err("not route()");
+        let e =
+            config("table:\n  - statement: set(attributes[\"x\"], 1)\n    pipelines: [traces/a]\n")
+                .expect_err("not route()");
         assert!(e[0].message.contains("route() where"), "{}", e[0].message);
         let e = config("table:\n  - condition: 'true'\n").expect_err("no pipelines");
         assert_eq!(e[0].path, "connectors.routing.table[0].pipelines");
         let e = config("table:\n  - context: request\n    condition: request[\"X\"] == \"a\"\n    pipelines: [logs/a]\n")
             .expect_err("request");
         assert_eq!(e[0].path, "connectors.routing.table[0].context");
-        let e = config("match_once: false\ntable:\n  - condition: 'true'\n    pipelines: [logs/a]\n")
-            .expect_err("match_once false");
+        let e =
+            config("match_once: false\ntable:\n  - condition: 'true'\n    pipelines: [logs/a]\n")
+                .expect_err("match_once false");
         assert!(e[0].message.contains("v0.120"), "{}", e[0].message);
-        let ok = config("match_once: true\ntable:\n  - condition: 'true'\n    pipelines: [logs/a]\n")
-            .expect("match_once true loads");
+        let ok =
+            config("match_once: true\ntable:\n  - condition: 'true'\n    pipelines: [logs/a]\n")
+                .expect("match_once true loads");
         assert_eq!(ok.warnings().len(), 1);
-        let c = config("table:\n  - condition: span.name == \"x\"\n    pipelines: [logs/a]\n").expect("valid");
+        let c = config("table:\n  - condition: span.name == \"x\"\n    pipelines: [logs/a]\n")
+            .expect("valid");
         assert_eq!(c.connector_signal_errors(Signal::Logs).len(), 1);
         assert!(c.connector_signal_errors(Signal::Traces).is_empty());
     }

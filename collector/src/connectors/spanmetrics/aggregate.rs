@@ -164,7 +164,11 @@ fn status_name(s: &Span) -> &'static str {
 fn dim_value<'a>(d: &'a Dim, attrs: [&'a [KeyValue]; 2]) -> Option<&'a AnyValue> {
     attrs
         .iter()
-        .find_map(|a| a.iter().find(|kv| kv.key == d.name).and_then(|kv| kv.value.as_ref()))
+        .find_map(|a| {
+            a.iter()
+                .find(|kv| kv.key == d.name)
+                .and_then(|kv| kv.value.as_ref())
+        })
         .or(d.default.as_ref())
 }
 
@@ -183,8 +187,17 @@ fn push_key(key: &mut String, name: &str, v: &AnyValue) {
 }
 
 /// The fixed dimensions of a span (those not excluded), as (name, value).
-fn base_dims<'a>(settings: &Settings, service: &'a str, s: &'a Span) -> [(&'static str, Option<&'a str>); 4] {
-    let keep = |name: &'static str, v: &'a str| (name, (!settings.exclude.iter().any(|e| e == name)).then_some(v));
+fn base_dims<'a>(
+    settings: &Settings,
+    service: &'a str,
+    s: &'a Span,
+) -> [(&'static str, Option<&'a str>); 4] {
+    let keep = |name: &'static str, v: &'a str| {
+        (
+            name,
+            (!settings.exclude.iter().any(|e| e == name)).then_some(v),
+        )
+    };
     [
         keep("service.name", service),
         keep("span.name", &s.name),
@@ -300,7 +313,15 @@ impl Aggregator {
                     }
                 }
                 for span in &ss.spans {
-                    add_span(s, state, &mut self.key, service, span, &resource.attributes, now);
+                    add_span(
+                        s,
+                        state,
+                        &mut self.key,
+                        service,
+                        span,
+                        &resource.attributes,
+                        now,
+                    );
                 }
             }
         }
@@ -312,13 +333,20 @@ impl Aggregator {
     pub fn flush(&mut self, now: (u64, Instant)) -> Option<ExportMetricsServiceRequest> {
         let s = self.settings.clone();
         if let Some(ttl) = s.metrics_expiration {
-            self.resources.retain(|_, r| now.1.duration_since(r.last_seen) < ttl);
+            self.resources
+                .retain(|_, r| now.1.duration_since(r.last_seen) < ttl);
         }
         if let Some(ttl) = s.series_expiration {
             for r in self.resources.values_mut() {
-                r.calls.map.retain(|_, e| now.1.duration_since(e.last_seen) < ttl);
-                r.durations.map.retain(|_, e| now.1.duration_since(e.last_seen) < ttl);
-                r.events.map.retain(|_, e| now.1.duration_since(e.last_seen) < ttl);
+                r.calls
+                    .map
+                    .retain(|_, e| now.1.duration_since(e.last_seen) < ttl);
+                r.durations
+                    .map
+                    .retain(|_, e| now.1.duration_since(e.last_seen) < ttl);
+                r.events
+                    .map
+                    .retain(|_, e| now.1.duration_since(e.last_seen) < ttl);
             }
         }
         let delta = s.temporality == Temporality::Delta;
@@ -327,13 +355,27 @@ impl Aggregator {
         for r in self.resources.values_mut() {
             let mut metrics = Vec::new();
             if !r.calls.map.is_empty() {
-                metrics.push(sum_metric(&s.name("calls"), "", &r.calls, s.temporality, now.0, &start));
+                metrics.push(sum_metric(
+                    &s.name("calls"),
+                    "",
+                    &r.calls,
+                    s.temporality,
+                    now.0,
+                    &start,
+                ));
             }
             if !s.histogram_disabled && !r.durations.map.is_empty() {
                 metrics.push(duration_metric(&s, &r.durations, now.0, &start));
             }
             if !r.events.map.is_empty() {
-                metrics.push(sum_metric(&s.name("events"), "", &r.events, s.temporality, now.0, &start));
+                metrics.push(sum_metric(
+                    &s.name("events"),
+                    "",
+                    &r.events,
+                    s.temporality,
+                    now.0,
+                    &start,
+                ));
             }
             if metrics.is_empty() {
                 continue;
@@ -405,7 +447,9 @@ fn add_span(
 
     if !s.histogram_disabled {
         // Guard against an end before the start: a zero duration, as otelcol does.
-        let nanos = span.end_time_unix_nano.saturating_sub(span.start_time_unix_nano);
+        let nanos = span
+            .end_time_unix_nano
+            .saturating_sub(span.start_time_unix_nano);
         let duration = nanos as f64 / s.unit_nanos;
         // The calls key serves when neither metric has dimensions of its own.
         if !s.histogram_dimensions.is_empty() || !s.calls_dimensions.is_empty() {
@@ -450,7 +494,11 @@ fn add_span(
                 now,
                 || {
                     let mut a = series_attrs(&base, &[&s.dimensions], attrs);
-                    a.extend(series_attrs(&[("", None); 4], &[&s.event_dimensions], ev_attrs));
+                    a.extend(series_attrs(
+                        &[("", None); 4],
+                        &[&s.event_dimensions],
+                        ev_attrs,
+                    ));
                     a
                 },
                 || 0,

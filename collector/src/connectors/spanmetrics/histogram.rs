@@ -203,7 +203,11 @@ mod tests {
         assert_eq!(index(2.0, 0), 0);
         assert_eq!(index(4.0, 0), 1);
         assert_eq!(index(4.1, 0), 2);
-        assert_eq!(index(8.0, -1), 0);
+        // At scale -1, bucket i holds (4^i, 4^(i+1)].
+        assert_eq!(index(4.0, -1), 0);
+        assert_eq!(index(8.0, -1), 1);
+        assert_eq!(index(16.0, -1), 1);
+        assert_eq!(index(17.0, -1), 2);
         // At scale 1, buckets are half as wide in log2: sqrt(2) is the first edge above 1.
         assert_eq!(index(1.2, 1), 0);
         assert_eq!(index(1.5, 1), 1);
@@ -223,7 +227,10 @@ mod tests {
         for v in [1.0f64, 2.0, 3.0, 1000.0] {
             let i = index(v, h.scale);
             let (lo, hi) = (base.powi(i as i32), base.powi(i as i32 + 1));
-            assert!(v > lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9), "{v} not in ({lo}, {hi}]");
+            assert!(
+                v > lo * (1.0 - 1e-9) && v <= hi * (1.0 + 1e-9),
+                "{v} not in ({lo}, {hi}]"
+            );
             assert!(h.counts[(i - h.offset) as usize] > 0);
         }
     }

@@ -293,11 +293,9 @@ impl SpanMetricsConfig {
         };
         let buckets = match (&self.histogram.exponential, &self.histogram.explicit) {
             (Some(_), _) => None,
-            (None, Some(ExplicitConfig { buckets: Some(b) })) => Some(
-                b.iter()
-                    .map(|d| d.as_nanos() as f64 / unit_nanos)
-                    .collect(),
-            ),
+            (None, Some(ExplicitConfig { buckets: Some(b) })) => {
+                Some(b.iter().map(|d| d.as_nanos() as f64 / unit_nanos).collect())
+            }
             (None, _) => Some(
                 DEFAULT_BUCKETS_MS
                     .iter()
@@ -336,7 +334,12 @@ impl SpanMetricsConfig {
 }
 
 /// Checks one list of dimensions: names present, no glob, none repeating `seen`.
-fn check_dims(path: &str, list: &[Dimension], seen: &mut Vec<String>, errors: &mut Vec<ConfigError>) {
+fn check_dims(
+    path: &str,
+    list: &[Dimension],
+    seen: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
+) {
     for (i, d) in list.iter().enumerate() {
         let at = format!("{path}[{i}]");
         if d.glob.is_some() {
@@ -347,7 +350,10 @@ fn check_dims(path: &str, list: &[Dimension], seen: &mut Vec<String>, errors: &m
             continue;
         }
         if d.name.is_empty() {
-            errors.push(ConfigError::new(format!("{at}.name"), "a dimension needs a `name`"));
+            errors.push(ConfigError::new(
+                format!("{at}.name"),
+                "a dimension needs a `name`",
+            ));
             continue;
         }
         if seen.contains(&d.name) {
@@ -367,14 +373,32 @@ impl ComponentConfig for SpanMetricsConfig {
         let mut seen = fixed.clone();
         check_dims("dimensions", &self.dimensions, &mut seen, &mut errors);
         let shared = seen.clone();
-        check_dims("calls_dimensions", &self.calls_dimensions, &mut seen.clone(), &mut errors);
-        check_dims("histogram.dimensions", &self.histogram.dimensions, &mut shared.clone(), &mut errors);
-        check_dims("events.dimensions", &self.events.dimensions, &mut shared.clone(), &mut errors);
+        check_dims(
+            "calls_dimensions",
+            &self.calls_dimensions,
+            &mut seen.clone(),
+            &mut errors,
+        );
+        check_dims(
+            "histogram.dimensions",
+            &self.histogram.dimensions,
+            &mut shared.clone(),
+            &mut errors,
+        );
+        check_dims(
+            "events.dimensions",
+            &self.events.dimensions,
+            &mut shared.clone(),
+            &mut errors,
+        );
         for (i, e) in self.exclude_dimensions.iter().enumerate() {
             if !fixed.contains(e) {
                 errors.push(ConfigError::new(
                     format!("exclude_dimensions[{i}]"),
-                    format!("`{e}` is not one of the default dimensions ({})", FIXED.join(", ")),
+                    format!(
+                        "`{e}` is not one of the default dimensions ({})",
+                        FIXED.join(", ")
+                    ),
                 ));
             }
         }
@@ -421,8 +445,16 @@ impl AnyConfig for SpanMetricsConfig {
             "",
             &[
                 ("dimensions_cache_size", &self.dimensions_cache_size, cache),
-                ("resource_metrics_cache_size", &self.resource_metrics_cache_size, cache),
-                ("metric_timestamp_cache_size", &self.metric_timestamp_cache_size, cache),
+                (
+                    "resource_metrics_cache_size",
+                    &self.resource_metrics_cache_size,
+                    cache,
+                ),
+                (
+                    "metric_timestamp_cache_size",
+                    &self.metric_timestamp_cache_size,
+                    cache,
+                ),
                 (
                     "enable_metrics_sampling_method",
                     &self.enable_metrics_sampling_method,
@@ -484,12 +516,12 @@ struct SpanMetrics {
 
 /// Sends the metrics held, if any.
 async fn flush(id: &str, state: &Mutex<Aggregator>, next: &Arc<dyn Consumer>) {
-    let req = state
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .flush(now());
+    let req = state.lock().unwrap_or_else(|e| e.into_inner()).flush(now());
     let Some(req) = req else { return };
-    if let Err(e) = next.consume(Batch::from_payload(Payload::Metrics(req))).await {
+    if let Err(e) = next
+        .consume(Batch::from_payload(Payload::Metrics(req)))
+        .await
+    {
         tracing::warn!(connector = %id, error = %e, "Span metrics were refused downstream; this flush is lost.");
     }
 }

@@ -47,7 +47,9 @@ fn request(service: Option<&str>, scope: &str, spans: Vec<Span>) -> ExportTraceS
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: service.map(|s| vec![kv("service.name", s)]).unwrap_or_default(),
+                attributes: service
+                    .map(|s| vec![kv("service.name", s)])
+                    .unwrap_or_default(),
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
@@ -73,12 +75,15 @@ fn metric<'a>(req: &'a ExportMetricsServiceRequest, name: &str) -> Vec<&'a Metri
 }
 
 fn attr(attrs: &[KeyValue], key: &str) -> Option<String> {
-    attrs.iter().find(|kv| kv.key == key).and_then(|kv| match &kv.value {
-        Some(AnyValue {
-            value: Some(any_value::Value::StringValue(s)),
-        }) => Some(s.clone()),
-        _ => None,
-    })
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match &kv.value {
+            Some(AnyValue {
+                value: Some(any_value::Value::StringValue(s)),
+            }) => Some(s.clone()),
+            _ => None,
+        })
 }
 
 /// (span.name, status.code, calls) of every `calls` point, sorted.
@@ -122,12 +127,19 @@ fn calls_and_durations_by_the_default_dimensions_cumulative() {
         &request(
             Some("shop"),
             "s",
-            vec![span("GET /", 3, false, vec![]), span("GET /", 700, false, vec![]), span("GET /", 5, true, vec![])],
+            vec![
+                span("GET /", 3, false, vec![]),
+                span("GET /", 700, false, vec![]),
+                span("GET /", 5, true, vec![]),
+            ],
         ),
         at(1, base),
     );
     // A span without service.name on its resource is not counted, as in otelcol.
-    a.add(&request(None, "s", vec![span("x", 1, false, vec![])]), at(1, base));
+    a.add(
+        &request(None, "s", vec![span("x", 1, false, vec![])]),
+        at(1, base),
+    );
     let out = a.flush(at(2, base)).expect("metrics");
     assert_eq!(
         calls(&out, "traces.span.metrics.calls"),
@@ -142,7 +154,10 @@ fn calls_and_durations_by_the_default_dimensions_cumulative() {
     let Some(metric::Data::Histogram(h)) = &d[0].data else {
         panic!("explicit histogram expected: {d:?}")
     };
-    assert_eq!(h.aggregation_temporality, AggregationTemporality::Cumulative as i32);
+    assert_eq!(
+        h.aggregation_temporality,
+        AggregationTemporality::Cumulative as i32
+    );
     let ok = h
         .data_points
         .iter()
@@ -153,31 +168,55 @@ fn calls_and_durations_by_the_default_dimensions_cumulative() {
     // 3 ms in (2, 4], 700 ms in (400, 800].
     assert_eq!(ok.bucket_counts[1], 1);
     assert_eq!(ok.bucket_counts[9], 1);
-    assert_eq!(attr(&ok.attributes, "service.name").as_deref(), Some("shop"));
-    assert_eq!(attr(&ok.attributes, "span.kind").as_deref(), Some("SPAN_KIND_SERVER"));
+    assert_eq!(
+        attr(&ok.attributes, "service.name").as_deref(),
+        Some("shop")
+    );
+    assert_eq!(
+        attr(&ok.attributes, "span.kind").as_deref(),
+        Some("SPAN_KIND_SERVER")
+    );
     assert!(ok.exemplars.is_empty());
 
     // Cumulative: the next flush keeps counting from the same start.
-    a.add(&request(Some("shop"), "s", vec![span("GET /", 3, false, vec![])]), at(3, base));
+    a.add(
+        &request(Some("shop"), "s", vec![span("GET /", 3, false, vec![])]),
+        at(3, base),
+    );
     let out = a.flush(at(4, base)).expect("metrics");
     let c = calls(&out, "traces.span.metrics.calls");
-    assert!(c.contains(&("GET /".to_owned(), "STATUS_CODE_UNSET".to_owned(), 3)), "{c:?}");
+    assert!(
+        c.contains(&("GET /".to_owned(), "STATUS_CODE_UNSET".to_owned(), 3)),
+        "{c:?}"
+    );
 }
 
 #[test]
 fn delta_starts_over_and_an_idle_flush_sends_nothing() {
     let base = Instant::now();
     let mut a = aggregator("aggregation_temporality: AGGREGATION_TEMPORALITY_DELTA\nnamespace: ''");
-    a.add(&request(Some("shop"), "s", vec![span("a", 1, false, vec![])]), at(1, base));
+    a.add(
+        &request(Some("shop"), "s", vec![span("a", 1, false, vec![])]),
+        at(1, base),
+    );
     let out = a.flush(at(2, base)).expect("metrics");
-    assert_eq!(calls(&out, "calls"), vec![("a".to_owned(), "STATUS_CODE_UNSET".to_owned(), 1)]);
+    assert_eq!(
+        calls(&out, "calls"),
+        vec![("a".to_owned(), "STATUS_CODE_UNSET".to_owned(), 1)]
+    );
     assert!(a.flush(at(3, base)).is_none());
-    a.add(&request(Some("shop"), "s", vec![span("a", 1, false, vec![])]), at(4, base));
+    a.add(
+        &request(Some("shop"), "s", vec![span("a", 1, false, vec![])]),
+        at(4, base),
+    );
     let out = a.flush(at(5, base)).expect("metrics");
     let Some(metric::Data::Sum(s)) = &metric(&out, "calls")[0].data else {
         panic!()
     };
-    assert_eq!(s.aggregation_temporality, AggregationTemporality::Delta as i32);
+    assert_eq!(
+        s.aggregation_temporality,
+        AggregationTemporality::Delta as i32
+    );
     // A delta point starts at the previous flush.
     assert_eq!(s.data_points[0].start_time_unix_nano, 3_000_000_000);
 }
@@ -220,7 +259,10 @@ fn dimensions_defaults_exclusions_exemplars_and_exponential_buckets() {
     assert!((get.sum.unwrap_or_default() - 0.05).abs() < 1e-9, "{get:?}");
     assert_eq!(get.exemplars.len(), 1);
     assert_eq!(get.exemplars[0].trace_id, vec![1; 16]);
-    let buckets: u64 = get.positive.as_ref().map_or(0, |b| b.bucket_counts.iter().sum());
+    let buckets: u64 = get
+        .positive
+        .as_ref()
+        .map_or(0, |b| b.bucket_counts.iter().sum());
     assert_eq!(buckets, 2);
 }
 
@@ -230,12 +272,24 @@ fn scopes_cardinality_and_expiration() {
     let mut a = aggregator(
         "include_instrumentation_scope: [wanted]\naggregation_cardinality_limit: 2\nseries_expiration: 5s\nhistogram: {disable: true}\n",
     );
-    a.add(&request(Some("shop"), "other", vec![span("ignored", 1, false, vec![])]), at(1, base));
+    a.add(
+        &request(
+            Some("shop"),
+            "other",
+            vec![span("ignored", 1, false, vec![])],
+        ),
+        at(1, base),
+    );
     a.add(
         &request(
             Some("shop"),
             "wanted",
-            vec![span("a", 1, false, vec![]), span("b", 1, false, vec![]), span("c", 1, false, vec![]), span("d", 1, false, vec![])],
+            vec![
+                span("a", 1, false, vec![]),
+                span("b", 1, false, vec![]),
+                span("c", 1, false, vec![]),
+                span("d", 1, false, vec![]),
+            ],
         ),
         at(1, base),
     );
@@ -254,18 +308,54 @@ fn scopes_cardinality_and_expiration() {
 #[test]
 fn bad_configs_are_refused_with_their_path() {
     let cases: &[(&str, &str)] = &[
-        ("dimensions: [{name: span.name}]", "connectors.spanmetrics.dimensions[0].name"),
-        ("dimensions: [{name: a}, {name: a}]", "connectors.spanmetrics.dimensions[1].name"),
-        ("dimensions: [{glob: 'http.*'}]", "connectors.spanmetrics.dimensions[0].glob"),
-        ("exclude_dimensions: [nope]", "connectors.spanmetrics.exclude_dimensions[0]"),
-        ("histogram: {explicit: {}, exponential: {}}", "connectors.spanmetrics.histogram"),
-        ("histogram: {explicit: {buckets: [10ms, 5ms]}}", "connectors.spanmetrics.histogram.explicit.buckets"),
-        ("histogram: {exponential: {max_size: 0}}", "connectors.spanmetrics.histogram.exponential.max_size"),
-        ("events: {enabled: true}", "connectors.spanmetrics.events.dimensions"),
-        ("metrics_flush_interval: 0s", "connectors.spanmetrics.metrics_flush_interval"),
-        ("aggregation_temporality: DELTA", "connectors.spanmetrics.aggregation_temporality"),
-        ("histogram: {unit: us}", "connectors.spanmetrics.histogram.unit"),
-        ("histogram: {explicit: {buckets: [fast]}}", "connectors.spanmetrics.histogram.explicit.buckets[0]"),
+        (
+            "dimensions: [{name: span.name}]",
+            "connectors.spanmetrics.dimensions[0].name",
+        ),
+        (
+            "dimensions: [{name: a}, {name: a}]",
+            "connectors.spanmetrics.dimensions[1].name",
+        ),
+        (
+            "dimensions: [{glob: 'http.*'}]",
+            "connectors.spanmetrics.dimensions[0].glob",
+        ),
+        (
+            "exclude_dimensions: [nope]",
+            "connectors.spanmetrics.exclude_dimensions[0]",
+        ),
+        (
+            "histogram: {explicit: {}, exponential: {}}",
+            "connectors.spanmetrics.histogram",
+        ),
+        (
+            "histogram: {explicit: {buckets: [10ms, 5ms]}}",
+            "connectors.spanmetrics.histogram.explicit.buckets",
+        ),
+        (
+            "histogram: {exponential: {max_size: 0}}",
+            "connectors.spanmetrics.histogram.exponential.max_size",
+        ),
+        (
+            "events: {enabled: true}",
+            "connectors.spanmetrics.events.dimensions",
+        ),
+        (
+            "metrics_flush_interval: 0s",
+            "connectors.spanmetrics.metrics_flush_interval",
+        ),
+        (
+            "aggregation_temporality: DELTA",
+            "connectors.spanmetrics.aggregation_temporality",
+        ),
+        (
+            "histogram: {unit: us}",
+            "connectors.spanmetrics.histogram.unit",
+        ),
+        (
+            "histogram: {explicit: {buckets: [fast]}}",
+            "connectors.spanmetrics.histogram.explicit.buckets[0]",
+        ),
     ];
     for (yaml, path) in cases {
         let e = config(yaml).expect_err(yaml);
