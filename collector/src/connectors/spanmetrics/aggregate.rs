@@ -416,7 +416,7 @@ impl Aggregator {
 fn resource_key(attrs: &[KeyValue], keys: &[String]) -> String {
     let mut picked: Vec<&KeyValue> = attrs
         .iter()
-        .filter(|kv| keys.is_empty() || keys.iter().any(|k| *k == kv.key))
+        .filter(|kv| keys.is_empty() || keys.contains(&kv.key))
         .collect();
     picked.sort_by(|a, b| a.key.cmp(&b.key));
     format!("{picked:?}")
