@@ -187,6 +187,32 @@ def test_spanmetrics_over_otlp_to_a_second_collector(tmp_path, collectors):
     assert edge.stop() == 0
 
 
+def test_spanmetrics_flushes_at_shutdown_into_running_pipelines(tmp_path, collectors):
+    """An hour-long flush interval: the only flush is the one at shutdown, which must
+    pass through the metrics pipeline's processor before its exporter drains."""
+    out = tmp_path / "metrics.jsonl"
+    c = with_connectors(collectors(
+        exporters={"file": {"path": str(out)}, "nop": None},
+        processors={"batch": {"timeout": "10s"}},
+        pipelines={
+            "traces": {"receivers": ["otlp"], "exporters": ["nop", "spanmetrics"]},
+            "metrics": {"receivers": ["spanmetrics"], "processors": ["batch"], "exporters": ["file"]},
+        },
+    ), {"spanmetrics": {"metrics_flush_interval": "1h", "namespace": "",
+                        "aggregation_temporality": "AGGREGATION_TEMPORALITY_DELTA",
+                        "histogram": {"exponential": {"max_size": 20}}}}).start()
+    send_spans(c, "shop", [("GET /a", SpanKind.SERVER, {}, False, 0)] * 4)
+    assert not metric_points(out)
+    assert c.stop() == 0
+    points = metric_points(out)
+    calls = [p for p in points if p[0] == "calls"]
+    assert [num(p[2]["asInt"]) for p in calls] == [4], points
+    assert calls[0][4]["sum"]["aggregationTemporality"] in (1, "AGGREGATION_TEMPORALITY_DELTA")
+    duration = [p for p in points if p[0] == "duration"]
+    assert duration and duration[0][1] == "exponentialHistogram", points
+    assert num(duration[0][2]["count"]) == 4
+
+
 def test_count_spans_events_and_logs_with_conditions(tmp_path, collectors):
     out = tmp_path / "counts.jsonl"
     c = with_connectors(collectors(

@@ -299,7 +299,7 @@ impl Connector for RoutingConfig {
 }
 
 /// A table entry ready to run: `to` is `None` when none of its pipelines carries this
-/// instance's signal.
+/// instance's signal (the entry is then skipped for it).
 struct Compiled {
     condition: Condition,
     to: Option<Arc<dyn Consumer>>,
@@ -321,6 +321,10 @@ impl Consumer for Router {
         for route in &self.routes {
             if payload_is_empty(&rest) {
                 break;
+            }
+            // An entry whose pipelines all carry another signal takes nothing of this one.
+            if route.to.is_none() {
+                continue;
             }
             let taken = take_matching(&mut rest, &route.condition, self.mode, &self.id)
                 .map_err(|e| ConsumeError::permanent(format!("{}: {e}", self.id)))?;
