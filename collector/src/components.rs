@@ -9,6 +9,10 @@ use serde_yaml::Value;
 use crate::config::{
     self, AnyConfig, Catalog, ComponentId, Config, ConfigError, ConfigErrors, Kind,
 };
+use crate::connectors::count::CountConfig;
+use crate::connectors::forward::ForwardConfig;
+use crate::connectors::routing::RoutingConfig;
+use crate::connectors::spanmetrics::SpanMetricsConfig;
 use crate::exporters::debug::DebugConfig;
 use crate::exporters::envelope::EnvelopeExporterConfig;
 use crate::exporters::file::FileExporterConfig;
@@ -20,8 +24,8 @@ use crate::exporters::otlphttp::OtlpHttpExporterConfig;
 use crate::extensions::file_storage::FileStorageConfig;
 use crate::extensions::health_check::HealthCheckConfig;
 use crate::factory::{
-    Exporter, Extension, Factory, ParseFn, Processor, Receiver, exporter, extension, processor,
-    receiver,
+    Connector, ConnectorFactory, Exporter, Extension, Factory, ParseFn, Processor, Receiver,
+    connector, exporter, extension, processor, receiver,
 };
 use crate::processors::attributes::AttributesConfig;
 use crate::processors::batch::BatchConfig;
@@ -121,6 +125,43 @@ pub const EXTENSIONS: &[Factory<dyn Extension>] = &[
     ),
 ];
 
+/// Connector types, with the (exporter pipeline, receiver pipeline) signal pairs each
+/// joins.
+pub const CONNECTORS: &[ConnectorFactory] = &[
+    connector::<ForwardConfig>(
+        "forward",
+        &[
+            (Signal::Traces, Signal::Traces),
+            (Signal::Logs, Signal::Logs),
+            (Signal::Metrics, Signal::Metrics),
+        ],
+        "passes data from pipelines to pipelines of the same signal",
+    ),
+    connector::<RoutingConfig>(
+        "routing",
+        &[
+            (Signal::Traces, Signal::Traces),
+            (Signal::Logs, Signal::Logs),
+            (Signal::Metrics, Signal::Metrics),
+        ],
+        "routes data to pipelines by OTTL conditions (resource, span, log, metric, datapoint)",
+    ),
+    connector::<SpanMetricsConfig>(
+        "spanmetrics",
+        &[(Signal::Traces, Signal::Metrics)],
+        "R.E.D. metrics from spans: calls, duration histogram, by dimensions",
+    ),
+    connector::<CountConfig>(
+        "count",
+        &[
+            (Signal::Traces, Signal::Metrics),
+            (Signal::Logs, Signal::Metrics),
+            (Signal::Metrics, Signal::Metrics),
+        ],
+        "counts spans, span events, log records, metrics and data points into metrics",
+    ),
+];
+
 /// A row of any kind's table, without the kind's trait.
 struct Info {
     ty: &'static str,
@@ -187,6 +228,18 @@ impl Registry {
         find(EXPORTERS, &id.ty).and_then(|e| (e.view)(cfg))
     }
 
+    /// Connector `id`'s config as a connector.
+    pub fn connector<'c>(
+        &self,
+        id: &ComponentId,
+        cfg: &'c dyn AnyConfig,
+    ) -> Option<&'c dyn Connector> {
+        CONNECTORS
+            .iter()
+            .find(|e| e.ty == id.ty)
+            .and_then(|e| (e.view)(cfg))
+    }
+
     /// Component `id`'s config as an extension.
     pub fn extension<'c>(
         &self,
@@ -228,6 +281,35 @@ impl Catalog for Registry {
             .iter()
             .any(|t| t.ty == ty && t.signals.contains(&signal))
     }
+
+    fn parse_connector(
+        &self,
+        id: &ComponentId,
+        value: &Value,
+        path: &str,
+    ) -> Result<Box<dyn AnyConfig>, Vec<ConfigError>> {
+        match CONNECTORS.iter().find(|t| t.ty == id.ty) {
+            Some(t) => (t.parse)(value, path),
+            None => {
+                let known: Vec<&str> = CONNECTORS.iter().map(|t| t.ty).collect();
+                Err(vec![ConfigError::new(
+                    path,
+                    format!(
+                        "unknown connector type `{}`, expected one of: {}",
+                        id.ty,
+                        known.join(", ")
+                    ),
+                )])
+            }
+        }
+    }
+
+    fn connector_pairs(&self, ty: &str) -> &'static [(Signal, Signal)] {
+        CONNECTORS
+            .iter()
+            .find(|t| t.ty == ty)
+            .map_or(&[], |t| t.pairs)
+    }
 }
 
 /// Loads and checks a configuration ([`config::load`]) with this registry's
@@ -259,6 +341,14 @@ pub fn describe() -> String {
             .collect();
         sections.push((format!("{}s:", kind.as_str()), rows));
     }
+    let connectors = CONNECTORS
+        .iter()
+        .map(|t| {
+            let pairs: Vec<String> = t.pairs.iter().map(|(a, b)| format!("{a}->{b}")).collect();
+            (t.ty, format!("[{}]", pairs.join(", ")), t.about)
+        })
+        .collect();
+    sections.push(("connectors:".to_owned(), connectors));
     let modules = ::wasm_host::wasm::builtin::all()
         .iter()
         .map(|b| (b.name, format!("[{} world]", b.world.as_str()), b.about))
@@ -294,8 +384,16 @@ mod tests {
         let types: Vec<Info> = Kind::ALL.into_iter().flat_map(table).collect();
         assert_eq!(
             rows.len(),
-            types.len() + ::wasm_host::wasm::builtin::all().len()
+            types.len() + CONNECTORS.len() + ::wasm_host::wasm::builtin::all().len()
         );
+        for c in CONNECTORS {
+            assert!(
+                rows.iter()
+                    .any(|r| r.ends_with(c.about) && r.trim_start().starts_with(c.ty)),
+                "{} missing",
+                c.ty
+            );
+        }
         for t in &types {
             assert!(
                 rows.iter()
@@ -309,6 +407,7 @@ mod tests {
                 - types
                     .iter()
                     .map(|t| t.about)
+                    .chain(CONNECTORS.iter().map(|c| c.about))
                     .chain(::wasm_host::wasm::builtin::all().iter().map(|b| b.about))
                     .find(|a| r.ends_with(a))
                     .map_or(0, str::len)

@@ -125,15 +125,12 @@ fn a_profiles_pipeline_names_the_feature_gate() {
 #[test]
 fn a_connector_is_reported_once_not_at_each_use() {
     let text = format!(
-        "{}    metrics:\n      receivers: [spanmetrics]\n      exporters: [nop]\nconnectors:\n  spanmetrics:\n",
-        with("", "  nop:\n", "nop, spanmetrics", "")
+        "{}    metrics:\n      receivers: [spanmetric]\n      exporters: [nop]\nconnectors:\n  spanmetric:\n",
+        with("", "  nop:\n", "nop, spanmetric", "")
     );
     let e = errors_of(&text);
     assert_eq!(e.len(), 1, "{e:?}");
-    assert!(
-        e[0].message
-            .contains("unknown connector type `spanmetrics`")
-    );
+    assert!(e[0].message.contains("unknown connector type `spanmetric`"));
 }
 
 #[test]

@@ -12,6 +12,9 @@ use crate::receivers::otlp::OtlpReceiverConfig;
 #[path = "config_dropin_tests.rs"]
 mod dropin;
 
+#[path = "config_connector_tests.rs"]
+mod connector;
+
 fn load_text(text: &str) -> Result<Config, ConfigErrors> {
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("c.yaml");
@@ -322,7 +325,7 @@ fn loadbalancing_storage_errors_name_the_queue_in_effect() {
 #[test]
 fn unknown_top_level_key_and_connectors() {
     let e = errors_of(&format!(
-        "{GOOD}recievers:\n  otlp:\nconnectors:\n  spanmetrics:\n"
+        "{GOOD}recievers:\n  otlp:\nconnectors:\n  spanmetric:\n"
     ));
     assert!(
         e.iter()
@@ -331,7 +334,7 @@ fn unknown_top_level_key_and_connectors() {
     );
     assert!(
         e.iter()
-            .any(|e| e.message.contains("unknown connector type `spanmetrics`")),
+            .any(|e| e.message.contains("unknown connector type `spanmetric`, expected one of: forward, routing, spanmetrics, count")),
         "{e:?}"
     );
 }

@@ -1,8 +1,10 @@
 //! What a component type gives the registry ([`crate::components`]): one [`Factory`] per
 //! type (its name, signals and description, how to parse its YAML) and, per kind, the
 //! trait its parsed config implements to become a running part: [`Receiver`],
-//! [`Processor`], [`Exporter`], [`Extension`]. The service builds pipelines through
-//! these traits alone, without naming a concrete component.
+//! [`Processor`], [`Exporter`], [`Extension`], and for connectors a
+//! [`ConnectorFactory`] with the signal pairs it joins and the [`Connector`] trait. The
+//! service builds pipelines through these traits alone, without naming a concrete
+//! component.
 //!
 //! This module sits between [`crate::config`] (which it depends on) and the components
 //! (which depend on it); neither `config` nor this module imports a component.
@@ -17,7 +19,9 @@ use serde_yaml::Value;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{AnyConfig, ComponentConfig, ComponentId, ConfigError, parse_component};
+use crate::config::{
+    AnyConfig, ComponentConfig, ComponentId, ConfigError, PipelineId, parse_component,
+};
 use crate::receivers::Consumers;
 use crate::storage::{DirStore, FileStorage};
 use crate::telemetry::{Health, SelfMetrics};
@@ -86,6 +90,74 @@ entry_constructor!(
     /// The registry row of an extension type whose config is `T`.
     extension, view_extension, Extension
 );
+
+/// The registry row of a connector type: like a [`Factory`], with the (exporter
+/// pipeline signal, receiver pipeline signal) pairs it joins instead of signals.
+pub struct ConnectorFactory {
+    /// The type name in YAML ids, e.g. `spanmetrics`.
+    pub ty: &'static str,
+    /// (from, to): the signal of a pipeline it ends, the signal of a pipeline it feeds.
+    pub pairs: &'static [(Signal, Signal)],
+    /// One line for `tracemend components`.
+    pub about: &'static str,
+    /// Deserializes (unknown keys refused) and validates its YAML.
+    pub parse: ParseFn,
+    /// The parsed config as a [`Connector`]; `None` for a config of another type.
+    pub view: fn(&dyn AnyConfig) -> Option<&dyn Connector>,
+}
+
+fn view_connector<T: Connector + AnyConfig>(
+    c: &dyn AnyConfig,
+) -> Option<&(dyn Connector + 'static)> {
+    c.downcast_ref::<T>()
+        .map(|t| t as &(dyn Connector + 'static))
+}
+
+/// The registry row of a connector type whose config is `T`.
+pub const fn connector<T: ComponentConfig + AnyConfig + Connector>(
+    ty: &'static str,
+    pairs: &'static [(Signal, Signal)],
+    about: &'static str,
+) -> ConnectorFactory {
+    ConnectorFactory {
+        ty,
+        pairs,
+        about,
+        parse: parse_boxed::<T>,
+        view: view_connector::<T>,
+    }
+}
+
+/// What a connector gets to build one instance: one per (id, `from`, `to`), shared by
+/// every pipeline of signal `from` that lists it as an exporter.
+pub struct ConnectorContext<'a> {
+    /// The connector's id.
+    pub id: &'a ComponentId,
+    /// The signal it takes (the pipelines it ends).
+    pub from: Signal,
+    /// The signal it emits (the pipelines it feeds).
+    pub to: Signal,
+    /// Every pipeline of signal `to` that lists the connector as a receiver, by id, as
+    /// the consumer at its head (its first processor, or its exporters).
+    pub pipelines: &'a [(PipelineId, Arc<dyn Consumer>)],
+    /// The collector's own metrics.
+    pub metrics: &'a SelfMetrics,
+}
+
+impl ConnectorContext<'_> {
+    /// Every downstream pipeline as one consumer (what all but `routing` feed).
+    pub fn all_pipelines(&self) -> Arc<dyn Consumer> {
+        crate::service::fan_out(self.pipelines.iter().map(|(_, c)| c.clone()).collect())
+    }
+}
+
+/// A connector's config: the exporter of one pipeline and the receiver of others.
+pub trait Connector: Send + Sync {
+    /// The instance that takes `ctx.from` batches and feeds `ctx.pipelines`. It runs
+    /// inside the tokio runtime; its `shutdown` flushes what it holds downstream (called
+    /// after every pipeline feeding it has shut down, before the ones it feeds).
+    fn build(&self, ctx: ConnectorContext<'_>) -> anyhow::Result<Arc<dyn Consumer>>;
+}
 
 /// A receiver's config: starts listening and feeds `consumers`.
 #[async_trait]

@@ -12,11 +12,13 @@
 //! the [`config::Catalog`] it is given; [`factory`] defines what a component type
 //! provides (a [`factory::Factory`] and its kind's trait); the components implement it;
 //! [`components`] is the registry, one table per kind and the one place a type is named;
+//! [`connectors`] join pipelines into a graph that [`config::graph`] checks;
 //! [`service`] builds and runs pipelines through the registry alone. [`telemetry`] holds
 //! the collector's own metrics and health.
 
 pub mod components;
 pub mod config;
+pub mod connectors;
 pub mod exporters;
 pub mod extensions;
 pub mod factory;

@@ -9,8 +9,14 @@
 //! modules loaded, on one shared runtime) before any receiver opens, then built into
 //! each pipeline. Components are reached only through the registry
 //! ([`crate::components`]) and the kind traits of [`crate::factory`].
+//!
+//! Connectors make pipelines feed pipelines ([`crate::config::graph`]): pipelines are
+//! built downstream first, so a connector instance, one per (id, signal in, signal
+//! out) as in otelcol, is built with the heads of the pipelines it feeds. At shutdown
+//! pipelines go upstream first, and a connector instance is shut down (flushing what
+//! it holds) after every pipeline feeding it and before the pipelines it feeds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -20,8 +26,12 @@ use pdata::{Batch, ConsumeError, Consumer, Signal};
 use tokio_util::sync::CancellationToken;
 
 use crate::components::Registry;
-use crate::config::{AnyConfig, ComponentId, Config, ConfigError, ConfigErrors};
-use crate::factory::{ExporterContext, ExtensionContext, PrepareEnv, PrepareError, Prepared};
+use crate::config::{
+    AnyConfig, Catalog, ComponentId, Config, ConfigError, ConfigErrors, PipelineId, graph,
+};
+use crate::factory::{
+    ConnectorContext, ExporterContext, ExtensionContext, PrepareEnv, PrepareError, Prepared,
+};
 use crate::receivers::Consumers;
 use crate::storage::FileStorage;
 use crate::telemetry::{Health, SelfMetrics};
@@ -51,7 +61,8 @@ impl Consumer for FanOut {
     }
 }
 
-fn fan_out(mut list: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
+/// One consumer for a list: the consumer itself when there is one.
+pub(crate) fn fan_out(mut list: Vec<Arc<dyn Consumer>>) -> Arc<dyn Consumer> {
     if list.len() == 1 {
         list.remove(0)
     } else {
@@ -151,17 +162,32 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         PrepareFailure::Fatal(e) => e,
     })?;
 
-    // Pipelines, built from the exporters back to the first processor.
-    let mut processors: Vec<Arc<dyn Consumer>> = Vec::new();
+    // Pipelines, downstream first, each built from its exporters back to its first
+    // processor.
+    let pairs = |ty: &str| Registry.connector_pairs(ty);
+    let edges = graph::edges(&config.connectors, &config.service.pipelines, &pairs);
+    let order = graph::order(&config.service.pipelines, &edges);
+    let mut heads: BTreeMap<PipelineId, Arc<dyn Consumer>> = BTreeMap::new();
+    let mut chains: BTreeMap<PipelineId, Vec<Arc<dyn Consumer>>> = BTreeMap::new();
+    let mut connectors: BTreeMap<ConnectorKey, Arc<dyn Consumer>> = BTreeMap::new();
     let mut receiver_inputs: BTreeMap<ComponentId, BTreeMap<Signal, Vec<Arc<dyn Consumer>>>> =
         BTreeMap::new();
-    for (pid, p) in &config.service.pipelines {
+    for pid in order.iter().rev() {
+        let Some(p) = config.service.pipelines.get(pid) else {
+            continue;
+        };
         let signal = pid.signal;
-        let outs: Vec<Arc<dyn Consumer>> = p
-            .exporters
-            .iter()
-            .filter_map(|id| exporters.get(&(id.clone(), signal)).cloned())
-            .collect();
+        let mut outs: Vec<Arc<dyn Consumer>> = Vec::new();
+        for id in &p.exporters {
+            if config.connectors.contains_key(id) {
+                outs.push(
+                    connector_input(&config, id, signal, &heads, &mut connectors, &metrics)
+                        .with_context(|| format!("connectors.{id}"))?,
+                );
+            } else if let Some(e) = exporters.get(&(id.clone(), signal)) {
+                outs.push(e.clone());
+            }
+        }
         let mut next = fan_out(outs);
         let mut chain: Vec<Arc<dyn Consumer>> = Vec::new();
         for id in p.processors.iter().rev() {
@@ -175,8 +201,13 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         }
         // Shut down upstream first so each processor flushes into a live successor.
         chain.reverse();
-        processors.extend(chain);
-        for r in &p.receivers {
+        chains.insert(pid.clone(), chain);
+        heads.insert(pid.clone(), next.clone());
+        for r in p
+            .receivers
+            .iter()
+            .filter(|r| !config.connectors.contains_key(*r))
+        {
             receiver_inputs
                 .entry(r.clone())
                 .or_default()
@@ -219,8 +250,25 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     for r in running {
         r.stop().await;
     }
-    for p in &processors {
-        p.shutdown().await;
+    // Upstream first: a connector flushes into pipelines that are still running.
+    let mut connectors_down: BTreeSet<ConnectorKey> = BTreeSet::new();
+    for pid in &order {
+        for (key, c) in &connectors {
+            if key.2 == pid.signal
+                && !connectors_down.contains(key)
+                && config
+                    .service
+                    .pipelines
+                    .get(pid)
+                    .is_some_and(|p| p.receivers.contains(&key.0))
+            {
+                c.shutdown().await;
+                connectors_down.insert(key.clone());
+            }
+        }
+        for p in chains.get(pid).into_iter().flatten() {
+            p.shutdown().await;
+        }
     }
     for e in exporters.values() {
         e.shutdown().await;
@@ -320,4 +368,63 @@ fn build_exporter(
         metrics,
         health,
     })
+}
+
+/// A connector instance: (id, the signal it takes, the signal it emits).
+type ConnectorKey = (ComponentId, Signal, Signal);
+
+/// What a pipeline of `signal` exporting to connector `id` sends to: the connector's
+/// instance for each signal it emits into a pipeline that receives from it (built on
+/// first use and shared by every pipeline of `signal`).
+fn connector_input(
+    config: &Config,
+    id: &ComponentId,
+    signal: Signal,
+    heads: &BTreeMap<PipelineId, Arc<dyn Consumer>>,
+    built: &mut BTreeMap<ConnectorKey, Arc<dyn Consumer>>,
+    metrics: &SelfMetrics,
+) -> anyhow::Result<Arc<dyn Consumer>> {
+    let cfg = config
+        .connectors
+        .get(id)
+        .ok_or_else(|| anyhow!("connector `{id}` is not configured"))?;
+    let connector = Registry
+        .connector(id, &**cfg)
+        .ok_or_else(|| anyhow!("`{}` is not a connector type", id.ty))?;
+    let mut outs = Vec::new();
+    for (from, to) in Registry.connector_pairs(&id.ty) {
+        if *from != signal {
+            continue;
+        }
+        let key = (id.clone(), *from, *to);
+        if let Some(c) = built.get(&key) {
+            outs.push(c.clone());
+            continue;
+        }
+        // Downstream pipelines were built first: each is in `heads`.
+        let pipelines: Vec<(PipelineId, Arc<dyn Consumer>)> = config
+            .service
+            .pipelines
+            .iter()
+            .filter(|(k, p)| k.signal == *to && p.receivers.contains(id))
+            .filter_map(|(k, _)| heads.get(k).map(|h| (k.clone(), h.clone())))
+            .collect();
+        if pipelines.is_empty() {
+            continue;
+        }
+        let c = connector.build(ConnectorContext {
+            id,
+            from: *from,
+            to: *to,
+            pipelines: &pipelines,
+            metrics,
+        })?;
+        built.insert(key, c.clone());
+        outs.push(c);
+    }
+    if outs.is_empty() {
+        // Config validation refuses a connector that feeds nothing.
+        anyhow::bail!("connector `{id}` feeds no pipeline from {signal}");
+    }
+    Ok(fan_out(outs))
 }

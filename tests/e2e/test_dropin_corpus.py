@@ -44,7 +44,7 @@ KNOWN_MISSING = {
         "pprof", "zpages", "k8s_observer", "memory_ballast", "sigv4auth",
         "bearertokenauth", "headers_setter",
     },
-    "connector": {"spanmetrics", "span_metrics", "datadog"},
+    "connector": {"span_metrics", "datadog"},
 }
 
 PROFILES = "profiles pipelines are not supported"

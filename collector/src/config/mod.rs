@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod expand;
+pub mod graph;
 pub mod ignored;
 pub mod lenient;
 mod locate;
@@ -57,6 +58,18 @@ pub trait AnyConfig: Any + fmt::Debug + Send + Sync + 'static {
     fn warnings(&self) -> Vec<ConfigError> {
         Vec::new()
     }
+
+    /// The pipelines a connector names in its own config (`routing`'s tables), each with
+    /// its path relative to the component: each must receive from the connector.
+    fn pipeline_refs(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Why a connector cannot take data of signal `from` (a `routing` table entry whose
+    /// OTTL context belongs to another signal), paths relative to the component.
+    fn connector_signal_errors(&self, _from: Signal) -> Vec<ConfigError> {
+        Vec::new()
+    }
 }
 
 impl dyn AnyConfig {
@@ -81,6 +94,19 @@ pub trait Catalog {
 
     /// Whether type `ty` of `kind` handles `signal`.
     fn supports(&self, kind: Kind, ty: &str, signal: Signal) -> bool;
+
+    /// Parses and validates the YAML of connector `id` at `path`; an unknown type is an
+    /// error listing the known ones.
+    fn parse_connector(
+        &self,
+        id: &ComponentId,
+        value: &Value,
+        path: &str,
+    ) -> Result<Box<dyn AnyConfig>, Vec<ConfigError>>;
+
+    /// The (exporter pipeline signal, receiver pipeline signal) pairs connector type
+    /// `ty` joins; empty for an unknown type.
+    fn connector_pairs(&self, ty: &str) -> &'static [(Signal, Signal)];
 }
 
 /// Parsed configs by component id.
@@ -137,6 +163,7 @@ pub struct Config {
     pub processors: Components,
     pub exporters: Components,
     pub extensions: Components,
+    pub connectors: Components,
     pub service: ServiceConfig,
     /// Keys that loaded but have no effect here, located in their source; the caller
     /// logs them (`run`) or prints them (`validate`).
@@ -277,17 +304,23 @@ fn parse(root: &Value, catalog: &dyn Catalog, errors: &mut Vec<ConfigError>) -> 
         parsed.push(components);
     }
     let [receivers, processors, exporters, extensions]: [Components; 4] = parsed.try_into().ok()?;
-    for (id, path, _) in section("connectors", errors) {
-        errors.push(ConfigError::new(
-            path,
-            format!(
-                "unknown connector type `{}`: tracemend has no connectors yet",
-                id.ty
-            ),
-        ));
-        // Already reported: its uses as a pipeline's receiver or exporter are not.
-        invalid.push((Kind::Receiver, id.clone()));
-        invalid.push((Kind::Exporter, id));
+    let mut connectors = Components::new();
+    for (id, path, v) in section("connectors", errors) {
+        match catalog.parse_connector(&id, &v, &path) {
+            Ok(c) => {
+                warnings.extend(c.warnings().into_iter().map(|mut w| {
+                    w.path = expand::join(&path, &w.path);
+                    w
+                }));
+                connectors.insert(id, c);
+            }
+            Err(e) => {
+                errors.extend(e);
+                // Already reported: its uses as a pipeline's receiver or exporter are not.
+                invalid.push((Kind::Receiver, id.clone()));
+                invalid.push((Kind::Exporter, id));
+            }
+        }
     }
 
     let service_value = map
@@ -306,16 +339,19 @@ fn parse(root: &Value, catalog: &dyn Catalog, errors: &mut Vec<ConfigError>) -> 
         processors: &processors,
         exporters: &exporters,
         extensions: &extensions,
+        connectors: &connectors,
         invalid: &invalid,
     };
     warnings.extend(raw.warnings());
     let service = service::check(raw, &lookup, catalog, errors);
+    graph::check(&connectors, &service.pipelines, catalog, errors);
     check_storage_refs(&exporters, &extensions, &service, errors);
     Some(Config {
         receivers,
         processors,
         exporters,
         extensions,
+        connectors,
         service,
         warnings,
         origin: Merged {

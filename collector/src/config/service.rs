@@ -401,6 +401,8 @@ pub(super) struct Lookup<'a> {
     pub processors: &'a Components,
     pub exporters: &'a Components,
     pub extensions: &'a Components,
+    /// Connectors: each may stand as a pipeline's receiver or exporter.
+    pub connectors: &'a Components,
     /// Components whose own config was invalid, by the kind they were configured as
     /// (already reported): references to them are not reported again.
     pub invalid: &'a [(Kind, ComponentId)],
@@ -408,6 +410,9 @@ pub(super) struct Lookup<'a> {
 
 impl Lookup<'_> {
     fn has(&self, kind: Kind, id: &ComponentId) -> bool {
+        if matches!(kind, Kind::Receiver | Kind::Exporter) && self.connectors.contains_key(id) {
+            return true;
+        }
         match kind {
             Kind::Receiver => self.receivers.contains_key(id),
             Kind::Processor => self.processors.contains_key(id),
@@ -439,6 +444,10 @@ impl Lookup<'_> {
             .map(|(_, id)| id.to_string())
             .collect();
         let kinds = format!("{}s", kind.as_str());
+        let mut ids = ids;
+        if matches!(kind, Kind::Receiver | Kind::Exporter) {
+            ids.extend(self.connectors.keys().map(|id| format!("{id} (connector)")));
+        }
         match (ids.is_empty(), refused.is_empty()) {
             (true, true) => format!("no {kinds} are configured"),
             (false, true) => format!("configured {kinds}: {}", ids.join(", ")),
@@ -558,7 +567,12 @@ pub(super) fn check(
             for (i, raw_id) in list.iter().enumerate() {
                 let path = format!("{base}.{field}[{i}]");
                 if let Some(id) = lookup.resolve(raw_id, kind, &path, errors) {
-                    if !catalog.supports(kind, &id.ty, signal) {
+                    if lookup.connectors.contains_key(&id) {
+                        if let Some(e) = connector_side(catalog, &id, kind, signal) {
+                            errors.push(ConfigError::new(path, e));
+                            continue;
+                        }
+                    } else if !catalog.supports(kind, &id.ty, signal) {
                         errors.push(ConfigError::new(
                             path,
                             format!("{} `{id}` does not support {signal}", kind.as_str()),
@@ -603,4 +617,31 @@ pub(super) fn check(
         pipelines,
         telemetry: raw.telemetry,
     }
+}
+
+/// Why connector `id` cannot stand as `kind` (receiver or exporter) of a `signal`
+/// pipeline, if it cannot: none of its signal pairs has `signal` on that side.
+fn connector_side(
+    catalog: &dyn Catalog,
+    id: &ComponentId,
+    kind: Kind,
+    signal: Signal,
+) -> Option<String> {
+    let pairs = catalog.connector_pairs(&id.ty);
+    let fits = pairs.iter().any(|(from, to)| {
+        if kind == Kind::Exporter {
+            *from == signal
+        } else {
+            *to == signal
+        }
+    });
+    if fits {
+        return None;
+    }
+    Some(format!(
+        "connector `{id}` cannot be {} {} of a {signal} pipeline: it joins {}",
+        kind.article(),
+        kind.as_str(),
+        super::graph::describe_pairs(pairs)
+    ))
 }
