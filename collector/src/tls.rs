@@ -20,7 +20,12 @@ pub struct Pem<'a> {
     pub pem: &'a Option<String>,
 }
 
-impl Pem<'_> {
+impl<'a> Pem<'a> {
+    /// The source named `name` read from its `{name}_file` and `{name}_pem` keys.
+    pub fn new(name: &'a str, file: &'a Option<PathBuf>, pem: &'a Option<String>) -> Self {
+        Pem { name, file, pem }
+    }
+
     /// Whether either key is set.
     pub fn is_set(&self) -> bool {
         self.file.is_some() || self.pem.is_some()

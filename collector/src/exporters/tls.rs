@@ -149,27 +149,15 @@ impl TlsClientConfig {
     }
 
     fn ca_source(&self) -> Pem<'_> {
-        Pem {
-            name: "ca",
-            file: &self.ca_file,
-            pem: &self.ca_pem,
-        }
+        Pem::new("ca", &self.ca_file, &self.ca_pem)
     }
 
     fn cert(&self) -> Pem<'_> {
-        Pem {
-            name: "cert",
-            file: &self.cert_file,
-            pem: &self.cert_pem,
-        }
+        Pem::new("cert", &self.cert_file, &self.cert_pem)
     }
 
     fn key(&self) -> Pem<'_> {
-        Pem {
-            name: "key",
-            file: &self.key_file,
-            pem: &self.key_pem,
-        }
+        Pem::new("key", &self.key_file, &self.key_pem)
     }
 
     /// The CA certificate PEM, from `ca_file` or `ca_pem`.

@@ -139,19 +139,11 @@ impl ServerTlsConfig {
     }
 
     fn cert(&self) -> Pem<'_> {
-        Pem {
-            name: "cert",
-            file: &self.cert_file,
-            pem: &self.cert_pem,
-        }
+        Pem::new("cert", &self.cert_file, &self.cert_pem)
     }
 
     fn key(&self) -> Pem<'_> {
-        Pem {
-            name: "key",
-            file: &self.key_file,
-            pem: &self.key_pem,
-        }
+        Pem::new("key", &self.key_file, &self.key_pem)
     }
 
     /// Reads the certificates and key and builds the acceptor; `alpn` lists the
