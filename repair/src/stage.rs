@@ -232,6 +232,28 @@ pub enum StageError {
     },
 }
 
+impl StageError {
+    /// A failure with nothing learned and no artifacts.
+    pub(crate) fn failed(error: String) -> Self {
+        StageError::Failed {
+            error,
+            result: None,
+            artifacts: Vec::new(),
+        }
+    }
+
+    /// A repository error: an unreachable remote makes the job wait, anything else fails it.
+    pub(crate) fn from_repo(e: crate::repo::RepoError) -> Self {
+        match e {
+            crate::repo::RepoError::Remote { .. } => StageError::Unavailable {
+                dependency: crate::dependency::GIT_REMOTE,
+                reason: format!("repository: {e}"),
+            },
+            other => Self::failed(format!("repository: {other}")),
+        }
+    }
+}
+
 /// The future a stage's [`Stage::run`] returns.
 pub type StageFuture<'a> =
     Pin<Box<dyn Future<Output = Result<StageOutcome, StageError>> + Send + 'a>>;

@@ -29,11 +29,11 @@ pub use result::{
 };
 
 use crate::config::ServiceConfig;
-use crate::dependency::{Dependency, GIT_REMOTE};
+use crate::dependency::Dependency;
 use crate::localize::Intervention;
 use crate::minimize::ProbeInput;
 use crate::policy::{PolicyConfig, PolicyGate};
-use crate::repo::{Repo, RepoError};
+use crate::repo::Repo;
 use crate::stage::{Stage, StageContext, StageError, StageFuture, StageOutcome, StageResult};
 use source::PySource;
 use templates::{Draft, Failure, FrameRef};
@@ -115,24 +115,6 @@ impl Stage for Patch {
 
     fn run<'a>(&'a self, ctx: &'a StageContext<'a>) -> StageFuture<'a> {
         Box::pin(self.patch(ctx))
-    }
-}
-
-fn failed(error: String) -> StageError {
-    StageError::Failed {
-        error,
-        result: None,
-        artifacts: Vec::new(),
-    }
-}
-
-fn from_repo(e: RepoError) -> StageError {
-    match e {
-        RepoError::Remote { .. } => StageError::Unavailable {
-            dependency: GIT_REMOTE,
-            reason: format!("repository: {e}"),
-        },
-        other => failed(format!("repository: {other}")),
     }
 }
 
@@ -249,16 +231,15 @@ impl Patch {
     async fn patch(&self, ctx: &StageContext<'_>) -> Result<StageOutcome, StageError> {
         let envelope = ctx.envelope;
         let name = &envelope.identity.service.name;
-        let service = self
-            .services
-            .get(name)
-            .ok_or_else(|| failed(format!("service {name} is not in the services map")))?;
+        let service = self.services.get(name).ok_or_else(|| {
+            StageError::failed(format!("service {name} is not in the services map"))
+        })?;
         let commit = ctx
             .previous
             .reproduce()
             .and_then(|r| r.commit.clone())
             .ok_or_else(|| {
-                failed("no reproduced commit to patch (reproduce has not run)".into())
+                StageError::failed("no reproduced commit to patch (reproduce has not run)".into())
             })?;
         let Some(failure) = failure_of(ctx) else {
             // Nothing to point a template at: a person takes over.
@@ -277,8 +258,8 @@ impl Patch {
         };
         let repo = Repo::open(&service.repository, &self.repos_dir)
             .await
-            .map_err(from_repo)?;
-        let files = repo.files(&commit).await.map_err(from_repo)?;
+            .map_err(StageError::from_repo)?;
+        let files = repo.files(&commit).await.map_err(StageError::from_repo)?;
 
         let mut targets = Vec::new();
         let mut prefer_boundary = false;
@@ -466,7 +447,7 @@ impl Patch {
             candidate.policy = self
                 .gate
                 .evaluate(&candidate, &new_imports)
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| StageError::failed(e.to_string()))?;
             candidates.push(candidate);
         }
         info!(

@@ -17,9 +17,9 @@ use super::{
     preload_of, tests_spec,
 };
 use crate::config::{ReproduceConfig, ServiceConfig};
-use crate::dependency::{DOCKER, Dependency, DockerEngine, GIT_REMOTE, docker_reason};
+use crate::dependency::{DOCKER, Dependency, DockerEngine, docker_reason};
 use crate::minimize::ProbeInput;
-use crate::repo::{Repo, RepoError};
+use crate::repo::Repo;
 use crate::reproduce::{Vendor, image_spec};
 use crate::sandbox::{ImageInfo, ImageSpec, RunOutput, RunSpec, Sandbox, SandboxError};
 use crate::stage::{StageContext, StageError};
@@ -182,17 +182,20 @@ impl Workbench {
         name: &str,
         commit: &str,
     ) -> Result<Prepared<'a>, StageError> {
-        let service = self
-            .service(name)
-            .ok_or_else(|| failed(format!("service {name} is not in the services map")))?;
+        let service = self.service(name).ok_or_else(|| {
+            StageError::failed(format!("service {name} is not in the services map"))
+        })?;
         let repo = Repo::open(&service.repository, &self.parts.repos_dir)
             .await
-            .map_err(from_repo)?;
-        let commit = repo.resolve_commit(commit).await.map_err(from_repo)?;
+            .map_err(StageError::from_repo)?;
+        let commit = repo
+            .resolve_commit(commit)
+            .await
+            .map_err(StageError::from_repo)?;
         let spec = self
             .image_spec(&repo, name, service, &commit)
             .await
-            .map_err(failed)?;
+            .map_err(StageError::failed)?;
         let image = self.ensure_image(&spec).await.map_err(from_sandbox)?;
         Ok(Prepared {
             service,
@@ -227,7 +230,7 @@ impl Workbench {
             options,
             preload,
         )
-        .map_err(failed)?;
+        .map_err(StageError::failed)?;
         // Each probe may restart the service and wait for its answer.
         let per_probe = self.parts.reproduce.ready_timeout + self.parts.reproduce.request_timeout;
         let timeout = self.parts.sandbox_timeout + per_probe * probes.len() as u32;
@@ -334,30 +337,12 @@ impl Workbench {
     }
 }
 
-fn failed(error: String) -> StageError {
-    StageError::Failed {
-        error,
-        result: None,
-        artifacts: Vec::new(),
-    }
-}
-
 fn from_sandbox(e: SandboxError) -> StageError {
     match e {
         SandboxError::Unreachable(_) => StageError::Unavailable {
             dependency: DOCKER,
             reason: docker_reason(&e),
         },
-        other => failed(format!("sandbox_error: {other}")),
-    }
-}
-
-fn from_repo(e: RepoError) -> StageError {
-    match e {
-        RepoError::Remote { .. } => StageError::Unavailable {
-            dependency: GIT_REMOTE,
-            reason: format!("repository: {e}"),
-        },
-        other => failed(format!("repository: {other}")),
+        other => StageError::failed(format!("sandbox_error: {other}")),
     }
 }

@@ -35,7 +35,7 @@ use crate::dependency::{DOCKER, Dependency, GIT_REMOTE, docker_reason};
 use crate::patch::regression_test::test_argv;
 use crate::patch::{Candidate, PatchResult};
 use crate::probe::Workbench;
-use crate::repo::{Repo, RepoError};
+use crate::repo::Repo;
 use crate::reproduce::{evaluate, runner_env};
 use crate::sandbox::{ImageSpec, RunOutput, SandboxError};
 use crate::stage::{Stage, StageContext, StageError, StageFuture, StageOutcome, StageResult};
@@ -106,31 +106,13 @@ impl Stage for Verify {
     }
 }
 
-fn failed(error: String) -> StageError {
-    StageError::Failed {
-        error,
-        result: None,
-        artifacts: Vec::new(),
-    }
-}
-
 fn from_sandbox(e: SandboxError) -> StageError {
     match e {
         SandboxError::Unreachable(_) => StageError::Unavailable {
             dependency: DOCKER,
             reason: docker_reason(&e),
         },
-        other => failed(format!("sandbox: {other}")),
-    }
-}
-
-fn from_repo(e: RepoError) -> StageError {
-    match e {
-        RepoError::Remote { .. } => StageError::Unavailable {
-            dependency: GIT_REMOTE,
-            reason: format!("repository: {e}"),
-        },
-        other => failed(format!("repository: {other}")),
+        other => StageError::failed(format!("sandbox: {other}")),
     }
 }
 
@@ -182,12 +164,12 @@ impl Verify {
         let spec = bench
             .image_spec(&job.repo, name, job.service, commit)
             .await
-            .map_err(|e| failed(format!("image: {e}")))?;
+            .map_err(|e| StageError::failed(format!("image: {e}")))?;
         match bench.ensure_image(&spec).await {
             Ok(_) => Ok(spec),
-            Err(SandboxError::Build { message, .. }) => {
-                Err(failed(format!("image build at {commit}: {message}")))
-            }
+            Err(SandboxError::Build { message, .. }) => Err(StageError::failed(format!(
+                "image build at {commit}: {message}"
+            ))),
             Err(e) => Err(from_sandbox(e)),
         }
     }
@@ -258,7 +240,7 @@ impl Verify {
             &self.parts.bench.parts().reproduce,
             self.parts.bench.parts().allow_root,
         )
-        .map_err(|e| failed(format!("replay spec: {e}")))?;
+        .map_err(|e| StageError::failed(format!("replay spec: {e}")))?;
         let out = self
             .run_in(
                 job,
@@ -382,21 +364,18 @@ impl Verify {
     async fn verify(&self, ctx: &StageContext<'_>) -> Result<StageOutcome, StageError> {
         let envelope = ctx.envelope;
         let name = &envelope.identity.service.name;
-        let service = self
-            .parts
-            .bench
-            .service(name)
-            .ok_or_else(|| failed(format!("service {name} is not in the services map")))?;
-        let patch = ctx
-            .previous
-            .patch()
-            .ok_or_else(|| failed("no patch candidates (the patch stage has not run)".into()))?;
+        let service = self.parts.bench.service(name).ok_or_else(|| {
+            StageError::failed(format!("service {name} is not in the services map"))
+        })?;
+        let patch = ctx.previous.patch().ok_or_else(|| {
+            StageError::failed("no patch candidates (the patch stage has not run)".into())
+        })?;
         let repo = Repo::open(&service.repository, &self.parts.bench.parts().repos_dir)
             .await
-            .map_err(from_repo)?;
+            .map_err(StageError::from_repo)?;
         tokio::fs::create_dir_all(&ctx.artifacts_dir)
             .await
-            .map_err(|e| failed(format!("artifacts directory: {e}")))?;
+            .map_err(|e| StageError::failed(format!("artifacts directory: {e}")))?;
         let committer = Committer::new(repo.dir(), &ctx.artifacts_dir);
         let job = Job {
             ctx,
@@ -445,7 +424,7 @@ impl Verify {
                 &format!("tracemend: failing test for incident {}", ctx.incident_id),
             )
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| StageError::failed(e.to_string()))?;
         let original_image = self.image(&job, &test_commit).await?;
         let test_argv = test_argv(patch.test_framework, &test.path);
         let placebo = self
@@ -480,7 +459,7 @@ impl Verify {
                     &format!("tracemend: candidate {}", candidate.id),
                 )
                 .await
-                .map_err(|e| failed(e.to_string()))?;
+                .map_err(|e| StageError::failed(e.to_string()))?;
             let image = match self.image(&job, &fix_commit).await {
                 Ok(i) => i,
                 Err(StageError::Failed { error, .. }) => {
@@ -675,7 +654,7 @@ impl Verify {
                 &test_msg,
             )
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| StageError::failed(e.to_string()))?;
         let fix_msg = format!(
             "fix: {} (incident {id})\n\n{}\n\nTrace-Id: {trace}\nFingerprint: {fingerprint}\nINVARIANT: {}\n\nVerification ({} template, candidate {}):\n{}\n{}",
             candidate.description,
@@ -703,16 +682,16 @@ impl Verify {
                 &fix_msg,
             )
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| StageError::failed(e.to_string()))?;
         let name = format!("tracemend/incident-{id}");
         job.committer
             .set_branch(&name, &fix_commit)
             .await
-            .map_err(|e| failed(e.to_string()))?;
+            .map_err(|e| StageError::failed(e.to_string()))?;
         let mut pushed_to = None;
         if job.service.push {
             let remote = job.service.remote.as_deref().ok_or_else(|| {
-                failed(format!(
+                StageError::failed(format!(
                     "service {} has push: true but no remote",
                     env.identity.service.name
                 ))
