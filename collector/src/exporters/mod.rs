@@ -61,6 +61,41 @@ fn queued(
     )?))
 }
 
+/// The config and build impls every queued network exporter shares: its ignored keys
+/// as warnings, its persistent queue's storage, and its sender behind the queue. One
+/// macro rather than a blanket impl, so an exporter's config type stays a plain struct.
+macro_rules! queued_exporter {
+    ($config:ty, $sender:ty) => {
+        impl $crate::config::AnyConfig for $config {
+            fn warnings(&self) -> Vec<$crate::config::ConfigError> {
+                self.ignored()
+            }
+
+            fn queue_storage(&self) -> Option<(&'static str, &str)> {
+                self.sending_queue
+                    .persistent_storage()
+                    .map(|s| ("sending_queue", s))
+            }
+        }
+
+        impl $crate::factory::Exporter for $config {
+            fn build(
+                &self,
+                ctx: $crate::factory::ExporterContext<'_>,
+            ) -> anyhow::Result<std::sync::Arc<dyn pdata::Consumer>> {
+                let sender = <$sender>::new(self, ctx.signal).map_err(|e| anyhow::anyhow!(e))?;
+                $crate::exporters::queued(
+                    ctx,
+                    std::sync::Arc::new(sender),
+                    &self.sending_queue,
+                    &self.retry_on_failure,
+                )
+            }
+        }
+    };
+}
+pub(crate) use queued_exporter;
+
 /// Why one attempt to send failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

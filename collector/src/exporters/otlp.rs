@@ -2,12 +2,11 @@
 //! received bytes when nothing changed them), gzip-compressed by default as in otelcol.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use http::uri::PathAndQuery;
-use pdata::{Batch, Consumer, Signal};
+use pdata::{Batch, Signal};
 use prost::Message;
 use serde::Deserialize;
 use tonic::codec::CompressionEncoding;
@@ -21,9 +20,8 @@ use super::retry::RetryConfig;
 use super::tls::TlsClientConfig;
 use super::{SendError, Sender};
 use crate::config::auth::{self, AuthConfig};
-use crate::config::{AnyConfig, ComponentConfig, ConfigError};
+use crate::config::{ComponentConfig, ConfigError};
 use crate::config::{Ignored, ignored};
-use crate::factory::{Exporter, ExporterContext};
 use crate::grpc_codec::RawCodec;
 
 /// `exporters.otlp`.
@@ -330,36 +328,14 @@ pub(crate) fn rejected_items(signal: Signal, body: bytes::Bytes) -> usize {
     usize::try_from(n.unwrap_or(0)).unwrap_or(0)
 }
 
-impl AnyConfig for OtlpExporterConfig {
-    fn warnings(&self) -> Vec<ConfigError> {
-        self.ignored()
-    }
-
-    fn queue_storage(&self) -> Option<(&'static str, &str)> {
-        self.sending_queue
-            .persistent_storage()
-            .map(|s| ("sending_queue", s))
-    }
-}
-
-impl Exporter for OtlpExporterConfig {
-    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
-        let sender = OtlpSender::new(self, ctx.signal).map_err(|e| anyhow::anyhow!(e))?;
-        super::queued(
-            ctx,
-            Arc::new(sender),
-            &self.sending_queue,
-            &self.retry_on_failure,
-        )
-    }
-}
+super::queued_exporter!(OtlpExporterConfig, OtlpSender);
 
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
-    use pdata::ConsumeError;
+    use pdata::{ConsumeError, Consumer};
     use tokio_util::sync::CancellationToken;
 
     use super::*;

@@ -2,11 +2,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pdata::{Batch, Consumer, Signal};
+use pdata::{Batch, Signal};
 use serde::Deserialize;
 
 use super::queue::QueueConfig;
@@ -14,8 +13,7 @@ use super::retry::RetryConfig;
 use super::tls::TlsClientConfig;
 use super::{SendError, Sender};
 use crate::config::auth::{self, AuthConfig};
-use crate::config::{AnyConfig, ComponentConfig, ConfigError, Ignored, ignored};
-use crate::factory::{Exporter, ExporterContext};
+use crate::config::{ComponentConfig, ConfigError, Ignored, ignored};
 
 /// `exporters.otlphttp`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -345,35 +343,13 @@ fn rejected_from_json(bytes: &[u8]) -> usize {
         .unwrap_or(0)
 }
 
-impl AnyConfig for OtlpHttpExporterConfig {
-    fn warnings(&self) -> Vec<ConfigError> {
-        self.ignored()
-    }
-
-    fn queue_storage(&self) -> Option<(&'static str, &str)> {
-        self.sending_queue
-            .persistent_storage()
-            .map(|s| ("sending_queue", s))
-    }
-}
-
-impl Exporter for OtlpHttpExporterConfig {
-    fn build(&self, ctx: ExporterContext<'_>) -> anyhow::Result<Arc<dyn Consumer>> {
-        let sender = OtlpHttpSender::new(self, ctx.signal).map_err(|e| anyhow::anyhow!(e))?;
-        super::queued(
-            ctx,
-            Arc::new(sender),
-            &self.sending_queue,
-            &self.retry_on_failure,
-        )
-    }
-}
+super::queued_exporter!(OtlpHttpExporterConfig, OtlpHttpSender);
 
 #[cfg(test)]
 mod tests {
     use std::io::Read;
     use std::net::SocketAddr;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     use axum::Router;
     use axum::body::Bytes;
