@@ -274,7 +274,11 @@ mod tests {
         v["timing"]["spans"][0]["service"] = Value::from("checkout");
         v["timing"]["spans"][0]["error"] = Value::from(true);
         let env = from_value(v.clone()).expect("valid");
-        let span = &env.timing.as_ref().and_then(|t| t.spans.clone()).expect("spans")[0];
+        let span = &env
+            .timing
+            .as_ref()
+            .and_then(|t| t.spans.clone())
+            .expect("spans")[0];
         assert_eq!(
             (span.service.as_deref(), span.error),
             (Some("checkout"), Some(true))

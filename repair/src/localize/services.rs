@@ -236,7 +236,9 @@ fn finite(x: f64) -> f64 {
 
 /// The signal for an envelope's `timing.spans`.
 pub fn analyze(rows: Option<&[SpanTiming]>) -> Result<CrossService, NotComputable> {
-    let rows = rows.filter(|r| !r.is_empty()).ok_or(NotComputable::NoSpans)?;
+    let rows = rows
+        .filter(|r| !r.is_empty())
+        .ok_or(NotComputable::NoSpans)?;
     let named: BTreeSet<&str> = rows.iter().filter_map(|s| s.service.as_deref()).collect();
     match named.len() {
         0 => return Err(NotComputable::NoServices),
@@ -519,7 +521,10 @@ mod tests {
         ];
         let c = ok(&rows);
         assert_eq!(
-            (c.first_fault.service.as_str(), c.first_fault.span_id.clone()),
+            (
+                c.first_fault.service.as_str(),
+                c.first_fault.span_id.clone()
+            ),
             ("web", id(4))
         );
         assert_eq!(c.first_fault.call_chain, ["web"]);
@@ -557,8 +562,14 @@ mod tests {
         assert_eq!(c.first_fault.call_chain, ["gateway", "a"]);
         // b weighs 0.25 + 0.25 · 20/100 = 0.3 against a's 1.
         let wb = 0.3;
-        assert!(close(edge(&c, "gateway", "a").contribution, 1.0 / (1.0 + wb)));
-        assert!(close(edge(&c, "gateway", "b").contribution, wb / (1.0 + wb)));
+        assert!(close(
+            edge(&c, "gateway", "a").contribution,
+            1.0 / (1.0 + wb)
+        ));
+        assert!(close(
+            edge(&c, "gateway", "b").contribution,
+            wb / (1.0 + wb)
+        ));
         assert_eq!(edge(&c, "gateway", "c").contribution, 0.0);
         assert_eq!(c.edges[0].callee, "a", "largest contribution first");
         assert!(close(c.shares.values().sum::<f64>(), 1.0));
@@ -652,7 +663,11 @@ mod tests {
             row(5, 2, "d", true, true, 5.0),
         ];
         let c = ok(&rows);
-        assert!(c.notes.iter().any(|n| n.contains("1 span(s)")), "{:?}", c.notes);
+        assert!(
+            c.notes.iter().any(|n| n.contains("1 span(s)")),
+            "{:?}",
+            c.notes
+        );
         assert!(c.notes.iter().any(|n| n.contains("cycle")), "{:?}", c.notes);
         // The cycle is cut where the walk from the first row closes it: 2's link to 1
         // goes, so 2 (b) is the root, 1 (a) below it, and 5 (d) below 2.
@@ -686,7 +701,11 @@ mod tests {
             row(3, 0, "audit", true, false, -5.0),
         ];
         let c = ok(&rows);
-        for v in c.shares.values().chain(c.edges.iter().map(|e| &e.contribution)) {
+        for v in c
+            .shares
+            .values()
+            .chain(c.edges.iter().map(|e| &e.contribution))
+        {
             assert!(v.is_finite() && (0.0..=1.0).contains(v), "{c:?}");
         }
         assert_eq!(c.first_fault.service, "pricing");
