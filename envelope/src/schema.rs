@@ -265,6 +265,50 @@ mod tests {
         assert_eq!(violations(&v)[0].path, "/symptom/exception/frames/0/line");
     }
 
+    /// `timing.spans[].service` and `.error` are optional (the shipped example has
+    /// neither), typed, and survive the typed view.
+    #[test]
+    fn span_service_and_error_are_optional_and_typed() {
+        let mut v = example();
+        assert!(v["timing"]["spans"][0].get("service").is_none());
+        v["timing"]["spans"][0]["service"] = Value::from("checkout");
+        v["timing"]["spans"][0]["error"] = Value::from(true);
+        let env = from_value(v.clone()).expect("valid");
+        let span = &env
+            .timing
+            .as_ref()
+            .and_then(|t| t.spans.clone())
+            .expect("spans")[0];
+        assert_eq!(
+            (span.service.as_deref(), span.error),
+            (Some("checkout"), Some(true))
+        );
+        assert_eq!(serde_json::to_value(&env).expect("json"), v);
+        for (field, bad) in [
+            ("service", Value::from(7)),
+            ("service", Value::from("")),
+            ("service", Value::from("s".repeat(257))),
+            ("service", Value::Null),
+            ("error", Value::from("true")),
+            ("error", Value::from(1)),
+        ] {
+            let mut w = v.clone();
+            w["timing"]["spans"][0][field] = bad.clone();
+            let errs = violations(&w);
+            assert_eq!(
+                errs[0].path,
+                format!("/timing/spans/0/{field}"),
+                "{field} = {bad}: {errs:?}"
+            );
+            assert!(matches!(
+                parse(w.to_string().as_bytes()),
+                Err(EnvelopeError::Schema(_))
+            ));
+        }
+        v["timing"]["spans"][0]["service"] = Value::from("s".repeat(256));
+        assert!(from_value(v).is_ok());
+    }
+
     #[test]
     fn the_typed_envelope_loses_nothing() {
         // Every field of the full example survives the typed view: what intake stores

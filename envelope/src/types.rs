@@ -215,4 +215,12 @@ pub struct SpanTiming {
     /// On the trace's critical path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub critical_path: Option<bool>,
+    /// The `service.name` of the span's resource; absent in envelopes of older
+    /// assemblers, or when the edge's data contract withholds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The span ended in error (status `ERROR`, an `exception` event, or an exception
+    /// log record with its span id); absent like `service`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<bool>,
 }

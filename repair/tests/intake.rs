@@ -1,5 +1,5 @@
 //! Intake end to end against the real binary: authentication, size limit, schema errors
-//! with their JSON path, idempotency, fingerprint joining, services-map and commit
+//! with their JSON path (a span row's `service` and `error` among them), idempotency, fingerprint joining, services-map and commit
 //! rejections, and an unreachable Docker engine (jobs wait, health says why).
 //! None of these need a Docker engine: the engine here points at a socket that does not exist.
 
@@ -88,6 +88,25 @@ async fn bad_token_oversize_and_schema_violations_store_nothing() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["path"], "/inputs/headers", "{body}");
 
+    // A span row's service and error mark are typed; each refusal names its path.
+    for (field, value) in [
+        ("service", json!(42)),
+        ("service", json!("")),
+        ("service", json!("s".repeat(257))),
+        ("error", json!("yes")),
+    ] {
+        let mut bad = good.clone();
+        bad["timing"]["spans"][0][field] = value;
+        let (status, body) = engine.post(&bad).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["error"], "schema_violation", "{body}");
+        assert_eq!(
+            body["path"],
+            format!("/timing/spans/0/{field}"),
+            "{field}: {body}"
+        );
+    }
+
     // An envelope that is valid but too large: refused by its Content-Length, and also
     // when it arrives chunked (no length announced up front).
     let mut big = good.clone();
@@ -115,7 +134,11 @@ async fn bad_token_oversize_and_schema_violations_store_nothing() {
     // The store itself (not only the API's view of it) holds no envelope and no incident.
     assert_eq!(stored(&engine), (0, 0));
 
-    // ...and the same envelope with the token is stored: the check above can fail.
+    // ...and the same envelope with the token is stored: the check above can fail. Its
+    // span row carries a service and an error mark, which intake takes.
+    let mut good = good;
+    good["timing"]["spans"][0]["service"] = json!("checkout");
+    good["timing"]["spans"][0]["error"] = json!(true);
     let (status, body) = engine.post(&good).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(stored(&engine), (1, 1));

@@ -163,6 +163,7 @@ fn localize_result(name: &str) -> LocalizeResult {
         signals_used: vec![Signal::CrashFrame],
         signals_missing: vec![],
         weights: BTreeMap::new(),
+        cross_service: None,
     }
 }
 

@@ -4,14 +4,19 @@
 //! frame) and a plain WSGI service whose crash frame is not where the fault is (the
 //! faulty function must be among the first three hypotheses). An incident that does
 //! not reproduce gets neither stage and names the envelope fields it lacked.
+//!
+//! Across services: envelopes of the sample service whose spans cover two or three
+//! services name the first-fault service in the localize result, and when that is a
+//! service the crashing one calls, its crash-frame hypotheses say so.
 
 mod common;
 
 use std::time::Duration;
 
 use common::buggy;
+use common::sample::APP_PY;
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn stage<'a>(incident: &'a Value, name: &str) -> Option<&'a Value> {
     incident["stages"]
@@ -169,6 +174,153 @@ async fn reproduced_incidents_are_minimized_and_localized() {
         .filter_map(|e| e["field"].as_str())
         .collect();
     assert!(empty.contains(&"state.fixtures"), "{repro:#}");
+
+    let mut engine = engine;
+    engine.stop();
+    assert_eq!(
+        containers_of(&owner),
+        Vec::<String>::new(),
+        "containers left behind"
+    );
+}
+
+/// A `timing.spans` row.
+fn span(id: u8, parent: u8, name: &str, service: &str, error: bool, ms: f64) -> Value {
+    let hex = |n: u8| format!("{n:02x}").repeat(8);
+    let mut row = json!({"span_id": hex(id), "name": name, "duration_ms": ms,
+                         "critical_path": true, "service": service, "error": error});
+    if parent != 0 {
+        row["parent_span_id"] = json!(hex(parent));
+    }
+    row
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_fault_service_is_named_across_services() {
+    ensure_base_image();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut cleanup = Cleanup::new(tmp.path());
+    let repo = GitRepo::new(tmp.path().join("checkout"));
+    let commit = repo.commit(&[("app.py", APP_PY)], "checkout service");
+    cleanup.commits.push(commit.clone());
+    write_config(
+        tmp.path(),
+        &format!(
+            "workers: 2\nstages: [reproduce, localize]\nreproduce:\n  runs: 1\n  ready_timeout: 30s\nlocalize:\n  coverage: false\nsandbox:\n  timeout: 60s\nservices:\n  checkout:\n    repository: {}\n    base_image: {BASE_IMAGE}\n    command: [python3, app.py]\n    port: 8080\n    test_command: [python3, -m, unittest]\n    env:\n      PORT: \"8080\"\n",
+            repo.dir.display()
+        ),
+    );
+    let engine = Engine::start(tmp.path()).await;
+    let owner = engine.owner();
+
+    let line = line_of(APP_PY, "address[\"postcode\"]");
+    let failing = |id: &str, fingerprint: &str, spans: Vec<Value>| {
+        let mut e = envelope(
+            id,
+            "checkout",
+            &commit,
+            fingerprint,
+            exception("KeyError", "app.py", line, "shipping_quote"),
+            json!({"protocol": "http", "method": "POST", "route": "/quote", "path": "/quote",
+                   "headers": {"content-type": "application/json"},
+                   "body": {"address": {"city": "tok_v1_0a1b2c3d4e5f6071"}}}),
+        );
+        e["identity"]["span_id"] = json!("0303030303030303");
+        e["timing"]["spans"] = Value::Array(spans);
+        e
+    };
+    // web calls checkout, which raises: the first fault is checkout itself.
+    let own = failing(
+        "env-cross-own-0001",
+        "c0c0c0c0c0c0c0c1",
+        vec![
+            span(1, 0, "POST /cart/checkout", "web", true, 40.0),
+            span(2, 1, "POST checkout/quote", "web", true, 30.0),
+            span(3, 2, "POST /quote", "checkout", true, 20.0),
+        ],
+    );
+    // checkout calls pricing, whose answer is an error (its span, no exception), and
+    // raises on what it got: the first fault is pricing.
+    let downstream = failing(
+        "env-cross-down-0001",
+        "c0c0c0c0c0c0c0c2",
+        vec![
+            span(3, 0, "POST /quote", "checkout", true, 40.0),
+            span(4, 3, "GET pricing/rates", "checkout", true, 30.0),
+            span(5, 4, "GET /rates", "pricing", true, 20.0),
+        ],
+    );
+    let timeout = Duration::from_secs(900);
+    let mut results = Vec::new();
+    for e in [&own, &downstream] {
+        let incident = engine.run(e, timeout).await;
+        assert_eq!(
+            incident["status"],
+            "succeeded",
+            "{incident:#}\n{}",
+            engine.log_tail()
+        );
+        results.push(stage(&incident, "localize").expect("localize")["result"].clone());
+    }
+
+    let l = &results[0];
+    assert_eq!(
+        l["cross_service"]["first_fault"]["service"], "checkout",
+        "{l:#}"
+    );
+    assert_eq!(
+        l["cross_service"]["first_fault"]["call_chain"],
+        json!(["web", "checkout"])
+    );
+    assert_eq!(l["cross_service"]["edges"][0]["caller"], "web", "{l:#}");
+    assert_eq!(l["cross_service"]["edges"][0]["contribution"], 1.0, "{l:#}");
+    assert!(
+        l["signals_used"]
+            .as_array()
+            .is_some_and(|u| u.contains(&json!("cross_service"))),
+        "{l:#}"
+    );
+    let top = &l["hypotheses"][0];
+    assert!(
+        top["suspect"]["function"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("shipping_quote")),
+        "{l:#}"
+    );
+    let cross = top["evidence"]
+        .as_array()
+        .and_then(|ev| ev.iter().find(|e| e["signal"] == "cross_service"))
+        .unwrap_or_else(|| panic!("no cross_service evidence: {top:#}"));
+    assert_eq!(cross["value"], 1.0, "{cross:#}");
+    assert_ne!(top["cause_class"], "dependency_behaviour", "{top:#}");
+
+    let l = &results[1];
+    assert_eq!(
+        l["cross_service"]["first_fault"]["service"], "pricing",
+        "{l:#}"
+    );
+    assert_eq!(
+        l["cross_service"]["first_fault"]["span_id"], "0505050505050505",
+        "{l:#}"
+    );
+    let top = &l["hypotheses"][0];
+    assert!(
+        top["suspect"]["function"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("shipping_quote")),
+        "{l:#}"
+    );
+    assert_eq!(top["cause_class"], "dependency_behaviour", "{top:#}");
+    assert_eq!(top["intervention"], "handle_dependency_error", "{top:#}");
+    let cross = top["evidence"]
+        .as_array()
+        .and_then(|ev| ev.iter().find(|e| e["signal"] == "cross_service"))
+        .unwrap_or_else(|| panic!("no cross_service evidence: {top:#}"));
+    let detail = cross["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("`pricing`") && detail.contains("checkout → pricing"),
+        "{detail}"
+    );
 
     let mut engine = engine;
     engine.stop();

@@ -6,7 +6,8 @@ validates them at intake and stores them in SQLite.
 
 Covered: envelopes arrive and are schema-valid (the engine's own validation, and
 `tracemend-repair validate-envelope` on what it stored); a failure seen only in an
-exception log record; a failing trace without the commit attribute (counted, logged with
+exception log record; a trace across two services, each span row with its own service
+and error mark; a failing trace without the commit attribute (counted, logged with
 the attribute's name, nothing sent); dedupe carrying the suppressed count into the
 engine's occurrence count; an engine outage across a collector restart with a persistent
 queue; an engine answering 401 (health_check unhealthy) and 400 (counted, the engine's
@@ -240,6 +241,57 @@ def test_failing_traces_and_logs_become_valid_envelopes_at_the_engine(tmp_path, 
     wait_for(lambda: metric(c, "traces_without_commit") == 1, what="the trace without a commit counted")
     assert "vcs.ref.head.revision" in c.log()
     assert metric(c, "assembled") == 2
+    assert metric(c, "invalid") == metric(c, "refused") == metric(c, "failed") == 0
+    assert c.stop() == 0, c.log()
+
+
+def test_a_two_service_trace_gives_each_span_its_service_and_error(collectors, engine):
+    """web calls orders, which raises; web's call ends in error and web records an
+    exception of its own afterwards. The envelope is orders' (its exception came first)
+    and every span row names its own service and whether it ended in error, as the
+    engine stored it."""
+    engine.start()
+    c = start_collector(collectors, "c", envelope_exporter(engine.url))
+    web, orders = Service(c, name="web"), Service(c, name="orders")
+    with web.tracer.start_as_current_span("GET /checkout", kind=SpanKind.SERVER) as entry:
+        with web.tracer.start_as_current_span("GET orders", kind=SpanKind.CLIENT) as call:
+            with orders.tracer.start_as_current_span(
+                "GET /orders/{id}", kind=SpanKind.SERVER,
+                attributes={"http.request.method": "GET", "url.path": "/orders/42",
+                            "http.route": "/orders/{id}", "http.response.status_code": 500},
+            ) as server:
+                with orders.tracer.start_as_current_span("load"):
+                    pass
+                try:
+                    handler(KeyError)
+                except KeyError as exc:
+                    server.record_exception(exc)
+                    server.set_status(Status(StatusCode.ERROR, "KeyError"))
+            call.set_status(Status(StatusCode.ERROR, "500"))
+        with web.tracer.start_as_current_span("render"):
+            pass
+        try:
+            raise RuntimeError("orders answered 500")
+        except RuntimeError as exc:
+            entry.record_exception(exc)
+            entry.set_status(Status(StatusCode.ERROR, "RuntimeError"))
+        trace_id = format(entry.get_span_context().trace_id, "032x")
+    web.close()
+    orders.close()
+
+    wait_for(lambda: len(engine.envelopes()) == 1, timeout=60, what="the envelope at the engine")
+    e = engine.envelopes()[0]
+    assert e["identity"]["trace_id"] == trace_id
+    assert e["identity"]["service"]["name"] == "orders"
+    assert e["symptom"]["exception"]["type"] == "KeyError"
+    rows = {s["name"]: (s.get("service"), s.get("error")) for s in e["timing"]["spans"]}
+    assert rows == {
+        "GET /checkout": ("web", True),
+        "GET orders": ("web", True),
+        "GET /orders/{id}": ("orders", True),
+        "load": ("orders", False),
+        "render": ("web", False),
+    }, e["timing"]
     assert metric(c, "invalid") == metric(c, "refused") == metric(c, "failed") == 0
     assert c.stop() == 0, c.log()
 

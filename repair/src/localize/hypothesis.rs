@@ -40,7 +40,9 @@ pub enum Signal {
     ReturnValue,
     /// Changed in the commits before the envelope's commit, weighted by recency.
     RecentChange,
-    /// Its service's share of the error on the trace's critical path (first fault).
+    /// Across services: 1 when its service is the first fault (the deepest erroring span
+    /// on the critical path without an erroring child), else that service's own share of
+    /// the trace's error.
     CrossService,
 }
 
@@ -130,4 +132,8 @@ pub struct LocalizeResult {
     pub signals_missing: Vec<String>,
     /// The scoring function's weights as configured, by signal name.
     pub weights: std::collections::BTreeMap<String, f64>,
+    /// The first-fault service and the cross-service edges, when the envelope's spans
+    /// cover several services and some ended in error (else `signals_missing` says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cross_service: Option<super::services::CrossService>,
 }

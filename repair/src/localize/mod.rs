@@ -9,13 +9,16 @@
 //! commit) that hold a crash frame, lie within `localize.graph_radius` call edges of
 //! one, or hold a line a failing run covered. Each gets a logistic score over its
 //! evidence ([`score`]); the best `localize.max_hypotheses` are kept, each with a cause
-//! class and intervention ([`cause`]).
+//! class and intervention ([`cause`]). When the envelope's spans cover several services,
+//! [`services`] names the first-fault service and each cross-service edge's share of the
+//! error; it is kept in the result whether or not there are suspects.
 
 pub mod cause;
 pub mod flow;
 pub mod graph;
 mod hypothesis;
 pub mod score;
+pub mod services;
 pub mod spectrum;
 
 use std::collections::BTreeMap;
@@ -100,12 +103,37 @@ struct Runs {
     notes: Vec<String>,
 }
 
-fn empty_result(config: &LocalizeConfig, why: &str) -> LocalizeResult {
+fn empty_result(config: &LocalizeConfig, why: &str, cross: &CrossSignal) -> LocalizeResult {
+    let mut missing = vec![why.to_string()];
+    missing.extend(cross.missing());
     LocalizeResult {
         hypotheses: Vec::new(),
         signals_used: Vec::new(),
-        signals_missing: vec![why.to_string()],
+        signals_missing: missing,
         weights: config.weights.by_name(),
+        cross_service: cross.result.clone().ok(),
+    }
+}
+
+/// The cross-service signal of the envelope, computed once per run.
+struct CrossSignal {
+    result: Result<services::CrossService, services::NotComputable>,
+}
+
+impl CrossSignal {
+    fn of(envelope: &envelope::Envelope) -> Self {
+        let rows = envelope.timing.as_ref().and_then(|t| t.spans.as_deref());
+        Self {
+            result: services::analyze(rows),
+        }
+    }
+
+    /// The `signals_missing` entry, when it could not be computed.
+    fn missing(&self) -> Option<String> {
+        self.result
+            .as_ref()
+            .err()
+            .map(|e| format!("cross_service: {e}"))
     }
 }
 
@@ -117,17 +145,23 @@ impl Localize {
                 artifacts: Vec::new(),
             })
         };
+        let cross = CrossSignal::of(ctx.envelope);
         let Some(repro) = ctx
             .previous
             .reproduce()
             .filter(|r| r.verdict == Verdict::Reproduced)
         else {
-            return done(empty_result(&self.config, "the failure was not reproduced"));
+            return done(empty_result(
+                &self.config,
+                "the failure was not reproduced",
+                &cross,
+            ));
         };
         let Some(commit) = repro.commit.clone() else {
             return done(empty_result(
                 &self.config,
                 "the reproduce result names no commit",
+                &cross,
             ));
         };
         let name = &ctx.envelope.identity.service.name;
@@ -159,7 +193,7 @@ impl Localize {
         };
         let Some(index) = index else {
             missing.push("recent_change: no symbol index".into());
-            let mut r = empty_result(&self.config, "no suspects without a symbol index");
+            let mut r = empty_result(&self.config, "no suspects without a symbol index", &cross);
             r.signals_missing.extend(missing);
             return done(r);
         };
@@ -375,9 +409,36 @@ impl Localize {
             _ => missing
                 .push("recent_change: every suspect was last changed in the same commit".into()),
         }
-        missing.push(
-            "cross_service: the envelope's timing.spans name no service or status per span".into(),
-        );
+        // Cross service: one value for every suspect (they are all the envelope's own
+        // service's), so it moves scores, not the order among them. When the first fault
+        // is a service this one calls, the crash frames get the evidence even at 0: its
+        // detail names that service and the edge.
+        let view = match &cross.result {
+            Ok(c) => {
+                used.push(Signal::CrossService);
+                Some(c.view(name))
+            }
+            Err(_) => {
+                missing.extend(cross.missing());
+                None
+            }
+        };
+        if let Some(v) = &view {
+            for c in candidates.values_mut() {
+                if v.value > 0.0 {
+                    c.add(Signal::CrossService, v.value, v.detail.clone());
+                } else if v.dependency_fault && c.crash_depth.is_some() {
+                    c.evidence.insert(
+                        Signal::CrossService,
+                        Evidence {
+                            signal: Signal::CrossService,
+                            value: 0.0,
+                            detail: v.detail.clone(),
+                        },
+                    );
+                }
+            }
+        }
 
         // Score, rank, classify.
         let mut scored: Vec<(f64, Candidate)> = candidates
@@ -409,13 +470,20 @@ impl Localize {
                     .join("\n"),
                 Err(_) => String::new(),
             };
-            let (cause_class, intervention) = cause::classify(cause::Shape {
-                exception_type: &exception_type,
-                message: &message,
-                is_crash_frame: c.crash_depth == Some(0),
-                raised_outside_app,
-                source: &source,
-            });
+            let (cause_class, intervention) = match &view {
+                // The crash is this service meeting its dependency's failure.
+                Some(v) if v.dependency_fault && c.crash_depth.is_some() => (
+                    CauseClass::DependencyBehaviour,
+                    Intervention::HandleDependencyError,
+                ),
+                _ => cause::classify(cause::Shape {
+                    exception_type: &exception_type,
+                    message: &message,
+                    is_crash_frame: c.crash_depth == Some(0),
+                    raised_outside_app,
+                    source: &source,
+                }),
+            };
             hypotheses.push(Hypothesis {
                 rank: rank as u32 + 1,
                 score: s,
@@ -447,6 +515,7 @@ impl Localize {
             signals_used: used,
             signals_missing: missing,
             weights: self.config.weights.by_name(),
+            cross_service: cross.result.ok(),
         })
     }
 

@@ -62,7 +62,8 @@ pub struct Refusal {
 }
 
 /// The shipped contract: identity, the exception's type and frames, the
-/// fingerprint, environment and timing are public; the message, the inputs
+/// fingerprint, environment and timing (each field named, so a contract can
+/// leave one out) are public; the message, the inputs
 /// and fixtures passed the redaction processor; the message hash must be a
 /// hash.
 pub const DEFAULT_FIELDS: &[(&str, Label)] = &[
@@ -79,7 +80,18 @@ pub const DEFAULT_FIELDS: &[(&str, Label)] = &[
     ("/inputs", Label::Redacted),
     ("/state", Label::Redacted),
     ("/environment", Label::Public),
-    ("/timing", Label::Public),
+    ("/timing/start_time", Label::Public),
+    ("/timing/duration_ms", Label::Public),
+    ("/timing/spans/*/span_id", Label::Public),
+    ("/timing/spans/*/parent_span_id", Label::Public),
+    ("/timing/spans/*/name", Label::Public),
+    ("/timing/spans/*/duration_ms", Label::Public),
+    ("/timing/spans/*/critical_path", Label::Public),
+    // Each span's `service.name` and error mark (the engine's cross-service
+    // signal): an engine older than these fields refuses envelopes that carry
+    // them, so a contract for such an engine leaves these two out.
+    ("/timing/spans/*/service", Label::Public),
+    ("/timing/spans/*/error", Label::Public),
 ];
 
 impl Default for Contract {
@@ -346,5 +358,38 @@ mod tests {
             Contract::default().apply(example.clone()).expect("passes"),
             example
         );
+    }
+
+    /// The default keeps each span's service and error mark; the default without
+    /// those two pointers (a contract for an engine older than them) withholds them
+    /// and keeps every other timing field.
+    #[test]
+    fn span_service_and_error_can_be_withheld() {
+        let mut example: Value = serde_json::from_str(include_str!(
+            "../../../config/examples/envelopes/checkout-keyerror.json"
+        ))
+        .expect("json");
+        let span = &mut example["timing"]["spans"][0];
+        span["service"] = json!("checkout");
+        span["error"] = json!(true);
+        assert_eq!(
+            Contract::default().apply(example.clone()).expect("passes"),
+            example
+        );
+        let older = contract(
+            &DEFAULT_FIELDS
+                .iter()
+                .copied()
+                .filter(|(p, _)| !p.ends_with("/service") && !p.ends_with("/error"))
+                .collect::<Vec<_>>(),
+        );
+        let out = older.apply(example.clone()).expect("passes");
+        let mut expected = example;
+        if let Some(span) = expected["timing"]["spans"][0].as_object_mut() {
+            span.remove("service");
+            span.remove("error");
+        }
+        assert_eq!(out, expected);
+        assert!(envelope::from_value(out).is_ok());
     }
 }

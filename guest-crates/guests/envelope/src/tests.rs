@@ -382,6 +382,76 @@ fn python_service_with_the_capture_package() {
     );
     assert_eq!(spans[1]["parent_span_id"], "0101010101010101");
     assert_eq!(spans[2]["duration_ms"], 20.0);
+    for s in &spans {
+        assert_eq!(s["service"], "wsgi-shipping", "{s}");
+    }
+    let errors: Vec<bool> = spans.iter().map(|s| s["error"] == true).collect();
+    assert_eq!(errors, [true, false, false]);
+}
+
+/// The shipping trace with its rates call answered by a second service,
+/// `rates`, whose server span and cache span end with status `ERROR` (a 503,
+/// no exception): the envelope is still the shipping service's (its
+/// exception is the trace's), and each span row names its own service and
+/// error mark.
+#[test]
+fn a_two_service_trace_names_each_spans_service_and_error() {
+    let (tmp, traceback) = shipping_traceback("two-services", 0);
+    let mut trace = shipping_trace(&traceback);
+    trace.resources.push(python_resource("rates"));
+    trace.spans.push(Span {
+        trace_id: &TRACE_ID,
+        span_id: id(4),
+        parent_span_id: id(3),
+        name: "GET /rates",
+        kind: KIND_SERVER,
+        start: T0 + 11 * MS,
+        end: T0 + 29 * MS,
+        error: true,
+        attrs: attrs(&[("http.response.status_code", Attr::Int(503))]),
+        resource: 1,
+        ..Span::default()
+    });
+    trace.spans.push(Span {
+        trace_id: &TRACE_ID,
+        span_id: id(5),
+        parent_span_id: id(4),
+        name: "cache get",
+        start: T0 + 12 * MS,
+        end: T0 + 28 * MS,
+        error: true,
+        resource: 1,
+        ..Span::default()
+    });
+    let (env, _) = envelope_of(&trace, &shipping_config(&tmp));
+    assert_eq!(env["identity"]["service"]["name"], "wsgi-shipping");
+    let rows: Vec<(String, String, bool, bool)> = env["timing"]["spans"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("").to_owned(),
+                s["service"].as_str().unwrap_or("").to_owned(),
+                s["error"] == true,
+                s["critical_path"] == true,
+            )
+        })
+        .collect();
+    let row = |name: &str, service: &str, error: bool, critical: bool| {
+        (name.to_owned(), service.to_owned(), error, critical)
+    };
+    assert_eq!(
+        rows,
+        [
+            row("POST /shipments/quote", "wsgi-shipping", true, true),
+            row("plan_shipment", "wsgi-shipping", false, true),
+            row("GET rates", "wsgi-shipping", false, true),
+            row("GET /rates", "rates", true, true),
+            row("cache get", "rates", true, true),
+        ]
+    );
 }
 
 #[test]

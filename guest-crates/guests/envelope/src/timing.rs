@@ -1,5 +1,6 @@
 //! `timing`: when the trace started, how long it took, and its spans with
-//! the critical path marked.
+//! the critical path marked, each with its service and whether it ended in
+//! error (what the repair engine's cross-service signal reads).
 //!
 //! The critical path is the chain of spans that determines the trace's
 //! end-to-end latency, found as Jaeger's trace view finds it: start at the
@@ -15,12 +16,15 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
+use crate::failure::{EXCEPTION_EVENT, EXCEPTION_TYPE};
 use crate::message::cut_chars;
-use crate::model::{Span, Trace};
+use crate::model::{Span, Trace, text};
 use crate::outcome::{Note, Notes};
 use crate::time::rfc3339;
 
 const MAX_NAME_CHARS: usize = 512;
+/// The schema's bound on `timing.spans[].service`.
+const MAX_SERVICE_CHARS: usize = 256;
 
 /// Builds `timing`, or `None` for a trace without spans.
 pub(crate) fn build(trace: &Trace<'_>, max_spans: usize, notes: &mut Notes) -> Option<Value> {
@@ -41,9 +45,18 @@ pub(crate) fn build(trace: &Trace<'_>, max_spans: usize, notes: &mut Notes) -> O
         order.truncate(max_spans);
     }
     order.sort_by_key(|&i| (spans[i].start, i));
+    let logged = logged_errors(trace);
     let rows: Vec<Value> = order
         .iter()
-        .filter_map(|&i| span_json(&spans[i], critical.contains(&i)))
+        .filter_map(|&i| {
+            let s = &spans[i];
+            let row = Row {
+                critical: critical.contains(&i),
+                service: text(trace.resource(s.resource), "service.name"),
+                error: ended_in_error(s, &logged),
+            };
+            span_json(s, row)
+        })
         .collect();
     let mut timing = Map::new();
     timing.insert("start_time".into(), rfc3339(start).into());
@@ -63,7 +76,32 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn span_json(s: &Span<'_>, critical: bool) -> Option<Value> {
+/// Span ids named by exception log records (a record with `exception.type`).
+fn logged_errors<'a>(trace: &Trace<'a>) -> HashSet<&'a [u8]> {
+    trace
+        .logs
+        .iter()
+        .filter(|l| !l.span_id.is_empty() && text(&l.attrs, EXCEPTION_TYPE).is_some())
+        .map(|l| l.span_id)
+        .collect()
+}
+
+/// Status `ERROR`, an `exception` event, or an exception log record with the
+/// span's id: what makes a trace fail, per span.
+fn ended_in_error(s: &Span<'_>, logged: &HashSet<&[u8]>) -> bool {
+    s.error
+        || s.events.iter().any(|e| e.name == EXCEPTION_EVENT)
+        || (!s.span_id.is_empty() && logged.contains(s.span_id))
+}
+
+/// What a span's row says beyond its own fields.
+struct Row<'a> {
+    critical: bool,
+    service: Option<&'a str>,
+    error: bool,
+}
+
+fn span_json(s: &Span<'_>, row: Row<'_>) -> Option<Value> {
     if s.span_id.len() != 8 {
         return None;
     }
@@ -77,7 +115,14 @@ fn span_json(s: &Span<'_>, critical: bool) -> Option<Value> {
         "duration_ms".into(),
         json!(millis(s.end.saturating_sub(s.start))),
     );
-    o.insert("critical_path".into(), critical.into());
+    o.insert("critical_path".into(), row.critical.into());
+    if let Some(service) = row.service {
+        o.insert(
+            "service".into(),
+            cut_chars(service, MAX_SERVICE_CHARS).into(),
+        );
+    }
+    o.insert("error".into(), row.error.into());
     Some(Value::Object(o))
 }
 
@@ -224,6 +269,90 @@ mod tests {
         // A cycle with no root: nothing is marked, nothing loops.
         let spans = [span(1, 2, 0, 10), span(2, 1, 0, 10)];
         assert!(ids(&spans).is_empty());
+    }
+
+    /// Two services: `web`'s server span calls `pricing` through a client
+    /// span; `pricing`'s server span records an exception event, its database
+    /// span is marked by an exception log record only, and `web`'s client
+    /// span has status `ERROR`. Each row names its resource's service and
+    /// whether it ended in error; a resource without `service.name` gives a
+    /// row without `service`.
+    #[test]
+    fn rows_carry_each_spans_service_and_error() {
+        use crate::model::{Attr, Event, Log};
+        let resource = |name: &'static str| vec![("service.name", Attr::Str(name))];
+        let mut spans = vec![
+            span(1, 0, 0, 100),
+            span(2, 1, 10, 90),
+            span(3, 2, 20, 80),
+            span(4, 3, 30, 60),
+            span(5, 1, 91, 95),
+        ];
+        spans[1].error = true;
+        spans[2].resource = 1;
+        spans[2].events.push(Event {
+            name: "exception",
+            time: 70,
+            attrs: vec![("exception.type", Attr::Str("ValueError"))],
+        });
+        spans[3].resource = 1;
+        spans[4].resource = 2;
+        let logs = vec![
+            Log {
+                span_id: spans[3].span_id,
+                time: 61,
+                attrs: vec![("exception.type", Attr::Str("OperationalError"))],
+                ..Log::default()
+            },
+            // A plain log record on the web span: no error.
+            Log {
+                span_id: spans[0].span_id,
+                time: 99,
+                attrs: vec![("code.function.name", Attr::Str("handle"))],
+                ..Log::default()
+            },
+        ];
+        let long = "p".repeat(300);
+        let trace = Trace {
+            resources: vec![
+                resource("web"),
+                resource(" pricing "),
+                vec![("service.name", Attr::Str(Box::leak(long.into_boxed_str())))],
+            ],
+            spans,
+            logs,
+        };
+        let mut notes = Notes::new();
+        let t = build(&trace, 1024, &mut notes).unwrap_or_else(|| panic!("timing"));
+        let rows: Vec<(Option<String>, Option<bool>)> = t["spans"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                (
+                    r.get("service").and_then(Value::as_str).map(str::to_owned),
+                    r["error"].as_bool(),
+                )
+            })
+            .collect();
+        let s = |n: &str| Some(n.to_owned());
+        assert_eq!(
+            rows,
+            [
+                (s("web"), Some(false)),
+                (s("web"), Some(true)),
+                (s("pricing"), Some(true)),
+                (s("pricing"), Some(true)),
+                (Some("p".repeat(256)), Some(false)),
+            ]
+        );
+        // A span whose resource index is out of range has no service.
+        let mut orphan = trace.clone();
+        orphan.spans[0].resource = 9;
+        let t = build(&orphan, 1024, &mut notes).unwrap_or_else(|| panic!("timing"));
+        assert!(t["spans"][0].get("service").is_none());
+        assert_eq!(t["spans"][0]["error"], false);
     }
 
     #[test]
