@@ -76,7 +76,8 @@ pub fn bundle_json(ctx: &StageContext<'_>, patch: &PatchResult, verify: &VerifyR
                 .map(|s| {
                     json!({"span_id": s.span_id, "parent_span_id": s.parent_span_id,
                                 "name": s.name, "duration_ms": s.duration_ms,
-                                "critical_path": s.critical_path})
+                                "critical_path": s.critical_path,
+                                "service": s.service, "error": s.error})
                 })
                 .collect()
         })
@@ -97,6 +98,11 @@ pub fn bundle_json(ctx: &StageContext<'_>, patch: &PatchResult, verify: &VerifyR
             "span_id": env.identity.span_id,
             "frames": env.symptom.exception.frames,
             "spans": spans,
+            "first_fault": localize.and_then(|l| l.cross_service.as_ref()).map(|c| json!({
+                "service": c.first_fault.service,
+                "span_name": c.first_fault.span_name,
+                "call_chain": c.first_fault.call_chain,
+            })),
         },
         "diff": winner.map(|w| format!("{}{}", w.test.diff, w.fix.diff)),
         "tests": {
@@ -114,6 +120,16 @@ pub fn bundle_json(ctx: &StageContext<'_>, patch: &PatchResult, verify: &VerifyR
             "The fix is one commit ({}) on top of the test commit ({}): revert it with `git revert {}` (the test then fails again, which is expected); nothing else (schema, config, dependencies) changes.",
             short(&b.fix_commit), short(&b.test_commit), b.fix_commit)),
     })
+}
+
+/// `text` as Markdown inline code. Service and span names come from the traced
+/// services: a backtick or line break in one must not end the code span.
+fn code(text: &str) -> String {
+    let clean: String = text
+        .chars()
+        .map(|c| if c == '`' || c.is_control() { '\'' } else { c })
+        .collect();
+    format!("`{clean}`")
 }
 
 fn short(sha: &str) -> &str {
@@ -230,6 +246,21 @@ pub fn bundle_markdown(b: &Value) -> String {
         "\nTrace `{}`.\n",
         s(&b["trace_excerpt"]["trace_id"])
     ));
+    let fault = &b["trace_excerpt"]["first_fault"];
+    if !fault.is_null() {
+        let chain: Vec<String> = fault["call_chain"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| code(&s(v)))
+            .collect();
+        md.push_str(&format!(
+            "The error started in service {} (span {}), reached through {}.\n",
+            code(&s(&fault["service"])),
+            code(&s(&fault["span_name"])),
+            chain.join(" → ")
+        ));
+    }
     md.push_str("\n### Other candidates\n\n");
     for c in b["candidates"].as_array().into_iter().flatten() {
         md.push_str(&format!(
@@ -266,4 +297,39 @@ pub async fn write(
         }
     }
     written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_fault_is_named_and_hostile_names_stay_inside_their_code_span() {
+        let b = json!({
+            "trace_excerpt": {
+                "trace_id": "0af7651916cd43dd8448eb211c80319c",
+                "frames": [],
+                "first_fault": {
+                    "service": "pricing`\n# injected",
+                    "span_name": "GET /quote",
+                    "call_chain": ["web", "checkout", "pricing`\n# injected"],
+                },
+            },
+        });
+        let md = bundle_markdown(&b);
+        assert!(
+            md.contains(
+                "The error started in service `pricing''# injected` (span `GET /quote`), \
+                 reached through `web` → `checkout` → `pricing''# injected`."
+            ),
+            "{md}"
+        );
+        assert!(!md.contains("\n# injected"), "{md}");
+    }
+
+    #[test]
+    fn no_first_fault_line_without_a_cross_service_result() {
+        let b = json!({"trace_excerpt": {"trace_id": "t", "frames": [], "first_fault": null}});
+        assert!(!bundle_markdown(&b).contains("The error started"));
+    }
 }
