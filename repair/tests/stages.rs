@@ -252,6 +252,7 @@ async fn the_first_fault_service_is_named_across_services() {
     );
     let timeout = Duration::from_secs(900);
     let mut results = Vec::new();
+    let mut ids = Vec::new();
     for e in [&own, &downstream] {
         let incident = engine.run(e, timeout).await;
         assert_eq!(
@@ -260,6 +261,7 @@ async fn the_first_fault_service_is_named_across_services() {
             "{incident:#}\n{}",
             engine.log_tail()
         );
+        ids.push(incident["id"].as_i64().expect("id"));
         results.push(stage(&incident, "localize").expect("localize")["result"].clone());
     }
 
@@ -320,6 +322,20 @@ async fn the_first_fault_service_is_named_across_services() {
     assert!(
         detail.contains("`pricing`") && detail.contains("checkout → pricing"),
         "{detail}"
+    );
+
+    // The dashboard's incident page says where the error started.
+    let cookie = engine.ui_login().await;
+    let (status, page) = engine
+        .ui_get(&format!("/ui/incidents/{}", ids[1]), &cookie)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains(
+            "The error started in service <code>pricing</code> (span <code>GET &#x2f;rates</code>), \
+             reached through <code>checkout</code> → <code>pricing</code>."
+        ),
+        "{page}"
     );
 
     let mut engine = engine;
