@@ -110,6 +110,8 @@ fn main() {
     // (`valgrind --tool=cachegrind`), which do not move with the machine's
     // load the way times do. `REDACT_BENCH_CACHE=DIR` keeps compiled guests
     // there, so a run under valgrind does not compile them again.
+    // `REDACT_BENCH_INPUT=loadgen` makes those calls on the pipeline
+    // benchmark's values instead (`bench_input::loadgen_spans`).
     let calls = std::env::var("REDACT_BENCH_CALLS")
         .ok()
         .and_then(|n| n.parse::<u32>().ok());
@@ -154,7 +156,12 @@ fn main() {
         } else {
             &redacts[0].1
         };
-        let req = batch(&bench_input::spans(128, 42));
+        let input = if std::env::var_os("REDACT_BENCH_INPUT").is_some_and(|v| v == "loadgen") {
+            bench_input::loadgen_spans(128, 16)
+        } else {
+            bench_input::spans(128, 42)
+        };
+        let req = batch(&input);
         for _ in 0..n {
             let mut r = req.clone();
             black_box(guest.process_traces(&mut r).unwrap());

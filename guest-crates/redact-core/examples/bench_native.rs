@@ -22,8 +22,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls = std::env::var("BENCH_NATIVE_CALLS")
         .ok()
         .and_then(|n| n.parse::<u32>().ok());
+    // `BENCH_NATIVE_INPUT=loadgen`: the pipeline benchmark's values
+    // instead (`bench_input::loadgen_spans`, 16 characters each).
+    let loadgen = std::env::var_os("BENCH_NATIVE_INPUT").is_some_and(|v| v == "loadgen");
     for n in [128usize, 1024] {
-        let batch = bench_input::spans(n, 42);
+        let batch = if loadgen {
+            bench_input::loadgen_spans(n, 16)
+        } else {
+            bench_input::spans(n, 42)
+        };
         let bytes = bench_input::value_bytes(&batch);
         let run = || {
             let mut hits = Hits::default();

@@ -45,3 +45,38 @@ pub fn spans(spans: usize, seed: u64) -> Vec<Vec<(String, String)>> {
 pub fn value_bytes(spans: &[Vec<(String, String)>]) -> usize {
     spans.iter().flatten().map(|(_, v)| v.len()).sum()
 }
+
+/// What `tracemend-loadgen` sends by default, the spans of the pipeline
+/// benchmark (`loadgen/bench/otlp-redact-otlp.yaml`): ten attributes
+/// `loadgen.attr.K` a span, each value 16 characters of
+/// `[A-Za-z0-9_-]`, drawn as loadgen's `filler` draws them (its
+/// `ids::mix`, copied here so this file stays dependency-free). Random text
+/// of that alphabet is what the gating pass sees there: long runs, few
+/// digit runs, no separators.
+pub fn loadgen_spans(spans: usize, value_len: usize) -> Vec<Vec<(String, String)>> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mix = |x: u64| {
+        let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let filler = |item: u64, salt: u64| {
+        let mut state = mix(item ^ salt.rotate_left(32));
+        (0..value_len)
+            .map(|n| {
+                if n % 10 == 0 {
+                    state = mix(state);
+                }
+                char::from(ALPHABET[(state >> ((n % 10) * 6) & 63) as usize])
+            })
+            .collect::<String>()
+    };
+    (0..spans as u64)
+        .map(|i| {
+            (0..10u64)
+                .map(|k| (format!("loadgen.attr.{k}"), filler(i, k)))
+                .collect()
+        })
+        .collect()
+}

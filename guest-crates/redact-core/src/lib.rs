@@ -513,13 +513,27 @@ impl Engine {
         matches.clear();
         let is_token = |s: &[u8]| self.is_token(s);
         let mut sensitive = |k: &str| matches!(self.key_verdict(k), KeyVerdict::Rule(_));
-        self.det.find(
+        let escapes = self.det.find(
             text.as_bytes(),
             skip,
             &mut sensitive,
             &is_token,
             &mut matches,
         );
+        // Without a `%` or a `+` there is nothing to decode: returned here,
+        // before the view and its buffers exist (dropping them, empty, was
+        // a call per string in the guest).
+        if !escapes {
+            if matches.is_empty() {
+                return None;
+            }
+            let found = Found {
+                text,
+                view: None,
+                decoded: &[],
+            };
+            return Some(self.render(&found, &mut matches, pseudo, hits, touched));
+        }
         // Percent- and form-encoded text (a query string, a form body) is
         // scanned decoded too: `%2B49+30+90182736` is a phone number.
         let view = form::View::of(text);

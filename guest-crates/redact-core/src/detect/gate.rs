@@ -2,7 +2,8 @@
 //! detector runs. One walk of the keyword automaton gates the keyword rules
 //! ([`super::by_keyword`]); one pass of byte counts, eight bytes a step,
 //! gates the shape-based classes (cards, IBANs, SSNs, phones, addresses,
-//! high-entropy runs).
+//! high-entropy runs) and tells whether the text may need decoding (a `%`
+//! or a `+`).
 
 use super::iban::iban_head;
 use super::inline::kv_follows;
@@ -53,10 +54,12 @@ pub(super) static CLASS: [u8; 256] = {
 
 impl Detectors {
     /// The rules that may match `text` (bit = rule id), before the enabled
-    /// set is applied. Inlined into [`Detectors::find`], where it was
-    /// written: a split for reading, not a new call per string.
+    /// set is applied, and whether `text` holds a `%` or a `+` (only then
+    /// can it have a decoded view: [`crate::form::View::of`]). Inlined into
+    /// [`Detectors::find`], where it was written: a split for reading, not a
+    /// new call per string.
     #[inline(always)]
-    pub(super) fn may_match(&self, text: &[u8]) -> u128 {
+    pub(super) fn may_match(&self, text: &[u8]) -> (u128, bool) {
         // The keyword hits' rules, in a variable of their own: `want`
         // itself then never lives in memory (the walk's callback writes
         // through a pointer), which in the guest had every use of it below
@@ -90,6 +93,8 @@ impl Detectors {
             colons,
             plus,
             at,
+            percent,
+            account_word,
         } = if cand_len <= 6 {
             gate::<true>(text)
         } else {
@@ -111,8 +116,9 @@ impl Detectors {
         }
         // Letters in the account number (`RO81VZAT4MPX...`) leave short
         // digit runs: unspaced, the IBAN is one long run; spaced, one group
-        // of four digits at least (`RO27 SAUG U4B2 6867 F46A 9295`).
-        if (plain >= 4 || longest >= 15) && iban_head(text) {
+        // of four digits at least (`RO27 SAUG U4B2 6867 F46A 9295`). Its
+        // first 15 bytes are `[A-Z0-9 ]`, so one word of the pass is.
+        if (plain >= 4 || longest >= 15) && account_word && iban_head(text) {
             want |= 1 << IBAN;
         }
         // Without a `+`, the US and national phone patterns need the shapes
@@ -145,7 +151,7 @@ impl Detectors {
         if !at {
             want &= !(1 << URL_PASSWORD);
         }
-        want
+        (want, plus || percent)
     }
 }
 
@@ -163,9 +169,13 @@ struct Gate {
     longest: usize,
     dots: u64,
     colons: u64,
-    /// Whether the text has a `+`, an `@`.
+    /// Whether the text has a `+`, an `@`, a `%`.
     plus: bool,
     at: bool,
+    percent: bool,
+    /// Whether a word of the pass (eight bytes from a multiple of eight) is
+    /// all `[A-Z0-9 ]`, as an IBAN's first 15 bytes always hold one.
+    account_word: bool,
 }
 
 /// Digits in the runs of class `m` (lane mask) over one word: `cur` carries
@@ -264,6 +274,8 @@ fn gate<const INNER: bool>(text: &[u8]) -> Gate {
             colons: 0,
             plus: false,
             at: false,
+            percent: false,
+            account_word: false,
         },
         dots_colons: 0,
         plus_at: 0,
@@ -288,6 +300,8 @@ fn gate<const INNER: bool>(text: &[u8]) -> Gate {
     out.colons = g.dots_colons >> 32;
     out.plus = g.plus_at & HIGH != 0;
     out.at = g.plus_at & (HIGH >> 1) != 0;
+    out.percent = g.plus_at & (HIGH >> 2) != 0;
+    out.account_word = g.plus_at & (HIGH >> 3) != 0;
     out.plain = out.plain.max(g.cur_plain);
     out.any = out.any.max(g.cur_any);
     out.longest = out.longest.max(g.run);
@@ -300,8 +314,9 @@ struct GateState {
     /// Counts of `.` (low half) and `:` (high half): one register in the
     /// loop instead of two, as `plus_at` is one instead of two counts.
     dots_colons: u64,
-    /// Lanes that held a `+` (bit 7) or an `@` (bit 6): `find` only asks
-    /// whether there is one.
+    /// Lanes that held a `+` (bit 7), an `@` (bit 6) or a `%` (bit 5),
+    /// and bit 4 when a word was all `[A-Z0-9 ]`: `find` only asks whether
+    /// there is one.
     plus_at: u64,
     cur_plain: usize,
     cur_any: usize,
@@ -324,19 +339,28 @@ impl GateState {
         let slash = lanes_eq(t, b'/');
         let plus = lanes_eq(t, b'+');
         let dot = lanes_eq(t, b'.');
-        let plain = digit | ((dash | lanes_eq(t, b' ')) & ascii);
+        let space = lanes_eq(t, b' ');
+        let plain = digit | ((dash | space) & ascii);
         // `(` and `)` differ only in the lowest bit.
         let paren = lanes_eq(t & !LANES, b'(');
         let any = plain | ((dot | slash | plus | paren) & ascii);
         let folded = t | (LANES * 0x20);
         let alpha = lanes_ge(folded, b'a') & !lanes_ge(folded, b'z' + 1);
         let run = digit | ((alpha | plus | dash | slash | lanes_eq(t, b'_')) & ascii);
+        // Capitals are the letters with bit 5 clear. A word all of
+        // capitals, digits and spaces is what lets the IBAN's window scan
+        // run: none of loadgen's random values have one in fifty.
+        let account = digit | ((alpha & !t << 2 | space) & ascii);
+
         // Two counts a multiply: one in the low nibble of each lane, one in
         // the high (eight a word at most, so neither spills over).
         let a = (ascii >> 7) * 0x11;
         let dc = ((dot >> 7 | lanes_eq(t, b':') >> 3) & a).wrapping_mul(LANES) >> 56;
         self.dots_colons += (dc & 0xF) | (dc >> 4) << 32;
-        self.plus_at |= (plus & ascii) | (lanes_eq(t, b'@') & ascii) >> 1;
+        self.plus_at |= (plus & ascii)
+            | (lanes_eq(t, b'@') & ascii) >> 1
+            | (lanes_eq(t, b'%') & ascii) >> 2
+            | u64::from(account == HIGH) << 4;
         // A word without digits only ends or extends the digit runs.
         if digit == 0 {
             if plain != HIGH {
@@ -410,6 +434,11 @@ mod tests {
             colons,
             plus: plus > 0,
             at: at > 0,
+            percent: text.contains(&b'%'),
+            account_word: text.chunks_exact(8).any(|w| {
+                w.iter()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || *b == b' ')
+            }),
         }
     }
 
@@ -428,6 +457,8 @@ mod tests {
             b"0123456789abcdef-",
             b"0 a.",
             b"\x00\x7f\x80\xff\xc3\xa9 9-.:+@AZaz_/()*,`{[",
+            b"0+%a",
+            b"AZ09 a[`@\xc1",
         ];
         let mut x = 0x2545_F491_4F6C_DD1Du64;
         let mut inputs: Vec<Vec<u8>> = Vec::new();
@@ -452,6 +483,7 @@ mod tests {
             }
             inputs.push(s);
         }
+        inputs.extend(scan_texts());
         // Every byte value.
         inputs.push((0..=255u8).collect());
         inputs.push((0..=255u8).rev().cycle().take(70_000).collect());
