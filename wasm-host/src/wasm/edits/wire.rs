@@ -312,7 +312,11 @@ impl Wanted {
 }
 
 /// The whole rewrite; `None` leaves it to the decoded path.
-fn rewrite<I: WireItem>(chunks: &[Bytes], index: &RowIndex, edits: Vec<Edit<'_>>) -> Option<Rewritten> {
+fn rewrite<I: WireItem>(
+    chunks: &[Bytes],
+    index: &RowIndex,
+    edits: Vec<Edit<'_>>,
+) -> Option<Rewritten> {
     let layout = Layout::of(index, I::rows(index))?;
     let wanted = Wanted::of::<I>(index, &edits)?;
     let mut touched = decode::<I>(chunks, &layout, &wanted).ok()?;

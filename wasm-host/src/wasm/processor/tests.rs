@@ -251,7 +251,10 @@ fn a_batch_that_takes_no_bytes_is_edited_decoded() {
     let mut batch = Encoded::new(chunks(&traces()));
     batch.takes_bytes = false;
     assert_eq!(p.process_traces_batch(&mut batch), Ok(want));
-    assert!(batch.encoded().is_none(), "edited decoded: the bytes are stale");
+    assert!(
+        batch.encoded().is_none(),
+        "edited decoded: the bytes are stale"
+    );
     assert_eq!(batch.request(), decoded);
 }
 

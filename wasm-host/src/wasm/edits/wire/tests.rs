@@ -124,13 +124,29 @@ fn edits(rng: &mut Rng, index: &RowIndex, traces: bool) -> (Raw, BTreeSet<u32>, 
             match (op, traces) {
                 (2, true) => {
                     let name = raw.text(rng.string().as_bytes());
-                    row(&mut raw, e::OP_RENAME_SPAN, e::TARGET_SPAN, i, name, NONE, 0);
+                    row(
+                        &mut raw,
+                        e::OP_RENAME_SPAN,
+                        e::TARGET_SPAN,
+                        i,
+                        name,
+                        NONE,
+                        0,
+                    );
                     touched.insert(i);
                 }
                 (3, true) => {
                     let msg = raw.text(rng.string().as_bytes());
                     let code = rng.below(3) as u32;
-                    row(&mut raw, e::OP_SET_STATUS, e::TARGET_SPAN, i, msg, NONE, code);
+                    row(
+                        &mut raw,
+                        e::OP_SET_STATUS,
+                        e::TARGET_SPAN,
+                        i,
+                        msg,
+                        NONE,
+                        code,
+                    );
                     touched.insert(i);
                 }
                 (2 | 3, false) => {
@@ -426,7 +442,15 @@ fn an_untouched_fragment_is_kept_without_a_copy() {
     );
     // The event of span 1 (row 1): its span is re-encoded, span 0 and 2 are
     // copied, the second fragment is the same buffer.
-    row(&mut raw, e::OP_SET_ATTRIBUTE, e::TARGET_EVENT, 1, key, val, 0);
+    row(
+        &mut raw,
+        e::OP_SET_ATTRIBUTE,
+        e::TARGET_EVENT,
+        1,
+        key,
+        val,
+        0,
+    );
     let out = apply_traces_encoded(&chunks, &index, &raw_edits(&raw), 10)
         .expect("valid")
         .expect("applied to the bytes");
@@ -436,7 +460,10 @@ fn an_untouched_fragment_is_kept_without_a_copy() {
     let (before, after) = (items(&chunks), items(&out.chunks));
     assert_eq!((before[0], before[2]), (after[0], after[2]));
     let span = Span::decode(after[1]).expect("decodes");
-    assert_eq!(span.events[0].attributes, vec![kv("code.function", "handle")]);
+    assert_eq!(
+        span.events[0].attributes,
+        vec![kv("code.function", "handle")]
+    );
     assert_eq!(out.items, 4);
 }
 
@@ -445,11 +472,23 @@ fn dropping_every_span_of_a_group_removes_it() {
     let chunks = two_groups();
     let index = view_of(&chunks);
     let mut raw = Raw::default();
-    row(&mut raw, e::OP_DROP_SPAN, e::TARGET_SPAN, 3, (0, 0), NONE, 0);
+    row(
+        &mut raw,
+        e::OP_DROP_SPAN,
+        e::TARGET_SPAN,
+        3,
+        (0, 0),
+        NONE,
+        0,
+    );
     let out = apply_traces_encoded(&chunks, &index, &raw_edits(&raw), 10)
         .expect("valid")
         .expect("applied to the bytes");
-    assert_eq!(out.chunks, vec![chunks[0].clone()], "the emptied fragment goes");
+    assert_eq!(
+        out.chunks,
+        vec![chunks[0].clone()],
+        "the emptied fragment goes"
+    );
     assert_eq!((out.items, out.stats.spans_dropped), (3, 1));
 }
 
@@ -458,8 +497,24 @@ fn refused_lists_are_refused_as_by_the_decoded_path() {
     let chunks = two_groups();
     let index = view_of(&chunks);
     let mut raw = Raw::default();
-    row(&mut raw, e::OP_DROP_SPAN, e::TARGET_SPAN, 0, (0, 0), NONE, 0);
-    row(&mut raw, e::OP_SET_STATUS, e::TARGET_SPAN, 0, (0, 0), NONE, 9);
+    row(
+        &mut raw,
+        e::OP_DROP_SPAN,
+        e::TARGET_SPAN,
+        0,
+        (0, 0),
+        NONE,
+        0,
+    );
+    row(
+        &mut raw,
+        e::OP_SET_STATUS,
+        e::TARGET_SPAN,
+        0,
+        (0, 0),
+        NONE,
+        9,
+    );
     let mut req: ExportTraceServiceRequest = decode(&chunks);
     let want = apply_traces(&mut req, &index, &raw_edits(&raw), 10).expect_err("refused");
     let got = apply_traces_encoded(&chunks, &index, &raw_edits(&raw), 10).expect_err("refused");
@@ -498,13 +553,21 @@ fn values_up_to_the_nesting_bound_keep_the_bytes_scannable() {
         let mut raw = Raw::default();
         let key = raw.text(b"deep");
         let val = pack(&mut raw, &nested(arrays));
-        row(&mut raw, e::OP_SET_ATTRIBUTE, e::TARGET_SPAN, 0, key, val, 0);
+        row(
+            &mut raw,
+            e::OP_SET_ATTRIBUTE,
+            e::TARGET_SPAN,
+            0,
+            key,
+            val,
+            0,
+        );
         let out = apply_traces_encoded(&chunks, &index, &raw_edits(&raw), 10).expect("valid");
         assert_eq!(out.is_some(), encoded, "{arrays} arrays");
         if let Some(out) = out {
             let body: Vec<u8> = out.chunks.concat();
-            let received = pdata::Batch::from_protobuf(pdata::Signal::Traces, body.into())
-                .expect("decodes");
+            let received =
+                pdata::Batch::from_protobuf(pdata::Signal::Traces, body.into()).expect("decodes");
             assert!(received.batch.validated(), "the scan accepts it");
         }
     }
