@@ -253,6 +253,10 @@ fn fragments<Q: Message>(rng: &mut Rng, request: &Q, kind: Kind, shuffled: bool)
     cuts.windows(2).map(|w| all.slice(w[0]..w[1])).collect()
 }
 
+/// `apply_traces_encoded` or `apply_logs_encoded`.
+type ApplyEncoded =
+    fn(&[Bytes], &RowIndex, &RawEdits<'_>, usize) -> Result<Option<Rewritten>, EditError>;
+
 /// What one generated case showed.
 #[derive(Default, Debug)]
 struct Tally {
@@ -269,12 +273,7 @@ fn case<Q>(
     chunks: &[Bytes],
     traces_req: bool,
     apply: fn(&mut Q, &RowIndex, &RawEdits<'_>, usize) -> Result<EditStats, EditError>,
-    apply_encoded: fn(
-        &[Bytes],
-        &RowIndex,
-        &RawEdits<'_>,
-        usize,
-    ) -> Result<Option<Rewritten>, EditError>,
+    apply_encoded: ApplyEncoded,
     tally: &mut Tally,
     what: &str,
 ) where
