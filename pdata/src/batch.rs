@@ -222,6 +222,20 @@ impl Batch {
         r
     }
 
+    /// Replaces the content with an encoded request of this batch's signal:
+    /// `chunks`, fragments whose concatenation is the request (each a whole request),
+    /// holding `items` items. For bytes known to decode, as [`Batch::encoded`]
+    /// promises: `validated` only when every fragment would pass the validating scan
+    /// (see [`Batch::validated`]). The decoded form, if any, is dropped. The WASM host
+    /// applies a guest's edits to the received bytes and puts the result here, so the
+    /// stages after it still forward bytes.
+    pub fn replace_encoded(&mut self, chunks: Vec<Bytes>, items: usize, validated: bool) {
+        self.items = items;
+        self.encoded = Some(chunks);
+        self.scanned = validated;
+        self.decoded = None;
+    }
+
     /// Lets `f` change the content; `f` also returns whether it changed anything. When
     /// it did not, the received bytes are kept, so the batch is forwarded without
     /// re-encoding (a processor that only looked).

@@ -214,6 +214,10 @@ impl BatchAccess<ExportTraceServiceRequest> for Access<'_> {
             _ => (f(&mut ExportTraceServiceRequest::default()).0, false),
         })
     }
+    fn replace_encoded(&mut self, chunks: Vec<Bytes>, items: usize, validated: bool) -> bool {
+        self.0.replace_encoded(chunks, items, validated);
+        true
+    }
     fn item_count(&self) -> usize {
         self.0.item_count()
     }
@@ -234,6 +238,10 @@ impl BatchAccess<ExportLogsServiceRequest> for Access<'_> {
             Payload::Logs(r) => f(r),
             _ => (f(&mut ExportLogsServiceRequest::default()).0, false),
         })
+    }
+    fn replace_encoded(&mut self, chunks: Vec<Bytes>, items: usize, validated: bool) -> bool {
+        self.0.replace_encoded(chunks, items, validated);
+        true
     }
     fn item_count(&self) -> usize {
         self.0.item_count()
@@ -338,6 +346,21 @@ macro_rules! unchecked_access {
                     Some((_, b)) => Access(b).with_decoded(f),
                     // The host decodes nothing it has not checked (it returns before).
                     None => f(&mut <$req>::default()).0,
+                }
+            }
+            fn replace_encoded(
+                &mut self,
+                chunks: Vec<Bytes>,
+                items: usize,
+                validated: bool,
+            ) -> bool {
+                match &mut self.batch {
+                    Some((_, b)) => {
+                        b.replace_encoded(chunks, items, validated);
+                        true
+                    }
+                    // As `with_decoded`: never called before the bytes are checked.
+                    None => false,
                 }
             }
             fn item_count(&self) -> usize {

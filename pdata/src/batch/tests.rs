@@ -249,3 +249,23 @@ fn validated_says_whether_the_scan_accepted_every_held_fragment() {
         "an unchanged batch keeps its scanned bytes"
     );
 }
+
+/// New bytes replace the content, decoded form and all: later readers see them.
+#[test]
+fn replaced_bytes_are_the_content() {
+    let mut batch = Batch::from_payload(Payload::Traces(traces(&[2, 3])));
+    assert!(batch.encoded().is_none());
+    let chunks = vec![
+        Bytes::from(traces(&[1]).encode_to_vec()),
+        Bytes::from(traces(&[2]).encode_to_vec()),
+    ];
+    batch.replace_encoded(chunks.clone(), 3, true);
+    assert_eq!(batch.encoded(), Some(&chunks[..]));
+    assert_eq!(batch.item_count(), 3);
+    assert!(batch.validated());
+    let mut want = traces(&[1]);
+    want.resource_spans.extend(traces(&[2]).resource_spans);
+    assert_eq!(batch.payload(), &Payload::Traces(want));
+    batch.replace_encoded(chunks, 3, false);
+    assert!(!batch.validated(), "validated only when the caller says so");
+}

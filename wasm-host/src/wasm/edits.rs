@@ -4,7 +4,10 @@
 //! changes nothing. Drops apply last, so every index refers to the batch the
 //! guest was shown.
 //!
-//! This file reads and checks the list; [`apply`] applies a checked list.
+//! This file reads and checks the list; [`apply`] applies a checked list to
+//! the decoded request, and [`wire`] to the encoded one, decoding and
+//! re-encoding only the messages the edits touch (one loop of edit semantics
+//! serves both).
 
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, ArrayValue, KeyValue, KeyValueList, any_value,
@@ -14,8 +17,10 @@ use super::layout_shared::{NONE, edit as e, value as v};
 use super::view::RowIndex;
 
 mod apply;
+mod wire;
 
 pub use apply::{apply_logs, apply_traces};
+pub use wire::{Rewritten, apply_logs_encoded, apply_traces_encoded};
 
 /// Deepest `AnyValue` nesting accepted from a guest (prost's own decode
 /// limit is 100; stay well under it so the result can be encoded again).

@@ -14,15 +14,16 @@
 //!    string arena plus packed little-endian row tables (`wit/layout.rs`),
 //!    without allocating per string. A batch still encoded (the collector
 //!    keeps received protobuf bytes) is read by [`view_wire`] straight from
-//!    the bytes, without a prost decode; it is decoded only if the guest
-//!    returns edits.
+//!    the bytes, without a prost decode.
 //! 4. The guest runs under a memory limit ([`limits`]) and a CPU deadline
 //!    (epoch interruption, ticked by [`engine::WasmRuntime`]), with no ambient
 //!    authority ([`sandbox`]): no files, sockets, environment, real clock or
 //!    randomness.
-//! 5. [`edits`] validates every returned edit and only then applies them all
-//!    to the prost request (decoding it now if it was still encoded); one bad
-//!    edit rejects the whole list.
+//! 5. [`edits`] validates every returned edit and only then applies them all;
+//!    one bad edit rejects the whole list. A batch read from its bytes is
+//!    edited as bytes: only the spans, log records, resources and scopes the
+//!    edits touch are decoded and encoded again, and the batch stays encoded.
+//!    Otherwise the edits go to the prost request.
 //! 6. Any fault (trap, timeout, memory, invalid edit, guest error) applies
 //!    `on_error` (`pass` or `drop`), is counted by kind in [`metrics`] and
 //!    logged with the plugin's name; the instance is thrown away and rebuilt

@@ -11,7 +11,7 @@ use super::bindings::processor::Processor as ProcessorWorld;
 use super::bindings::types;
 use super::circuit::Health;
 use super::config::{OnError, WasmProcessorConfig};
-use super::edits::{self, EditError, EditStats, RawEdits};
+use super::edits::{self, EditError, EditStats, RawEdits, Rewritten};
 use super::engine::WasmRuntime;
 use super::instance::{CallError, Plugin};
 use super::layout_shared as layout;
@@ -22,8 +22,9 @@ use super::view_wire::WireFallback;
 
 /// A batch as [`WasmProcessor`] reads it: encoded if it still is, decoded on
 /// demand. The collector's pipeline batch keeps the received protobuf bytes;
-/// a batch that only passes through a guest that returns no edits is never
-/// decoded. A plain request is a batch that is only decoded.
+/// a batch that only passes through a guest is never decoded whole, and a
+/// guest's edits replace its bytes. A plain request is a batch that is only
+/// decoded.
 pub trait BatchAccess<Req>: Send {
     /// The encoded request as fragments whose concatenation is the request,
     /// or `None` when only the decoded form is current.
@@ -39,6 +40,17 @@ pub trait BatchAccess<Req>: Send {
     /// whether it changed the request; an unchanged batch may keep its
     /// encoding.
     fn with_decoded<T>(&mut self, f: impl FnOnce(&mut Req) -> (T, bool)) -> T;
+    /// Replaces the content with the encoded request `chunks` (fragments
+    /// whose concatenation is the request, each a whole request) holding
+    /// `items` spans or log records, dropping any decoded form; `validated`
+    /// as [`BatchAccess::validated`] says. The host calls it on a batch that
+    /// was [`BatchAccess::encoded`], with bytes prost decodes: the edits of
+    /// a guest applied to the encoding. `false`: the batch cannot hold it,
+    /// nothing changed, and the host applies the edits to the decoded
+    /// request instead. The default is `false`.
+    fn replace_encoded(&mut self, _chunks: Vec<Bytes>, _items: usize, _validated: bool) -> bool {
+        false
+    }
     /// Spans or log records in the batch.
     fn item_count(&self) -> usize;
     /// Removes every item (`on_error: drop`).
@@ -123,6 +135,14 @@ trait Request: Message + Default + Sized {
         raw: &RawEdits<'_>,
         max_edits: usize,
     ) -> Result<EditStats, EditError>;
+    /// As `apply`, to the encoding the view was built from (`Ok(None)`:
+    /// left to `apply`, see [`edits::apply_traces_encoded`]).
+    fn apply_encoded(
+        chunks: &[Bytes],
+        index: &RowIndex,
+        raw: &RawEdits<'_>,
+        max_edits: usize,
+    ) -> Result<Option<Rewritten>, EditError>;
 }
 
 impl Request for ExportTraceServiceRequest {
@@ -147,6 +167,14 @@ impl Request for ExportTraceServiceRequest {
     ) -> Result<EditStats, EditError> {
         edits::apply_traces(self, index, raw, max_edits)
     }
+    fn apply_encoded(
+        chunks: &[Bytes],
+        index: &RowIndex,
+        raw: &RawEdits<'_>,
+        max_edits: usize,
+    ) -> Result<Option<Rewritten>, EditError> {
+        edits::apply_traces_encoded(chunks, index, raw, max_edits)
+    }
 }
 
 impl Request for ExportLogsServiceRequest {
@@ -170,6 +198,14 @@ impl Request for ExportLogsServiceRequest {
         max_edits: usize,
     ) -> Result<EditStats, EditError> {
         edits::apply_logs(self, index, raw, max_edits)
+    }
+    fn apply_encoded(
+        chunks: &[Bytes],
+        index: &RowIndex,
+        raw: &RawEdits<'_>,
+        max_edits: usize,
+    ) -> Result<Option<Rewritten>, EditError> {
+        edits::apply_logs_encoded(chunks, index, raw, max_edits)
     }
 }
 
@@ -199,6 +235,35 @@ fn self_check<Q: Request, B: BatchAccess<Q>>(batch: &mut B, view: &BatchView, fr
     assert!(
         view.packed() == other.packed(),
         "the wire-built and the decoded-built batch views differ"
+    );
+}
+
+/// Debug builds also check edits applied to an encoded batch against the
+/// decoded path: `old` decoded with prost and edited must be what `new`
+/// decodes to (compared encoded, so NaN values compare), with the same
+/// counts. A difference panics, as [`self_check`] does.
+#[cfg(debug_assertions)]
+fn self_check_edits<Q: Request>(
+    old: &[Bytes],
+    new: &Rewritten,
+    index: &RowIndex,
+    raw: &RawEdits<'_>,
+    max_edits: usize,
+) {
+    let decode = |chunks: &[Bytes]| {
+        let mut req = Q::default();
+        for chunk in chunks {
+            if let Err(e) = req.merge(chunk.clone()) {
+                panic!("edited bytes prost refuses: {e}");
+            }
+        }
+        req
+    };
+    let mut want = decode(old);
+    let stats = want.apply(index, raw, max_edits);
+    assert!(
+        stats == Ok(new.stats) && decode(&new.chunks).encode_to_vec() == want.encode_to_vec(),
+        "edits applied to the encoded batch differ from the decoded path's"
     );
 }
 
@@ -341,8 +406,12 @@ impl WasmProcessor {
 
     /// As [`WasmProcessor::process_traces`], for a batch that may still be
     /// encoded: the guest's view is built straight from the encoded request,
-    /// and the batch is decoded only if the guest returns edits (or the
-    /// encoding is one the view builder leaves to prost).
+    /// and the guest's edits are applied to it, decoding and re-encoding only
+    /// the spans (resources, scopes) they touch
+    /// ([`BatchAccess::replace_encoded`]). The whole batch is decoded only
+    /// when the view builder leaves the encoding to prost, when the batch
+    /// cannot take new bytes, or for edits the encoded path leaves to the
+    /// decoded one (see [`edits::apply_traces_encoded`]).
     pub fn process_traces_batch(
         &self,
         batch: &mut impl BatchAccess<ExportTraceServiceRequest>,
@@ -458,9 +527,25 @@ impl WasmProcessor {
                 arena: &edits.arena,
                 values: &edits.values,
             };
-            // The view's row index addresses the decoded request: both number
-            // rows in request order.
             let index = &inst.view.index;
+            // A view built from the bytes numbers rows as they lie in them:
+            // the edits go to the bytes, re-encoding only what they touch,
+            // and the batch stays encoded for the stages after this one.
+            if from_wire && let Some(chunks) = batch.encoded() {
+                let validated = batch.validated();
+                if let Some(out) =
+                    Q::apply_encoded(chunks, index, &raw, max_edits).map_err(CallError::Edit)?
+                {
+                    #[cfg(debug_assertions)]
+                    self_check_edits::<Q>(chunks, &out, index, &raw, max_edits);
+                    let stats = out.stats;
+                    if batch.replace_encoded(out.chunks, out.items, validated) {
+                        return Ok(stats);
+                    }
+                }
+            }
+            // Otherwise the decoded request: the view's row index addresses
+            // it too (both number rows in request order).
             batch
                 .with_decoded(|req| {
                     let r = Q::apply(req, index, &raw, max_edits);

@@ -448,4 +448,4 @@ fn entity_ref<const T: bool>(buf: &[u8]) -> R<()> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,12 +1,15 @@
-//! Applies a checked edit list to the decoded request: attribute edits in
-//! list order, then drops, so every index refers to the batch the guest was
-//! shown.
+//! Applies a checked edit list: attribute edits in list order, then drops, so
+//! every index refers to the batch the guest was shown. One loop
+//! ([`apply_checked`]) holds what each edit means; where it lands is an
+//! [`EditTarget`]: the decoded request here, or the items decoded from an
+//! encoded one ([`super::wire`]).
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::Status;
+use opentelemetry_proto::tonic::trace::v1::{Span, Status};
 
 use super::super::view::RowIndex;
 use super::{Edit, EditError, EditStats, RawEdits, Target, check};
@@ -26,39 +29,90 @@ fn remove_attr(attrs: &mut Vec<KeyValue>, key: &str) {
     attrs.retain(|kv| kv.key != key);
 }
 
-/// The request types edits apply to: where an edit's attributes live, how an
-/// item-level edit (rename, status, body) lands, and which rows a drop removes.
-/// One [`apply`] loop serves both signals.
-trait EditRows {
-    /// Rows of the items (spans or log records) drop edits address.
-    fn item_rows(index: &RowIndex) -> usize;
-    /// The attribute list an attribute edit addresses.
-    fn attrs<'r>(
-        &'r mut self,
-        index: &RowIndex,
-        target: Target,
-        row: u32,
-    ) -> Option<&'r mut Vec<KeyValue>>;
-    /// Applies an edit of an item's own fields; returns the row a drop edit
-    /// marks instead of applying it.
-    fn apply_item(&mut self, index: &RowIndex, edit: Edit<'_>) -> Option<u32>;
-    /// Removes the marked rows; records how many in `stats`.
+/// The items drop edits remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Items {
+    Spans,
+    Logs,
+}
+
+/// Where edits land: lookups by row of the view `index` was built with. A
+/// lookup that finds nothing makes the edit a no-op (rows were range-checked,
+/// so for the decoded request that cannot happen; an encoded batch decodes
+/// only the items its edits address, see [`super::wire`]).
+pub(super) trait EditTarget {
+    /// Which items drop edits address.
+    const ITEMS: Items;
+    /// Rows of those items.
+    fn item_rows(index: &RowIndex) -> usize {
+        match Self::ITEMS {
+            Items::Spans => index.spans.len(),
+            Items::Logs => index.logs.len(),
+        }
+    }
+    /// Resource row `row`'s resource (`None`: the group has none).
+    fn resource(&mut self, index: &RowIndex, row: u32) -> Option<&mut Option<Resource>>;
+    /// Scope row `row`'s scope (`None`: the group has none).
+    fn scope(&mut self, index: &RowIndex, row: u32) -> Option<&mut Option<InstrumentationScope>>;
+    /// Span row `row`.
+    fn span(&mut self, index: &RowIndex, row: u32) -> Option<&mut Span>;
+    /// Log row `row`.
+    fn log(&mut self, index: &RowIndex, row: u32) -> Option<&mut LogRecord>;
+    /// Removes the marked item rows; records how many in `stats`.
     fn drop_marked(&mut self, dropped: &[bool], stats: &mut EditStats);
 }
 
-/// Checks every edit, then applies them in list order and the drops last.
-fn apply<R: EditRows>(
+/// The attribute list an attribute edit addresses.
+fn attrs<'r, R: EditTarget>(
+    req: &'r mut R,
+    index: &RowIndex,
+    target: Target,
+    row: u32,
+) -> Option<&'r mut Vec<KeyValue>> {
+    match target {
+        Target::Resource => Some(
+            &mut req
+                .resource(index, row)?
+                .get_or_insert_with(Resource::default)
+                .attributes,
+        ),
+        Target::Scope => Some(
+            &mut req
+                .scope(index, row)?
+                .get_or_insert_with(InstrumentationScope::default)
+                .attributes,
+        ),
+        Target::Span => Some(&mut req.span(index, row)?.attributes),
+        Target::Event => {
+            let (span_row, i) = *index.events.get(row as usize)?;
+            let span = req.span(index, span_row)?;
+            Some(&mut span.events.get_mut(i as usize)?.attributes)
+        }
+        Target::Link => {
+            let (span_row, i) = *index.links.get(row as usize)?;
+            let span = req.span(index, span_row)?;
+            Some(&mut span.links.get_mut(i as usize)?.attributes)
+        }
+        Target::Log => Some(&mut req.log(index, row)?.attributes),
+    }
+}
+
+/// Applies checked edits in list order and the drops last.
+pub(super) fn apply_checked<R: EditTarget>(
     req: &mut R,
     index: &RowIndex,
-    raw: &RawEdits<'_>,
-    max_edits: usize,
-) -> Result<EditStats, EditError> {
-    let edits = check(raw, index, max_edits)?;
+    edits: Vec<Edit<'_>>,
+) -> EditStats {
     let mut stats = EditStats {
         applied: edits.len(),
         ..Default::default()
     };
     let mut dropped = vec![false; R::item_rows(index)];
+    let mut mark = |row: u32| {
+        if let Some(m) = dropped.get_mut(row as usize) {
+            *m = true;
+        }
+    };
     for edit in edits {
         match edit {
             Edit::SetAttribute {
@@ -67,7 +121,7 @@ fn apply<R: EditRows>(
                 key,
                 value,
             } => {
-                if let Some(attrs) = req.attrs(index, target, i) {
+                if let Some(attrs) = attrs(req, index, target, i) {
                     set_attr(attrs, key, value);
                 }
             }
@@ -76,21 +130,52 @@ fn apply<R: EditRows>(
                 index: i,
                 key,
             } => {
-                if let Some(attrs) = req.attrs(index, target, i) {
+                if let Some(attrs) = attrs(req, index, target, i) {
                     remove_attr(attrs, key);
                 }
             }
-            other => {
-                if let Some(row) = req.apply_item(index, other)
-                    && let Some(mark) = dropped.get_mut(row as usize)
-                {
-                    *mark = true;
+            Edit::RenameSpan { index: i, name } => {
+                if let Some(span) = req.span(index, i) {
+                    name.clone_into(&mut span.name);
                 }
             }
+            Edit::SetStatus {
+                index: i,
+                code,
+                message,
+            } => {
+                if let Some(span) = req.span(index, i) {
+                    span.status = Some(Status {
+                        code,
+                        message: message.to_owned(),
+                    });
+                }
+            }
+            Edit::SetBody { index: i, value } => {
+                if let Some(rec) = req.log(index, i) {
+                    rec.body = value.value.is_some().then_some(value);
+                }
+            }
+            // A drop of the other signal's items addresses no row: the range
+            // check already refused it (that table is empty).
+            Edit::DropSpan { index: i } if R::ITEMS == Items::Spans => mark(i),
+            Edit::DropLog { index: i } if R::ITEMS == Items::Logs => mark(i),
+            Edit::DropSpan { .. } | Edit::DropLog { .. } => {}
         }
     }
     req.drop_marked(&dropped, &mut stats);
-    Ok(stats)
+    stats
+}
+
+/// Checks every edit, then applies them in list order and the drops last.
+fn apply<R: EditTarget>(
+    req: &mut R,
+    index: &RowIndex,
+    raw: &RawEdits<'_>,
+    max_edits: usize,
+) -> Result<EditStats, EditError> {
+    let edits = check(raw, index, max_edits)?;
+    Ok(apply_checked(req, index, edits))
 }
 
 /// Validates `raw` against the view `index` was built with and, if every
@@ -114,47 +199,37 @@ pub fn apply_logs(
     apply(req, index, raw, max_edits)
 }
 
-impl EditRows for ExportTraceServiceRequest {
-    fn item_rows(index: &RowIndex) -> usize {
-        index.spans.len()
+// Indices were range-checked against `index`, which was built from the same
+// request, so these lookups cannot miss; `get` keeps that an invariant rather
+// than a panic.
+impl EditTarget for ExportTraceServiceRequest {
+    const ITEMS: Items = Items::Spans;
+
+    fn resource(&mut self, _: &RowIndex, row: u32) -> Option<&mut Option<Resource>> {
+        Some(&mut self.resource_spans.get_mut(row as usize)?.resource)
     }
 
-    fn attrs<'r>(
-        &'r mut self,
-        index: &RowIndex,
-        target: Target,
-        row: u32,
-    ) -> Option<&'r mut Vec<KeyValue>> {
-        trace_attrs(self, index, target, row)
+    fn scope(&mut self, index: &RowIndex, row: u32) -> Option<&mut Option<InstrumentationScope>> {
+        let (r, s) = *index.scopes.get(row as usize)?;
+        let ss = self
+            .resource_spans
+            .get_mut(r as usize)?
+            .scope_spans
+            .get_mut(s as usize)?;
+        Some(&mut ss.scope)
     }
 
-    fn apply_item(&mut self, index: &RowIndex, edit: Edit<'_>) -> Option<u32> {
-        match edit {
-            Edit::RenameSpan { index: i, name } => {
-                if let Some(span) = span_at(self, index, i) {
-                    name.clone_into(&mut span.name);
-                }
-            }
-            Edit::SetStatus {
-                index: i,
-                code,
-                message,
-            } => {
-                if let Some(span) = span_at(self, index, i) {
-                    span.status = Some(Status {
-                        code,
-                        message: message.to_owned(),
-                    });
-                }
-            }
-            Edit::DropSpan { index: i } => return Some(i),
-            // Log edits against a traces batch address no row: the range
-            // check already refused them (the log table is empty).
-            Edit::SetBody { .. }
-            | Edit::DropLog { .. }
-            | Edit::SetAttribute { .. }
-            | Edit::RemoveAttribute { .. } => {}
-        }
+    fn span(&mut self, index: &RowIndex, row: u32) -> Option<&mut Span> {
+        let (r, s, p) = *index.spans.get(row as usize)?;
+        self.resource_spans
+            .get_mut(r as usize)?
+            .scope_spans
+            .get_mut(s as usize)?
+            .spans
+            .get_mut(p as usize)
+    }
+
+    fn log(&mut self, _: &RowIndex, _: u32) -> Option<&mut LogRecord> {
         None
     }
 
@@ -168,36 +243,35 @@ impl EditRows for ExportTraceServiceRequest {
     }
 }
 
-impl EditRows for ExportLogsServiceRequest {
-    fn item_rows(index: &RowIndex) -> usize {
-        index.logs.len()
+impl EditTarget for ExportLogsServiceRequest {
+    const ITEMS: Items = Items::Logs;
+
+    fn resource(&mut self, _: &RowIndex, row: u32) -> Option<&mut Option<Resource>> {
+        Some(&mut self.resource_logs.get_mut(row as usize)?.resource)
     }
 
-    fn attrs<'r>(
-        &'r mut self,
-        index: &RowIndex,
-        target: Target,
-        row: u32,
-    ) -> Option<&'r mut Vec<KeyValue>> {
-        log_attrs(self, index, target, row)
+    fn scope(&mut self, index: &RowIndex, row: u32) -> Option<&mut Option<InstrumentationScope>> {
+        let (r, s) = *index.scopes.get(row as usize)?;
+        let sl = self
+            .resource_logs
+            .get_mut(r as usize)?
+            .scope_logs
+            .get_mut(s as usize)?;
+        Some(&mut sl.scope)
     }
 
-    fn apply_item(&mut self, index: &RowIndex, edit: Edit<'_>) -> Option<u32> {
-        match edit {
-            Edit::SetBody { index: i, value } => {
-                if let Some(rec) = log_at(self, index, i) {
-                    rec.body = value.value.is_some().then_some(value);
-                }
-            }
-            Edit::DropLog { index: i } => return Some(i),
-            // Span edits against a logs batch: refused by the range check.
-            Edit::RenameSpan { .. }
-            | Edit::SetStatus { .. }
-            | Edit::DropSpan { .. }
-            | Edit::SetAttribute { .. }
-            | Edit::RemoveAttribute { .. } => {}
-        }
+    fn span(&mut self, _: &RowIndex, _: u32) -> Option<&mut Span> {
         None
+    }
+
+    fn log(&mut self, index: &RowIndex, row: u32) -> Option<&mut LogRecord> {
+        let (r, s, l) = *index.logs.get(row as usize)?;
+        self.resource_logs
+            .get_mut(r as usize)?
+            .scope_logs
+            .get_mut(s as usize)?
+            .log_records
+            .get_mut(l as usize)
     }
 
     fn drop_marked(&mut self, dropped: &[bool], stats: &mut EditStats) {
@@ -207,128 +281,6 @@ impl EditRows for ExportLogsServiceRequest {
             |rl| &mut rl.scope_logs,
             |sl| &mut sl.log_records,
         );
-    }
-}
-
-// Indices were range-checked against `index`, which was built from the same
-// request, so these lookups cannot miss; `get` keeps that an invariant rather
-// than a panic.
-fn span_at<'r>(
-    req: &'r mut ExportTraceServiceRequest,
-    index: &RowIndex,
-    row: u32,
-) -> Option<&'r mut opentelemetry_proto::tonic::trace::v1::Span> {
-    let (r, s, p) = *index.spans.get(row as usize)?;
-    req.resource_spans
-        .get_mut(r as usize)?
-        .scope_spans
-        .get_mut(s as usize)?
-        .spans
-        .get_mut(p as usize)
-}
-
-fn trace_attrs<'r>(
-    req: &'r mut ExportTraceServiceRequest,
-    index: &RowIndex,
-    target: Target,
-    row: u32,
-) -> Option<&'r mut Vec<KeyValue>> {
-    let row = row as usize;
-    match target {
-        Target::Resource => {
-            let rs = req.resource_spans.get_mut(row)?;
-            Some(&mut rs.resource.get_or_insert_with(Resource::default).attributes)
-        }
-        Target::Scope => {
-            let (r, s) = *index.scopes.get(row)?;
-            let ss = req
-                .resource_spans
-                .get_mut(r as usize)?
-                .scope_spans
-                .get_mut(s as usize)?;
-            Some(
-                &mut ss
-                    .scope
-                    .get_or_insert_with(InstrumentationScope::default)
-                    .attributes,
-            )
-        }
-        Target::Span => {
-            let (r, s, p) = *index.spans.get(row)?;
-            let span = req
-                .resource_spans
-                .get_mut(r as usize)?
-                .scope_spans
-                .get_mut(s as usize)?
-                .spans
-                .get_mut(p as usize)?;
-            Some(&mut span.attributes)
-        }
-        Target::Event | Target::Link => {
-            let (span_row, i) = if target == Target::Event {
-                *index.events.get(row)?
-            } else {
-                *index.links.get(row)?
-            };
-            let (r, s, p) = *index.spans.get(span_row as usize)?;
-            let span = req
-                .resource_spans
-                .get_mut(r as usize)?
-                .scope_spans
-                .get_mut(s as usize)?
-                .spans
-                .get_mut(p as usize)?;
-            if target == Target::Event {
-                Some(&mut span.events.get_mut(i as usize)?.attributes)
-            } else {
-                Some(&mut span.links.get_mut(i as usize)?.attributes)
-            }
-        }
-        Target::Log => None,
-    }
-}
-
-fn log_at<'r>(
-    req: &'r mut ExportLogsServiceRequest,
-    index: &RowIndex,
-    row: u32,
-) -> Option<&'r mut opentelemetry_proto::tonic::logs::v1::LogRecord> {
-    let (r, s, l) = *index.logs.get(row as usize)?;
-    req.resource_logs
-        .get_mut(r as usize)?
-        .scope_logs
-        .get_mut(s as usize)?
-        .log_records
-        .get_mut(l as usize)
-}
-
-fn log_attrs<'r>(
-    req: &'r mut ExportLogsServiceRequest,
-    index: &RowIndex,
-    target: Target,
-    row: u32,
-) -> Option<&'r mut Vec<KeyValue>> {
-    match target {
-        Target::Resource => {
-            let rl = req.resource_logs.get_mut(row as usize)?;
-            Some(&mut rl.resource.get_or_insert_with(Resource::default).attributes)
-        }
-        Target::Scope => {
-            let (r, s) = *index.scopes.get(row as usize)?;
-            let sl = req
-                .resource_logs
-                .get_mut(r as usize)?
-                .scope_logs
-                .get_mut(s as usize)?;
-            Some(
-                &mut sl
-                    .scope
-                    .get_or_insert_with(InstrumentationScope::default)
-                    .attributes,
-            )
-        }
-        Target::Log => Some(&mut log_at(req, index, row)?.attributes),
-        Target::Span | Target::Event | Target::Link => None,
     }
 }
 

@@ -6,19 +6,19 @@ use crate::wasm::view::BatchView;
 
 /// A hand-packed edit list, independent of the guest SDK's encoder.
 #[derive(Default)]
-struct Raw {
-    rows: Vec<u8>,
-    arena: Vec<u8>,
-    values: Vec<u8>,
+pub(super) struct Raw {
+    pub(super) rows: Vec<u8>,
+    pub(super) arena: Vec<u8>,
+    pub(super) values: Vec<u8>,
 }
 
 impl Raw {
-    fn text(&mut self, b: &[u8]) -> (u32, u32) {
+    pub(super) fn text(&mut self, b: &[u8]) -> (u32, u32) {
         let off = self.arena.len() as u32;
         self.arena.extend_from_slice(b);
         (off, b.len() as u32)
     }
-    fn node(&mut self, kind: u8, key: (u32, u32), payload: [u8; 8]) -> u32 {
+    pub(super) fn node(&mut self, kind: u8, key: (u32, u32), payload: [u8; 8]) -> u32 {
         let idx = (self.values.len() / v::SIZE) as u32;
         let mut row = [0u8; v::SIZE];
         row[v::KIND] = kind;
@@ -29,7 +29,7 @@ impl Raw {
         self.values.extend_from_slice(&row);
         idx
     }
-    fn edit(&mut self, op: u8, target: u8, index: u32, text: (u32, u32), value: u32) {
+    pub(super) fn edit(&mut self, op: u8, target: u8, index: u32, text: (u32, u32), value: u32) {
         let mut row = [0u8; e::SIZE];
         row[e::OP] = op;
         row[e::TARGET] = target;
@@ -50,7 +50,7 @@ impl Raw {
     }
 }
 
-fn pair(a: u32, b: u32) -> [u8; 8] {
+pub(super) fn pair(a: u32, b: u32) -> [u8; 8] {
     let mut p = [0u8; 8];
     p[..4].copy_from_slice(&a.to_le_bytes());
     p[4..].copy_from_slice(&b.to_le_bytes());

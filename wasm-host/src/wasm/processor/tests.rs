@@ -45,6 +45,10 @@ struct Encoded<Q> {
     chunks: Vec<Bytes>,
     decoded: Option<Q>,
     modified: bool,
+    /// Takes edited bytes ([`BatchAccess::replace_encoded`]).
+    takes_bytes: bool,
+    /// Items as the last replacement said.
+    items: Option<usize>,
 }
 
 impl<Q: Message + Default + Clone + BatchAccess<Q>> Encoded<Q> {
@@ -53,6 +57,8 @@ impl<Q: Message + Default + Clone + BatchAccess<Q>> Encoded<Q> {
             chunks: chunks.into_iter().map(Bytes::from).collect(),
             decoded: None,
             modified: false,
+            takes_bytes: true,
+            items: None,
         }
     }
 
@@ -80,6 +86,16 @@ where
         let (t, changed) = f(q);
         self.modified |= changed;
         t
+    }
+    fn replace_encoded(&mut self, chunks: Vec<Bytes>, items: usize, _validated: bool) -> bool {
+        if !self.takes_bytes {
+            return false;
+        }
+        self.chunks = chunks;
+        self.decoded = None;
+        self.modified = false;
+        self.items = Some(items);
+        true
     }
     fn item_count(&self) -> usize {
         match &self.decoded {
@@ -213,7 +229,8 @@ fn edits_from_bytes_are_the_edits_from_the_decoded_request() {
     assert!(want.edits > 0 && want.spans_dropped > 0);
     let mut batch = Encoded::new(chunks(&traces()));
     assert_eq!(p.process_traces_batch(&mut batch), Ok(want));
-    assert!(batch.encoded().is_none(), "edited: the bytes are stale");
+    assert!(batch.decoded.is_none(), "edited as bytes, never decoded");
+    assert_eq!(batch.items, Some(decoded.item_count()));
     assert_eq!(batch.request(), decoded);
 
     let mut decoded = logs();
@@ -221,6 +238,23 @@ fn edits_from_bytes_are_the_edits_from_the_decoded_request() {
     assert!(want.edits > 0);
     let mut batch = Encoded::new(vec![logs().encode_to_vec()]);
     assert_eq!(p.process_logs_batch(&mut batch), Ok(want));
+    assert!(batch.decoded.is_none(), "edited as bytes, never decoded");
+    assert_eq!(batch.request(), decoded);
+}
+
+/// A batch that cannot hold new bytes is decoded and edited as before.
+#[test]
+fn a_batch_that_takes_no_bytes_is_edited_decoded() {
+    let p = load("edit_all");
+    let mut decoded = traces();
+    let want = p.process_traces(&mut decoded).expect("edits apply");
+    let mut batch = Encoded::new(chunks(&traces()));
+    batch.takes_bytes = false;
+    assert_eq!(p.process_traces_batch(&mut batch), Ok(want));
+    assert!(
+        batch.encoded().is_none(),
+        "edited decoded: the bytes are stale"
+    );
     assert_eq!(batch.request(), decoded);
 }
 

@@ -1,7 +1,8 @@
 //! The wire-built view is the decoded-built view, byte for byte, for
 //! generated requests in canonical and shuffled encodings, split into chunks,
 //! and under random corruption; and the builder refuses what only prost can
-//! judge.
+//! judge. The generators are shared with the tests of edits applied to
+//! encoded requests (`edits/wire/tests.rs`).
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
@@ -19,50 +20,50 @@ use super::WireFallback;
 use crate::wasm::view::BatchView;
 
 mod refusals;
-mod shuffle;
+pub(crate) mod shuffle;
 
 use refusals::{kv_str, one_span};
 use shuffle::{Kind, shuffle};
 
 /// xorshift64*: deterministic, no dependency.
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-    fn chance(&mut self, in_: u64) -> bool {
+    pub(crate) fn chance(&mut self, in_: u64) -> bool {
         self.below(in_) == 0
     }
-    fn string(&mut self) -> String {
+    pub(crate) fn string(&mut self) -> String {
         const PARTS: [&str; 8] = ["", "a", "http.method", "✓", "日本", "x y", "GET", "é"];
         (0..self.below(4))
             .map(|_| PARTS[self.below(PARTS.len() as u64) as usize])
             .collect()
     }
-    fn bytes(&mut self, lens: &[usize]) -> Vec<u8> {
+    pub(crate) fn bytes(&mut self, lens: &[usize]) -> Vec<u8> {
         let n = lens[self.below(lens.len() as u64) as usize];
         (0..n).map(|_| self.next() as u8).collect()
     }
-    fn u32(&mut self) -> u32 {
+    pub(crate) fn u32(&mut self) -> u32 {
         match self.below(3) {
             0 => 0,
             1 => self.below(5) as u32,
             _ => self.next() as u32,
         }
     }
-    fn u64(&mut self) -> u64 {
+    pub(crate) fn u64(&mut self) -> u64 {
         if self.chance(3) { 0 } else { self.next() }
     }
 }
 
-fn value(rng: &mut Rng, depth: u32) -> AnyValue {
+pub(crate) fn value(rng: &mut Rng, depth: u32) -> AnyValue {
     use any_value::Value as V;
     let top = if depth >= 4 { 8 } else { 10 };
     let v = match rng.below(top) {
@@ -172,7 +173,7 @@ fn span(rng: &mut Rng) -> Span {
     }
 }
 
-fn traces(rng: &mut Rng) -> ExportTraceServiceRequest {
+pub(crate) fn traces(rng: &mut Rng) -> ExportTraceServiceRequest {
     ExportTraceServiceRequest {
         resource_spans: (0..rng.below(4))
             .map(|_| ResourceSpans {
@@ -206,7 +207,7 @@ fn log(rng: &mut Rng) -> LogRecord {
     }
 }
 
-fn logs(rng: &mut Rng) -> ExportLogsServiceRequest {
+pub(crate) fn logs(rng: &mut Rng) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest {
         resource_logs: (0..rng.below(4))
             .map(|_| ResourceLogs {

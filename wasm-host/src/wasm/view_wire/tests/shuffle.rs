@@ -6,7 +6,7 @@ use super::*;
 
 /// Message kinds, for re-encoding with the fields in another order.
 #[derive(Clone, Copy, PartialEq)]
-pub(super) enum Kind {
+pub(crate) enum Kind {
     TracesRequest,
     LogsRequest,
     ResourceSpans,
@@ -76,7 +76,7 @@ fn read_varint(buf: &[u8], pos: &mut usize) -> u64 {
 /// keeps each repeated field's own order, recursively; with `extra`, adds
 /// unknown fields and overridden earlier copies of singular scalars, which
 /// prost ignores and overwrites.
-pub(super) fn shuffle(rng: &mut Rng, buf: &[u8], kind: Kind, extra: bool) -> Vec<u8> {
+pub(crate) fn shuffle(rng: &mut Rng, buf: &[u8], kind: Kind, extra: bool) -> Vec<u8> {
     let mut fields = Vec::new();
     let mut pos = 0;
     while pos < buf.len() {
