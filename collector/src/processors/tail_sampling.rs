@@ -335,10 +335,11 @@ impl Consumer for TailSamplingStage {
             // Config checks keep `tail_sampling` out of logs and metrics pipelines.
             return Ok(());
         }
-        // The received bytes, never decoded: the buffer splits them by trace on the wire.
-        // Each chunk is a whole request (merged batches are concatenated requests).
+        // The received bytes, never decoded nor copied: the buffer splits them by trace on
+        // the wire and holds ranges of them. Each chunk is a whole request (merged batches
+        // are concatenated requests).
         for chunk in batch.to_chunks() {
-            if let Err(e) = self.buffer.consume_encoded(&chunk).await {
+            if let Err(e) = self.buffer.consume_bytes(chunk).await {
                 self.refused.inc_by(items);
                 return Err(match e {
                     // Bytes a receiver accepted are well-formed; if not, retrying won't help.

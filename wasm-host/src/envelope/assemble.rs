@@ -17,8 +17,8 @@ use super::dedupe::Dedupe;
 use super::metrics::FaultLabels;
 use super::signals::resource_has_commit;
 use super::{Assemble, Contract, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink};
-use crate::tail_sampling::buffer::Held;
-use crate::tail_sampling::wire::{self, Group};
+use crate::tail_sampling::buffer::{Held, Item};
+use crate::tail_sampling::wire;
 use crate::tail_sampling::{TraceId, lock};
 
 /// The counters of one exporter, looked up once.
@@ -91,8 +91,8 @@ impl Assembly {
             );
             return;
         }
-        let spans: Vec<&Group> = held.groups.iter().collect();
-        let logs: Vec<&Group> = held.logs.iter().collect();
+        let spans = held.of(Item::Span);
+        let logs = held.of(Item::Log);
         // The bytes were framed by the buffer from scanned input.
         let decoded = ExportTraceServiceRequest::decode(&wire::encode_request(&spans, &[])[..])
             .and_then(|t| {
@@ -188,7 +188,7 @@ impl Assembly {
 /// Whether any resource of the trace (its spans' or its logs') names the
 /// commit under one of `keys`.
 fn has_commit(held: &Held, keys: &[String]) -> bool {
-    held.groups.iter().chain(&held.logs).any(|g| {
+    held.groups.iter().any(|g| {
         g.ctx
             .resource
             .resource

@@ -5,18 +5,19 @@
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use pdata::wire::field::{log_record, span};
+use bytes::Bytes;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::warn;
 
 use super::assemble::Assembly;
 use super::dedupe::Dedupe;
-use super::signals::{log_has_exception, span_has_error};
 use super::{Assemble, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink, HolderError, HolderSettings};
 use crate::tail_sampling::buffer::{ContextBytes, Held, Item, State};
+use crate::tail_sampling::held::Request;
 use crate::tail_sampling::timer::Timer;
-use crate::tail_sampling::{TraceId, lock, wire};
+use crate::tail_sampling::wire::{self, Markers};
+use crate::tail_sampling::{TraceId, lock};
 
 /// Trace ids remembered after their trace was let go, so late items are
 /// dropped (counted) instead of starting a second holding.
@@ -95,81 +96,76 @@ impl Holder {
         }
     }
 
-    /// Takes an encoded `ExportTraceServiceRequest`.
+    /// Takes an encoded `ExportTraceServiceRequest` (copied once; see
+    /// [`Holder::consume_span_bytes`]).
     pub fn consume_spans(&self, request: &[u8]) -> Result<(), HolderError> {
+        self.consume_at(Bytes::copy_from_slice(request), Item::Span, Instant::now())
+    }
+
+    /// Takes an encoded `ExportLogsServiceRequest` (copied once). Records
+    /// without a trace id belong to no trace and are not held.
+    pub fn consume_logs(&self, request: &[u8]) -> Result<(), HolderError> {
+        self.consume_at(Bytes::copy_from_slice(request), Item::Log, Instant::now())
+    }
+
+    /// Takes an encoded `ExportTraceServiceRequest` as received: the held
+    /// spans are ranges of these bytes, never copied.
+    pub fn consume_span_bytes(&self, request: Bytes) -> Result<(), HolderError> {
         self.consume_at(request, Item::Span, Instant::now())
     }
 
-    /// Takes an encoded `ExportLogsServiceRequest`. Records without a trace id
-    /// belong to no trace and are not held.
-    pub fn consume_logs(&self, request: &[u8]) -> Result<(), HolderError> {
+    /// Takes an encoded `ExportLogsServiceRequest` as received, likewise.
+    pub fn consume_log_bytes(&self, request: Bytes) -> Result<(), HolderError> {
         self.consume_at(request, Item::Log, Instant::now())
     }
 
     /// Spans as if they arrived at `now` (tests with their own clock).
     pub fn consume_spans_at(&self, request: &[u8], now: Instant) -> Result<(), HolderError> {
-        self.consume_at(request, Item::Span, now)
+        self.consume_at(Bytes::copy_from_slice(request), Item::Span, now)
     }
 
     /// Log records as if they arrived at `now`.
     pub fn consume_logs_at(&self, request: &[u8], now: Instant) -> Result<(), HolderError> {
-        self.consume_at(request, Item::Log, now)
+        self.consume_at(Bytes::copy_from_slice(request), Item::Log, now)
     }
 
-    fn consume_at(&self, request: &[u8], kind: Item, now: Instant) -> Result<(), HolderError> {
+    fn consume_at(&self, request: Bytes, kind: Item, now: Instant) -> Result<(), HolderError> {
         let inner = &self.inner;
-        let field = match kind {
-            Item::Span => span::TRACE_ID,
-            Item::Log => log_record::TRACE_ID,
-        };
-        let parts = wire::split_by(request, field)?;
+        // Error markers are read in the split's walk of each item, without the lock.
+        let parts = wire::split_by(&request, kind, Markers::Errors)?;
+        let held = Request::new(request.clone());
         let scopes = wire::scoped(parts, &inner.contexts);
-        // Error markers are read without the lock.
-        let mut marked = Vec::new();
-        for (ctx, traces) in &scopes {
-            for (id, items) in traces {
-                let Some(id) = id else { continue };
-                let mut error = false;
-                for item in items {
-                    let hit = match kind {
-                        Item::Span => span_has_error(item),
-                        Item::Log => log_has_exception(item),
-                    };
-                    error |= hit.map_err(|e| HolderError::Malformed(e.into()))?;
-                }
-                marked.push((ctx, *id, items, error));
-            }
-        }
         let mut out = Vec::new();
         {
             let mut st = lock(&inner.state);
             if st.stopped {
                 return Err(HolderError::Stopped);
             }
-            for (ctx, id, items, error) in marked {
-                if st.not_sampled.get(&id).is_some() {
-                    inner.late.inc_by(items.len() as u64);
-                    continue;
-                }
-                if !st.traces.contains_key(&id) {
-                    while st.traces.len() as u64 >= inner.settings.num_traces {
+            for (ctx, traces) in &scopes {
+                for items in traces {
+                    let Some(id) = items.id else { continue };
+                    if st.not_sampled.get(&id).is_some() {
+                        inner.late.inc_by(items.count);
+                        continue;
+                    }
+                    // A new trace needs room: the map is consulted only when full.
+                    if st.traces.len() as u64 >= inner.settings.num_traces && !st.holds(&id) {
+                        while st.traces.len() as u64 >= inner.settings.num_traces {
+                            let Some(old) = st.pop_oldest(None) else {
+                                break;
+                            };
+                            inner.early.inc();
+                            done(&mut st, old, &mut out);
+                        }
+                    }
+                    st.append(id, ctx, &held, items, kind, now);
+                    while st.bytes() > inner.settings.max_buffered_bytes {
                         let Some(old) = st.pop_oldest(None) else {
                             break;
                         };
                         inner.early.inc();
                         done(&mut st, old, &mut out);
                     }
-                }
-                st.append_items(id, ctx, items, kind, now);
-                if error && let Some(h) = st.traces.get_mut(&id) {
-                    h.error = true;
-                }
-                while st.bytes() > inner.settings.max_buffered_bytes {
-                    let Some(old) = st.pop_oldest(None) else {
-                        break;
-                    };
-                    inner.early.inc();
-                    done(&mut st, old, &mut out);
                 }
             }
             inner.publish(&st);

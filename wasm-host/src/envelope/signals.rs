@@ -1,54 +1,48 @@
 //! What the holder reads of held items on the wire, without decoding them:
 //! whether a span or log record shows an error, and whether a resource names
 //! the commit the service runs (under one of the configured attributes).
+//!
+//! The error markers are read field by field, in the same walk of each item
+//! as the split by trace id ([`crate::tail_sampling::wire::read_item`]): a
+//! span fails when its status is `ERROR` or it has an `exception` event; a
+//! log record is an exception record when it carries `exception.type` (the
+//! semantic conventions' exception attributes on a log record).
 
-use pdata::wire::field::{self, key_value, log_record, resource, span, status};
+use pdata::wire::field::{self, key_value, resource, status};
 use pdata::wire::{self, Reader, WireError};
 
 /// `Status.code` of an error.
-const STATUS_CODE_ERROR: u64 = 2;
+pub(crate) const STATUS_CODE_ERROR: u64 = 2;
 
-/// A span fails when its status is `ERROR` or it has an `exception` event.
-pub(crate) fn span_has_error(span_msg: &[u8]) -> Result<bool, WireError> {
-    if let Some(st) = wire::last_field(span_msg, span::STATUS)? {
-        let mut r = Reader::new(st);
-        while !r.done() {
-            let (tag, wt) = r.key()?;
-            if tag == status::CODE {
-                if r.varint_field(wt)? == STATUS_CODE_ERROR {
-                    return Ok(true);
-                }
-            } else {
-                r.skip(wt)?;
-            }
+/// The last `code` of an encoded `Status`, if it has one.
+pub(crate) fn status_code(st: &[u8]) -> Result<Option<u64>, WireError> {
+    let mut code = None;
+    let mut r = Reader::new(st);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        if tag == status::CODE {
+            code = Some(r.varint_field(wt)?);
+        } else {
+            r.skip(wt)?;
         }
     }
-    let mut found = false;
-    wire::for_each_field(span_msg, span::EVENTS, |event| {
-        if !found && wire::last_field(event, field::event::NAME)? == Some(b"exception".as_slice()) {
-            found = true;
-        }
-        Ok::<(), WireError>(())
-    })?;
-    Ok(found)
+    Ok(code)
 }
 
-/// A log record is an exception record when it carries `exception.type`
-/// (the semantic conventions' exception attributes on a log record).
-pub(crate) fn log_has_exception(record: &[u8]) -> Result<bool, WireError> {
-    has_attribute(record, log_record::ATTRIBUTES, "exception.type")
+/// Whether an encoded `Span.Event` is named `exception`.
+pub(crate) fn is_exception_event(event: &[u8]) -> Result<bool, WireError> {
+    Ok(wire::last_field(event, field::event::NAME)? == Some(b"exception".as_slice()))
+}
+
+/// Whether an encoded `KeyValue` is the attribute `exception.type`.
+pub(crate) fn is_exception_type(kv: &[u8]) -> Result<bool, WireError> {
+    Ok(wire::last_field(kv, key_value::KEY)? == Some(b"exception.type".as_slice()))
 }
 
 /// Whether an encoded `Resource` carries one of `keys` (the commit
 /// attributes, [`super::commit::commit_attributes`]).
 pub(crate) fn resource_has_commit(res: &[u8], keys: &[String]) -> Result<bool, WireError> {
     has_any_attribute(res, resource::ATTRIBUTES, keys)
-}
-
-/// Whether the message `msg` has an attribute (`KeyValue` in field `tag`)
-/// named `key`.
-fn has_attribute(msg: &[u8], tag: u32, key: &str) -> Result<bool, WireError> {
-    has_any_attribute(msg, tag, std::slice::from_ref(&key))
 }
 
 /// Whether the message `msg` has an attribute (`KeyValue` in field `tag`)
@@ -74,6 +68,17 @@ mod tests {
 
     use super::*;
     use crate::envelope::commit::COMMIT_ATTRIBUTE;
+    use crate::tail_sampling::buffer::Item;
+    use crate::tail_sampling::wire::{Markers, WireError, read_item};
+
+    /// The markers as the split reads them, item by item.
+    fn span_has_error(span: &[u8]) -> Result<bool, WireError> {
+        read_item(span, Item::Span, Markers::Errors).map(|(_, error)| error)
+    }
+
+    fn log_has_exception(record: &[u8]) -> Result<bool, WireError> {
+        read_item(record, Item::Log, Markers::Errors).map(|(_, error)| error)
+    }
 
     fn kv(k: &str, v: &str) -> KeyValue {
         KeyValue {

@@ -4,21 +4,31 @@
 //! ([`super::TailSampling`]) and the envelope holder
 //! ([`crate::envelope::Holder`]) keep it under their mutex.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use smallvec::SmallVec;
+
 use super::TraceId;
 use super::cache::DecisionCache;
-use super::wire::{self, Group, ScopeCtx};
+use super::held::{Group, Request, Run};
+use super::wire::{ScopeCtx, TraceItems};
+
+/// The maps keyed by trace id: foldhash, keyed per process as hashbrown's
+/// default (the ids are outside data), at a fraction of SipHash's cost.
+pub(crate) type Map<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Bookkeeping bytes charged per held trace (map entry, order entry, the
-/// `Held` itself) and per group, on top of the spans' encoded size. An
-/// estimate, generous rather than tight, so the byte bound errs on the safe
-/// side.
-const TRACE_OVERHEAD: u64 = 160;
+/// `Held` itself with its first group and run inline), per further group
+/// and per further run, on top of the requests the runs keep alive
+/// ([`super::held`]). Estimates, generous rather than tight, so the byte
+/// bound errs on the safe side.
+const TRACE_OVERHEAD: u64 = 224;
 const GROUP_OVERHEAD: u64 = 64;
+const RUN_OVERHEAD: u64 = 32;
 
 /// What a [`Group`] holds: spans (`ScopeSpans.spans`) or log records
 /// (`ScopeLogs.log_records`). Both are field 2 of their scope message, so one
@@ -35,19 +45,26 @@ pub(crate) struct Held {
     /// arrival queue.
     pub(crate) seq: u64,
     pub(crate) first_seen: Instant,
-    pub(crate) groups: Vec<Group>,
-    /// Log records of the trace, by scope (empty for tail sampling).
-    pub(crate) logs: Vec<Group>,
+    /// Spans and (for the envelope exporter) log records, by kind and scope.
+    pub(crate) groups: SmallVec<[Group; 1]>,
     pub(crate) spans: u64,
     pub(crate) records: u64,
     /// Encoded size of the spans and records (what
     /// `maximum_trace_size_bytes` limits).
     pub(crate) span_bytes: u64,
-    /// Set by the holder when an item of the trace shows an error (the
-    /// envelope exporter assembles only such traces).
+    /// Set when an item of the trace shows an error (the envelope exporter
+    /// assembles only such traces).
     pub(crate) error: bool,
-    /// Everything charged against `max_buffered_bytes` for this trace.
+    /// Bookkeeping charged against `max_buffered_bytes` for this trace (its
+    /// requests are charged apart, shared with other traces).
     pub(crate) charged: u64,
+}
+
+impl Held {
+    /// The groups of items of `kind`.
+    pub(crate) fn of(&self, kind: Item) -> Vec<&Group> {
+        self.groups.iter().filter(|g| g.kind == kind).collect()
+    }
 }
 
 /// Bytes of resource and scope contexts alive, shared by every context of
@@ -87,7 +104,7 @@ impl Drop for Charge {
 
 /// The processor's mutable state.
 pub(crate) struct State {
-    pub(crate) traces: HashMap<TraceId, Held>,
+    pub(crate) traces: Map<TraceId, Held>,
     /// Held trace ids by first arrival; entries of traces decided early are
     /// skipped when reached (their `seq` no longer matches).
     order: VecDeque<(u64, TraceId)>,
@@ -95,7 +112,7 @@ pub(crate) struct State {
     pub(crate) spans: u64,
     /// Log records held.
     pub(crate) records: u64,
-    /// Bytes charged by held traces (spans and bookkeeping).
+    /// Bytes charged by held traces (their requests and bookkeeping).
     pub(crate) charged: u64,
     pub(crate) contexts: Arc<ContextBytes>,
     /// Kept traces, with the name of the policy that kept them.
@@ -103,7 +120,7 @@ pub(crate) struct State {
     pub(crate) not_sampled: DecisionCache<()>,
     /// Traces taken out to be decided outside the lock, with the spans that
     /// arrived for them meanwhile (they follow the decision).
-    pub(crate) deciding: HashMap<TraceId, Vec<Group>>,
+    pub(crate) deciding: Map<TraceId, Vec<Group>>,
     /// Batches of decisions in progress outside the lock.
     pub(crate) in_flight: usize,
     /// The traces, spans and bytes held as last added to the gauges.
@@ -118,7 +135,7 @@ impl State {
         not_sampled_cache: usize,
     ) -> Self {
         State {
-            traces: HashMap::with_capacity(expected_traces),
+            traces: Map::with_capacity_and_hasher(expected_traces, Default::default()),
             order: VecDeque::with_capacity(expected_traces),
             next_seq: 0,
             spans: 0,
@@ -127,45 +144,33 @@ impl State {
             contexts: Arc::default(),
             sampled: DecisionCache::new(sampled_cache),
             not_sampled: DecisionCache::new(not_sampled_cache),
-            deciding: HashMap::new(),
+            deciding: Map::default(),
             in_flight: 0,
             published: [0; 3],
             stopped: false,
         }
     }
 
-    /// Bytes held: spans, bookkeeping, and the contexts they share.
+    /// Bytes held: requests, bookkeeping, and the contexts they share.
     pub(crate) fn bytes(&self) -> u64 {
         self.charged + self.contexts.get()
     }
 
-    /// Appends `spans` (encoded span messages, all of trace `id`, all under
-    /// `ctx`) to the trace, starting to hold it if new. Returns the trace's
-    /// span bytes after.
+    /// Appends `items` (spans or log records of `kind`, all of trace `id`,
+    /// all under `ctx`, ranges of `request`) to the trace, starting to hold
+    /// it if new. Returns the trace.
     pub(crate) fn append(
         &mut self,
         id: TraceId,
         ctx: &Arc<ScopeCtx>,
-        spans: &[&[u8]],
-        now: Instant,
-    ) -> u64 {
-        self.append_items(id, ctx, spans, Item::Span, now)
-    }
-
-    /// Appends `items` (encoded span or log record messages, all of trace
-    /// `id`, all under `ctx`) to the trace, starting to hold it if new.
-    /// Returns the trace's item bytes after.
-    pub(crate) fn append_items(
-        &mut self,
-        id: TraceId,
-        ctx: &Arc<ScopeCtx>,
-        spans: &[&[u8]],
+        request: &Arc<Request>,
+        items: &TraceItems,
         kind: Item,
         now: Instant,
-    ) -> u64 {
+    ) -> &mut Held {
         let held = match self.traces.entry(id) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(v) => {
                 let seq = self.next_seq;
                 self.next_seq += 1;
                 self.order.push_back((seq, id));
@@ -173,8 +178,7 @@ impl State {
                 v.insert(Held {
                     seq,
                     first_seen: now,
-                    groups: Vec::new(),
-                    logs: Vec::new(),
+                    groups: SmallVec::new(),
                     spans: 0,
                     records: 0,
                     span_bytes: 0,
@@ -183,75 +187,177 @@ impl State {
                 })
             }
         };
-        let groups = match kind {
-            Item::Span => &mut held.groups,
-            Item::Log => &mut held.logs,
-        };
-        let gi = match groups.iter().position(|g| g.ctx.same_as(ctx)) {
+        let gi = match held
+            .groups
+            .iter()
+            .position(|g| g.kind == kind && g.ctx.same_as(ctx))
+        {
             Some(i) => i,
             None => {
-                groups.push(Group {
+                if !held.groups.is_empty() {
+                    held.charged += GROUP_OVERHEAD;
+                    self.charged += GROUP_OVERHEAD;
+                }
+                held.groups.push(Group {
+                    kind,
                     ctx: ctx.clone(),
-                    spans: Vec::new(),
+                    runs: SmallVec::new(),
                     count: 0,
                 });
-                held.charged += GROUP_OVERHEAD;
-                self.charged += GROUP_OVERHEAD;
-                groups.len() - 1
+                held.groups.len() - 1
             }
         };
-        let group = &mut groups[gi];
-        let add: usize = spans.iter().map(|s| wire::framed_len(s.len())).sum();
-        // Exact reservation: doubling growth could leave up to half of a
-        // trace's buffer unused, and memory per held span is what we bound.
-        group.spans.reserve_exact(add);
-        for s in spans {
-            wire::push_span(&mut group.spans, s);
+        let group = &mut held.groups[gi];
+        for &range in &items.runs {
+            if request.enter() {
+                self.charged += request.charge();
+            }
+            if !group.runs.is_empty() {
+                held.charged += RUN_OVERHEAD;
+                self.charged += RUN_OVERHEAD;
+            }
+            group.runs.push(Run::new(request, range));
         }
-        group.count += spans.len() as u64;
+        group.count += items.count;
         match kind {
             Item::Span => {
-                held.spans += spans.len() as u64;
-                self.spans += spans.len() as u64;
+                held.spans += items.count;
+                self.spans += items.count;
             }
             Item::Log => {
-                held.records += spans.len() as u64;
-                self.records += spans.len() as u64;
+                held.records += items.count;
+                self.records += items.count;
             }
         }
-        held.span_bytes += add as u64;
-        held.charged += add as u64;
-        self.charged += add as u64;
-        held.span_bytes
+        held.span_bytes += items.bytes();
+        held.error |= items.error;
+        held
+    }
+
+    /// Whether trace `id` is held.
+    pub(crate) fn holds(&self, id: &TraceId) -> bool {
+        self.traces.contains_key(id)
     }
 
     /// Stops holding trace `id` and returns it.
     pub(crate) fn remove(&mut self, id: &TraceId) -> Option<Held> {
         let held = self.traces.remove(id)?;
+        self.release(&held);
+        Some(held)
+    }
+
+    /// Takes `held`, just removed from the map, off the counts; its requests
+    /// stop being charged when it held their last runs in the buffer.
+    fn release(&mut self, held: &Held) {
         self.spans -= held.spans;
         self.records -= held.records;
         self.charged -= held.charged;
-        Some(held)
+        for run in held.groups.iter().flat_map(|g| &g.runs) {
+            if run.request.leave() {
+                self.charged -= run.request.charge();
+            }
+        }
     }
 
     /// The oldest held trace, if its first span came at or before `due`
     /// (`None` for `due`: the oldest, whatever its age).
     pub(crate) fn pop_oldest(&mut self, due: Option<Instant>) -> Option<(TraceId, Held)> {
         while let Some(&(seq, id)) = self.order.front() {
-            let Some(h) = self.traces.get(&id) else {
+            let Entry::Occupied(e) = self.traces.entry(id) else {
                 self.order.pop_front();
                 continue;
             };
-            if h.seq != seq {
+            if e.get().seq != seq {
                 self.order.pop_front();
                 continue;
             }
-            if due.is_some_and(|d| h.first_seen > d) {
+            if due.is_some_and(|d| e.get().first_seen > d) {
                 return None;
             }
             self.order.pop_front();
-            return self.remove(&id).map(|h| (id, h));
+            let held = e.remove();
+            self.release(&held);
+            return Some((id, held));
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+    use prost::Message;
+
+    use super::*;
+    use crate::tail_sampling::wire;
+
+    fn request(traces: &[u8]) -> Bytes {
+        let spans = traces
+            .iter()
+            .map(|&t| Span {
+                trace_id: vec![t; 16],
+                name: "x".repeat(100),
+                ..Default::default()
+            })
+            .collect();
+        let req = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        Bytes::from(req.encode_to_vec())
+    }
+
+    /// Holds every trace of `bytes` in `st`.
+    fn hold(st: &mut State, bytes: &Bytes, now: Instant) -> Arc<Request> {
+        let request = Request::new(bytes.clone());
+        let parts = wire::split(bytes).expect("splits");
+        for (ctx, traces) in wire::scoped(parts, &st.contexts.clone()) {
+            for items in &traces {
+                let id = items.id.expect("an id");
+                st.append(id, &ctx, &request, items, Item::Span, now);
+            }
+        }
+        request
+    }
+
+    #[test]
+    fn a_request_is_charged_once_while_any_of_its_runs_is_held() {
+        let now = Instant::now();
+        let mut st = State::new(0, 0, 0);
+        let (one, two) = (request(&[1, 1, 2]), request(&[2, 3]));
+        let r1 = hold(&mut st, &one, now);
+        assert_eq!(st.spans, 3);
+        assert_eq!(st.charged, r1.charge() + 2 * TRACE_OVERHEAD);
+        // Trace 2 goes on in the second request: a second run, and its request charged.
+        let r2 = hold(&mut st, &two, now);
+        assert_eq!(
+            st.charged,
+            r1.charge() + r2.charge() + 3 * TRACE_OVERHEAD + RUN_OVERHEAD
+        );
+        // Trace 1 leaves: the first request still holds trace 2's first span.
+        let (id, first) = st.pop_oldest(None).expect("trace 1");
+        assert_eq!((id, first.spans), ([1; 16], 2));
+        assert_eq!(
+            st.charged,
+            r1.charge() + r2.charge() + 2 * TRACE_OVERHEAD + RUN_OVERHEAD
+        );
+        // Trace 2 leaves: its runs were the first request's last in the buffer.
+        let held = st.remove(&[2; 16]).expect("trace 2");
+        assert_eq!(held.spans, 2);
+        assert_eq!(st.charged, r2.charge() + TRACE_OVERHEAD);
+        st.pop_oldest(None).expect("trace 3");
+        assert_eq!((st.charged, st.spans), (0, 0));
+        assert!(st.pop_oldest(None).is_none());
+        // The contexts are charged while alive: none is, once the traces are gone.
+        assert!(st.bytes() > 0);
+        drop((first, held));
+        assert_eq!(st.bytes(), 0);
     }
 }

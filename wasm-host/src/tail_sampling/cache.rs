@@ -3,12 +3,13 @@
 //! Bounded; the oldest entry is evicted first (insertion order: a late span
 //! does not refresh its entry, which keeps the cache a plain ring).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::TraceId;
+use super::buffer::Map;
 
 pub(crate) struct DecisionCache<V> {
-    map: HashMap<TraceId, V>,
+    map: Map<TraceId, V>,
     order: VecDeque<TraceId>,
     capacity: usize,
 }
@@ -18,7 +19,7 @@ impl<V> DecisionCache<V> {
     pub(crate) fn new(capacity: usize) -> Self {
         DecisionCache {
             // Grows as used: a large configured size costs nothing until filled.
-            map: HashMap::new(),
+            map: Map::default(),
             order: VecDeque::new(),
             capacity,
         }

@@ -9,8 +9,8 @@ use tracing::warn;
 
 use crate::wasm::sampler::SampleContext;
 
-use super::buffer::{Held, State};
-use super::wire::{self, Group};
+use super::buffer::{Held, Item, State};
+use super::wire;
 use super::{Inner, Released, TraceId, lock};
 
 /// Traces taken out of the buffer per lock hold to be decided: small enough
@@ -114,7 +114,7 @@ impl Inner {
     /// Decides one trace taken out of the buffer (no lock held).
     fn judge(&self, id: TraceId, held: Held, now: Instant) -> Verdict {
         let started = Instant::now();
-        let groups: Vec<&Group> = held.groups.iter().collect();
+        let groups = held.of(Item::Span);
         let request = wire::encode_request(&groups, &[]);
         let context = SampleContext {
             decision_time_unix_nano: wall_clock_nanos(),

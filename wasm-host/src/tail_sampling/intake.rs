@@ -6,13 +6,15 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-use super::buffer::State;
+use super::buffer::{Item, State};
 use super::decide::{Out, take};
-use super::wire::{self, Group, ScopeCtx};
-use super::{Inner, TailSampling, TailSamplingError, TraceId, lock};
+use super::held::{Group, Request};
+use super::wire::{self, ScopeCtx, TraceItems};
+use super::{Inner, TailSampling, TailSamplingError, lock};
 
 impl TailSampling {
     /// Takes one batch. Waits for space first when `block_on_overflow` is set
@@ -21,13 +23,21 @@ impl TailSampling {
         &self,
         batch: &ExportTraceServiceRequest,
     ) -> Result<(), TailSamplingError> {
-        self.consume_encoded(&batch.encode_to_vec()).await
+        self.consume_bytes(Bytes::from(batch.encode_to_vec())).await
     }
 
-    /// Takes one batch, an encoded `ExportTraceServiceRequest` (as received:
-    /// it is never decoded here). Waits for space first as
-    /// [`TailSampling::consume`].
+    /// Takes one batch, an encoded `ExportTraceServiceRequest` (it is never
+    /// decoded here; the bytes are copied once, see
+    /// [`TailSampling::consume_bytes`] to hold them without a copy). Waits
+    /// for space first as [`TailSampling::consume`].
     pub async fn consume_encoded(&self, request: &[u8]) -> Result<(), TailSamplingError> {
+        self.consume_bytes(Bytes::copy_from_slice(request)).await
+    }
+
+    /// Takes one batch, an encoded `ExportTraceServiceRequest` as received:
+    /// never decoded, and held as it is (the spans of held traces are ranges
+    /// of these bytes). Waits for space first as [`TailSampling::consume`].
+    pub async fn consume_bytes(&self, request: Bytes) -> Result<(), TailSamplingError> {
         if self.inner.config.block_on_overflow {
             loop {
                 let notified = self.inner.space.notified();
@@ -37,7 +47,7 @@ impl TailSampling {
                 notified.await;
             }
         }
-        self.consume_encoded_at(request, Instant::now())
+        self.consume_bytes_at(request, Instant::now())
     }
 
     /// Takes one batch as if it arrived at `now` (a test or an embedder with
@@ -48,31 +58,37 @@ impl TailSampling {
         batch: &ExportTraceServiceRequest,
         now: Instant,
     ) -> Result<(), TailSamplingError> {
-        self.consume_encoded_at(&batch.encode_to_vec(), now)
+        self.consume_bytes_at(Bytes::from(batch.encode_to_vec()), now)
     }
 
-    /// [`TailSampling::consume_at`] for an encoded request.
+    /// [`TailSampling::consume_at`] for an encoded request (copied once).
     pub fn consume_encoded_at(
         &self,
         request: &[u8],
         now: Instant,
     ) -> Result<(), TailSamplingError> {
+        self.consume_bytes_at(Bytes::copy_from_slice(request), now)
+    }
+
+    /// [`TailSampling::consume_at`] for an encoded request, held as it is.
+    pub fn consume_bytes_at(&self, request: Bytes, now: Instant) -> Result<(), TailSamplingError> {
         let inner = &self.inner;
         // Splitting and building the contexts need no lock.
         let canonical;
-        let parts = match wire::split(request) {
-            Ok(parts) => parts,
+        let (bytes, parts) = match wire::split(&request) {
+            Ok(parts) => (&request, parts),
             Err(e) => {
                 // The split reads only what OTLP writes; prost also accepts a few
                 // encodings it does not (e.g. unknown fields of the deprecated group
                 // type). Such a request is held as prost re-encodes it.
-                let Ok(decoded) = ExportTraceServiceRequest::decode(request) else {
+                let Ok(decoded) = ExportTraceServiceRequest::decode(&request[..]) else {
                     return Err(e.into());
                 };
-                canonical = decoded.encode_to_vec();
-                wire::split(&canonical)?
+                canonical = Bytes::from(decoded.encode_to_vec());
+                (&canonical, wire::split(&canonical)?)
             }
         };
+        let held = Request::new(bytes.clone());
         let scopes = wire::scoped(parts, &inner.contexts);
         let mut out = Out::default();
         {
@@ -81,8 +97,8 @@ impl TailSampling {
                 return Err(TailSamplingError::Stopped);
             }
             for (ctx, traces) in &scopes {
-                for (id, spans) in traces {
-                    inner.route(&mut st, *id, ctx, spans, now, &mut out);
+                for items in traces {
+                    inner.route(&mut st, ctx, &held, items, now, &mut out);
                 }
             }
             inner.begin(&mut st, &out);
@@ -98,35 +114,43 @@ impl Inner {
     fn route(
         &self,
         st: &mut State,
-        id: Option<TraceId>,
         ctx: &Arc<ScopeCtx>,
-        spans: &[&[u8]],
+        request: &Arc<Request>,
+        items: &TraceItems,
         now: Instant,
         out: &mut Out,
     ) {
-        let Some(id) = id else {
+        let Some(id) = items.id else {
             // No trace to sample them with: forward rather than lose them.
-            let (request, n) = self.release_spans(ctx, spans, None);
+            let (request, n) = self.release_spans(ctx, request, items, None);
             out.release(request, n);
             return;
         };
         if let Some(policy) = st.sampled.get(&id).cloned() {
-            self.count_late(true, spans.len() as u64);
-            let (request, n) = self.release_spans(ctx, spans, Some(&policy));
+            self.count_late(true, items.count);
+            let (request, n) = self.release_spans(ctx, request, items, Some(&policy));
             out.release(request, n);
             return;
         }
         if st.not_sampled.get(&id).is_some() {
-            self.count_late(false, spans.len() as u64);
+            self.count_late(false, items.count);
             return;
         }
-        if let Some(waiting) = st.deciding.get_mut(&id) {
+        if !st.deciding.is_empty()
+            && let Some(waiting) = st.deciding.get_mut(&id)
+        {
             // Being decided outside the lock: follow that decision.
-            waiting.push(Group::of(ctx, spans));
+            waiting.push(Group::of(
+                Item::Span,
+                ctx,
+                request,
+                &items.runs,
+                items.count,
+            ));
             return;
         }
-        let is_new = !st.traces.contains_key(&id);
-        if is_new {
+        // A new trace needs room: the map is consulted only when full.
+        if st.traces.len() as u64 >= self.config.num_traces && !st.holds(&id) {
             while st.traces.len() as u64 >= self.config.num_traces {
                 let Some((old, held)) = st.pop_oldest(None) else {
                     break;
@@ -135,7 +159,9 @@ impl Inner {
                 take(st, old, held, out);
             }
         }
-        let size = st.append(id, ctx, spans, now);
+        let size = st
+            .append(id, ctx, request, items, Item::Span, now)
+            .span_bytes;
         let max = self.config.maximum_trace_size_bytes;
         if max > 0 && size > max {
             if st.remove(&id).is_some() {
@@ -153,15 +179,16 @@ impl Inner {
         }
     }
 
-    /// `spans` of one scope as an encoded request, with the policy attribute
+    /// Spans of one scope as an encoded request, with the policy attribute
     /// if asked; and their count.
     fn release_spans(
         &self,
         ctx: &Arc<ScopeCtx>,
-        spans: &[&[u8]],
+        request: &Arc<Request>,
+        items: &TraceItems,
         policy: Option<&str>,
     ) -> (Vec<u8>, u64) {
-        let g = Group::of(ctx, spans);
+        let g = Group::of(Item::Span, ctx, request, &items.runs, items.count);
         (
             wire::encode_request(&[&g], &self.policy_extra(policy)),
             g.count,

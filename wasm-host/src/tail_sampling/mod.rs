@@ -8,17 +8,19 @@
 //! asks the sampler, `lifecycle` starts the timer (`timer`, shared with the
 //! envelope holder) and shuts down, `counts`
 //! keeps the metrics, `load` loads the sampler guest, `wire` reads and writes
-//! the held bytes.
+//! the held bytes, `held` is how they are held.
 //!
 //! A batch's path through it:
 //!
-//! 1. [`TailSampling::consume_encoded`] splits each encoded request by trace
+//! 1. [`TailSampling::consume_bytes`] splits each encoded request by trace
 //!    id without decoding it ([`wire::split`]: only the framing and each
 //!    span's `trace_id` are read). Spans of a trace already decided follow
 //!    the decision from the decision cache (forwarded at once, or dropped),
 //!    counted as late. Spans without a valid 16-byte trace id cannot be
 //!    sampled as a trace and are forwarded.
-//! 2. The rest are held protobuf-encoded, as they came, under their trace.
+//! 2. The rest are held protobuf-encoded under their trace: as byte ranges
+//!    of the received request, which is held once and charged whole while
+//!    any range of it is held ([`held`]).
 //!    The buffer is bounded by `num_traces` and by `max_buffered_bytes`: past
 //!    either, the oldest held traces are decided early (with what has
 //!    arrived), not dropped, and counted. With `block_on_overflow` the caller
@@ -49,6 +51,7 @@ mod cache;
 pub mod config;
 mod counts;
 mod decide;
+pub(crate) mod held;
 mod intake;
 mod lifecycle;
 mod load;

@@ -2,10 +2,11 @@
 //! costs several times its encoded size (a heap allocation per string and
 //! attribute), and most held spans are dropped unread. Incoming requests are
 //! split by trace on the wire ([`split`]: only the framing and each span's
-//! `trace_id` are read) and the span messages held as they came. A trace to
-//! decide or release is written straight back as an encoded
-//! `ExportTraceServiceRequest` by framing the stored bytes, so the host never
-//! decodes a span.
+//! `trace_id` are read, and for the envelope exporter its error markers, in
+//! the same walk) into byte ranges of the request, held as they lie in it
+//! ([`super::held`]). A trace to decide or release is written straight back
+//! as an encoded `ExportTraceServiceRequest` by copying those ranges under
+//! new resource and scope framing, so the host never decodes a span.
 //!
 //! Message layouts used (OTLP `trace.proto`):
 //! `ExportTraceServiceRequest { repeated ResourceSpans resource_spans = 1; }`,
@@ -19,11 +20,14 @@ use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_length_delimiter, encoded_len_varint};
 
-use pdata::group::{self, ByTrace, TraceId};
+use pdata::group::{self, TraceId};
 use pdata::wire::field::{self, resource_items, scope_items};
 use pdata::wire::{self, Reader};
+use smallvec::SmallVec;
 
-use super::buffer::{Charge, ContextBytes};
+use super::buffer::{Charge, ContextBytes, Item, Map};
+use super::held::Group;
+use crate::envelope::signals;
 
 /// A resource, encoded once per input `ResourceSpans` and shared by the
 /// spans that came with it.
@@ -59,43 +63,6 @@ impl ScopeCtx {
     }
 }
 
-/// Spans of one trace under one scope: each span framed as field 2 of
-/// `ScopeSpans` (key, length, message), concatenated.
-#[derive(Debug)]
-pub(crate) struct Group {
-    pub(crate) ctx: Arc<ScopeCtx>,
-    pub(crate) spans: Vec<u8>,
-    pub(crate) count: u64,
-}
-
-impl Group {
-    /// The span messages `spans` of one scope, framed.
-    pub(crate) fn of(ctx: &Arc<ScopeCtx>, spans: &[&[u8]]) -> Group {
-        let mut framed = Vec::with_capacity(spans.iter().map(|s| framed_len(s.len())).sum());
-        for s in spans {
-            push_span(&mut framed, s);
-        }
-        Group {
-            ctx: ctx.clone(),
-            spans: framed,
-            count: spans.len() as u64,
-        }
-    }
-}
-
-/// Appends the encoded span message `body` framed as a `ScopeSpans.spans`
-/// entry (key, length, message).
-pub(crate) fn push_span(out: &mut Vec<u8>, body: &[u8]) {
-    encode_key(2, WireType::LengthDelimited, out);
-    let _ = encode_length_delimiter(body.len(), out);
-    out.extend_from_slice(body);
-}
-
-/// Bytes `push_span` appends for a span message of `len` bytes.
-pub(crate) fn framed_len(len: usize) -> usize {
-    1 + encoded_len_varint(len as u64) + len
-}
-
 /// Why an encoded request could not be split by trace.
 #[derive(Debug, thiserror::Error)]
 #[error("malformed OTLP request: {0}")]
@@ -119,7 +86,7 @@ fn joined(parts: Option<Vec<&[u8]>>) -> Option<Vec<u8>> {
     parts.map(|p| p.concat())
 }
 
-/// One input `ResourceSpans`, split.
+/// One input `ResourceSpans` (or `ResourceLogs`), split.
 pub(crate) struct ResourcePart<'a> {
     /// The encoded `Resource`, if present.
     pub(crate) resource: Option<Vec<u8>>,
@@ -127,106 +94,227 @@ pub(crate) struct ResourcePart<'a> {
     pub(crate) scopes: Vec<ScopePart<'a>>,
 }
 
-/// One input `ScopeSpans`, its spans grouped by trace.
+/// One input `ScopeSpans` (or `ScopeLogs`), its items grouped by trace.
 pub(crate) struct ScopePart<'a> {
     /// The encoded `InstrumentationScope`, if present.
     pub(crate) scope: Option<Vec<u8>>,
     pub(crate) schema_url: &'a str,
-    /// Span messages by trace id, traces in first-seen order, spans in
-    /// arrival order; spans without a 16-byte trace id under `None`.
-    pub(crate) traces: Vec<TraceItems<'a>>,
+    /// Items by trace id, traces in first-seen order; items without a
+    /// 16-byte trace id under `None`.
+    pub(crate) traces: Vec<TraceItems>,
+}
+
+/// The items of one trace under one scope: where they lie in the request.
+#[derive(Debug, PartialEq)]
+pub(crate) struct TraceItems {
+    /// `None` for items without a valid trace id.
+    pub(crate) id: Option<TraceId>,
+    /// Byte ranges of the request, each a run of consecutive framed items
+    /// (key, length, message), in arrival order.
+    pub(crate) runs: SmallVec<[(usize, usize); 1]>,
+    /// Items in the runs.
+    pub(crate) count: u64,
+    /// An item shows an error (read only when the split was asked to).
+    pub(crate) error: bool,
+}
+
+impl TraceItems {
+    fn new(id: Option<TraceId>) -> Self {
+        TraceItems {
+            id,
+            runs: SmallVec::new(),
+            count: 0,
+            error: false,
+        }
+    }
+
+    fn add(&mut self, (start, end): (usize, usize), error: bool) {
+        match self.runs.last_mut() {
+            Some(last) if last.1 == start => last.1 = end,
+            _ => self.runs.push((start, end)),
+        }
+        self.count += 1;
+        self.error |= error;
+    }
+
+    /// Bytes of the framed items.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.runs.iter().map(|(s, e)| (e - s) as u64).sum()
+    }
+}
+
+/// What the split reads of each item besides its trace id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Markers {
+    /// Nothing (tail sampling).
+    None,
+    /// Whether the item shows an error: for spans, status `ERROR` or an
+    /// `exception` event; for log records, an `exception.type` attribute
+    /// (the envelope exporter: [`crate::envelope::signals`]).
+    Errors,
 }
 
 /// Splits an encoded `ExportTraceServiceRequest` into resources, scopes and
-/// the span messages of each trace, without decoding spans: only the
-/// framing and each span's `trace_id` are read. The span bytes are
-/// borrowed from `request`, to be held as they came.
+/// the spans of each trace, without decoding spans: only the framing and
+/// each span's `trace_id` are read. Spans are found as byte ranges of
+/// `request`, to be held as they came.
 ///
 /// Only the structure is checked; the content of spans, resources and
 /// scopes is not (the collector's receivers validate requests before they
 /// reach a processor).
 pub(crate) fn split(request: &[u8]) -> Result<Vec<ResourcePart<'_>>, WireError> {
-    split_by(request, field::span::TRACE_ID)
+    split_by(request, Item::Span, Markers::None)
 }
 
-/// [`split`] for a request whose items carry their trace id in field
-/// `trace_id_field`: `Span.trace_id` (1) for an `ExportTraceServiceRequest`,
-/// `LogRecord.trace_id` (9) for an `ExportLogsServiceRequest` (the outer
-/// levels of both share their field numbers).
+/// [`split`] for spans or log records (`kind`: an `ExportTraceServiceRequest`
+/// or an `ExportLogsServiceRequest`, whose outer levels share their field
+/// numbers), reading `markers` in the same walk of each item.
 pub(crate) fn split_by(
     request: &[u8],
-    trace_id_field: u32,
+    kind: Item,
+    markers: Markers,
 ) -> Result<Vec<ResourcePart<'_>>, WireError> {
+    let at = Walk {
+        origin: request.as_ptr() as usize,
+        kind,
+        markers,
+    };
     let mut out = Vec::new();
     wire::for_each_field(request, field::request::RESOURCES, |rs| {
-        out.push(resource_spans(rs, trace_id_field)?);
+        out.push(at.resource(rs)?);
         Ok::<(), WireError>(())
     })?;
     Ok(out)
 }
 
-fn resource_spans(buf: &[u8], trace_id_field: u32) -> Result<ResourcePart<'_>, WireError> {
-    let mut resource = None;
-    let mut schema_url = "";
-    let mut scopes = Vec::new();
-    let mut r = Reader::new(buf);
-    while !r.done() {
-        let (tag, wt) = r.key()?;
-        match tag {
-            resource_items::RESOURCE => merge_into(&mut resource, r.message(wt)?),
-            resource_items::SCOPES => scopes.push(scope_spans(r.message(wt)?, trace_id_field)?),
-            resource_items::SCHEMA_URL => schema_url = string(&mut r, wt)?,
-            _ => r.skip(wt)?,
-        }
-    }
-    Ok(ResourcePart {
-        resource: joined(resource),
-        schema_url,
-        scopes,
-    })
+/// One split's settings.
+struct Walk {
+    /// Address of the request's first byte: a nested slice's offset in the
+    /// request is its address minus this.
+    origin: usize,
+    kind: Item,
+    markers: Markers,
 }
 
-fn scope_spans(buf: &[u8], trace_id_field: u32) -> Result<ScopePart<'_>, WireError> {
-    let mut scope = None;
-    let mut schema_url = "";
-    let mut traces = ByTrace::new();
-    let mut r = Reader::new(buf);
-    while !r.done() {
-        let (tag, wt) = r.key()?;
-        match tag {
-            scope_items::SCOPE => merge_into(&mut scope, r.message(wt)?),
-            scope_items::ITEMS => {
-                let span = r.message(wt)?;
-                traces.push(trace_id(span, trace_id_field)?, span);
+impl Walk {
+    fn resource<'a>(&self, buf: &'a [u8]) -> Result<ResourcePart<'a>, WireError> {
+        let mut resource = None;
+        let mut schema_url = "";
+        let mut scopes = Vec::new();
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let (tag, wt) = r.key()?;
+            match tag {
+                resource_items::RESOURCE => merge_into(&mut resource, r.message(wt)?),
+                resource_items::SCOPES => scopes.push(self.scope(r.message(wt)?)?),
+                resource_items::SCHEMA_URL => schema_url = string(&mut r, wt)?,
+                _ => r.skip(wt)?,
             }
-            scope_items::SCHEMA_URL => schema_url = string(&mut r, wt)?,
+        }
+        Ok(ResourcePart {
+            resource: joined(resource),
+            schema_url,
+            scopes,
+        })
+    }
+
+    fn scope<'a>(&self, buf: &'a [u8]) -> Result<ScopePart<'a>, WireError> {
+        let base = buf.as_ptr() as usize - self.origin;
+        let mut scope = None;
+        let mut schema_url = "";
+        let mut traces: Vec<TraceItems> = Vec::new();
+        // Consulted only when an item's trace differs from the one before
+        // (most requests hold a trace's items next to each other).
+        let mut index: Map<Option<TraceId>, usize> = Map::default();
+        let mut r = Reader::new(buf);
+        while !r.done() {
+            let start = r.pos();
+            let (tag, wt) = r.key()?;
+            match tag {
+                scope_items::SCOPE => merge_into(&mut scope, r.message(wt)?),
+                scope_items::ITEMS => {
+                    let (id, error) = self.item(r.message(wt)?)?;
+                    let i = match traces.last() {
+                        Some(t) if t.id == id => traces.len() - 1,
+                        _ => *index.entry(id).or_insert_with(|| {
+                            traces.push(TraceItems::new(id));
+                            traces.len() - 1
+                        }),
+                    };
+                    traces[i].add((base + start, base + r.pos()), error);
+                }
+                scope_items::SCHEMA_URL => schema_url = string(&mut r, wt)?,
+                _ => r.skip(wt)?,
+            }
+        }
+        Ok(ScopePart {
+            scope: joined(scope),
+            schema_url,
+            traces,
+        })
+    }
+
+    fn item(&self, item: &[u8]) -> Result<(Option<TraceId>, bool), WireError> {
+        read_item(item, self.kind, self.markers)
+    }
+}
+
+/// An item's trace id (the last occurrence wins, as in prost; `None` when it
+/// is not 16 bytes) and, with [`Markers::Errors`], whether it shows an error:
+/// one walk of its fields.
+pub(crate) fn read_item(
+    item: &[u8],
+    kind: Item,
+    markers: Markers,
+) -> Result<(Option<TraceId>, bool), WireError> {
+    let id_field = match kind {
+        Item::Span => field::span::TRACE_ID,
+        Item::Log => field::log_record::TRACE_ID,
+    };
+    let marking = markers == Markers::Errors;
+    let mut id = None;
+    // The status code as prost merges repeated `status` fields: the last
+    // code given.
+    let mut code = None;
+    let mut exception = false;
+    let mut r = Reader::new(item);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        if tag == id_field {
+            id = Some(r.message(wt)?);
+            continue;
+        }
+        if !marking {
+            r.skip(wt)?;
+            continue;
+        }
+        match (kind, tag) {
+            (Item::Span, field::span::STATUS) => {
+                if let Some(c) = signals::status_code(r.message(wt)?)? {
+                    code = Some(c);
+                }
+            }
+            (Item::Span, field::span::EVENTS) => {
+                let event = r.message(wt)?;
+                exception = exception || signals::is_exception_event(event)?;
+            }
+            (Item::Log, field::log_record::ATTRIBUTES) => {
+                let kv = r.message(wt)?;
+                exception = exception || signals::is_exception_type(kv)?;
+            }
             _ => r.skip(wt)?,
         }
     }
-    Ok(ScopePart {
-        scope: joined(scope),
-        schema_url,
-        traces: traces.into_groups(),
-    })
+    let error = exception || code == Some(signals::STATUS_CODE_ERROR);
+    Ok((id.and_then(group::trace_id), error))
 }
-
-/// An item's trace id (the last occurrence wins, as in prost), or `None` when
-/// it is not 16 bytes.
-fn trace_id(span: &[u8], trace_id_field: u32) -> Result<Option<TraceId>, WireError> {
-    let id = wire::last_field(span, trace_id_field)?;
-    Ok(id.and_then(group::trace_id))
-}
-
-/// Items of one trace under one scope: its id (`None` without a valid one)
-/// and the item messages.
-pub(crate) type TraceItems<'a> = (Option<TraceId>, Vec<&'a [u8]>);
 
 /// The split `parts` with their resources and scopes made into shared
 /// contexts, each charged to `pool` while it lives. No lock is needed.
-pub(crate) fn scoped<'a>(
-    parts: Vec<ResourcePart<'a>>,
+pub(crate) fn scoped(
+    parts: Vec<ResourcePart<'_>>,
     pool: &Arc<ContextBytes>,
-) -> Vec<(Arc<ScopeCtx>, Vec<TraceItems<'a>>)> {
+) -> Vec<(Arc<ScopeCtx>, Vec<TraceItems>)> {
     let mut scopes = Vec::new();
     for rs in parts {
         // 64: the context's own allocation, roughly.
@@ -271,42 +359,46 @@ pub(crate) fn policy_attribute(policy: &str) -> Vec<u8> {
     out
 }
 
-/// The framed spans of `spans`, each split into its key byte and message.
-fn frames(spans: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-    let mut r = Reader::new(spans);
-    // `push_span` wrote these frames: a bad length cannot occur, and would
-    // end the iteration rather than read past the buffer.
+/// The item messages of framed items (as the split found them: any key
+/// encoding of field 2 is read).
+fn frames(framed: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut r = Reader::new(framed);
+    // The split read this framing: a bad key or length cannot occur, and
+    // would end the iteration rather than read past the buffer.
     std::iter::from_fn(move || {
-        let key = *r.fixed(1).ok()?.first()?;
-        Some((key, r.bytes().ok()?))
+        r.key().ok()?;
+        r.bytes().ok()
     })
 }
 
-/// Bytes [`spans_with`] writes.
-fn spans_with_len(spans: &[u8], extra: &[u8]) -> usize {
+/// Bytes [`items_with`] writes for `g`.
+fn items_with_len(g: &Group, extra: &[u8]) -> usize {
     if extra.is_empty() {
-        return spans.len();
+        return g.len();
     }
-    frames(spans)
-        .map(|(_, body)| {
-            1 + encoded_len_varint((body.len() + extra.len()) as u64) + body.len() + extra.len()
-        })
+    g.runs
+        .iter()
+        .flat_map(|run| frames(run.bytes()))
+        .map(|body| field_len(body.len() + extra.len()))
         .sum()
 }
 
-/// Writes the framed spans of `spans`, each with `extra` appended to the
-/// span message (a repeated field appended to a message's encoding adds
-/// one element: here, one attribute).
-fn spans_with(out: &mut Vec<u8>, spans: &[u8], extra: &[u8]) {
-    if extra.is_empty() {
-        out.extend_from_slice(spans);
-        return;
-    }
-    for (key, body) in frames(spans) {
-        out.push(key);
-        let _ = encode_length_delimiter(body.len() + extra.len(), out);
-        out.extend_from_slice(body);
-        out.extend_from_slice(extra);
+/// Writes the framed items of `g`, each with `extra` appended to the item
+/// message (a repeated field appended to a message's encoding adds one
+/// element: here, one attribute). Without `extra`, the received bytes as
+/// they are.
+fn items_with(out: &mut Vec<u8>, g: &Group, extra: &[u8]) {
+    for run in &g.runs {
+        if extra.is_empty() {
+            out.extend_from_slice(run.bytes());
+            continue;
+        }
+        for body in frames(run.bytes()) {
+            encode_key(2, WireType::LengthDelimited, out);
+            let _ = encode_length_delimiter(body.len() + extra.len(), out);
+            out.extend_from_slice(body);
+            out.extend_from_slice(extra);
+        }
     }
 }
 
@@ -323,18 +415,19 @@ fn str_field_len(s: &str) -> usize {
     if s.is_empty() { 0 } else { field_len(s.len()) }
 }
 
-/// Bytes of `g` as a `ScopeSpans` message.
+/// Bytes of `g` as a `ScopeSpans` (or `ScopeLogs`) message.
 fn scope_spans_len(g: &Group, extra: &[u8]) -> usize {
     opt_field_len(g.ctx.scope.as_deref())
-        + spans_with_len(&g.spans, extra)
+        + items_with_len(g, extra)
         + str_field_len(&g.ctx.schema_url)
 }
 
 /// A group and its size as a `ScopeSpans` message.
 type SizedGroup<'a> = (&'a Group, usize);
 
-/// Encodes `groups` as one `ExportTraceServiceRequest`, grouping scopes
-/// under their resource. `extra` is appended to every span (see
+/// Encodes `groups` as one `ExportTraceServiceRequest` (or, for groups of
+/// log records, `ExportLogsServiceRequest`), grouping scopes under their
+/// resource. `extra` is appended to every span (see
 /// [`policy_attribute`]); empty for none. Message lengths are computed
 /// first, so every byte is written once, into one allocation.
 pub(crate) fn encode_request(groups: &[&Group], extra: &[u8]) -> Vec<u8> {
@@ -372,7 +465,7 @@ pub(crate) fn encode_request(groups: &[&Group], extra: &[u8]) -> Vec<u8> {
             if let Some(s) = &g.ctx.scope {
                 field_bytes(&mut out, 1, s);
             }
-            spans_with(&mut out, &g.spans, extra);
+            items_with(&mut out, g, extra);
             if !g.ctx.schema_url.is_empty() {
                 field_bytes(&mut out, 3, g.ctx.schema_url.as_bytes());
             }

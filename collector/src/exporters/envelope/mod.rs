@@ -25,6 +25,7 @@ use ::wasm_host::envelope::{
 };
 use ::wasm_host::wasm::Limits;
 use async_trait::async_trait;
+use bytes::Bytes;
 use pdata::{Batch, ConsumeError, Consumer, Signal};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -375,26 +376,31 @@ struct SignalEnd {
 }
 
 impl SignalEnd {
-    fn take(&self, request: &[u8]) -> Result<(), ConsumeError> {
+    /// Takes a batch's received requests; the holder keeps ranges of them, no copy.
+    fn take(&self, chunks: Vec<Bytes>) -> Result<(), ConsumeError> {
         let r = &self.running;
-        let taken = match self.signal {
-            Signal::Traces => r.holder.consume_spans(request),
-            _ => r.holder.consume_logs(request),
-        };
-        taken.map_err(|e| ConsumeError::permanent(e.to_string()))
+        for request in chunks {
+            let taken = match self.signal {
+                Signal::Traces => r.holder.consume_span_bytes(request),
+                _ => r.holder.consume_log_bytes(request),
+            };
+            taken.map_err(|e| ConsumeError::permanent(e.to_string()))?;
+        }
+        Ok(())
     }
 }
 
 #[async_trait]
 impl Consumer for SignalEnd {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
-        let bytes = batch.to_protobuf();
+        // Each chunk is a whole request (merged batches are concatenated requests).
+        let chunks = batch.to_chunks();
         // Guest calls for traces let go early (bounds) run here: off the async workers.
         let end = SignalEnd {
             signal: self.signal,
             running: self.running.clone(),
         };
-        tokio::task::spawn_blocking(move || end.take(&bytes))
+        tokio::task::spawn_blocking(move || end.take(chunks))
             .await
             .map_err(|e| ConsumeError::retryable(format!("envelope holder task: {e}")))?
     }

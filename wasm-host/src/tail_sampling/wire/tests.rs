@@ -1,8 +1,32 @@
 use super::*;
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, Status};
+
+use crate::tail_sampling::held::{Group, Request};
+
+/// `spans` framed as `ScopeSpans.spans` fields, held as one run of a request.
+fn group_of(ctx: Arc<ScopeCtx>, spans: &[Span]) -> Group {
+    let framed = ScopeSpans {
+        spans: spans.to_vec(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    let len = framed.len();
+    let request = Request::new(Bytes::from(framed));
+    Group::of(Item::Span, &ctx, &request, &[(0, len)], spans.len() as u64)
+}
+
+/// The item messages in `runs` of `request`.
+fn messages(request: &[u8], runs: &[(usize, usize)]) -> Vec<Vec<u8>> {
+    runs.iter()
+        .flat_map(|&(s, e)| frames(&request[s..e]).map(<[u8]>::to_vec))
+        .collect()
+}
 
 fn span(name: &str) -> Span {
     span_of(1, name)
@@ -44,18 +68,14 @@ fn framing_round_trips_and_appends_the_policy_attribute() {
         schema_url: String::new(),
         _charge: None,
     });
-    let mut spans = Vec::new();
-    push_span(&mut spans, &span("a").encode_to_vec());
-    push_span(&mut spans, &span("b").encode_to_vec());
+    let g = group_of(sctx, &[span("a"), span("b")]);
     assert_eq!(
-        spans.len(),
-        framed_len(span("a").encoded_len()) + framed_len(span("b").encoded_len())
+        g.len(),
+        [span("a"), span("b")]
+            .iter()
+            .map(|s| field_len(s.encoded_len()))
+            .sum::<usize>()
     );
-    let g = Group {
-        ctx: sctx,
-        spans,
-        count: 2,
-    };
     let expected = ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource),
@@ -91,6 +111,7 @@ fn split_groups_spans_by_trace_and_keeps_their_bytes() {
         span_of(1, "c"),
         no_trace.clone(),
         span_of(3, "d"),
+        span_of(3, "f"),
         span_of(2, "e"),
     ];
     let req = ExportTraceServiceRequest {
@@ -112,21 +133,100 @@ fn split_groups_spans_by_trace_and_keeps_their_bytes() {
     let sp = &parts[0].scopes[0];
     assert_eq!(sp.schema_url, "https://s");
     assert_eq!(sp.scope, Some(scope.encode_to_vec()));
-    let got: Vec<(Option<TraceId>, Vec<Vec<u8>>)> = sp
+    let got: Vec<(Option<TraceId>, Vec<Vec<u8>>, u64)> = sp
         .traces
         .iter()
-        .map(|(id, s)| (*id, s.iter().map(|b| b.to_vec()).collect()))
+        .map(|t| (t.id, messages(&bytes, &t.runs), t.count))
         .collect();
     let enc = |i: usize| spans[i].encode_to_vec();
     assert_eq!(
         got,
         vec![
-            (Some([1; 16]), vec![enc(0), enc(2)]),
-            (Some([2; 16]), vec![enc(1), enc(5)]),
-            (None, vec![no_trace.encode_to_vec()]),
-            (Some([3; 16]), vec![enc(4)]),
+            (Some([1; 16]), vec![enc(0), enc(2)], 2),
+            (Some([2; 16]), vec![enc(1), enc(6)], 2),
+            (None, vec![no_trace.encode_to_vec()], 1),
+            (Some([3; 16]), vec![enc(4), enc(5)], 2),
         ]
     );
+    // Neighbours of one trace are one run, framed as they came; others are not.
+    let runs = |id: u8| {
+        sp.traces
+            .iter()
+            .find(|t| t.id == Some([id; 16]))
+            .map(|t| t.runs.len())
+    };
+    assert_eq!((runs(1), runs(2), runs(3)), (Some(2), Some(2), Some(1)));
+    let three = sp
+        .traces
+        .iter()
+        .find(|t| t.id == Some([3; 16]))
+        .expect("trace 3");
+    assert_eq!(
+        three.bytes(),
+        (field_len(enc(4).len()) + field_len(enc(5).len())) as u64
+    );
+    // Nothing was asked of the markers.
+    assert!(sp.traces.iter().all(|t| !t.error));
+}
+
+#[test]
+fn split_reads_error_markers_in_the_same_walk() {
+    let mut failing = span_of(2, "b");
+    failing.status = Some(Status {
+        code: 2,
+        message: "boom".into(),
+    });
+    let req = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            scope_spans: vec![ScopeSpans {
+                spans: vec![span_of(1, "a"), failing, span_of(2, "c")],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    let errors = |markers| -> Vec<(Option<TraceId>, bool)> {
+        split_by(&req, Item::Span, markers).expect("splits")[0].scopes[0]
+            .traces
+            .iter()
+            .map(|t| (t.id, t.error))
+            .collect()
+    };
+    assert_eq!(
+        errors(Markers::Errors),
+        vec![(Some([1; 16]), false), (Some([2; 16]), true)]
+    );
+    assert_eq!(
+        errors(Markers::None),
+        vec![(Some([1; 16]), false), (Some([2; 16]), false)]
+    );
+    // Log records: their trace id is field 9, an exception record has `exception.type`.
+    let record = |trace: u8, key: &str| LogRecord {
+        trace_id: vec![trace; 16],
+        attributes: vec![KeyValue {
+            key: key.into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let logs = ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![record(1, "exception.type"), record(2, "http.route")],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+    .encode_to_vec();
+    let parts = split_by(&logs, Item::Log, Markers::Errors).expect("splits");
+    let got: Vec<_> = parts[0].scopes[0]
+        .traces
+        .iter()
+        .map(|t| (t.id, t.error))
+        .collect();
+    assert_eq!(got, vec![(Some([1; 16]), true), (Some([2; 16]), false)]);
 }
 
 #[test]
@@ -198,15 +298,7 @@ fn encoding_groups_scopes_under_their_resource() {
         })
     };
     let group = |ctx: Arc<ScopeCtx>, names: &[&str]| {
-        let mut spans = Vec::new();
-        for n in names {
-            push_span(&mut spans, &span(n).encode_to_vec());
-        }
-        Group {
-            ctx,
-            spans,
-            count: names.len() as u64,
-        }
+        group_of(ctx, &names.iter().map(|n| span(n)).collect::<Vec<_>>())
     };
     let (r1, r2) = (res("a", "https://r1"), res("b", ""));
     // A second context with r1's content (from a later batch) joins r1.
