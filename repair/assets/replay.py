@@ -32,6 +32,8 @@ import urllib.parse
 # the failure is at the end.
 MAX_OUTPUT = 64 * 1024
 MAX_BODY = 16 * 1024
+# What is read and dropped after the kept part of a response body (see `drain`).
+MAX_DRAIN = 64 * 1024 * 1024
 MAX_RESULT_LINE = 192 * 1024
 SHRINKABLE = ("service_stdout", "service_stderr", "response")
 # A probe keeps the part of the service's output that holds its traceback, or the tail.
@@ -203,10 +205,26 @@ def send(spec, req, result):
         resp = conn.getresponse()
         data = resp.read(MAX_BODY)
         result["response"] = {"status": resp.status, "body": data.decode("utf-8", "replace")}
+        drain(resp, time.monotonic() + float(spec["request_timeout_s"]))
         conn.close()
     except Exception as e:  # the failure itself may close the connection
         result["request_error"] = f"{type(e).__name__}: {e}"
     result["request_ms"] = round((time.monotonic() - started) * 1000, 3)
+
+
+def drain(resp, deadline):
+    """Reads the rest of the response and drops it. Closing with the service still
+    writing (a framework's megabyte debug page) makes its write fail with a connection
+    reset, and that traceback, logged last, would be taken for the failure."""
+    drained = 0
+    try:
+        while drained < MAX_DRAIN and time.monotonic() < deadline:
+            chunk = resp.read(64 * 1024)
+            if not chunk:
+                return
+            drained += len(chunk)
+    except Exception:  # the service may close first; nothing here is the failure
+        pass
 
 
 def stop(proc, grace_s=3):

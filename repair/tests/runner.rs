@@ -1,5 +1,7 @@
 //! The replay runner (`assets/replay.py`) on the host's own Python, without Docker: a
-//! service that writes megabytes to stdout and stderr, answers a megabyte 500 page and
+//! service that writes megabytes to stdout and stderr, answers an 8 MiB 500 page (larger than
+//! loopback socket buffers, so the runner must read it all: closing early resets the
+//! service's write, and that traceback would be taken for the failure) and
 //! logs its traceback as a JSON line on stdout is still judged from one whole result
 //! line; the image's `PYTHONPATH` is extended, not replaced; and the runner refuses to
 //! start a service as root unless allowed.
@@ -17,7 +19,7 @@ use serde_json::json;
 
 /// The service: its handler imports `pricing` from a directory only on the PYTHONPATH
 /// the "image" set, floods both streams, logs the traceback as JSON on stdout and
-/// answers with a 1 MiB error page.
+/// answers with an 8 MiB error page.
 const APP_PY: &str = r#"import json
 import logging
 import os
@@ -50,7 +52,7 @@ class Handler(BaseHTTPRequestHandler):
             total = pricing.line_total(json.loads(self.rfile.read(int(self.headers["content-length"]))))
         except Exception:
             log.exception("Exception on /quote [POST]")
-            page = ("<pre>" + "x" * 1_048_576 + "</pre>").encode()
+            page = ("<pre>" + "x" * 8_388_608 + "</pre>").encode()
             self.send_response(500)
             self.send_header("content-length", str(len(page)))
             self.end_headers()
