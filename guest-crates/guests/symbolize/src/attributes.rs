@@ -11,6 +11,9 @@ pub(crate) const CODE_FUNCTION: &str = "code.function.name";
 pub(crate) const CODE_FILE: &str = "code.file.path";
 pub(crate) const CODE_LINE: &str = "code.line.number";
 pub(crate) const CODE_COLUMN: &str = "code.column.number";
+/// What every code attribute's name, current or older, starts with: the
+/// cheap first test on each of a row's attributes.
+pub(crate) const CODE_PREFIX: &str = "code.";
 /// The older names, read as input only.
 pub(crate) const OLD_CODE_FUNCTION: &str = "code.function";
 pub(crate) const OLD_CODE_FILE: &str = "code.filepath";
