@@ -1,6 +1,8 @@
 //! The attributes the processor writes, and how a definition and the parsed
 //! frames become their values. `docs/symbolize.md` documents each one.
 
+use std::rc::Rc;
+
 use stacktrace::{Frame, Origin};
 use symbols::{Definition, Index, format_symbol_id};
 use tracemend_sdk::NewValue;
@@ -37,6 +39,10 @@ pub(crate) const FINGERPRINT: &str = "tracemend.exception.fingerprint";
 
 /// Attributes to set on one row.
 pub(crate) type Attrs = Vec<(&'static str, NewValue)>;
+
+/// A row's attributes as the processor hands them out: shared, so a stack
+/// trace seen again (see `recent`) is answered without copying its frames.
+pub(crate) type SharedAttrs = Rc<Attrs>;
 
 /// The symbol, owner and commit attributes of a file and, when known, the
 /// definition in it.

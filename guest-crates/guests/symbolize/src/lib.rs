@@ -73,8 +73,8 @@ impl Processor for Symbolize {
             }
             let res = span.resource();
             let input = row_input(&self.core, |k| res.attribute(k), trace, code);
-            for (key, value) in self.core.enrich(&input, &mut tally) {
-                edits.set_attribute(&span, key, value);
+            for (key, value) in self.core.enrich(&input, &mut tally).iter() {
+                edits.set_attribute_ref(&span, key, value);
             }
         }
         tally.flush(host::counter_add);
@@ -91,8 +91,8 @@ impl Processor for Symbolize {
             }
             let res = log.resource();
             let input = row_input(&self.core, |k| res.attribute(k), trace, code);
-            for (key, value) in self.core.enrich(&input, &mut tally) {
-                edits.set_attribute(&log, key, value);
+            for (key, value) in self.core.enrich(&input, &mut tally).iter() {
+                edits.set_attribute_ref(&log, key, value);
             }
         }
         tally.flush(host::counter_add);
