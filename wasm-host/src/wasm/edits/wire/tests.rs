@@ -607,7 +607,8 @@ fn values_encode_as_prost_encodes_them() {
     let chunks = two_groups();
     let index = view_of(&chunks);
     let encoded = |raw: &Raw| {
-        let edits = check(&raw_edits(raw), &index, 10).expect("valid");
+        let raw_edits = raw_edits(raw);
+        let edits = check(&raw_edits, &index, 10).expect("valid");
         let [Edit::SetAttribute { value: n, .. }] = edits.as_slice() else {
             panic!("one set: {edits:?}");
         };
