@@ -336,7 +336,7 @@ impl<'a> Node<'a> {
     }
 
     /// The value as prost's `AnyValue`.
-    fn to_any(&self) -> AnyValue {
+    fn to_any(self) -> AnyValue {
         self.any(self.index)
     }
 
