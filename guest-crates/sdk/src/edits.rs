@@ -130,6 +130,22 @@ impl Edits {
         self.push_row(e::OP_SET_ATTRIBUTE, target.code(), index, text, node, 0);
     }
 
+    /// As [`Edits::set_attribute`], writing a value the guest keeps (a
+    /// cached one, say) without taking or copying it: the edit list holds
+    /// its own packed copy either way.
+    pub fn set_attribute_ref(&mut self, row: &impl Row, key: &str, value: &NewValue) {
+        let text = self.push_str(key.as_bytes());
+        let node = self.push_value(value);
+        self.push_row(
+            e::OP_SET_ATTRIBUTE,
+            row.target().code(),
+            row.index(),
+            text,
+            node,
+            0,
+        );
+    }
+
     /// Removes attribute `key` from `row` (every entry with that key).
     pub fn remove_attribute(&mut self, row: &impl Row, key: &str) {
         self.remove_attribute_at(row.target(), row.index(), key);
@@ -319,6 +335,31 @@ mod tests {
         let root = edits.push_value(&tree);
         let node = read_node(&edits.arena, &edits.values, root).expect("root");
         assert_eq!(NewValue::from(node.value), tree);
+    }
+
+    /// A value written by reference packs as the same value moved in.
+    #[test]
+    fn set_attribute_ref_packs_as_set_attribute() {
+        let value = NewValue::Array(vec![
+            NewValue::KvList(vec![("f".into(), NewValue::from("main"))]),
+            NewValue::Int(7),
+        ]);
+        let mut by_value = Edits::new();
+        let mut by_ref = Edits::new();
+        for (target, index) in [(Target::Span, 3u32), (Target::Log, 0)] {
+            by_value.set_attribute_at(target, index, "k", value.clone());
+            struct At(Target, u32);
+            impl Row for At {
+                fn target(&self) -> Target {
+                    self.0
+                }
+                fn index(&self) -> u32 {
+                    self.1
+                }
+            }
+            by_ref.set_attribute_ref(&At(target, index), "k", &value);
+        }
+        assert_eq!(by_ref.into_parts(), by_value.into_parts());
     }
 
     #[test]

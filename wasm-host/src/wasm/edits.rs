@@ -17,6 +17,7 @@ use super::layout_shared::{NONE, edit as e, value as v};
 use super::view::RowIndex;
 
 mod apply;
+mod encode;
 mod wire;
 
 pub use apply::{apply_logs, apply_traces};
@@ -134,16 +135,17 @@ enum Edit<'a> {
         target: Target,
         index: u32,
         key: &'a str,
-        value: AnyValue,
+        value: Node<'a>,
     },
     RemoveAttribute {
         target: Target,
         index: u32,
         key: &'a str,
     },
+    /// `None`: no body (an unset `AnyValue`).
     SetBody {
         index: u32,
-        value: AnyValue,
+        value: Option<Node<'a>>,
     },
     RenameSpan {
         index: u32,
@@ -209,6 +211,17 @@ impl<'a> Checker<'a> {
             .map_err(|_| EditError::BadUtf8 { edit: self.edit })
     }
 
+    /// Checks the value tree rooted at node `index`.
+    fn node(&mut self, index: u32) -> Result<Node<'a>, EditError> {
+        let nesting = self.value(index, 0)?.1;
+        Ok(Node {
+            values: self.raw.values,
+            arena: self.raw.arena,
+            index,
+            nesting,
+        })
+    }
+
     fn bad(&self, reason: impl Into<String>) -> EditError {
         EditError::BadValue {
             edit: self.edit,
@@ -216,8 +229,10 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// Reads node `index` and its subtree into a prost value.
-    fn value(&mut self, index: u32, depth: u32) -> Result<(&'a str, AnyValue), EditError> {
+    /// Checks node `index` and its subtree (kinds, child runs, strings,
+    /// depth, the node budget) without building anything: its key, and the
+    /// message levels below it ([`Node::nesting`]).
+    fn value(&mut self, index: u32, depth: u32) -> Result<(&'a str, u32), EditError> {
         if depth > MAX_DEPTH {
             return Err(self.bad(format!("nested deeper than {MAX_DEPTH}")));
         }
@@ -245,10 +260,91 @@ impl<'a> Checker<'a> {
             }
             Ok((first, count))
         };
+        let nesting = match row[v::KIND] {
+            v::KIND_EMPTY | v::KIND_BOOL | v::KIND_INT | v::KIND_DOUBLE => 0,
+            v::KIND_STRING => {
+                self.str(row, v::PAYLOAD)?;
+                0
+            }
+            v::KIND_BYTES => {
+                self.bytes(row, v::PAYLOAD)?;
+                0
+            }
+            v::KIND_ARRAY => {
+                let (first, count) = children(self)?;
+                let mut deepest = None;
+                for i in first..first + count {
+                    let below = 2 + self.value(i, depth + 1)?.1;
+                    deepest = deepest.max(Some(below));
+                }
+                deepest.unwrap_or(1)
+            }
+            v::KIND_KVLIST => {
+                let (first, count) = children(self)?;
+                let mut deepest = None;
+                for i in first..first + count {
+                    let below = 3 + self.value(i, depth + 1)?.1;
+                    deepest = deepest.max(Some(below));
+                }
+                deepest.unwrap_or(1)
+            }
+            other => return Err(self.bad(format!("node {index}: unknown kind {other}"))),
+        };
+        Ok((key, nesting))
+    }
+}
+
+/// A checked value: node `index` of the guest's value table and its subtree,
+/// read when applied, straight into a prost value ([`Node::to_any`]) or into
+/// protobuf bytes ([`wire`]). [`check`] made every read below succeed; they
+/// still degrade to empty values rather than panic.
+#[derive(Debug, Clone, Copy)]
+struct Node<'a> {
+    values: &'a [u8],
+    arena: &'a [u8],
+    index: u32,
+    /// Message levels below this `AnyValue` (an array element is two, a
+    /// key-value list entry's value three), computed by the check.
+    nesting: u32,
+}
+
+impl<'a> Node<'a> {
+    /// The node's 24 bytes (zeros, an empty value, past the table).
+    fn row(&self, index: u32) -> &'a [u8] {
+        let start = index as usize * v::SIZE;
+        self.values
+            .get(start..start + v::SIZE)
+            .unwrap_or(&[0; v::SIZE])
+    }
+
+    /// The bytes a string field of `row` names.
+    fn bytes(&self, row: &[u8], off: usize) -> &'a [u8] {
+        let start = u32_at(row, off) as usize;
+        let len = u32_at(row, off + 4) as usize;
+        self.arena
+            .get(start..start.saturating_add(len))
+            .unwrap_or(&[])
+    }
+
+    fn str(&self, row: &[u8], off: usize) -> &'a str {
+        std::str::from_utf8(self.bytes(row, off)).unwrap_or("")
+    }
+
+    /// The first child and the count of an array or a key-value list.
+    fn children(row: &[u8]) -> (u32, u32) {
+        (u32_at(row, v::PAYLOAD), u32_at(row, v::PAYLOAD + 4))
+    }
+
+    /// The value as prost's `AnyValue`.
+    fn to_any(self) -> AnyValue {
+        self.any(self.index)
+    }
+
+    fn any(&self, index: u32) -> AnyValue {
+        let row = self.row(index);
         let value = match row[v::KIND] {
-            v::KIND_EMPTY => None,
             v::KIND_STRING => Some(any_value::Value::StringValue(
-                self.str(row, v::PAYLOAD)?.to_owned(),
+                self.str(row, v::PAYLOAD).to_owned(),
             )),
             v::KIND_BOOL => Some(any_value::Value::BoolValue(row[v::PAYLOAD] != 0)),
             v::KIND_INT => Some(any_value::Value::IntValue(u64_at(row, v::PAYLOAD) as i64)),
@@ -257,32 +353,29 @@ impl<'a> Checker<'a> {
                 v::PAYLOAD,
             )))),
             v::KIND_BYTES => Some(any_value::Value::BytesValue(
-                self.bytes(row, v::PAYLOAD)?.to_vec(),
+                self.bytes(row, v::PAYLOAD).to_vec(),
             )),
             v::KIND_ARRAY => {
-                let (first, count) = children(self)?;
-                let mut values = Vec::with_capacity(count as usize);
-                for i in first..first + count {
-                    values.push(self.value(i, depth + 1)?.1);
-                }
+                let (first, count) = Self::children(row);
+                let values = (first..first.saturating_add(count))
+                    .map(|i| self.any(i))
+                    .collect();
                 Some(any_value::Value::ArrayValue(ArrayValue { values }))
             }
             v::KIND_KVLIST => {
-                let (first, count) = children(self)?;
-                let mut values = Vec::with_capacity(count as usize);
-                for i in first..first + count {
-                    let (k, val) = self.value(i, depth + 1)?;
-                    values.push(KeyValue {
-                        key: k.to_owned(),
-                        value: Some(val),
+                let (first, count) = Self::children(row);
+                let values = (first..first.saturating_add(count))
+                    .map(|i| KeyValue {
+                        key: self.str(self.row(i), v::KEY).to_owned(),
+                        value: Some(self.any(i)),
                         ..Default::default()
-                    });
-                }
+                    })
+                    .collect();
                 Some(any_value::Value::KvlistValue(KeyValueList { values }))
             }
-            other => return Err(self.bad(format!("node {index}: unknown kind {other}"))),
+            _ => None,
         };
-        Ok((key, AnyValue { value }))
+        AnyValue { value }
     }
 }
 
@@ -375,7 +468,7 @@ fn check<'a>(
             e::OP_SET_ATTRIBUTE => {
                 let (target, index) = target()?;
                 let key = c.str(row, e::TEXT)?;
-                let value = c.value(u32_at(row, e::VALUE), 0)?.1;
+                let value = c.node(u32_at(row, e::VALUE))?;
                 Edit::SetAttribute {
                     target,
                     index,
@@ -395,9 +488,9 @@ fn check<'a>(
                 let index = in_range("log", counts.logs)?;
                 let node = u32_at(row, e::VALUE);
                 let value = if node == NONE {
-                    AnyValue { value: None }
+                    None
                 } else {
-                    c.value(node, 0)?.1
+                    Some(c.node(node)?)
                 };
                 Edit::SetBody { index, value }
             }

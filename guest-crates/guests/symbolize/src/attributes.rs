@@ -1,6 +1,8 @@
 //! The attributes the processor writes, and how a definition and the parsed
 //! frames become their values. `docs/symbolize.md` documents each one.
 
+use std::rc::Rc;
+
 use stacktrace::{Frame, Origin};
 use symbols::{Definition, Index, format_symbol_id};
 use tracemend_sdk::NewValue;
@@ -11,6 +13,9 @@ pub(crate) const CODE_FUNCTION: &str = "code.function.name";
 pub(crate) const CODE_FILE: &str = "code.file.path";
 pub(crate) const CODE_LINE: &str = "code.line.number";
 pub(crate) const CODE_COLUMN: &str = "code.column.number";
+/// What every code attribute's name, current or older, starts with: the
+/// cheap first test on each of a row's attributes.
+pub(crate) const CODE_PREFIX: &str = "code.";
 /// The older names, read as input only.
 pub(crate) const OLD_CODE_FUNCTION: &str = "code.function";
 pub(crate) const OLD_CODE_FILE: &str = "code.filepath";
@@ -34,6 +39,10 @@ pub(crate) const FINGERPRINT: &str = "tracemend.exception.fingerprint";
 
 /// Attributes to set on one row.
 pub(crate) type Attrs = Vec<(&'static str, NewValue)>;
+
+/// A row's attributes as the processor hands them out: shared, so a stack
+/// trace seen again (see `recent`) is answered without copying its frames.
+pub(crate) type SharedAttrs = Rc<Attrs>;
 
 /// The symbol, owner and commit attributes of a file and, when known, the
 /// definition in it.

@@ -10,7 +10,7 @@ use stacktrace::{Normalizer, Parser, fingerprint};
 use symbols::{Definition, File, Index};
 use tracemend_sdk::NewValue;
 
-use crate::attributes::{self as a, Attrs};
+use crate::attributes::{self as a, Attrs, SharedAttrs};
 use crate::config::Config;
 use crate::indexes::{Indexes, Loader};
 use crate::outcome::{ENRICHED_CODE, ENRICHED_EXCEPTION, Reason, Tally};
@@ -75,9 +75,9 @@ impl Symbolizer {
 
     /// The attributes to add to this row (empty when it has nothing to
     /// symbolize or passes unchanged); the outcome is counted in `tally`.
-    pub(crate) fn enrich(&mut self, row: &RowInput<'_>, tally: &mut Tally) -> Attrs {
+    pub(crate) fn enrich(&mut self, row: &RowInput<'_>, tally: &mut Tally) -> SharedAttrs {
         if row.stacktrace.is_none() && row.code.is_empty() {
-            return Attrs::new();
+            return SharedAttrs::default();
         }
         match self.try_enrich(row, tally) {
             Ok(attrs) => {
@@ -90,12 +90,12 @@ impl Symbolizer {
             }
             Err(reason) => {
                 tally.add(reason.counter());
-                Attrs::new()
+                SharedAttrs::default()
             }
         }
     }
 
-    fn try_enrich(&mut self, row: &RowInput<'_>, tally: &mut Tally) -> Result<Attrs, Reason> {
+    fn try_enrich(&mut self, row: &RowInput<'_>, tally: &mut Tally) -> Result<SharedAttrs, Reason> {
         let service = row.service.ok_or(Reason::NoService)?;
         let commit = row.commit.ok_or(Reason::NoCommit)?;
         let at = self.indexes.find(service, commit)?;
@@ -132,7 +132,8 @@ impl Symbolizer {
                 &self.normalizer,
                 self.min_path_components,
                 &full,
-            ),
+            )
+            .map(SharedAttrs::new),
         }
     }
 }
@@ -159,7 +160,8 @@ fn exception(
         .normalizer(normalizer.clone())
         .in_app(&in_repo)
         .parse(text, language);
-    let outcome = symbolize_failure(&parsed, corrupt.get(), index, max_frames, commit);
+    let outcome =
+        symbolize_failure(&parsed, corrupt.get(), index, max_frames, commit).map(SharedAttrs::new);
     Seen {
         outcome,
         problems: parsed.problems,

@@ -1,8 +1,8 @@
 //! The outcomes of recently seen stack traces. An error storm repeats one
 //! trace text thousands of times, and an index never changes within an
 //! instance, so the same `(index, runtime hint, text)` always gives the same
-//! attributes: they are kept and cloned instead of parsing and looking up
-//! every frame again. Bounded: when full it is emptied and refills with
+//! attributes: they are kept and shared (not copied) instead of parsing and
+//! looking up every frame again. Bounded: when full it is emptied and refills with
 //! what comes next, which keeps the cost of eviction at zero.
 
 use std::collections::HashMap;
@@ -10,7 +10,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 
 use stacktrace::Problem;
 
-use crate::attributes::Attrs;
+use crate::attributes::SharedAttrs;
 use crate::outcome::Reason;
 
 /// Most traces kept (each holds its text, a few KiB, and its attributes).
@@ -19,7 +19,7 @@ pub(crate) const CAPACITY: usize = 256;
 /// What one trace gave, replayed on a hit: the outcome and the parse
 /// problems to count again.
 pub(crate) struct Seen {
-    pub(crate) outcome: Result<Attrs, Reason>,
+    pub(crate) outcome: Result<SharedAttrs, Reason>,
     pub(crate) problems: Vec<Problem>,
 }
 
@@ -42,13 +42,27 @@ fn key(index: usize, language: Option<&str>, text: &str) -> (usize, u64) {
     (index, h.finish())
 }
 
+/// `a == b`, eight bytes a step: in wasm32 `==` on slices is libc's
+/// `memcmp`, a byte loop, and a hit compares the whole trace text (kilobytes)
+/// every time.
+fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tails = wa.remainder() == wb.remainder();
+    let word = |w: &[u8]| w.try_into().map_or(0, u64::from_le_bytes);
+    tails && wa.zip(wb).all(|(x, y)| word(x) == word(y))
+}
+
 impl Recent {
     /// What this trace gave last time, if it is still kept. The text itself
     /// is compared, so a hash collision is a miss, never a wrong answer.
     pub(crate) fn get(&self, index: usize, language: Option<&str>, text: &str) -> Option<&Seen> {
         self.map
             .get(&key(index, language, text))
-            .filter(|e| e.text == text && e.language.as_deref() == language)
+            .filter(|e| same(&e.text, text) && e.language.as_deref() == language)
             .map(|e| &e.seen)
     }
 
@@ -82,6 +96,24 @@ mod tests {
         Seen {
             outcome: Err(reason),
             problems: vec![Problem::Truncated],
+        }
+    }
+
+    /// `same` is `==`: equal texts, and texts differing in one byte at each
+    /// position or in length.
+    #[test]
+    fn same_is_equality() {
+        let base: String = (0..40).map(|i| char::from(b'a' + i % 26)).collect();
+        for len in 0..base.len() {
+            let a = &base[..len];
+            assert!(same(a, a));
+            assert!(!same(a, &base[..len + 1]));
+            for at in 0..len {
+                let mut b = a.as_bytes().to_vec();
+                b[at] = b'#';
+                let b = String::from_utf8(b).expect("ascii");
+                assert!(!same(a, &b), "{a} {b}");
+            }
         }
     }
 

@@ -122,7 +122,7 @@ pub(super) fn apply_checked<R: EditTarget>(
                 value,
             } => {
                 if let Some(attrs) = attrs(req, index, target, i) {
-                    set_attr(attrs, key, value);
+                    set_attr(attrs, key, value.to_any());
                 }
             }
             Edit::RemoveAttribute {
@@ -153,7 +153,7 @@ pub(super) fn apply_checked<R: EditTarget>(
             }
             Edit::SetBody { index: i, value } => {
                 if let Some(rec) = req.log(index, i) {
-                    rec.body = value.value.is_some().then_some(value);
+                    rec.body = value.map(|v| v.to_any()).filter(|v| v.value.is_some());
                 }
             }
             // A drop of the other signal's items addresses no row: the range

@@ -19,19 +19,25 @@
 
 use std::collections::BTreeMap;
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
+use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use pdata::wire::field::{request, resource_items, scope_items};
+use pdata::wire::field::{log_record, request, resource_items, scope_items, span};
 use pdata::wire::{LEN, Reader, WireError};
 use prost::Message;
 use prost::bytes::Bytes;
 use prost::encoding::{encode_varint, encoded_len_varint};
 
+use super::super::layout_shared::value as v;
 use super::super::view::RowIndex;
 use super::apply::{EditTarget, Items, apply_checked};
+use super::encode::Encoder;
 use super::{Edit, EditError, EditStats, RawEdits, Target, check};
+
+mod item;
+
+use item::AttrEdit;
 
 /// Deepest value an edit may set for the result to be held encoded: message
 /// levels below the `AnyValue` (an array element is two, a key-value list
@@ -64,7 +70,12 @@ pub fn apply_traces_encoded(
     max_edits: usize,
 ) -> Result<Option<Rewritten>, EditError> {
     let edits = check(raw, index, max_edits)?;
-    Ok(rewrite::<Span>(chunks, index, edits))
+    Ok(rewrite::<Span>(
+        chunks,
+        index,
+        edits,
+        raw.values.len() / v::SIZE,
+    ))
 }
 
 /// As [`apply_traces_encoded`], for a logs request.
@@ -75,12 +86,21 @@ pub fn apply_logs_encoded(
     max_edits: usize,
 ) -> Result<Option<Rewritten>, EditError> {
     let edits = check(raw, index, max_edits)?;
-    Ok(rewrite::<LogRecord>(chunks, index, edits))
+    Ok(rewrite::<LogRecord>(
+        chunks,
+        index,
+        edits,
+        raw.values.len() / v::SIZE,
+    ))
 }
 
 /// A span or a log record: the item a scope group holds.
 pub(super) trait WireItem: Message + Default {
     const ITEMS: Items;
+    /// The item's attributes field.
+    const ATTRIBUTES: u32;
+    /// The edit target of the item's own attributes.
+    const TARGET: Target;
     /// The item rows of `index`: (resource group, scope group, item).
     fn rows(index: &RowIndex) -> &[(u32, u32, u32)];
     fn as_span(&mut self) -> Option<&mut Span>;
@@ -89,6 +109,8 @@ pub(super) trait WireItem: Message + Default {
 
 impl WireItem for Span {
     const ITEMS: Items = Items::Spans;
+    const ATTRIBUTES: u32 = span::ATTRIBUTES;
+    const TARGET: Target = Target::Span;
     fn rows(index: &RowIndex) -> &[(u32, u32, u32)] {
         &index.spans
     }
@@ -102,6 +124,8 @@ impl WireItem for Span {
 
 impl WireItem for LogRecord {
     const ITEMS: Items = Items::Logs;
+    const ATTRIBUTES: u32 = log_record::ATTRIBUTES;
+    const TARGET: Target = Target::Log;
     fn rows(index: &RowIndex) -> &[(u32, u32, u32)] {
         &index.logs
     }
@@ -114,15 +138,18 @@ impl WireItem for LogRecord {
 }
 
 /// The messages the edits address, decoded, by row; what the drops marked.
-struct Touched<I> {
+struct Touched<'c, I> {
     resources: BTreeMap<u32, Option<Resource>>,
     scopes: BTreeMap<u32, Option<InstrumentationScope>>,
     items: BTreeMap<u32, I>,
+    /// Items rewritten from their bytes ([`item`]), not decoded: their
+    /// received payload by row.
+    raw: BTreeMap<u32, &'c [u8]>,
     dropped: Vec<bool>,
     removed: usize,
 }
 
-impl<I: WireItem> EditTarget for Touched<I> {
+impl<I: WireItem> EditTarget for Touched<'_, I> {
     const ITEMS: Items = I::ITEMS;
 
     fn resource(&mut self, _: &RowIndex, row: u32) -> Option<&mut Option<Resource>> {
@@ -229,22 +256,6 @@ enum Fate {
     Removed,
 }
 
-/// Message levels below `v` (see [`MAX_NESTING`]).
-fn nesting(v: &AnyValue) -> u32 {
-    match &v.value {
-        Some(any_value::Value::ArrayValue(a)) => {
-            a.values.iter().map(|x| 2 + nesting(x)).max().unwrap_or(1)
-        }
-        Some(any_value::Value::KvlistValue(l)) => l
-            .values
-            .iter()
-            .map(|kv| kv.value.as_ref().map_or(2, |x| 3 + nesting(x)))
-            .max()
-            .unwrap_or(1),
-        _ => 0,
-    }
-}
-
 /// Which rows the edits address, as flags by row.
 struct Wanted {
     resources: Vec<bool>,
@@ -273,7 +284,7 @@ impl Wanted {
                     value,
                     ..
                 } => {
-                    if nesting(value) > MAX_NESTING {
+                    if value.nesting > MAX_NESTING {
                         return None;
                     }
                     (*target, *index)
@@ -283,7 +294,7 @@ impl Wanted {
                     (Target::Span, *index)
                 }
                 Edit::SetBody { index, value } => {
-                    if nesting(value) > MAX_NESTING {
+                    if value.is_some_and(|v| v.nesting > MAX_NESTING) {
                         return None;
                     }
                     (Target::Log, *index)
@@ -311,17 +322,86 @@ impl Wanted {
     }
 }
 
-/// The whole rewrite; `None` leaves it to the decoded path.
+/// The attribute edits of each item that only has edits of its own
+/// attributes (the common case: a guest enriching or redacting spans), by
+/// row, in list order: those items are rewritten from their bytes
+/// ([`item`]). An item with any other edit (an event's or a link's
+/// attributes, its name, status or body) is decoded.
+fn own_attribute_edits<'e, I: WireItem>(
+    index: &RowIndex,
+    edits: &[Edit<'e>],
+) -> BTreeMap<u32, Vec<AttrEdit<'e>>> {
+    let mut by_row: BTreeMap<u32, Option<Vec<AttrEdit<'e>>>> = BTreeMap::new();
+    let mut add = |row: u32, edit: Option<AttrEdit<'e>>| {
+        let slot = by_row.entry(row).or_insert_with(|| Some(Vec::new()));
+        match (slot.as_mut(), edit) {
+            (Some(list), Some(e)) => list.push(e),
+            _ => *slot = None,
+        }
+    };
+    for edit in edits {
+        match edit {
+            Edit::SetAttribute {
+                target,
+                index: row,
+                key,
+                value,
+            } if *target == I::TARGET => add(*row, Some(AttrEdit::Set(key, *value))),
+            Edit::RemoveAttribute {
+                target,
+                index: row,
+                key,
+            } if *target == I::TARGET => add(*row, Some(AttrEdit::Remove(key))),
+            Edit::SetAttribute {
+                target, index: row, ..
+            }
+            | Edit::RemoveAttribute {
+                target, index: row, ..
+            } => match target {
+                Target::Event => {
+                    if let Some(&(span, _)) = index.events.get(*row as usize) {
+                        add(span, None);
+                    }
+                }
+                Target::Link => {
+                    if let Some(&(span, _)) = index.links.get(*row as usize) {
+                        add(span, None);
+                    }
+                }
+                // Resources and scopes; a span target in a logs request
+                // (refused by the check: that table is empty).
+                _ => {}
+            },
+            Edit::RenameSpan { index: row, .. } | Edit::SetStatus { index: row, .. }
+                if I::ITEMS == Items::Spans =>
+            {
+                add(*row, None)
+            }
+            Edit::SetBody { index: row, .. } if I::ITEMS == Items::Logs => add(*row, None),
+            // Drops leave the item out whichever way it is rewritten.
+            _ => {}
+        }
+    }
+    by_row
+        .into_iter()
+        .filter_map(|(row, list)| Some((row, list?)))
+        .collect()
+}
+
+/// The whole rewrite; `None` leaves it to the decoded path. `nodes`: the
+/// edit list's value nodes.
 fn rewrite<I: WireItem>(
     chunks: &[Bytes],
     index: &RowIndex,
     edits: Vec<Edit<'_>>,
+    nodes: usize,
 ) -> Option<Rewritten> {
     let layout = Layout::of(index, I::rows(index))?;
     let wanted = Wanted::of::<I>(index, &edits)?;
-    let mut touched = decode::<I>(chunks, &layout, &wanted).ok()?;
+    let own = own_attribute_edits::<I>(index, &edits);
+    let mut touched = decode::<I>(chunks, &layout, &wanted, &own).ok()?;
     let stats = apply_checked(&mut touched, index, edits);
-    let plan = Plan::new(&layout, &wanted, touched)?;
+    let plan = Plan::new(&layout, &wanted, touched, &own, nodes)?;
     let mut out = Vec::with_capacity(chunks.len());
     let mut r = 0u32;
     for chunk in chunks {
@@ -347,15 +427,17 @@ fn rewrite<I: WireItem>(
 
 /// Decodes the resources, scopes and items `wanted` names, walking only the
 /// resource groups that hold one.
-fn decode<I: WireItem>(
-    chunks: &[Bytes],
+fn decode<'c, I: WireItem>(
+    chunks: &'c [Bytes],
     layout: &Layout,
     wanted: &Wanted,
-) -> Result<Touched<I>, WireError> {
+    own: &BTreeMap<u32, Vec<AttrEdit<'_>>>,
+) -> Result<Touched<'c, I>, WireError> {
     let mut t = Touched {
         resources: BTreeMap::new(),
         scopes: BTreeMap::new(),
         items: BTreeMap::new(),
+        raw: BTreeMap::new(),
         dropped: Vec::new(),
         removed: 0,
     };
@@ -392,7 +474,7 @@ fn decode<I: WireItem>(
                     resource_items::RESOURCE => resource = Some(g.message(wt)?),
                     resource_items::SCOPES => {
                         let m = g.message(wt)?;
-                        decode_scope(&mut t, m, s, layout, wanted)?;
+                        decode_scope(&mut t, m, s, layout, wanted, own)?;
                         s += 1;
                     }
                     _ => g.skip(wt)?,
@@ -410,12 +492,13 @@ fn decode<I: WireItem>(
     Ok(t)
 }
 
-fn decode_scope<I: WireItem>(
-    t: &mut Touched<I>,
-    buf: &[u8],
+fn decode_scope<'c, I: WireItem>(
+    t: &mut Touched<'c, I>,
+    buf: &'c [u8],
     s: u32,
     layout: &Layout,
     wanted: &Wanted,
+    own: &BTreeMap<u32, Vec<AttrEdit<'_>>>,
 ) -> Result<(), WireError> {
     let (first, end) = layout.item_rows(s)?;
     let want_scope = wanted.scopes.get(s as usize) == Some(&true);
@@ -436,7 +519,9 @@ fn decode_scope<I: WireItem>(
             scope_items::SCOPE => scope = Some(r.message(wt)?),
             scope_items::ITEMS => {
                 let m = r.message(wt)?;
-                if wanted.items.get(i as usize) == Some(&true) {
+                if own.contains_key(&i) {
+                    t.raw.insert(i, m);
+                } else if wanted.items.get(i as usize) == Some(&true) {
                     t.items.insert(i, I::decode(m).map_err(bad)?);
                 }
                 i += 1;
@@ -480,7 +565,13 @@ fn encode_into(enc: &mut Vec<u8>, m: &impl Message) -> Option<(usize, usize)> {
 }
 
 impl<'l> Plan<'l> {
-    fn new<I: WireItem>(layout: &'l Layout, wanted: &Wanted, t: Touched<I>) -> Option<Plan<'l>> {
+    fn new<I: WireItem>(
+        layout: &'l Layout,
+        wanted: &Wanted,
+        t: Touched<'_, I>,
+        own: &BTreeMap<u32, Vec<AttrEdit<'_>>>,
+        nodes: usize,
+    ) -> Option<Plan<'l>> {
         let any_drop = t.removed > 0;
         let scope_count = layout.items.len() - 1;
         let mut scope_fate = vec![Fate::Kept; scope_count];
@@ -490,7 +581,7 @@ impl<'l> Plan<'l> {
                 .dropped
                 .get(a as usize..b as usize)
                 .map_or(0, |d| d.iter().filter(|x| **x).count());
-            let edited = t.items.range(a..b).next().is_some();
+            let edited = t.items.range(a..b).next().is_some() || t.raw.range(a..b).next().is_some();
             *fate = if any_drop && dropped == (b - a) as usize {
                 Fate::Removed
             } else if wanted.scopes[s] || edited || dropped > 0 {
@@ -517,6 +608,15 @@ impl<'l> Plan<'l> {
         for (row, item) in &t.items {
             if t.dropped.get(*row as usize) != Some(&true) {
                 items.insert(*row, encode_into(&mut enc, item)?);
+            }
+        }
+        let mut encoder = Encoder::new(nodes);
+        for (row, bytes) in &t.raw {
+            if t.dropped.get(*row as usize) != Some(&true) {
+                let from = enc.len();
+                let edits = own.get(row).map_or(&[][..], Vec::as_slice);
+                item::rewrite(bytes, I::ATTRIBUTES, edits, &mut encoder, &mut enc).ok()?;
+                items.insert(*row, (from, enc.len()));
             }
         }
         let mut scopes = BTreeMap::new();

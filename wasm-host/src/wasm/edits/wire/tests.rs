@@ -22,8 +22,9 @@ use super::super::super::processor::BatchAccess;
 use super::super::super::view::{BatchView, RowIndex};
 use super::super::super::view_wire::tests::shuffle::{Kind, shuffle};
 use super::super::super::view_wire::tests::{Rng, logs, traces, value};
+use super::super::encode::Encoder;
 use super::super::tests::{Raw, pair};
-use super::super::{EditError, EditStats, RawEdits, apply_logs, apply_traces};
+use super::super::{Edit, EditError, EditStats, RawEdits, apply_logs, apply_traces, check};
 use super::{MAX_NESTING, Rewritten, apply_logs_encoded, apply_traces_encoded};
 
 /// Packs `val` into node `idx` (reserved), its children after it.
@@ -539,15 +540,41 @@ fn nested(arrays: u32) -> AnyValue {
 /// decoded path.
 #[test]
 fn values_up_to_the_nesting_bound_keep_the_bytes_scannable() {
-    assert_eq!(super::nesting(&nested(MAX_NESTING / 2)), MAX_NESTING);
+    let chunks = two_groups();
+    let index = view_of(&chunks);
+    // The check's count of levels: two an array, three a list entry.
+    let nesting = |val: &AnyValue| {
+        let mut raw = Raw::default();
+        let key = raw.text(b"k");
+        let node = pack(&mut raw, val);
+        row(
+            &mut raw,
+            e::OP_SET_ATTRIBUTE,
+            e::TARGET_SPAN,
+            0,
+            key,
+            node,
+            0,
+        );
+        match check(&raw_edits(&raw), &index, 10)
+            .expect("valid")
+            .as_slice()
+        {
+            [Edit::SetAttribute { value, .. }] => value.nesting,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(nesting(&nested(MAX_NESTING / 2)), MAX_NESTING);
     let kvlist = AnyValue {
         value: Some(V::KvlistValue(KeyValueList {
             values: vec![kv("a", "b")],
         })),
     };
-    assert_eq!(super::nesting(&kvlist), 3);
-    let chunks = two_groups();
-    let index = view_of(&chunks);
+    assert_eq!(nesting(&kvlist), 3);
+    let empty = AnyValue {
+        value: Some(V::ArrayValue(ArrayValue { values: vec![] })),
+    };
+    assert_eq!(nesting(&empty), 1);
     for (arrays, encoded) in [(MAX_NESTING / 2, true), (MAX_NESTING / 2 + 1, false)] {
         let mut raw = Raw::default();
         let key = raw.text(b"deep");
@@ -570,4 +597,55 @@ fn values_up_to_the_nesting_bound_keep_the_bytes_scannable() {
             assert!(received.batch.validated(), "the scan accepts it");
         }
     }
+}
+
+/// The encoder writes the bytes prost writes for the value the decoded path
+/// builds (`Node::to_any`), and measures them: generated trees, and a value
+/// whose nodes share a run of children (each length is remembered by node).
+#[test]
+fn values_encode_as_prost_encodes_them() {
+    let chunks = two_groups();
+    let index = view_of(&chunks);
+    let encoded = |raw: &Raw| {
+        let raw_edits = raw_edits(raw);
+        let edits = check(&raw_edits, &index, 10).expect("valid");
+        let [Edit::SetAttribute { value: n, .. }] = edits.as_slice() else {
+            panic!("one set: {edits:?}");
+        };
+        let mut enc = Encoder::new(raw.values.len() / v::SIZE);
+        let mut out = Vec::new();
+        enc.write_any(n, n.index, &mut out);
+        assert_eq!(enc.any_len(n, n.index), out.len(), "measured");
+        (out, n.to_any().encode_to_vec())
+    };
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    for _ in 0..2000 {
+        let mut raw = Raw::default();
+        let key = raw.text(b"k");
+        let node = pack(&mut raw, &value(&mut rng, 0));
+        row(
+            &mut raw,
+            e::OP_SET_ATTRIBUTE,
+            e::TARGET_SPAN,
+            0,
+            key,
+            node,
+            0,
+        );
+        let (got, want) = encoded(&raw);
+        assert_eq!(got, want);
+    }
+    // [[x, [..]], [x, [..]]]: nodes 1 and 2 share their children 3 and 4.
+    let mut raw = Raw::default();
+    let key = raw.text(b"k");
+    let x = raw.text("ünï".as_bytes());
+    raw.node(v::KIND_ARRAY, (0, 0), pair(1, 2));
+    raw.node(v::KIND_ARRAY, (0, 0), pair(3, 2));
+    raw.node(v::KIND_KVLIST, (0, 0), pair(3, 2));
+    raw.node(v::KIND_STRING, key, pair(x.0, x.1));
+    raw.node(v::KIND_INT, (0, 0), (-5i64).to_le_bytes());
+    row(&mut raw, e::OP_SET_ATTRIBUTE, e::TARGET_SPAN, 0, key, 0, 0);
+    let (got, want) = encoded(&raw);
+    assert_eq!(got, want);
+    assert!(want.len() > 20, "the fixture nests");
 }
