@@ -11,14 +11,22 @@ pub trait WireMessage: Send + 'static {
     fn write_to(&self, dst: &mut EncodeBuf<'_>);
 }
 
+// Each writer reserves its whole length first: tonic's buffer starts small,
+// and growing it chunk by chunk copies what was written at every step.
+
 impl WireMessage for Bytes {
     fn write_to(&self, dst: &mut EncodeBuf<'_>) {
+        dst.reserve(self.len());
         dst.put_slice(self);
     }
 }
 
 impl WireMessage for Batch {
     fn write_to(&self, dst: &mut EncodeBuf<'_>) {
+        // Held bytes only: a decoded batch's length is a walk of its own.
+        if let Some(chunks) = self.encoded() {
+            dst.reserve(chunks.iter().map(Bytes::len).sum());
+        }
         self.encode_to(dst);
     }
 }
@@ -26,6 +34,7 @@ impl WireMessage for Batch {
 /// Fragments whose concatenation is one message (a batch's received bodies).
 impl WireMessage for Vec<Bytes> {
     fn write_to(&self, dst: &mut EncodeBuf<'_>) {
+        dst.reserve(self.iter().map(Bytes::len).sum());
         for chunk in self {
             dst.put_slice(chunk);
         }

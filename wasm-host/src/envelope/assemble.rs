@@ -5,18 +5,15 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prost::Message;
 use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::dedupe::Dedupe;
 use super::metrics::FaultLabels;
 use super::signals::resource_has_commit;
-use super::{Assemble, Contract, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink};
+use super::{Assemble, Contract, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink, UNDECODABLE};
 use crate::tail_sampling::buffer::{Held, Item};
 use crate::tail_sampling::wire;
 use crate::tail_sampling::{TraceId, lock};
@@ -91,26 +88,18 @@ impl Assembly {
             );
             return;
         }
-        let spans = held.of(Item::Span);
-        let logs = held.of(Item::Log);
-        // The bytes were framed by the buffer from scanned input.
-        let decoded = ExportTraceServiceRequest::decode(&wire::encode_request(&spans, &[])[..])
-            .and_then(|t| {
-                ExportLogsServiceRequest::decode(&wire::encode_request(&logs, &[])[..])
-                    .map(|l| (t, l))
-            });
-        let (trace, logs) = match decoded {
-            Ok(both) => both,
-            Err(e) => {
-                self.counters.fault("undecodable");
-                warn!(exporter = %self.name, trace_id, error = %e, "A held trace does not decode; it is dropped.");
-                return;
-            }
-        };
-        let output = match self.assembler.assemble(&trace, &logs) {
+        let spans = wire::encode_request(&held.of(Item::Span), &[]);
+        let logs = wire::encode_request(&held.of(Item::Log), &[]);
+        // The guest's view is built from the held bytes: the trace is never decoded.
+        let output = match self.assembler.assemble_encoded(&spans, &logs) {
             Ok(Some(text)) => text,
             Ok(None) => {
                 debug!(exporter = %self.name, trace_id, "The assembler built no envelope for a failing trace.");
+                return;
+            }
+            Err(e) if e.kind == UNDECODABLE => {
+                self.counters.fault(e.kind);
+                warn!(exporter = %self.name, trace_id, error = %e.message, "A held trace does not decode; it is dropped.");
                 return;
             }
             Err(e) => {

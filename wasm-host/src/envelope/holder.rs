@@ -149,8 +149,8 @@ impl Holder {
                         continue;
                     }
                     // A new trace needs room: the map is consulted only when full.
-                    if st.traces.len() as u64 >= inner.settings.num_traces && !st.holds(&id) {
-                        while st.traces.len() as u64 >= inner.settings.num_traces {
+                    if st.traces() as u64 >= inner.settings.num_traces && !st.holds(&id) {
+                        while st.traces() as u64 >= inner.settings.num_traces {
                             let Some(old) = st.pop_oldest(None) else {
                                 break;
                             };
@@ -243,7 +243,7 @@ impl Holder {
     pub fn stats(&self) -> HolderStats {
         let st = lock(&self.inner.state);
         HolderStats {
-            traces_held: st.traces.len() as u64,
+            traces_held: st.traces() as u64,
             spans_held: st.spans,
             records_held: st.records,
             bytes_held: st.bytes(),
@@ -254,7 +254,7 @@ impl Holder {
 impl Inner {
     fn publish(&self, st: &State) {
         let gauge = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        self.traces_held.set(gauge(st.traces.len() as u64));
+        self.traces_held.set(gauge(st.traces() as u64));
         self.spans_held.set(gauge(st.spans));
         self.records_held.set(gauge(st.records));
         self.bytes_held.set(gauge(st.bytes()));

@@ -47,6 +47,31 @@ pub trait Assemble: Send + Sync + 'static {
         trace: &ExportTraceServiceRequest,
         logs: &ExportLogsServiceRequest,
     ) -> Result<Option<String>, AssembleFault>;
+
+    /// [`Assemble::assemble`] for the encoded requests, as the holder keeps
+    /// the trace. The default decodes them with prost (a request that does
+    /// not decode is an [`UNDECODABLE`] fault); [`WasmAssembler`] builds its
+    /// guest's view from the bytes instead.
+    fn assemble_encoded(&self, trace: &[u8], logs: &[u8]) -> Result<Option<String>, AssembleFault> {
+        use prost::Message;
+        let decoded = ExportTraceServiceRequest::decode(trace)
+            .and_then(|t| ExportLogsServiceRequest::decode(logs).map(|l| (t, l)));
+        match decoded {
+            Ok((trace, logs)) => self.assemble(&trace, &logs),
+            Err(e) => Err(undecodable(e)),
+        }
+    }
+}
+
+/// The fault kind of a held trace that does not decode (the guest is not
+/// called).
+pub const UNDECODABLE: &str = "undecodable";
+
+fn undecodable(e: prost::DecodeError) -> AssembleFault {
+    AssembleFault {
+        kind: UNDECODABLE,
+        message: e.to_string(),
+    }
 }
 
 /// Why an assembler gave no output for a trace.
@@ -70,6 +95,16 @@ impl Assemble for WasmAssembler {
             message: f.to_string(),
         })
     }
+
+    fn assemble_encoded(&self, trace: &[u8], logs: &[u8]) -> Result<Option<String>, AssembleFault> {
+        match WasmAssembler::assemble_encoded(self, trace, logs) {
+            Ok(out) => out.map_err(undecodable),
+            Err(f) => Err(AssembleFault {
+                kind: f.kind.as_str(),
+                message: f.to_string(),
+            }),
+        }
+    }
 }
 
 impl<T: Assemble> Assemble for Arc<T> {
@@ -79,6 +114,10 @@ impl<T: Assemble> Assemble for Arc<T> {
         logs: &ExportLogsServiceRequest,
     ) -> Result<Option<String>, AssembleFault> {
         (**self).assemble(trace, logs)
+    }
+
+    fn assemble_encoded(&self, trace: &[u8], logs: &[u8]) -> Result<Option<String>, AssembleFault> {
+        (**self).assemble_encoded(trace, logs)
     }
 }
 

@@ -474,3 +474,24 @@ fn a_malformed_request_is_refused_with_nothing_held() {
     ));
     assert_eq!(h.stats().traces_held, 0);
 }
+
+#[test]
+fn the_guest_answers_the_held_bytes_as_it_answers_the_decoded_trace() {
+    let guest = builtin_envelope();
+    let (spans, records) = (
+        traces(vec![server_span(21, true)], true),
+        logs(vec![exception_record(21)]),
+    );
+    let decoded = (
+        ExportTraceServiceRequest::decode(&spans[..]).expect("decodes"),
+        ExportLogsServiceRequest::decode(&records[..]).expect("decodes"),
+    );
+    let from_structs = Assemble::assemble(&guest, &decoded.0, &decoded.1).expect("assembles");
+    let from_bytes = Assemble::assemble_encoded(&guest, &spans, &records).expect("assembles");
+    assert!(from_bytes.is_some());
+    assert_eq!(from_bytes, from_structs);
+    // Bytes that do not decode never reach the guest: the `undecodable` fault.
+    let cut = &spans[..spans.len() - 3];
+    let fault = Assemble::assemble_encoded(&guest, cut, &records).expect_err("refused");
+    assert_eq!(fault.kind, UNDECODABLE);
+}

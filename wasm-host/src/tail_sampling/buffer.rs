@@ -41,9 +41,6 @@ pub(crate) enum Item {
 
 /// One undecided trace.
 pub(crate) struct Held {
-    /// Distinguishes this holding from an earlier one of the same id in the
-    /// arrival queue.
-    pub(crate) seq: u64,
     pub(crate) first_seen: Instant,
     /// Spans and (for the envelope exporter) log records, by kind and scope.
     pub(crate) groups: SmallVec<[Group; 1]>,
@@ -103,12 +100,19 @@ impl Drop for Charge {
 }
 
 /// The processor's mutable state.
+///
+/// Held traces lie in `slots` in order of first arrival, and `index` finds
+/// them by id: the map's entries stay small (an id and a number), so its
+/// lookups touch little memory, and traces are written and let go in order.
 pub(crate) struct State {
-    pub(crate) traces: Map<TraceId, Held>,
-    /// Held trace ids by first arrival; entries of traces decided early are
-    /// skipped when reached (their `seq` no longer matches).
-    order: VecDeque<(u64, TraceId)>,
-    next_seq: u64,
+    /// Held trace ids, each with its trace's sequence number: its slot is
+    /// `slots[seq - first_seq]`.
+    index: Map<TraceId, u64>,
+    /// Held traces by first arrival; `None` where a trace was taken out of
+    /// order (decided early), dropped once it reaches the front.
+    slots: VecDeque<Option<(TraceId, Held)>>,
+    /// Sequence number of `slots[0]`.
+    first_seq: u64,
     pub(crate) spans: u64,
     /// Log records held.
     pub(crate) records: u64,
@@ -135,9 +139,9 @@ impl State {
         not_sampled_cache: usize,
     ) -> Self {
         State {
-            traces: Map::with_capacity_and_hasher(expected_traces, Default::default()),
-            order: VecDeque::with_capacity(expected_traces),
-            next_seq: 0,
+            index: Map::with_capacity_and_hasher(expected_traces, Default::default()),
+            slots: VecDeque::with_capacity(expected_traces),
+            first_seq: 0,
             spans: 0,
             records: 0,
             charged: 0,
@@ -149,6 +153,11 @@ impl State {
             published: [0; 3],
             stopped: false,
         }
+    }
+
+    /// Traces held.
+    pub(crate) fn traces(&self) -> usize {
+        self.index.len()
     }
 
     /// Bytes held: requests, bookkeeping, and the contexts they share.
@@ -168,23 +177,38 @@ impl State {
         kind: Item,
         now: Instant,
     ) -> &mut Held {
-        let held = match self.traces.entry(id) {
-            Entry::Occupied(e) => e.into_mut(),
+        let held = match self.index.entry(id) {
+            Entry::Occupied(e) => {
+                let at = *e.get() - self.first_seq;
+                match usize::try_from(at)
+                    .ok()
+                    .and_then(|at| self.slots.get_mut(at))
+                    .and_then(Option::as_mut)
+                {
+                    Some((_, held)) => held,
+                    // The index names only live slots.
+                    None => unreachable!("a held trace's slot is live"),
+                }
+            }
             Entry::Vacant(v) => {
-                let seq = self.next_seq;
-                self.next_seq += 1;
-                self.order.push_back((seq, id));
+                v.insert(self.first_seq + self.slots.len() as u64);
                 self.charged += TRACE_OVERHEAD;
-                v.insert(Held {
-                    seq,
-                    first_seen: now,
-                    groups: SmallVec::new(),
-                    spans: 0,
-                    records: 0,
-                    span_bytes: 0,
-                    error: false,
-                    charged: TRACE_OVERHEAD,
-                })
+                self.slots.push_back(Some((
+                    id,
+                    Held {
+                        first_seen: now,
+                        groups: SmallVec::new(),
+                        spans: 0,
+                        records: 0,
+                        span_bytes: 0,
+                        error: false,
+                        charged: TRACE_OVERHEAD,
+                    },
+                )));
+                match self.slots.back_mut().and_then(Option::as_mut) {
+                    Some((_, held)) => held,
+                    None => unreachable!("just pushed"),
+                }
             }
         };
         let gi = match held
@@ -236,12 +260,14 @@ impl State {
 
     /// Whether trace `id` is held.
     pub(crate) fn holds(&self, id: &TraceId) -> bool {
-        self.traces.contains_key(id)
+        self.index.contains_key(id)
     }
 
     /// Stops holding trace `id` and returns it.
     pub(crate) fn remove(&mut self, id: &TraceId) -> Option<Held> {
-        let held = self.traces.remove(id)?;
+        let seq = self.index.remove(id)?;
+        let at = usize::try_from(seq - self.first_seq).ok()?;
+        let (_, held) = self.slots.get_mut(at)?.take()?;
         self.release(&held);
         Some(held)
     }
@@ -262,20 +288,17 @@ impl State {
     /// The oldest held trace, if its first span came at or before `due`
     /// (`None` for `due`: the oldest, whatever its age).
     pub(crate) fn pop_oldest(&mut self, due: Option<Instant>) -> Option<(TraceId, Held)> {
-        while let Some(&(seq, id)) = self.order.front() {
-            let Entry::Occupied(e) = self.traces.entry(id) else {
-                self.order.pop_front();
-                continue;
-            };
-            if e.get().seq != seq {
-                self.order.pop_front();
-                continue;
-            }
-            if due.is_some_and(|d| e.get().first_seen > d) {
+        while let Some(front) = self.slots.front() {
+            if let Some((_, held)) = front
+                && due.is_some_and(|d| held.first_seen > d)
+            {
                 return None;
             }
-            self.order.pop_front();
-            let held = e.remove();
+            let slot = self.slots.pop_front().flatten();
+            self.first_seq += 1;
+            // An empty slot: its trace was taken out of order.
+            let Some((id, held)) = slot else { continue };
+            self.index.remove(&id);
             self.release(&held);
             return Some((id, held));
         }
@@ -325,6 +348,29 @@ mod tests {
             }
         }
         request
+    }
+
+    #[test]
+    fn traces_leave_in_first_arrival_order_around_ones_taken_out() {
+        let now = Instant::now();
+        let later = now + std::time::Duration::from_secs(1);
+        let mut st = State::new(0, 0, 0);
+        hold(&mut st, &request(&[1, 2, 3]), now);
+        // Trace 2 taken out of order leaves a gap; held again, it is the newest.
+        assert_eq!(st.remove(&[2; 16]).map(|h| h.spans), Some(1));
+        assert!(st.remove(&[2; 16]).is_none());
+        hold(&mut st, &request(&[2, 1]), later);
+        assert_eq!((st.traces(), st.spans), (3, 4));
+        // Only trace 1 (first seen at `now`) and 3 are due at `now`.
+        let due: Vec<_> = std::iter::from_fn(|| st.pop_oldest(Some(now)))
+            .map(|(id, held)| (id[0], held.spans))
+            .collect();
+        assert_eq!(due, [(1, 2), (3, 1)]);
+        assert!(st.holds(&[2; 16]) && !st.holds(&[1; 16]));
+        let (id, held) = st.pop_oldest(None).expect("trace 2");
+        assert_eq!((id[0], held.spans, held.first_seen), (2, 1, later));
+        assert!(st.pop_oldest(None).is_none());
+        assert_eq!((st.traces(), st.spans, st.charged), (0, 0, 0));
     }
 
     #[test]

@@ -52,7 +52,7 @@ impl Inner {
     /// it last published: the same processor id in two pipelines is two
     /// buffers under one label, and the gauges show their sum.
     pub(super) fn publish(&self, st: &mut State) {
-        let now = [st.traces.len() as u64, st.spans, st.bytes()].map(gauge);
+        let now = [st.traces() as u64, st.spans, st.bytes()].map(gauge);
         let before = std::mem::replace(&mut st.published, now);
         let l = &self.labels;
         let m = &self.metrics;

@@ -150,8 +150,8 @@ impl Inner {
             return;
         }
         // A new trace needs room: the map is consulted only when full.
-        if st.traces.len() as u64 >= self.config.num_traces && !st.holds(&id) {
-            while st.traces.len() as u64 >= self.config.num_traces {
+        if st.traces() as u64 >= self.config.num_traces && !st.holds(&id) {
+            while st.traces() as u64 >= self.config.num_traces {
                 let Some((old, held)) = st.pop_oldest(None) else {
                     break;
                 };

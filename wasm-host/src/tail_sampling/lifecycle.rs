@@ -117,7 +117,7 @@ impl TailSampling {
     pub fn stats(&self) -> Stats {
         let st = lock(&self.inner.state);
         Stats {
-            traces_held: st.traces.len() as u64,
+            traces_held: st.traces() as u64,
             spans_held: st.spans,
             bytes_held: st.bytes(),
             sampled_cached: st.sampled.len() as u64,
@@ -127,7 +127,7 @@ impl TailSampling {
 
     pub(super) fn full(&self) -> bool {
         let st = lock(&self.inner.state);
-        st.traces.len() as u64 >= self.inner.config.num_traces
+        st.traces() as u64 >= self.inner.config.num_traces
             || st.bytes() >= self.inner.config.max_buffered_bytes
     }
 }

@@ -22,7 +22,7 @@ use prost::encoding::{WireType, encode_key, encode_length_delimiter, encoded_len
 
 use pdata::group::{self, TraceId};
 use pdata::wire::field::{self, resource_items, scope_items};
-use pdata::wire::{self, Reader};
+use pdata::wire::{self, LEN, Reader};
 use smallvec::SmallVec;
 
 use super::buffer::{Charge, ContextBytes, Item, Map};
@@ -222,10 +222,14 @@ impl Walk {
         let base = buf.as_ptr() as usize - self.origin;
         let mut scope = None;
         let mut schema_url = "";
-        let mut traces: Vec<TraceItems> = Vec::new();
+        // Sized for a few hundred bytes an item and a few items a trace, so
+        // that neither grows item by item (capped: the guess may be wrong).
+        let guess = (buf.len() / 1024).min(1024);
+        let mut traces: Vec<TraceItems> = Vec::with_capacity(guess);
         // Consulted only when an item's trace differs from the one before
         // (most requests hold a trace's items next to each other).
-        let mut index: Map<Option<TraceId>, usize> = Map::default();
+        let mut index: Map<Option<TraceId>, usize> =
+            Map::with_capacity_and_hasher(guess, Default::default());
         let mut r = Reader::new(buf);
         while !r.done() {
             let start = r.pos();
@@ -284,25 +288,33 @@ pub(crate) fn read_item(
             id = Some(r.message(wt)?);
             continue;
         }
-        if !marking {
-            r.skip(wt)?;
-            continue;
-        }
-        match (kind, tag) {
-            (Item::Span, field::span::STATUS) => {
-                if let Some(c) = signals::status_code(r.message(wt)?)? {
-                    code = Some(c);
+        if marking {
+            match (kind, tag) {
+                (Item::Span, field::span::STATUS) => {
+                    if let Some(c) = signals::status_code(r.message(wt)?)? {
+                        code = Some(c);
+                    }
+                    continue;
                 }
+                (Item::Span, field::span::EVENTS) => {
+                    let event = r.message(wt)?;
+                    exception = exception || signals::is_exception_event(event)?;
+                    continue;
+                }
+                (Item::Log, field::log_record::ATTRIBUTES) => {
+                    let kv = r.message(wt)?;
+                    exception = exception || signals::is_exception_type(kv)?;
+                    continue;
+                }
+                _ => {}
             }
-            (Item::Span, field::span::EVENTS) => {
-                let event = r.message(wt)?;
-                exception = exception || signals::is_exception_event(event)?;
-            }
-            (Item::Log, field::log_record::ATTRIBUTES) => {
-                let kv = r.message(wt)?;
-                exception = exception || signals::is_exception_type(kv)?;
-            }
-            _ => r.skip(wt)?,
+        }
+        // Most of an item's fields are length-delimited (attributes, name,
+        // ids): skipped inline, the rest by the reader.
+        if wt == LEN {
+            r.bytes()?;
+        } else {
+            r.skip(wt)?;
         }
     }
     let error = exception || code == Some(signals::STATUS_CODE_ERROR);
