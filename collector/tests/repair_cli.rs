@@ -6,11 +6,22 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::sync::{Mutex, MutexGuard};
+
+/// Held while a test writes an executable and while one is started. A child forked by
+/// another test thread inherits the write descriptor until it execs, and executing a
+/// file that some process still has open for writing fails with "Text file busy".
+static EXEC_FILES: Mutex<()> = Mutex::new(());
+
+fn exec_files() -> MutexGuard<'static, ()> {
+    EXEC_FILES.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A copy of the real `tracemend` in its own directory, so what sits beside it is ours.
 fn tracemend_in(dir: &Path) -> PathBuf {
     let bin = dir.join("tracemend");
+    let _writing = exec_files();
     std::fs::copy(env!("CARGO_BIN_EXE_tracemend"), &bin).expect("copy tracemend");
     bin
 }
@@ -18,6 +29,7 @@ fn tracemend_in(dir: &Path) -> PathBuf {
 fn stand_in_engine(dir: &Path, exit: i32) {
     std::fs::create_dir_all(dir).expect("engine dir");
     let script = dir.join("tracemend-repair");
+    let _writing = exec_files();
     std::fs::write(
         &script,
         format!("#!/bin/sh\nfor a in \"$@\"; do echo \"arg:$a\"; done\nexit {exit}\n"),
@@ -27,11 +39,17 @@ fn stand_in_engine(dir: &Path, exit: i32) {
 }
 
 fn run(bin: &Path, path_env: &Path, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(args)
-        .env("PATH", path_env)
-        .output()
-        .expect("run tracemend")
+    let child = {
+        let _starting = exec_files();
+        Command::new(bin)
+            .args(args)
+            .env("PATH", path_env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run tracemend")
+    };
+    child.wait_with_output().expect("wait for tracemend")
 }
 
 #[test]
