@@ -3,7 +3,7 @@
 
 Input: the JSON lines `buggy_bench`'s `buggy_set` writes with `BENCH_EVIDENCE=FILE` and
 the services' `truth.json` (tests/buggy-services). The hypotheses are ranked as the
-engine ranks them at its configured weights (fit_weights.py's `rank`), and two questions
+engine ranks them at its configured weights (fit_weights.py's `ranked`), and two questions
 are scored against each service's `cause_class`:
 
 - the top hypothesis: is its class the true one (what the patch stage acts on first)?
@@ -17,7 +17,7 @@ import json
 import pathlib
 import sys
 
-from fit_weights import WEIGHTS, depth, matches
+from fit_weights import matches, ranked
 
 # truth.json's words -> the engine's CauseClass (repair/src/localize/hypothesis.rs).
 CLASSES = {
@@ -29,14 +29,6 @@ CLASSES = {
     "dependency behaviour": "dependency_behaviour",
     "timeout/resource": "timeout_resource",
 }
-
-
-def ranked(record):
-    def z(h):
-        return WEIGHTS["bias"] + sum(WEIGHTS.get(e["signal"], 0.0) * min(max(e["value"], 0.0), 1.0)
-                                     for e in h["evidence"])
-    return sorted(record["localize"]["hypotheses"],
-                  key=lambda h: (-z(h), depth(h), h["suspect"]["file"], h["suspect"]["start_line"]))
 
 
 def main():

@@ -36,14 +36,18 @@ def depth(hyp):
     return 1 << 30
 
 
-def rank(record, weights):
+def ranked(record, weights=WEIGHTS):
+    """The record's hypotheses in the engine's order at `weights`."""
     def z(h):
         return weights["bias"] + sum(weights.get(e["signal"], 0.0) * min(max(e["value"], 0.0), 1.0)
                                      for e in h["evidence"])
 
-    hyps = sorted(record["localize"]["hypotheses"],
+    return sorted(record["localize"]["hypotheses"],
                   key=lambda h: (-z(h), depth(h), h["suspect"]["file"], h["suspect"]["start_line"]))
-    for i, h in enumerate(hyps):
+
+
+def rank(record, weights):
+    for i, h in enumerate(ranked(record, weights)):
         if matches(h["suspect"]["function"], record["fault"]):
             return i + 1
     return None
