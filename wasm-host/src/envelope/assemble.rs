@@ -1,6 +1,7 @@
-//! From a failing trace to queued envelopes: the commit check, the assembler
-//! guest, then for each envelope it returns the data contract, the schema
-//! and dedupe.
+//! From a failing trace to queued envelopes: the commit check, dedupe before
+//! assembly when the exporter has it ([`super::memo`]), the assembler guest,
+//! then for each envelope it returns the data contract, the schema and
+//! dedupe.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -11,6 +12,7 @@ use serde_json::Value;
 use tracing::{debug, warn};
 
 use super::dedupe::Dedupe;
+use super::memo::{self, Evidence, Memo};
 use super::metrics::FaultLabels;
 use super::signals::resource_has_commit;
 use super::{Assemble, Contract, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink, UNDECODABLE};
@@ -24,6 +26,7 @@ pub(super) struct Counters {
     refused: Counter,
     invalid: Counter,
     deduplicated: Counter,
+    unassembled: Counter,
     queued: Counter,
     no_commit: Counter,
     /// By kind, made on the first fault of each (faults are rare).
@@ -39,6 +42,7 @@ impl Counters {
             refused: c(&m.refused),
             invalid: c(&m.invalid),
             deduplicated: c(&m.deduplicated),
+            unassembled: c(&m.deduplicated_unassembled),
             queued: c(&m.queued),
             no_commit: c(&m.no_commit),
             faults: m.faults.clone(),
@@ -63,6 +67,8 @@ pub(super) struct Assembly {
     pub(super) contract: Contract,
     pub(super) commit_attributes: Vec<String>,
     pub(super) dedupe: Mutex<Dedupe>,
+    /// Dedupe before assembly: what the key reads, and the keys seen.
+    pub(super) memo: Option<(Evidence, Mutex<Memo>)>,
     pub(super) sink: EnvelopeSink,
     pub(super) counters: Counters,
 }
@@ -87,6 +93,24 @@ impl Assembly {
                 "A failing trace has no commit: set the resource attribute `{attribute}` to the commit the service runs; no envelope is built without it."
             );
             return;
+        }
+        // A trace whose evidence was assembled before into a fingerprint whose
+        // window is open is an occurrence of it: counted, not assembled. A
+        // key that cannot be read (a malformed item) is assembled, and faults
+        // there as it would have.
+        let key = self
+            .memo
+            .as_ref()
+            .and_then(|(evidence, _)| memo::key(held, evidence).ok());
+        if let (Some((_, memo)), Some(key)) = (&self.memo, &key) {
+            let known = lock(memo).get(key);
+            if let Some(fingerprint) = known
+                && lock(&self.dedupe).suppress(&fingerprint, now)
+            {
+                self.counters.deduplicated.inc();
+                self.counters.unassembled.inc();
+                return;
+            }
         }
         let spans = wire::encode_request(&held.of(Item::Span), &[]);
         let logs = wire::encode_request(&held.of(Item::Log), &[]);
@@ -122,20 +146,30 @@ impl Assembly {
                 return;
             }
         };
+        let one = envelopes.len() == 1;
         for envelope in envelopes {
             self.counters.assembled.inc();
-            self.gate(&trace_id, envelope, now);
+            let fingerprint = self.gate(&trace_id, envelope, now);
+            // Only a trace that gave one envelope, which passed the contract and
+            // the schema, stands for its evidence: a trace with several
+            // envelopes, or whose envelope was refused, is assembled each time.
+            if let (true, Some(fp), Some((_, memo)), Some(key)) =
+                (one, fingerprint, &self.memo, &key)
+            {
+                lock(memo).insert(key.clone(), &fp);
+            }
         }
     }
 
-    /// Contract, schema, dedupe; then the sink.
-    fn gate(&self, trace_id: &str, envelope: Value, now: Instant) {
+    /// Contract, schema, dedupe; then the sink. The envelope's fingerprint
+    /// when it reached dedupe (sent or suppressed).
+    fn gate(&self, trace_id: &str, envelope: Value, now: Instant) -> Option<String> {
         let kept = match self.contract.apply(envelope) {
             Ok(v) => v,
             Err(refusal) => {
                 self.counters.refused.inc();
                 warn!(exporter = %self.name, trace_id, path = %refusal.pointer, found = refusal.found, "The data contract refused an envelope: a field labelled sensitive is not a token or a hash. Tokenize it in the redaction processor, or relabel it in `contract`.");
-                return;
+                return None;
             }
         };
         let mut typed = match envelope::from_value(kept) {
@@ -151,13 +185,13 @@ impl Assembly {
                     other => other.to_string(),
                 };
                 warn!(exporter = %self.name, trace_id, violations = %paths, "An assembled envelope breaks the schema; it is not sent.");
-                return;
+                return None;
             }
         };
         let admitted = lock(&self.dedupe).admit(&typed.symptom.fingerprint, now);
         let Some(count) = admitted else {
             self.counters.deduplicated.inc();
-            return;
+            return Some(typed.symptom.fingerprint);
         };
         let total = typed.occurrences.unwrap_or(1) + (count - 1);
         typed.occurrences = (total > 1).then_some(total);
@@ -165,10 +199,12 @@ impl Assembly {
             Ok(text) => {
                 self.counters.queued.inc();
                 (self.sink)(text);
+                Some(typed.symptom.fingerprint)
             }
             Err(e) => {
                 self.counters.invalid.inc();
                 warn!(exporter = %self.name, trace_id, error = %e, "A valid envelope did not serialize; it is not sent.");
+                None
             }
         }
     }

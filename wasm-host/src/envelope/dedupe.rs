@@ -29,6 +29,23 @@ impl Dedupe {
         }
     }
 
+    /// Counts one more suppressed occurrence of `fingerprint` when its window
+    /// is open at `now` (true); false when it is not, and then an envelope of
+    /// it is to be built and [`Dedupe::admit`]ted. Dedupe before assembly
+    /// ([`super::memo`]) asks this.
+    pub(crate) fn suppress(&mut self, fingerprint: &str, now: Instant) -> bool {
+        if self.window.is_zero() {
+            return false;
+        }
+        match self.seen.get_mut(fingerprint) {
+            Some(s) if now.saturating_duration_since(s.sent) < self.window => {
+                s.suppressed += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// `Some(occurrences)` when an envelope of `fingerprint` is to be sent at
     /// `now` (itself plus those suppressed since the last), `None` when it is
     /// suppressed.
@@ -78,7 +95,13 @@ mod tests {
         assert_eq!(d.admit("aa", t0 + Duration::from_secs(59)), None);
         assert_eq!(d.admit("aa", t0 + Duration::from_secs(60)), Some(3));
         assert_eq!(d.admit("aa", t0 + Duration::from_secs(121)), Some(1));
+        // Occurrences counted before assembly join the same count.
+        assert!(d.suppress("bb", t0 + Duration::from_secs(2)));
+        assert!(!d.suppress("cc", t0 + Duration::from_secs(2)));
+        assert!(!d.suppress("bb", t0 + Duration::from_secs(61)));
+        assert_eq!(d.admit("bb", t0 + Duration::from_secs(61)), Some(2));
         let mut off = Dedupe::new(Duration::ZERO);
+        assert!(!off.suppress("aa", t0));
         assert_eq!(
             (off.admit("aa", t0), off.admit("aa", t0)),
             (Some(1), Some(1))

@@ -12,6 +12,7 @@ use tracing::warn;
 
 use super::assemble::Assembly;
 use super::dedupe::Dedupe;
+use super::memo::Memo;
 use super::{Assemble, EnvelopeLabels, EnvelopeMetrics, EnvelopeSink, HolderError, HolderSettings};
 use crate::tail_sampling::buffer::{ContextBytes, Held, Item, State};
 use crate::tail_sampling::held::Request;
@@ -76,6 +77,12 @@ impl Holder {
             contract: settings.contract.clone(),
             commit_attributes: settings.commit_attributes.clone(),
             dedupe: Mutex::new(Dedupe::new(settings.dedupe_window)),
+            // Without dedupe there is nothing to skip assembly for.
+            memo: settings
+                .dedupe_before_assembly
+                .clone()
+                .filter(|_| !settings.dedupe_window.is_zero())
+                .map(|evidence| (evidence, Mutex::new(Memo::default()))),
             sink,
             counters: super::assemble::Counters::new(metrics, &labels),
         };

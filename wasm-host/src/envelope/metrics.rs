@@ -33,8 +33,13 @@ pub struct EnvelopeMetrics {
     pub refused: Family<EnvelopeLabels, Counter>,
     /// Envelopes that are not valid JSON or break the schema.
     pub invalid: Family<EnvelopeLabels, Counter>,
-    /// Envelopes suppressed by dedupe (carried as `occurrences`).
+    /// Envelopes suppressed by dedupe (carried as `occurrences`), including
+    /// the failing traces deduplicated before assembly.
     pub deduplicated: Family<EnvelopeLabels, Counter>,
+    /// Failing traces deduplicated before assembly: their evidence was
+    /// assembled before into a fingerprint whose window was open (the guest
+    /// was not called; also counted in `deduplicated`).
+    pub deduplicated_unassembled: Family<EnvelopeLabels, Counter>,
     /// Envelopes queued for the engine.
     pub queued: Family<EnvelopeLabels, Counter>,
     /// Envelopes the engine accepted.
@@ -85,6 +90,11 @@ impl EnvelopeMetrics {
                 "deduplicated",
                 "Envelopes suppressed within dedupe_window (their count rides on the next one as occurrences)",
                 &m.deduplicated,
+            ),
+            (
+                "deduplicated_unassembled",
+                "Failing traces deduplicated before assembly: same evidence as a trace assembled into a fingerprint whose dedupe_window was open (the guest was not called; also in deduplicated)",
+                &m.deduplicated_unassembled,
             ),
             ("queued", "Envelopes put on the sending queue", &m.queued),
             ("sent", "Envelopes the repair engine accepted", &m.sent),

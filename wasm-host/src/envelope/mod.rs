@@ -8,7 +8,10 @@
 //! The parts: `holder` takes batches and lets traces go (timer, bounds,
 //! shutdown), `assemble` turns a trace into envelopes, `signals` reads the
 //! error and commit markers on the wire, `contract` is the data contract,
-//! `dedupe` the per-fingerprint window, `metrics` the counters.
+//! `dedupe` the per-fingerprint window, `memo` dedupe before assembly (a
+//! trace with the evidence of one assembled before, whose fingerprint's
+//! window is open, is counted without calling the guest), `metrics` the
+//! counters.
 //!
 //! A trace fails when a span has status `ERROR`, an `exception` event, or a
 //! log record of the trace carries `exception.type`; traces without one are
@@ -22,6 +25,7 @@ pub mod commit;
 pub mod contract;
 mod dedupe;
 mod holder;
+mod memo;
 pub mod metrics;
 pub mod signals;
 
@@ -35,6 +39,7 @@ use crate::wasm::WasmAssembler;
 pub use commit::{COMMIT_ATTRIBUTE, COMMIT_ATTRIBUTES_KEY, commit_attributes};
 pub use contract::{Contract, ContractConfig, ContractError, Label, Refusal};
 pub use holder::{Holder, HolderStats};
+pub use memo::Evidence;
 pub use metrics::{EnvelopeLabels, EnvelopeMetrics, FaultLabels};
 
 /// Builds envelopes from one failing trace and its logs. [`WasmAssembler`] is
@@ -137,6 +142,9 @@ pub struct HolderSettings {
     pub max_buffered_bytes: u64,
     /// At most one envelope per fingerprint per window (zero: no dedupe).
     pub dedupe_window: Duration,
+    /// Dedupe before assembly, reading this evidence ([`Evidence`]); `None`:
+    /// every failing trace is assembled, then deduplicated.
+    pub dedupe_before_assembly: Option<Evidence>,
     /// The data contract.
     pub contract: Contract,
     /// Resource attributes naming the commit, any of which lets a failing
@@ -151,6 +159,7 @@ impl Default for HolderSettings {
             num_traces: 50_000,
             max_buffered_bytes: 128 << 20,
             dedupe_window: Duration::from_secs(60),
+            dedupe_before_assembly: None,
             contract: Contract::default(),
             commit_attributes: vec![COMMIT_ATTRIBUTE.to_owned()],
         }
@@ -170,5 +179,7 @@ pub enum HolderError {
     #[error("envelope exporter: start needs a tokio runtime")]
     NoRuntime,
 }
+#[cfg(test)]
+mod memo_tests;
 #[cfg(test)]
 mod tests;

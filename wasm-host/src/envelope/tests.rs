@@ -17,8 +17,8 @@ use super::*;
 use crate::wasm::builtin::{self, ModuleRef};
 use crate::wasm::{WasmProcessorConfig, WasmRuntime, WasmRuntimeOptions};
 
-const COMMIT: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
-const WINDOW: Duration = Duration::from_secs(5);
+pub(super) const COMMIT: &str = "9fceb02d0ae598e95dc970b74767f19372d61af8";
+pub(super) const WINDOW: Duration = Duration::from_secs(5);
 const TEST_ASSEMBLER: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../guest-crates/target/wasm32-wasip2/release/test_assembler.wasm"
@@ -28,7 +28,7 @@ const HOSTILE_ASSEMBLER: &str = concat!(
     "/../guest-crates/target/wasm32-wasip2/release/test_hostile_assembler.wasm"
 );
 
-fn kv(k: &str, v: &str) -> KeyValue {
+pub(super) fn kv(k: &str, v: &str) -> KeyValue {
     KeyValue {
         key: k.into(),
         value: Some(AnyValue {
@@ -38,7 +38,7 @@ fn kv(k: &str, v: &str) -> KeyValue {
     }
 }
 
-fn resource(commit: bool) -> Resource {
+pub(super) fn resource(commit: bool) -> Resource {
     let mut attributes = vec![kv("service.name", "orders")];
     if commit {
         attributes.push(kv("vcs.ref.head.revision", COMMIT));
@@ -49,11 +49,11 @@ fn resource(commit: bool) -> Resource {
     }
 }
 
-const STACK: &str = "Traceback (most recent call last):\n  File \"/app/shop/orders.py\", line 12, in get_order\n    return ORDERS[order_id]\nKeyError: 'order 42'\n";
+pub(super) const STACK: &str = "Traceback (most recent call last):\n  File \"/app/shop/orders.py\", line 12, in get_order\n    return ORDERS[order_id]\nKeyError: 'order 42'\n";
 
 /// A server span of trace `t` (`GET /orders/{id}`), failing with an exception event
 /// when `fail`.
-fn server_span(t: u8, fail: bool) -> Span {
+pub(super) fn server_span(t: u8, fail: bool) -> Span {
     let mut span = Span {
         trace_id: vec![t; 16],
         span_id: vec![t, 1, 1, 1, 1, 1, 1, 1],
@@ -87,7 +87,7 @@ fn server_span(t: u8, fail: bool) -> Span {
     span
 }
 
-fn traces(spans: Vec<Span>, commit: bool) -> Vec<u8> {
+pub(super) fn traces(spans: Vec<Span>, commit: bool) -> Vec<u8> {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(resource(commit)),
@@ -101,7 +101,7 @@ fn traces(spans: Vec<Span>, commit: bool) -> Vec<u8> {
     .encode_to_vec()
 }
 
-fn logs(records: Vec<LogRecord>) -> Vec<u8> {
+pub(super) fn logs(records: Vec<LogRecord>) -> Vec<u8> {
     ExportLogsServiceRequest {
         resource_logs: vec![ResourceLogs {
             resource: Some(resource(true)),
@@ -115,7 +115,7 @@ fn logs(records: Vec<LogRecord>) -> Vec<u8> {
     .encode_to_vec()
 }
 
-fn exception_record(t: u8) -> LogRecord {
+pub(super) fn exception_record(t: u8) -> LogRecord {
     LogRecord {
         trace_id: vec![t; 16],
         span_id: vec![t, 1, 1, 1, 1, 1, 1, 1],
@@ -134,7 +134,7 @@ fn runtime() -> WasmRuntime {
     WasmRuntime::without_registry(WasmRuntimeOptions::default()).expect("runtime")
 }
 
-fn builtin_envelope() -> WasmAssembler {
+pub(super) fn builtin_envelope() -> WasmAssembler {
     builtin_envelope_with(serde_json::json!({}))
 }
 
@@ -175,7 +175,7 @@ fn settings() -> HolderSettings {
     }
 }
 
-fn count(
+pub(super) fn count(
     f: &prometheus_client::metrics::family::Family<
         EnvelopeLabels,
         prometheus_client::metrics::counter::Counter,

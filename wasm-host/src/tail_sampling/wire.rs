@@ -489,7 +489,7 @@ pub(crate) fn encode_request(groups: &[&Group], extra: &[u8]) -> Vec<u8> {
     out
 }
 
-fn same_resource(a: &ResourceCtx, b: &ResourceCtx) -> bool {
+pub(crate) fn same_resource(a: &ResourceCtx, b: &ResourceCtx) -> bool {
     a.resource == b.resource && a.schema_url == b.schema_url
 }
 

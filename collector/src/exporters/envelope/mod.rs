@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ::wasm_host::envelope::{
-    COMMIT_ATTRIBUTES_KEY, Contract, ContractConfig, EnvelopeMetrics, Holder, HolderSettings,
-    commit_attributes,
+    COMMIT_ATTRIBUTES_KEY, Contract, ContractConfig, EnvelopeMetrics, Evidence, Holder,
+    HolderSettings, commit_attributes,
 };
 use ::wasm_host::wasm::Limits;
 use async_trait::async_trait;
@@ -76,6 +76,20 @@ pub struct EnvelopeExporterConfig {
     /// Default `1m`.
     #[serde(default = "default_dedupe_window", with = "humantime_serde")]
     pub dedupe_window: Duration,
+    /// Dedupe before assembly: a failing trace with the same evidence (the
+    /// attributes and structure the fingerprint is computed from, without ids
+    /// or times: docs/envelopes.md) as one assembled before, whose fingerprint's
+    /// `dedupe_window` is open, is counted as an occurrence without calling the
+    /// assembler. Default: on for `builtin:envelope`, off for a component file
+    /// (its fingerprint may read more: turn it on only when it reads nothing but
+    /// that evidence and `dedupe_evidence`).
+    #[serde(default)]
+    pub dedupe_before_assembly: Option<bool>,
+    /// Attribute names (resource, span, exception event or record) a
+    /// third-party assembler's fingerprint reads besides the built-in's, added to
+    /// the evidence. Default none.
+    #[serde(default)]
+    pub dedupe_evidence: Vec<String>,
     /// The data contract; absent: the shipped default.
     #[serde(default)]
     pub contract: Option<ContractConfig>,
@@ -149,6 +163,8 @@ impl Default for EnvelopeExporterConfig {
             num_traces: default_num_traces(),
             max_buffered_bytes: default_max_buffered_bytes(),
             dedupe_window: default_dedupe_window(),
+            dedupe_before_assembly: None,
+            dedupe_evidence: Vec::new(),
             contract: None,
             timeout: default_timeout(),
             tls: TlsClientConfig::default(),
@@ -201,6 +217,12 @@ impl ComponentConfig for EnvelopeExporterConfig {
             errors.push(ConfigError::new(
                 format!("assembler.config.{COMMIT_ATTRIBUTES_KEY}"),
                 e,
+            ));
+        }
+        if self.dedupe_evidence.iter().any(|a| a.trim().is_empty()) {
+            errors.push(ConfigError::new(
+                "dedupe_evidence",
+                "holds an empty attribute name",
             ));
         }
         if self.join_window.is_zero() {
@@ -303,19 +325,24 @@ impl Running {
             ctx.metrics,
         )?);
         let guest = assembler::load(&id, cfg)?;
+        let commit_attributes = commit_attributes(&cfg.assembler.config)
+            .map_err(|e| anyhow::anyhow!("assembler.config.{COMMIT_ATTRIBUTES_KEY}: {e}"))?;
         let settings = HolderSettings {
             join_window: cfg.join_window,
             num_traces: cfg.num_traces,
             max_buffered_bytes: cfg.max_buffered_bytes,
             dedupe_window: cfg.dedupe_window,
+            dedupe_before_assembly: cfg
+                .dedupe_before_assembly
+                .unwrap_or(cfg.assembler.module == DEFAULT_ASSEMBLER)
+                .then(|| Evidence::builtin(&commit_attributes).with_extra(&cfg.dedupe_evidence)),
             contract: match &cfg.contract {
                 Some(c) => Contract::compile(c).map_err(|e| anyhow::anyhow!("{e}"))?,
                 None => Contract::default(),
             },
             // The guest's list, so the holder skips exactly the traces it cannot read a
             // commit from.
-            commit_attributes: commit_attributes(&cfg.assembler.config)
-                .map_err(|e| anyhow::anyhow!("assembler.config.{COMMIT_ATTRIBUTES_KEY}: {e}"))?,
+            commit_attributes,
         };
         // The holder's sink runs on its blocking threads: a channel to the forwarder.
         let (tx, rx) = mpsc::unbounded_channel::<String>();
