@@ -92,10 +92,12 @@ impl Default for TailSamplingConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DecisionCacheConfig {
-    /// Trace ids of kept traces remembered; `0` turns it off. Default: `100000`.
+    /// Trace ids of kept traces remembered (at least the last this many, at
+    /// most twice as many); `0` turns it off. Default: `100000`.
     #[serde(deserialize_with = "int")]
     pub sampled_cache_size: u64,
-    /// Trace ids of dropped traces remembered; `0` turns it off. Default: `100000`.
+    /// Trace ids of dropped traces remembered (likewise); `0` turns it off.
+    /// Default: `100000`.
     #[serde(deserialize_with = "int")]
     pub non_sampled_cache_size: u64,
 }
