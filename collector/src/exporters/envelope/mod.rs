@@ -175,6 +175,14 @@ impl Default for EnvelopeExporterConfig {
     }
 }
 
+/// What dedupe before assembly reads, if it is on: by default for the built-in
+/// assembler only (a component file's fingerprint may read more).
+fn evidence(cfg: &EnvelopeExporterConfig, commit_attributes: &[String]) -> Option<Evidence> {
+    cfg.dedupe_before_assembly
+        .unwrap_or(cfg.assembler.module == DEFAULT_ASSEMBLER)
+        .then(|| Evidence::builtin(commit_attributes).with_extra(&cfg.dedupe_evidence))
+}
+
 /// The running exporter, made by the first pipeline built and shared by the other.
 #[derive(Clone, Default)]
 struct Instance(Arc<Mutex<Option<Arc<Running>>>>);
@@ -332,10 +340,7 @@ impl Running {
             num_traces: cfg.num_traces,
             max_buffered_bytes: cfg.max_buffered_bytes,
             dedupe_window: cfg.dedupe_window,
-            dedupe_before_assembly: cfg
-                .dedupe_before_assembly
-                .unwrap_or(cfg.assembler.module == DEFAULT_ASSEMBLER)
-                .then(|| Evidence::builtin(&commit_attributes).with_extra(&cfg.dedupe_evidence)),
+            dedupe_before_assembly: evidence(cfg, &commit_attributes),
             contract: match &cfg.contract {
                 Some(c) => Contract::compile(c).map_err(|e| anyhow::anyhow!("{e}"))?,
                 None => Contract::default(),
@@ -458,5 +463,39 @@ impl Consumer for SignalEnd {
         }
         r.queue.shutdown().await;
         tracing::info!(exporter = %r.id, "Envelope exporter stopped.");
+    }
+}
+
+#[cfg(test)]
+mod evidence_tests {
+    use super::*;
+
+    #[test]
+    fn dedupe_before_assembly_is_on_for_the_builtin_and_opt_in_for_a_file() {
+        let commit = ["vcs.ref.head.revision".to_owned()];
+        let builtin = EnvelopeExporterConfig::default();
+        assert_eq!(
+            evidence(&builtin, &commit),
+            Some(Evidence::builtin(&commit))
+        );
+        let off = EnvelopeExporterConfig {
+            dedupe_before_assembly: Some(false),
+            ..EnvelopeExporterConfig::default()
+        };
+        assert_eq!(evidence(&off, &commit), None);
+        let mut file = EnvelopeExporterConfig::default();
+        file.assembler.module = "/opt/assemblers/mine.wasm".into();
+        assert_eq!(evidence(&file, &commit), None);
+        file.dedupe_before_assembly = Some(true);
+        file.dedupe_evidence = vec!["db.system".into()];
+        let read = evidence(&file, &commit).expect("opted in");
+        assert!(read.span.contains(&"db.system".to_owned()));
+        assert!(read.resource.contains(&"vcs.ref.head.revision".to_owned()));
+        file.dedupe_evidence = vec![" ".into()];
+        assert!(
+            file.validate()
+                .iter()
+                .any(|e| e.to_string().contains("dedupe_evidence"))
+        );
     }
 }
