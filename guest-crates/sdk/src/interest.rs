@@ -82,8 +82,8 @@ impl Interest {
     /// host refused it (more than 64 rules, a string over 256 bytes) and
     /// nothing changed.
     ///
-    /// A processor that calls this needs a host with `row-interest`
-    /// (tracemend from session 17 on); an older one refuses to load it.
+    /// A processor that calls this needs a host with `row-interest`; an
+    /// older one refuses to load it ("unknown import").
     pub fn declare(&self) -> Result<(), String> {
         imp::declare_interest(&self.rules)
     }
