@@ -12,7 +12,9 @@
 #
 # Needs release builds: cargo build --release -p collector -p loadgen -p codeindex
 # (SYMBOLS=path names another tracemend-symbols: it only builds the index).
-# Ports: BENCH_* as for scripts/bench-collector.sh.
+# Ports: BENCH_* as for scripts/bench-collector.sh. BASE_CONFIG and SYMBOLIZE_CONFIG
+# name other configs for the two sides (e.g. copies serving metrics off the default
+# port on a shared machine); LOOKUP_COST=0 skips the native lookup measurement.
 set -euo pipefail
 N=${1:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,8 +79,9 @@ FLAGS=(--error-ratio 0.01
     "--loadgen-arg=--resource-attribute=vcs.ref.head.revision=$SHA"
     "--loadgen-arg=--stacktrace-file=$WORK/stack.txt")
 echo "== spans per CPU-second: otlp-batch-otlp (base) vs otlp-symbolize-otlp (other)"
-"$ROOT/scripts/bench-pairs.sh" "$N" "$BIN" "$ROOT/loadgen/bench/otlp-batch-otlp.yaml" \
-    "$BIN" "$ROOT/loadgen/bench/otlp-symbolize-otlp.yaml" "${FLAGS[@]}"
+"$ROOT/scripts/bench-pairs.sh" "$N" "$BIN" "${BASE_CONFIG:-$ROOT/loadgen/bench/otlp-batch-otlp.yaml}" \
+    "$BIN" "${SYMBOLIZE_CONFIG:-$ROOT/loadgen/bench/otlp-symbolize-otlp.yaml}" "${FLAGS[@]}"
 
+[[ ${LOOKUP_COST:-1} == 0 ]] && exit 0
 echo "== lookup cost per query on this index (native)"
 (cd "$ROOT" && cargo run --release -q -p symbols --example lookup_cost -- "$WORK/shop.idx")

@@ -15,4 +15,5 @@ pub(crate) mod scan;
 mod walk;
 
 pub use reader::{I32, I64, LEN, Reader, VARINT, WireError, WireResult};
+pub use scan::{check_log_record_matching, check_span_matching};
 pub use walk::{for_each_field, for_each_item, last_field};

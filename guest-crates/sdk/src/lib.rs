@@ -42,6 +42,8 @@ mod view;
 #[cfg(feature = "assembler")]
 pub mod assembler;
 #[cfg(feature = "processor")]
+mod interest;
+#[cfg(feature = "processor")]
 mod processor;
 #[cfg(feature = "sampler")]
 pub mod sampler;
@@ -50,6 +52,8 @@ pub use edits::{Edits, NewValue, StatusCode};
 pub use value::{Array, KvList, Value};
 pub use view::{Attributes, Batch, Event, Link, LogRecord, Resource, Row, Scope, Span, Target};
 
+#[cfg(feature = "processor")]
+pub use interest::Interest;
 #[cfg(feature = "processor")]
 pub use processor::Processor;
 

@@ -94,7 +94,9 @@ fn resource(buf: &[u8]) -> R<()> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            res::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            res::ATTRIBUTES => {
+                key_value(r.message(wt)?, 1)?;
+            }
             res::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
             res::ENTITY_REFS => entity_ref(r.message(wt)?)?,
             _ => r.skip(wt)?,
@@ -125,7 +127,9 @@ fn scope(buf: &[u8]) -> R<()> {
             sc::NAME | sc::VERSION => {
                 r.string(wt)?;
             }
-            sc::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            sc::ATTRIBUTES => {
+                key_value(r.message(wt)?, 1)?;
+            }
             sc::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
             _ => r.skip(wt)?,
         }
@@ -133,23 +137,23 @@ fn scope(buf: &[u8]) -> R<()> {
     Ok(())
 }
 
-fn key_value(buf: &[u8], depth: u32) -> R<()> {
+/// Checks a `KeyValue`; its key as prost decodes it (the last one given).
+fn key_value(buf: &[u8], depth: u32) -> R<&[u8]> {
     if depth > MAX_DEPTH {
         return Err(WireError::Unsupported);
     }
+    let mut key: &[u8] = &[];
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            kv::KEY => {
-                r.string(wt)?;
-            }
+            kv::KEY => key = r.string(wt)?,
             kv::VALUE => any_value(r.message(wt)?, depth + 1)?,
             kv::KEY_STRINDEX => r.scalar(wt, VARINT)?,
             _ => r.skip(wt)?,
         }
     }
-    Ok(())
+    Ok(key)
 }
 
 fn any_value(buf: &[u8], depth: u32) -> R<()> {
@@ -173,7 +177,9 @@ fn any_value(buf: &[u8], depth: u32) -> R<()> {
                     let (t, w) = inner.key()?;
                     match (tag, t) {
                         (av::ARRAY, av::LIST_VALUES) => any_value(inner.message(w)?, depth + 2)?,
-                        (av::KVLIST, av::LIST_VALUES) => key_value(inner.message(w)?, depth + 2)?,
+                        (av::KVLIST, av::LIST_VALUES) => {
+                            key_value(inner.message(w)?, depth + 2)?;
+                        }
                         _ => inner.skip(w)?,
                     }
                 }
@@ -193,9 +199,21 @@ fn optional_id(id: Option<&[u8]>, len: usize) -> bool {
     id.is_none_or(|id| id.is_empty() || id.len() == len)
 }
 
-/// Scans a span; `Ok(false)` when its ids make it invalid.
-fn span(buf: &[u8]) -> R<bool> {
+/// Checks one encoded `Span` as the validating scan checks each span of a
+/// request, and in the same pass whether `attribute` holds for the key of
+/// one of its attributes or `event` for the name of one of its events (each
+/// as prost decodes it). `Err` where the scan refuses the request, else
+/// (ids valid, one held). For readers that take a request apart themselves:
+/// the WASM view builder tests a guest's rows of interest so, on bytes it
+/// must check anyway, in one walk.
+#[inline]
+pub fn check_span_matching(
+    buf: &[u8],
+    attribute: impl Fn(&[u8]) -> bool,
+    event: impl Fn(&[u8]) -> bool,
+) -> R<(bool, bool)> {
     let (mut trace_id, mut span_id, mut parent) = (None, None, None);
+    let mut matched = false;
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
@@ -212,31 +230,82 @@ fn span(buf: &[u8]) -> R<bool> {
             | sp::DROPPED_LINKS_COUNT => r.scalar(wt, VARINT)?,
             sp::START_TIME | sp::END_TIME => r.scalar(wt, I64)?,
             sp::FLAGS => r.scalar(wt, I32)?,
-            sp::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
-            sp::EVENTS => event(r.message(wt)?)?,
+            sp::ATTRIBUTES => {
+                let key = key_value(r.message(wt)?, 1)?;
+                matched = matched || attribute(key);
+            }
+            sp::EVENTS => {
+                let name = event_fields(r.message(wt)?)?;
+                matched = matched || event(name);
+            }
             sp::LINKS => link(r.message(wt)?)?,
             sp::STATUS => status(r.message(wt)?)?,
             _ => r.skip(wt)?,
         }
     }
-    Ok(valid_id(trace_id, 16) && valid_id(span_id, 8) && optional_id(parent, 8))
+    let valid = valid_id(trace_id, 16) && valid_id(span_id, 8) && optional_id(parent, 8);
+    Ok((valid, matched))
 }
 
-fn event(buf: &[u8]) -> R<()> {
+/// As [`check_span_matching`], for one encoded `LogRecord`: whether
+/// `attribute` holds for one of its attribute keys or `event_name` for its
+/// `event_name`.
+#[inline]
+pub fn check_log_record_matching(
+    buf: &[u8],
+    attribute: impl Fn(&[u8]) -> bool,
+    event_name: impl Fn(&[u8]) -> bool,
+) -> R<(bool, bool)> {
+    let (mut trace_id, mut span_id) = (None, None);
+    let mut matched = false;
+    let mut name: &[u8] = &[];
+    let mut r = Reader::new(buf);
+    while !r.done() {
+        let (tag, wt) = r.key()?;
+        match tag {
+            lr::TIME | lr::OBSERVED_TIME => r.scalar(wt, I64)?,
+            lr::SEVERITY_NUMBER | lr::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
+            lr::SEVERITY_TEXT => {
+                r.string(wt)?;
+            }
+            lr::EVENT_NAME => name = r.string(wt)?,
+            lr::BODY => any_value(r.message(wt)?, 1)?,
+            lr::ATTRIBUTES => {
+                let key = key_value(r.message(wt)?, 1)?;
+                matched = matched || attribute(key);
+            }
+            lr::FLAGS => r.scalar(wt, I32)?,
+            lr::TRACE_ID => trace_id = Some(r.message(wt)?),
+            lr::SPAN_ID => span_id = Some(r.message(wt)?),
+            _ => r.skip(wt)?,
+        }
+    }
+    let valid = optional_id(trace_id, 16) && optional_id(span_id, 8);
+    Ok((valid, matched || event_name(name)))
+}
+
+/// Scans a span; `Ok(false)` when its ids make it invalid.
+fn span(buf: &[u8]) -> R<bool> {
+    check_span_matching(buf, |_| false, |_| false).map(|(valid, _)| valid)
+}
+
+/// Checks an `Event`; its name as prost decodes it (the last one given).
+fn event_fields(buf: &[u8]) -> R<&[u8]> {
+    let mut name: &[u8] = &[];
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
             ev::TIME => r.scalar(wt, I64)?,
-            ev::NAME => {
-                r.string(wt)?;
+            ev::NAME => name = r.string(wt)?,
+            ev::ATTRIBUTES => {
+                key_value(r.message(wt)?, 1)?;
             }
-            ev::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
             ev::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
             _ => r.skip(wt)?,
         }
     }
-    Ok(())
+    Ok(name)
 }
 
 fn link(buf: &[u8]) -> R<()> {
@@ -248,7 +317,9 @@ fn link(buf: &[u8]) -> R<()> {
             ln::TRACE_STATE => {
                 r.string(wt)?;
             }
-            ln::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
+            ln::ATTRIBUTES => {
+                key_value(r.message(wt)?, 1)?;
+            }
             ln::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
             ln::FLAGS => r.scalar(wt, I32)?,
             _ => r.skip(wt)?,
@@ -273,25 +344,7 @@ fn status(buf: &[u8]) -> R<()> {
 }
 
 fn log_record(buf: &[u8]) -> R<bool> {
-    let (mut trace_id, mut span_id) = (None, None);
-    let mut r = Reader::new(buf);
-    while !r.done() {
-        let (tag, wt) = r.key()?;
-        match tag {
-            lr::TIME | lr::OBSERVED_TIME => r.scalar(wt, I64)?,
-            lr::SEVERITY_NUMBER | lr::DROPPED_ATTRIBUTES_COUNT => r.scalar(wt, VARINT)?,
-            lr::SEVERITY_TEXT | lr::EVENT_NAME => {
-                r.string(wt)?;
-            }
-            lr::BODY => any_value(r.message(wt)?, 1)?,
-            lr::ATTRIBUTES => key_value(r.message(wt)?, 1)?,
-            lr::FLAGS => r.scalar(wt, I32)?,
-            lr::TRACE_ID => trace_id = Some(r.message(wt)?),
-            lr::SPAN_ID => span_id = Some(r.message(wt)?),
-            _ => r.skip(wt)?,
-        }
-    }
-    Ok(optional_id(trace_id, 16) && optional_id(span_id, 8))
+    check_log_record_matching(buf, |_| false, |_| false).map(|(valid, _)| valid)
 }
 
 #[cfg(test)]

@@ -32,4 +32,5 @@ pub(crate) mod assembler {
 }
 
 pub(crate) use processor::tracemend::plugin::host;
+pub(crate) use processor::tracemend::plugin::row_interest;
 pub(crate) use processor::tracemend::plugin::types;

@@ -379,25 +379,58 @@ impl<'a> Node<'a> {
     }
 }
 
-/// Row counts of the batch the guest saw.
-struct Counts {
-    resources: usize,
-    scopes: usize,
-    spans: usize,
-    events: usize,
-    links: usize,
-    logs: usize,
+/// One table of the batch the guest saw: its rows, and where each lies in
+/// the [`RowIndex`] (`None`: at the same number).
+#[derive(Clone, Copy)]
+struct Table<'i> {
+    name: &'static str,
+    len: usize,
+    shown: Option<&'i [u32]>,
 }
 
-impl Counts {
-    fn of(index: &RowIndex) -> Self {
-        Counts {
-            resources: index.resources as usize,
-            scopes: index.scopes.len(),
-            spans: index.spans.len(),
-            events: index.events.len(),
-            links: index.links.len(),
-            logs: index.logs.len(),
+/// The tables of the batch the guest saw.
+struct Counts<'i> {
+    resources: Table<'i>,
+    scopes: Table<'i>,
+    spans: Table<'i>,
+    events: Table<'i>,
+    links: Table<'i>,
+    logs: Table<'i>,
+}
+
+impl<'i> Counts<'i> {
+    fn of(index: &'i RowIndex) -> Self {
+        let all = |name, len| Table {
+            name,
+            len,
+            shown: None,
+        };
+        let some = |name, rows: &'i [u32]| Table {
+            name,
+            len: rows.len(),
+            shown: Some(rows),
+        };
+        // Events and links are listed only for shown spans, numbered as the
+        // guest saw them.
+        let events = all("event", index.events.len());
+        let links = all("link", index.links.len());
+        match &index.shown {
+            None => Counts {
+                resources: all("resource", index.resources as usize),
+                scopes: all("scope", index.scopes.len()),
+                spans: all("span", index.spans.len()),
+                events,
+                links,
+                logs: all("log", index.logs.len()),
+            },
+            Some(s) => Counts {
+                resources: some("resource", &s.resources),
+                scopes: some("scope", &s.scopes),
+                spans: some("span", &s.spans),
+                events,
+                links,
+                logs: some("log", &s.logs),
+            },
         }
     }
 }
@@ -440,27 +473,29 @@ fn check<'a>(
     for (n, row) in raw.rows.chunks_exact(e::SIZE).enumerate() {
         c.edit = n;
         let idx = u32_at(row, e::INDEX);
-        let in_range = |table: &'static str, len: usize| {
-            if (idx as usize) < len {
-                Ok(idx)
+        // The guest's row, checked against what it saw, as a row of the
+        // index (the edits below address the whole request).
+        let in_range = |t: Table<'_>| {
+            if (idx as usize) < t.len {
+                Ok(t.shown.map_or(idx, |rows| rows[idx as usize]))
             } else {
                 Err(EditError::IndexOutOfRange {
                     edit: n,
-                    table,
+                    table: t.name,
                     index: idx,
-                    len,
+                    len: t.len,
                 })
             }
         };
         let target = || -> Result<(Target, u32), EditError> {
             let t = row[e::TARGET];
             Ok(match t {
-                e::TARGET_RESOURCE => (Target::Resource, in_range("resource", counts.resources)?),
-                e::TARGET_SCOPE => (Target::Scope, in_range("scope", counts.scopes)?),
-                e::TARGET_SPAN => (Target::Span, in_range("span", counts.spans)?),
-                e::TARGET_EVENT => (Target::Event, in_range("event", counts.events)?),
-                e::TARGET_LINK => (Target::Link, in_range("link", counts.links)?),
-                e::TARGET_LOG => (Target::Log, in_range("log", counts.logs)?),
+                e::TARGET_RESOURCE => (Target::Resource, in_range(counts.resources)?),
+                e::TARGET_SCOPE => (Target::Scope, in_range(counts.scopes)?),
+                e::TARGET_SPAN => (Target::Span, in_range(counts.spans)?),
+                e::TARGET_EVENT => (Target::Event, in_range(counts.events)?),
+                e::TARGET_LINK => (Target::Link, in_range(counts.links)?),
+                e::TARGET_LOG => (Target::Log, in_range(counts.logs)?),
                 target => return Err(EditError::UnknownTarget { edit: n, target }),
             })
         };
@@ -485,7 +520,7 @@ fn check<'a>(
                 }
             }
             e::OP_SET_BODY => {
-                let index = in_range("log", counts.logs)?;
+                let index = in_range(counts.logs)?;
                 let node = u32_at(row, e::VALUE);
                 let value = if node == NONE {
                     None
@@ -495,11 +530,11 @@ fn check<'a>(
                 Edit::SetBody { index, value }
             }
             e::OP_RENAME_SPAN => Edit::RenameSpan {
-                index: in_range("span", counts.spans)?,
+                index: in_range(counts.spans)?,
                 name: c.str(row, e::TEXT)?,
             },
             e::OP_SET_STATUS => {
-                let index = in_range("span", counts.spans)?;
+                let index = in_range(counts.spans)?;
                 let code = u32_at(row, e::CODE);
                 if code > 2 {
                     return Err(EditError::BadStatus { edit: n, code });
@@ -511,10 +546,10 @@ fn check<'a>(
                 }
             }
             e::OP_DROP_SPAN => Edit::DropSpan {
-                index: in_range("span", counts.spans)?,
+                index: in_range(counts.spans)?,
             },
             e::OP_DROP_LOG => Edit::DropLog {
-                index: in_range("log", counts.logs)?,
+                index: in_range(counts.logs)?,
             },
             op => return Err(EditError::UnknownOp { edit: n, op }),
         };

@@ -54,6 +54,12 @@ impl World for bindings::processor::Processor {
     fn pre(pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
         Self::Pre::new(pre)
     }
+    fn link(linker: &mut wasmtime::component::Linker<HostState>) -> wasmtime::Result<()> {
+        bindings::row_interest::add_to_linker::<HostState, wasmtime::component::HasSelf<HostState>>(
+            linker,
+            |s| s,
+        )
+    }
     fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
         pre.instantiate(store)
     }
@@ -120,7 +126,8 @@ pub(crate) struct Instance<W> {
     pub(crate) view: BatchView,
     pub(crate) view2: BatchView,
     /// Set by a call that returned before the guest (received bytes it
-    /// checked and left to the receiver): counted as no call at all.
+    /// checked and left to the receiver, or a batch without a row the guest
+    /// declared it needs): counted as no call at all.
     pub(crate) skipped: bool,
 }
 

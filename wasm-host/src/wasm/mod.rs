@@ -14,7 +14,9 @@
 //!    string arena plus packed little-endian row tables (`wit/layout.rs`),
 //!    without allocating per string. A batch still encoded (the collector
 //!    keeps received protobuf bytes) is read by [`view_wire`] straight from
-//!    the bytes, without a prost decode.
+//!    the bytes, without a prost decode. A guest that declared the rows it
+//!    needs ([`interest`]) is shown only those; a batch with none of them
+//!    does not reach it.
 //! 4. The guest runs under a memory limit ([`limits`]) and a CPU deadline
 //!    (epoch interruption, ticked by [`engine::WasmRuntime`]), with no ambient
 //!    authority ([`sandbox`]): no files, sockets, environment, real clock or
@@ -42,6 +44,7 @@ pub mod config;
 pub mod edits;
 pub mod engine;
 mod instance;
+pub mod interest;
 mod layout_shared;
 pub mod limits;
 pub mod load;
@@ -58,6 +61,7 @@ pub use assembler::WasmAssembler;
 pub use circuit::Health;
 pub use config::{CircuitBreakerConfig, Grants, Limits, OnError, WasmProcessorConfig};
 pub use engine::{WasmRuntime, WasmRuntimeOptions};
+pub use interest::Interest;
 pub use load::LoadError;
 pub use processor::{Applied, BatchAccess, Fault, FaultKind, WasmProcessor};
 pub use sampler::{Decision, SampleError, WasmSampler};

@@ -111,6 +111,8 @@ impl BatchAccess<ExportLogsServiceRequest> for ExportLogsServiceRequest {
 /// What differs between the traces and the logs path of a call.
 trait Request: Message + Default + Sized {
     const SIGNAL: pdata::Signal;
+    /// Rows of this signal the view shows the guest.
+    fn shown(view: &BatchView) -> usize;
     fn fill(view: &mut BatchView, req: &Self);
     /// `validated`: see [`BatchAccess::validated`].
     fn fill_encoded(
@@ -147,6 +149,9 @@ trait Request: Message + Default + Sized {
 
 impl Request for ExportTraceServiceRequest {
     const SIGNAL: pdata::Signal = pdata::Signal::Traces;
+    fn shown(view: &BatchView) -> usize {
+        view.shown_spans()
+    }
     fn fill(view: &mut BatchView, req: &Self) {
         view.fill_traces(req);
     }
@@ -179,6 +184,9 @@ impl Request for ExportTraceServiceRequest {
 
 impl Request for ExportLogsServiceRequest {
     const SIGNAL: pdata::Signal = pdata::Signal::Logs;
+    fn shown(view: &BatchView) -> usize {
+        view.shown_logs()
+    }
     fn fill(view: &mut BatchView, req: &Self) {
         view.fill_logs(req);
     }
@@ -217,6 +225,7 @@ impl Request for ExportLogsServiceRequest {
 #[cfg(debug_assertions)]
 fn self_check<Q: Request, B: BatchAccess<Q>>(batch: &mut B, view: &BatchView, from_wire: bool) {
     let mut other = BatchView::default();
+    other.set_interest(view.interest.clone());
     if from_wire {
         let mut req = Q::default();
         for chunk in batch.encoded().unwrap_or_default() {
@@ -480,6 +489,11 @@ impl WasmProcessor {
     fn process<Q: Request, B: BatchAccess<Q>>(&self, batch: &mut B) -> Result<EditStats, Fault> {
         let max_edits = self.max_edits;
         self.plugin.run(|inst| {
+            // The rows the guest declared it needs, if it did: the view
+            // holds only those.
+            let interest = inst.store.data().interest.clone();
+            let filtered = interest.is_some();
+            inst.view.set_interest(interest);
             let from_wire = if batch.unchecked() {
                 // Checked as they are read, or left as they came for the
                 // caller's usual path: the guest does not see them then.
@@ -513,6 +527,11 @@ impl WasmProcessor {
             }
             #[cfg(debug_assertions)]
             self_check::<Q, B>(batch, &inst.view, from_wire);
+            // Nothing the guest asked for: it is not called.
+            if filtered && Q::shown(&inst.view) == 0 {
+                inst.skipped = true;
+                return Ok(EditStats::default());
+            }
             let record = inst.view.take_record();
             let out = Q::call(&inst.world, &mut inst.store, &record);
             inst.view.restore(record);

@@ -17,7 +17,8 @@ use std::time::Duration;
 use tracing::{debug, error, info, trace, warn};
 use wasmtime_wasi::{ResourceTable, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use super::bindings::host;
+use super::bindings::{host, row_interest};
+use super::interest::Interest;
 use super::limits::MemoryLimiter;
 use super::metrics::PluginMetrics;
 
@@ -103,6 +104,9 @@ pub(crate) struct HostState {
     /// What a sampler's `sampler-context` import answers during the current
     /// `sample` call; set by the host before each call.
     pub(crate) sample: SampleContext,
+    /// The rows a processor guest declared it needs (`row-interest`);
+    /// `None` until it declares any: every row.
+    pub(crate) interest: Option<Arc<Interest>>,
 }
 
 /// The facts a sampler may ask for about the decision in progress
@@ -157,6 +161,7 @@ impl HostState {
             limiter: MemoryLimiter::new(memory_bytes),
             plugin,
             sample: SampleContext::default(),
+            interest: None,
         }
     }
 }
@@ -192,6 +197,15 @@ impl super::bindings::sampler::tracemend::plugin::sampler_context::Host for Host
 
     fn ottl_condition_holds(&mut self, path: String) -> bool {
         self.sample.ottl_holding.contains(&path)
+    }
+}
+
+impl row_interest::Host for HostState {
+    fn declare_interest(&mut self, rules: Vec<row_interest::Rule>) -> Result<(), String> {
+        let interest = Interest::from_rules(&rules)?;
+        debug!(processor = %self.plugin.name, ?interest, "Guest declared the rows it needs.");
+        self.interest = Some(Arc::new(interest));
+        Ok(())
     }
 }
 

@@ -15,8 +15,11 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
+use std::sync::Arc;
+
 use super::bindings::types;
 use super::edits::u32_at;
+use super::interest::Interest;
 use super::layout_shared::{self as layout, NONE};
 
 /// Where each row of a view came from in the request.
@@ -34,6 +37,23 @@ pub struct RowIndex {
     pub(crate) links: Vec<(u32, u32)>,
     /// Log row -> (resource group, scope group, record).
     pub(crate) logs: Vec<(u32, u32, u32)>,
+    /// When the guest declared an interest: which of the rows above it was
+    /// shown. The tables above then list every resource, scope, span and
+    /// log record of the request (the edits' walk over the bytes needs
+    /// them all), events and links only those of shown spans (they are
+    /// numbered as the guest sees them, their span rows as above). `None`:
+    /// every row was shown, numbered as above.
+    pub(crate) shown: Option<Shown>,
+}
+
+/// The rows a guest was shown when it declared an interest: its row `i` of
+/// each table is row `shown[i]` of the [`RowIndex`]. Increasing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Shown {
+    pub(crate) resources: Vec<u32>,
+    pub(crate) scopes: Vec<u32>,
+    pub(crate) spans: Vec<u32>,
+    pub(crate) logs: Vec<u32>,
 }
 
 impl RowIndex {
@@ -44,7 +64,34 @@ impl RowIndex {
         self.events.clear();
         self.links.clear();
         self.logs.clear();
+        if let Some(s) = &mut self.shown {
+            s.resources.clear();
+            s.scopes.clear();
+            s.spans.clear();
+            s.logs.clear();
+        }
     }
+
+    /// Starts a build for `interest`: `shown` kept (empty) with one.
+    fn start(&mut self, interest: Option<&Interest>) {
+        match (interest, &self.shown) {
+            (Some(_), None) => self.shown = Some(Shown::default()),
+            (None, Some(_)) => self.shown = None,
+            _ => {}
+        }
+    }
+}
+
+/// Lengths of the tables a resource or scope row writes to, taken before
+/// it: a row no shown item needs is undone to them
+/// ([`BatchView::rollback`]). Both builders write a group's row first and
+/// undo it, so their views stay equal.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Mark {
+    arena: usize,
+    resources: usize,
+    scopes: usize,
+    values: usize,
 }
 
 /// A batch in the guest's layout, plus the row index back into the request.
@@ -77,6 +124,9 @@ pub struct BatchView {
     /// Spans or log records the wire builder read whose ids pdata's
     /// validating scan calls invalid (see `BatchView::fill_traces_checked`).
     pub(super) invalid_ids: u32,
+    /// The rows the guest declared it needs (`row-interest`); `None`: all.
+    /// Kept across builds ([`BatchView::clear`] leaves it).
+    pub(crate) interest: Option<Arc<Interest>>,
 }
 
 /// A fixed-width row under construction.
@@ -139,14 +189,94 @@ impl BatchView {
         self.invalid_ids = 0;
     }
 
-    /// Number of span rows.
+    /// Number of spans in the request (shown to the guest or not).
     pub fn span_count(&self) -> usize {
         self.index.spans.len()
     }
 
-    /// Number of log rows.
+    /// Number of log records in the request (shown to the guest or not).
     pub fn log_count(&self) -> usize {
         self.index.logs.len()
+    }
+
+    /// Shows the guest only the rows `interest` picks from now on (`None`:
+    /// every row, the default).
+    pub fn set_interest(&mut self, interest: Option<Arc<Interest>>) {
+        self.interest = interest;
+    }
+
+    /// Span rows the guest is shown.
+    pub fn shown_spans(&self) -> usize {
+        self.spans.len() / layout::span::SIZE
+    }
+
+    /// Log record rows the guest is shown.
+    pub fn shown_logs(&self) -> usize {
+        self.logs.len() / layout::log::SIZE
+    }
+
+    pub(super) fn mark(&self) -> Mark {
+        Mark {
+            arena: self.arena.len(),
+            resources: self.resources.len(),
+            scopes: self.scopes.len(),
+            values: self.values.len(),
+        }
+    }
+
+    /// Undoes a resource or scope row no shown item needs.
+    pub(super) fn rollback(&mut self, m: Mark) {
+        self.arena.truncate(m.arena);
+        self.resources.truncate(m.resources);
+        self.scopes.truncate(m.scopes);
+        self.values.truncate(m.values);
+    }
+
+    /// Starts a build: empties the buffers and the index, and readies the
+    /// shown-row maps for `interest`.
+    pub(super) fn start(&mut self, interest: Option<&Interest>) {
+        self.clear();
+        self.index.start(interest);
+    }
+
+    /// The guest's row number of the next resource row.
+    pub(super) fn next_resource_row(&self) -> u32 {
+        len32(self.resources.len() / layout::resource::SIZE)
+    }
+
+    /// The guest's row number of the next scope row.
+    pub(super) fn next_scope_row(&self) -> u32 {
+        len32(self.scopes.len() / layout::scope::SIZE)
+    }
+
+    /// The guest's row number of the next span row.
+    pub(super) fn next_span_row(&self) -> u32 {
+        len32(self.spans.len() / layout::span::SIZE)
+    }
+
+    /// After a resource group (request resource `ri`, its row written at
+    /// `m`): kept if it holds a shown item (`any`), else undone. Without an
+    /// interest every group is kept.
+    pub(super) fn end_resource(&mut self, m: Mark, ri: u32, any: bool) {
+        if let Some(shown) = &mut self.index.shown {
+            if any {
+                shown.resources.push(ri);
+            } else {
+                self.rollback(m);
+            }
+        }
+    }
+
+    /// As [`BatchView::end_resource`], for the scope group at full row
+    /// `row`.
+    pub(super) fn end_scope(&mut self, m: Mark, row: u32, any: bool) {
+        if let Some(shown) = &mut self.index.shown {
+            if any {
+                shown.scopes.push(row);
+            } else {
+                self.rollback(m);
+            }
+        }
     }
 
     /// Appends a resource row (its attributes' nodes first), as both signals
@@ -168,20 +298,39 @@ impl BatchView {
         self.index.resources += 1;
     }
 
-    /// Replaces the contents with the view of `req`.
+    /// Replaces the contents with the view of `req` (only the rows of
+    /// interest, when the guest declared one).
     pub fn fill_traces(&mut self, req: &ExportTraceServiceRequest) {
         use layout::{event as e, link as l, span as sp};
-        self.clear();
+        let interest = self.interest.clone();
+        let f = interest.as_deref();
+        self.start(f);
         for (ri, rs) in req.resource_spans.iter().enumerate() {
             let ri = ri as u32;
+            let rmark = self.mark();
+            let resource_row = self.next_resource_row();
             self.push_resource(rs.resource.as_ref(), &rs.schema_url);
+            let mut any_in_resource = false;
             for (si, ss) in rs.scope_spans.iter().enumerate() {
-                let scope_row = len32(self.index.scopes.len());
-                self.push_scope(ri, ss.scope.as_ref(), &ss.schema_url);
+                let smark = self.mark();
+                let full_scope = len32(self.index.scopes.len());
+                let scope_row = self.next_scope_row();
+                self.push_scope(resource_row, ss.scope.as_ref(), &ss.schema_url);
                 self.index.scopes.push((ri, si as u32));
+                let mut any = false;
                 for (pi, span) in ss.spans.iter().enumerate() {
-                    let span_row = len32(self.index.spans.len());
+                    let full_row = len32(self.index.spans.len());
                     self.index.spans.push((ri, si as u32, pi as u32));
+                    if let Some(f) = f {
+                        if !f.span(span) {
+                            continue;
+                        }
+                        if let Some(shown) = &mut self.index.shown {
+                            shown.spans.push(full_row);
+                        }
+                    }
+                    any = true;
+                    let span_row = self.next_span_row();
                     let mut row = Row::<{ sp::SIZE }>::new();
                     row.u32(sp::SCOPE, scope_row)
                         .str(sp::TRACE_ID, self.str(&span.trace_id))
@@ -209,7 +358,7 @@ impl BatchView {
                         .u32(sp::DROPPED_LINKS, span.dropped_links_count);
                     self.spans.extend_from_slice(&row.0);
                     for (ei, ev) in span.events.iter().enumerate() {
-                        self.index.events.push((span_row, ei as u32));
+                        self.index.events.push((full_row, ei as u32));
                         let (af, ac) = self.attrs(&ev.attributes);
                         let mut row = Row::<{ e::SIZE }>::new();
                         row.u32(e::SPAN, span_row)
@@ -221,7 +370,7 @@ impl BatchView {
                         self.events.extend_from_slice(&row.0);
                     }
                     for (li, link) in span.links.iter().enumerate() {
-                        self.index.links.push((span_row, li as u32));
+                        self.index.links.push((full_row, li as u32));
                         let (af, ac) = self.attrs(&link.attributes);
                         let mut row = Row::<{ l::SIZE }>::new();
                         row.u32(l::SPAN, span_row)
@@ -235,23 +384,45 @@ impl BatchView {
                         self.links.extend_from_slice(&row.0);
                     }
                 }
+                self.end_scope(smark, full_scope, any);
+                any_in_resource |= any;
             }
+            self.end_resource(rmark, ri, any_in_resource);
         }
     }
 
-    /// Replaces the contents with the view of `req`.
+    /// Replaces the contents with the view of `req` (only the rows of
+    /// interest, when the guest declared one).
     pub fn fill_logs(&mut self, req: &ExportLogsServiceRequest) {
         use layout::log as lg;
-        self.clear();
+        let interest = self.interest.clone();
+        let f = interest.as_deref();
+        self.start(f);
         for (ri, rl) in req.resource_logs.iter().enumerate() {
             let ri = ri as u32;
+            let rmark = self.mark();
+            let resource_row = self.next_resource_row();
             self.push_resource(rl.resource.as_ref(), &rl.schema_url);
+            let mut any_in_resource = false;
             for (si, sl) in rl.scope_logs.iter().enumerate() {
-                let scope_row = len32(self.index.scopes.len());
-                self.push_scope(ri, sl.scope.as_ref(), &sl.schema_url);
+                let smark = self.mark();
+                let full_scope = len32(self.index.scopes.len());
+                let scope_row = self.next_scope_row();
+                self.push_scope(resource_row, sl.scope.as_ref(), &sl.schema_url);
                 self.index.scopes.push((ri, si as u32));
+                let mut any = false;
                 for (li, rec) in sl.log_records.iter().enumerate() {
+                    let full_row = len32(self.index.logs.len());
                     self.index.logs.push((ri, si as u32, li as u32));
+                    if let Some(f) = f {
+                        if !f.log(rec) {
+                            continue;
+                        }
+                        if let Some(shown) = &mut self.index.shown {
+                            shown.logs.push(full_row);
+                        }
+                    }
+                    any = true;
                     // Attributes, then the body: the order the wire builder
                     // meets them in (it writes attributes in its first pass).
                     let (af, ac) = self.attrs(&rec.attributes);
@@ -279,7 +450,10 @@ impl BatchView {
                         .str(lg::EVENT_NAME, self.str(rec.event_name.as_bytes()));
                     self.logs.extend_from_slice(&row.0);
                 }
+                self.end_scope(smark, full_scope, any);
+                any_in_resource |= any;
             }
+            self.end_resource(rmark, ri, any_in_resource);
         }
     }
 
@@ -481,6 +655,7 @@ impl BatchView {
             src: Default::default(),
             // Not part of what the guest sees.
             invalid_ids: 0,
+            interest: None,
         }
     }
 

@@ -43,6 +43,7 @@
 //!
 //! [`RowIndex`]: super::view::RowIndex
 
+use super::interest::Interest;
 use super::view::BatchView;
 
 use pdata::wire::field::{any_value, entity_ref, request, scope_items, status};
@@ -259,8 +260,10 @@ impl BatchView {
         chunks: &[B],
         signal: Signal,
     ) -> Result<(), WireFallback> {
-        self.clear();
-        let built = self.fill_chunks::<B, T>(chunks, signal);
+        let interest = self.interest.clone();
+        let f = interest.as_deref();
+        self.start(f);
+        let built = self.fill_chunks::<B, T>(chunks, signal, f);
         self.src = WireSrc::default();
         built
     }
@@ -269,24 +272,30 @@ impl BatchView {
         &mut self,
         chunks: &[B],
         signal: Signal,
+        f: Option<&Interest>,
     ) -> Result<(), WireFallback> {
         let mut ri = 0u32;
         for chunk in chunks {
             let chunk = chunk.as_ref();
             // The chunk goes into the arena whole, in one copy; its strings
             // are then referenced where they lie instead of copied one by one
-            // (29% of the builder's instructions went to those copies).
-            self.src = WireSrc {
-                ptr: chunk.as_ptr() as usize,
-                len: chunk.len(),
-                base: self.arena.len(),
-            };
-            self.arena.extend_from_slice(chunk);
+            // (29% of the builder's instructions went to those copies). With
+            // an interest the guest sees a few rows: their strings are copied
+            // one by one, and the rest of the request not at all (the
+            // default `src` holds nothing, so `wire_str` copies).
+            if f.is_none() {
+                self.src = WireSrc {
+                    ptr: chunk.as_ptr() as usize,
+                    len: chunk.len(),
+                    base: self.arena.len(),
+                };
+                self.arena.extend_from_slice(chunk);
+            }
             let mut r = Reader::new(chunk);
             while !r.done() {
                 let (tag, wt) = r.key()?;
                 if tag == request::RESOURCES {
-                    self.wire_resource::<T>(r.message(wt)?, ri, signal)?;
+                    self.wire_resource::<T>(r.message(wt)?, ri, signal, f)?;
                     ri += 1;
                 } else {
                     r.skip(wt)?;

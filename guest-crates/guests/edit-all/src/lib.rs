@@ -1,7 +1,12 @@
 //! Test guest: emits every edit kind, with nested `AnyValue`s, so the host's
 //! round-trip test can check each one. Config `{"fail": "message"}` makes
-//! `configure` reject with that message.
-use tracemend_sdk::{Batch, Edits, NewValue, Processor, StatusCode, Value, export_processor, host};
+//! `configure` reject with that message; `{"interest": true}` declares the
+//! rows it needs (spans with an `exception` event or a `pick.*` attribute,
+//! log records with a `pick.*` attribute), so the host's tests can check
+//! that every edit still lands on the right row when only those are shown.
+use tracemend_sdk::{
+    Batch, Edits, Interest, NewValue, Processor, StatusCode, Value, export_processor, host,
+};
 
 struct EditAll;
 
@@ -25,6 +30,13 @@ impl Processor for EditAll {
     fn configure(config: &str) -> Result<Self, String> {
         if let Some(rest) = config.split("\"fail\":\"").nth(1) {
             return Err(rest.split('"').next().unwrap_or("").to_owned());
+        }
+        if config.contains("\"interest\":true") {
+            Interest::new()
+                .span_event("exception")
+                .span_attribute_prefix("pick.")
+                .log_attribute_prefix("pick.")
+                .declare()?;
         }
         host::log(
             host::Level::Info,

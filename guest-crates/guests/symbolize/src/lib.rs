@@ -31,7 +31,7 @@ mod recent;
 #[cfg(test)]
 mod testdata;
 
-use tracemend_sdk::{Batch, Edits, Processor, Value, export_processor, host};
+use tracemend_sdk::{Batch, Edits, Interest, Processor, Value, export_processor, host};
 
 use crate::attributes::{
     CODE_FILE, CODE_FUNCTION, CODE_LINE, CODE_PREFIX, OLD_CODE_FILE, OLD_CODE_FUNCTION,
@@ -53,6 +53,17 @@ struct Symbolize {
 impl Processor for Symbolize {
     fn configure(config: &str) -> Result<Self, String> {
         let config = Config::parse(config)?;
+        // Only the rows this processor acts on (below): the host shows it
+        // no others, so the ~99% of spans without an exception or `code.*`
+        // are neither built into its view nor walked here. The tests below
+        // still run on every row shown, since rules only narrow it down.
+        Interest::new()
+            .span_event(EXCEPTION_EVENT)
+            .span_attribute_prefix(CODE_PREFIX)
+            .log_attribute_prefix(STACKTRACE)
+            .log_attribute_prefix(CODE_PREFIX)
+            .declare()
+            .map_err(|e| format!("declaring the rows this processor needs: {e}"))?;
         Ok(Symbolize {
             core: Symbolizer::new(config, Box::new(host::data)),
         })

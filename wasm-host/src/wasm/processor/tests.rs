@@ -15,6 +15,8 @@ use super::*;
 use crate::wasm::sampler::{SampleContext, SampleError, WasmSampler};
 use crate::wasm::{WasmRuntimeOptions, view_wire::WireFallback};
 
+mod interest;
+
 fn guest(name: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../guest-crates/target/wasm32-wasip2/release")

@@ -7,6 +7,7 @@ use pdata::wire::field::{
 };
 use pdata::wire::{Reader, WireResult as R};
 
+use super::super::interest::Interest;
 use super::super::layout_shared::{self as layout, NONE};
 use super::super::view::{BatchView, Row, len32};
 use super::{
@@ -20,6 +21,7 @@ impl BatchView {
         buf: &[u8],
         ri: u32,
         signal: Signal,
+        f: Option<&Interest>,
     ) -> R<()> {
         use layout::resource as rs;
         let mut resource = None;
@@ -39,6 +41,8 @@ impl BatchView {
                 _ => r.skip(wt)?,
             }
         }
+        let rmark = self.mark();
+        let resource_row = self.next_resource_row();
         let (attrs, dropped) = match resource {
             Some(m) => self.wire_resource_attrs::<T>(m)?,
             None => ((self.node_count(), 0), 0),
@@ -53,13 +57,15 @@ impl BatchView {
         self.index.resources += 1;
         let mut each = Each::new(buf, resource_items::SCOPES, scopes);
         let mut si = 0u32;
+        let mut any = false;
         while let Some(m) = each.field()? {
-            match signal {
-                Signal::Traces => self.wire_scope_spans::<T>(m, ri, si)?,
-                Signal::Logs => self.wire_scope_logs::<T>(m, ri, si)?,
-            }
+            any |= match signal {
+                Signal::Traces => self.wire_scope_spans::<T>(m, (ri, resource_row), si, f)?,
+                Signal::Logs => self.wire_scope_logs::<T>(m, (ri, resource_row), si, f)?,
+            };
             si += 1;
         }
+        self.end_resource(rmark, ri, any);
         Ok(())
     }
 
@@ -87,50 +93,118 @@ impl BatchView {
         Ok((self.wire_attrs::<T>(buf, attrs, 3)?, dropped))
     }
 
+    /// A `ScopeSpans` of request resource `ri` (the guest's resource row
+    /// `rrow`): whether it holds a span the guest is shown.
     pub(super) fn wire_scope_spans<const T: bool>(
         &mut self,
         buf: &[u8],
-        ri: u32,
+        (ri, rrow): (u32, u32),
         si: u32,
-    ) -> R<()> {
+        f: Option<&Interest>,
+    ) -> R<bool> {
         let g = scope_group::<T>(buf)?;
-        let scope_row = len32(self.index.scopes.len());
-        self.wire_scope::<T>(ri, g.scope, g.url)?;
+        let smark = self.mark();
+        let full_scope = len32(self.index.scopes.len());
+        let scope_row = self.next_scope_row();
+        self.wire_scope::<T>(rrow, g.scope, g.url)?;
         self.index.scopes.push((ri, si));
         let mut each = Each::new(buf, scope_items::ITEMS, g.items);
         let mut pi = 0u32;
+        let mut any = false;
         while let Some(m) = each.field()? {
-            self.wire_span::<T>(m, scope_row, ri, si, pi)?;
+            if let Some(f) = f
+                && !self.span_shown::<T>(f, m)?
+            {
+                self.index.spans.push((ri, si, pi));
+            } else {
+                self.wire_span::<T>(m, scope_row, ri, si, pi)?;
+                any = true;
+            }
             pi += 1;
         }
-        Ok(())
+        self.end_scope(smark, full_scope, any);
+        Ok(any)
     }
 
-    pub(super) fn wire_scope_logs<const T: bool>(&mut self, buf: &[u8], ri: u32, si: u32) -> R<()> {
+    /// As [`BatchView::wire_scope_spans`], for a `ScopeLogs`.
+    pub(super) fn wire_scope_logs<const T: bool>(
+        &mut self,
+        buf: &[u8],
+        (ri, rrow): (u32, u32),
+        si: u32,
+        f: Option<&Interest>,
+    ) -> R<bool> {
         let g = scope_group::<T>(buf)?;
-        let scope_row = len32(self.index.scopes.len());
-        self.wire_scope::<T>(ri, g.scope, g.url)?;
+        let smark = self.mark();
+        let full_scope = len32(self.index.scopes.len());
+        let scope_row = self.next_scope_row();
+        self.wire_scope::<T>(rrow, g.scope, g.url)?;
         self.index.scopes.push((ri, si));
         let mut each = Each::new(buf, scope_items::ITEMS, g.items);
         let mut li = 0u32;
+        let mut any = false;
         while let Some(m) = each.field()? {
-            self.wire_log::<T>(m, scope_row, ri, si, li)?;
+            if let Some(f) = f
+                && !self.log_shown::<T>(f, m)?
+            {
+                self.index.logs.push((ri, si, li));
+            } else {
+                self.wire_log::<T>(m, scope_row, ri, si, li)?;
+                any = true;
+            }
             li += 1;
         }
-        Ok(())
+        self.end_scope(smark, full_scope, any);
+        Ok(any)
+    }
+
+    /// Whether the span `m` is shown to a guest with interest `f`. Scanned
+    /// bytes (`T`) need only the interest's own walk. Untrusted ones get
+    /// pdata's validating scan of the span with the interest's tests in the
+    /// same pass: a span not shown is not built, and the builder must still
+    /// answer for it as the scan would (it is stricter than prost, so what
+    /// the builder accepts prost decodes, and a checked fill counts invalid
+    /// ids). A shown span is built, with the builder's own checks. (The
+    /// builder's refusals about prost's merging concern only what a guest is
+    /// shown.)
+    #[inline]
+    fn span_shown<const T: bool>(&mut self, f: &Interest, m: &[u8]) -> R<bool> {
+        if T || f.all_spans_shown() {
+            return f.span_wire(m);
+        }
+        let (valid, shown) =
+            pdata::wire::check_span_matching(m, |k| f.span_key(k), |n| f.span_event_name(n))?;
+        if !shown && !valid {
+            self.invalid_ids += 1;
+        }
+        Ok(shown)
+    }
+
+    /// As [`BatchView::span_shown`], for a log record.
+    #[inline]
+    fn log_shown<const T: bool>(&mut self, f: &Interest, m: &[u8]) -> R<bool> {
+        if T || f.all_logs_shown() {
+            return f.log_wire(m);
+        }
+        let (valid, shown) =
+            pdata::wire::check_log_record_matching(m, |k| f.log_key(k), |n| f.log_event(n))?;
+        if !shown && !valid {
+            self.invalid_ids += 1;
+        }
+        Ok(shown)
     }
 
     /// The scope row, as `push_scope` writes it: a scope given (even empty)
     /// gets its strings in the arena, an absent one does not.
     pub(super) fn wire_scope<const T: bool>(
         &mut self,
-        ri: u32,
+        rrow: u32,
         scope: Option<&[u8]>,
         url: &[u8],
     ) -> R<()> {
         use layout::scope as s;
         let mut row = Row::<{ s::SIZE }>::new();
-        row.u32(s::RESOURCE, ri);
+        row.u32(s::RESOURCE, rrow);
         match scope {
             Some(buf) => {
                 // InstrumentationScope, level 3.
@@ -246,8 +320,12 @@ impl BatchView {
         if !(valid_id(trace_id, 16) && valid_id(span_id, 8) && optional_id(parent, 8)) {
             self.invalid_ids += 1;
         }
-        let span_row = len32(self.index.spans.len());
+        let full_row = len32(self.index.spans.len());
         self.index.spans.push((ri, si, pi));
+        if let Some(shown) = &mut self.index.shown {
+            shown.spans.push(full_row);
+        }
+        let span_row = self.next_span_row();
         let mut row = Row::<{ sp::SIZE }>::new();
         row.u32(sp::SCOPE, scope_row)
             .str(sp::TRACE_ID, self.wire_str(trace_id))
@@ -277,14 +355,14 @@ impl BatchView {
         let mut each = Each::new(buf, span::EVENTS, events);
         let mut ei = 0u32;
         while let Some(m) = each.field()? {
-            self.index.events.push((span_row, ei));
+            self.index.events.push((full_row, ei));
             self.wire_event::<T>(m, span_row)?;
             ei += 1;
         }
         let mut each = Each::new(buf, span::LINKS, links);
         let mut li = 0u32;
         while let Some(m) = each.field()? {
-            self.index.links.push((span_row, li));
+            self.index.links.push((full_row, li));
             self.wire_link::<T>(m, span_row)?;
             li += 1;
         }
@@ -400,7 +478,11 @@ impl BatchView {
                 _ => r.skip(wt)?,
             }
         }
+        let full_row = len32(self.index.logs.len());
         self.index.logs.push((ri, si, li));
+        if let Some(shown) = &mut self.index.shown {
+            shown.logs.push(full_row);
+        }
         // The scan's item rule (pdata's `wire::log_record`).
         if !(optional_id(trace_id, 16) && optional_id(span_id, 8)) {
             self.invalid_ids += 1;

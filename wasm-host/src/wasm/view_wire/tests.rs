@@ -19,6 +19,7 @@ use prost::encoding::encode_varint;
 use super::WireFallback;
 use crate::wasm::view::BatchView;
 
+mod interest;
 mod refusals;
 pub(crate) mod shuffle;
 
