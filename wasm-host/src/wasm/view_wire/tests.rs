@@ -479,6 +479,37 @@ fn checked_against_the_scan(bytes: &[u8], traces_req: bool) -> Option<bool> {
     }
 }
 
+/// The `n`th request of the checked builder's corpus, and whether it is a
+/// traces request: generated (ids of every length), every third one
+/// shuffled, every third one with a random byte corrupted.
+pub(super) fn checked_corpus_request(rng: &mut Rng, n: usize) -> (Vec<u8>, bool) {
+    let traces_req = rng.chance(2);
+    let mut bytes = if traces_req {
+        traces(rng).encode_to_vec()
+    } else {
+        logs(rng).encode_to_vec()
+    };
+    match n % 3 {
+        0 => {}
+        1 => {
+            let kind = if traces_req {
+                Kind::TracesRequest
+            } else {
+                Kind::LogsRequest
+            };
+            let extra = rng.chance(2);
+            bytes = shuffle(rng, &bytes, kind, extra);
+        }
+        _ => {
+            if !bytes.is_empty() {
+                let at = rng.below(bytes.len() as u64) as usize;
+                bytes[at] = rng.next() as u8;
+            }
+        }
+    }
+    (bytes, traces_req)
+}
+
 /// The checked builder is never more lenient than the receiver's scan, on
 /// generated requests (ids of every length, so many have spans the scan
 /// would remove), their shuffled encodings and random corruptions of them;
@@ -488,30 +519,7 @@ fn the_checked_builder_takes_only_what_the_scan_takes_whole() {
     let mut rng = Rng(0x5eed_0009);
     let (mut taken, mut left) = (0, 0);
     for i in 0..3000 {
-        let traces_req = rng.chance(2);
-        let mut bytes = if traces_req {
-            traces(&mut rng).encode_to_vec()
-        } else {
-            logs(&mut rng).encode_to_vec()
-        };
-        match i % 3 {
-            0 => {}
-            1 => {
-                let kind = if traces_req {
-                    Kind::TracesRequest
-                } else {
-                    Kind::LogsRequest
-                };
-                let extra = rng.chance(2);
-                bytes = shuffle(&mut rng, &bytes, kind, extra);
-            }
-            _ => {
-                if !bytes.is_empty() {
-                    let at = rng.below(bytes.len() as u64) as usize;
-                    bytes[at] = rng.next() as u8;
-                }
-            }
-        }
+        let (bytes, traces_req) = checked_corpus_request(&mut rng, i);
         match checked_against_the_scan(&bytes, traces_req) {
             Some(true) => taken += 1,
             _ => left += 1,

@@ -10,8 +10,7 @@ use std::sync::Arc;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
-use super::shuffle::{Kind, shuffle};
-use super::{Rng, assert_same, logs, traces};
+use super::{Rng, assert_same, checked_corpus_request, logs, traces};
 use crate::wasm::interest::Interest;
 use crate::wasm::layout_shared::{resource as rs, scope as sc};
 use crate::wasm::view::BatchView;
@@ -192,30 +191,7 @@ fn the_checked_builder_with_an_interest_still_answers_for_every_row() {
     let i = interest();
     let (mut taken, mut left) = (0, 0);
     for n in 0..3000 {
-        let traces_req = rng.chance(2);
-        let mut bytes = if traces_req {
-            traces(&mut rng).encode_to_vec()
-        } else {
-            logs(&mut rng).encode_to_vec()
-        };
-        match n % 3 {
-            0 => {}
-            1 => {
-                let kind = if traces_req {
-                    Kind::TracesRequest
-                } else {
-                    Kind::LogsRequest
-                };
-                let extra = rng.chance(2);
-                bytes = shuffle(&mut rng, &bytes, kind, extra);
-            }
-            _ => {
-                if !bytes.is_empty() {
-                    let at = rng.below(bytes.len() as u64) as usize;
-                    bytes[at] = rng.next() as u8;
-                }
-            }
-        }
+        let (bytes, traces_req) = checked_corpus_request(&mut rng, n);
         let mut v = with(&i);
         let (checked, signal) = if traces_req {
             (v.fill_traces_checked(&[&bytes[..]]), Signal::Traces)
