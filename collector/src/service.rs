@@ -172,6 +172,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let mut connectors: BTreeMap<ConnectorKey, Arc<dyn Consumer>> = BTreeMap::new();
     let mut receiver_inputs: BTreeMap<ComponentId, BTreeMap<Signal, Vec<Arc<dyn Consumer>>>> =
         BTreeMap::new();
+    let indexed = indexed_receivers(&config);
     for pid in order.iter().rev() {
         let Some(p) = config.service.pipelines.get(pid) else {
             continue;
@@ -221,7 +222,10 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     // Receivers last, so data only arrives once everything downstream runs.
     let mut running = Vec::new();
     for (id, inputs) in receiver_inputs {
-        let mut consumers = Consumers::default();
+        let mut consumers = Consumers {
+            item_index: indexed.get(&id).copied().unwrap_or_default(),
+            ..Consumers::default()
+        };
         for (signal, list) in inputs {
             consumers.set(signal, fan_out(list));
         }
@@ -282,6 +286,30 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     }
     tracing::info!("Shutdown complete.");
     Ok(())
+}
+
+/// Per receiver, the signals whose requests it scans into a side index
+/// (`Batch::from_protobuf_indexed`): those it feeds to a pipeline with a processor or
+/// exporter that reads the index (`AnyConfig::reads_item_index`). Requests for other
+/// pipelines are scanned without recording anything.
+fn indexed_receivers(config: &Config) -> BTreeMap<ComponentId, [bool; 3]> {
+    let mut indexed: BTreeMap<ComponentId, [bool; 3]> = BTreeMap::new();
+    for (pid, p) in &config.service.pipelines {
+        let reads_index = p
+            .processors
+            .iter()
+            .filter_map(|id| config.processors.get(id))
+            .chain(p.exporters.iter().filter_map(|id| config.exporters.get(id)))
+            .any(|c| c.reads_item_index());
+        for r in p
+            .receivers
+            .iter()
+            .filter(|r| !config.connectors.contains_key(*r))
+        {
+            indexed.entry(r.clone()).or_default()[pid.signal as usize] |= reads_index;
+        }
+    }
+    indexed
 }
 
 /// Why processors could not be prepared.
@@ -427,4 +455,62 @@ fn connector_input(
         anyhow::bail!("connector `{id}` feeds no pipeline from {signal}");
     }
     Ok(fan_out(outs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the signals whose pipelines hold `envelope` or `tail_sampling` are indexed,
+    /// per receiver.
+    #[test]
+    fn receivers_index_the_signals_of_pipelines_that_read_the_index() {
+        let text = "\
+receivers:
+  otlp:
+    protocols:
+      grpc:
+  otlp/other:
+    protocols:
+      grpc:
+        endpoint: 127.0.0.1:14317
+processors:
+  batch:
+  tail_sampling:
+    policies: [{name: a, type: always_sample}]
+exporters:
+  nop:
+  envelope:
+    endpoint: http://127.0.0.1:9
+    token_env: H2_TEST_TOKEN
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [batch]
+      exporters: [nop, envelope]
+    logs:
+      receivers: [otlp, otlp/other]
+      processors: [batch]
+      exporters: [nop]
+    traces/sampled:
+      receivers: [otlp/other]
+      processors: [tail_sampling, batch]
+      exporters: [nop]
+    metrics:
+      receivers: [otlp]
+      exporters: [nop]
+";
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, text).expect("write");
+        let config = crate::components::load_config(&[path.display().to_string()], &[])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let indexed = indexed_receivers(&config);
+        let at = |id: &str| indexed.get(&ComponentId::parse(id).expect("id")).copied();
+        let mut traces_only = [false; 3];
+        traces_only[Signal::Traces as usize] = true;
+        assert_eq!(at("otlp"), Some(traces_only));
+        assert_eq!(at("otlp/other"), Some(traces_only));
+    }
 }

@@ -1,5 +1,7 @@
 //! The batch type: one OTLP export request of one signal, encoded, decoded, or both.
 
+use std::sync::Arc;
+
 use bytes::{BufMut, Bytes};
 use prost::Message;
 
@@ -11,6 +13,7 @@ use crate::otlp::logs::v1::{ResourceLogs, ScopeLogs};
 use crate::otlp::metrics::v1::{ResourceMetrics, ScopeMetrics, metric};
 use crate::otlp::trace::v1::{ResourceSpans, ScopeSpans};
 use crate::validate;
+use crate::wire::index::{self, RequestIndex};
 
 /// The decoded content of a batch.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,17 +64,52 @@ pub struct Batch {
     /// so readers of the bytes may skip what it checked; see [`Batch::validated`].
     scanned: bool,
     decoded: Option<Payload>,
+    /// The side index of each fragment of `encoded` (same length), `None` for a
+    /// fragment without one; empty when no fragment has one. Dropped whenever the
+    /// bytes change. See [`Batch::from_protobuf_indexed`].
+    index: Vec<Option<Arc<RequestIndex>>>,
 }
 
 impl Batch {
     /// Decodes and validates a protobuf request body. Invalid items are removed and
     /// reported; when nothing was removed the received bytes are kept for forwarding.
     pub fn from_protobuf(signal: Signal, body: Bytes) -> Result<Received, DecodeError> {
+        Self::from_protobuf_with(signal, body, false)
+    }
+
+    /// [`Batch::from_protobuf`], and when the validating scan accepts the body, the
+    /// side index of it made in the same walk ([`crate::wire::index`]: each item's
+    /// place, trace id and error markers), kept beside the bytes for components that
+    /// take requests apart by trace ([`Batch::indexed_chunks`]). The receiver asks for
+    /// it only for pipelines with such a component: the scan without it records
+    /// nothing.
+    pub fn from_protobuf_indexed(signal: Signal, body: Bytes) -> Result<Received, DecodeError> {
+        Self::from_protobuf_with(signal, body, true)
+    }
+
+    fn from_protobuf_with(
+        signal: Signal,
+        body: Bytes,
+        indexed: bool,
+    ) -> Result<Received, DecodeError> {
         // Fast path: a validating scan, no decode. Anything it does not accept, and
         // requests with invalid items to remove, take the full decode below.
-        if let Ok(scan) = crate::wire::scan::scan(signal, &body)
+        // Metrics are never scanned, so never indexed.
+        let mut builder = if indexed && signal != Signal::Metrics {
+            index::Builder::new(signal, &body)
+        } else {
+            None
+        };
+        let scanned = match &mut builder {
+            Some(b) => crate::wire::scan::scan_into(signal, &body, b),
+            None => crate::wire::scan::scan(signal, &body),
+        };
+        if let Ok(scan) = scanned
             && scan.invalid == 0
         {
+            let index = builder
+                .map(|b| vec![Some(Arc::new(b.finish()))])
+                .unwrap_or_default();
             return Ok(Received {
                 batch: Batch {
                     signal,
@@ -79,6 +117,7 @@ impl Batch {
                     encoded: Some(vec![body]),
                     scanned: true,
                     decoded: None,
+                    index,
                 },
                 rejected: 0,
                 rejection: String::new(),
@@ -107,6 +146,7 @@ impl Batch {
             encoded: Some(vec![body]),
             scanned: true,
             decoded: None,
+            index: Vec::new(),
         }
     }
 
@@ -135,6 +175,7 @@ impl Batch {
                 // (it does not bound nesting as the scan does), so claim nothing.
                 scanned: false,
                 decoded: None,
+                index: Vec::new(),
             },
             _ => Batch::from_payload(payload),
         };
@@ -152,6 +193,7 @@ impl Batch {
             encoded: None,
             scanned: false,
             decoded: Some(payload),
+            index: Vec::new(),
         }
     }
 
@@ -164,6 +206,7 @@ impl Batch {
             // No fragments: nothing unscanned.
             scanned: true,
             decoded: None,
+            index: Vec::new(),
         }
     }
 
@@ -213,6 +256,7 @@ impl Batch {
         self.ensure_decoded();
         self.encoded = None;
         self.scanned = false;
+        self.index.clear();
         let payload = match &mut self.decoded {
             Some(p) => p,
             None => unreachable!("ensure_decoded sets the payload"),
@@ -234,6 +278,8 @@ impl Batch {
         self.encoded = Some(chunks);
         self.scanned = validated;
         self.decoded = None;
+        // The index described the bytes replaced.
+        self.index.clear();
     }
 
     /// Lets `f` change the content; `f` also returns whether it changed anything. When
@@ -250,6 +296,7 @@ impl Batch {
             self.items = payload.item_count();
             self.encoded = None;
             self.scanned = false;
+            self.index.clear();
         }
         r
     }
@@ -315,6 +362,25 @@ impl Batch {
         }
     }
 
+    /// [`Batch::to_chunks`] with each chunk's side index when it has one (a fragment
+    /// received through [`Batch::from_protobuf_indexed`] and unchanged since). Without
+    /// encoded bytes, one chunk and no index.
+    pub fn indexed_chunks(&self) -> Vec<(Bytes, Option<Arc<RequestIndex>>)> {
+        match &self.encoded {
+            Some(chunks) => chunks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.clone(), self.index.get(i).cloned().flatten()))
+                .collect(),
+            None => vec![(self.to_protobuf(), None)],
+        }
+    }
+
+    /// Whether some fragment carries a side index ([`Batch::indexed_chunks`]).
+    pub fn has_index(&self) -> bool {
+        self.index.iter().any(Option::is_some)
+    }
+
     /// The OTLP/JSON encoding of the request.
     pub fn to_json(&mut self) -> String {
         // Serializing prost types with derived serde impls cannot fail.
@@ -340,6 +406,13 @@ impl Batch {
             && other.decoded.is_none()
             && let (Some(mine), Some(theirs)) = (&mut self.encoded, other.encoded.take())
         {
+            // Each fragment keeps its own index (offsets are per fragment); a side
+            // without one pads with `None`, so the two lists stay aligned.
+            if !self.index.is_empty() || !other.index.is_empty() {
+                self.index.resize(mine.len(), None);
+                other.index.resize(theirs.len(), None);
+                self.index.append(&mut other.index);
+            }
             mine.extend(theirs);
             self.scanned &= other.scanned;
             self.items += other.items;
@@ -585,3 +658,6 @@ fn split_metrics(from: &mut Vec<ResourceMetrics>, mut budget: usize) -> Vec<Reso
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod index_tests;

@@ -6,10 +6,12 @@
 //!   slice, with prost's rules; whatever prost might read differently is a
 //!   [`WireError`], never a guess and never a panic.
 //! - [`field`]: the field numbers of the OTLP messages, as named constants.
+//! - [`index`]: the side index the validating scan can make of a request.
 //! - [`for_each_item`], [`for_each_field`], [`last_field`]: the walk over the
 //!   request -> resource -> scope -> span / log record nesting.
 
 pub mod field;
+pub mod index;
 mod reader;
 pub(crate) mod scan;
 mod walk;

@@ -53,6 +53,14 @@ pub trait AnyConfig: Any + fmt::Debug + Send + Sync + 'static {
         false
     }
 
+    /// Whether this processor or exporter takes received requests apart by trace and
+    /// reads the receiver's side index of them when it is there
+    /// ([`pdata::Batch::from_protobuf_indexed`]): receivers of its pipelines then make
+    /// it in their validating scan. `false`: the scan records nothing for it.
+    fn reads_item_index(&self) -> bool {
+        false
+    }
+
     /// Keys that loaded but have no effect here (otelcol keys tracemend does not act on,
     /// deprecated names), each with its path relative to the component and why.
     fn warnings(&self) -> Vec<ConfigError> {

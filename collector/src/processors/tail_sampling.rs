@@ -71,7 +71,12 @@ impl ComponentConfig for TailSamplingConfig {
     }
 }
 
-impl AnyConfig for TailSamplingConfig {}
+impl AnyConfig for TailSamplingConfig {
+    /// The buffer splits every batch by trace: from the receiver's index when it has one.
+    fn reads_item_index(&self) -> bool {
+        true
+    }
+}
 
 /// Loads the sampler guest once per id (a policy the guest refuses is reported with the
 /// processor's YAML path); each pipeline gets its own buffer around it.
@@ -336,10 +341,11 @@ impl Consumer for TailSamplingStage {
             return Ok(());
         }
         // The received bytes, never decoded nor copied: the buffer splits them by trace on
-        // the wire and holds ranges of them. Each chunk is a whole request (merged batches
+        // the wire (from the receiver's side index when there is one) and holds ranges of
+        // them. Each chunk is a whole request (merged batches
         // are concatenated requests).
-        for chunk in batch.to_chunks() {
-            if let Err(e) = self.buffer.consume_bytes(chunk).await {
+        for (chunk, index) in batch.indexed_chunks() {
+            if let Err(e) = self.buffer.consume_indexed(chunk, index.as_deref()).await {
                 self.refused.inc_by(items);
                 return Err(match e {
                     // Bytes a receiver accepted are well-formed; if not, retrying won't help.

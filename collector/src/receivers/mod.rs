@@ -16,6 +16,10 @@ pub struct Consumers {
     pub traces: Option<Arc<dyn Consumer>>,
     pub logs: Option<Arc<dyn Consumer>>,
     pub metrics: Option<Arc<dyn Consumer>>,
+    /// Per signal (`Signal as usize`): a pipeline fed holds a component that reads the
+    /// side index of received requests (`AnyConfig::reads_item_index`), so the
+    /// validating scan makes it ([`Batch::from_protobuf_indexed`]).
+    pub item_index: [bool; 3],
 }
 
 impl Consumers {
@@ -25,6 +29,11 @@ impl Consumers {
             Signal::Logs => self.logs.as_ref(),
             Signal::Metrics => self.metrics.as_ref(),
         }
+    }
+
+    /// Whether received `signal` requests are to be indexed.
+    pub fn wants_index(&self, signal: Signal) -> bool {
+        self.item_index[signal as usize]
     }
 
     pub fn set(&mut self, signal: Signal, c: Arc<dyn Consumer>) {
@@ -104,7 +113,12 @@ impl Ingest {
                 .map(|()| (0, String::new()))
                 .map_err(ReceiveError::Consume);
         }
-        let received = Batch::from_protobuf(signal, body).map_err(ReceiveError::Decode)?;
+        let received = if self.consumers.wants_index(signal) {
+            Batch::from_protobuf_indexed(signal, body)
+        } else {
+            Batch::from_protobuf(signal, body)
+        }
+        .map_err(ReceiveError::Decode)?;
         self.push_received(received).await
     }
 
@@ -156,4 +170,49 @@ pub enum ReceiveError {
     Decode(DecodeError),
     /// The pipelines refused it (see [`ConsumeError::kind`]).
     Consume(ConsumeError),
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::testenv::logs;
+
+    /// Records whether each batch arrived with a side index.
+    #[derive(Default)]
+    struct Seen(Mutex<Vec<bool>>);
+
+    #[async_trait]
+    impl Consumer for Seen {
+        async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(batch.has_index());
+            Ok(())
+        }
+    }
+
+    /// The scan writes the side index only for the signals whose pipelines read it.
+    #[tokio::test]
+    async fn requests_are_indexed_only_for_pipelines_that_read_the_index() {
+        let seen = Arc::new(Seen::default());
+        let body = logs(2).to_protobuf();
+        for wanted in [false, true] {
+            let mut consumers = Consumers::default();
+            consumers.set(Signal::Logs, seen.clone());
+            consumers.item_index[Signal::Logs as usize] = wanted;
+            let ingest = Ingest::new("otlp", "grpc", consumers, &SelfMetrics::new());
+            let (rejected, _) = ingest
+                .push_protobuf(Signal::Logs, body.clone())
+                .await
+                .map_err(|_| "refused")
+                .expect("taken");
+            assert_eq!(rejected, 0);
+        }
+        assert_eq!(*seen.0.lock().expect("seen"), [false, true]);
+    }
 }

@@ -11,6 +11,7 @@ use super::field::{
     request, resource as res, resource_items as ri, scope as sc, scope_items as si, span as sp,
     status as st,
 };
+use super::index::{EXCEPTION_EVENT, EXCEPTION_TYPE, STATUS_CODE_ERROR, Sink};
 use super::reader::{I32, I64, LEN, Reader, VARINT, WireError, WireResult as R};
 use crate::Signal;
 
@@ -29,6 +30,14 @@ const MAX_DEPTH: u32 = 64;
 
 /// Scans a trace or log export request. Metrics always take the prost path.
 pub(crate) fn scan(signal: Signal, buf: &[u8]) -> R<Scan> {
+    scan_into(signal, buf, &mut ())
+}
+
+/// [`scan`], telling `sink` where each resource, scope and item lies and what each
+/// item's trace id and error markers are (the side index, [`super::index`]). With
+/// `()` as the sink this is [`scan`]: nothing is recorded.
+#[inline]
+pub(crate) fn scan_into<S: Sink>(signal: Signal, buf: &[u8], sink: &mut S) -> R<Scan> {
     let mut out = Scan {
         items: 0,
         invalid: 0,
@@ -37,9 +46,11 @@ pub(crate) fn scan(signal: Signal, buf: &[u8]) -> R<Scan> {
     while !r.done() {
         let (tag, wt) = r.key()?;
         match (signal, tag) {
-            (Signal::Traces, request::RESOURCES) => resource_items(r.message(wt)?, &mut out, span)?,
+            (Signal::Traces, request::RESOURCES) => {
+                resource_items(r.message(wt)?, &mut out, sink, span)?
+            }
             (Signal::Logs, request::RESOURCES) => {
-                resource_items(r.message(wt)?, &mut out, log_record)?
+                resource_items(r.message(wt)?, &mut out, sink, log_record)?
             }
             (Signal::Metrics, _) => return Err(WireError::Unsupported),
             _ => r.skip(wt)?,
@@ -48,18 +59,37 @@ pub(crate) fn scan(signal: Signal, buf: &[u8]) -> R<Scan> {
     Ok(out)
 }
 
+/// What the scan reads of one item for the index.
+#[derive(Debug, Clone, Copy)]
+struct ItemRead<'a> {
+    /// Its ids are valid.
+    valid: bool,
+    /// Its `trace_id` (the last one given).
+    trace_id: Option<&'a [u8]>,
+    /// It shows an error ([`super::index`]'s markers).
+    error: bool,
+}
+
 /// A `ResourceSpans` or `ResourceLogs`; `item` scans a span or a log record.
 #[inline]
-fn resource_items(buf: &[u8], out: &mut Scan, item: impl Fn(&[u8]) -> R<bool> + Copy) -> R<()> {
+fn resource_items<S: Sink>(
+    buf: &[u8],
+    out: &mut Scan,
+    sink: &mut S,
+    item: impl Fn(&[u8]) -> R<ItemRead<'_>> + Copy,
+) -> R<()> {
+    sink.resource();
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
         match tag {
-            ri::RESOURCE => resource(r.message(wt)?)?,
-            ri::SCOPES => scope_items(r.message(wt)?, out, item)?,
-            ri::SCHEMA_URL => {
-                r.string(wt)?;
+            ri::RESOURCE => {
+                let msg = r.message(wt)?;
+                resource(msg)?;
+                sink.resource_message(msg);
             }
+            ri::SCOPES => scope_items(r.message(wt)?, out, sink, item)?,
+            ri::SCHEMA_URL => sink.resource_schema(r.string(wt)?),
             _ => r.skip(wt)?,
         }
     }
@@ -68,21 +98,35 @@ fn resource_items(buf: &[u8], out: &mut Scan, item: impl Fn(&[u8]) -> R<bool> + 
 
 /// A `ScopeSpans` or `ScopeLogs`.
 #[inline]
-fn scope_items(buf: &[u8], out: &mut Scan, item: impl Fn(&[u8]) -> R<bool>) -> R<()> {
+fn scope_items<S: Sink>(
+    buf: &[u8],
+    out: &mut Scan,
+    sink: &mut S,
+    item: impl Fn(&[u8]) -> R<ItemRead<'_>>,
+) -> R<()> {
+    sink.scope();
     let mut r = Reader::new(buf);
     while !r.done() {
+        let start = r.pos();
         let (tag, wt) = r.key()?;
         match tag {
-            si::SCOPE => scope(r.message(wt)?)?,
+            si::SCOPE => {
+                let msg = r.message(wt)?;
+                scope(msg)?;
+                sink.scope_message(msg);
+            }
             si::ITEMS => {
                 out.items += 1;
-                if !item(r.message(wt)?)? {
+                let read = item(r.message(wt)?)?;
+                if !read.valid {
                     out.invalid += 1;
                 }
+                // `start..pos` lies in `buf`: the reader just read it.
+                if let Some(framed) = buf.get(start..r.pos()) {
+                    sink.item(framed, read.trace_id, read.error);
+                }
             }
-            si::SCHEMA_URL => {
-                r.string(wt)?;
-            }
+            si::SCHEMA_URL => sink.scope_schema(r.string(wt)?),
             _ => r.skip(wt)?,
         }
     }
@@ -212,8 +256,21 @@ pub fn check_span_matching(
     attribute: impl Fn(&[u8]) -> bool,
     event: impl Fn(&[u8]) -> bool,
 ) -> R<(bool, bool)> {
+    span_fields(buf, attribute, event).map(|(read, matched)| (read.valid, matched))
+}
+
+/// [`check_span_matching`], with what the index reads of the span.
+#[inline]
+fn span_fields<'a>(
+    buf: &'a [u8],
+    attribute: impl Fn(&[u8]) -> bool,
+    event: impl Fn(&[u8]) -> bool,
+) -> R<(ItemRead<'a>, bool)> {
     let (mut trace_id, mut span_id, mut parent) = (None, None, None);
     let mut matched = false;
+    // The status code as prost merges repeated `status` fields: the last one given.
+    let mut code = None;
+    let mut exception = false;
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
@@ -236,15 +293,28 @@ pub fn check_span_matching(
             }
             sp::EVENTS => {
                 let name = event_fields(r.message(wt)?)?;
+                exception = exception || name == EXCEPTION_EVENT;
                 matched = matched || event(name);
             }
             sp::LINKS => link(r.message(wt)?)?,
-            sp::STATUS => status(r.message(wt)?)?,
+            sp::STATUS => {
+                if let Some(c) = status(r.message(wt)?)? {
+                    code = Some(c);
+                }
+            }
             _ => r.skip(wt)?,
         }
     }
     let valid = valid_id(trace_id, 16) && valid_id(span_id, 8) && optional_id(parent, 8);
-    Ok((valid, matched))
+    let error = exception || code == Some(STATUS_CODE_ERROR);
+    Ok((
+        ItemRead {
+            valid,
+            trace_id,
+            error,
+        },
+        matched,
+    ))
 }
 
 /// As [`check_span_matching`], for one encoded `LogRecord`: whether
@@ -256,8 +326,19 @@ pub fn check_log_record_matching(
     attribute: impl Fn(&[u8]) -> bool,
     event_name: impl Fn(&[u8]) -> bool,
 ) -> R<(bool, bool)> {
+    log_record_fields(buf, attribute, event_name).map(|(read, matched)| (read.valid, matched))
+}
+
+/// [`check_log_record_matching`], with what the index reads of the record.
+#[inline]
+fn log_record_fields<'a>(
+    buf: &'a [u8],
+    attribute: impl Fn(&[u8]) -> bool,
+    event_name: impl Fn(&[u8]) -> bool,
+) -> R<(ItemRead<'a>, bool)> {
     let (mut trace_id, mut span_id) = (None, None);
     let mut matched = false;
+    let mut exception = false;
     let mut name: &[u8] = &[];
     let mut r = Reader::new(buf);
     while !r.done() {
@@ -272,6 +353,7 @@ pub fn check_log_record_matching(
             lr::BODY => any_value(r.message(wt)?, 1)?,
             lr::ATTRIBUTES => {
                 let key = key_value(r.message(wt)?, 1)?;
+                exception = exception || key == EXCEPTION_TYPE;
                 matched = matched || attribute(key);
             }
             lr::FLAGS => r.scalar(wt, I32)?,
@@ -281,12 +363,19 @@ pub fn check_log_record_matching(
         }
     }
     let valid = optional_id(trace_id, 16) && optional_id(span_id, 8);
-    Ok((valid, matched || event_name(name)))
+    Ok((
+        ItemRead {
+            valid,
+            trace_id,
+            error: exception,
+        },
+        matched || event_name(name),
+    ))
 }
 
-/// Scans a span; `Ok(false)` when its ids make it invalid.
-fn span(buf: &[u8]) -> R<bool> {
-    check_span_matching(buf, |_| false, |_| false).map(|(valid, _)| valid)
+/// Scans a span; `valid` is false when its ids make it invalid.
+fn span(buf: &[u8]) -> R<ItemRead<'_>> {
+    span_fields(buf, |_| false, |_| false).map(|(read, _)| read)
 }
 
 /// Checks an `Event`; its name as prost decodes it (the last one given).
@@ -328,7 +417,9 @@ fn link(buf: &[u8]) -> R<()> {
     Ok(())
 }
 
-fn status(buf: &[u8]) -> R<()> {
+/// Checks a `Status`; its code as prost decodes it (the last one given), if any.
+fn status(buf: &[u8]) -> R<Option<u64>> {
+    let mut code = None;
     let mut r = Reader::new(buf);
     while !r.done() {
         let (tag, wt) = r.key()?;
@@ -336,15 +427,15 @@ fn status(buf: &[u8]) -> R<()> {
             st::MESSAGE => {
                 r.string(wt)?;
             }
-            st::CODE => r.scalar(wt, VARINT)?,
+            st::CODE => code = Some(r.varint_field(wt)?),
             _ => r.skip(wt)?,
         }
     }
-    Ok(())
+    Ok(code)
 }
 
-fn log_record(buf: &[u8]) -> R<bool> {
-    check_log_record_matching(buf, |_| false, |_| false).map(|(valid, _)| valid)
+fn log_record(buf: &[u8]) -> R<ItemRead<'_>> {
+    log_record_fields(buf, |_| false, |_| false).map(|(read, _)| read)
 }
 
 #[cfg(test)]

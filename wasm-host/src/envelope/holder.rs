@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
+use pdata::wire::index::RequestIndex;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tracing::warn;
@@ -126,6 +127,27 @@ impl Holder {
         self.consume_at(request, Item::Log, Instant::now())
     }
 
+    /// [`Holder::consume_span_bytes`] with the receiver's side index of
+    /// `request` ([`pdata::Batch::indexed_chunks`]): the request is taken
+    /// apart from the index, without walking its spans again. An index that
+    /// does not fit the request is ignored (the spans are walked).
+    pub fn consume_span_bytes_indexed(
+        &self,
+        request: Bytes,
+        index: Option<&RequestIndex>,
+    ) -> Result<(), HolderError> {
+        self.consume_indexed_at(request, index, Item::Span, Instant::now())
+    }
+
+    /// [`Holder::consume_log_bytes`] with the side index, likewise.
+    pub fn consume_log_bytes_indexed(
+        &self,
+        request: Bytes,
+        index: Option<&RequestIndex>,
+    ) -> Result<(), HolderError> {
+        self.consume_indexed_at(request, index, Item::Log, Instant::now())
+    }
+
     /// Spans as if they arrived at `now` (tests with their own clock).
     pub fn consume_spans_at(&self, request: &[u8], now: Instant) -> Result<(), HolderError> {
         self.consume_at(Bytes::copy_from_slice(request), Item::Span, now)
@@ -136,10 +158,35 @@ impl Holder {
         self.consume_at(Bytes::copy_from_slice(request), Item::Log, now)
     }
 
+    /// Spans with their side index as if they arrived at `now` (tests).
+    pub fn consume_spans_indexed_at(
+        &self,
+        request: Bytes,
+        index: Option<&RequestIndex>,
+        now: Instant,
+    ) -> Result<(), HolderError> {
+        self.consume_indexed_at(request, index, Item::Span, now)
+    }
+
     fn consume_at(&self, request: Bytes, kind: Item, now: Instant) -> Result<(), HolderError> {
+        self.consume_indexed_at(request, None, kind, now)
+    }
+
+    fn consume_indexed_at(
+        &self,
+        request: Bytes,
+        index: Option<&RequestIndex>,
+        kind: Item,
+        now: Instant,
+    ) -> Result<(), HolderError> {
         let inner = &self.inner;
-        // Error markers are read in the split's walk of each item, without the lock.
-        let parts = wire::split_by(&request, kind, Markers::Errors)?;
+        // Without the lock: the parts from the receiver's index when it came
+        // with one, else from a walk of every item reading its error markers.
+        let parts =
+            match index.and_then(|i| wire::split_indexed(&request, i, kind, Markers::Errors)) {
+                Some(parts) => parts,
+                None => wire::split_by(&request, kind, Markers::Errors)?,
+            };
         let held = Request::new(request.clone());
         let scopes = wire::scoped(parts, &inner.contexts);
         let mut out = Vec::new();

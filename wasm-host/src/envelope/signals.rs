@@ -6,13 +6,18 @@
 //! as the split by trace id ([`crate::tail_sampling::wire::read_item`]): a
 //! span fails when its status is `ERROR` or it has an `exception` event; a
 //! log record is an exception record when it carries `exception.type` (the
-//! semantic conventions' exception attributes on a log record).
+//! semantic conventions' exception attributes on a log record). The receiver's
+//! validating scan reads the same markers into its side index
+//! ([`pdata::wire::index`]) when a pipeline asks for it; the holder then takes
+//! them from there ([`crate::tail_sampling::wire::split_indexed`]).
 
 use pdata::wire::field::{self, key_value, resource, status};
+use pdata::wire::index::{EXCEPTION_EVENT, EXCEPTION_TYPE};
 use pdata::wire::{self, Reader, WireError};
 
-/// `Status.code` of an error.
-pub(crate) const STATUS_CODE_ERROR: u64 = 2;
+/// `Status.code` of an error (one definition with the receiver's side index,
+/// which reads the same markers in its scan: [`pdata::wire::index`]).
+pub(crate) use pdata::wire::index::STATUS_CODE_ERROR;
 
 /// The last `code` of an encoded `Status`, if it has one.
 pub(crate) fn status_code(st: &[u8]) -> Result<Option<u64>, WireError> {
@@ -31,12 +36,12 @@ pub(crate) fn status_code(st: &[u8]) -> Result<Option<u64>, WireError> {
 
 /// Whether an encoded `Span.Event` is named `exception`.
 pub(crate) fn is_exception_event(event: &[u8]) -> Result<bool, WireError> {
-    Ok(wire::last_field(event, field::event::NAME)? == Some(b"exception".as_slice()))
+    Ok(wire::last_field(event, field::event::NAME)? == Some(EXCEPTION_EVENT))
 }
 
 /// Whether an encoded `KeyValue` is the attribute `exception.type`.
 pub(crate) fn is_exception_type(kv: &[u8]) -> Result<bool, WireError> {
-    Ok(wire::last_field(kv, key_value::KEY)? == Some(b"exception.type".as_slice()))
+    Ok(wire::last_field(kv, key_value::KEY)? == Some(EXCEPTION_TYPE))
 }
 
 /// Whether an encoded `Resource` carries one of `keys` (the commit

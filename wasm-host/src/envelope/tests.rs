@@ -495,3 +495,43 @@ fn the_guest_answers_the_held_bytes_as_it_answers_the_decoded_trace() {
     let fault = Assemble::assemble_encoded(&guest, cut, &records).expect_err("refused");
     assert_eq!(fault.kind, UNDECODABLE);
 }
+
+/// A request taken with the receiver's side index is held and assembled as the
+/// same request taken without it; an index of other bytes is ignored.
+#[test]
+fn the_receivers_index_holds_and_assembles_as_the_walk_does() {
+    use bytes::Bytes;
+    use pdata::{Batch, Signal};
+    let body = Bytes::from(traces(
+        vec![
+            server_span(1, true),
+            server_span(2, false),
+            server_span(1, false),
+        ],
+        true,
+    ));
+    let batch = Batch::from_protobuf_indexed(Signal::Traces, body.clone())
+        .expect("valid")
+        .batch;
+    let (bytes, index) = batch.indexed_chunks().remove(0);
+    let index = index.expect("indexed");
+    let t0 = Instant::now();
+    let run = |index: Option<&pdata::wire::index::RequestIndex>, request: Bytes| {
+        let (h, out, m) = holder(builtin_envelope(), settings());
+        h.consume_spans_indexed_at(request, index, t0)
+            .expect("takes spans");
+        let held = h.stats();
+        h.tick_at(t0 + WINDOW);
+        let sent = out.lock().expect("out").clone();
+        (held, sent.len(), count(&m.assembled))
+    };
+    let walked = run(None, bytes.clone());
+    assert_eq!(walked.0.traces_held, 2);
+    assert_eq!(walked.0.spans_held, 3);
+    assert_eq!((walked.1, walked.2), (1, 1), "one failing trace assembled");
+    assert_eq!(run(Some(&index), bytes), walked);
+    // The index of another request (another length): ignored, the spans walked.
+    let other = Bytes::from(traces(vec![server_span(5, true)], true));
+    let (held, sent, _) = run(Some(&index), other);
+    assert_eq!((held.traces_held, held.spans_held, sent), (1, 1, 1));
+}

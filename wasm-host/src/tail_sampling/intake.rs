@@ -8,12 +8,13 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use pdata::wire::index::RequestIndex;
 use prost::Message;
 
 use super::buffer::{Item, State};
 use super::decide::{Out, take};
 use super::held::{Group, Request};
-use super::wire::{self, ScopeCtx, TraceItems};
+use super::wire::{self, Markers, ScopeCtx, TraceItems};
 use super::{Inner, TailSampling, TailSamplingError, lock};
 
 impl TailSampling {
@@ -38,6 +39,18 @@ impl TailSampling {
     /// never decoded, and held as it is (the spans of held traces are ranges
     /// of these bytes). Waits for space first as [`TailSampling::consume`].
     pub async fn consume_bytes(&self, request: Bytes) -> Result<(), TailSamplingError> {
+        self.consume_indexed(request, None).await
+    }
+
+    /// [`TailSampling::consume_bytes`] with the receiver's side index of
+    /// `request` ([`pdata::Batch::indexed_chunks`]): split by trace from the
+    /// index, without walking its spans. An index that does not fit is
+    /// ignored (the spans are walked).
+    pub async fn consume_indexed(
+        &self,
+        request: Bytes,
+        index: Option<&RequestIndex>,
+    ) -> Result<(), TailSamplingError> {
         if self.inner.config.block_on_overflow {
             loop {
                 let notified = self.inner.space.notified();
@@ -47,7 +60,7 @@ impl TailSampling {
                 notified.await;
             }
         }
-        self.consume_bytes_at(request, Instant::now())
+        self.consume_indexed_at(request, index, Instant::now())
     }
 
     /// Takes one batch as if it arrived at `now` (a test or an embedder with
@@ -72,10 +85,26 @@ impl TailSampling {
 
     /// [`TailSampling::consume_at`] for an encoded request, held as it is.
     pub fn consume_bytes_at(&self, request: Bytes, now: Instant) -> Result<(), TailSamplingError> {
+        self.consume_indexed_at(request, None, now)
+    }
+
+    /// [`TailSampling::consume_bytes_at`] with the receiver's side index.
+    pub fn consume_indexed_at(
+        &self,
+        request: Bytes,
+        index: Option<&RequestIndex>,
+        now: Instant,
+    ) -> Result<(), TailSamplingError> {
         let inner = &self.inner;
         // Splitting and building the contexts need no lock.
         let canonical;
-        let (bytes, parts) = match wire::split(&request) {
+        let indexed =
+            index.and_then(|i| wire::split_indexed(&request, i, Item::Span, Markers::None));
+        let split = match indexed {
+            Some(parts) => Ok(parts),
+            None => wire::split(&request),
+        };
+        let (bytes, parts) = match split {
             Ok(parts) => (&request, parts),
             Err(e) => {
                 // The split reads only what OTLP writes; prost also accepts a few

@@ -14,14 +14,17 @@
 //! `ScopeSpans { InstrumentationScope scope = 1; repeated Span spans = 2; string schema_url = 3; }`,
 //! `Span { ... repeated KeyValue attributes = 9; ... }`.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use prost::encoding::{WireType, encode_key, encode_length_delimiter, encoded_len_varint};
 
+use pdata::Signal;
 use pdata::group::{self, TraceId};
 use pdata::wire::field::{self, resource_items, scope_items};
+use pdata::wire::index::RequestIndex;
 use pdata::wire::{self, LEN, Reader};
 use smallvec::SmallVec;
 
@@ -87,6 +90,7 @@ fn joined(parts: Option<Vec<&[u8]>>) -> Option<Vec<u8>> {
 }
 
 /// One input `ResourceSpans` (or `ResourceLogs`), split.
+#[derive(Debug, PartialEq)]
 pub(crate) struct ResourcePart<'a> {
     /// The encoded `Resource`, if present.
     pub(crate) resource: Option<Vec<u8>>,
@@ -95,6 +99,7 @@ pub(crate) struct ResourcePart<'a> {
 }
 
 /// One input `ScopeSpans` (or `ScopeLogs`), its items grouped by trace.
+#[derive(Debug, PartialEq)]
 pub(crate) struct ScopePart<'a> {
     /// The encoded `InstrumentationScope`, if present.
     pub(crate) scope: Option<Vec<u8>>,
@@ -222,14 +227,7 @@ impl Walk {
         let base = buf.as_ptr() as usize - self.origin;
         let mut scope = None;
         let mut schema_url = "";
-        // Sized for a few hundred bytes an item and a few items a trace, so
-        // that neither grows item by item (capped: the guess may be wrong).
-        let guess = (buf.len() / 1024).min(1024);
-        let mut traces: Vec<TraceItems> = Vec::with_capacity(guess);
-        // Consulted only when an item's trace differs from the one before
-        // (most requests hold a trace's items next to each other).
-        let mut index: Map<Option<TraceId>, usize> =
-            Map::with_capacity_and_hasher(guess, Default::default());
+        let mut traces = Grouping::sized_for(buf.len());
         let mut r = Reader::new(buf);
         while !r.done() {
             let start = r.pos();
@@ -238,19 +236,13 @@ impl Walk {
                 scope_items::SCOPE => merge_into(&mut scope, r.message(wt)?),
                 scope_items::ITEMS => {
                     let (id, error) = self.item(r.message(wt)?)?;
-                    let i = match traces.last() {
-                        Some(t) if t.id == id => traces.len() - 1,
-                        _ => *index.entry(id).or_insert_with(|| {
-                            traces.push(TraceItems::new(id));
-                            traces.len() - 1
-                        }),
-                    };
-                    traces[i].add((base + start, base + r.pos()), error);
+                    traces.add(id, (base + start, base + r.pos()), error);
                 }
                 scope_items::SCHEMA_URL => schema_url = string(&mut r, wt)?,
                 _ => r.skip(wt)?,
             }
         }
+        let traces = traces.traces;
         Ok(ScopePart {
             scope: joined(scope),
             schema_url,
@@ -261,6 +253,101 @@ impl Walk {
     fn item(&self, item: &[u8]) -> Result<(Option<TraceId>, bool), WireError> {
         read_item(item, self.kind, self.markers)
     }
+}
+
+/// One scope's items grouped by trace: traces in first-seen order, each
+/// trace's items as runs of the request.
+struct Grouping {
+    traces: Vec<TraceItems>,
+    /// Consulted only when an item's trace differs from the one before
+    /// (most requests hold a trace's items next to each other).
+    index: Map<Option<TraceId>, usize>,
+}
+
+impl Grouping {
+    /// Sized for a scope of `bytes` bytes: a few hundred bytes an item and a
+    /// few items a trace, so that neither grows item by item (capped: the
+    /// guess may be wrong).
+    fn sized_for(bytes: usize) -> Self {
+        let guess = (bytes / 1024).min(1024);
+        Grouping {
+            traces: Vec::with_capacity(guess),
+            index: Map::with_capacity_and_hasher(guess, Default::default()),
+        }
+    }
+
+    #[inline]
+    fn add(&mut self, id: Option<TraceId>, framed: (usize, usize), error: bool) {
+        let i = match self.traces.last() {
+            Some(t) if t.id == id => self.traces.len() - 1,
+            _ => {
+                let traces = &mut self.traces;
+                *self.index.entry(id).or_insert_with(|| {
+                    traces.push(TraceItems::new(id));
+                    traces.len() - 1
+                })
+            }
+        };
+        self.traces[i].add(framed, error);
+    }
+}
+
+/// [`split_by`] from the side index the receiver's scan made of `request`
+/// ([`pdata::wire::index`]), without reading an item: the same parts, as
+/// the tests check. `None` when the index does not fit `request` or `kind`
+/// (then split it with [`split_by`]).
+pub(crate) fn split_indexed<'a>(
+    request: &'a [u8],
+    index: &RequestIndex,
+    kind: Item,
+    markers: Markers,
+) -> Option<Vec<ResourcePart<'a>>> {
+    let signal = match kind {
+        Item::Span => Signal::Traces,
+        Item::Log => Signal::Logs,
+    };
+    if index.signal != signal || !index.describes(request) {
+        return None;
+    }
+    let range = move |r: &Range<u32>| request.get(r.start as usize..r.end as usize);
+    let text = move |r: &Range<u32>| range(r).and_then(|b| std::str::from_utf8(b).ok());
+    let joined_parts = move |parts: &[Range<u32>]| -> Option<Option<Vec<u8>>> {
+        if parts.is_empty() {
+            return Some(None);
+        }
+        let mut out = Vec::new();
+        for p in parts {
+            out.extend_from_slice(range(p)?);
+        }
+        Some(Some(out))
+    };
+    let marking = markers == Markers::Errors;
+    let mut out = Vec::with_capacity(index.resources.len());
+    for res in &index.resources {
+        let mut scopes = Vec::with_capacity(res.scopes.len());
+        for sc in index.scopes.get(res.scopes.clone())? {
+            let items = index.items.get(sc.items.clone())?;
+            let bytes = (items.last().map_or(0, |l| l.framed.end as usize))
+                .saturating_sub(items.first().map_or(0, |f| f.framed.start as usize));
+            let mut traces = Grouping::sized_for(bytes);
+            for item in items {
+                range(&item.framed)?;
+                let framed = (item.framed.start as usize, item.framed.end as usize);
+                traces.add(item.trace_id, framed, marking && item.error);
+            }
+            scopes.push(ScopePart {
+                scope: joined_parts(&sc.scope)?,
+                schema_url: text(&sc.schema_url)?,
+                traces: traces.traces,
+            });
+        }
+        out.push(ResourcePart {
+            resource: joined_parts(&res.resource)?,
+            schema_url: text(&res.schema_url)?,
+            scopes,
+        });
+    }
+    Some(out)
 }
 
 /// An item's trace id (the last occurrence wins, as in prost; `None` when it
@@ -495,3 +582,6 @@ pub(crate) fn same_resource(a: &ResourceCtx, b: &ResourceCtx) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod index_tests;

@@ -26,6 +26,7 @@ use ::wasm_host::envelope::{
 use ::wasm_host::wasm::Limits;
 use async_trait::async_trait;
 use bytes::Bytes;
+use pdata::wire::index::RequestIndex;
 use pdata::{Batch, ConsumeError, Consumer, Signal};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -261,6 +262,12 @@ impl ComponentConfig for EnvelopeExporterConfig {
 }
 
 impl AnyConfig for EnvelopeExporterConfig {
+    /// The holder splits every batch by trace and reads each item's error markers: from
+    /// the receiver's index when it has one.
+    fn reads_item_index(&self) -> bool {
+        true
+    }
+
     fn queue_storage(&self) -> Option<(&'static str, &str)> {
         self.sending_queue
             .persistent_storage()
@@ -408,13 +415,15 @@ struct SignalEnd {
 }
 
 impl SignalEnd {
-    /// Takes a batch's received requests; the holder keeps ranges of them, no copy.
-    fn take(&self, chunks: Vec<Bytes>) -> Result<(), ConsumeError> {
+    /// Takes a batch's received requests; the holder keeps ranges of them, no copy,
+    /// and takes each apart with the receiver's side index when it has one.
+    fn take(&self, chunks: Vec<(Bytes, Option<Arc<RequestIndex>>)>) -> Result<(), ConsumeError> {
         let r = &self.running;
-        for request in chunks {
+        for (request, index) in chunks {
+            let index = index.as_deref();
             let taken = match self.signal {
-                Signal::Traces => r.holder.consume_span_bytes(request),
-                _ => r.holder.consume_log_bytes(request),
+                Signal::Traces => r.holder.consume_span_bytes_indexed(request, index),
+                _ => r.holder.consume_log_bytes_indexed(request, index),
             };
             taken.map_err(|e| ConsumeError::permanent(e.to_string()))?;
         }
@@ -426,7 +435,7 @@ impl SignalEnd {
 impl Consumer for SignalEnd {
     async fn consume(&self, batch: Batch) -> Result<(), ConsumeError> {
         // Each chunk is a whole request (merged batches are concatenated requests).
-        let chunks = batch.to_chunks();
+        let chunks = batch.indexed_chunks();
         // Guest calls for traces let go early (bounds) run here: off the async workers.
         let end = SignalEnd {
             signal: self.signal,
