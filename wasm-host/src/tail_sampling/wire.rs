@@ -324,8 +324,9 @@ pub(crate) fn split_indexed<'a>(
     let marking = markers == Markers::Errors;
     let mut out = Vec::with_capacity(index.resources.len());
     for res in &index.resources {
-        let mut scopes = Vec::with_capacity(res.scopes.len());
-        for sc in index.scopes.get(res.scopes.clone())? {
+        let of_resource = index.scopes.get(res.scopes.clone())?;
+        let mut scopes = Vec::with_capacity(of_resource.len());
+        for sc in of_resource {
             let items = index.items.get(sc.items.clone())?;
             let bytes = (items.last().map_or(0, |l| l.framed.end as usize))
                 .saturating_sub(items.first().map_or(0, |f| f.framed.start as usize));
