@@ -1,5 +1,6 @@
 //! Receive-path cost per 1,000 spans (10 attributes each): the validating wire scan the
-//! receiver uses against a full prost decode, measured in the same run.
+//! receiver uses (alone, and writing the side index) against a full prost decode,
+//! measured in the same run.
 //!
 //! `cargo bench -p pdata --bench receive`
 
@@ -72,6 +73,15 @@ fn main() {
     let scan = time("Batch::from_protobuf (wire scan)", || {
         black_box(
             Batch::from_protobuf(Signal::Traces, black_box(body.clone()))
+                .map(|r| r.batch.item_count())
+                .ok(),
+        );
+    });
+    // The scan writing the side index as well (pipelines with `envelope` or
+    // `tail_sampling`).
+    time("Batch::from_protobuf_indexed", || {
+        black_box(
+            Batch::from_protobuf_indexed(Signal::Traces, black_box(body.clone()))
                 .map(|r| r.batch.item_count())
                 .ok(),
         );
