@@ -2,7 +2,9 @@
 //! request. Every edit is checked (operation, target, row index, string
 //! bounds, UTF-8, value tree shape) before any is applied, so a bad list
 //! changes nothing. Drops apply last, so every index refers to the batch the
-//! guest was shown.
+//! guest was shown. Several edits may name one value root (a value the guest
+//! packed once for many rows): it is checked once, and encoded once by the
+//! encoded path; a root may not also be another node's child.
 //!
 //! This file reads and checks the list; [`apply`] applies a checked list to
 //! the decoded request, and [`wire`] to the encoded one, decoding and
