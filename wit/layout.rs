@@ -160,6 +160,8 @@ pub mod edit {
     /// str: attribute key, new span name, or status message.
     pub const TEXT: usize = 8;
     /// Root value node (u32) for `OP_SET_ATTRIBUTE` and `OP_SET_BODY`.
+    /// Several edits may name one root (the value is set by each); a root is
+    /// never a child of another node.
     pub const VALUE: usize = 16;
     /// Status code (u32) for `OP_SET_STATUS`.
     pub const CODE: usize = 20;

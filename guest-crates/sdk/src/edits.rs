@@ -1,5 +1,7 @@
 //! Builders for the edit list a guest returns.
 
+use core::sync::atomic::{AtomicU32, Ordering};
+
 use crate::layout::{NONE, edit as e, value as v};
 use crate::value::Value;
 use crate::view::{LogRecord, Row, Span, Target};
@@ -86,20 +88,59 @@ pub enum StatusCode {
     Error = 2,
 }
 
+/// A value packed once into an edit list ([`Edits::add_value`]), to be set
+/// by several edits of that list ([`Edits::set_attribute_shared`],
+/// [`Edits::set_body_shared`]): the host checks and encodes it once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValueRef {
+    /// The [`Edits`] it was added to.
+    list: u32,
+    /// Its root node.
+    node: u32,
+}
+
+/// A [`ValueRef`] given to an edit list other than the one it was added to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ForeignValueRef;
+
+impl core::fmt::Display for ForeignValueRef {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the value was added to another edit list")
+    }
+}
+
+impl std::error::Error for ForeignValueRef {}
+
+/// Numbers edit lists, so a [`ValueRef`] names the list it belongs to.
+static NEXT_LIST: AtomicU32 = AtomicU32::new(0);
+
 /// The edits a guest returns for one batch, packed as the host expects.
 /// Edits apply in order; drops apply last, so indices stay those of the batch
 /// the guest was given.
-#[derive(Default, Debug)]
+#[derive(Debug)]
 pub struct Edits {
     rows: Vec<u8>,
     arena: Vec<u8>,
     values: Vec<u8>,
+    /// This list's number, for [`ValueRef`]s.
+    id: u32,
+}
+
+impl Default for Edits {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Edits {
     /// An empty edit list.
     pub fn new() -> Self {
-        Self::default()
+        Edits {
+            rows: Vec::new(),
+            arena: Vec::new(),
+            values: Vec::new(),
+            id: NEXT_LIST.fetch_add(1, Ordering::Relaxed),
+        }
     }
 
     /// Number of edits.
@@ -144,6 +185,62 @@ impl Edits {
             node,
             0,
         );
+    }
+
+    /// Packs `value` into this list once, for edits that set it on several
+    /// rows ([`Edits::set_attribute_shared`], [`Edits::set_body_shared`]):
+    /// a value set on many rows (the same stack frames on every error span
+    /// of a storm, say) is then packed, checked and encoded once, not once
+    /// per row. The host accepts shared values on every 0.1 version.
+    pub fn add_value(&mut self, value: &NewValue) -> ValueRef {
+        ValueRef {
+            list: self.id,
+            node: self.push_value(value),
+        }
+    }
+
+    /// Sets attribute `key` on `row` to a value added with
+    /// [`Edits::add_value`]; refused (nothing added) if `value` belongs to
+    /// another edit list.
+    pub fn set_attribute_shared(
+        &mut self,
+        row: &impl Row,
+        key: &str,
+        value: ValueRef,
+    ) -> Result<(), ForeignValueRef> {
+        let node = self.own(value)?;
+        let text = self.push_str(key.as_bytes());
+        self.push_row(
+            e::OP_SET_ATTRIBUTE,
+            row.target().code(),
+            row.index(),
+            text,
+            node,
+            0,
+        );
+        Ok(())
+    }
+
+    /// Replaces the body of `log` with a value added with
+    /// [`Edits::add_value`]; refused (nothing added) if `value` belongs to
+    /// another edit list.
+    pub fn set_body_shared(
+        &mut self,
+        log: &LogRecord<'_>,
+        value: ValueRef,
+    ) -> Result<(), ForeignValueRef> {
+        let node = self.own(value)?;
+        self.push_row(e::OP_SET_BODY, e::TARGET_LOG, log.index(), (0, 0), node, 0);
+        Ok(())
+    }
+
+    /// The root node of `value`, if it is one of this list's.
+    fn own(&self, value: ValueRef) -> Result<u32, ForeignValueRef> {
+        if value.list == self.id {
+            Ok(value.node)
+        } else {
+            Err(ForeignValueRef)
+        }
     }
 
     /// Removes attribute `key` from `row` (every entry with that key).
@@ -348,18 +445,83 @@ mod tests {
         let mut by_ref = Edits::new();
         for (target, index) in [(Target::Span, 3u32), (Target::Log, 0)] {
             by_value.set_attribute_at(target, index, "k", value.clone());
-            struct At(Target, u32);
-            impl Row for At {
-                fn target(&self) -> Target {
-                    self.0
-                }
-                fn index(&self) -> u32 {
-                    self.1
-                }
-            }
             by_ref.set_attribute_ref(&At(target, index), "k", &value);
         }
         assert_eq!(by_ref.into_parts(), by_value.into_parts());
+    }
+
+    struct At(Target, u32);
+    impl Row for At {
+        fn target(&self) -> Target {
+            self.0
+        }
+        fn index(&self) -> u32 {
+            self.1
+        }
+    }
+
+    /// Edits sharing a value name one packed copy of it, which reads back as
+    /// the value; the rows are those `set_attribute` writes but for it.
+    #[test]
+    fn shared_values_are_packed_once() {
+        let value = NewValue::Array(vec![
+            NewValue::KvList(vec![("f".into(), NewValue::from("main"))]),
+            NewValue::Int(7),
+        ]);
+        let mut shared = Edits::new();
+        let v = shared.add_value(&value);
+        let nodes = shared.values.len();
+        for i in 0..3 {
+            shared
+                .set_attribute_shared(&At(Target::Span, i), "k", v)
+                .expect("own value");
+        }
+        assert_eq!(shared.values.len(), nodes, "no copy per edit");
+        let node = read_node(&shared.arena, &shared.values, v.node).expect("root");
+        assert_eq!(NewValue::from(node.value), value);
+        let mut plain = Edits::new();
+        for i in 0..3 {
+            plain.set_attribute_at(Target::Span, i, "k", value.clone());
+        }
+        let (rows, _, _) = shared.into_parts();
+        let (plain_rows, _, _) = plain.into_parts();
+        assert_eq!(rows.len(), plain_rows.len());
+        for (a, b) in rows.chunks(e::SIZE).zip(plain_rows.chunks(e::SIZE)) {
+            assert_eq!(a[..e::TEXT], b[..e::TEXT], "op, target, index");
+            assert_eq!(
+                a[e::TEXT + 4..e::VALUE],
+                b[e::TEXT + 4..e::VALUE],
+                "key length"
+            );
+            assert_eq!(u32_le(a, e::VALUE), v.node);
+        }
+    }
+
+    /// A value of another list is refused and adds nothing.
+    #[test]
+    fn a_foreign_value_is_refused() {
+        let mut other = Edits::new();
+        let v = other.add_value(&NewValue::Int(1));
+        let mut edits = Edits::new();
+        assert_eq!(
+            edits.set_attribute_shared(&At(Target::Span, 0), "k", v),
+            Err(ForeignValueRef)
+        );
+        let body = edits.add_value(&NewValue::from("b"));
+        assert_eq!(
+            other.set_attribute_shared(&At(Target::Log, 0), "k", body),
+            Err(ForeignValueRef)
+        );
+        assert_eq!(edits.len(), 0);
+        assert_eq!(other.len(), 0);
+        other
+            .set_attribute_shared(&At(Target::Log, 0), "k", v)
+            .expect("own value");
+        assert_eq!(other.len(), 1);
+    }
+
+    fn u32_le(row: &[u8], off: usize) -> u32 {
+        u32::from_le_bytes([row[off], row[off + 1], row[off + 2], row[off + 3]])
     }
 
     #[test]

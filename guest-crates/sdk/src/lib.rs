@@ -48,7 +48,7 @@ mod processor;
 #[cfg(feature = "sampler")]
 pub mod sampler;
 
-pub use edits::{Edits, NewValue, StatusCode};
+pub use edits::{Edits, ForeignValueRef, NewValue, StatusCode, ValueRef};
 pub use value::{Array, KvList, Value};
 pub use view::{Attributes, Batch, Event, Link, LogRecord, Resource, Row, Scope, Span, Target};
 

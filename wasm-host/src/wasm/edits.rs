@@ -2,7 +2,9 @@
 //! request. Every edit is checked (operation, target, row index, string
 //! bounds, UTF-8, value tree shape) before any is applied, so a bad list
 //! changes nothing. Drops apply last, so every index refers to the batch the
-//! guest was shown.
+//! guest was shown. Several edits may name one value root (a value the guest
+//! packed once for many rows): it is checked once, and encoded once by the
+//! encoded path; a root may not also be another node's child.
 //!
 //! This file reads and checks the list; [`apply`] applies a checked list to
 //! the decoded request, and [`wire`] to the encoded one, decoding and
@@ -187,6 +189,11 @@ fn u64_at(row: &[u8], off: usize) -> u64 {
     u64::from_le_bytes(b)
 }
 
+/// [`Checker::seen`]: a node not met yet.
+const UNSEEN: u32 = 0;
+/// [`Checker::seen`]: a node listed as the child of a checked node.
+const CHILD: u32 = u32::MAX;
+
 struct Checker<'a> {
     raw: &'a RawEdits<'a>,
     nodes: usize,
@@ -194,6 +201,12 @@ struct Checker<'a> {
     /// Nodes materialized so far; bounds work when value runs are shared
     /// between parents (a DAG would otherwise expand exponentially).
     budget: usize,
+    /// By node: [`UNSEEN`], [`CHILD`], or an edit's value (a root) already
+    /// checked, as its nesting plus one, so a root that several edits
+    /// share is checked once.
+    seen: Vec<u32>,
+    /// By node: how many edits name it as their value (2 means two or more).
+    refs: Vec<u8>,
 }
 
 impl<'a> Checker<'a> {
@@ -211,15 +224,48 @@ impl<'a> Checker<'a> {
             .map_err(|_| EditError::BadUtf8 { edit: self.edit })
     }
 
-    /// Checks the value tree rooted at node `index`.
+    /// Checks the value tree rooted at node `index`, an edit's value: once
+    /// per edit list, however many edits share it. A root must not also be
+    /// listed as the child of another node.
     fn node(&mut self, index: u32) -> Result<Node<'a>, EditError> {
-        let nesting = self.value(index, 0)?.1;
+        let nesting = match self.seen.get(index as usize).copied() {
+            None => {
+                return Err(self.bad(format!("node {index} out of range ({} nodes)", self.nodes)));
+            }
+            Some(CHILD) => return Err(self.root_and_child(index)),
+            Some(UNSEEN) => {
+                let nesting = self.value(index, 0)?.1;
+                // Nesting is at most about 3 * MAX_DEPTH: no overflow.
+                self.seen[index as usize] = nesting + 1;
+                nesting
+            }
+            Some(checked) => checked - 1,
+        };
         Ok(Node {
             values: self.raw.values,
             arena: self.raw.arena,
             index,
             nesting,
+            shared: self.refs.get(index as usize).is_some_and(|r| *r > 1),
         })
+    }
+
+    fn root_and_child(&self, index: u32) -> EditError {
+        self.bad(format!(
+            "node {index} is both an edit's value and the child of another node"
+        ))
+    }
+
+    /// Marks node `index` as a child; an edit's value may not be one.
+    fn child(&mut self, index: u32) -> Result<(), EditError> {
+        match self.seen.get(index as usize).copied() {
+            Some(UNSEEN) | Some(CHILD) => {
+                self.seen[index as usize] = CHILD;
+                Ok(())
+            }
+            Some(_) => Err(self.root_and_child(index)),
+            None => Err(self.bad(format!("node {index} out of range ({} nodes)", self.nodes))),
+        }
     }
 
     fn bad(&self, reason: impl Into<String>) -> EditError {
@@ -274,6 +320,7 @@ impl<'a> Checker<'a> {
                 let (first, count) = children(self)?;
                 let mut deepest = None;
                 for i in first..first + count {
+                    self.child(i)?;
                     let below = 2 + self.value(i, depth + 1)?.1;
                     deepest = deepest.max(Some(below));
                 }
@@ -283,6 +330,7 @@ impl<'a> Checker<'a> {
                 let (first, count) = children(self)?;
                 let mut deepest = None;
                 for i in first..first + count {
+                    self.child(i)?;
                     let below = 3 + self.value(i, depth + 1)?.1;
                     deepest = deepest.max(Some(below));
                 }
@@ -306,6 +354,9 @@ struct Node<'a> {
     /// Message levels below this `AnyValue` (an array element is two, a
     /// key-value list entry's value three), computed by the check.
     nesting: u32,
+    /// Several edits of the list set this value: its encoding is worth
+    /// keeping for the next ([`encode::Encoder::write_value`]).
+    shared: bool,
 }
 
 impl<'a> Node<'a> {
@@ -463,11 +514,23 @@ fn check<'a>(
     }
     let counts = Counts::of(index);
     let nodes = raw.values.len() / v::SIZE;
+    // Which nodes several edits name as their value (out-of-range names are
+    // refused by the loop below).
+    let mut refs = vec![0u8; nodes];
+    for row in raw.rows.chunks_exact(e::SIZE) {
+        if matches!(row[e::OP], e::OP_SET_ATTRIBUTE | e::OP_SET_BODY)
+            && let Some(r) = refs.get_mut(u32_at(row, e::VALUE) as usize)
+        {
+            *r = (*r + 1).min(2);
+        }
+    }
     let mut c = Checker {
         raw,
         nodes,
         edit: 0,
         budget: nodes.saturating_mul(4).saturating_add(1024),
+        seen: vec![UNSEEN; nodes],
+        refs,
     };
     let mut out = Vec::with_capacity(count);
     for (n, row) in raw.rows.chunks_exact(e::SIZE).enumerate() {

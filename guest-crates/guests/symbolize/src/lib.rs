@@ -30,6 +30,7 @@ mod outcome;
 mod recent;
 #[cfg(test)]
 mod testdata;
+mod write;
 
 use tracemend_sdk::{Batch, Edits, Interest, Processor, Value, export_processor, host};
 
@@ -40,6 +41,7 @@ use crate::attributes::{
 use crate::config::Config;
 use crate::enrich::{CodeInput, RowInput, Symbolizer};
 use crate::outcome::Tally;
+use crate::write::Writer;
 
 /// The span event that carries an exception (OpenTelemetry semantic
 /// conventions), and its stack trace attribute.
@@ -71,6 +73,7 @@ impl Processor for Symbolize {
 
     fn process_traces(&mut self, batch: Batch<'_>, edits: &mut Edits) -> Result<(), String> {
         let mut tally = Tally::default();
+        let mut out = Writer::new(edits);
         for span in batch.spans() {
             // The last exception event is the one that ended the span.
             let trace = span
@@ -84,9 +87,8 @@ impl Processor for Symbolize {
             }
             let res = span.resource();
             let input = row_input(&self.core, |k| res.attribute(k), trace, code);
-            for (key, value) in self.core.enrich(&input, &mut tally).iter() {
-                edits.set_attribute_ref(&span, key, value);
-            }
+            let attrs = self.core.enrich(&input, &mut tally);
+            out.write(&span, &attrs).map_err(|e| e.to_string())?;
         }
         tally.flush(host::counter_add);
         Ok(())
@@ -94,6 +96,7 @@ impl Processor for Symbolize {
 
     fn process_logs(&mut self, batch: Batch<'_>, edits: &mut Edits) -> Result<(), String> {
         let mut tally = Tally::default();
+        let mut out = Writer::new(edits);
         for log in batch.logs() {
             let trace = log.attribute(STACKTRACE).and_then(|v| v.as_str());
             let code = code_input(log.attributes());
@@ -102,9 +105,8 @@ impl Processor for Symbolize {
             }
             let res = log.resource();
             let input = row_input(&self.core, |k| res.attribute(k), trace, code);
-            for (key, value) in self.core.enrich(&input, &mut tally).iter() {
-                edits.set_attribute_ref(&log, key, value);
-            }
+            let attrs = self.core.enrich(&input, &mut tally);
+            out.write(&log, &attrs).map_err(|e| e.to_string())?;
         }
         tally.flush(host::counter_add);
         Ok(())

@@ -6,6 +6,9 @@
 //! encoding, which measures each nested message once per level above it, and
 //! the drop.
 
+use std::collections::HashMap;
+use std::ops::Range;
+
 use prost::encoding::{encode_varint, encoded_len_varint};
 
 use super::super::layout_shared::value as v;
@@ -34,10 +37,15 @@ pub(super) fn put_len(tag: u32, len: usize, out: &mut Vec<u8>) {
 }
 
 /// Encodes the values of one edit list; remembers each node's length, so a
-/// nested message is measured once, not once per level above it.
+/// nested message is measured once, not once per level above it, and the
+/// encoding of a value several edits share, so it is written once.
 pub(super) struct Encoder {
     /// `AnyValue` payload length by node, `usize::MAX` while unknown.
     lengths: Vec<usize>,
+    /// Encodings of shared values, back to back.
+    shared: Vec<u8>,
+    /// Root node -> its encoding in `shared`.
+    written: HashMap<u32, Range<usize>>,
 }
 
 impl Encoder {
@@ -45,7 +53,31 @@ impl Encoder {
     pub(super) fn new(nodes: usize) -> Self {
         Encoder {
             lengths: vec![usize::MAX; nodes],
+            shared: Vec::new(),
+            written: HashMap::new(),
         }
+    }
+
+    /// Writes the `AnyValue` payload of an edit's value `n`. A value several
+    /// edits set (a guest's cached stack frames on every error span of a
+    /// storm) is encoded at its first use and copied at the others.
+    pub(super) fn write_value(&mut self, n: &Node<'_>, out: &mut Vec<u8>) {
+        if !n.shared {
+            return self.write_any(n, n.index, out);
+        }
+        let range = match self.written.get(&n.index) {
+            Some(r) => r.clone(),
+            None => {
+                let mut buf = std::mem::take(&mut self.shared);
+                let from = buf.len();
+                self.write_any(n, n.index, &mut buf);
+                let r = from..buf.len();
+                self.shared = buf;
+                self.written.insert(n.index, r.clone());
+                r
+            }
+        };
+        out.extend_from_slice(&self.shared[range]);
     }
 
     /// Length of node `i`'s `AnyValue` message payload.

@@ -165,7 +165,7 @@ fn write_attrs(
                     }
                 }
                 put_len(kv::VALUE, len, out);
-                enc.write_any(value, value.index, out);
+                enc.write_value(value, out);
             }
             Attr::New { key, value } => {
                 let len = enc.any_len(value, value.index);
@@ -181,7 +181,7 @@ fn write_attrs(
                     out.extend_from_slice(key.as_bytes());
                 }
                 put_len(kv::VALUE, len, out);
-                enc.write_any(value, value.index, out);
+                enc.write_value(value, out);
             }
         }
     }

@@ -96,6 +96,7 @@ fn row(raw: &mut Raw, op: u8, target: u8, index: u32, text: (u32, u32), value: u
 fn edits(rng: &mut Rng, index: &RowIndex, traces: bool) -> (Raw, BTreeSet<u32>, BTreeSet<u32>) {
     let mut raw = Raw::default();
     let (mut touched, mut dropped) = (BTreeSet::new(), BTreeSet::new());
+    let mut roots = Vec::new();
     let items = if traces {
         index.spans.len()
     } else {
@@ -191,7 +192,12 @@ fn edits(rng: &mut Rng, index: &RowIndex, traces: bool) -> (Raw, BTreeSet<u32>, 
         // Keys from the generator's alphabet: often one the list holds.
         let key = raw.text(rng.string().as_bytes());
         if op == 0 {
-            let node = pack(&mut raw, &value(rng, 0));
+            // Now and then the value of an earlier edit, shared.
+            let node = match roots.last() {
+                Some(&root) if rng.chance(3) => root,
+                _ => pack(&mut raw, &value(rng, 0)),
+            };
+            roots.push(node);
             row(&mut raw, e::OP_SET_ATTRIBUTE, target, i, key, node, 0);
         } else {
             row(&mut raw, e::OP_REMOVE_ATTRIBUTE, target, i, key, NONE, 0);
@@ -649,3 +655,5 @@ fn values_encode_as_prost_encodes_them() {
     assert_eq!(got, want);
     assert!(want.len() > 20, "the fixture nests");
 }
+
+mod shared;
